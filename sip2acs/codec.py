@@ -1,0 +1,567 @@
+# -*- test-case-name: tests.test_codec -*-
+"""
+The SIP2 codec: bytes to typed messages and back. Pure Python, no Twisted.
+
+Every message of L{sip2acs.spec.MESSAGES} becomes a frozen attrs class in
+this module (L{Login}, L{CheckoutResponse}, ...), with one attribute per
+fixed field and per identified field, named after the spec's field names in
+mixedCase. Repeatable fields (C{AF}, C{AG}, C{AS}..C{AV}, C{BU}, C{CD},
+C{BM}, C{BN}) are tuples.
+
+    >>> frame = decode(b"9300CNuser_id|COpassw0rd|AY1AZF594")
+    >>> frame.message.loginUserId, frame.sequence
+    ('user_id', 1)
+    >>> encode(LoginResponse(ok=True), sequence=1)
+    b'941AY1AZFDFC'
+
+Decoding is lenient in the ways real kiosks need (field order, unknown ids,
+empty and stray fields, trailing C{|||}, lower-case checksums, garbage
+dates) and strict only where being wrong would be dangerous: a checksum that
+does not verify raises L{ChecksumError}, an unknown command
+L{UnknownMessage} and a fixed part that is too short L{MalformedMessage}.
+Encoding cleans values so that a frame is always well formed: no CR, LF,
+NUL or delimiter inside a value and at most 255 encoded bytes per field,
+screen messages and print lines longer than that being split over several
+fields.
+"""
+
+import re
+import unicodedata
+from datetime import datetime, timedelta, timezone
+
+import attrs
+
+from sip2acs import spec as _spec
+
+__all__ = [
+    "SIP2Error",
+    "ChecksumError",
+    "UnknownMessage",
+    "MalformedMessage",
+    "Message",
+    "Decoded",
+    "decode",
+    "encode",
+    "checksum",
+    "checksumOk",
+    "parseDate",
+    "formatDate",
+    "messageClass",
+    "MAX_FIELD_BYTES",
+]
+
+MAX_FIELD_BYTES = 255
+SENSITIVE = frozenset({"AC", "AD", "CO"})
+"""
+Field ids whose values are secrets: terminal password, patron PIN, login
+password. They never appear in a message's C{repr}.
+"""
+
+
+class SIP2Error(ValueError):
+    """
+    A frame that cannot be decoded. C{code} is the two-character command
+    identifier when one could be read, else L{None}.
+    """
+
+    def __init__(self, reason, code=None):
+        ValueError.__init__(self, reason)
+        self.reason = reason
+        self.code = code
+
+
+class ChecksumError(SIP2Error):
+    """
+    The frame carries an C{AZ} checksum that does not verify.
+    """
+
+
+class UnknownMessage(SIP2Error):
+    """
+    The frame's command identifier is not a SIP 2.00 message.
+    """
+
+
+class MalformedMessage(SIP2Error):
+    """
+    The frame is a known message but its fixed part is cut short.
+    """
+
+
+# -- checksum ---------------------------------------------------------------
+
+
+def checksum(prefix):
+    """
+    The error-detection checksum of C{prefix}.
+
+    @param prefix: Every encoded byte from the command identifier up to and
+        including the literal C{AZ}.
+    @type prefix: L{bytes}
+    @return: Four upper-case hex digits: the two's complement of the 16-bit
+        sum of the bytes.
+    @rtype: L{str}
+    """
+    return "%04X" % (-sum(prefix) & 0xFFFF)
+
+
+def checksumOk(frame):
+    """
+    Whether C{frame}, ending in four hex digits, carries a valid checksum.
+    Lower-case hex is accepted.
+
+    @type frame: L{bytes}
+    @rtype: L{bool}
+    """
+    try:
+        value = int(frame[-4:], 16)
+    except ValueError:
+        return False
+    return len(frame) >= 4 and (sum(frame[:-4]) + value) & 0xFFFF == 0
+
+
+# -- dates ------------------------------------------------------------------
+
+
+def _zones():
+    zones = {"Z": timezone.utc}
+    for index, letter in enumerate("ABCDEFGHIKLM", start=1):
+        zones[letter] = timezone(timedelta(hours=index))
+    for index, letter in enumerate("NOPQRSTUVWXY", start=1):
+        zones[letter] = timezone(timedelta(hours=-index))
+    return zones
+
+
+_ZONES = _zones()
+_LETTERS = {tz.utcoffset(None): letter for letter, tz in _ZONES.items()}
+NO_DATE = " " * 18
+
+
+def parseDate(text):
+    """
+    Parse an 18-character SIP date, C{YYYYMMDDZZZZHHMMSS}.
+
+    Four blanks in the zone part mean local time (a naive datetime); a
+    military zone letter (C{Z} for UTC) gives an aware one. Blanks,
+    truncated or impossible dates are "no date", never an error, so a kiosk
+    with a broken clock cannot stop a checkout.
+
+    @type text: L{str}
+    @rtype: L{datetime} or L{None}
+    """
+    if len(text) != 18 or not (text[:8].isdigit() and text[12:].isdigit()):
+        return None
+    try:
+        value = datetime(
+            int(text[0:4]),
+            int(text[4:6]),
+            int(text[6:8]),
+            int(text[12:14]),
+            int(text[14:16]),
+            int(text[16:18]),
+        )
+    except ValueError:
+        return None
+    zone = text[8:12].strip()
+    if zone and zone[-1].upper() in _ZONES:
+        value = value.replace(tzinfo=_ZONES[zone[-1].upper()])
+    return value
+
+
+def formatDate(value):
+    """
+    Format a datetime as an 18-character SIP date; L{None} gives 18 blanks.
+
+    A naive datetime is local time (four blank zone characters, the form
+    every server sends); an aware one gets its military zone letter, or is
+    converted to UTC (C{Z}) when its offset has no letter.
+
+    @type value: L{datetime} or L{None}
+    @rtype: L{str}
+    """
+    if value is None:
+        return NO_DATE
+    offset = value.utcoffset()
+    if offset is None:
+        zone = "    "
+    elif offset in _LETTERS:
+        zone = "   " + _LETTERS[offset]
+    else:
+        value = value.astimezone(timezone.utc)
+        zone = "   Z"
+    return "%04d%02d%02d%s%02d%02d%02d" % (
+        value.year,
+        value.month,
+        value.day,
+        zone,
+        value.hour,
+        value.minute,
+        value.second,
+    )
+
+
+# -- value conversion -------------------------------------------------------
+
+
+def _parseValue(kind, text):
+    if kind == "text":
+        return text
+    if kind == "ok":
+        return text == "1"
+    if kind == "yn":
+        return text == "Y" if text in ("Y", "N") else None
+    if kind == "ynu":
+        return {"Y": True, "N": False}.get(text)
+    if kind == "date":
+        return parseDate(text)
+    if kind == "int":
+        text = text.strip()
+        return int(text) if text.isdigit() else None
+    raise AssertionError(kind)
+
+
+def _parseFixed(field, text):
+    if field.kind == "yn":
+        # A fixed Y/N flag is a plain boolean: anything but Y is "no".
+        return text == "Y"
+    return _parseValue(field.kind, text)
+
+
+def _formatFixed(field, value):
+    kind, length = field.kind, field.length
+    if kind == "text":
+        return (value or "").ljust(length)[:length]
+    if kind == "ok":
+        return "1" if value else "0"
+    if kind == "yn":
+        return "Y" if value else "N"
+    if kind == "ynu":
+        return "U" if value is None else ("Y" if value else "N")
+    if kind == "date":
+        return formatDate(value)
+    if kind == "int":
+        if value is None:
+            return " " * length
+        return str(min(max(int(value), 0), 10**length - 1)).zfill(length)
+    raise AssertionError(kind)
+
+
+def _formatVariable(info, value):
+    kind = info.kind
+    if kind == "text":
+        return value
+    if kind == "yn":
+        return "Y" if value else "N"
+    if kind == "date":
+        return formatDate(value)
+    if kind == "int":
+        text = str(max(int(value), 0))
+        return text.zfill(info.width)[-info.width :] if info.width else text
+    raise AssertionError(kind)
+
+
+# -- message classes --------------------------------------------------------
+
+
+class Message:
+    """
+    Base class of every SIP2 message class built from the table.
+
+    @cvar spec: The message's L{sip2acs.spec.MessageSpec}.
+    @ivar extra: Identified fields this message does not define (vendor
+        extensions, fields of other messages), as C{(fid, value)} pairs in
+        the order received. They are re-encoded as they came.
+    @ivar order: The order of the identified fields in the frame this
+        message was decoded from (an empty string stands for an empty field
+        or stray delimiter), so that a decoded message re-encodes byte for
+        byte. L{None} for messages built in code: they are encoded in the
+        spec's order. Not part of equality.
+    """
+
+    spec = None
+
+    @property
+    def code(self):
+        """
+        The two-character command identifier.
+        """
+        return self.spec.code
+
+    def fields(self):
+        """
+        The message's identified fields with a value, in the spec's order
+        and then the extra ones.
+
+        @return: C{(fid, value)} pairs; a repeatable field gives one pair
+            per value.
+        @rtype: L{list}
+        """
+        pairs = []
+        for fid in self.spec.fields:
+            info = _spec.FIELDS[fid]
+            value = getattr(self, info.name)
+            if info.repeatable:
+                pairs.extend((fid, each) for each in value)
+            elif value is not None:
+                pairs.append((fid, value))
+        pairs.extend(self.extra)
+        return pairs
+
+
+def _redacted(value):
+    return repr(value) if not value else "'***'"
+
+
+def _tuple(value):
+    return tuple(value) if value is not None else ()
+
+
+def _build(messageSpec):
+    attributes = {}
+    for field in messageSpec.fixed:
+        attributes[field.name] = attrs.field(default=None)
+    for fid in messageSpec.fields:
+        info = _spec.FIELDS[fid]
+        if info.repeatable:
+            attributes[info.name] = attrs.field(default=(), converter=_tuple)
+        elif fid in SENSITIVE:
+            attributes[info.name] = attrs.field(default=None, repr=_redacted)
+        else:
+            attributes[info.name] = attrs.field(default=None)
+    attributes["extra"] = attrs.field(default=(), converter=_tuple)
+    attributes["order"] = attrs.field(default=None, eq=False, repr=False)
+    cls = attrs.make_class(
+        messageSpec.name,
+        attributes,
+        bases=(Message,),
+        frozen=True,
+        slots=True,
+    )
+    cls.spec = messageSpec
+    cls.__module__ = __name__
+    cls.__doc__ = "SIP2 message %s (%s), built from L{sip2acs.spec}." % (
+        messageSpec.code,
+        messageSpec.name,
+    )
+    return cls
+
+
+_BY_CODE = {}
+for _messageSpec in _spec.MESSAGES:
+    _cls = _build(_messageSpec)
+    _BY_CODE[_messageSpec.code] = _cls
+    globals()[_messageSpec.name] = _cls
+    __all__.append(_messageSpec.name)
+del _messageSpec, _cls
+
+
+def messageClass(code):
+    """
+    The message class for a two-character command identifier.
+
+    @raise KeyError: C{code} is not a SIP 2.00 message.
+    """
+    return _BY_CODE[code]
+
+
+# -- decoding ---------------------------------------------------------------
+
+_TRAILER = re.compile(rb"(?:AY([0-9]))?AZ([0-9A-Fa-f]{4})\Z")
+
+
+@attrs.frozen
+class Decoded:
+    """
+    A decoded frame.
+
+    @ivar message: The typed message.
+    @ivar sequence: The C{AY} sequence digit, or L{None}.
+    @ivar checksum: The C{AZ} checksum as received (upper-cased), or
+        L{None} when the frame carried no error detection.
+    """
+
+    message: Message
+    sequence: int | None = None
+    checksum: str | None = None
+
+
+def decode(frame, encoding="ascii", delimiter="|"):
+    """
+    Decode one frame (without its terminator) into a message.
+
+    @param frame: The bytes of one message. A leading LF (left over from a
+        CRLF sender) and trailing CR/LF are ignored.
+    @type frame: L{bytes}
+    @param encoding: The account's character set; undecodable bytes are
+        replaced, never fatal.
+    @param delimiter: The field delimiter, C{"|"} unless configured.
+
+    @rtype: L{Decoded}
+    @raise UnknownMessage: The command identifier is not a SIP2 message.
+    @raise ChecksumError: An C{AZ} checksum is present and wrong.
+    @raise MalformedMessage: The frame is shorter than its fixed part.
+    """
+    frame = frame.strip(b"\r\n")
+    if len(frame) < 2:
+        raise MalformedMessage("frame too short: %r" % (frame,))
+    code = frame[:2].decode("ascii", "replace")
+    cls = _BY_CODE.get(code)
+    if cls is None:
+        raise UnknownMessage("unknown command identifier %r" % (code,), code)
+    sequence = sent = None
+    trailer = _TRAILER.search(frame, 2)
+    if trailer is not None:
+        if not checksumOk(frame):
+            raise ChecksumError("checksum does not verify", code)
+        sent = trailer.group(2).decode("ascii").upper()
+        if trailer.group(1) is not None:
+            sequence = int(trailer.group(1))
+        frame = frame[: trailer.start()]
+    text = frame.decode(encoding, "replace")
+    messageSpec = cls.spec
+    values = {}
+    position = 2
+    for field in messageSpec.fixed:
+        chunk = text[position : position + field.length]
+        if len(chunk) < field.length:
+            raise MalformedMessage(
+                "%s is too short for its fixed field %s" % (code, field.name),
+                code,
+            )
+        values[field.name] = _parseFixed(field, chunk)
+        position += field.length
+    known = messageSpec.fields
+    order = []
+    extra = []
+    repeated = {}
+    segments = text[position:].split(delimiter)
+    if segments[-1] == "":
+        segments.pop()
+    for segment in segments:
+        if len(segment) < 2:
+            order.append("")
+            continue
+        fid, raw = segment[:2], segment[2:]
+        info = _spec.FIELDS.get(fid)
+        if fid not in known:
+            extra.append((fid, raw))
+        elif info.repeatable:
+            repeated.setdefault(info.name, []).append(raw)
+        elif info.name in values:
+            continue  # a duplicate of a single field: the first one wins
+        else:
+            values[info.name] = _parseValue(info.kind, raw)
+        order.append(fid)
+    values.update(repeated)
+    message = cls(extra=extra, order=tuple(order), **values)
+    return Decoded(message, sequence, sent)
+
+
+# -- encoding ---------------------------------------------------------------
+
+
+def _fold(value):
+    """
+    Fold a value to ASCII: accents dropped ("é" to "e"), the rest "?".
+    """
+    decomposed = unicodedata.normalize("NFKD", value)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _byteLength(value, encoding):
+    if value.isascii():
+        return len(value)
+    return len(value.encode(encoding, "replace"))
+
+
+def _fit(value, encoding, limit=MAX_FIELD_BYTES):
+    """
+    Split C{value} into pieces of at most C{limit} encoded bytes, breaking
+    at the last space where there is one.
+    """
+    pieces = []
+    while _byteLength(value, encoding) > limit:
+        end = limit
+        while _byteLength(value[:end], encoding) > limit:
+            end -= 1
+        space = value.rfind(" ", 0, end + 1)
+        if space > 0:
+            pieces.append(value[:space])
+            value = value[space + 1 :]
+        else:
+            pieces.append(value[:end])
+            value = value[end:]
+    pieces.append(value)
+    return pieces
+
+
+_UNSAFE = re.compile("[\r\n\x00]")
+
+
+def _clean(value, encoding, delimiter):
+    if not value.isascii() and encoding == "ascii":
+        value = _fold(value)
+    if delimiter in value or "\r" in value or "\n" in value or "\x00" in value:
+        value = _UNSAFE.sub(" ", value).replace(delimiter, " ")
+    return value
+
+
+def encode(message, sequence=None, checksum=False, encoding="ascii", delimiter="|"):
+    """
+    Encode a message as the bytes of one frame, without the terminator.
+
+    @param message: Any message built from the table.
+    @param sequence: The C{AY} digit to send (the request's, echoed), or
+        L{None} for no sequence number (96 and 97 never carry one).
+    @param checksum: Whether to append the C{AZ} checksum. A C{sequence}
+        implies it.
+    @param encoding: The account's character set. Characters it cannot
+        carry become C{?}; for ASCII, accented letters lose their accents.
+    @param delimiter: The field delimiter.
+
+    @rtype: L{bytes}
+    """
+    messageSpec = message.spec
+    parts = [messageSpec.code]
+    for field in messageSpec.fixed:
+        parts.append(_formatFixed(field, getattr(message, field.name)))
+    pending = {}
+    for fid in messageSpec.fields:
+        info = _spec.FIELDS[fid]
+        value = getattr(message, info.name)
+        if info.repeatable:
+            values = []
+            for each in value:
+                values.extend(_fit(_clean(each, encoding, delimiter), encoding))
+            if values:
+                pending[fid] = values
+        elif value is not None:
+            text = _clean(_formatVariable(info, value), encoding, delimiter)
+            pending[fid] = [_fit(text, encoding)[0]]
+        elif fid in messageSpec.required:
+            pending[fid] = [""]
+    for fid, value in message.extra:
+        text = _fit(_clean(value, encoding, delimiter), encoding)[0]
+        pending.setdefault(fid, []).append(text)
+    if message.order is not None:
+        for fid in message.order:
+            if not fid:
+                parts.append(delimiter)
+            elif pending.get(fid):
+                parts.append(fid + pending[fid].pop(0) + delimiter)
+    for fid in [*messageSpec.fields, *(fid for fid, _ in message.extra)]:
+        for value in pending.pop(fid, ()):
+            parts.append(fid + value + delimiter)
+    if sequence is not None:
+        parts.append("AY%d" % (sequence % 10,))
+        checksum = True
+    if checksum:
+        parts.append("AZ")
+    data = "".join(parts).encode(encoding, "replace")
+    if checksum:
+        data += _checksumBytes(data)
+    return data
+
+
+def _checksumBytes(prefix):
+    return checksum(prefix).encode("ascii")

@@ -1,0 +1,3 @@
+"""
+ILS adapters: the circulation systems sip2acs can sit in front of.
+"""

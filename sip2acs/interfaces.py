@@ -1,0 +1,168 @@
+# -*- test-case-name: tests.test_session -*-
+"""
+The seams of sip2acs, as zope interfaces.
+
+L{IILS} is the contract between the SIP2 session and a library's
+circulation system. It speaks in patrons, items, loans and payments, never
+in SIP2 frames: the session turns its results (the attrs classes in
+L{sip2acs.ils.base}) into responses.
+"""
+
+from zope.interface import Attribute, Interface
+
+OPERATIONS = (
+    "patronStatus",
+    "checkout",
+    "checkin",
+    "blockPatron",
+    "scStatus",
+    "resend",
+    "login",
+    "patronInformation",
+    "endPatronSession",
+    "feePaid",
+    "itemInformation",
+    "itemStatusUpdate",
+    "patronEnable",
+    "hold",
+    "renew",
+    "renewAll",
+)
+"""
+Operation names for L{IILS.supports}, in the order of the 98 C{BX} field.
+C{scStatus}, C{resend} and C{login} are the session's own and always
+supported.
+"""
+
+
+class IILS(Interface):
+    """
+    A circulation system behind the ACS.
+
+    Every method but L{supports} returns a L{Deferred
+    <twisted.internet.defer.Deferred>}; none may block the reactor thread.
+    C{terminal} is the L{Terminal <sip2acs.ils.base.Terminal>} asking: the
+    SC account, its institution, location and network address.
+
+    Refusals are results with C{ok} false, a C{reason} code from
+    L{sip2acs.ils.base.Reason} and a screen message for the patron; a
+    failed Deferred means the system itself failed (the session then
+    answers with a refusal saying the library system is unavailable).
+    """
+
+    name = Attribute("A short name for logs, e.g. C{sqlite:/path/db}.")
+
+    def supports(operation):
+        """
+        Whether this system implements C{operation}, one of L{OPERATIONS}.
+        Drives the C{BX} field of 98 and the refusal of unsupported
+        requests.
+
+        @rtype: L{bool}
+        """
+
+    def lookupPatron(terminal, patronId, pin=None):
+        """
+        Look up a patron for 23, 63 and the patron part of other answers.
+
+        @param pin: The PIN the patron typed, or L{None} when none was sent.
+            It is checked in constant time against a salted hash.
+        @return: Deferred firing with a L{Patron <sip2acs.ils.base.Patron>}
+            (C{found} false for an unknown patron; C{pinValid} L{None}
+            when no PIN was given).
+        """
+
+    def lookupItem(terminal, itemId):
+        """
+        Look up an item for 17.
+
+        @return: Deferred firing with an L{Item <sip2acs.ils.base.Item>}
+            (C{found} false for an unknown item).
+        """
+
+    def checkout(terminal, request):
+        """
+        Lend an item (11), or renew it when it is already out to the same
+        patron and C{request.scRenewalPolicy} allows.
+
+        @type request: L{CheckoutRequest <sip2acs.ils.base.CheckoutRequest>}
+        @return: Deferred firing with a L{CirculationResult
+            <sip2acs.ils.base.CirculationResult>}, after the loan is durable.
+        """
+
+    def checkin(terminal, request):
+        """
+        Return an item (09).
+
+        @type request: L{CheckinRequest <sip2acs.ils.base.CheckinRequest>}
+        @return: Deferred firing with a L{CheckinResult
+            <sip2acs.ils.base.CheckinResult>}, after the return is durable.
+        """
+
+    def renew(terminal, request):
+        """
+        Renew one loan (29).
+
+        @type request: L{RenewRequest <sip2acs.ils.base.RenewRequest>}
+        @return: Deferred firing with a L{CirculationResult
+            <sip2acs.ils.base.CirculationResult>}.
+        """
+
+    def renewAll(terminal, patronId, pin=None, feeAcknowledged=False):
+        """
+        Renew every loan of a patron (65).
+
+        @return: Deferred firing with a L{RenewAllResult
+            <sip2acs.ils.base.RenewAllResult>}.
+        """
+
+    def hold(terminal, request):
+        """
+        Place, cancel or change a hold (15).
+
+        @type request: L{HoldRequest <sip2acs.ils.base.HoldRequest>}
+        @return: Deferred firing with a L{HoldResult
+            <sip2acs.ils.base.HoldResult>}.
+        """
+
+    def feePaid(terminal, payment):
+        """
+        Record a payment taken by the SC (37).
+
+        @type payment: L{Payment <sip2acs.ils.base.Payment>}
+        @return: Deferred firing with a L{PaymentResult
+            <sip2acs.ils.base.PaymentResult>}, after the payment is durable.
+        """
+
+    def blockPatron(terminal, patronId, cardRetained, reason):
+        """
+        Block a patron's card at the SC's request (01).
+
+        @param reason: The SC's explanation (C{AL}), kept as a note.
+        @return: Deferred firing with the L{Patron <sip2acs.ils.base.Patron>}
+            as it is after the block.
+        """
+
+    def enablePatron(terminal, patronId, pin=None):
+        """
+        Lift a block placed by L{blockPatron} (25).
+
+        @return: Deferred firing with the L{Patron
+            <sip2acs.ils.base.Patron>} as it is afterwards.
+        """
+
+    def updateItemStatus(terminal, itemId, properties):
+        """
+        Store item properties sent by the SC (19).
+
+        @return: Deferred firing with an L{ItemStatusResult
+            <sip2acs.ils.base.ItemStatusResult>}.
+        """
+
+    def endPatronSession(terminal, patronId, pin=None):
+        """
+        The patron is done at the SC (35).
+
+        @return: Deferred firing with a L{SessionEnd
+            <sip2acs.ils.base.SessionEnd>}.
+        """

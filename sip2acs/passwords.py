@@ -1,0 +1,97 @@
+# -*- test-case-name: tests.test_passwords -*-
+"""
+Salted password hashes for SC account passwords and patron PINs.
+
+Stored form: C{scrypt$<log2 n>$<r>$<p>$<salt b64>$<hash b64>}, so the cost
+travels with the hash and can be raised later without a migration. Hashes
+are compared with L{hmac.compare_digest}. Clear-text secrets are never
+stored or logged; callers pass them in and forget them.
+
+Checking a hash costs milliseconds of CPU by design: call L{verifyPassword}
+from a thread (the session does), never from the reactor thread.
+"""
+
+import base64
+import hashlib
+import hmac
+import os
+
+__all__ = ["hashPassword", "verifyPassword", "isHashed", "PASSWORD_COST", "PIN_COST"]
+
+PASSWORD_COST = 14
+"""
+log2 of scrypt's n for SC account passwords (16 MiB, tens of ms).
+"""
+
+PIN_COST = 12
+"""
+log2 of scrypt's n for patron PINs: cheaper, since patrons are imported by
+the ten thousand and looked up at every kiosk transaction.
+"""
+
+_PREFIX = "scrypt$"
+
+
+def _b64(data):
+    return base64.b64encode(data).decode("ascii").rstrip("=")
+
+
+def _unb64(text):
+    return base64.b64decode(text + "=" * (-len(text) % 4))
+
+
+def _derive(secret, salt, cost, r, p):
+    return hashlib.scrypt(
+        secret.encode("utf-8"),
+        salt=salt,
+        n=2**cost,
+        r=r,
+        p=p,
+        maxmem=2**cost * r * 256,
+        dklen=32,
+    )
+
+
+def hashPassword(secret, cost=PASSWORD_COST, salt=None):
+    """
+    Hash a password or PIN with a fresh random salt.
+
+    @type secret: L{str}
+    @param cost: log2 of scrypt's work factor n.
+    @rtype: L{str}
+    """
+    if salt is None:
+        salt = os.urandom(16)
+    r, p = 8, 1
+    digest = _derive(secret, salt, cost, r, p)
+    return "%s%d$%d$%d$%s$%s" % (_PREFIX, cost, r, p, _b64(salt), _b64(digest))
+
+
+def isHashed(value):
+    """
+    Whether C{value} looks like a hash made by L{hashPassword}.
+    """
+    return isinstance(value, str) and value.startswith(_PREFIX) and (
+        value.count("$") == 5
+    )
+
+
+def verifyPassword(secret, stored):
+    """
+    Check C{secret} against a stored hash, in constant time.
+
+    A malformed or missing stored hash never matches.
+
+    @type secret: L{str}
+    @type stored: L{str} or L{None}
+    @rtype: L{bool}
+    """
+    if not isHashed(stored) or secret is None:
+        return False
+    try:
+        _, cost, r, p, salt, digest = stored.split("$")
+        expected = _unb64(digest)
+        actual = _derive(secret, _unb64(salt), int(cost), int(r), int(p))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)

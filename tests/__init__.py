@@ -1,0 +1,1 @@
+"""sip2acs test suite."""
