@@ -1,0 +1,116 @@
+# -*- test-case-name: tests.test_protocol -*-
+"""
+The raw SIP2 transport: framing and timeouts around an L{ACSSession
+<sip2acs.session.ACSSession>}.
+
+A frame ends at CR, CRLF or a bare LF (kiosks send all three). Empty frames
+are ignored, a frame longer than the listener's limit closes the
+connection, and only one request is in flight at a time: reading pauses
+while the session works, so replies leave in order and a fast kiosk feels
+TCP back-pressure instead of filling memory.
+"""
+
+from twisted.logger import Logger
+from twisted.protocols.basic import LineReceiver
+from twisted.protocols.policies import TimeoutMixin
+
+__all__ = ["SIP2Protocol"]
+
+
+class SIP2Protocol(LineReceiver, TimeoutMixin):
+    """
+    One SC connection on a raw port.
+
+    @ivar session: The L{ACSSession <sip2acs.session.ACSSession>}.
+    """
+
+    log = Logger()
+    delimiter = b"\r"
+
+    def __init__(self, session, listener):
+        self.session = session
+        self.listener = listener
+        self.MAX_LENGTH = listener.maxFrame
+        self.callLater = session.clock.callLater
+        self._closing = False
+
+    def connectionMade(self):
+        self.session.server.connections.add(self)
+        self.setTimeout(self.listener.loginTimeout)
+        self.log.info(
+            "connection from {peer} on {endpoint}",
+            peer=self.session.peer,
+            endpoint=self.listener.endpoint,
+        )
+
+    def connectionLost(self, reason):
+        self.setTimeout(None)
+        self.session.server.connections.discard(self)
+        self.log.info(
+            "{peer} disconnected after {count} messages",
+            peer=self.session.peer,
+            count=self.session.messages,
+        )
+
+    def timeoutConnection(self):
+        state = "logged-in" if self.session.authenticated else "unauthenticated"
+        self.log.info(
+            "closing idle {state} connection from {peer}",
+            state=state,
+            peer=self.session.peer,
+        )
+        self.close()
+
+    def close(self):
+        """
+        Stop reading and close the connection once pending replies are
+        written.
+        """
+        self._closing = True
+        self.transport.loseConnection()
+
+    def dataReceived(self, data):
+        # A bare LF ends a frame too; a CRLF then gives an empty frame,
+        # which lineReceived ignores.
+        if b"\n" in data:
+            data = data.replace(b"\n", b"\r")
+        return LineReceiver.dataReceived(self, data)
+
+    def lineReceived(self, line):
+        if self._closing:
+            return
+        line = line.strip(b"\x00")
+        if not line:
+            return
+        self.resetTimeout()
+        self.pauseProducing()
+        d = self.session.frameReceived(line)
+        d.addCallback(self._cbReply)
+        d.addErrback(self._ebReply)
+
+    def _cbReply(self, reply):
+        if reply.data and not self._closing:
+            self.transport.write(reply.data)
+        if reply.close:
+            self.close()
+            return
+        if self.session.authenticated:
+            self.setTimeout(self.listener.idleTimeout)
+        if not self._closing:
+            self.resumeProducing()
+
+    def _ebReply(self, failure):
+        self.log.failure(
+            "session failed on a frame from {peer}; closing",
+            failure,
+            peer=self.session.peer,
+        )
+        self.close()
+
+    def lineLengthExceeded(self, line):
+        self.log.info(
+            "frame from {peer} longer than {limit} bytes; closing",
+            peer=self.session.peer,
+            limit=self.MAX_LENGTH,
+        )
+        self.close()

@@ -1,0 +1,997 @@
+# -*- test-case-name: tests.test_session -*-
+"""
+The ACS session: everything one SC connection remembers, and the answer to
+each SIP2 request.
+
+A transport (raw TCP, telnet, TLS) hands each complete frame to
+L{ACSSession.frameReceived} and writes back the L{Reply} it gets. The
+session owns error detection (AY/AZ mirrored or required), resend (97),
+replay of retransmitted requests, the login gate and the dispatch of every
+request to the institution's L{IILS <sip2acs.interfaces.IILS>} adapter.
+It knows nothing about sockets.
+"""
+
+import textwrap
+import time
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+import attrs
+from twisted.internet.defer import maybeDeferred, succeed
+from twisted.logger import Logger
+
+from sip2acs import codec
+from sip2acs.ils.base import (
+    CheckinRequest,
+    CheckoutRequest,
+    HoldRequest,
+    Payment,
+    RenewRequest,
+    Terminal,
+    UnsupportedOperation,
+)
+from sip2acs.interfaces import OPERATIONS
+from sip2acs.spec import FIELDS, PATRON_STATUS_FLAGS, SUMMARY_FIELDS
+
+__all__ = ["ACSSession", "Reply"]
+
+MAX_LOGIN_FAILURES = 3
+MAX_BAD_FRAMES = 5
+UNKNOWN_PATRON_STATUS = "YYYY" + " " * 10
+
+_HOLD_MODES = {"+": "add", "-": "cancel", "*": "alter"}
+
+_OPERATION = {
+    "23": "patronStatus",
+    "11": "checkout",
+    "09": "checkin",
+    "01": "blockPatron",
+    "63": "patronInformation",
+    "35": "endPatronSession",
+    "37": "feePaid",
+    "17": "itemInformation",
+    "19": "itemStatusUpdate",
+    "25": "patronEnable",
+    "15": "hold",
+    "29": "renew",
+    "65": "renewAll",
+}
+"""
+The adapter operation each request needs (see L{IILS.supports}).
+"""
+
+
+@attrs.frozen
+class Reply:
+    """
+    What the transport must do after a frame: write C{data} (if any), then
+    close the connection if C{close}.
+    """
+
+    data: bytes | None = None
+    close: bool = False
+
+
+def _money(amount):
+    return None if amount is None else format(Decimal(amount), ".2f")
+
+
+def _yn(value):
+    return None if value is None else bool(value)
+
+
+def _patronStatus(flags):
+    return "".join("Y" if name in flags else " " for name in PATRON_STATUS_FLAGS)
+
+
+class ACSSession:
+    """
+    The state of one SC connection.
+
+    @ivar account: The L{AccountConfig <sip2acs.config.AccountConfig>} the
+        SC logged in as, or L{None} before login.
+    @ivar terminal: The L{Terminal} passed to the adapter.
+    """
+
+    log = Logger()
+
+    def __init__(self, server, listener, peer=None, clock=None):
+        """
+        @param server: The L{ACSServer <sip2acs.server.ACSServer>} holding
+            accounts, institutions and adapters.
+        @param listener: The L{ListenerConfig <sip2acs.config.ListenerConfig>}
+            the SC connected to.
+        @param peer: The SC's address, for logs and the adapter.
+        @param clock: An L{IReactorTime} provider; the server's by default.
+        """
+        self.server = server
+        self.listener = listener
+        self.peer = peer
+        self.clock = clock if clock is not None else server.reactor
+        self.account = None
+        self.terminal = None
+        self.institution = None
+        self.ils = None
+        self.loginFailures = 0
+        self.badFrames = 0
+        self.maxPrintWidth = None
+        self.lastResponse = None
+        self.lastRequestKey = None
+        self.messages = 0
+
+    # -- helpers ----------------------------------------------------------
+
+    @property
+    def authenticated(self):
+        """
+        Whether a 93 (or the telnet prelude) has logged this SC in.
+        """
+        return self.account is not None
+
+    def now(self):
+        """
+        The current local time, from the injected clock.
+        """
+        return datetime.fromtimestamp(self.clock.seconds()).replace(microsecond=0)
+
+    def _encoding(self):
+        if self.account is None:
+            return "ascii", "|", b"\r"
+        return self.account.encoding, self.account.delimiter, self.account.terminator
+
+    def _errorDetection(self):
+        return self.account.errorDetection if self.account else "auto"
+
+    def _encode(self, message, decoded=None):
+        """
+        Encode a response, mirroring the request's error detection (or as
+        the account requires), and add the terminator.
+        """
+        encoding, delimiter, terminator = self._encoding()
+        mode = self._errorDetection()
+        sequence = None
+        checksum = False
+        if mode != "off" and decoded is not None and decoded.checksum is not None:
+            sequence, checksum = decoded.sequence, True
+        elif mode == "required":
+            checksum = True
+        if isinstance(message, (codec.RequestSCResend, codec.RequestACSResend)):
+            sequence = None
+        return (
+            codec.encode(
+                message,
+                sequence=sequence,
+                checksum=checksum,
+                encoding=encoding,
+                delimiter=delimiter,
+            )
+            + terminator
+        )
+
+    def _resendRequest(self, checksummed):
+        """
+        A 96, asking the SC to send its last request again.
+        """
+        mode = self._errorDetection()
+        checksum = mode != "off" and (checksummed or mode == "required")
+        return codec.encode(codec.RequestSCResend(), checksum=checksum) + self._encoding()[2]
+
+    # -- the frame pipeline -----------------------------------------------
+
+    def frameReceived(self, frame):
+        """
+        Answer one frame.
+
+        @param frame: One message without its terminator.
+        @type frame: L{bytes}
+        @return: A Deferred that fires with a L{Reply}; it never fails.
+        @rtype: L{Deferred}
+        """
+        started = time.perf_counter()
+        encoding, delimiter, _ = self._encoding()
+        try:
+            decoded = codec.decode(frame, encoding=encoding, delimiter=delimiter)
+        except codec.ChecksumError:
+            self.log.info(
+                "bad checksum from {peer}; asking for a resend", peer=self.peer
+            )
+            return succeed(self._badFrame(self._resendRequest(True)))
+        except codec.MalformedMessage as e:
+            if e.code is not None and self.authenticated and e.code in _OPERATION:
+                self.log.info(
+                    "malformed {code} from {peer}: {reason}",
+                    code=e.code,
+                    peer=self.peer,
+                    reason=e.reason,
+                )
+                response = self._refusal(e.code, None, "Malformed request.")
+                return succeed(self._badFrame(self._encode(response)))
+            return succeed(self._garbage(frame, e))
+        except codec.SIP2Error as e:
+            return succeed(self._garbage(frame, e))
+
+        message = decoded.message
+        if message.spec.request is False:
+            return succeed(self._garbage(frame, codec.UnknownMessage(
+                "a response (%s) sent to the ACS" % (message.code,), message.code)))
+        if isinstance(message, codec.RequestACSResend):
+            self.badFrames = 0
+            if self.lastResponse is None:
+                return succeed(Reply(self._resendRequest(decoded.checksum is not None)))
+            return succeed(Reply(self.lastResponse))
+        if self._errorDetection() == "required" and decoded.checksum is None:
+            self.log.info(
+                "{peer} sent {code} without the required checksum",
+                peer=self.peer,
+                code=message.code,
+            )
+            return succeed(self._badFrame(self._resendRequest(True)))
+        self.badFrames = 0
+        key = None
+        if decoded.checksum is not None:
+            key = (decoded.sequence, decoded.checksum, message.code)
+            if key == self.lastRequestKey and self.lastResponse is not None:
+                self.log.info(
+                    "{peer} retransmitted {code} (sequence {sequence});"
+                    " replaying the previous response",
+                    peer=self.peer,
+                    code=message.code,
+                    sequence=decoded.sequence,
+                )
+                return succeed(Reply(self.lastResponse))
+
+        if not self.authenticated and not isinstance(message, codec.Login):
+            if isinstance(message, codec.SCStatus) and self.listener.statusBeforeLogin:
+                pass
+            else:
+                self.log.info(
+                    "{peer} sent {code} before logging in; closing",
+                    peer=self.peer,
+                    code=message.code,
+                )
+                return succeed(Reply(close=True))
+
+        d = self._dispatch(message)
+        d.addCallback(self._cbAnswered, decoded, key, started)
+        d.addErrback(self._ebUnexpected, decoded, key)
+        return d
+
+    def _badFrame(self, data):
+        self.badFrames += 1
+        close = self.badFrames >= MAX_BAD_FRAMES
+        if close:
+            self.log.info(
+                "{peer} sent {count} bad frames in a row; closing",
+                peer=self.peer,
+                count=self.badFrames,
+            )
+        return Reply(data, close)
+
+    def _garbage(self, frame, error):
+        """
+        A frame that is not a SIP2 request: before login the connection is
+        closed; after login the SC is asked to resend, and closed after
+        several in a row.
+        """
+        self.log.info(
+            "unreadable frame from {peer}: {reason} ({size} bytes)",
+            peer=self.peer,
+            reason=error.reason,
+            size=len(frame),
+        )
+        if not self.authenticated:
+            return Reply(close=True)
+        return self._badFrame(self._resendRequest(False))
+
+    def _cbAnswered(self, result, decoded, key, started):
+        response, close = result if isinstance(result, tuple) else (result, False)
+        data = self._encode(self._wrapPrint(response), decoded)
+        self.lastResponse = data
+        self.lastRequestKey = key
+        self.messages += 1
+        self.log.info(
+            "{account}@{peer} {request}->{response} in {ms:.1f} ms",
+            account=self.account.login if self.account else "-",
+            peer=self.peer,
+            request=decoded.message.code,
+            response=response.code,
+            ms=(time.perf_counter() - started) * 1000,
+        )
+        return Reply(data, close)
+
+    def _ebUnexpected(self, failure, decoded, key):
+        self.log.failure(
+            "Unexpected error answering {code} from {peer}",
+            failure,
+            code=decoded.message.code,
+            peer=self.peer,
+        )
+        code = decoded.message.code
+        if code in _OPERATION:
+            response = self._refusal(
+                code, decoded.message, "The library system is not available."
+            )
+            return Reply(self._encode(response, decoded))
+        return Reply(close=True)
+
+    def _wrapPrint(self, response):
+        """
+        Wrap print lines at the SC's printer width, as its 99 announced.
+        """
+        lines = getattr(response, "printLine", ())
+        width = self.maxPrintWidth
+        if not lines or not width or all(len(line) <= width for line in lines):
+            return response
+        wrapped = []
+        for line in lines:
+            wrapped.extend(textwrap.wrap(line, width) or [""])
+        return attrs.evolve(response, printLine=wrapped)
+
+    def _dispatch(self, message):
+        """
+        Call the C{sip_<MessageName>} method for a request; bound the
+        adapter's answer and turn its failures into refusals.
+        """
+        handler = getattr(self, "sip_" + type(message).__name__)
+        operation = _OPERATION.get(message.code)
+        if operation is not None:
+            if not self.ils.supports(operation):
+                return succeed(
+                    self._refusal(
+                        message.code,
+                        message,
+                        "This service is not available at this library.",
+                    )
+                )
+        d = maybeDeferred(handler, message)
+        if operation is None:
+            return d
+        d.addTimeout(self.server.ilsTimeout, self.clock)
+        d.addErrback(self._ebILS, message, operation)
+        return d
+
+    def _ebILS(self, failure, message, operation):
+        if failure.check(UnsupportedOperation):
+            text = "This service is not available at this library."
+        else:
+            self.log.failure(
+                "{ils} failed {operation} for {account}@{peer}",
+                failure,
+                ils=getattr(self.ils, "name", "ils"),
+                operation=operation,
+                account=self.account.login if self.account else "-",
+                peer=self.peer,
+            )
+            text = "The library system is not available. Please try again later."
+        return self._refusal(message.code, message, text)
+
+    # -- refusals ---------------------------------------------------------
+
+    def _refusal(self, code, request, text):
+        """
+        A well-formed negative answer to request C{code}: used when the
+        adapter cannot do it, fails, or the request is malformed.
+
+        @param request: The decoded request, to echo its identifiers, or
+            L{None} when it could not be decoded.
+        """
+        get = lambda name: getattr(request, name, None) or ""  # noqa: E731
+        now = self.now()
+        institution = self.institution.id if self.institution else ""
+        screen = (text,)
+        if code in ("23", "01"):
+            return codec.PatronStatusResponse(
+                patronStatus=UNKNOWN_PATRON_STATUS,
+                language=get("language") or "000",
+                transactionDate=now,
+                institutionId=institution,
+                patronIdentifier=get("patronIdentifier"),
+                personalName="",
+                screenMessage=screen,
+            )
+        if code == "63":
+            return codec.PatronInformationResponse(
+                patronStatus=UNKNOWN_PATRON_STATUS,
+                language=get("language") or "000",
+                transactionDate=now,
+                institutionId=institution,
+                patronIdentifier=get("patronIdentifier"),
+                personalName="",
+                screenMessage=screen,
+            )
+        if code in ("11", "29"):
+            cls = codec.CheckoutResponse if code == "11" else codec.RenewResponse
+            return cls(
+                ok=False,
+                renewalOk=False,
+                magneticMedia=None,
+                desensitize=False,
+                transactionDate=now,
+                institutionId=institution,
+                patronIdentifier=get("patronIdentifier"),
+                itemIdentifier=get("itemIdentifier"),
+                titleIdentifier="",
+                dueDate="",
+                screenMessage=screen,
+            )
+        if code == "09":
+            return codec.CheckinResponse(
+                ok=False,
+                resensitize=True,
+                magneticMedia=None,
+                alert=True,
+                transactionDate=now,
+                institutionId=institution,
+                itemIdentifier=get("itemIdentifier"),
+                permanentLocation="",
+                titleIdentifier="",
+                alertType="99",
+                screenMessage=screen,
+            )
+        if code == "17":
+            return codec.ItemInformationResponse(
+                circulationStatus="01",
+                securityMarker="01",
+                feeType="01",
+                transactionDate=now,
+                itemIdentifier=get("itemIdentifier"),
+                titleIdentifier="",
+                screenMessage=screen,
+            )
+        if code == "19":
+            return codec.ItemStatusUpdateResponse(
+                itemPropertiesOk=False,
+                transactionDate=now,
+                itemIdentifier=get("itemIdentifier"),
+                screenMessage=screen,
+            )
+        if code == "25":
+            return codec.PatronEnableResponse(
+                patronStatus=UNKNOWN_PATRON_STATUS,
+                language="000",
+                transactionDate=now,
+                institutionId=institution,
+                patronIdentifier=get("patronIdentifier"),
+                personalName="",
+                screenMessage=screen,
+            )
+        if code == "15":
+            return codec.HoldResponse(
+                ok=False,
+                available=False,
+                transactionDate=now,
+                institutionId=institution,
+                patronIdentifier=get("patronIdentifier"),
+                screenMessage=screen,
+            )
+        if code == "65":
+            return codec.RenewAllResponse(
+                ok=False,
+                renewedCount=0,
+                unrenewedCount=0,
+                transactionDate=now,
+                institutionId=institution,
+                screenMessage=screen,
+            )
+        if code == "35":
+            return codec.EndSessionResponse(
+                endSession=False,
+                transactionDate=now,
+                institutionId=institution,
+                patronIdentifier=get("patronIdentifier"),
+                screenMessage=screen,
+            )
+        if code == "37":
+            return codec.FeePaidResponse(
+                paymentAccepted=False,
+                transactionDate=now,
+                institutionId=institution,
+                patronIdentifier=get("patronIdentifier"),
+                screenMessage=screen,
+            )
+        raise AssertionError("no refusal for %r" % (code,))
+
+    # -- login and status -------------------------------------------------
+
+    def login(self, account, location=None):
+        """
+        Make C{account} the SC's identity: used by a successful 93 and by
+        transports that log in before SIP starts (telnet).
+        """
+        self.account = account
+        self.institution = self.server.institutions[account.institution]
+        self.ils = self.server.ilsFor(account.institution)
+        self.terminal = Terminal(
+            account=account.login,
+            institution=account.institution,
+            location=location or account.location,
+            peer=self.peer,
+        )
+        self.loginFailures = 0
+
+    def sip_Login(self, message):
+        refused = codec.LoginResponse(ok=False)
+        if message.uidAlgorithm != "0" or message.pwdAlgorithm != "0":
+            self.log.info(
+                "login from {peer} with unsupported algorithms; refused",
+                peer=self.peer,
+            )
+            return succeed(self._loginFailed(refused))
+        login = message.loginUserId or ""
+        d = self.server.checkLogin(login, message.loginPassword or "", self.peer)
+
+        def checked(account):
+            if account is None:
+                self.log.info(
+                    "login {login!r} from {peer} refused", login=login, peer=self.peer
+                )
+                return self._loginFailed(refused)
+            self.login(account, message.locationCode)
+            self.log.info("{login} logged in from {peer}", login=login, peer=self.peer)
+            return codec.LoginResponse(ok=True)
+
+        return d.addCallback(checked)
+
+    def _loginFailed(self, response):
+        self.loginFailures += 1
+        if self.loginFailures >= MAX_LOGIN_FAILURES:
+            self.log.info(
+                "{peer}: {count} failed logins; closing",
+                peer=self.peer,
+                count=self.loginFailures,
+            )
+            self.account = None
+            return (response, True)
+        return response
+
+    def sip_SCStatus(self, message):
+        if message.maxPrintWidth:
+            self.maxPrintWidth = message.maxPrintWidth
+        if self.institution is not None:
+            institution, ils = self.institution, self.ils
+        else:
+            name = self.listener.institution or next(iter(self.server.institutions))
+            institution, ils = self.server.institutions[name], self.server.ilsFor(name)
+        supported = "".join(
+            "Y" if ils.supports(operation) else "N" for operation in OPERATIONS
+        )
+        return succeed(
+            codec.ACSStatus(
+                onlineStatus=True,
+                checkinOk=institution.checkin and ils.supports("checkin"),
+                checkoutOk=institution.checkout and ils.supports("checkout"),
+                renewalPolicy=institution.renewal and ils.supports("renew"),
+                statusUpdateOk=institution.statusUpdate and ils.supports("blockPatron"),
+                offlineOk=institution.offline,
+                timeoutPeriod=round(institution.timeoutPeriod * 10),
+                retriesAllowed=institution.retries,
+                dateTimeSync=self.now(),
+                protocolVersion="2.00",
+                institutionId=institution.id,
+                libraryName=institution.libraryName,
+                supportedMessages=supported,
+                terminalLocation=self.terminal.location if self.terminal else None,
+            )
+        )
+
+    # -- patrons ----------------------------------------------------------
+
+    def _pin(self, message):
+        return message.patronPassword or None
+
+    def _patronFields(self, patron, message):
+        """
+        The identified fields shared by 24, 26 and 64 for C{patron}.
+        """
+        found = patron.found
+        fields = dict(
+            patronStatus=_patronStatus(patron.flags) if found else UNKNOWN_PATRON_STATUS,
+            transactionDate=self.now(),
+            institutionId=self.institution.id,
+            patronIdentifier=patron.patronId or message.patronIdentifier or "",
+            personalName=patron.name if found else "",
+            validPatron=found,
+            screenMessage=patron.screenMessages,
+            printLine=patron.printLines,
+        )
+        if found and self._pin(message) is not None:
+            fields["validPatronPassword"] = bool(patron.pinValid)
+        return fields
+
+    def _money(self, patron):
+        if not patron.found:
+            return {}
+        return dict(
+            currencyType=patron.currency or self.institution.currency,
+            feeAmount=_money(patron.feeAmount or 0),
+        )
+
+    def sip_PatronStatus(self, message):
+        d = self.ils.lookupPatron(
+            self.terminal, message.patronIdentifier or "", self._pin(message)
+        )
+
+        def answer(patron):
+            return codec.PatronStatusResponse(
+                language=message.language or "000",
+                **self._patronFields(patron, message),
+                **self._money(patron),
+            )
+
+        return d.addCallback(answer)
+
+    def _itemList(self, refs, fines=False):
+        byTitle = self.account.itemList == "title"
+        entries = []
+        for ref in refs:
+            text = (ref.title or ref.itemId) if byTitle else (ref.itemId or ref.title)
+            if fines and ref.amount is not None:
+                text = "%s %s" % (text, _money(ref.amount))
+            entries.append(text)
+        return entries
+
+    def sip_PatronInformation(self, message):
+        d = self.ils.lookupPatron(
+            self.terminal, message.patronIdentifier or "", self._pin(message)
+        )
+
+        def answer(patron):
+            lists = (
+                patron.holdItems,
+                patron.overdueItems,
+                patron.chargedItems,
+                patron.fineItems,
+                patron.recallItems,
+                patron.unavailableHoldItems,
+            )
+            fields = self._patronFields(patron, message)
+            fields.update(self._money(patron))
+            summary = message.summary or ""
+            if patron.found and "Y" in summary[:6]:
+                position = summary.index("Y")
+                start = max(message.startItem or 1, 1)
+                end = message.endItem or len(lists[position])
+                entries = self._itemList(lists[position], fines=position == 3)
+                name = FIELDS[SUMMARY_FIELDS[position]].name
+                fields[name] = entries[start - 1 : end]
+            if patron.found:
+                fields.update(
+                    holdItemsLimit=patron.holdItemsLimit,
+                    overdueItemsLimit=patron.overdueItemsLimit,
+                    chargedItemsLimit=patron.chargedItemsLimit,
+                    feeLimit=_money(patron.feeLimit),
+                    homeAddress=patron.homeAddress,
+                    emailAddress=patron.email,
+                    homePhoneNumber=patron.phone,
+                    birthDate=patron.birthDate.strftime("%Y%m%d")
+                    if patron.birthDate
+                    else None,
+                    patronClass=patron.patronClass,
+                )
+            return codec.PatronInformationResponse(
+                language=message.language or "000",
+                holdItemsCount=len(lists[0]),
+                overdueItemsCount=len(lists[1]),
+                chargedItemsCount=len(lists[2]),
+                fineItemsCount=len(lists[3]),
+                recallItemsCount=len(lists[4]),
+                unavailableHoldsCount=len(lists[5]),
+                **fields,
+            )
+
+        return d.addCallback(answer)
+
+    def sip_BlockPatron(self, message):
+        d = self.ils.blockPatron(
+            self.terminal,
+            message.patronIdentifier or "",
+            bool(message.cardRetained),
+            message.blockedCardMessage or "",
+        )
+
+        def answer(patron):
+            self.log.info(
+                "{account}@{peer} blocked patron {patron}",
+                account=self.account.login,
+                peer=self.peer,
+                patron=message.patronIdentifier,
+            )
+            return codec.PatronStatusResponse(
+                language="000", **self._patronFields(patron, message)
+            )
+
+        return d.addCallback(answer)
+
+    def sip_PatronEnable(self, message):
+        d = self.ils.enablePatron(
+            self.terminal, message.patronIdentifier or "", self._pin(message)
+        )
+
+        def answer(patron):
+            fields = self._patronFields(patron, message)
+            return codec.PatronEnableResponse(language=patron.language, **fields)
+
+        return d.addCallback(answer)
+
+    def sip_EndPatronSession(self, message):
+        d = self.ils.endPatronSession(
+            self.terminal, message.patronIdentifier or "", self._pin(message)
+        )
+
+        def answer(result):
+            return codec.EndSessionResponse(
+                endSession=result.ok,
+                transactionDate=self.now(),
+                institutionId=self.institution.id,
+                patronIdentifier=message.patronIdentifier or "",
+                screenMessage=result.screenMessages,
+                printLine=result.printLines,
+            )
+
+        return d.addCallback(answer)
+
+    def sip_FeePaid(self, message):
+        try:
+            amount = Decimal(message.feeAmount or "")
+        except InvalidOperation:
+            return succeed(
+                self._refusal(message.code, message, "The amount is not valid.")
+            )
+        payment = Payment(
+            patronId=message.patronIdentifier or "",
+            amount=amount,
+            pin=self._pin(message),
+            currency=(message.currencyType or "").strip() or None,
+            feeType=message.feeType or "01",
+            paymentType=message.paymentType or "00",
+            feeId=message.feeIdentifier,
+            transactionId=message.transactionId,
+        )
+        d = self.ils.feePaid(self.terminal, payment)
+
+        def answer(result):
+            return codec.FeePaidResponse(
+                paymentAccepted=result.accepted,
+                transactionDate=self.now(),
+                institutionId=self.institution.id,
+                patronIdentifier=message.patronIdentifier or "",
+                transactionId=result.transactionId,
+                screenMessage=result.screenMessages,
+                printLine=result.printLines,
+            )
+
+        return d.addCallback(answer)
+
+    # -- items and circulation -------------------------------------------
+
+    def sip_ItemInformation(self, message):
+        d = self.ils.lookupItem(self.terminal, message.itemIdentifier or "")
+
+        def answer(item):
+            if not item.found:
+                return codec.ItemInformationResponse(
+                    circulationStatus="01",
+                    securityMarker="01",
+                    feeType="01",
+                    transactionDate=self.now(),
+                    itemIdentifier=message.itemIdentifier or "",
+                    titleIdentifier="",
+                    screenMessage=item.screenMessages,
+                    printLine=item.printLines,
+                )
+            return codec.ItemInformationResponse(
+                circulationStatus=item.circulationStatus,
+                securityMarker=item.securityMarker,
+                feeType=item.feeType,
+                transactionDate=self.now(),
+                holdQueueLength=item.holdQueueLength,
+                dueDate=codec.formatDate(item.dueDate) if item.dueDate else None,
+                recallDate=item.recallDate,
+                holdPickupDate=item.holdPickupDate,
+                itemIdentifier=item.itemId,
+                titleIdentifier=item.title,
+                owner=item.owner,
+                currencyType=item.currency if item.feeAmount is not None else None,
+                feeAmount=_money(item.feeAmount),
+                mediaType=item.mediaType,
+                permanentLocation=item.permanentLocation,
+                currentLocation=item.currentLocation,
+                itemProperties=item.properties,
+                destinationLocation=item.destination,
+                callNumber=item.callNumber,
+                holdPatronId=item.holdPatronId,
+                screenMessage=item.screenMessages,
+                printLine=item.printLines,
+            )
+
+        return d.addCallback(answer)
+
+    def sip_ItemStatusUpdate(self, message):
+        d = self.ils.updateItemStatus(
+            self.terminal, message.itemIdentifier or "", message.itemProperties or ""
+        )
+
+        def answer(result):
+            return codec.ItemStatusUpdateResponse(
+                itemPropertiesOk=result.ok,
+                transactionDate=self.now(),
+                itemIdentifier=message.itemIdentifier or "",
+                titleIdentifier=result.title,
+                itemProperties=result.properties,
+                screenMessage=result.screenMessages,
+                printLine=result.printLines,
+            )
+
+        return d.addCallback(answer)
+
+    def _circulationResponse(self, cls, result, message):
+        return cls(
+            ok=result.ok,
+            renewalOk=result.renewal,
+            magneticMedia=result.magneticMedia,
+            desensitize=result.desensitize if result.ok else False,
+            transactionDate=self.now(),
+            institutionId=self.institution.id,
+            patronIdentifier=message.patronIdentifier or "",
+            itemIdentifier=message.itemIdentifier or "",
+            titleIdentifier=result.title or "",
+            dueDate=codec.formatDate(result.dueDate)
+            if result.ok and result.dueDate
+            else "",
+            feeType=result.feeType,
+            securityInhibit=_yn(result.securityInhibit),
+            currencyType=(result.currency or self.institution.currency)
+            if result.feeAmount is not None
+            else None,
+            feeAmount=_money(result.feeAmount),
+            mediaType=result.mediaType,
+            itemProperties=result.itemProperties,
+            transactionId=result.transactionId,
+            screenMessage=result.screenMessages,
+            printLine=result.printLines,
+            **(
+                dict(validPatron=_yn(result.patronValid), validPatronPassword=_yn(
+                    result.pinValid))
+                if cls is codec.CheckoutResponse
+                else {}
+            ),
+        )
+
+    def sip_Checkout(self, message):
+        request = CheckoutRequest(
+            patronId=message.patronIdentifier or "",
+            itemId=message.itemIdentifier or "",
+            pin=self._pin(message),
+            scRenewalPolicy=bool(message.scRenewalPolicy),
+            noBlock=bool(message.noBlock),
+            nbDueDate=message.nbDueDate,
+            feeAcknowledged=bool(message.feeAcknowledged),
+            cancel=bool(message.cancel),
+            itemProperties=message.itemProperties,
+            transactionDate=message.transactionDate,
+        )
+        d = self.ils.checkout(self.terminal, request)
+        return d.addCallback(
+            lambda result: self._circulationResponse(
+                codec.CheckoutResponse, result, message
+            )
+        )
+
+    def sip_Renew(self, message):
+        request = RenewRequest(
+            patronId=message.patronIdentifier or "",
+            itemId=message.itemIdentifier,
+            titleId=message.titleIdentifier,
+            pin=self._pin(message),
+            thirdPartyAllowed=bool(message.thirdPartyAllowed),
+            noBlock=bool(message.noBlock),
+            nbDueDate=message.nbDueDate,
+            feeAcknowledged=bool(message.feeAcknowledged),
+            itemProperties=message.itemProperties,
+        )
+        d = self.ils.renew(self.terminal, request)
+        return d.addCallback(
+            lambda result: self._circulationResponse(
+                codec.RenewResponse, result, message
+            )
+        )
+
+    def sip_RenewAll(self, message):
+        d = self.ils.renewAll(
+            self.terminal,
+            message.patronIdentifier or "",
+            self._pin(message),
+            bool(message.feeAcknowledged),
+        )
+
+        def answer(result):
+            return codec.RenewAllResponse(
+                ok=result.ok,
+                renewedCount=len(result.renewed),
+                unrenewedCount=len(result.unrenewed),
+                transactionDate=self.now(),
+                institutionId=self.institution.id,
+                renewedItems=result.renewed,
+                unrenewedItems=result.unrenewed,
+                screenMessage=result.screenMessages,
+                printLine=result.printLines,
+            )
+
+        return d.addCallback(answer)
+
+    def sip_Checkin(self, message):
+        request = CheckinRequest(
+            itemId=message.itemIdentifier or "",
+            currentLocation=message.currentLocation or None,
+            returnDate=message.returnDate,
+            noBlock=bool(message.noBlock),
+            cancel=bool(message.cancel),
+            itemProperties=message.itemProperties,
+            transactionDate=message.transactionDate,
+        )
+        d = self.ils.checkin(self.terminal, request)
+
+        def answer(result):
+            return codec.CheckinResponse(
+                ok=result.ok,
+                resensitize=result.resensitize,
+                magneticMedia=result.magneticMedia,
+                alert=result.alert,
+                transactionDate=self.now(),
+                institutionId=self.institution.id,
+                itemIdentifier=message.itemIdentifier or "",
+                permanentLocation=result.permanentLocation or "",
+                titleIdentifier=result.title or "",
+                sortBin=result.sortBin,
+                patronIdentifier=result.patronId,
+                mediaType=result.mediaType,
+                itemProperties=result.itemProperties,
+                collectionCode=result.collectionCode,
+                callNumber=result.callNumber,
+                destinationLocation=result.destination,
+                alertType=result.alertType,
+                holdPatronId=result.holdPatronId,
+                holdPatronName=result.holdPatronName,
+                screenMessage=result.screenMessages,
+                printLine=result.printLines,
+            )
+
+        return d.addCallback(answer)
+
+    def sip_Hold(self, message):
+        mode = _HOLD_MODES.get(message.holdMode)
+        if mode is None:
+            return succeed(
+                self._refusal(message.code, message, "Unknown hold mode.")
+            )
+        request = HoldRequest(
+            mode=mode,
+            patronId=message.patronIdentifier or "",
+            itemId=message.itemIdentifier or None,
+            titleId=message.titleIdentifier or None,
+            pin=self._pin(message),
+            expiration=message.expirationDate,
+            pickupLocation=message.pickupLocation or None,
+            holdType=message.holdType or None,
+            feeAcknowledged=bool(message.feeAcknowledged),
+        )
+        d = self.ils.hold(self.terminal, request)
+
+        def answer(result):
+            return codec.HoldResponse(
+                ok=result.ok,
+                available=result.available,
+                transactionDate=self.now(),
+                expirationDate=result.expiration,
+                queuePosition=result.queuePosition,
+                pickupLocation=result.pickupLocation,
+                institutionId=self.institution.id,
+                patronIdentifier=message.patronIdentifier or "",
+                itemIdentifier=result.itemId,
+                titleIdentifier=result.title,
+                screenMessage=result.screenMessages,
+                printLine=result.printLines,
+            )
+
+        return d.addCallback(answer)
+
