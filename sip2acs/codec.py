@@ -216,7 +216,7 @@ def _parseValue(kind, text):
         return parseDate(text)
     if kind == "int":
         text = text.strip()
-        return int(text) if text.isdigit() else None
+        return int(text) if text.isascii() and text.isdigit() else None
     raise AssertionError(kind)
 
 
@@ -312,6 +312,15 @@ def _redacted(value):
     return repr(value) if not value else "'***'"
 
 
+def _redactedExtra(pairs):
+    return repr(
+        tuple(
+            (fid, "***" if fid in SENSITIVE and value else value)
+            for fid, value in pairs
+        )
+    )
+
+
 def _tuple(value):
     return tuple(value) if value is not None else ()
 
@@ -328,7 +337,7 @@ def _build(messageSpec):
             attributes[info.name] = attrs.field(default=None, repr=_redacted)
         else:
             attributes[info.name] = attrs.field(default=None)
-    attributes["extra"] = attrs.field(default=(), converter=_tuple)
+    attributes["extra"] = attrs.field(default=(), converter=_tuple, repr=_redactedExtra)
     attributes["order"] = attrs.field(default=None, eq=False, repr=False)
     cls = attrs.make_class(
         messageSpec.name,
@@ -474,6 +483,18 @@ def _byteLength(value, encoding):
     return len(value.encode(encoding, "replace"))
 
 
+def _truncate(value, encoding, limit=MAX_FIELD_BYTES):
+    """
+    Cut C{value} to at most C{limit} encoded bytes, at a character boundary.
+    """
+    if _byteLength(value, encoding) <= limit:
+        return value
+    end = limit
+    while _byteLength(value[:end], encoding) > limit:
+        end -= 1
+    return value[:end]
+
+
 def _fit(value, encoding, limit=MAX_FIELD_BYTES):
     """
     Split C{value} into pieces of at most C{limit} encoded bytes, breaking
@@ -537,11 +558,11 @@ def encode(message, sequence=None, checksum=False, encoding="ascii", delimiter="
                 pending[fid] = values
         elif value is not None:
             text = _clean(_formatVariable(info, value), encoding, delimiter)
-            pending[fid] = [_fit(text, encoding)[0]]
+            pending[fid] = [_truncate(text, encoding)]
         elif fid in messageSpec.required:
             pending[fid] = [""]
     for fid, value in message.extra:
-        text = _fit(_clean(value, encoding, delimiter), encoding)[0]
+        text = _truncate(_clean(value, encoding, delimiter), encoding)
         pending.setdefault(fid, []).append(text)
     if message.order is not None:
         for fid in message.order:
@@ -549,9 +570,12 @@ def encode(message, sequence=None, checksum=False, encoding="ascii", delimiter="
                 parts.append(delimiter)
             elif pending.get(fid):
                 parts.append(fid + pending[fid].pop(0) + delimiter)
-    for fid in [*messageSpec.fields, *(fid for fid, _ in message.extra)]:
+    for fid in messageSpec.fields:
         for value in pending.pop(fid, ()):
             parts.append(fid + value + delimiter)
+    for fid, _ in message.extra:
+        if pending.get(fid):
+            parts.append(fid + pending[fid].pop(0) + delimiter)
     if sequence is not None:
         parts.append("AY%d" % (sequence % 10,))
         checksum = True
