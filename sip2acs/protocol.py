@@ -82,7 +82,10 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         line = line.strip(b"\x00")
         if not line:
             return
-        self.resetTimeout()
+        if self.session.authenticated:
+            # Before login the login timeout runs from the connection's
+            # start: frames (a 99 where allowed) do not extend it.
+            self.resetTimeout()
         self.pauseProducing()
         d = self.session.frameReceived(line)
         d.addCallback(self._cbReply)

@@ -533,14 +533,18 @@ class ACSSession:
         return d.addCallback(checked)
 
     def _loginFailed(self, response):
+        """
+        Count a refused login. A refused 93 also ends an earlier login on
+        this connection: the SC is no longer who it said it was.
+        """
         self.loginFailures += 1
+        self.account = self.terminal = self.institution = self.ils = None
         if self.loginFailures >= MAX_LOGIN_FAILURES:
             self.log.info(
                 "{peer}: {count} failed logins; closing",
                 peer=self.peer,
                 count=self.loginFailures,
             )
-            self.account = None
             return (response, True)
         return response
 
@@ -577,7 +581,8 @@ class ACSSession:
     # -- patrons ----------------------------------------------------------
 
     def _pin(self, message):
-        return message.patronPassword or None
+        # 01 (Block Patron) has no patron password field.
+        return getattr(message, "patronPassword", None) or None
 
     def _patronFields(self, patron, message):
         """
