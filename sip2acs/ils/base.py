@@ -102,6 +102,7 @@ class Reason:
     FEE_NOT_ACKNOWLEDGED = "fee-not-acknowledged"
     OVERPAYMENT = "overpayment"
     BAD_AMOUNT = "bad-amount"
+    UNKNOWN_FEE = "unknown-fee"
     NO_SUCH_HOLD = "no-such-hold"
     HOLD_NOT_ALLOWED = "hold-not-allowed"
     UNSUPPORTED = "unsupported"

@@ -1,0 +1,368 @@
+# -*- test-case-name: tests.test_ils_sqlite -*-
+"""
+The embedded circulation system: an L{IILS <sip2acs.interfaces.IILS>} on
+one SQLite file, good enough for a small library's kiosks.
+
+L{SQLiteILS} is a L{Service}: C{startService} starts a one-thread
+L{ThreadPool} named C{sip2acs-sqlite} and opens, creates and migrates the
+database on that thread; every operation then runs entirely on it (see
+L{sip2acs.ils.circulation}) as one transaction, committed before its
+Deferred fires. Nothing touches SQLite from the reactor thread.
+
+The database runs in WAL mode with foreign keys on. C{synchronous="normal"}
+survives a crash of the process; C{"full"} also survives a power loss, at
+the cost of an fsync per transaction.
+
+The schema lives in C{sip2acs/schema/NNNN_name.sql}, applied in order by
+L{migrate}; C{PRAGMA user_version} is the number of migrations applied.
+"""
+
+import sqlite3
+from datetime import datetime
+from importlib import resources
+
+from sqlite_utils import Database
+from twisted.application.service import Service
+from twisted.internet.defer import fail, succeed
+from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+from twisted.python.threadpool import ThreadPool
+
+from sip2acs.ils.base import ILSBase
+from sip2acs.ils.circulation import Circulation, SortBins
+from sip2acs.ils.demo import loadDemo
+from sip2acs.interfaces import OPERATIONS
+
+__all__ = ["SQLiteILS", "openDatabase", "migrate", "migrations", "POOL_NAME"]
+
+POOL_NAME = "sip2acs-sqlite"
+"""
+The name of the SQLite thread pool; its thread is C{PoolThread-sip2acs-sqlite-0}.
+"""
+
+SYNCHRONOUS = ("normal", "full")
+
+BUSY_TIMEOUT = 10.0
+"""
+Seconds to wait for another process (C{sip2acs db import}) holding the
+write lock.
+"""
+
+
+class DatabaseError(Exception):
+    """
+    The database cannot be used: not open, or newer than this program.
+    """
+
+
+def migrations():
+    """
+    The schema migrations shipped with sip2acs, in order.
+
+    @return: C{(file name, SQL script)} pairs from C{sip2acs/schema}.
+    @rtype: L{list} of L{tuple}
+    """
+    folder = resources.files("sip2acs") / "schema"
+    names = sorted(
+        entry.name for entry in folder.iterdir() if entry.name.endswith(".sql")
+    )
+    return [(name, (folder / name).read_text(encoding="utf-8")) for name in names]
+
+
+def migrate(conn):
+    """
+    Bring the schema up to date, one transaction per migration.
+
+    @param conn: A connection in autocommit mode (C{isolation_level=None}).
+    @return: The schema version found before migrating (0 for a new
+        database).
+    @rtype: L{int}
+    @raise DatabaseError: If the database is newer than this sip2acs.
+    """
+    scripts = migrations()
+    found = conn.execute("PRAGMA user_version").fetchone()[0]
+    if found > len(scripts):
+        raise DatabaseError(
+            "the database has schema version %d, newer than this sip2acs"
+            " knows (%d)" % (found, len(scripts))
+        )
+    for version, (_, script) in enumerate(scripts[found:], start=found + 1):
+        try:
+            conn.executescript(
+                "BEGIN IMMEDIATE;\n%s\nPRAGMA user_version = %d;\nCOMMIT;"
+                % (script, version)
+            )
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return found
+
+
+def openDatabase(path, synchronous="normal"):
+    """
+    Open (creating if needed) and migrate a database, in the calling thread.
+
+    The connection is in autocommit mode: callers run C{BEGIN IMMEDIATE}
+    themselves. It belongs to the calling thread.
+
+    @param path: The database file.
+    @param synchronous: C{"normal"} or C{"full"}.
+    @return: C{(connection, the schema version found before migrating)}.
+    @rtype: L{tuple}
+    """
+    if synchronous not in SYNCHRONOUS:
+        raise ValueError("synchronous must be one of %s" % (", ".join(SYNCHRONOUS),))
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
+    try:
+        conn.execute("PRAGMA foreign_keys = ON")
+        db = Database(conn, execute_plugins=False)
+        db.enable_wal()
+        conn.execute("PRAGMA synchronous = %s" % (synchronous.upper(),))
+        found = migrate(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn, found
+
+
+class SQLiteILS(ILSBase, Service):
+    """
+    The embedded SQLite circulation system, as a service.
+
+    @ivar path: The database file.
+    """
+
+    log = Logger()
+
+    operations = frozenset(OPERATIONS) - {"scStatus", "resend", "login"}
+
+    def __init__(self, path, reactor=None, *, demo=False, allowOverpayment=False,
+                 synchronous="normal", sortBins=None, clock=None):
+        """
+        @param path: The database file; created when missing.
+        @param reactor: The reactor the results are delivered on.
+        @param demo: Load the demo data (L{sip2acs.ils.demo}) into a new
+            database.
+        @param allowOverpayment: Accept payments over what is owed, keeping
+            the rest as a credit.
+        @param synchronous: C{"normal"} (survives a process kill) or
+            C{"full"} (also survives a power loss).
+        @param sortBins: The checkin sort bin mapping, see L{SortBins}.
+        @param clock: A function returning the naive local time now;
+            L{datetime.now} by default.
+        @raise ValueError: On a bad C{synchronous} or C{sortBins}.
+        """
+        if reactor is None:
+            from twisted.internet import reactor
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(
+                "synchronous must be one of %s, not %r"
+                % (", ".join(SYNCHRONOUS), synchronous)
+            )
+        self.path = str(path)
+        self.name = "sqlite:%s" % (self.path,)
+        self._reactor = reactor
+        self._demo = demo
+        self._allowOverpayment = allowOverpayment
+        self._synchronous = synchronous
+        self._sortBins = SortBins(sortBins)
+        self._clock = clock if clock is not None else datetime.now
+        self._pool = None
+        self._conn = None
+        self._circulation = None
+
+    @classmethod
+    def fromConfig(cls, config, reactor):
+        """
+        Build from an institution's adapter options (the keys of its
+        configuration table that the server does not use itself).
+
+        Keys: C{database} (path, default C{sip2acs.sqlite3}), C{demo}
+        (bool: load the demo data into a new database), C{allow-overpayment}
+        (bool), C{synchronous} (C{"normal"} or C{"full"}), C{sort-bins}
+        (table, see L{SortBins}). C{type} is ignored; other keys are errors.
+
+        @type config: L{dict}
+        @raise ValueError: On an unknown key or a bad value.
+        """
+        known = {"type", "database", "demo", "allow-overpayment", "synchronous",
+                 "sort-bins"}
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise ValueError(
+                "unknown sqlite ILS settings: %s (known: %s)"
+                % (", ".join(unknown), ", ".join(sorted(known - {"type"})))
+            )
+        for key in ("demo", "allow-overpayment"):
+            if not isinstance(config.get(key, False), bool):
+                raise ValueError("%s must be true or false" % (key,))
+        sortBins = config.get("sort-bins", {})
+        if not isinstance(sortBins, dict):
+            raise ValueError("sort-bins must be a table")
+        return cls(
+            config.get("database", "sip2acs.sqlite3"),
+            reactor,
+            demo=config.get("demo", False),
+            allowOverpayment=config.get("allow-overpayment", False),
+            synchronous=config.get("synchronous", "normal"),
+            sortBins=sortBins,
+        )
+
+    def startService(self):
+        """
+        Start the SQLite thread and open the database on it.
+
+        @return: A Deferred firing when the database is ready (or failing
+            if it cannot be opened). Operations called meanwhile wait for it.
+        """
+        Service.startService(self)
+        self._pool = ThreadPool(minthreads=1, maxthreads=1, name=POOL_NAME)
+        self._pool.start()
+        d = self._defer(self._openSync)
+        d.addErrback(self._ebOpen)
+        return d
+
+    def _ebOpen(self, failure):
+        self.log.failure("Cannot open the database {path}", failure, path=self.path)
+        return failure
+
+    def stopService(self):
+        """
+        Close the database on its thread, then stop the thread.
+
+        @return: A Deferred firing when both are done.
+        """
+        Service.stopService(self)
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return succeed(None)
+        d = deferToThreadPool(self._reactor, pool, self._closeSync)
+
+        def _cbStopPool(result):
+            pool.stop()
+            return result
+
+        return d.addBoth(_cbStopPool)
+
+    def _openSync(self):
+        conn, found = openDatabase(self.path, self._synchronous)
+        try:
+            if self._demo and found == 0:
+                loadDemo(conn, self._clock().replace(microsecond=0))
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        self._circulation = Circulation(
+            conn, self._clock, self._sortBins, self._allowOverpayment
+        )
+
+    def _closeSync(self):
+        conn, self._conn, self._circulation = self._conn, None, None
+        if conn is not None:
+            conn.close()
+
+    def _defer(self, function, *args):
+        if self._pool is None:
+            return fail(DatabaseError("the SQLite ILS is not running"))
+        return deferToThreadPool(self._reactor, self._pool, function, *args)
+
+    def _run(self, method, *args):
+        """
+        Call C{method} of the L{Circulation} on the SQLite thread.
+        """
+        return self._defer(self._callSync, method, args)
+
+    def _callSync(self, method, args):
+        if self._circulation is None:
+            raise DatabaseError("the database %s is not open" % (self.path,))
+        return method(self._circulation, *args)
+
+    def lookupPatron(self, terminal, patronId, pin=None):
+        """
+        L{IILS.lookupPatron <sip2acs.interfaces.IILS.lookupPatron>}
+        on the SQLite thread.
+        """
+        return self._run(Circulation.lookupPatron, terminal, patronId, pin)
+
+    def lookupItem(self, terminal, itemId):
+        """
+        L{IILS.lookupItem <sip2acs.interfaces.IILS.lookupItem>}
+        on the SQLite thread.
+        """
+        return self._run(Circulation.lookupItem, terminal, itemId)
+
+    def checkout(self, terminal, request):
+        """
+        L{IILS.checkout <sip2acs.interfaces.IILS.checkout>}
+        on the SQLite thread.
+        """
+        return self._run(Circulation.checkout, terminal, request)
+
+    def checkin(self, terminal, request):
+        """
+        L{IILS.checkin <sip2acs.interfaces.IILS.checkin>}
+        on the SQLite thread.
+        """
+        return self._run(Circulation.checkin, terminal, request)
+
+    def renew(self, terminal, request):
+        """
+        L{IILS.renew <sip2acs.interfaces.IILS.renew>}
+        on the SQLite thread.
+        """
+        return self._run(Circulation.renew, terminal, request)
+
+    def renewAll(self, terminal, patronId, pin=None, feeAcknowledged=False):
+        """
+        L{IILS.renewAll <sip2acs.interfaces.IILS.renewAll>}
+        on the SQLite thread.
+        """
+        return self._run(
+            Circulation.renewAll, terminal, patronId, pin, feeAcknowledged
+        )
+
+    def hold(self, terminal, request):
+        """
+        L{IILS.hold <sip2acs.interfaces.IILS.hold>}
+        on the SQLite thread.
+        """
+        return self._run(Circulation.hold, terminal, request)
+
+    def feePaid(self, terminal, payment):
+        """
+        L{IILS.feePaid <sip2acs.interfaces.IILS.feePaid>}
+        on the SQLite thread.
+        """
+        return self._run(Circulation.feePaid, terminal, payment)
+
+    def blockPatron(self, terminal, patronId, cardRetained, reason):
+        """
+        L{IILS.blockPatron <sip2acs.interfaces.IILS.blockPatron>}
+        on the SQLite thread.
+        """
+        return self._run(
+            Circulation.blockPatron, terminal, patronId, cardRetained, reason
+        )
+
+    def enablePatron(self, terminal, patronId, pin=None):
+        """
+        L{IILS.enablePatron <sip2acs.interfaces.IILS.enablePatron>}
+        on the SQLite thread.
+        """
+        return self._run(Circulation.enablePatron, terminal, patronId, pin)
+
+    def updateItemStatus(self, terminal, itemId, properties):
+        """
+        L{IILS.updateItemStatus <sip2acs.interfaces.IILS.updateItemStatus>}
+        on the SQLite thread.
+        """
+        return self._run(Circulation.updateItemStatus, terminal, itemId, properties)
+
+    def endPatronSession(self, terminal, patronId, pin=None):
+        """
+        L{IILS.endPatronSession <sip2acs.interfaces.IILS.endPatronSession>}
+        on the SQLite thread.
+        """
+        return self._run(Circulation.endPatronSession, terminal, patronId, pin)

@@ -1,0 +1,915 @@
+"""
+Tests for L{sip2acs.ils.sqlite}, L{sip2acs.ils.circulation},
+L{sip2acs.ils.demo} and L{sip2acs.dbcli}: the adapter contract on the
+embedded SQLite system, then what is particular to it.
+"""
+
+import argparse
+import atexit
+import contextlib
+import io
+import os
+import shutil
+import sqlite3
+import tempfile
+import threading
+import time
+from decimal import Decimal
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+from sip2acs import dbcli
+from sip2acs.ils import sqlite as sqliteModule
+from sip2acs.ils.base import (
+    CheckinRequest,
+    CheckoutRequest,
+    HoldRequest,
+    Payment,
+    Reason,
+    RenewRequest,
+)
+from sip2acs.ils.circulation import SortBins, fromCents, toCents
+from sip2acs.ils.demo import loadDemo
+from sip2acs.ils.sqlite import (
+    POOL_NAME,
+    DatabaseError,
+    SQLiteILS,
+    migrate,
+    migrations,
+    openDatabase,
+)
+from sip2acs.passwords import isHashed, verifyPassword
+from tests.ilscontract import PIN, ILSContractMixin
+
+POOL_THREAD = "PoolThread-%s-0" % (POOL_NAME,)
+
+_templates = {}
+
+
+def demoTemplate(now):
+    """
+    A database file with the demo data loaded at C{now}, made once per test
+    run (PIN hashing is slow on purpose) and copied by each test.
+    """
+    if now not in _templates:
+        folder = tempfile.mkdtemp(prefix="sip2acs-demo-")
+        atexit.register(shutil.rmtree, folder, True)
+        path = os.path.join(folder, "demo.sqlite3")
+        conn, _ = openDatabase(path)
+        loadDemo(conn, now)
+        conn.close()
+        _templates[now] = path
+    return _templates[now]
+
+
+class SQLiteTestMixin:
+    """
+    Start L{SQLiteILS} services that stop when the test ends.
+    """
+
+    NOW = ILSContractMixin.NOW
+
+    def databasePath(self, demo=True):
+        """
+        A fresh database path, holding a copy of the demo data if C{demo}.
+        """
+        path = os.path.abspath(self.mktemp())
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if demo:
+            shutil.copyfile(demoTemplate(self.NOW), path)
+        return path
+
+    async def startILS(self, path=None, **kw):
+        """
+        Start an L{SQLiteILS} on C{path} (default: a copy of the demo),
+        stopped at cleanup.
+        """
+        if path is None:
+            path = self.databasePath()
+        kw.setdefault("clock", lambda: self.NOW)
+        ils = SQLiteILS(path, reactor, **kw)
+        await ils.startService()
+        self.addCleanup(self.stopILS, ils)
+        return ils
+
+    def stopILS(self, ils):
+        if ils.running:
+            return ils.stopService()
+
+
+class SQLiteContractTests(SQLiteTestMixin, ILSContractMixin, TestCase):
+    """
+    The adapter contract on L{SQLiteILS}.
+    """
+
+    def makeILS(self):
+        return Deferred.fromCoroutine(self.startILS())
+
+
+class RecordingConnection(sqlite3.Connection):
+    """
+    A connection that records the thread of every call made on it.
+    """
+
+    threads = None
+
+    def _record(self):
+        self.threads.add(threading.current_thread().name)
+
+    def execute(self, *args):
+        self._record()
+        return sqlite3.Connection.execute(self, *args)
+
+    def executemany(self, *args):
+        self._record()
+        return sqlite3.Connection.executemany(self, *args)
+
+    def executescript(self, *args):
+        self._record()
+        return sqlite3.Connection.executescript(self, *args)
+
+    def cursor(self, *args):
+        self._record()
+        return sqlite3.Connection.cursor(self, *args)
+
+    def commit(self):
+        self._record()
+        return sqlite3.Connection.commit(self)
+
+    def rollback(self):
+        self._record()
+        return sqlite3.Connection.rollback(self)
+
+    def close(self):
+        self._record()
+        return sqlite3.Connection.close(self)
+
+
+class ServiceTests(SQLiteTestMixin, TestCase):
+    """
+    L{SQLiteILS} as a service: threads, transactions, schema, durability.
+    """
+
+    def terminal(self):
+        """
+        The demo kiosk at C{MAIN}.
+        """
+        return ILSContractMixin.terminal
+
+    async def test_onlyThePoolThreadTouchesSQLite(self):
+        """
+        The connection is made, used and closed only on the pool thread
+        C{PoolThread-sip2acs-sqlite-0}, never on the reactor thread.
+        """
+        threads = set()
+        connections = []
+        realConnect = sqlite3.connect
+
+        def connect(*args, **kw):
+            connections.append(threading.current_thread().name)
+            conn = realConnect(*args, factory=RecordingConnection, **kw)
+            conn.threads = threads
+            return conn
+
+        self.patch(sqliteModule.sqlite3, "connect", connect)
+        ils = await self.startILS(self.databasePath(demo=False), demo=True)
+        await ils.lookupPatron(self.terminal(), "P0001", PIN)
+        await ils.checkout(self.terminal(), CheckoutRequest("P0001", "I0001"))
+        await ils.checkin(self.terminal(), CheckinRequest("I0004"))
+        await ils.renew(self.terminal(), RenewRequest("P0001", "I0003"))
+        await ils.feePaid(self.terminal(), Payment("P0001", Decimal("1.00")))
+        await ils.stopService()
+        self.assertEqual(connections, [POOL_THREAD])
+        self.assertEqual(threads, {POOL_THREAD})
+
+    async def test_operationsRunOnThePoolThread(self):
+        """
+        Every operation's synchronous part runs on the pool thread.
+        """
+        from sip2acs.ils.circulation import Circulation
+
+        seen = []
+        original = Circulation._perform
+
+        def perform(circulation, name, *args):
+            seen.append((name, threading.current_thread().name))
+            return original(circulation, name, *args)
+
+        self.patch(Circulation, "_perform", perform)
+        ils = await self.startILS()
+        t = self.terminal()
+        await ils.lookupPatron(t, "P0001")
+        await ils.lookupItem(t, "I0001")
+        await ils.checkout(t, CheckoutRequest("P0001", "I0001"))
+        await ils.checkin(t, CheckinRequest("I0001"))
+        await ils.renew(t, RenewRequest("P0001", "I0003"))
+        await ils.renewAll(t, "P0001")
+        await ils.hold(t, HoldRequest("add", "P0001", itemId="I0004"))
+        await ils.feePaid(t, Payment("P0001", Decimal("1.00")))
+        await ils.blockPatron(t, "P0001", False, "x")
+        await ils.enablePatron(t, "P0001")
+        await ils.updateItemStatus(t, "I0001", "x")
+        await ils.endPatronSession(t, "P0001")
+        self.assertEqual(len(seen), 12)
+        self.assertEqual({thread for _, thread in seen}, {POOL_THREAD})
+
+    async def test_everyOperationLogged(self):
+        """
+        Every operation appends one row to the transaction log with the
+        terminal, peer, patron, item and outcome; the transaction id
+        reported is that row.
+        """
+        ils = await self.startILS()
+        t = self.terminal()
+        checkout = await ils.checkout(t, CheckoutRequest("P0001", "I0001", pin=PIN))
+        await ils.checkout(t, CheckoutRequest("P0002", "I0002"))
+        await ils.checkin(t, CheckinRequest("I0015"))
+        await ils.hold(t, HoldRequest("add", "P0001", itemId="I0004"))
+        payment = await ils.feePaid(t, Payment("P0001", Decimal("1.00")))
+        await ils.endPatronSession(t, "P0001", PIN)
+        await ils.stopService()
+        conn = sqlite3.connect(ils.path)
+        self.addCleanup(conn.close)
+        rows = conn.execute(
+            "SELECT id, terminal, peer, operation, patron, item, ok, reason,"
+            " amount_cents FROM transaction_log WHERE operation <> 'demo'"
+            " ORDER BY id"
+        ).fetchall()
+        self.assertEqual(
+            [row[3:9] for row in rows],
+            [
+                ("checkout", "P0001", "I0001", 1, None, None),
+                ("checkout", "P0002", "I0002", 0, Reason.CARD_EXPIRED, None),
+                ("checkin", "P0006", "I0015", 1, None, 250),
+                ("hold", "P0001", "I0004", 1, None, None),
+                ("feePaid", "P0001", None, 1, None, 100),
+                ("endPatronSession", "P0001", None, 1, None, None),
+            ],
+        )
+        self.assertEqual({row[1:3] for row in rows}, {("kiosk1", "192.0.2.10")})
+        self.assertEqual(str(rows[0][0]), checkout.transactionId)
+        self.assertEqual(str(rows[4][0]), payment.transactionId)
+
+    def test_logAppendOnly(self):
+        """
+        The transaction log refuses updates and deletes.
+        """
+        conn, _ = openDatabase(self.databasePath())
+        self.addCleanup(conn.close)
+        self.assertRaises(
+            sqlite3.DatabaseError, conn.execute, "UPDATE transaction_log SET ok = 0"
+        )
+        self.assertRaises(
+            sqlite3.DatabaseError, conn.execute, "DELETE FROM transaction_log"
+        )
+
+    async def test_restart(self):
+        """
+        A loan made before a restart is there after it, and the demo data
+        is not loaded twice.
+        """
+        path = self.databasePath(demo=False)
+        ils = await self.startILS(path, demo=True)
+        await ils.checkout(self.terminal(), CheckoutRequest("P0001", "I0001"))
+        await ils.stopService()
+        again = await self.startILS(path, demo=True)
+        patron = await again.lookupPatron(self.terminal(), "P0001")
+        self.assertIn("I0001", {ref.itemId for ref in patron.chargedItems})
+        await again.stopService()
+        conn = sqlite3.connect(path)
+        self.addCleanup(conn.close)
+        self.assertEqual(conn.execute("SELECT count(*) FROM patrons").fetchone(), (10,))
+
+    async def test_newDatabaseEmpty(self):
+        """
+        Without C{demo}, a new database has no patrons.
+        """
+        ils = await self.startILS(self.databasePath(demo=False))
+        self.assertFalse((await ils.lookupPatron(self.terminal(), "P0001")).found)
+
+    async def test_notRunning(self):
+        """
+        Operations on a stopped service fail: the session answers that the
+        system is unavailable.
+        """
+        ils = SQLiteILS(self.databasePath(), reactor)
+        with self.assertRaises(DatabaseError):
+            await ils.lookupPatron(self.terminal(), "P0001")
+
+    async def test_openFails(self):
+        """
+        A database that cannot be opened fails C{startService}.
+        """
+        path = os.path.join(self.databasePath(demo=False), "missing", "x.db")
+        ils = SQLiteILS(path, reactor)
+        self.addCleanup(ils.stopService)
+        with self.assertRaises(sqlite3.OperationalError):
+            await ils.startService()
+        self.flushLoggedErrors(sqlite3.OperationalError)
+
+    async def test_wal(self):
+        """
+        The database runs in WAL mode with foreign keys on and the
+        synchronous setting asked for.
+        """
+        for setting, value in (("normal", 1), ("full", 2)):
+            ils = await self.startILS(synchronous=setting)
+            pragmas = await ils._defer(
+                lambda conn: [
+                    conn.execute("PRAGMA %s" % (name,)).fetchone()[0]
+                    for name in ("journal_mode", "foreign_keys", "synchronous")
+                ],
+                ils._conn,
+            )
+            self.assertEqual(pragmas, ["wal", 1, value])
+            await ils.stopService()
+
+    async def test_sortBins(self):
+        """
+        The sort bin comes from the mapping: hold shelf, destination branch,
+        item type, default.
+        """
+        ils = await self.startILS(
+            sortBins={"hold": "H", "branch:EAST": "E", "type:VIDEO": "V",
+                      "default": "1"}
+        )
+        t = self.terminal()
+        bins = [
+            (await ils.checkin(t, CheckinRequest(item))).sortBin
+            for item in ("I0004", "I0009", "I0011", "I0001")
+        ]
+        self.assertEqual(bins, ["H", "E", "V", "1"])
+
+    async def test_allowOverpayment(self):
+        """
+        With overpayment allowed, the rest of a payment is a credit.
+        """
+        ils = await self.startILS(allowOverpayment=True)
+        result = await ils.feePaid(self.terminal(), Payment("P0001", Decimal("5.00")))
+        self.assertIs(result.accepted, True)
+        patron = await ils.lookupPatron(self.terminal(), "P0001")
+        self.assertEqual(patron.feeAmount, Decimal("-2.50"))
+        self.assertEqual(patron.fineItems, ())
+
+    async def test_payFeeById(self):
+        """
+        A payment may name the fee it pays; an unknown fee is refused.
+        """
+        ils = await self.startILS()
+        t = self.terminal()
+        result = await ils.feePaid(t, Payment("P0005", Decimal("4.00"), feeId="3"))
+        self.assertIs(result.accepted, True, result)
+        patron = await ils.lookupPatron(t, "P0005")
+        self.assertEqual([ref.amount for ref in patron.fineItems], [Decimal("11.00")])
+        result = await ils.feePaid(t, Payment("P0005", Decimal("1.00"), feeId="1"))
+        self.assertEqual(result.reason, Reason.UNKNOWN_FEE)
+
+    async def test_paymentCurrency(self):
+        """
+        A payment in another currency than the institution's is refused.
+        """
+        ils = await self.startILS()
+        result = await ils.feePaid(
+            self.terminal(), Payment("P0001", Decimal("1.00"), currency="EUR")
+        )
+        self.assertEqual(result.reason, Reason.BAD_AMOUNT)
+
+    async def test_loanLimitPerItemType(self):
+        """
+        A rule for an item type may limit loans of that type: here three
+        DVDs at a time.
+        """
+        path = self.databasePath()
+        conn, _ = openDatabase(path)
+        conn.executemany(
+            "INSERT INTO items (barcode, title, item_type, home_branch)"
+            " VALUES (?, ?, 'DVD', 'MAIN')",
+            [("D%d" % (n,), "Film %d" % (n,)) for n in range(4)],
+        )
+        conn.close()
+        ils = await self.startILS(path)
+        results = [
+            await ils.checkout(
+                self.terminal(),
+                CheckoutRequest("P0001", "D%d" % (n,), feeAcknowledged=True),
+            )
+            for n in range(4)
+        ]
+        self.assertEqual([r.ok for r in results], [True, True, True, False])
+        self.assertEqual(results[3].reason, Reason.LOAN_LIMIT)
+
+    async def test_blockNote(self):
+        """
+        A kiosk block keeps its note and time.
+        """
+        ils = await self.startILS()
+        await ils.blockPatron(self.terminal(), "P0001", True, "Card stuck")
+        await ils.stopService()
+        conn = sqlite3.connect(ils.path)
+        self.addCleanup(conn.close)
+        self.assertEqual(
+            conn.execute(
+                "SELECT blocked, block_note, blocked_at FROM patrons"
+                " WHERE barcode = 'P0001'"
+            ).fetchone(),
+            (1, "Card stuck (card retained)", "2025-03-03 10:00:00"),
+        )
+
+    async def test_pinsNeverStored(self):
+        """
+        PINs are stored only as salted hashes: the PIN given at lookup and
+        the PINs imported appear nowhere in the database files.
+        """
+        path = self.databasePath()
+        csvPath = self.writeFile("barcode,name,pin\nP9001,Zed,739164\n")
+        conn, _ = openDatabase(path)
+        dbcli.importCSV(conn, "patrons", csvPath)
+        conn.close()
+        ils = await self.startILS(path)
+        await ils.lookupPatron(self.terminal(), "P9001", "739164")
+        await ils.checkout(
+            self.terminal(), CheckoutRequest("P9001", "I0001", pin="582046")
+        )
+        await ils.stopService()
+        data = b""
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(path + suffix):
+                with open(path + suffix, "rb") as f:
+                    data += f.read()
+        self.assertNotIn(b"739164", data)
+        self.assertNotIn(b"582046", data)
+        conn = sqlite3.connect(path)
+        self.addCleanup(conn.close)
+        hashes = [row[0] for row in conn.execute(
+            "SELECT pin_hash FROM patrons WHERE pin_hash IS NOT NULL"
+        )]
+        self.assertEqual(len(hashes), 10)
+        self.assertTrue(all(isHashed(h) for h in hashes))
+        self.assertEqual(len(set(hashes)), 10, "hashes are salted")
+        self.assertRaises(
+            sqlite3.IntegrityError, conn.execute,
+            "UPDATE patrons SET pin_hash = '1234' WHERE barcode = 'P0001'",
+        )
+
+    def writeFile(self, text):
+        path = os.path.abspath(self.mktemp())
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return path
+
+
+class ConfigTests(SynchronousTestCase):
+    """
+    L{SQLiteILS.fromConfig} and its validation.
+    """
+
+    def test_fromConfig(self):
+        """
+        Every key is read.
+        """
+        ils = SQLiteILS.fromConfig(
+            {
+                "type": "sqlite",
+                "database": "/tmp/x.sqlite3",
+                "demo": True,
+                "allow-overpayment": True,
+                "synchronous": "full",
+                "sort-bins": {"default": "1"},
+            },
+            reactor,
+        )
+        self.assertEqual(ils.path, "/tmp/x.sqlite3")
+        self.assertEqual(ils.name, "sqlite:/tmp/x.sqlite3")
+        self.assertIs(ils._demo, True)
+        self.assertIs(ils._allowOverpayment, True)
+        self.assertEqual(ils._synchronous, "full")
+        self.assertEqual(ils._sortBins.mapping, {"default": "1"})
+
+    def test_defaults(self):
+        """
+        An empty table means C{sip2acs.sqlite3}, no demo, no overpayment,
+        synchronous normal.
+        """
+        ils = SQLiteILS.fromConfig({}, reactor)
+        self.assertEqual(ils.path, "sip2acs.sqlite3")
+        self.assertIs(ils._demo, False)
+        self.assertIs(ils._allowOverpayment, False)
+        self.assertEqual(ils._synchronous, "normal")
+
+    def test_badValues(self):
+        """
+        Unknown keys, bad synchronous values, bad flags and bad sort bin
+        keys are errors.
+        """
+        for config in (
+            {"databse": "x"},
+            {"synchronous": "off"},
+            {"demo": "yes"},
+            {"sort-bins": {"shelf:1": "2"}},
+            {"sort-bins": ["default"]},
+        ):
+            self.assertRaises(ValueError, SQLiteILS.fromConfig, config, reactor)
+
+    def test_sortBinKeys(self):
+        """
+        The sort bin keys are hold, transit, default and the prefixed ones.
+        """
+        SortBins({"hold": "1", "transit": "2", "default": "3", "branch:X": "4",
+                  "type:DVD": "5", "collection:AV": "6", "location:Stacks": "7",
+                  "media:005": "8"})
+        self.assertRaises(ValueError, SortBins, {"type:": "1"})
+        self.assertRaises(ValueError, SortBins, {"default": ""})
+
+    def test_money(self):
+        """
+        Amounts convert to and from whole cents exactly.
+        """
+        self.assertEqual(toCents(Decimal("2.50")), 250)
+        self.assertEqual(toCents("10"), 1000)
+        self.assertEqual(fromCents(5), Decimal("0.05"))
+        for bad in ("1.005", "abc", "NaN", "Infinity"):
+            self.assertRaises(ValueError, toCents, bad)
+
+
+class SchemaTests(SynchronousTestCase):
+    """
+    Schema creation and migration.
+    """
+
+    def path(self):
+        path = os.path.abspath(self.mktemp())
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return path
+
+    def test_created(self):
+        """
+        A new database gets every migration; C{user_version} counts them.
+        """
+        conn, found = openDatabase(self.path())
+        self.addCleanup(conn.close)
+        self.assertEqual(found, 0)
+        self.assertEqual(
+            conn.execute("PRAGMA user_version").fetchone()[0], len(migrations())
+        )
+        tables = {row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+        )}
+        self.assertTrue({
+            "branches", "institutions", "item_types", "loan_rules", "patrons",
+            "items", "loans", "holds", "fees", "payments", "payment_lines",
+            "transaction_log",
+        } <= tables)
+
+    def test_upToDate(self):
+        """
+        Opening a current database applies nothing.
+        """
+        path = self.path()
+        openDatabase(path)[0].close()
+        conn, found = openDatabase(path)
+        self.addCleanup(conn.close)
+        self.assertEqual(found, len(migrations()))
+
+    def test_newerRefused(self):
+        """
+        A database from a newer sip2acs is refused.
+        """
+        path = self.path()
+        conn, _ = openDatabase(path)
+        conn.execute("PRAGMA user_version = 99")
+        conn.close()
+        self.assertRaises(DatabaseError, openDatabase, path)
+
+    def test_migrationAtomic(self):
+        """
+        A failing migration leaves the database at the version before it.
+        """
+        path = self.path()
+        conn, _ = openDatabase(path)
+        self.addCleanup(conn.close)
+        scripts = migrations() + [
+            ("0099_bad.sql", "CREATE TABLE extra (x); INSERT INTO nosuch VALUES (1);")
+        ]
+        self.patch(sqliteModule, "migrations", lambda: scripts)
+        self.assertRaises(sqlite3.OperationalError, migrate, conn)
+        self.assertEqual(
+            conn.execute("PRAGMA user_version").fetchone()[0], len(scripts) - 1
+        )
+        self.assertIsNone(conn.execute(
+            "SELECT name FROM sqlite_master WHERE name = 'extra'"
+        ).fetchone())
+
+    def test_migrationApplied(self):
+        """
+        A new migration is applied to an existing database and counted.
+        """
+        path = self.path()
+        conn, _ = openDatabase(path)
+        self.addCleanup(conn.close)
+        scripts = migrations() + [("0099_more.sql", "CREATE TABLE extra (x);")]
+        self.patch(sqliteModule, "migrations", lambda: scripts)
+        self.assertEqual(migrate(conn), len(scripts) - 1)
+        self.assertEqual(
+            conn.execute("PRAGMA user_version").fetchone()[0], len(scripts)
+        )
+
+    def test_demoRefusesData(self):
+        """
+        The demo data goes only into a database without patrons or items.
+        """
+        conn, _ = openDatabase(self.path())
+        self.addCleanup(conn.close)
+        loadDemo(conn, ILSContractMixin.NOW)
+        self.assertRaises(ValueError, loadDemo, conn, ILSContractMixin.NOW)
+        self.assertEqual(conn.execute("SELECT count(*) FROM patrons").fetchone(), (10,))
+
+
+class ImportTests(SynchronousTestCase):
+    """
+    L{dbcli.importCSV} and the C{sip2acs db} commands.
+    """
+
+    def setUp(self):
+        self.folder = os.path.abspath(self.mktemp())
+        os.makedirs(self.folder)
+        self.database = os.path.join(self.folder, "db.sqlite3")
+
+    def open(self):
+        conn, _ = openDatabase(self.database)
+        self.addCleanup(conn.close)
+        return conn
+
+    def write(self, name, text):
+        path = os.path.join(self.folder, name)
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        return path
+
+    def runCommand(self, *argv):
+        parser = argparse.ArgumentParser(prog="sip2acs")
+        dbcli.register(parser.add_subparsers())
+        args = parser.parse_args(list(argv))
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = args.func(args)
+        return code, out.getvalue(), err.getvalue()
+
+    def test_importPatrons(self):
+        """
+        Patrons are imported with hashed PINs; a second import updates them,
+        keeping the PIN when the cell is empty.
+        """
+        self.runCommand("db", "init", "--database", self.database)
+        conn = self.open()
+        path = self.write(
+            "p.csv",
+            "barcode,name,pin,patron_class,expires,email,card_lost\n"
+            "P1,Ann,1111,ADULT,2030-01-01,ann@example.org,0\n"
+            "P2,Ben,,CHILD,,,yes\n",
+        )
+        summary = dbcli.importCSV(conn, "patrons", path)
+        self.assertEqual((summary.rows, summary.created, summary.updated), (2, 2, 0))
+        rows = conn.execute(
+            "SELECT barcode, name, pin_hash, patron_class, expires, card_lost,"
+            " home_branch FROM patrons ORDER BY barcode"
+        ).fetchall()
+        self.assertTrue(verifyPassword("1111", rows[0][2]))
+        self.assertEqual(rows[0][3:], ("ADULT", "2030-01-01", 0, "MAIN"))
+        self.assertEqual(rows[1][2:], (None, "CHILD", None, 1, "MAIN"))
+        path = self.write("p2.csv", "barcode,name,pin\nP1,Ann Smith,\n")
+        summary = dbcli.importCSV(conn, "patrons", path)
+        self.assertEqual((summary.created, summary.updated), (0, 1))
+        name, pinHash, email = conn.execute(
+            "SELECT name, pin_hash, email FROM patrons WHERE barcode = 'P1'"
+        ).fetchone()
+        self.assertEqual((name, email), ("Ann Smith", "ann@example.org"))
+        self.assertTrue(verifyPassword("1111", pinHash))
+
+    def test_badRow(self):
+        """
+        A bad row is reported with its line number and nothing is imported.
+        """
+        self.runCommand("db", "init", "--database", self.database)
+        conn = self.open()
+        path = self.write(
+            "p.csv",
+            "barcode,name,expires\nP1,Ann,2030-01-01\nP2,Ben,next year\nP3,Cy,\n",
+        )
+        with self.assertRaises(dbcli.CSVImportError) as caught:
+            dbcli.importCSV(conn, "patrons", path)
+        self.assertEqual(len(caught.exception.errors), 1)
+        self.assertIn("line 3", caught.exception.errors[0])
+        self.assertIn("expires", caught.exception.errors[0])
+        self.assertEqual(conn.execute("SELECT count(*) FROM patrons").fetchone(), (0,))
+        self.assertEqual(
+            conn.execute(
+                "SELECT count(*) FROM transaction_log WHERE operation = 'import'"
+            ).fetchone(),
+            (0,),
+        )
+
+    def test_fileErrors(self):
+        """
+        Unknown columns, a missing required column, duplicate keys and short
+        rows are errors with line numbers.
+        """
+        self.runCommand("db", "init", "--database", self.database)
+        conn = self.open()
+        cases = [
+            ("barcode,nmae\nP1,Ann\n", "line 1: unknown columns nmae"),
+            ("name\nAnn\n", "line 1: the column barcode is required"),
+            (
+                "barcode,name\nP1,Ann\nP1,Bob\n",
+                "line 3: barcode P1 is already on line 2",
+            ),
+            ("barcode,name\nP1\n", "line 2: 1 cells, the header has 2"),
+            ("barcode,name\n,Ann\n", "line 2: barcode is empty"),
+            ("", "line 1: the file is empty"),
+        ]
+        for text, expected in cases:
+            path = self.write("p.csv", text)
+            with self.assertRaises(dbcli.CSVImportError) as caught:
+                dbcli.importCSV(conn, "patrons", path)
+            self.assertIn(expected, "\n".join(caught.exception.errors))
+
+    def test_refusedByDatabase(self):
+        """
+        A row the database refuses is reported with its line number, and
+        nothing is imported.
+        """
+        conn = self.open()
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON items WHEN NEW.barcode = 'BAD'"
+            " BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+        path = self.write(
+            "i.csv", "barcode,title,home_branch\nI1,A,MAIN\nBAD,B,MAIN\nI3,C,MAIN\n"
+        )
+        with self.assertRaises(dbcli.CSVImportError) as caught:
+            dbcli.importCSV(conn, "items", path)
+        self.assertEqual(caught.exception.errors, ["line 3: refused"])
+        self.assertEqual(conn.execute("SELECT count(*) FROM items").fetchone(), (0,))
+        self.assertEqual(conn.execute("SELECT count(*) FROM branches").fetchone(), (0,))
+
+    def test_importItems(self):
+        """
+        Items are imported with new branches and item types created; an
+        item on loan keeps its status when re-imported.
+        """
+        self.runCommand("db", "init", "--database", self.database)
+        conn = self.open()
+        path = self.write(
+            "i.csv",
+            "barcode,title,item_type,home_branch,status,magnetic\n"
+            "I1,Book one,BOOK,,available,\n"
+            "I2,Tape,LAPTOP,WEST,lost,1\n",
+        )
+        summary = dbcli.importCSV(conn, "items", path)
+        self.assertEqual(summary.newBranches, ("WEST",))
+        self.assertEqual(summary.newItemTypes, ("LAPTOP",))
+        self.assertEqual(
+            conn.execute(
+                "SELECT barcode, home_branch, current_branch, status, magnetic"
+                " FROM items ORDER BY barcode"
+            ).fetchall(),
+            [
+                ("I1", "MAIN", "MAIN", "available", None),
+                ("I2", "WEST", "WEST", "lost", 1),
+            ],
+        )
+        conn.execute("UPDATE items SET status = 'charged' WHERE barcode = 'I1'")
+        path = self.write("j.csv", "barcode,status\nI1,available\n")
+        dbcli.importCSV(conn, "items", path)
+        self.assertEqual(
+            conn.execute(
+                "SELECT status, title FROM items WHERE barcode = 'I1'"
+            ).fetchone(),
+            ("charged", "Book one"),
+        )
+
+    def test_importRules(self):
+        """
+        Rules are imported with money in decimal; C{--replace} replaces all.
+        """
+        conn = self.open()
+        path = self.write(
+            "r.csv",
+            "patron_class,item_type,loan_days,max_loans,fine_per_day,fine_cap,"
+            "fee_limit\n"
+            "*,*,14,8,0.20,4.00,12.50\n"
+            "STAFF,,60,,,,\n",
+        )
+        dbcli.importCSV(conn, "rules", path)
+        rows = conn.execute(
+            "SELECT patron_class, item_type, loan_days, max_loans,"
+            " fine_per_day_cents, fine_cap_cents, fee_limit_cents, max_renewals"
+            " FROM loan_rules ORDER BY patron_class, item_type"
+        ).fetchall()
+        self.assertEqual(rows, [
+            ("*", "*", 14, 8, 20, 400, 1250, 2),
+            ("*", "REF", 0, None, 0, None, None, 0),
+            ("STAFF", "*", 60, None, 0, None, None, 2),
+        ])
+        path = self.write("r2.csv", "loan_days\n28\n")
+        dbcli.importCSV(conn, "rules", path, replace=True)
+        self.assertEqual(
+            conn.execute(
+                "SELECT patron_class, item_type, loan_days FROM loan_rules"
+            ).fetchall(),
+            [("*", "*", 28)],
+        )
+
+    def test_importManyItemsQuickly(self):
+        """
+        Ten thousand items import in well under ten seconds.
+        """
+        self.runCommand("db", "init", "--database", self.database)
+        conn = self.open()
+        lines = ["barcode,title,call_number"]
+        lines += ["B%06d,Title %d,QA %d" % (n, n, n) for n in range(10000)]
+        path = self.write("many.csv", "\n".join(lines) + "\n")
+        start = time.monotonic()
+        summary = dbcli.importCSV(conn, "items", path)
+        elapsed = time.monotonic() - start
+        self.assertEqual(summary.created, 10000)
+        self.assertEqual(
+            conn.execute("SELECT count(*) FROM items").fetchone(), (10000,)
+        )
+        self.assertLess(elapsed, 10)
+
+    def test_parallelHashing(self):
+        """
+        Many PINs are hashed in a process pool, each with its own salt.
+        """
+        pins = ["%04d" % (n,) for n in range(dbcli.PARALLEL_HASHING)]
+        hashes = dbcli._hashPins(pins)
+        self.assertEqual(len(set(hashes)), len(pins))
+        self.assertTrue(verifyPassword(pins[7], hashes[7]))
+
+    def test_cliInit(self):
+        """
+        C{db init} creates the database with an institution, a default
+        branch and a currency; running it again is harmless.
+        """
+        code, out, err = self.runCommand(
+            "db", "init", "--database", self.database, "--institution", "LIB1",
+            "--branch", "CENTRAL", "--branch-name", "Central", "--currency", "eur",
+        )
+        self.assertEqual((code, err), (0, ""))
+        self.assertIn("created", out)
+        code, out, err = self.runCommand("db", "init", "--database", self.database)
+        self.assertEqual(code, 0)
+        self.assertIn("up to date", out)
+        conn = self.open()
+        self.assertEqual(
+            conn.execute(
+                "SELECT id, currency, default_branch FROM institutions"
+            ).fetchall(),
+            [("LIB1", "EUR", "CENTRAL")],
+        )
+        self.assertEqual(
+            conn.execute("SELECT name FROM branches WHERE code = 'CENTRAL'").fetchone(),
+            ("Central",),
+        )
+
+    def test_cliDemo(self):
+        """
+        C{db demo} loads the demo data, also after C{db init}, and refuses
+        a database that has patrons.
+        """
+        self.runCommand("db", "init", "--database", self.database)
+        code, out, err = self.runCommand("db", "demo", "--database", self.database)
+        self.assertEqual((code, err), (0, ""))
+        self.assertIn("P0001", out)
+        code, out, err = self.runCommand("db", "demo", "--database", self.database)
+        self.assertEqual(code, 1)
+        self.assertIn("already has patrons", err)
+        conn = self.open()
+        self.assertEqual(conn.execute("SELECT count(*) FROM items").fetchone(), (21,))
+
+    def test_cliImport(self):
+        """
+        C{db import} prints what it imported, or every bad line and exit
+        code 1.
+        """
+        self.runCommand("db", "init", "--database", self.database)
+        good = self.write("good.csv", "barcode,title\nI1,One\nI2,Two\n")
+        code, out, err = self.runCommand(
+            "db", "import", "items", good, "--database", self.database
+        )
+        self.assertEqual((code, err), (0, ""))
+        self.assertIn("imported 2 items", out)
+        bad = self.write("bad.csv", "barcode,title,status\nI3,Three,gone\n")
+        code, out, err = self.runCommand(
+            "db", "import", "items", bad, "--database", self.database
+        )
+        self.assertEqual(code, 1)
+        self.assertIn("nothing imported", err)
+        self.assertIn("line 2: bad status 'gone'", err)
+        code, out, err = self.runCommand(
+            "db", "import", "items", good, "--replace", "--database", self.database
+        )
+        self.assertEqual(code, 1)
