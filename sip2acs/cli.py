@@ -1,0 +1,98 @@
+# -*- test-case-name: tests.test_cli -*-
+"""
+The C{sip2acs} command: tools around the server (the server itself runs
+under C{twistd sip2acs}).
+
+    sip2acs hash-password          hash an SC account password for the config
+    sip2acs config check FILE      validate a configuration file
+    sip2acs db ...                 the embedded SQLite circulation database
+"""
+
+import argparse
+import getpass
+import sys
+
+from sip2acs import dbcli
+from sip2acs.config import ConfigError, loadConfig
+from sip2acs.passwords import hashPassword
+
+__all__ = ["main"]
+
+
+def _hashPassword(args):
+    if args.stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("SC account password: ")
+        if getpass.getpass("Again: ") != password:
+            print("The two passwords differ; nothing was hashed.", file=sys.stderr)
+            return 1
+    if not password:
+        print("An empty password cannot be hashed.", file=sys.stderr)
+        return 1
+    print(hashPassword(password))
+    return 0
+
+
+def _configCheck(args):
+    try:
+        config = loadConfig(args.path)
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return 1
+    print(
+        "%s: ok (%d listener(s), %d institution(s), %d account(s))"
+        % (
+            args.path,
+            len(config.listeners),
+            len(config.institutions),
+            len(config.accounts),
+        )
+    )
+    return 0
+
+
+def makeParser():
+    """
+    The argument parser of the C{sip2acs} command.
+    """
+    parser = argparse.ArgumentParser(
+        prog="sip2acs",
+        description="Tools for the sip2acs SIP2 server "
+        "(run the server with: twistd -n sip2acs).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    hashing = commands.add_parser(
+        "hash-password",
+        help="hash an SC account password for the 'password' key of an [[account]]",
+    )
+    hashing.add_argument(
+        "--stdin", action="store_true", help="read the password from standard input"
+    )
+    hashing.set_defaults(func=_hashPassword)
+
+    config = commands.add_parser("config", help="configuration files")
+    configCommands = config.add_subparsers(dest="action", required=True)
+    check = configCommands.add_parser(
+        "check", help="validate a configuration file and list every problem"
+    )
+    check.add_argument("path", help="the TOML file")
+    check.set_defaults(func=_configCheck)
+
+    dbcli.register(commands)
+    return parser
+
+
+def main(argv=None):
+    """
+    Run the C{sip2acs} command.
+
+    @return: The exit status.
+    """
+    args = makeParser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
