@@ -1,0 +1,137 @@
+# -*- test-case-name: tests.test_tap -*-
+"""
+C{twistd sip2acs}: command-line options and the service tree.
+
+L{makeService} only builds objects and validates the configuration, so a
+bad file fails before twistd daemonizes; adapters open their databases and
+listeners bind when the services start.
+"""
+
+from twisted.application import strports
+from twisted.application.service import IService, MultiService
+from twisted.python import usage
+
+from sip2acs.config import ConfigError, defaultConfig, loadConfig
+from sip2acs.server import ACSServer, SIP2ServerFactory, makeAdapter
+
+__all__ = ["Options", "makeService"]
+
+DEFAULT_ENDPOINT = "tcp:6001:interface=127.0.0.1"
+
+
+class Options(usage.Options):
+    """
+    Options of C{twistd sip2acs}.
+    """
+
+    synopsis = "[--config PATH.toml | [--sip ENDPOINT]... [--database PATH]]"
+    longdesc = (
+        "Serve SIP2 to self-check kiosks, sorters and other SCs. With no "
+        "options: raw SIP2 on 127.0.0.1:6001, the embedded SQLite circulation "
+        "system in ./sip2acs.sqlite3 (created with demo data on first run) "
+        "and one SC account, login 'demo', password 'demo', institution "
+        "'DEMO'. For anything else write a TOML file (see etc/sip2acs.toml "
+        "and tap.md) and pass --config."
+    )
+    optParameters = [
+        [
+            "config",
+            "c",
+            None,
+            "TOML file declaring listeners, institutions and accounts. "
+            "Replaces the built-in demo configuration.",
+        ],
+        [
+            "database",
+            "d",
+            "sip2acs.sqlite3",
+            "SQLite database of the built-in configuration (created with "
+            "demo data if missing). Not used with --config.",
+        ],
+    ]
+
+    def __init__(self):
+        usage.Options.__init__(self)
+        self["sip"] = []
+
+    def opt_sip(self, endpoint):
+        """
+        Listen for raw SIP2 on this Twisted endpoint description, e.g.
+        tcp:6001:interface=127.0.0.1 (repeatable; the default is
+        tcp:6001:interface=127.0.0.1). Not used with --config.
+        """
+        self["sip"].append(endpoint)
+
+    def postOptions(self):
+        if self["config"] is not None:
+            if self["sip"]:
+                raise usage.UsageError(
+                    "--sip is for the built-in configuration; declare "
+                    "listeners in the [[listener]] tables of %s" % (self["config"],)
+                )
+            try:
+                self["parsedConfig"] = loadConfig(self["config"])
+            except ConfigError as e:
+                raise usage.UsageError(str(e))
+        else:
+            self["parsedConfig"] = defaultConfig(
+                database=self["database"],
+                endpoints=self["sip"] or [DEFAULT_ENDPOINT],
+            )
+
+
+def buildAdapters(config, reactor):
+    """
+    One adapter per distinct (adapter, options) pair, shared by the
+    institutions that name the same ones.
+
+    @return: A mapping of institution id to adapter.
+    @raise ConfigError: An adapter cannot be built from its options.
+    """
+    built = {}
+    adapters = {}
+    problems = []
+    for index, institution in enumerate(config.institutions.values()):
+        key = (institution.adapter, repr(sorted(institution.options.items())))
+        if key not in built:
+            try:
+                built[key] = makeAdapter(institution, reactor)
+            except (ValueError, TypeError, ImportError, AttributeError) as e:
+                problems.append(
+                    "institution[%d] (%s): adapter %r: %s"
+                    % (index, institution.id, institution.adapter, e)
+                )
+                continue
+        adapters[institution.id] = built[key]
+    if problems:
+        raise ConfigError(problems)
+    return adapters
+
+
+def makeService(options, reactor=None):
+    """
+    Build the sip2acs service tree: the ILS adapters' services first, then
+    one listener per configured endpoint.
+
+    @param options: Parsed L{Options}.
+    @param reactor: The reactor; the global one by default.
+    @rtype: L{MultiService}
+    """
+    if reactor is None:
+        from twisted.internet import reactor
+    config = options["parsedConfig"]
+    top = MultiService()
+    try:
+        adapters = buildAdapters(config, reactor)
+    except ConfigError as e:
+        raise SystemExit(str(e))
+    for adapter in {id(a): a for a in adapters.values()}.values():
+        if IService.providedBy(adapter):
+            adapter.setServiceParent(top)
+    server = ACSServer(config, adapters, reactor)
+    top.acsServer = server
+    for listener in config.listeners:
+        factory = SIP2ServerFactory(server, listener)
+        service = strports.service(listener.endpoint, factory, reactor=reactor)
+        service.setServiceParent(top)
+    return top

@@ -1,0 +1,127 @@
+"""
+Run the real C{twistd -n sip2acs} in a child process for end-to-end tests.
+
+The server listens on 127.0.0.1 port 0; the port it got is read from its
+log ("... starting on 43127").
+"""
+
+import os
+import re
+import sys
+
+from twisted.internet import defer, protocol, reactor
+
+_PORT = re.compile(rb"SIP2ServerFactory starting on (\d+)")
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class _ServerProcess(protocol.ProcessProtocol):
+    def __init__(self):
+        self.output = b""
+        self.started = defer.Deferred()
+        self.ended = defer.Deferred()
+        self.ports = []
+
+    def outReceived(self, data):
+        self.output += data
+        for match in _PORT.finditer(data):
+            self.ports.append(int(match.group(1)))
+        if self.ports and not self.started.called:
+            self.started.callback(self.ports[0])
+
+    errReceived = outReceived
+
+    def processEnded(self, reason):
+        if not self.started.called:
+            self.started.errback(
+                RuntimeError(
+                    "twistd exited before listening:\n"
+                    + self.output.decode("utf-8", "replace")
+                )
+            )
+        self.ended.callback(reason.value)
+
+
+class ServerProcess:
+    """
+    A running C{twistd -n sip2acs}.
+
+    @ivar port: The first SIP2 port it listens on.
+    """
+
+    def __init__(self, transport, proto):
+        self.transport = transport
+        self.proto = proto
+        self.port = proto.ports[0]
+
+    @property
+    def output(self):
+        """
+        Everything the server logged so far.
+        """
+        return self.proto.output.decode("utf-8", "replace")
+
+    def signal(self, name):
+        """
+        Send a signal (C{"TERM"}, C{"KILL"}) and wait for the exit.
+
+        @return: Deferred firing with how it ended: a L{ProcessDone
+            <twisted.internet.error.ProcessDone>} or L{ProcessTerminated
+            <twisted.internet.error.ProcessTerminated>} (whose C{signal} is
+            set when a signal ended it: twistd re-raises the signal that
+            stopped it after a clean shutdown).
+        """
+        if self.proto.ended.called:
+            return defer.succeed(None)
+        self.transport.signalProcess(name)
+        return self.proto.ended
+
+
+@defer.inlineCallbacks
+def startServer(testCase, pluginArgs, cwd=None, timeout=30):
+    """
+    Start C{twistd -n sip2acs PLUGINARGS} and wait until it listens.
+
+    The server is killed when the test ends, whatever happens.
+
+    @return: Deferred firing with a L{ServerProcess}.
+    """
+    proto = _ServerProcess()
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([TOP, env.get("PYTHONPATH", "")])
+    args = [
+        sys.executable,
+        "-c",
+        "from twisted.scripts.twistd import run; run()",
+        "--nodaemon",
+        "--pidfile=",
+        "--logfile=-",
+        "sip2acs",
+        *pluginArgs,
+    ]
+    transport = reactor.spawnProcess(
+        proto, sys.executable, args, env=env, path=cwd or os.getcwd()
+    )
+
+    def cleanup():
+        if not proto.ended.called and transport.pid is not None:
+            transport.signalProcess("KILL")
+            return proto.ended
+
+    testCase.addCleanup(cleanup)
+    timer = reactor.callLater(
+        timeout,
+        lambda: proto.started.called
+        or proto.started.errback(
+            RuntimeError("twistd did not listen within %ss:\n%s" % (timeout, proto.output))
+        ),
+    )
+    try:
+        yield proto.started
+    finally:
+        if timer.active():
+            timer.cancel()
+    return ServerProcess(transport, proto)
+
+
+__all__ = ["startServer", "ServerProcess"]

@@ -1,0 +1,188 @@
+"""
+Tests for L{sip2acs.tap}: options and the service tree, without sockets.
+"""
+
+from twisted.application.service import Service
+from twisted.internet.testing import MemoryReactor
+from twisted.python.usage import UsageError
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
+
+from sip2acs.interfaces import IILS
+from sip2acs.passwords import hashPassword
+from sip2acs.tap import Options, makeService
+from sip2acs.testing import MemoryILS
+
+built = []
+
+
+@implementer(IILS)
+class ServiceILS(MemoryILS, Service):
+    """
+    A memory adapter that is also a service, to check it starts with the
+    server. Its IILS C{name} is also its service name, so it must be
+    unique, as C{sqlite:<path>} is.
+    """
+
+
+def memoryAdapter(options, reactor):
+    """
+    A third-party adapter factory named by dotted name in a config.
+    """
+    adapter = ServiceILS()
+    adapter.options = options
+    adapter.name = "memory:%s" % (options["shelf"],)
+    built.append(adapter)
+    return adapter
+
+
+CONFIG = """
+[[listener]]
+endpoint = "tcp:6001:interface=127.0.0.1"
+[[listener]]
+endpoint = "tcp:5550:interface=127.0.0.1"
+status-before-login = true
+
+[[institution]]
+id = "A"
+adapter = "tests.test_tap.memoryAdapter"
+shelf = "one"
+[[institution]]
+id = "B"
+adapter = "tests.test_tap.memoryAdapter"
+shelf = "one"
+[[institution]]
+id = "C"
+adapter = "tests.test_tap.memoryAdapter"
+shelf = "two"
+
+[[account]]
+login = "sc"
+password = "%s"
+institution = "A"
+""" % (hashPassword("pw", cost=4),)
+
+
+class OptionsTests(SynchronousTestCase):
+    def writeConfig(self, text=CONFIG):
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_default(self) -> None:
+        """
+        With no options the built-in configuration serves raw SIP2 on
+        loopback port 6001 from ./sip2acs.sqlite3.
+        """
+        options = Options()
+        options.parseOptions([])
+        config = options["parsedConfig"]
+        self.assertEqual(
+            [l.endpoint for l in config.listeners], ["tcp:6001:interface=127.0.0.1"]
+        )
+        self.assertEqual(config.institutions["DEMO"].options["database"], "sip2acs.sqlite3")
+
+    def test_sipAndDatabase(self) -> None:
+        """
+        C{--sip} (repeatable) and C{--database} adjust the built-in
+        configuration.
+        """
+        options = Options()
+        options.parseOptions(
+            ["--sip", "tcp:7001:interface=127.0.0.1", "--sip", "tcp:7002", "-d", "x.db"]
+        )
+        config = options["parsedConfig"]
+        self.assertEqual(
+            [l.endpoint for l in config.listeners],
+            ["tcp:7001:interface=127.0.0.1", "tcp:7002"],
+        )
+        self.assertEqual(config.institutions["DEMO"].options["database"], "x.db")
+
+    def test_config(self) -> None:
+        """
+        C{--config} loads a TOML file.
+        """
+        options = Options()
+        options.parseOptions(["--config", self.writeConfig()])
+        self.assertEqual(sorted(options["parsedConfig"].institutions), ["A", "B", "C"])
+
+    def test_badConfig(self) -> None:
+        """
+        A config with problems is a usage error listing them, before
+        anything starts.
+        """
+        options = Options()
+        path = self.writeConfig(CONFIG.replace('login = "sc"', 'login = 5'))
+        with self.assertRaises(UsageError) as raised:
+            options.parseOptions(["--config", path])
+        self.assertIn("account[0].login: must be a str", str(raised.exception))
+
+    def test_sipWithConfig(self) -> None:
+        """
+        C{--sip} with C{--config} is refused: listeners belong in the file.
+        """
+        with self.assertRaises(UsageError):
+            Options().parseOptions(["--config", self.writeConfig(), "--sip", "tcp:1"])
+
+    def test_helpDocumentsOptions(self) -> None:
+        """
+        C{--help} documents every option.
+        """
+        text = str(Options())
+        for option in ["--config", "--database", "--sip"]:
+            self.assertIn(option, text)
+
+
+class MakeServiceTests(SynchronousTestCase):
+    def setUp(self):
+        del built[:]
+
+    def test_listenersAndAdapters(self) -> None:
+        """
+        One listener per configured endpoint, all on loopback; institutions
+        with the same adapter and options share one adapter, which starts
+        with the server.
+        """
+        options = Options()
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write(CONFIG)
+        options.parseOptions(["--config", path])
+        reactor = MemoryReactor()
+        service = makeService(options, reactor)
+        self.assertEqual(len(built), 2)
+        server = service.acsServer
+        self.assertIs(server.ilsFor("A"), server.ilsFor("B"))
+        self.assertIsNot(server.ilsFor("A"), server.ilsFor("C"))
+        self.assertEqual(built[0].options, {"shelf": "one"})
+        service.privilegedStartService()
+        service.startService()
+        self.assertEqual(
+            [(port, interface) for port, _, _, interface in reactor.tcpServers],
+            [(6001, "127.0.0.1"), (5550, "127.0.0.1")],
+        )
+        self.assertTrue(all(adapter.running for adapter in built))
+        service.stopService()
+        self.assertFalse(any(adapter.running for adapter in built))
+
+    def test_badAdapterOptions(self) -> None:
+        """
+        An adapter that refuses its options, or a dotted name that does not
+        exist, stops the start-up with a message naming the institution,
+        not a traceback.
+        """
+        text = CONFIG.replace('shelf = "two"', "").replace(
+            '[[institution]]\nid = "C"\nadapter = "tests.test_tap.memoryAdapter"',
+            '[[institution]]\nid = "C"\nadapter = "tests.test_tap.noSuchFactory"',
+        ) + '\n[[institution]]\nid = "D"\ncolour = "blue"\n'
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write(text)
+        options = Options()
+        options.parseOptions(["--config", path])
+        with self.assertRaises(SystemExit) as raised:
+            makeService(options, MemoryReactor())
+        message = str(raised.exception)
+        self.assertIn("institution[2] (C): adapter 'tests.test_tap.noSuchFactory'", message)
+        self.assertIn("institution[3] (D): adapter 'sqlite': unknown sqlite ILS settings: colour", message)
