@@ -15,8 +15,18 @@ import base64
 import hashlib
 import hmac
 import os
+import threading
+import time
+from collections import OrderedDict
 
-__all__ = ["hashPassword", "verifyPassword", "isHashed", "PASSWORD_COST", "PIN_COST"]
+__all__ = [
+    "hashPassword",
+    "verifyPassword",
+    "isHashed",
+    "VerifiedCache",
+    "PASSWORD_COST",
+    "PIN_COST",
+]
 
 PASSWORD_COST = 14
 """
@@ -95,3 +105,58 @@ def verifyPassword(secret, stored):
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(actual, expected)
+
+
+class VerifiedCache:
+    """
+    Remembers recent successful checks so that the same secret sent again
+    (a kiosk re-sending the patron's PIN with every request of a visit, or
+    reconnecting with its account password) costs an HMAC instead of an
+    scrypt.
+
+    Only successes are remembered, so guessing still pays the full scrypt
+    price for every wrong guess. Entries are HMAC-SHA256 digests of the
+    stored hash and the secret under a key made at random for this process:
+    neither the secret nor anything that verifies it offline without that
+    key is kept. Entries expire after C{ttl} seconds and the oldest are
+    dropped beyond C{size}; a changed PIN or password has a new stored hash,
+    so old entries never match it. Thread-safe.
+    """
+
+    def __init__(self, size=10000, ttl=900.0, now=time.monotonic):
+        self._key = os.urandom(32)
+        self._size = size
+        self._ttl = ttl
+        self._now = now
+        self._entries = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _digest(self, secret, stored):
+        message = stored.encode("ascii", "replace") + b"\0" + secret.encode("utf-8")
+        return hmac.new(self._key, message, hashlib.sha256).digest()
+
+    def verify(self, secret, stored):
+        """
+        L{verifyPassword}, answered from the cache when this secret was
+        verified against C{stored} within the last C{ttl} seconds.
+
+        @rtype: L{bool}
+        """
+        if secret is None or not isHashed(stored):
+            return False
+        digest = self._digest(secret, stored)
+        now = self._now()
+        with self._lock:
+            expires = self._entries.get(digest)
+            if expires is not None:
+                if expires > now:
+                    return True
+                del self._entries[digest]
+        if not verifyPassword(secret, stored):
+            return False
+        with self._lock:
+            self._entries[digest] = now + self._ttl
+            self._entries.move_to_end(digest)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return True

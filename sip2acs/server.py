@@ -10,7 +10,7 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.reflect import namedAny
 
-from sip2acs.passwords import hashPassword, verifyPassword
+from sip2acs.passwords import VerifiedCache, hashPassword, verifyPassword
 
 __all__ = ["ACSServer", "SIP2ServerFactory", "makeAdapter"]
 
@@ -60,6 +60,7 @@ class ACSServer:
         self.reactor = reactor
         self.ilsTimeout = ilsTimeout
         self.connections = set()
+        self._verified = VerifiedCache(size=1000)
 
     def ilsFor(self, institution):
         """
@@ -77,7 +78,7 @@ class ACSServer:
             stored = _DUMMY_HASH
             verifyPassword(password, stored)
             return False
-        return verifyPassword(password, stored)
+        return self._verified.verify(password, stored)
 
     def checkLogin(self, login, password, peer=None):
         """

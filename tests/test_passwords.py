@@ -4,7 +4,7 @@ Tests for L{sip2acs.passwords}.
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from sip2acs.passwords import hashPassword, isHashed, verifyPassword
+from sip2acs.passwords import VerifiedCache, hashPassword, isHashed, verifyPassword
 
 
 class PasswordTests(SynchronousTestCase):
@@ -48,3 +48,58 @@ class PasswordTests(SynchronousTestCase):
         for stored in [None, "", "demo", "scrypt$x$8$1$aa$bb", "scrypt$4$8$1$!!$??"]:
             self.assertFalse(verifyPassword("demo", stored))
         self.assertFalse(verifyPassword(None, hashPassword("x", cost=4)))
+
+
+class VerifiedCacheTests(SynchronousTestCase):
+    def setUp(self):
+        self.now = 1000.0
+        self.cache = VerifiedCache(size=2, ttl=60, now=lambda: self.now)
+        self.stored = hashPassword("1234", cost=4)
+
+    def test_verifies(self) -> None:
+        """
+        The cache answers like L{verifyPassword}, the first time and again.
+        """
+        for _ in range(2):
+            self.assertTrue(self.cache.verify("1234", self.stored))
+            self.assertFalse(self.cache.verify("1235", self.stored))
+        self.assertFalse(self.cache.verify(None, self.stored))
+        self.assertFalse(self.cache.verify("1234", "garbage"))
+
+    def test_remembersSuccessOnly(self) -> None:
+        """
+        A verified secret is answered without scrypt until it expires; a
+        wrong one always pays for scrypt.
+        """
+        calls = []
+        import sip2acs.passwords as passwords
+
+        real = passwords.verifyPassword
+        self.patch(passwords, "verifyPassword", lambda *a: calls.append(a) or real(*a))
+        self.cache.verify("1234", self.stored)
+        self.cache.verify("1234", self.stored)
+        self.assertEqual(len(calls), 1)
+        self.cache.verify("0000", self.stored)
+        self.cache.verify("0000", self.stored)
+        self.assertEqual(len(calls), 3)
+        self.now += 61
+        self.cache.verify("1234", self.stored)
+        self.assertEqual(len(calls), 4)
+
+    def test_newHashNotMatched(self) -> None:
+        """
+        After a PIN change (a new stored hash) the old PIN fails at once.
+        """
+        self.assertTrue(self.cache.verify("1234", self.stored))
+        self.assertFalse(self.cache.verify("1234", hashPassword("9999", cost=4)))
+
+    def test_bounded(self) -> None:
+        """
+        Beyond C{size} entries the oldest is forgotten; entries are 32-byte
+        HMAC digests, not secrets.
+        """
+        for pin in ("a", "b", "c"):
+            self.cache.verify(pin, hashPassword(pin, cost=4))
+        self.assertEqual(len(self.cache._entries), 2)
+        for digest in self.cache._entries:
+            self.assertEqual(len(digest), 32)

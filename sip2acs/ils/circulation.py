@@ -45,7 +45,7 @@ from sip2acs.ils.base import (
     RenewAllResult,
     SessionEnd,
 )
-from sip2acs.passwords import verifyPassword
+from sip2acs.passwords import VerifiedCache
 
 __all__ = [
     "Circulation",
@@ -432,6 +432,7 @@ class Circulation:
             sortBins = SortBins(sortBins)
         self._sortBins = sortBins
         self.allowOverpayment = allowOverpayment
+        self._pins = VerifiedCache()
 
     # Database plumbing
 
@@ -575,7 +576,7 @@ class Circulation:
     def _checkPin(self, patron, pin):
         if pin is None or pin == "":
             return None
-        return verifyPassword(pin, patron["pin_hash"])
+        return self._pins.verify(pin, patron["pin_hash"])
 
     def _patronState(self, op, patron):
         rule = self._patronRule(patron["patron_class"])
