@@ -192,12 +192,18 @@ class ServiceTests(SQLiteTestMixin, TestCase):
 
         seen = []
         original = Circulation._perform
+        originalRead = Circulation._read
 
         def perform(circulation, name, *args):
             seen.append((name, threading.current_thread().name))
             return original(circulation, name, *args)
 
+        def read(circulation, *args):
+            seen.append(("read", threading.current_thread().name))
+            return originalRead(circulation, *args)
+
         self.patch(Circulation, "_perform", perform)
+        self.patch(Circulation, "_read", read)
         ils = await self.startILS()
         t = self.terminal()
         await ils.lookupPatron(t, "P0001")
@@ -251,6 +257,39 @@ class ServiceTests(SQLiteTestMixin, TestCase):
         self.assertEqual({row[1:3] for row in rows}, {("kiosk1", "192.0.2.10")})
         self.assertEqual(str(rows[0][0]), checkout.transactionId)
         self.assertEqual(str(rows[4][0]), payment.transactionId)
+
+    async def test_lookupsNotLogged(self):
+        """
+        Lookups (23, 63, 17) change nothing, so they add no transaction log
+        row (and take no write lock).
+        """
+        ils = await self.startILS()
+        await ils.stopService()
+        conn = sqlite3.connect(ils.path)
+        self.addCleanup(conn.close)
+        (before,) = conn.execute("SELECT count(*) FROM transaction_log").fetchone()
+        ils = await self.startILS(ils.path)
+        await ils.lookupPatron(self.terminal(), "P0001", PIN)
+        await ils.lookupItem(self.terminal(), "I0001")
+        await ils.stopService()
+        (after,) = conn.execute("SELECT count(*) FROM transaction_log").fetchone()
+        self.assertEqual(after, before)
+
+    async def test_rulesImportSeenAtOnce(self):
+        """
+        Loan rules are cached between operations, but a rules import by
+        another connection (C{sip2acs db import rules}) applies to the
+        very next operation.
+        """
+        ils = await self.startILS()
+        first = await ils.checkout(self.terminal(), CheckoutRequest("P0001", "I0001"))
+        conn = sqlite3.connect(ils.path)
+        self.addCleanup(conn.close)
+        with conn:
+            conn.execute("UPDATE loan_rules SET loan_days = loan_days + 7")
+        second = await ils.checkout(self.terminal(), CheckoutRequest("P0001", "I0002"))
+        self.assertTrue(first.ok and second.ok)
+        self.assertEqual((second.dueDate - first.dueDate).days, 7)
 
     def test_logAppendOnly(self):
         """

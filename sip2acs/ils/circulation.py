@@ -433,6 +433,8 @@ class Circulation:
         self._sortBins = sortBins
         self.allowOverpayment = allowOverpayment
         self._pins = VerifiedCache()
+        self._reference = {}
+        self._dataVersion = None
 
     # Database plumbing
 
@@ -449,8 +451,14 @@ class Circulation:
         return self._conn.execute(sql, params)
 
     @contextmanager
-    def _transaction(self):
-        self._conn.execute("BEGIN IMMEDIATE")
+    def _transaction(self, write=True):
+        self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._dataVersion:
+            # Another connection (sip2acs db import) committed: reference
+            # rows may have changed.
+            self._dataVersion = version
+            self._reference.clear()
         try:
             yield
         except BaseException:
@@ -458,6 +466,32 @@ class Circulation:
             raise
         else:
             self._conn.commit()
+
+    def _read(self, terminal, patronId, itemId, body, *args):
+        """
+        Run C{body(op, *args)} in a read-only transaction: a lookup, which
+        changes nothing and so is not logged.
+        """
+        with self._transaction(write=False):
+            op = _Operation(
+                terminal=terminal,
+                now=self._clock().replace(microsecond=0),
+                institution=self._institution(terminal),
+                patron=patronId,
+                item=itemId,
+            )
+            return body(op, *args)
+
+    def _cached(self, key, load):
+        """
+        A reference row (institution, branch, loan rule), read once per
+        change of the database by another connection.
+        """
+        try:
+            return self._reference[key]
+        except KeyError:
+            value = self._reference[key] = load()
+            return value
 
     def _perform(self, name, terminal, patronId, itemId, body, *args):
         """
@@ -492,9 +526,15 @@ class Circulation:
     # Lookups
 
     def _institution(self, terminal):
+        institution = terminal.institution if terminal else None
+        return self._cached(
+            ("institution", institution), lambda: self._loadInstitution(institution)
+        )
+
+    def _loadInstitution(self, institution):
         row = self._row(
             "SELECT * FROM institutions ORDER BY id = ? DESC, rowid LIMIT 1",
-            (terminal.institution if terminal else None,),
+            (institution,),
         )
         if row is None:
             branch = self._row("SELECT code FROM branches ORDER BY rowid LIMIT 1")
@@ -507,8 +547,10 @@ class Circulation:
         )
 
     def _isBranch(self, code):
-        return bool(code) and (
-            self._row("SELECT 1 FROM branches WHERE code = ?", (code,)) is not None
+        return bool(code) and self._cached(
+            ("branch", code),
+            lambda: self._row("SELECT 1 FROM branches WHERE code = ?", (code,))
+            is not None,
         )
 
     def _thisBranch(self, op, currentLocation=None):
@@ -545,6 +587,12 @@ class Circulation:
         )
 
     def _rule(self, patronClass, itemType):
+        return self._cached(
+            ("rule", patronClass, itemType),
+            lambda: self._loadRule(patronClass, itemType),
+        )
+
+    def _loadRule(self, patronClass, itemType):
         return LoanRule.fromRow(
             self._row(
                 "SELECT * FROM loan_rules"
@@ -556,6 +604,11 @@ class Circulation:
         )
 
     def _patronRule(self, patronClass):
+        return self._cached(
+            ("patronRule", patronClass), lambda: self._loadPatronRule(patronClass)
+        )
+
+    def _loadPatronRule(self, patronClass):
         return LoanRule.fromRow(
             self._row(
                 "SELECT * FROM loan_rules"
@@ -781,9 +834,7 @@ class Circulation:
 
         @rtype: L{Patron}
         """
-        return self._perform(
-            "lookupPatron", terminal, patronId, None, self._lookupPatron, pin
-        )[0]
+        return self._read(terminal, patronId, None, self._lookupPatron, pin)
 
     def _lookupPatron(self, op, pin):
         patron = self._patronRow(op.patron)
@@ -801,9 +852,7 @@ class Circulation:
 
         @rtype: L{Item}
         """
-        return self._perform(
-            "lookupItem", terminal, None, itemId, self._lookupItem
-        )[0]
+        return self._read(terminal, None, itemId, self._lookupItem)
 
     def _lookupItem(self, op):
         item = self._itemRow(op.item)
