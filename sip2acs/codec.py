@@ -356,7 +356,12 @@ def _build(messageSpec):
 
 
 _BY_CODE = {}
+_PLANS = {}
 for _messageSpec in _spec.MESSAGES:
+    _PLANS[_messageSpec.code] = tuple(
+        (fid, _spec.FIELDS[fid].name, _spec.FIELDS[fid], fid in _messageSpec.required)
+        for fid in _messageSpec.fields
+    )
     _cls = _build(_messageSpec)
     _BY_CODE[_messageSpec.code] = _cls
     globals()[_messageSpec.name] = _cls
@@ -375,7 +380,7 @@ def messageClass(code):
 
 # -- decoding ---------------------------------------------------------------
 
-_TRAILER = re.compile(rb"(?:AY([0-9]))?AZ([0-9A-Fa-f]{4})\Z")
+_HEX = re.compile(rb"[0-9A-Fa-f]{4}")
 
 
 @attrs.frozen
@@ -418,14 +423,15 @@ def decode(frame, encoding="ascii", delimiter="|"):
     if cls is None:
         raise UnknownMessage("unknown command identifier %r" % (code,), code)
     sequence = sent = None
-    trailer = _TRAILER.search(frame, 2)
-    if trailer is not None:
+    if frame[-6:-4] == b"AZ" and len(frame) >= 8 and _HEX.fullmatch(frame[-4:]):
         if not checksumOk(frame):
             raise ChecksumError("checksum does not verify", code)
-        sent = trailer.group(2).decode("ascii").upper()
-        if trailer.group(1) is not None:
-            sequence = int(trailer.group(1))
-        frame = frame[: trailer.start()]
+        sent = frame[-4:].decode("ascii").upper()
+        end = len(frame) - 6
+        if frame[-9:-7] == b"AY" and len(frame) >= 11 and 48 <= frame[-7] <= 57:
+            sequence = frame[-7] - 48
+            end -= 3
+        frame = frame[:end]
     text = frame.decode(encoding, "replace")
     messageSpec = cls.spec
     values = {}
@@ -546,6 +552,60 @@ def encode(message, sequence=None, checksum=False, encoding="ascii", delimiter="
     parts = [messageSpec.code]
     for field in messageSpec.fixed:
         parts.append(_formatFixed(field, getattr(message, field.name)))
+    if message.order is None and not message.extra:
+        _appendFields(parts, message, _PLANS[messageSpec.code], encoding, delimiter)
+    else:
+        _appendOrdered(parts, message, encoding, delimiter)
+    if sequence is not None:
+        parts.append("AY%d" % (sequence % 10,))
+        checksum = True
+    if checksum:
+        parts.append("AZ")
+    data = "".join(parts).encode(encoding, "replace")
+    if checksum:
+        data += _checksumBytes(data)
+    return data
+
+
+def _safe(value, encoding, delimiter):
+    """
+    C{value} made fit for one field: cleaned, and cut to 255 bytes.
+    """
+    if (
+        value.isascii()
+        and len(value) <= MAX_FIELD_BYTES
+        and delimiter not in value
+        and _UNSAFE.search(value) is None
+    ):
+        return value
+    return _truncate(_clean(value, encoding, delimiter), encoding)
+
+
+def _appendFields(parts, message, plan, encoding, delimiter):
+    """
+    Append the identified fields of a message built in code, in the spec's
+    order: required ones always, the others when they have a value.
+    """
+    for fid, name, info, required in plan:
+        value = getattr(message, name)
+        if info.repeatable:
+            for each in value:
+                for piece in _fit(_clean(each, encoding, delimiter), encoding):
+                    parts.append(fid + piece + delimiter)
+        elif value is not None:
+            if info.kind != "text":
+                value = _formatVariable(info, value)
+            parts.append(fid + _safe(value, encoding, delimiter) + delimiter)
+        elif required:
+            parts.append(fid + delimiter)
+
+
+def _appendOrdered(parts, message, encoding, delimiter):
+    """
+    Append the identified fields of a decoded message in the order they
+    were received (then any others in the spec's order), extras included.
+    """
+    messageSpec = message.spec
     pending = {}
     for fid in messageSpec.fields:
         info = _spec.FIELDS[fid]
@@ -557,13 +617,11 @@ def encode(message, sequence=None, checksum=False, encoding="ascii", delimiter="
             if values:
                 pending[fid] = values
         elif value is not None:
-            text = _clean(_formatVariable(info, value), encoding, delimiter)
-            pending[fid] = [_truncate(text, encoding)]
+            pending[fid] = [_safe(_formatVariable(info, value), encoding, delimiter)]
         elif fid in messageSpec.required:
             pending[fid] = [""]
     for fid, value in message.extra:
-        text = _truncate(_clean(value, encoding, delimiter), encoding)
-        pending.setdefault(fid, []).append(text)
+        pending.setdefault(fid, []).append(_safe(value, encoding, delimiter))
     if message.order is not None:
         for fid in message.order:
             if not fid:
@@ -576,15 +634,6 @@ def encode(message, sequence=None, checksum=False, encoding="ascii", delimiter="
     for fid, _ in message.extra:
         if pending.get(fid):
             parts.append(fid + pending[fid].pop(0) + delimiter)
-    if sequence is not None:
-        parts.append("AY%d" % (sequence % 10,))
-        checksum = True
-    if checksum:
-        parts.append("AZ")
-    data = "".join(parts).encode(encoding, "replace")
-    if checksum:
-        data += _checksumBytes(data)
-    return data
 
 
 def _checksumBytes(prefix):

@@ -33,6 +33,7 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         self.MAX_LENGTH = listener.maxFrame
         self.callLater = session.clock.callLater
         self._closing = False
+        self._transportPaused = False
 
     def connectionMade(self):
         self.session.server.connections.add(self)
@@ -45,6 +46,7 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
 
     def connectionLost(self, reason):
         self.setTimeout(None)
+        self.session.connectionLost()
         self.session.server.connections.discard(self)
         self.log.info(
             "{peer} disconnected after {count} messages",
@@ -74,6 +76,12 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         # which lineReceived ignores.
         if b"\n" in data:
             data = data.replace(b"\n", b"\r")
+        if self.paused and not self._transportPaused and (
+            len(self._buffer) + len(data) > self.MAX_LENGTH
+        ):
+            # The SC sends faster than it is answered: push back on TCP.
+            self._transportPaused = True
+            self.transport.pauseProducing()
         return LineReceiver.dataReceived(self, data)
 
     def lineReceived(self, line):
@@ -86,10 +94,11 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
             # Before login the login timeout runs from the connection's
             # start: frames (a 99 where allowed) do not extend it.
             self.resetTimeout()
-        self.pauseProducing()
-        d = self.session.frameReceived(line)
-        d.addCallback(self._cbReply)
-        d.addErrback(self._ebReply)
+        # One request in flight: stop taking lines until the reply is out.
+        # The transport itself is paused only if the SC keeps sending
+        # (see dataReceived), sparing two epoll changes per request.
+        self.paused = True
+        self.session.frameReceived(line).addCallbacks(self._cbReply, self._ebReply)
 
     def _cbReply(self, reply):
         if reply.data and not self._closing:
@@ -101,6 +110,13 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
             self.setTimeout(self.listener.idleTimeout)
         if not self._closing:
             self.resumeProducing()
+
+    def resumeProducing(self):
+        self.paused = False
+        if self._transportPaused:
+            self._transportPaused = False
+            self.transport.resumeProducing()
+        self.dataReceived(b"")
 
     def _ebReply(self, failure):
         self.log.failure(

@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 import attrs
-from twisted.internet.defer import maybeDeferred, succeed
+from twisted.internet.defer import CancelledError, fail, succeed
 from twisted.logger import Logger
 
 from sip2acs import codec
@@ -118,6 +118,9 @@ class ACSSession:
         self.lastResponse = None
         self.lastRequestKey = None
         self.messages = 0
+        self._inflight = None
+        self._inflightSince = None
+        self._watchdog = None
 
     # -- helpers ----------------------------------------------------------
 
@@ -252,9 +255,12 @@ class ACSSession:
                 return succeed(Reply(close=True))
 
         d = self._dispatch(message)
-        d.addCallback(self._cbAnswered, decoded, key, started)
-        d.addErrback(self._ebUnexpected, decoded, key)
-        return d
+        return d.addCallbacks(
+            self._cbAnswered,
+            self._ebUnexpected,
+            callbackArgs=(decoded, key, started),
+            errbackArgs=(decoded, key),
+        )
 
     def _badFrame(self, data):
         self.badFrames += 1
@@ -284,6 +290,7 @@ class ACSSession:
         return self._badFrame(self._resendRequest(False))
 
     def _cbAnswered(self, result, decoded, key, started):
+        self._inflight = None
         response, close = result if isinstance(result, tuple) else (result, False)
         data = self._encode(self._wrapPrint(response), decoded)
         self.lastResponse = data
@@ -300,6 +307,7 @@ class ACSSession:
         return Reply(data, close)
 
     def _ebUnexpected(self, failure, decoded, key):
+        self._inflight = None
         self.log.failure(
             "Unexpected error answering {code} from {peer}",
             failure,
@@ -343,16 +351,70 @@ class ACSSession:
                         "This service is not available at this library.",
                     )
                 )
-        d = maybeDeferred(handler, message)
+        try:
+            d = handler(message)
+        except Exception:
+            d = fail()
         if operation is None:
             return d
-        d.addTimeout(self.server.ilsTimeout, self.clock)
-        d.addErrback(self._ebILS, message, operation)
-        return d
+        self._watch(d)
+        return d.addErrback(self._ebILS, message, operation)
+
+    def _watch(self, d):
+        """
+        Bound the adapter's answer C{d} by the server's ILS timeout.
+
+        One timer per session, re-armed only when it fires while a request
+        is in flight, instead of a timer per request: when it fires, a
+        request older than the timeout is cancelled (the SC then gets a
+        refusal); a younger one gets the timer back for the time it has
+        left.
+        """
+        self._inflight = d
+        self._inflightSince = self.clock.seconds()
+        if self._watchdog is None:
+            self._watchdog = self.clock.callLater(
+                self.server.ilsTimeout, self._checkInflight
+            )
+
+    def _checkInflight(self):
+        self._watchdog = None
+        d = self._inflight
+        if d is None:
+            return
+        age = self.clock.seconds() - self._inflightSince
+        if age >= self.server.ilsTimeout:
+            self._inflight = None
+            d.cancel()
+        else:
+            self._watchdog = self.clock.callLater(
+                self.server.ilsTimeout - age, self._checkInflight
+            )
+
+    def connectionLost(self):
+        """
+        The transport is gone: stop the ILS timer. An adapter call in
+        progress finishes on its own; its answer is dropped.
+        """
+        if self._watchdog is not None:
+            if self._watchdog.active():
+                self._watchdog.cancel()
+            self._watchdog = None
 
     def _ebILS(self, failure, message, operation):
         if failure.check(UnsupportedOperation):
             text = "This service is not available at this library."
+        elif failure.check(CancelledError):
+            self.log.info(
+                "{ils} did not answer {operation} for {account}@{peer} within"
+                " {timeout} s",
+                ils=getattr(self.ils, "name", "ils"),
+                operation=operation,
+                account=self.account.login if self.account else "-",
+                peer=self.peer,
+                timeout=self.server.ilsTimeout,
+            )
+            text = "The library system is not available. Please try again later."
         else:
             self.log.failure(
                 "{ils} failed {operation} for {account}@{peer}",

@@ -663,22 +663,45 @@ class TimerTests(SynchronousTestCase):
 
     def test_readingPausedWhileRequestInFlight(self):
         """
-        While the adapter works on a request the transport is paused (TCP
-        back-pressure), and frames already buffered wait; reading resumes
-        once the reply is written.
+        While the adapter works on a request, frames already buffered wait
+        (one request in flight); they are answered in order once the reply
+        is written. A kiosk that sends one request at a time costs no
+        transport pause.
         """
         adapter = makeILS(SlowCheckoutILS)
         protocol, transport, clock = connectInMemory(adapter=adapter)
         protocol.dataReceived(login() + b"\r")
         transport.clear()
         protocol.dataReceived(checkout() + b"\r" + itemInformation() + b"\r")
-        self.assertEqual(transport.producerState, "paused")
+        self.assertTrue(protocol.paused)
+        self.assertEqual(transport.producerState, "producing")
         self.assertEqual(transport.value(), b"")
         self.assertNotIn(("lookupItem", FREE_ITEM), adapter.calls)
         adapter.answerNext()
-        self.assertEqual(transport.producerState, "producing")
+        self.assertFalse(protocol.paused)
         replies = transport.value().split(b"\r")
         self.assertEqual([r[:2] for r in replies], [b"12", b"18", b""])
+
+    def test_backPressureOnFlood(self):
+        """
+        An SC that keeps sending while its request is in flight is pushed
+        back on TCP once more than a frame's worth waits, and reading
+        resumes when the reply is out; every buffered request is answered.
+        """
+        adapter = makeILS(SlowCheckoutILS)
+        protocol, transport, clock = connectInMemory(
+            adapter=adapter, config=makeConfig(maxFrame=256)
+        )
+        protocol.dataReceived(login() + b"\r")
+        transport.clear()
+        protocol.dataReceived(checkout() + b"\r")
+        for _ in range(12):
+            protocol.dataReceived(itemInformation() + b"\r")
+        self.assertEqual(transport.producerState, "paused")
+        adapter.answerNext()
+        self.assertEqual(transport.producerState, "producing")
+        replies = transport.value().split(b"\r")
+        self.assertEqual([r[:2] for r in replies], [b"12"] + [b"18"] * 12 + [b""])
 
     def test_lateReplyAfterTimeoutDropped(self):
         """
@@ -696,6 +719,6 @@ class TimerTests(SynchronousTestCase):
         self.assertTrue(transport.disconnecting)
         adapter.answerNext()
         self.assertEqual(transport.value(), b"")
-        self.assertEqual(transport.producerState, "paused")
+        self.assertTrue(protocol.paused)
         self.assertNotIn(("lookupItem", FREE_ITEM), adapter.calls)
 

@@ -3,8 +3,8 @@
 The embedded circulation system: an L{IILS <sip2acs.interfaces.IILS>} on
 one SQLite file, good enough for a small library's kiosks.
 
-L{SQLiteILS} is a L{Service}: C{startService} starts a one-thread
-L{ThreadPool} named C{sip2acs-sqlite} and opens, creates and migrates the
+L{SQLiteILS} is a L{Service}: C{startService} starts one worker thread
+(L{SerialWorker}, named C{PoolThread-sip2acs-sqlite-0}) and opens, creates and migrates the
 database on that thread; every operation then runs entirely on it (see
 L{sip2acs.ils.circulation}) as one transaction, committed before its
 Deferred fires. Nothing touches SQLite from the reactor thread.
@@ -24,20 +24,20 @@ from importlib import resources
 from sqlite_utils import Database
 from twisted.application.service import Service
 from twisted.internet.defer import fail, succeed
-from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
-from twisted.python.threadpool import ThreadPool
 
 from sip2acs.ils.base import ILSBase
 from sip2acs.ils.circulation import Circulation, SortBins
 from sip2acs.ils.demo import loadDemo
 from sip2acs.interfaces import OPERATIONS
+from sip2acs.worker import SerialWorker
 
 __all__ = ["SQLiteILS", "openDatabase", "migrate", "migrations", "POOL_NAME"]
 
 POOL_NAME = "sip2acs-sqlite"
+POOL_THREAD = "PoolThread-sip2acs-sqlite-0"
 """
-The name of the SQLite thread pool; its thread is C{PoolThread-sip2acs-sqlite-0}.
+The name of the one SQLite thread (a L{SerialWorker}).
 """
 
 SYNCHRONOUS = ("normal", "full")
@@ -217,7 +217,7 @@ class SQLiteILS(ILSBase, Service):
             if it cannot be opened). Operations called meanwhile wait for it.
         """
         Service.startService(self)
-        self._pool = ThreadPool(minthreads=1, maxthreads=1, name=POOL_NAME)
+        self._pool = SerialWorker(self._reactor, POOL_THREAD)
         self._pool.start()
         d = self._defer(self._openSync)
         d.addErrback(self._ebOpen)
@@ -237,13 +237,8 @@ class SQLiteILS(ILSBase, Service):
         pool, self._pool = self._pool, None
         if pool is None:
             return succeed(None)
-        d = deferToThreadPool(self._reactor, pool, self._closeSync)
-
-        def _cbStopPool(result):
-            pool.stop()
-            return result
-
-        return d.addBoth(_cbStopPool)
+        d = pool.submit(self._closeSync)
+        return d.addBoth(lambda result: pool.stop().addCallback(lambda _: result))
 
     def _openSync(self):
         conn, found = openDatabase(self.path, self._synchronous)
@@ -266,7 +261,7 @@ class SQLiteILS(ILSBase, Service):
     def _defer(self, function, *args):
         if self._pool is None:
             return fail(DatabaseError("the SQLite ILS is not running"))
-        return deferToThreadPool(self._reactor, self._pool, function, *args)
+        return self._pool.submit(function, *args)
 
     def _run(self, method, *args):
         """
