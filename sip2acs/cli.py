@@ -12,7 +12,7 @@ import argparse
 import getpass
 import sys
 
-from sip2acs import dbcli
+from sip2acs import bench, client, dbcli
 from sip2acs.config import ConfigError, loadConfig
 from sip2acs.passwords import hashPassword
 
@@ -81,6 +81,8 @@ def makeParser():
     check.set_defaults(func=_configCheck)
 
     dbcli.register(commands)
+    bench.register(commands)
+    client.register(commands)
     return parser
 
 

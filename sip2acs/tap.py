@@ -7,8 +7,11 @@ bad file fails before twistd daemonizes; adapters open their databases and
 listeners bind when the services start.
 """
 
+import resource
+
 from twisted.application import strports
-from twisted.application.service import IService, MultiService
+from twisted.application.service import IService, MultiService, Service
+from twisted.logger import Logger
 from twisted.python import usage
 
 from sip2acs.config import ConfigError, defaultConfig, loadConfig
@@ -80,6 +83,46 @@ class Options(usage.Options):
             )
 
 
+class FileLimitService(Service):
+    """
+    Raise the soft limit on open files to the hard limit when the server
+    starts (each kiosk connection is a file descriptor), and log what the
+    limit is.
+    """
+
+    log = Logger()
+
+    def privilegedStartService(self):
+        Service.privilegedStartService(self)
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY:
+            hard = max(soft, 1048576)
+        if soft < hard:
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            except (ValueError, OSError) as e:
+                self.log.warn(
+                    "cannot raise the open-file limit from {soft} to {hard}: {e}",
+                    soft=soft,
+                    hard=hard,
+                    e=e,
+                )
+                return
+            self.log.info(
+                "raised the open-file limit from {soft} to {hard} (about {kiosks}"
+                " kiosk connections)",
+                soft=soft,
+                hard=hard,
+                kiosks=hard - 64,
+            )
+        else:
+            self.log.info(
+                "open-file limit {soft} (about {kiosks} kiosk connections)",
+                soft=soft,
+                kiosks=soft - 64,
+            )
+
+
 def buildAdapters(config, reactor):
     """
     One adapter per distinct (adapter, options) pair, shared by the
@@ -121,6 +164,7 @@ def makeService(options, reactor=None):
         from twisted.internet import reactor
     config = options["parsedConfig"]
     top = MultiService()
+    FileLimitService().setServiceParent(top)
     try:
         adapters = buildAdapters(config, reactor)
     except ConfigError as e:

@@ -1,0 +1,67 @@
+"""
+Tests for L{sip2acs.bench}: the harness runs and reports what it measured.
+Nothing here depends on how fast anything is.
+"""
+
+import json
+import os
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from sip2acs import bench, cli
+
+
+class PercentileTests(SynchronousTestCase):
+    def test_nearestRank(self) -> None:
+        """
+        Percentiles are nearest-rank over sorted values.
+        """
+        values = list(range(1, 101))
+        self.assertEqual(bench.percentile(values, 0.50), 50)
+        self.assertEqual(bench.percentile(values, 0.99), 99)
+        self.assertEqual(bench.percentile(values, 1.0), 100)
+        self.assertEqual(bench.percentile([7], 0.99), 7)
+
+
+class HarnessTests(SynchronousTestCase):
+    def runBench(self, *argv):
+        path = os.path.abspath(self.mktemp())
+        code = cli.main([
+            "bench", "--patrons", "40", "--items", "400", "--warmup", "0.3",
+            "--server-core", "-1", "--client-core", "-1", "--json", path, *argv])
+        self.assertEqual(code, 0)
+        with open(path) as f:
+            return json.load(f)
+
+    def test_load(self) -> None:
+        """
+        A short load run imports its data set with the project's import
+        path, starts a server, runs kiosks through 63/17/11/09 and reports
+        throughput, latency per type, server CPU per request and memory,
+        with no errors or refusals.
+        """
+        report = self.runBench("--kiosks", "2", "--duration", "1")
+        self.assertEqual(set(report["import_seconds"]), {"init", "rules", "patrons", "items"})
+        load = report["load"]
+        self.assertGreater(load["requests"], 0)
+        self.assertEqual((load["errors"], load["refusals"]), (0, 0))
+        self.assertEqual(set(load["by_type"]), {"63", "17", "11", "09"})
+        self.assertGreater(load["server_cpu_us_per_request"], 0)
+        self.assertGreater(load["server_peak_rss_mb"], 0)
+        self.assertIn("machine", report)
+
+    def test_idle(self) -> None:
+        """
+        Idle mode opens logged-in connections and reports memory per
+        connection.
+        """
+        report = self.runBench("--idle", "20")
+        self.assertEqual(report["idle"]["connections"], 20)
+        self.assertIn("kb_per_connection", report["idle"])
+
+    def test_loopbackOnly(self) -> None:
+        """
+        A target that is not a loopback address is refused.
+        """
+        code = cli.main(["bench", "--target", "192.0.2.7:6001", "--client-core", "-1"])
+        self.assertEqual(code, 3)
