@@ -785,21 +785,6 @@ def _meaning(name, value, kind="text"):
     return ""
 
 
-def _fixedText(field, value):
-    kind, length = field.kind, field.length
-    if kind == "ok":
-        return "1" if value else "0"
-    if kind == "yn":
-        return "Y" if value else "N"
-    if kind == "ynu":
-        return "U" if value is None else ("Y" if value else "N")
-    if kind == "date":
-        return codec.formatDate(value) if not isinstance(value, str) else value
-    if kind == "int":
-        return " " * length if value is None else str(value).zfill(length)
-    return (value or "").ljust(length)[:length]
-
-
 def _variableText(info, value):
     if info.kind == "yn":
         return "Y" if value else "N"
@@ -870,7 +855,7 @@ def describe(message, frame=None, encoding="ascii", delimiter="|", showSecrets=F
             rows.append(Row("AZ", "checksum", "checksum", trailer.group(2), "verified"))
         return rows
     for field in fixed:
-        value = _fixedText(field, getattr(message, field.name))
+        value = codec.formatFixed(field, getattr(message, field.name))
         rows.append(
             Row(
                 "",

@@ -46,6 +46,7 @@ __all__ = [
     "checksumOk",
     "parseDate",
     "formatDate",
+    "formatFixed",
     "messageClass",
     "MAX_FIELD_BYTES",
 ]
@@ -227,7 +228,13 @@ def _parseFixed(field, text):
     return _parseValue(field.kind, text)
 
 
-def _formatFixed(field, value):
+def formatFixed(field, value):
+    """
+    The characters a fixed field's value is sent as.
+
+    @type field: L{sip2acs.spec.FixedField}
+    @rtype: L{str}
+    """
     kind, length = field.kind, field.length
     if kind == "text":
         return (value or "").ljust(length)[:length]
@@ -551,7 +558,7 @@ def encode(message, sequence=None, checksum=False, encoding="ascii", delimiter="
     messageSpec = message.spec
     parts = [messageSpec.code]
     for field in messageSpec.fixed:
-        parts.append(_formatFixed(field, getattr(message, field.name)))
+        parts.append(formatFixed(field, getattr(message, field.name)))
     if message.order is None and not message.extra:
         _appendFields(parts, message, _PLANS[messageSpec.code], encoding, delimiter)
     else:

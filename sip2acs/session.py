@@ -61,6 +61,57 @@ The adapter operation each request needs (see L{IILS.supports}).
 """
 
 
+_UNKNOWN_PATRON = dict(patronStatus=UNKNOWN_PATRON_STATUS, personalName="")
+_NOT_LENT = dict(
+    ok=False,
+    renewalOk=False,
+    magneticMedia=None,
+    desensitize=False,
+    titleIdentifier="",
+    dueDate="",
+)
+_REFUSALS = {
+    "23": (codec.PatronStatusResponse, _UNKNOWN_PATRON),
+    "01": (codec.PatronStatusResponse, _UNKNOWN_PATRON),
+    "63": (codec.PatronInformationResponse, _UNKNOWN_PATRON),
+    "25": (codec.PatronEnableResponse, _UNKNOWN_PATRON),
+    "11": (codec.CheckoutResponse, _NOT_LENT),
+    "29": (codec.RenewResponse, _NOT_LENT),
+    # A failed checkin re-arms the item and asks the sorter to set it aside.
+    "09": (
+        codec.CheckinResponse,
+        dict(
+            ok=False,
+            resensitize=True,
+            magneticMedia=None,
+            alert=True,
+            alertType="99",
+            permanentLocation="",
+            titleIdentifier="",
+        ),
+    ),
+    "17": (
+        codec.ItemInformationResponse,
+        dict(circulationStatus="01", securityMarker="01", feeType="01", titleIdentifier=""),
+    ),
+    "19": (codec.ItemStatusUpdateResponse, dict(itemPropertiesOk=False)),
+    "15": (codec.HoldResponse, dict(ok=False, available=False)),
+    "65": (codec.RenewAllResponse, dict(ok=False, renewedCount=0, unrenewedCount=0)),
+    "35": (codec.EndSessionResponse, dict(endSession=False)),
+    "37": (codec.FeePaidResponse, dict(paymentAccepted=False)),
+}
+"""
+For each request, the response class of a refusal and its negative values;
+the session fills in the date, the screen message and the identifiers the
+response carries (institution, patron, item, language).
+"""
+
+_FIELD_NAMES = {
+    cls: {f.name for f in cls.spec.fixed} | {FIELDS[fid].name for fid in cls.spec.fields}
+    for cls, _ in _REFUSALS.values()
+}
+
+
 @attrs.frozen
 class Reply:
     """
@@ -437,121 +488,19 @@ class ACSSession:
         @param request: The decoded request, to echo its identifiers, or
             L{None} when it could not be decoded.
         """
-        get = lambda name: getattr(request, name, None) or ""  # noqa: E731
-        now = self.now()
-        institution = self.institution.id if self.institution else ""
-        screen = (text,)
-        if code in ("23", "01"):
-            return codec.PatronStatusResponse(
-                patronStatus=UNKNOWN_PATRON_STATUS,
-                language=get("language") or "000",
-                transactionDate=now,
-                institutionId=institution,
-                patronIdentifier=get("patronIdentifier"),
-                personalName="",
-                screenMessage=screen,
-            )
-        if code == "63":
-            return codec.PatronInformationResponse(
-                patronStatus=UNKNOWN_PATRON_STATUS,
-                language=get("language") or "000",
-                transactionDate=now,
-                institutionId=institution,
-                patronIdentifier=get("patronIdentifier"),
-                personalName="",
-                screenMessage=screen,
-            )
-        if code in ("11", "29"):
-            cls = codec.CheckoutResponse if code == "11" else codec.RenewResponse
-            return cls(
-                ok=False,
-                renewalOk=False,
-                magneticMedia=None,
-                desensitize=False,
-                transactionDate=now,
-                institutionId=institution,
-                patronIdentifier=get("patronIdentifier"),
-                itemIdentifier=get("itemIdentifier"),
-                titleIdentifier="",
-                dueDate="",
-                screenMessage=screen,
-            )
-        if code == "09":
-            return codec.CheckinResponse(
-                ok=False,
-                resensitize=True,
-                magneticMedia=None,
-                alert=True,
-                transactionDate=now,
-                institutionId=institution,
-                itemIdentifier=get("itemIdentifier"),
-                permanentLocation="",
-                titleIdentifier="",
-                alertType="99",
-                screenMessage=screen,
-            )
-        if code == "17":
-            return codec.ItemInformationResponse(
-                circulationStatus="01",
-                securityMarker="01",
-                feeType="01",
-                transactionDate=now,
-                itemIdentifier=get("itemIdentifier"),
-                titleIdentifier="",
-                screenMessage=screen,
-            )
-        if code == "19":
-            return codec.ItemStatusUpdateResponse(
-                itemPropertiesOk=False,
-                transactionDate=now,
-                itemIdentifier=get("itemIdentifier"),
-                screenMessage=screen,
-            )
-        if code == "25":
-            return codec.PatronEnableResponse(
-                patronStatus=UNKNOWN_PATRON_STATUS,
-                language="000",
-                transactionDate=now,
-                institutionId=institution,
-                patronIdentifier=get("patronIdentifier"),
-                personalName="",
-                screenMessage=screen,
-            )
-        if code == "15":
-            return codec.HoldResponse(
-                ok=False,
-                available=False,
-                transactionDate=now,
-                institutionId=institution,
-                patronIdentifier=get("patronIdentifier"),
-                screenMessage=screen,
-            )
-        if code == "65":
-            return codec.RenewAllResponse(
-                ok=False,
-                renewedCount=0,
-                unrenewedCount=0,
-                transactionDate=now,
-                institutionId=institution,
-                screenMessage=screen,
-            )
-        if code == "35":
-            return codec.EndSessionResponse(
-                endSession=False,
-                transactionDate=now,
-                institutionId=institution,
-                patronIdentifier=get("patronIdentifier"),
-                screenMessage=screen,
-            )
-        if code == "37":
-            return codec.FeePaidResponse(
-                paymentAccepted=False,
-                transactionDate=now,
-                institutionId=institution,
-                patronIdentifier=get("patronIdentifier"),
-                screenMessage=screen,
-            )
-        raise AssertionError("no refusal for %r" % (code,))
+        cls, negative = _REFUSALS[code]
+        values = dict(negative, transactionDate=self.now(), screenMessage=(text,))
+        echoed = dict(
+            language=getattr(request, "language", None) or "000",
+            institutionId=self.institution.id if self.institution else "",
+            patronIdentifier=getattr(request, "patronIdentifier", None) or "",
+            itemIdentifier=getattr(request, "itemIdentifier", None) or "",
+        )
+        names = _FIELD_NAMES[cls]
+        for name, value in echoed.items():
+            if name in names:
+                values.setdefault(name, value)
+        return cls(**values)
 
     # -- login and status -------------------------------------------------
 
