@@ -162,7 +162,11 @@ class Server:
                 args, cwd=workdir, env=env, preexec_fn=preexec, stdin=subprocess.DEVNULL,
                 stdout=errors, stderr=subprocess.STDOUT)
         self.pid = self.process.pid
-        self.ports = self._waitForPorts(2 if tls else 1)
+        try:
+            self.ports = self._waitForPorts(2 if tls else 1)
+        except BaseException:
+            self.stop()
+            raise
 
     def _waitForPorts(self, count, timeout=60):
         deadline = time.monotonic() + timeout
