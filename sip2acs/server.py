@@ -62,6 +62,19 @@ class ACSServer:
         self.connections = set()
         self._verified = VerifiedCache(size=1000)
 
+    def transactionDone(self, session, request, response, outcome, seconds):
+        """
+        Called by each session after it answers a request: a hook for
+        metrics. Does nothing here.
+
+        @param session: The L{ACSSession <sip2acs.session.ACSSession>}.
+        @param request: The request's command identifier, e.g. C{"11"}.
+        @param response: The response's command identifier.
+        @param outcome: C{"ok"} or C{"refused"} (see
+            L{sip2acs.session.outcome}).
+        @param seconds: How long the answer took.
+        """
+
     def ilsFor(self, institution):
         """
         The adapter serving C{institution}.

@@ -33,7 +33,7 @@ from sip2acs.ils.base import (
 from sip2acs.interfaces import OPERATIONS
 from sip2acs.spec import FIELDS, PATRON_STATUS_FLAGS, SUMMARY_FIELDS
 
-__all__ = ["ACSSession", "Reply"]
+__all__ = ["ACSSession", "Reply", "outcome"]
 
 MAX_LOGIN_FAILURES = 3
 MAX_BAD_FRAMES = 5
@@ -121,6 +121,25 @@ class Reply:
 
     data: bytes | None = None
     close: bool = False
+
+
+def outcome(response):
+    """
+    Whether a response says the request succeeded: C{"ok"} or C{"refused"}.
+
+    Lookups count as refused when the patron or item is unknown; a 98 as
+    refused when it says the ACS is off line.
+    """
+    for name in ("ok", "paymentAccepted", "endSession", "itemPropertiesOk", "onlineStatus"):
+        value = getattr(response, name, None)
+        if value is not None:
+            return "ok" if value else "refused"
+    if isinstance(response, codec.ItemInformationResponse):
+        return "refused" if not response.titleIdentifier else "ok"
+    valid = getattr(response, "validPatron", None)
+    if valid is False or getattr(response, "validPatronPassword", None) is False:
+        return "refused"
+    return "ok"
 
 
 def _money(amount):
@@ -347,13 +366,22 @@ class ACSSession:
         self.lastResponse = data
         self.lastRequestKey = key
         self.messages += 1
+        seconds = time.perf_counter() - started
+        account = self.account.login if self.account else "-"
+        result = outcome(response)
         self.log.info(
-            "{account}@{peer} {request}->{response} in {ms:.1f} ms",
-            account=self.account.login if self.account else "-",
+            "{account}@{peer} on {listener}: {request}->{response} {outcome}"
+            " in {ms:.1f} ms",
+            account=account,
             peer=self.peer,
+            listener=self.listener.endpoint,
             request=decoded.message.code,
             response=response.code,
-            ms=(time.perf_counter() - started) * 1000,
+            outcome=result,
+            ms=seconds * 1000,
+        )
+        self.server.transactionDone(
+            self, decoded.message.code, response.code, result, seconds
         )
         return Reply(data, close)
 

@@ -17,7 +17,7 @@ from twisted.internet.defer import (
 from twisted.internet.task import Clock
 from twisted.logger import formatEvent
 from twisted.python.threadable import isInIOThread
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from sip2acs import codec
 from sip2acs.ils.base import (
@@ -1510,3 +1510,33 @@ class SecretTests(TestCase):
             text = formatEvent(event) + repr(event)
             for secret in (password, wrong, pin):
                 self.assertNotIn(secret, text)
+
+
+class OutcomeTests(SynchronousTestCase):
+    """
+    L{outcome} reads success from every kind of response.
+    """
+
+    def test_outcomes(self):
+        """
+        ok flags, payment acceptance, end of session, item properties and
+        the on-line status decide; unknown items and patrons and wrong PINs
+        are refusals.
+        """
+        from sip2acs.session import outcome
+
+        cases = [
+            (codec.CheckoutResponse(ok=True), "ok"),
+            (codec.CheckinResponse(ok=False), "refused"),
+            (codec.FeePaidResponse(paymentAccepted=False), "refused"),
+            (codec.EndSessionResponse(endSession=True), "ok"),
+            (codec.ItemStatusUpdateResponse(itemPropertiesOk=True), "ok"),
+            (codec.ACSStatus(onlineStatus=True), "ok"),
+            (codec.ItemInformationResponse(titleIdentifier=""), "refused"),
+            (codec.ItemInformationResponse(titleIdentifier="Emma"), "ok"),
+            (codec.PatronStatusResponse(validPatron=False), "refused"),
+            (codec.PatronInformationResponse(validPatron=True, validPatronPassword=False), "refused"),
+            (codec.PatronInformationResponse(validPatron=True), "ok"),
+        ]
+        for response, expected in cases:
+            self.assertEqual(outcome(response), expected, response)

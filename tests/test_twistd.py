@@ -89,7 +89,7 @@ class TwistdTests(TestCase):
         ended = yield server.signal("TERM")
         self.assertEqual(ended.signal, signal.SIGTERM, server.output)
         self.assertIn("Server Shut Down.", server.output)
-        self.assertIn("demo@127.0.0.1 11->12", server.output)
+        self.assertIn("demo@127.0.0.1 on tcp:0:interface=127.0.0.1: 11->12 ok in", server.output)
         for secret in ("AD1234", "COdemo", "1234|"):
             self.assertNotIn(secret, server.output)
 
