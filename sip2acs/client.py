@@ -876,31 +876,14 @@ def describe(message, frame=None, encoding="ascii", delimiter="|", showSecrets=F
 def maskFrame(frame, encoding="ascii", delimiter="|", showSecrets=False):
     """
     A frame as text for display, with the values of C{CO}, C{AD} and
-    C{AC} replaced by C{***} and control characters escaped.
+    C{AC} replaced by C{***} (unless C{showSecrets}) and control
+    characters escaped.
 
     @param frame: The bytes of one message.
     @rtype: L{str}
     """
-    text = frame.decode(encoding, "replace")
-    if not showSecrets:
-        try:
-            fixed = sum(f.length for f in codec.messageClass(text[:2]).spec.fixed)
-        except KeyError:
-            fixed = 0
-        head, rest = text[: 2 + fixed], text[2 + fixed :]
-        trailer = _TRAILER.search(rest)
-        tail = ""
-        if trailer is not None:
-            rest, tail = rest[: trailer.start()], rest[trailer.start() :]
-        segments = rest.split(delimiter)
-        for index, segment in enumerate(segments):
-            if segment[:2] in codec.SENSITIVE and len(segment) > 2:
-                segments[index] = segment[:2] + "***"
-        text = head + delimiter.join(segments) + tail
-    return "".join(
-        c if c.isprintable() else "\\x%02x" % ord(c) if ord(c) < 256 else c
-        for c in text
-    )
+    masked = frozenset() if showSecrets else codec.SENSITIVE
+    return codec.maskFrame(frame, encoding, delimiter, masked)
 
 
 def formatTable(rows, width=None):

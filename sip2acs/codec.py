@@ -48,6 +48,9 @@ __all__ = [
     "formatDate",
     "formatFixed",
     "messageClass",
+    "maskFrame",
+    "PERSONAL",
+    "SENSITIVE",
     "MAX_FIELD_BYTES",
 ]
 
@@ -56,6 +59,12 @@ SENSITIVE = frozenset({"AC", "AD", "CO"})
 """
 Field ids whose values are secrets: terminal password, patron PIN, login
 password. They never appear in a message's C{repr}.
+"""
+
+PERSONAL = frozenset({"AE", "BD", "BE", "BF", "PB", "DA"})
+"""
+Field ids whose values are a patron's personal data: name, address, e-mail,
+phone, birth date, the name of the patron a hold is for.
 """
 
 
@@ -645,3 +654,35 @@ def _appendOrdered(parts, message, encoding, delimiter):
 
 def _checksumBytes(prefix):
     return checksum(prefix).encode("ascii")
+
+
+def maskFrame(frame, encoding="ascii", delimiter="|", masked=SENSITIVE):
+    """
+    A frame as text for logs and display, with the values of the fields in
+    C{masked} replaced by C{***} and control characters escaped.
+
+    @param frame: The bytes of one message (any message, even a malformed
+        one).
+    @param masked: Field ids to mask: L{SENSITIVE} (passwords and PINs) by
+        default, C{SENSITIVE | PERSONAL} to hide personal data too, or an
+        empty set for everything in clear.
+    @rtype: L{str}
+    """
+    text = frame.decode(encoding, "replace")
+    if masked:
+        cls = _BY_CODE.get(text[:2])
+        fixed = sum(f.length for f in cls.spec.fixed) if cls is not None else 0
+        head, rest = text[: 2 + fixed], text[2 + fixed :]
+        tail = ""
+        if rest[-6:-4] == "AZ":
+            cut = len(rest) - (9 if rest[-9:-7] == "AY" else 6)
+            rest, tail = rest[:cut], rest[cut:]
+        segments = rest.split(delimiter)
+        for index, segment in enumerate(segments):
+            if segment[:2] in masked and len(segment) > 2:
+                segments[index] = segment[:2] + "***"
+        text = head + delimiter.join(segments) + tail
+    return "".join(
+        c if c.isprintable() else "\\x%02x" % ord(c) if ord(c) < 256 else c
+        for c in text
+    )

@@ -34,6 +34,7 @@ ERROR_DETECTION = ("auto", "required", "off")
 ENCODINGS = ("ascii", "latin-1", "cp850", "utf-8")
 TERMINATORS = {"CR": b"\r", "CRLF": b"\r\n"}
 ITEM_LISTS = ("barcode", "title")
+TRACING = ("off", "redacted", "full")
 
 
 class ConfigError(ValueError):
@@ -119,6 +120,9 @@ class AccountConfig:
     @ivar location: The SC's location (a branch code), used when the 93
         carries no C{CP}.
     @ivar itemList: Whether the item lists of 64 carry barcodes or titles.
+    @ivar trace: Log every message of this account's connections: C{off},
+        C{redacted} (personal data masked) or C{full}. Passwords and PINs
+        are masked in every mode.
     """
 
     login: str
@@ -130,6 +134,7 @@ class AccountConfig:
     delimiter: str = "|"
     location: str | None = None
     itemList: str = "barcode"
+    trace: str = "off"
 
 
 @attrs.frozen
@@ -280,6 +285,7 @@ def _account(data, where, problems):
         delimiter=t.get("delimiter", str, "|"),
         location=t.get("location", str, None),
         itemList=t.get("item-list", str, "barcode", ITEM_LISTS),
+        trace=t.get("trace", str, "off", TRACING),
     )
     delimiter = values["delimiter"]
     if delimiter is not None and (

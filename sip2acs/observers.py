@@ -21,6 +21,10 @@ Use it with::
 
 (C{--logger} replaces C{--logfile}: twistd passes nothing to the factory,
 so the file name comes from the C{SIP2ACS_LOG} environment variable.)
+
+Two more factories choose the other formats: L{jsonlines} (one JSON object
+per event, to C{SIP2ACS_LOG} or standard output) and L{syslog} (facility
+C{local6} unless C{SIP2ACS_SYSLOG_FACILITY} names another).
 """
 
 import atexit
@@ -33,7 +37,7 @@ from twisted.logger import ILogObserver, LogLevel, formatEvent, formatTime
 from twisted.logger._format import formatEventAsClassicLogText
 from zope.interface import implementer
 
-__all__ = ["FastTextObserver", "stdout", "logfile"]
+__all__ = ["FastTextObserver", "stdout", "logfile", "jsonlines", "syslog"]
 
 _FLUSH_INTERVAL = 1.0
 
@@ -127,3 +131,40 @@ def logfile():
     return FastTextObserver(
         open(path, "a", buffering=1 << 16, encoding="utf-8", errors="replace")
     )
+
+
+def _output():
+    path = os.environ.get("SIP2ACS_LOG")
+    if path:
+        return open(path, "a", encoding="utf-8", errors="replace")
+    return open(sys.stdout.fileno(), "w", encoding="utf-8", errors="replace",
+                closefd=False)
+
+
+def jsonlines():
+    """
+    Events as JSON, one per line, to the file named by C{SIP2ACS_LOG} or to
+    standard output (for C{twistd --logger}). Read them back with
+    L{twisted.logger.eventsFromJSONLogFile}.
+    """
+    from twisted.logger import jsonFileLogObserver
+
+    return jsonFileLogObserver(_output(), recordSeparator="")
+
+
+def syslog():
+    """
+    Events to the local syslog daemon as C{sip2acs}, facility C{local6}
+    (the one the SIP2 servers' documentation teaches) or the one named by
+    C{SIP2ACS_SYSLOG_FACILITY} (e.g. C{local3}), for C{twistd --logger}.
+    """
+    import syslog as _syslog
+
+    from twisted.logger import LegacyLogObserverWrapper
+    from twisted.python.syslog import SyslogObserver
+
+    name = os.environ.get("SIP2ACS_SYSLOG_FACILITY", "local6").upper()
+    facility = getattr(_syslog, "LOG_" + name, None)
+    if not isinstance(facility, int):
+        raise SystemExit("SIP2ACS_SYSLOG_FACILITY: unknown facility %r" % (name,))
+    return LegacyLogObserverWrapper(SyslogObserver("sip2acs", facility=facility).emit)

@@ -98,10 +98,12 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         # The transport itself is paused only if the SC keeps sending
         # (see dataReceived), sparing two epoll changes per request.
         self.paused = True
+        self.session.traceFrame("in", line)
         self.session.frameReceived(line).addCallbacks(self._cbReply, self._ebReply)
 
     def _cbReply(self, reply):
         if reply.data and not self._closing:
+            self.session.traceFrame("out", reply.data)
             self.transport.write(reply.data)
         if reply.close:
             self.close()

@@ -249,6 +249,30 @@ class ACSSession:
         checksum = mode != "off" and (checksummed or mode == "required")
         return codec.encode(codec.RequestSCResend(), checksum=checksum) + self._encoding()[2]
 
+    def traceFrame(self, direction, frame):
+        """
+        Log one frame if the account's tracing is on, with passwords and
+        PINs masked, and personal data too unless tracing is C{full}.
+
+        @param direction: C{"in"} (from the SC) or C{"out"}.
+        @param frame: The bytes of the frame.
+        """
+        account = self.account
+        if account is None or account.trace == "off":
+            return
+        masked = codec.SENSITIVE
+        if account.trace != "full":
+            masked = codec.SENSITIVE | codec.PERSONAL
+        self.log.info(
+            "trace {account}@{peer} {direction} {frame}",
+            account=account.login,
+            peer=self.peer,
+            direction=direction,
+            frame=codec.maskFrame(
+                frame.rstrip(b"\r\n"), account.encoding, account.delimiter, masked
+            ),
+        )
+
     # -- the frame pipeline -----------------------------------------------
 
     def frameReceived(self, frame):

@@ -1,0 +1,125 @@
+"""
+Logs never carry PINs or passwords; message tracing masks personal data
+unless an account's tracing is C{full}.
+"""
+
+import json
+
+from twisted.internet.defer import inlineCallbacks
+from twisted.logger import eventAsJSON, formatEvent
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+from sip2acs import codec, observers
+from tests.loopback import (
+    ADA,
+    ADA_PIN,
+    FREE_ITEM,
+    LoopbackServer,
+    captureLogs,
+    login,
+    makeAccount,
+    makeConfig,
+    request,
+)
+
+SECRETS = (ADA_PIN, "secret", "terminal-pw")
+
+
+def conversation():
+    """
+    A patron's visit at a kiosk, every request carrying the PIN and the
+    terminal password.
+    """
+    common = dict(institutionId="DEMO", patronIdentifier=ADA, patronPassword=ADA_PIN)
+    return [
+        request(codec.SCStatus, statusCode="0", maxPrintWidth=40, protocolVersion="2.00"),
+        request(codec.PatronStatus, language="001", terminalPassword="terminal-pw", **common),
+        request(codec.PatronInformation, language="001", summary="  Y       ",
+                terminalPassword="terminal-pw", **common),
+        request(codec.Checkout, itemIdentifier=FREE_ITEM, terminalPassword="terminal-pw",
+                **common),
+        request(codec.Checkin, currentLocation="MAIN", itemIdentifier=FREE_ITEM,
+                terminalPassword="terminal-pw", institutionId="DEMO"),
+        request(codec.EndPatronSession, **common),
+    ]
+
+
+class RedactionTests(TestCase):
+    @inlineCallbacks
+    def converse(self, trace):
+        events = captureLogs(self)
+        config = makeConfig(accounts=[makeAccount(trace=trace)])
+        acs = LoopbackServer(self, config=config)
+        client = yield acs.connect()
+        reply = yield client.ask(login())
+        self.assertTrue(reply.message.ok)
+        for frame in conversation():
+            yield client.ask(frame)
+        texts = []
+        for event in events:
+            texts.append(formatEvent(event))
+            texts.append(eventAsJSON(event))
+        return "\n".join(texts)
+
+    @inlineCallbacks
+    def test_noSecretsInAnyMode(self):
+        """
+        With tracing off, redacted or full, no log event (formatted, or
+        every field as JSON) contains the PIN, the account password or the
+        terminal password of a whole conversation.
+        """
+        for trace in ("off", "redacted", "full"):
+            logs = yield self.converse(trace)
+            self.assertIn("11->12 ok", logs)
+            for secret in SECRETS:
+                self.assertNotIn(secret, logs, (trace, secret))
+
+    @inlineCallbacks
+    def test_redactedHidesPersonalData(self):
+        """
+        Redacted tracing logs every frame with the patron's name masked;
+        full tracing shows it; neither shows the PIN.
+        """
+        logs = yield self.converse("redacted")
+        self.assertIn("trace kiosk@127.0.0.1 in 11", logs)
+        self.assertIn("trace kiosk@127.0.0.1 out 12", logs)
+        self.assertIn("AE***|", logs)
+        self.assertNotIn("Ada", logs)
+        logs = yield self.converse("full")
+        self.assertIn("AEAda", logs)
+        self.assertIn("AD***|", logs)
+
+    @inlineCallbacks
+    def test_offLogsNoFrames(self):
+        """
+        With tracing off (the default) no frame is logged, only the one
+        line per transaction.
+        """
+        logs = yield self.converse("off")
+        self.assertNotIn("trace kiosk", logs)
+
+
+class ObserverFactoryTests(SynchronousTestCase):
+    def test_jsonlines(self) -> None:
+        """
+        C{sip2acs.observers.jsonlines} writes one JSON object per event to
+        the file C{SIP2ACS_LOG} names.
+        """
+        path = self.mktemp()
+        self.patch(observers.os, "environ", {"SIP2ACS_LOG": path})
+        observer = observers.jsonlines()
+        observer({"log_format": "hello {who}", "who": "kiosk", "log_time": 1.0,
+                  "log_namespace": "test"})
+        with open(path) as f:
+            event = json.loads(f.readline())
+        self.assertEqual(event["who"], "kiosk")
+
+    def test_syslogFacility(self) -> None:
+        """
+        C{sip2acs.observers.syslog} uses local6 unless told otherwise, and
+        refuses an unknown facility by name.
+        """
+        self.patch(observers.os, "environ", {})
+        self.assertTrue(callable(observers.syslog()))
+        self.patch(observers.os, "environ", {"SIP2ACS_SYSLOG_FACILITY": "nowhere"})
+        self.assertRaises(SystemExit, observers.syslog)
