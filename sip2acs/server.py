@@ -62,6 +62,21 @@ class ACSServer:
         self.connections = set()
         self._verified = VerifiedCache(size=1000)
 
+    def applyConfig(self, config, adapters):
+        """
+        Use a reloaded configuration: new logins see its accounts and
+        institutions at once, and connected SCs whose account still exists
+        continue under its new settings without being dropped.
+
+        @param adapters: Institution id to adapter, for the new config.
+        """
+        self.config = config
+        self.institutions = config.institutions
+        self.accounts = config.accounts
+        self.adapters = adapters
+        for protocol in list(self.connections):
+            protocol.session.configChanged()
+
     def transactionDone(self, session, request, response, outcome, seconds):
         """
         Called by each session after it answers a request: a hook for

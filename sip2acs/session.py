@@ -572,6 +572,26 @@ class ACSSession:
         )
         self.loginFailures = 0
 
+    def configChanged(self):
+        """
+        The server's configuration was reloaded: carry on under the
+        account's new settings, or, if the account was removed, log out
+        (the SC's next request closes the connection).
+        """
+        if self.account is None:
+            return
+        account = self.server.accounts.get(self.account.login)
+        if account is None or account.institution not in self.server.institutions:
+            self.log.info(
+                "account {login} is gone from the configuration; {peer} is logged out",
+                login=self.account.login,
+                peer=self.peer,
+            )
+            self.account = self.terminal = self.institution = self.ils = None
+            return
+        location = self.terminal.location if self.terminal else None
+        self.login(account, location)
+
     def sip_Login(self, message):
         refused = codec.LoginResponse(ok=False)
         if message.uidAlgorithm != "0" or message.pwdAlgorithm != "0":

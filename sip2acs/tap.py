@@ -15,6 +15,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from sip2acs.config import ConfigError, defaultConfig, loadConfig
+from sip2acs.reload import ConfigReloader, ReloadService
 from sip2acs.server import ACSServer, SIP2ServerFactory, makeAdapter
 
 __all__ = ["Options", "makeService"]
@@ -123,6 +124,13 @@ class FileLimitService(Service):
             )
 
 
+def adapterKey(institution):
+    """
+    Institutions with equal keys share one adapter.
+    """
+    return (institution.adapter, repr(sorted(institution.options.items())))
+
+
 def buildAdapters(config, reactor):
     """
     One adapter per distinct (adapter, options) pair, shared by the
@@ -135,7 +143,7 @@ def buildAdapters(config, reactor):
     adapters = {}
     problems = []
     for index, institution in enumerate(config.institutions.values()):
-        key = (institution.adapter, repr(sorted(institution.options.items())))
+        key = adapterKey(institution)
         if key not in built:
             try:
                 built[key] = makeAdapter(institution, reactor)
@@ -174,6 +182,19 @@ def makeService(options, reactor=None):
             adapter.setServiceParent(top)
     server = ACSServer(config, adapters, reactor)
     top.acsServer = server
+    top.reloader = ReloadService(reactor)
+    top.reloader.setServiceParent(top)
+    if options["config"] is not None:
+        top.reloader.addReloader(
+            "configuration",
+            ConfigReloader(
+                options["config"],
+                server,
+                top,
+                lambda institution: makeAdapter(institution, reactor),
+                adapterKey,
+            ),
+        )
     for listener in config.listeners:
         factory = SIP2ServerFactory(server, listener)
         service = strports.service(listener.endpoint, factory, reactor=reactor)

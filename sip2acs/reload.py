@@ -1,0 +1,140 @@
+# -*- test-case-name: tests.test_reload -*-
+"""
+SIGHUP: reload what can change without dropping a kiosk.
+
+L{ReloadService} installs the SIGHUP handler while the server runs and
+calls each registered reload function in turn (the configuration's
+accounts and institutions, TLS certificates). A reload function that fails
+is logged and leaves what it manages as it was; the others still run.
+"""
+
+import signal
+
+from twisted.application.service import IService, Service
+from twisted.logger import Logger
+
+from sip2acs.config import ConfigError, loadConfig
+
+__all__ = ["ReloadService", "ConfigReloader"]
+
+
+class ReloadService(Service):
+    """
+    Calls the registered reload functions on SIGHUP (or L{reload}).
+    """
+
+    log = Logger()
+
+    def __init__(self, reactor, installSignal=True):
+        self._reactor = reactor
+        self._installSignal = installSignal
+        self._previous = None
+        self.reloaders = []
+
+    def addReloader(self, name, function):
+        """
+        Register C{function()} to run on each reload, under C{name} in logs.
+        """
+        self.reloaders.append((name, function))
+
+    def startService(self):
+        Service.startService(self)
+        if self._installSignal:
+            self._previous = signal.signal(signal.SIGHUP, self._onSignal)
+
+    def stopService(self):
+        Service.stopService(self)
+        if self._installSignal and self._previous is not None:
+            signal.signal(signal.SIGHUP, self._previous)
+            self._previous = None
+
+    def _onSignal(self, signum, frame):
+        self._reactor.callFromThread(self.reload)
+
+    def reload(self):
+        """
+        Run every reload function.
+
+        @return: The names of those that succeeded.
+        """
+        self.log.info("reloading on request (SIGHUP)")
+        done = []
+        for name, function in self.reloaders:
+            try:
+                function()
+            except Exception:
+                self.log.failure("reloading {name} failed; it stays as it was", name=name)
+            else:
+                done.append(name)
+        return done
+
+
+class ConfigReloader:
+    """
+    Re-reads the configuration file and applies its accounts and
+    institutions to a running server.
+
+    @ivar path: The TOML (or other supported) configuration file.
+    """
+
+    log = Logger()
+
+    def __init__(self, path, server, parent, makeAdapter, adapterKey):
+        """
+        @param server: The L{ACSServer <sip2acs.server.ACSServer>}.
+        @param parent: The service tree, for new adapters' services.
+        @param makeAdapter: C{f(institution)} building an adapter.
+        @param adapterKey: C{f(institution)} telling which institutions
+            share an adapter.
+        """
+        self.path = path
+        self.server = server
+        self.parent = parent
+        self.makeAdapter = makeAdapter
+        self.adapterKey = adapterKey
+
+    def __call__(self):
+        try:
+            config = loadConfig(self.path)
+        except ConfigError as e:
+            self.log.error(
+                "not reloading {path}: {problems}; the running configuration stays",
+                path=self.path,
+                problems="; ".join(e.problems),
+            )
+            raise
+        old = self.server.config
+        if [l.endpoint for l in config.listeners] != [l.endpoint for l in old.listeners]:
+            self.log.warn(
+                "listener changes in {path} take effect at the next restart",
+                path=self.path,
+            )
+        adapters = self._adapters(config)
+        self.server.applyConfig(config, adapters)
+        self.log.info(
+            "reloaded {path}: {accounts} account(s), {institutions} institution(s)",
+            path=self.path,
+            accounts=len(config.accounts),
+            institutions=len(config.institutions),
+        )
+
+    def _adapters(self, config):
+        """
+        Adapters for the new institutions: the running one where the adapter
+        and its options are unchanged, a new one (started) otherwise.
+        """
+        running = {}
+        for name, institution in self.server.institutions.items():
+            running[self.adapterKey(institution)] = self.server.adapters[name]
+        adapters = {}
+        new = []
+        for name, institution in config.institutions.items():
+            key = self.adapterKey(institution)
+            if key not in running:
+                running[key] = self.makeAdapter(institution)
+                new.append(running[key])
+            adapters[name] = running[key]
+        for adapter in new:
+            if IService.providedBy(adapter):
+                adapter.setServiceParent(self.parent)
+        return adapters
