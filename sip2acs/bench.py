@@ -59,7 +59,7 @@ idle-timeout = 0
 [[institution]]
 id = "{institution}"
 library-name = "sip2acs bench"
-database = "{database}"
+{adapter}
 
 [[account]]
 login = "{login}"
@@ -127,7 +127,7 @@ class Server:
     A C{twistd sip2acs} child process pinned to one core.
     """
 
-    def __init__(self, workdir, database, core, tls=None, logger="default"):
+    def __init__(self, workdir, database, core, tls=None, logger="default", memory=None):
         self.workdir = workdir
         self.log = os.path.join(workdir, "twistd.log")
         config = os.path.join(workdir, "sip2acs.toml")
@@ -140,7 +140,10 @@ class Server:
             )
         with open(config, "w") as f:
             f.write(CONFIG.format(
-                database=database, login=LOGIN, institution=INSTITUTION,
+                adapter='database = "%s"' % (database,) if memory is None else (
+                    'adapter = "sip2acs.testing.benchLibrary"\npatrons = %d\nitems = %d'
+                    % memory),
+                login=LOGIN, institution=INSTITUTION,
                 hash=hashPassword(PASSWORD, cost=10), tls=tlsListener))
         logging = ["--logfile=" + self.log]
         env = dict(os.environ)
@@ -491,7 +494,7 @@ def run(args):
         else:
             host = "127.0.0.1"
             database = args.database
-            if database is None:
+            if database is None and args.ils == "sqlite":
                 out.write("generating %d patrons and %d items with sip2acs db import...\n"
                           % (args.patrons, args.items))
                 database, timings = generateData(workdir, args.patrons, args.items, args.pins)
@@ -499,7 +502,9 @@ def run(args):
                 out.write("import: " + ", ".join(
                     "%s %.2f s" % (k, v) for k, v in timings.items()) + "\n")
             tls = _makeCertificate(workdir) if args.tls else None
-            server = Server(workdir, database, args.server_core, tls, args.server_logger)
+            memory = (args.patrons, args.items) if args.ils == "memory" else None
+            server = Server(workdir, database, args.server_core, tls, args.server_logger,
+                            memory)
             ports, pid = server.ports, server.pid
         clientTLS = None
         port = ports[0]
@@ -522,9 +527,10 @@ def run(args):
             cpu = processCPU(pid) - marks["cpu"] if pid else None
             memory = processMemory(pid) if pid else None
             figures = summarize(stats, measured, cpu, memory)
-            title = "%d kiosk(s), %s, %s, %s logging" % (
+            title = "%d kiosk(s), %s, %s, %s logging, %s" % (
                 args.kiosks, "TLS" if args.tls else "plain TCP",
-                "PINs" if args.pins else "no PINs", args.server_logger)
+                "PINs" if args.pins else "no PINs", args.server_logger,
+                "SQLite" if args.ils == "sqlite" else "in-memory adapter (no SQLite)")
             printReport(title, figures, out)
             report["load"] = figures
         if args.json:
@@ -577,6 +583,10 @@ def register(subparsers):
     parser.add_argument("--idle", type=int, default=0, metavar="N",
                         help="instead of a load, open N idle logged-in connections")
     parser.add_argument("--database", help="use this bench database instead of generating one")
+    parser.add_argument("--ils", choices=("sqlite", "memory"), default="sqlite",
+                        help="the started server's circulation system: the SQLite one "
+                        "(default), or sip2acs.testing's in-memory adapter, to measure the "
+                        "SIP2 server without it")
     parser.add_argument("--target", metavar="HOST:PORT",
                         help="a running sip2acs on loopback (default: start one)")
     parser.add_argument("--server-pid", type=int, help="with --target: its pid, for CPU and memory")

@@ -71,6 +71,10 @@ class MemoryILS(ILSBase):
         self.items = {i.itemId: i for i in items}
         self.now = now
         self.calls = []
+        self._loans = {}
+        for item in self.items.values():
+            if item.borrower is not None:
+                self._loans.setdefault(item.borrower, set()).add(item.itemId)
 
     def _pinValid(self, patron, pin):
         if pin is None:
@@ -86,8 +90,7 @@ class MemoryILS(ILSBase):
             )
         charged = [
             ItemRef(item.itemId, item.title, dueDate=item.dueDate)
-            for item in self.items.values()
-            if item.borrower == patronId
+            for item in (self.items[i] for i in sorted(self._loans.get(patronId, ())))
         ]
         return succeed(
             Patron(
@@ -144,6 +147,7 @@ class MemoryILS(ILSBase):
                 renewal=True, title=item.title, patronValid=True,
             )
         item.borrower = patron.patronId
+        self._loans.setdefault(patron.patronId, set()).add(item.itemId)
         item.dueDate = (self.now() + timedelta(days=self.loanDays)).replace(
             hour=23, minute=59, second=0, microsecond=0
         )
@@ -172,6 +176,7 @@ class MemoryILS(ILSBase):
                 )
             )
         borrower, item.borrower, item.dueDate = item.borrower, None, None
+        self._loans.get(borrower, set()).discard(item.itemId)
         return succeed(
             CheckinResult(
                 ok=True,
@@ -200,3 +205,25 @@ class MemoryILS(ILSBase):
     def endPatronSession(self, terminal, patronId, pin=None):
         self.calls.append(("endPatronSession", patronId))
         return succeed(SessionEnd(ok=True, screenMessages=["Thank you!"]))
+
+
+def benchLibrary(options, reactor):
+    """
+    An adapter factory (for an institution's C{adapter} key) giving a
+    L{MemoryILS} with the patrons and items of C{sip2acs bench}'s data set:
+    C{sip2acs bench --ils memory} measures the server without SQLite.
+
+    @param options: C{patrons} and C{items}: how many.
+    """
+    ils = MemoryILS(
+        [MemoryPatron("BP%06d" % n, "Bench Patron %d" % n) for n in range(options["patrons"])],
+        [MemoryItem("BI%07d" % n, "Bench Title %d" % n) for n in range(options["items"])],
+    )
+    ils.calls = _Discard()
+    ils.name = "memory-bench"
+    return ils
+
+
+class _Discard(list):
+    def append(self, value):
+        pass

@@ -50,6 +50,15 @@ class HarnessTests(SynchronousTestCase):
         self.assertGreater(load["server_peak_rss_mb"], 0)
         self.assertIn("machine", report)
 
+    def test_memoryAdapter(self) -> None:
+        """
+        C{--ils memory} runs the same load against sip2acs.testing's
+        in-memory adapter (no data set to import).
+        """
+        report = self.runBench("--kiosks", "2", "--duration", "0.5", "--ils", "memory")
+        self.assertNotIn("import_seconds", report)
+        self.assertEqual((report["load"]["errors"], report["load"]["refusals"]), (0, 0))
+
     def test_idle(self) -> None:
         """
         Idle mode opens logged-in connections and reports memory per
