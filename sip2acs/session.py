@@ -228,8 +228,6 @@ class ACSSession:
             sequence, checksum = decoded.sequence, True
         elif mode == "required":
             checksum = True
-        if isinstance(message, (codec.RequestSCResend, codec.RequestACSResend)):
-            sequence = None
         return (
             codec.encode(
                 message,
