@@ -5,6 +5,7 @@ under C{twistd sip2acs}).
 
     sip2acs hash-password          hash an SC account password for the config
     sip2acs config check FILE      validate a configuration file
+    sip2acs config convert XML     write a Koha/Evergreen SIPconfig.xml as TOML
     sip2acs db ...                 the embedded SQLite circulation database
 """
 
@@ -12,7 +13,7 @@ import argparse
 import getpass
 import sys
 
-from sip2acs import bench, client, dbcli
+from sip2acs import bench, client, dbcli, xmlconfig
 from sip2acs.config import ConfigError, loadConfig
 from sip2acs.passwords import hashPassword
 
@@ -35,11 +36,14 @@ def _hashPassword(args):
 
 
 def _configCheck(args):
+    warnings = []
     try:
-        config = loadConfig(args.path)
+        config = loadConfig(args.path, warnings)
     except ConfigError as e:
         print(e, file=sys.stderr)
         return 1
+    for warning in warnings:
+        print("warning: %s" % (warning,), file=sys.stderr)
     print(
         "%s: ok (%d listener(s), %d institution(s), %d account(s))"
         % (
@@ -77,8 +81,18 @@ def makeParser():
     check = configCommands.add_parser(
         "check", help="validate a configuration file and list every problem"
     )
-    check.add_argument("path", help="the TOML file")
+    check.add_argument("path", help="the TOML file (or a SIPconfig.xml / oils_sip.xml)")
     check.set_defaults(func=_configCheck)
+    convert = configCommands.add_parser(
+        "convert",
+        help="write the TOML equivalent of a Koha SIPconfig.xml or Evergreen "
+        "oils_sip.xml (passwords hashed; what is not carried over is listed)",
+    )
+    convert.add_argument("path", help="the SIPconfig.xml or oils_sip.xml file")
+    convert.add_argument(
+        "-o", "--output", help="write the TOML here instead of to standard output"
+    )
+    convert.set_defaults(func=lambda args: xmlconfig.convertFile(args.path, args.output))
 
     dbcli.register(commands)
     bench.register(commands)

@@ -5,7 +5,8 @@ sip2acs configuration: listeners, institutions and SC accounts.
 The configuration is a TOML file (see C{etc/sip2acs.toml}); with no file,
 L{defaultConfig} gives the out-of-the-box server: raw SIP2 on
 127.0.0.1:6001, the embedded SQLite circulation system in
-C{./sip2acs.sqlite3} with demo data, and one SC account C{demo}/C{demo}.
+C{./sip2acs.sqlite3} with demo data, one SC account C{demo}/C{demo}, and
+the admin listener (metrics, health) on 127.0.0.1:6080.
 
 L{loadConfig} validates everything before the server starts and reports
 every problem at once, each with its location (C{account[2].encoding:
@@ -16,20 +17,23 @@ import tomllib
 
 import attrs
 
+from sip2acs.access import AddressList
 from sip2acs.passwords import hashPassword, isHashed
+from sip2acs.tls import TLS_VERSIONS, TLSMaterialError, loadMaterial, normalizeSubject
 
 __all__ = [
     "ConfigError",
     "ListenerConfig",
     "InstitutionConfig",
     "AccountConfig",
+    "AdminConfig",
     "Config",
     "loadConfig",
     "parseConfig",
     "defaultConfig",
 ]
 
-TRANSPORTS = ("raw",)
+TRANSPORTS = ("raw", "telnet", "tls")
 ERROR_DETECTION = ("auto", "required", "off")
 ENCODINGS = ("ascii", "latin-1", "cp850", "utf-8")
 TERMINATORS = {"CR": b"\r", "CRLF": b"\r\n"}
@@ -60,7 +64,9 @@ class ListenerConfig:
 
     @ivar endpoint: A Twisted server endpoint description, e.g.
         C{tcp:6001:interface=127.0.0.1}.
-    @ivar transport: C{raw} (SIP2 login with 93).
+    @ivar transport: C{raw} (SIP2 login with 93), C{telnet} (a
+        C{login:}/C{password:} prelude, then SIP2; see
+        L{sip2acs.telnet}) or C{tls} (SIP2 in TLS; see L{sip2acs.tls}).
     @ivar loginTimeout: Seconds an unauthenticated connection may stay.
     @ivar idleTimeout: Seconds without a message before an authenticated
         connection is closed; L{None} for never.
@@ -68,6 +74,26 @@ class ListenerConfig:
     @ivar statusBeforeLogin: Answer 99 before 93 (some kiosks need it), with
         the policy of C{institution}.
     @ivar institution: The institution reported to a 99 before login.
+    @ivar certificate: TLS: the server certificate's PEM file (further
+        certificates in it are its chain).
+    @ivar privateKey: TLS: the unencrypted private key's PEM file.
+    @ivar chain: TLS: a PEM file of intermediate certificates, or L{None}.
+    @ivar clientCA: TLS: a PEM bundle of the CAs whose certificates kiosks
+        must present (mutual TLS), or L{None} for no client certificates.
+    @ivar tlsMinimum: TLS: the oldest version accepted, C{"1.2"},
+        C{"1.3"}, or the insecure C{"1.0"}/C{"1.1"}.
+    @ivar allow: An L{AddressList} of the addresses that may connect, or
+        L{None} for every address.
+    @ivar proxyProtocol: Connections start with a PROXY protocol (v1 or
+        v2) header from a load balancer, naming the kiosk's address.
+    @ivar proxyFrom: The balancers' addresses allowed to send those
+        headers, or L{None} for any.
+    @ivar maxConnectionsPerAddress: Open connections allowed per address;
+        C{0} for no cap.
+    @ivar loginFailuresBeforeCooloff: Failed logins from one address
+        (within C{cooloff} seconds) after which its logins are refused for
+        C{cooloff} seconds; C{0} turns this off.
+    @ivar cooloff: Seconds of the cooling-off.
     """
 
     endpoint: str
@@ -77,6 +103,17 @@ class ListenerConfig:
     maxFrame: int = 16384
     statusBeforeLogin: bool = False
     institution: str | None = None
+    certificate: str | None = None
+    privateKey: str | None = None
+    chain: str | None = None
+    clientCA: str | None = None
+    tlsMinimum: str = "1.2"
+    allow: AddressList | None = None
+    proxyProtocol: bool = False
+    proxyFrom: AddressList | None = None
+    maxConnectionsPerAddress: int = 0
+    loginFailuresBeforeCooloff: int = 10
+    cooloff: float = 300.0
 
 
 @attrs.frozen
@@ -123,6 +160,15 @@ class AccountConfig:
     @ivar trace: Log every message of this account's connections: C{off},
         C{redacted} (personal data masked) or C{full}. Passwords and PINs
         are masked in every mode.
+    @ivar allow: An L{AddressList} of the addresses this account may log
+        in from, or L{None} for every address.
+    @ivar addresses: An L{AddressList} of addresses whose connections are
+        logged in as this account without a 93 (a 93 still overrides), or
+        L{None}.
+    @ivar certificateSubject: The subject (RFC 4514, as
+        L{normalizeSubject <sip2acs.tls.normalizeSubject>} writes it) the
+        kiosk's TLS client certificate must have to log in as this
+        account, or L{None}.
     """
 
     login: str
@@ -135,28 +181,62 @@ class AccountConfig:
     location: str | None = None
     itemList: str = "barcode"
     trace: str = "off"
+    allow: AddressList | None = None
+    addresses: AddressList | None = None
+    certificateSubject: str | None = None
+
+
+@attrs.frozen
+class AdminConfig:
+    """
+    The admin HTTP listener (metrics, health, readiness, status page; see
+    L{sip2acs.admin}).
+
+    @ivar endpoint: A Twisted server endpoint description, e.g.
+        C{tcp:6080:interface=127.0.0.1}; L{None} for no admin listener.
+    @ivar healthTimeout: Seconds each ILS adapter has to answer C{/health}.
+    """
+
+    endpoint: str | None = None
+    healthTimeout: float = 5.0
+
+
+DEFAULT_ADMIN_ENDPOINT = "tcp:6080:interface=127.0.0.1"
+"""
+The admin listener of the built-in configuration: loopback only.
+"""
 
 
 @attrs.frozen
 class Config:
     """
     A whole, validated configuration.
+
+    @ivar admin: The L{AdminConfig}; no admin listener by default.
     """
 
     listeners: tuple[ListenerConfig, ...]
     institutions: dict
     accounts: dict
+    admin: AdminConfig = AdminConfig()
 
 
-def defaultConfig(database="sip2acs.sqlite3", endpoints=("tcp:6001:interface=127.0.0.1",)):
+def defaultConfig(
+    database="sip2acs.sqlite3",
+    endpoints=("tcp:6001:interface=127.0.0.1",),
+    admin=DEFAULT_ADMIN_ENDPOINT,
+):
     """
     The configuration of C{twistd -n sip2acs} with no C{--config}.
 
     @param database: Where the embedded SQLite system keeps its data; it is
         created with the demo data on first run.
     @param endpoints: Raw SIP2 listeners.
+    @param admin: The admin listener's endpoint (loopback port 6080 by
+        default), or L{None} for none.
     """
     return Config(
+        admin=AdminConfig(endpoint=admin),
         listeners=tuple(ListenerConfig(endpoint=e) for e in endpoints),
         institutions={
             "DEMO": InstitutionConfig(
@@ -219,10 +299,94 @@ class _Table:
             self.problem(key, "is not a known setting")
 
 
+def _addressList(t, key):
+    """
+    Read an optional list of addresses and networks.
+    """
+    entries = t.get(key, list, None)
+    if entries is None:
+        return None
+    addresses, problems = AddressList.parse(entries)
+    for text in problems:
+        t.problem(key, text)
+    return None if problems else addresses
+
+
+_TLS_KEYS = {
+    "certificate": "certificate",
+    "private-key": "privateKey",
+    "chain": "chain",
+    "client-ca": "clientCA",
+}
+
+
+def _listenerTLS(t, transport):
+    """
+    Read a listener's TLS keys, and check its files: they must exist and
+    hold a certificate and its key.
+    """
+    values = {name: t.get(key, str, None) for key, name in _TLS_KEYS.items()}
+    given = "tls-minimum" in t.data
+    values["tlsMinimum"] = t.get("tls-minimum", str, "1.2", tuple(TLS_VERSIONS))
+    if transport != "tls":
+        for key, name in _TLS_KEYS.items():
+            if values[name] is not None:
+                t.problem(key, 'is only for transport = "tls"')
+        if given:
+            t.problem("tls-minimum", 'is only for transport = "tls"')
+        return values
+    for key in ("certificate", "private-key"):
+        if values[_TLS_KEYS[key]] is None:
+            t.problem(key, 'is required for transport = "tls"')
+    if values["certificate"] is not None and values["privateKey"] is not None:
+        try:
+            loadMaterial(
+                values["certificate"],
+                values["privateKey"],
+                values["chain"],
+                values["clientCA"],
+            )
+        except TLSMaterialError as e:
+            for key, text in e.problems:
+                t.problem(key, text)
+    return values
+
+
 def _listener(data, where, problems):
     t = _Table(data, where, problems)
     endpoint = t.get("endpoint", str)
     transport = t.get("transport", str, "raw", TRANSPORTS)
+    tls = _listenerTLS(t, transport)
+    allow = _addressList(t, "allow")
+    proxy = t.get("proxy-protocol", bool, False)
+    proxyFrom = _addressList(t, "proxy-from")
+    if proxyFrom is not None and not proxy:
+        t.problem("proxy-from", "is only for proxy-protocol = true")
+    perAddress = t.get("max-connections-per-address", int, 0)
+    if perAddress is not None and perAddress < 0:
+        t.problem("max-connections-per-address", "must be 0 (no cap) or more")
+    failures = t.get("login-failures-before-cooloff", int, 10)
+    if failures is not None and failures < 0:
+        t.problem("login-failures-before-cooloff", "must be 0 (never cool off) or more")
+    cooloff = t.get("cooloff", float, 300.0)
+    if cooloff is not None and not 0 < cooloff <= 86400:
+        t.problem("cooloff", "must be more than 0 and at most 86400 seconds")
+    if endpoint is not None:
+        kind = endpoint.split(":", 1)[0].strip().lower()
+        if transport == "tls" and kind in ("ssl", "tls"):
+            t.problem(
+                "endpoint",
+                'give a plain endpoint (tcp:45550:...): transport = "tls" adds'
+                " TLS itself",
+            )
+        if kind == "haproxy" and (
+            proxy or allow is not None or perAddress or transport != "raw"
+        ):
+            t.problem(
+                "endpoint",
+                "use a plain endpoint with proxy-protocol = true instead of a"
+                " haproxy: endpoint, so that allow lists see the kiosk's address",
+            )
     login = t.get("login-timeout", float, 30.0)
     idle = t.get("idle-timeout", float, 600.0)
     maxFrame = t.get("max-frame", int, 16384)
@@ -241,6 +405,13 @@ def _listener(data, where, problems):
         maxFrame=maxFrame,
         statusBeforeLogin=before,
         institution=institution,
+        allow=allow,
+        proxyProtocol=proxy,
+        proxyFrom=proxyFrom,
+        maxConnectionsPerAddress=perAddress or 0,
+        loginFailuresBeforeCooloff=failures if failures is not None else 10,
+        cooloff=cooloff or 300.0,
+        **tls,
     )
 
 
@@ -286,7 +457,30 @@ def _account(data, where, problems):
         location=t.get("location", str, None),
         itemList=t.get("item-list", str, "barcode", ITEM_LISTS),
         trace=t.get("trace", str, "off", TRACING),
+        allow=_addressList(t, "allow"),
+        addresses=_addressList(t, "addresses"),
+        certificateSubject=t.get("certificate-subject", str, None),
     )
+    subject = values["certificateSubject"]
+    if subject is not None:
+        try:
+            values["certificateSubject"] = normalizeSubject(subject)
+        except ValueError as e:
+            t.problem(
+                "certificate-subject",
+                "%r %s; write it as `openssl x509 -noout -subject -nameopt"
+                " RFC2253 -in kiosk.pem` prints it, e.g. CN=kiosk1,O=Harbour Library"
+                % (subject, e),
+            )
+            values["certificateSubject"] = None
+    if values["allow"] is not None and values["addresses"] is not None:
+        outside = values["allow"].covers(values["addresses"])
+        if outside:
+            t.problem(
+                "addresses",
+                "%s is not inside this account's allow list"
+                % (", ".join(str(n) for n in outside),),
+            )
     delimiter = values["delimiter"]
     if delimiter is not None and (
         len(delimiter) != 1 or delimiter.isalnum() or delimiter in "\r\n\x00"
@@ -296,6 +490,50 @@ def _account(data, where, problems):
     if login is None or password is None or values["institution"] is None:
         return None
     return AccountConfig(login=login, passwordHash=password, **values)
+
+
+def _admin(data, problems):
+    if not isinstance(data, dict):
+        problems.append("admin: must be a table ([admin])")
+        return AdminConfig()
+    t = _Table(data, "admin", problems)
+    endpoint = t.get("endpoint", str, None)
+    if endpoint is not None and not endpoint.strip():
+        t.problem("endpoint", "must not be empty (leave it out for no admin listener)")
+        endpoint = None
+    timeout = t.get("health-timeout", float, 5.0)
+    if timeout is not None and not 0 < timeout <= 300:
+        t.problem("health-timeout", "must be more than 0 and at most 300 seconds")
+        timeout = 5.0
+    t.noMore()
+    return AdminConfig(endpoint=endpoint, healthTimeout=timeout)
+
+
+def _checkAccountAccess(located, listeners, problems):
+    """
+    Checks across accounts and listeners: no address may log two accounts
+    in, and an account bound to a certificate subject needs a listener
+    that asks for client certificates.
+
+    @param located: C{(where, account)} pairs.
+    """
+    bound = [(where, account) for where, account in located if account.addresses]
+    for index, (where, account) in enumerate(bound):
+        for otherWhere, other in bound[index + 1 :]:
+            for mine, theirs in account.addresses.overlapping(other.addresses):
+                problems.append(
+                    "%s.addresses: %s overlaps %s of %s (%r): each address"
+                    " may log in one account"
+                    % (where, mine, theirs, otherWhere, other.login)
+                )
+    mutual = any(l.transport == "tls" and l.clientCA for l in listeners)
+    for where, account in located:
+        if account.certificateSubject is not None and not mutual:
+            problems.append(
+                "%s.certificate-subject: no [[listener]] with transport ="
+                ' "tls" and a client-ca asks for client certificates, so this'
+                " account could never log in" % (where,)
+            )
 
 
 def parseConfig(data, source="configuration"):
@@ -330,11 +568,13 @@ def parseConfig(data, source="configuration"):
             problems.append("%s.id: %r is defined twice" % (where, institution.id))
         institutions[institution.id] = institution
     accounts = {}
+    located = []
     for index, table in enumerate(tables("account")):
         where = "account[%d]" % (index,)
         account = _account(table, where, problems)
         if account is None:
             continue
+        located.append((where, account))
         if account.login in accounts:
             problems.append("%s.login: %r is defined twice" % (where, account.login))
         if account.institution not in institutions:
@@ -343,11 +583,19 @@ def parseConfig(data, source="configuration"):
                 % (where, account.institution)
             )
         accounts[account.login] = account
+    _checkAccountAccess(located, listeners, problems)
     for index, listener in enumerate(listeners):
         if listener.institution is not None and listener.institution not in institutions:
             problems.append(
                 "listener[%d].institution: %r is not a configured institution"
                 % (index, listener.institution)
+            )
+    admin = _admin(data.pop("admin", {}), problems)
+    for index, listener in enumerate(listeners):
+        if admin.endpoint is not None and listener.endpoint == admin.endpoint:
+            problems.append(
+                "admin.endpoint: %r is also listener[%d]'s endpoint"
+                % (admin.endpoint, index)
             )
     for key in data:
         problems.append("%s: is not a known section" % (key,))
@@ -357,21 +605,31 @@ def parseConfig(data, source="configuration"):
         problems.append("institution: at least one [[institution]] is needed")
     if problems:
         raise ConfigError(problems, source)
-    return Config(tuple(listeners), institutions, accounts)
+    return Config(tuple(listeners), institutions, accounts, admin=admin)
 
 
-def loadConfig(path):
+def loadConfig(path, warnings=None):
     """
-    Read and validate a TOML configuration file.
+    Read and validate a TOML configuration file, or a Koha SIPconfig.xml /
+    Evergreen oils_sip.xml (a C{.xml} name, or text starting with C{<}),
+    which L{sip2acs.xmlconfig} converts.
 
-    @raise ConfigError: The file cannot be read, is not TOML, or does not
-        describe a server that can run.
+    @param warnings: For an XML file, a list to append what was not carried
+        over to; when L{None} it is logged.
+    @raise ConfigError: The file cannot be read, is not TOML (or XML), or
+        does not describe a server that can run.
     """
     try:
         with open(path, "rb") as f:
-            data = tomllib.load(f)
+            raw = f.read()
     except OSError as e:
         raise ConfigError(["cannot read it: %s" % (e.strerror,)], path)
-    except tomllib.TOMLDecodeError as e:
+    from sip2acs import xmlconfig
+
+    if xmlconfig.looksLikeXML(path, raw):
+        return xmlconfig.loadXMLConfig(path, raw, warnings)
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(["is not valid TOML: %s" % (e,)], path)
     return parseConfig(data, path)

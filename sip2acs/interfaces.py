@@ -48,6 +48,13 @@ class IILS(Interface):
     L{sip2acs.ils.base.Reason} and a screen message for the patron; a
     failed Deferred means the system itself failed (the session then
     answers with a refusal saying the library system is unavailable).
+
+    Optionally, a provider may have a C{healthCheck()} method (not part of
+    the interface, so adapters without it still provide it): it returns a
+    Deferred firing when the circulation system answers a cheap request
+    and failing when it does not. The admin listener's C{/health} calls
+    it, bounded by a timeout (see L{sip2acs.admin}); adapters without it
+    count as healthy.
     """
 
     name = Attribute("A short name for logs, e.g. C{sqlite:/path/db}.")

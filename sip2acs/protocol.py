@@ -10,18 +10,23 @@ while the session works, so replies leave in order and a fast kiosk feels
 TCP back-pressure instead of filling memory.
 """
 
+from twisted.internet.interfaces import IHandshakeListener
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.protocols.policies import TimeoutMixin
+from zope.interface import implementer
 
 __all__ = ["SIP2Protocol"]
 
 
+@implementer(IHandshakeListener)
 class SIP2Protocol(LineReceiver, TimeoutMixin):
     """
     One SC connection on a raw port.
 
     @ivar session: The L{ACSSession <sip2acs.session.ACSSession>}.
+    @ivar connectedAt: When the connection was made (the session clock's
+        seconds), or L{None} before.
     """
 
     log = Logger()
@@ -34,15 +39,40 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         self.callLater = session.clock.callLater
         self._closing = False
         self._transportPaused = False
+        self.connectedAt = None
 
     def connectionMade(self):
+        self.connectedAt = self.session.clock.seconds()
         self.session.server.connections.add(self)
-        self.setTimeout(self.listener.loginTimeout)
+        if self.session.authenticated:
+            # Logged in by its address (see ACSSession.loginByAddress).
+            self.setTimeout(self.listener.idleTimeout)
+        else:
+            self.setTimeout(self.listener.loginTimeout)
         self.log.info(
             "connection from {peer} on {endpoint}",
             peer=self.session.peer,
             endpoint=self.listener.endpoint,
         )
+
+    def handshakeCompleted(self):
+        """
+        TLS listeners: the handshake is done. Tell the session the subject
+        of the SC's client certificate, and log the SC in by its address if
+        an account is bound to it (and to that certificate).
+        """
+        from sip2acs.tls import peerSubject
+
+        self.session.certificateSubject = peerSubject(self.transport)
+        self.log.info(
+            "TLS from {peer}: {version} {cipher}, client certificate {subject}",
+            peer=self.session.peer,
+            version=self.transport.getHandle().get_protocol_version_name(),
+            cipher=self.transport.getHandle().get_cipher_name(),
+            subject=self.session.certificateSubject or "none",
+        )
+        if not self.session.authenticated and self.session.loginByAddress():
+            self.setTimeout(self.listener.idleTimeout)
 
     def connectionLost(self, reason):
         self.setTimeout(None)

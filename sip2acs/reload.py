@@ -109,6 +109,11 @@ class ConfigReloader:
                 "listener changes in {path} take effect at the next restart",
                 path=self.path,
             )
+        if config.admin != old.admin:
+            self.log.warn(
+                "[admin] changes in {path} take effect at the next restart",
+                path=self.path,
+            )
         adapters = self._adapters(config)
         self.server.applyConfig(config, adapters)
         self.log.info(

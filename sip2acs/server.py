@@ -10,6 +10,8 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.reflect import namedAny
 
+from sip2acs.metrics import Metrics, Readiness
+from sip2acs.access import LoginThrottle, parseAddress
 from sip2acs.passwords import VerifiedCache, hashPassword, verifyPassword
 
 __all__ = ["ACSServer", "SIP2ServerFactory", "makeAdapter"]
@@ -48,6 +50,10 @@ class ACSServer:
         with the same adapter and options share one.
     @ivar connections: The open L{SIP2Protocol
         <sip2acs.protocol.SIP2Protocol>}s.
+    @ivar metrics: The L{Metrics <sip2acs.metrics.Metrics>} the admin
+        listener reports.
+    @ivar readiness: The L{Readiness <sip2acs.metrics.Readiness>}: whether
+        C{/ready} says this server accepts new kiosks.
     """
 
     log = Logger()
@@ -61,6 +67,10 @@ class ACSServer:
         self.ilsTimeout = ilsTimeout
         self.connections = set()
         self._verified = VerifiedCache(size=1000)
+        self.throttles = {}
+        self._addressIndex = (None, ())
+        self.metrics = Metrics()
+        self.readiness = Readiness()
 
     def applyConfig(self, config, adapters):
         """
@@ -79,8 +89,8 @@ class ACSServer:
 
     def transactionDone(self, session, request, response, outcome, seconds):
         """
-        Called by each session after it answers a request: a hook for
-        metrics. Does nothing here.
+        Called by each session after it answers a request: count it in
+        L{metrics}.
 
         @param session: The L{ACSSession <sip2acs.session.ACSSession>}.
         @param request: The request's command identifier, e.g. C{"11"}.
@@ -89,6 +99,7 @@ class ACSServer:
             L{sip2acs.session.outcome}).
         @param seconds: How long the answer took.
         """
+        self.metrics.transactionDone(request, response, outcome, seconds)
 
     def ilsFor(self, institution):
         """
@@ -108,19 +119,114 @@ class ACSServer:
             return False
         return self._verified.verify(password, stored)
 
-    def checkLogin(self, login, password, peer=None):
+    def checkLogin(self, login, password, peer=None, listener=None, subject=None):
         """
-        Check an SC's login and password.
+        Check an SC's login and password, and that it may log in as that
+        account from where it is (L{loginRefusal}). An address cooling off
+        after repeated failures on C{listener} is refused without a check.
 
         The hash comparison costs tens of milliseconds of CPU, so it runs
         in the reactor's thread pool, never on the reactor thread.
 
+        @param peer: The SC's address (its host string).
+        @param listener: The L{ListenerConfig} it connected to, whose
+            cooling-off settings apply; L{None} for none.
+        @param subject: The subject of its TLS client certificate (see
+            L{sip2acs.tls.peerSubject}), or L{None}.
         @return: A Deferred firing with the L{AccountConfig} or L{None}.
         """
+        throttle = self.throttleFor(listener)
+        if throttle is not None:
+            left = throttle.refusal(peer)
+            if left is not None:
+                self.log.info(
+                    "login {login!r} from {peer} refused: cooling off after"
+                    " repeated failed logins ({left:.0f} s left)",
+                    login=login,
+                    peer=peer,
+                    left=left,
+                )
+                return succeed(None)
         account = self.accounts.get(login)
         stored = account.passwordHash if account is not None else None
         d = self._deferToThread(self._verify, password, stored)
-        return d.addCallback(lambda ok: account if ok else None)
+        return d.addCallback(self._cbVerified, account, peer, subject, throttle, listener)
+
+    def _cbVerified(self, ok, account, peer, subject, throttle, listener):
+        if ok:
+            refusal = self.loginRefusal(account, peer, subject)
+            if refusal is None:
+                if throttle is not None:
+                    throttle.succeeded(peer)
+                return account
+            self.log.warn(
+                "login {login!r} from {peer} refused: {reason}",
+                login=account.login,
+                peer=peer,
+                reason=refusal,
+            )
+        if throttle is not None and throttle.failed(peer):
+            self.log.warn(
+                "{peer}: {count} failed logins on {endpoint}; refusing its logins"
+                " for {seconds:.0f} s",
+                peer=peer,
+                count=throttle.limit,
+                endpoint=listener.endpoint,
+                seconds=throttle.period,
+            )
+        return None
+
+    def loginRefusal(self, account, peer, subject=None):
+        """
+        Why an SC at C{peer}, whose TLS client certificate has C{subject},
+        may not log in as C{account} whatever its password.
+
+        @return: The reason, or L{None} if it may.
+        """
+        if account.allow is not None and peer not in account.allow:
+            return "the address is not in the account's allow list"
+        wanted = account.certificateSubject
+        if wanted is not None and subject != wanted:
+            if subject is None:
+                return "the account needs a TLS client certificate (%s)" % (wanted,)
+            return "the TLS client certificate is %s, not %s" % (subject, wanted)
+        return None
+
+    def accountForAddress(self, peer, subject=None):
+        """
+        The account bound to C{peer} by its C{addresses}, if any, and if
+        the SC may log in as it from there (L{loginRefusal}).
+
+        @return: An L{AccountConfig} or L{None}.
+        """
+        accounts, bound = self._addressIndex
+        if accounts is not self.accounts:
+            bound = tuple(a for a in self.accounts.values() if a.addresses is not None)
+            self._addressIndex = (self.accounts, bound)
+        if not bound:
+            return None
+        address = parseAddress(peer)
+        if address is None:
+            return None
+        for account in bound:
+            if address in account.addresses:
+                if self.loginRefusal(account, peer, subject) is None:
+                    return account
+                return None
+        return None
+
+    def throttleFor(self, listener):
+        """
+        The L{LoginThrottle} of C{listener}, or L{None} if it has none.
+        """
+        if listener is None or not listener.loginFailuresBeforeCooloff:
+            return None
+        throttle = self.throttles.get(listener)
+        if throttle is None:
+            throttle = self.throttles[listener] = LoginThrottle(
+                listener.loginFailuresBeforeCooloff, listener.cooloff, self.reactor
+            )
+        return throttle
 
     def _deferToThread(self, f, *args):
         getThreadPool = getattr(self.reactor, "getThreadPool", None)
@@ -133,8 +239,11 @@ class ACSServer:
 class SIP2ServerFactory(ServerFactory):
     """
     The factory behind one listener: it builds a L{SIP2Protocol
-    <sip2acs.protocol.SIP2Protocol>} with a fresh L{ACSSession
-    <sip2acs.session.ACSSession>} for each connection.
+    <sip2acs.protocol.SIP2Protocol>} (a L{TelnetLoginProtocol
+    <sip2acs.telnet.TelnetLoginProtocol>} on a telnet listener) with a
+    fresh L{ACSSession <sip2acs.session.ACSSession>} for each connection.
+    On raw and TLS listeners an SC whose address an account is bound to
+    starts logged in as that account.
     """
 
     def __init__(self, server, listener):
@@ -147,6 +256,12 @@ class SIP2ServerFactory(ServerFactory):
 
         peer = getattr(addr, "host", None)
         session = ACSSession(self.server, self.listener, peer=peer)
-        protocol = SIP2Protocol(session, self.listener)
+        if self.listener.transport == "telnet":
+            from sip2acs.telnet import TelnetLoginProtocol
+
+            protocol = TelnetLoginProtocol(session, self.listener)
+        else:
+            session.loginByAddress()
+            protocol = SIP2Protocol(session, self.listener)
         protocol.factory = self
         return protocol

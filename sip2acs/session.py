@@ -161,6 +161,11 @@ class ACSSession:
     @ivar account: The L{AccountConfig <sip2acs.config.AccountConfig>} the
         SC logged in as, or L{None} before login.
     @ivar terminal: The L{Terminal} passed to the adapter.
+    @ivar certificateSubject: The subject of the SC's TLS client
+        certificate (see L{sip2acs.tls.peerSubject}), or L{None}.
+    @ivar messages: How many requests were answered.
+    @ivar lastMessageAt: When the last request was answered (the clock's
+        seconds), or L{None}.
     """
 
     log = Logger()
@@ -185,9 +190,11 @@ class ACSSession:
         self.loginFailures = 0
         self.badFrames = 0
         self.maxPrintWidth = None
+        self.certificateSubject = None
         self.lastResponse = None
         self.lastRequestKey = None
         self.messages = 0
+        self.lastMessageAt = None
         self._inflight = None
         self._inflightSince = None
         self._watchdog = None
@@ -388,6 +395,7 @@ class ACSSession:
         self.lastResponse = data
         self.lastRequestKey = key
         self.messages += 1
+        self.lastMessageAt = self.clock.seconds()
         seconds = time.perf_counter() - started
         account = self.account.login if self.account else "-"
         result = outcome(response)
@@ -570,6 +578,26 @@ class ACSSession:
         )
         self.loginFailures = 0
 
+    def loginByAddress(self):
+        """
+        Log the SC in as the account bound to its address, if there is one
+        (and the SC may log in as it: see L{ACSServer.loginRefusal
+        <sip2acs.server.ACSServer.loginRefusal>}): for SCs that never send
+        a 93. A 93 still overrides it.
+
+        @return: Whether the SC is now logged in.
+        """
+        account = self.server.accountForAddress(self.peer, self.certificateSubject)
+        if account is None:
+            return False
+        self.login(account)
+        self.log.info(
+            "{login} logged in from {peer} by its address",
+            login=account.login,
+            peer=self.peer,
+        )
+        return True
+
     def configChanged(self):
         """
         The server's configuration was reloaded: carry on under the
@@ -599,7 +627,13 @@ class ACSSession:
             )
             return succeed(self._loginFailed(refused))
         login = message.loginUserId or ""
-        d = self.server.checkLogin(login, message.loginPassword or "", self.peer)
+        d = self.server.checkLogin(
+            login,
+            message.loginPassword or "",
+            self.peer,
+            listener=self.listener,
+            subject=self.certificateSubject,
+        )
 
         def checked(account):
             if account is None:
@@ -619,6 +653,7 @@ class ACSSession:
         this connection: the SC is no longer who it said it was.
         """
         self.loginFailures += 1
+        self.server.metrics.loginFailed(self.listener.endpoint)
         self.account = self.terminal = self.institution = self.ils = None
         if self.loginFailures >= MAX_LOGIN_FAILURES:
             self.log.info(

@@ -11,14 +11,22 @@ import resource
 
 from twisted.application import strports
 from twisted.application.service import IService, MultiService, Service
+from twisted.internet.defer import maybeDeferred
+from twisted.internet.endpoints import serverFromString
 from twisted.logger import Logger
+from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python import usage
 
-from sip2acs.config import ConfigError, defaultConfig, loadConfig
+from sip2acs.access import AccessGate
+from sip2acs.proxy import ProxyHeaderFactory
+from sip2acs.tls import ServerTLS, TLSMaterialError
+
+from sip2acs.admin import DrainService, makeSite
+from sip2acs.config import DEFAULT_ADMIN_ENDPOINT, ConfigError, defaultConfig, loadConfig
 from sip2acs.reload import ConfigReloader, ReloadService
 from sip2acs.server import ACSServer, SIP2ServerFactory, makeAdapter
 
-__all__ = ["Options", "makeService"]
+__all__ = ["ListeningService", "Options", "listenerFactory", "makeService"]
 
 DEFAULT_ENDPOINT = "tcp:6001:interface=127.0.0.1"
 
@@ -28,13 +36,17 @@ class Options(usage.Options):
     Options of C{twistd sip2acs}.
     """
 
-    synopsis = "[--config PATH.toml | [--sip ENDPOINT]... [--database PATH]]"
+    synopsis = (
+        "[--config PATH.toml | [--sip ENDPOINT]... [--database PATH]"
+        " [--admin ENDPOINT|none]]"
+    )
     longdesc = (
         "Serve SIP2 to self-check kiosks, sorters and other SCs. With no "
         "options: raw SIP2 on 127.0.0.1:6001, the embedded SQLite circulation "
         "system in ./sip2acs.sqlite3 (created with demo data on first run) "
         "and one SC account, login 'demo', password 'demo', institution "
-        "'DEMO'. For anything else write a TOML file (see etc/sip2acs.toml "
+        "'DEMO'; metrics, health and a status page over HTTP on "
+        "127.0.0.1:6080. For anything else write a TOML file (see etc/sip2acs.toml "
         "and tap.md) and pass --config."
     )
     optParameters = [
@@ -42,8 +54,9 @@ class Options(usage.Options):
             "config",
             "c",
             None,
-            "TOML file declaring listeners, institutions and accounts. "
-            "Replaces the built-in demo configuration.",
+            "TOML file declaring listeners, institutions and accounts (or a "
+            "Koha SIPconfig.xml / Evergreen oils_sip.xml). Replaces the "
+            "built-in demo configuration.",
         ],
         [
             "database",
@@ -51,6 +64,15 @@ class Options(usage.Options):
             "sip2acs.sqlite3",
             "SQLite database of the built-in configuration (created with "
             "demo data if missing). Not used with --config.",
+        ],
+        [
+            "admin",
+            None,
+            None,
+            "Admin HTTP listener (/metrics, /health, /ready, status page) of "
+            "the built-in configuration, as a Twisted endpoint description; "
+            "'none' for none. Default: %s. Not used with --config (see its "
+            "[admin] table)." % (DEFAULT_ADMIN_ENDPOINT,),
         ],
     ]
 
@@ -73,6 +95,11 @@ class Options(usage.Options):
                     "--sip is for the built-in configuration; declare "
                     "listeners in the [[listener]] tables of %s" % (self["config"],)
                 )
+            if self["admin"] is not None:
+                raise usage.UsageError(
+                    "--admin is for the built-in configuration; declare the "
+                    "admin listener in the [admin] table of %s" % (self["config"],)
+                )
             try:
                 self["parsedConfig"] = loadConfig(self["config"])
             except ConfigError as e:
@@ -81,7 +108,16 @@ class Options(usage.Options):
             self["parsedConfig"] = defaultConfig(
                 database=self["database"],
                 endpoints=self["sip"] or [DEFAULT_ENDPOINT],
+                admin=_adminEndpoint(self["admin"]),
             )
+
+
+def _adminEndpoint(option):
+    if option is None:
+        return DEFAULT_ADMIN_ENDPOINT
+    if option.lower() == "none":
+        return None
+    return option
 
 
 class FileLimitService(Service):
@@ -124,6 +160,134 @@ class FileLimitService(Service):
             )
 
 
+class ListeningService(Service):
+    """
+    Listens on an endpoint built in code while the service runs. Unlike a
+    plain C{StreamServerEndpointService}, a port that cannot be bound stops
+    the start-up with its error (C{CannotListenError}) instead of only
+    logging it.
+
+    @ivar endpoint: An L{IStreamServerEndpoint}.
+    @ivar factory: The protocol factory.
+    @ivar port: The L{IListeningPort} while listening, else L{None}.
+    """
+
+    log = Logger()
+
+    def __init__(self, endpoint, factory):
+        self.endpoint = endpoint
+        self.factory = factory
+        self.port = None
+        self._listening = None
+
+    def privilegedStartService(self):
+        Service.privilegedStartService(self)
+        self._listen()
+
+    def startService(self):
+        Service.startService(self)
+        if self._listening is None:
+            self._listen()
+
+    def _listen(self):
+        failures = []
+        self._listening = self.endpoint.listen(self.factory)
+        self._listening.addCallbacks(self._gotPort, failures.append)
+        if failures:
+            self._listening = None
+            failures[0].raiseException()
+        self._listening.addErrback(
+            lambda failure: self.log.failure("cannot listen", failure)
+        )
+
+    def _gotPort(self, port):
+        self.port = port
+        return port
+
+    def stopService(self):
+        Service.stopService(self)
+        listening, self._listening = self._listening, None
+        port, self.port = self.port, None
+        if port is not None:
+            return maybeDeferred(port.stopListening)
+        if listening is not None:
+            listening.cancel()
+        return None
+
+
+def listenerFactory(server, listener, reactor, tls=None):
+    """
+    The factory stack of one listener, outermost first: the PROXY header
+    (if C{proxy-protocol}), the access gate (if C{allow} or
+    C{max-connections-per-address}), TLS (if C{transport = "tls"}), then
+    the SIP2 factory every listener shares (R2: transports differ only in
+    framing, prelude and endpoint).
+
+    @param server: The L{ACSServer}.
+    @param listener: The L{ListenerConfig <sip2acs.config.ListenerConfig>}.
+    @param tls: For TLS listeners, the L{ServerTLS}.
+    """
+    factory = SIP2ServerFactory(server, listener)
+    if listener.transport == "tls":
+        factory = TLSMemoryBIOFactory(tls, False, factory, clock=reactor)
+    if listener.allow is not None or listener.maxConnectionsPerAddress:
+        factory = AccessGate(
+            factory, listener.allow, listener.maxConnectionsPerAddress, listener.endpoint
+        )
+    if listener.proxyProtocol:
+        factory = ProxyHeaderFactory(
+            factory,
+            listener.proxyFrom,
+            timeout=listener.loginTimeout,
+            clock=reactor,
+            endpoint=listener.endpoint,
+        )
+    return factory
+
+
+def listenerService(server, listener, reactor, reloader=None):
+    """
+    The service of one listener. A plain raw listener is a strports
+    service as always; the others are built in code (L{listenerFactory})
+    on the endpoint their description names.
+
+    @param reloader: The L{ReloadService}, to reload TLS files on SIGHUP.
+    @raise SystemExit: The TLS files or the endpoint description are bad.
+    """
+    log = Logger()
+    plain = (
+        listener.transport == "raw"
+        and listener.allow is None
+        and not listener.maxConnectionsPerAddress
+        and not listener.proxyProtocol
+    )
+    if plain:
+        factory = SIP2ServerFactory(server, listener)
+        return strports.service(listener.endpoint, factory, reactor=reactor)
+    tls = None
+    if listener.transport == "tls":
+        try:
+            tls = ServerTLS(listener)
+        except TLSMaterialError as e:
+            raise SystemExit("listener %s: %s" % (listener.endpoint, e))
+        if reloader is not None:
+            reloader.addReloader("TLS files of %s" % (listener.endpoint,), tls.reload)
+    if listener.proxyProtocol and listener.proxyFrom is None:
+        log.warn(
+            "{endpoint} takes PROXY headers from any address: set proxy-from to"
+            " the load balancers' addresses, or anyone who reaches the port can"
+            " claim any address",
+            endpoint=listener.endpoint,
+        )
+    try:
+        endpoint = serverFromString(reactor, listener.endpoint)
+    except (ValueError, TypeError, KeyError) as e:
+        raise SystemExit("listener %s: bad endpoint: %s" % (listener.endpoint, e))
+    service = ListeningService(endpoint, listenerFactory(server, listener, reactor, tls))
+    service.tls = tls
+    return service
+
+
 def adapterKey(institution):
     """
     Institutions with equal keys share one adapter.
@@ -162,7 +326,8 @@ def buildAdapters(config, reactor):
 def makeService(options, reactor=None):
     """
     Build the sip2acs service tree: the ILS adapters' services first, then
-    one listener per configured endpoint.
+    one listener per configured endpoint, the drain signals (SIGUSR1,
+    SIGUSR2) and the admin listener, if configured (C{top.adminService}).
 
     @param options: Parsed L{Options}.
     @param reactor: The reactor; the global one by default.
@@ -196,7 +361,13 @@ def makeService(options, reactor=None):
             ),
         )
     for listener in config.listeners:
-        factory = SIP2ServerFactory(server, listener)
-        service = strports.service(listener.endpoint, factory, reactor=reactor)
+        service = listenerService(server, listener, reactor, top.reloader)
         service.setServiceParent(top)
+    # SIGUSR1/SIGUSR2 drain and resume, with or without an admin listener.
+    DrainService(server.readiness, reactor).setServiceParent(top)
+    top.adminService = None
+    if config.admin.endpoint is not None:
+        site = makeSite(server, reactor, config.admin.healthTimeout)
+        top.adminService = strports.service(config.admin.endpoint, site, reactor=reactor)
+        top.adminService.setServiceParent(top)
     return top

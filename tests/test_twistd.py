@@ -40,7 +40,11 @@ class TwistdTests(TestCase):
         os.makedirs(workdir)
         database = os.path.join(workdir, "sip2acs.sqlite3")
         server = yield startServer(
-            self, ["--sip", "tcp:0:interface=127.0.0.1", "--database", database]
+            self,
+            [
+                "--sip", "tcp:0:interface=127.0.0.1", "--database", database,
+                "--admin", "tcp:0:interface=127.0.0.1",
+            ],
         )
         client = yield connect(server.port)
         self.addCleanup(client.transport.loseConnection)

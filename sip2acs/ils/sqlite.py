@@ -274,6 +274,22 @@ class SQLiteILS(ILSBase, Service):
             raise DatabaseError("the database %s is not open" % (self.path,))
         return method(self._circulation, *args)
 
+    def healthCheck(self):
+        """
+        Whether the database answers: a C{SELECT 1} on the SQLite thread,
+        queued behind the operations already submitted.
+
+        @return: A Deferred firing with L{None}, or failing (with
+            L{DatabaseError} when the adapter is not running or the
+            database is not open).
+        """
+        return self._defer(self._healthSync)
+
+    def _healthSync(self):
+        if self._conn is None:
+            raise DatabaseError("the database %s is not open" % (self.path,))
+        self._conn.execute("SELECT 1").fetchone()
+
     def lookupPatron(self, terminal, patronId, pin=None):
         """
         L{IILS.lookupPatron <sip2acs.interfaces.IILS.lookupPatron>}

@@ -1,0 +1,507 @@
+# -*- test-case-name: tests.test_admin -*-
+"""
+The admin HTTP listener: metrics, health, readiness and a status page, for
+monitoring and for draining a server before maintenance.
+
+Resources (see L{makeSite}):
+
+  - C{/metrics}: every metric of L{sip2acs.metrics.Metrics}, in the
+    Prometheus text format 0.0.4;
+  - C{/health}: 200 when the process is up and every ILS adapter answers
+    its health check within the timeout, 503 naming each failing
+    institution otherwise (JSON both ways);
+  - C{/ready}: 200 while the server accepts kiosks, 503 while it drains
+    (JSON);
+  - C{/} and C{/status}: an HTML page listing the connected SCs (account,
+    address, listener, connected since, last message, message count);
+    C{/status.json} gives the same as JSON.
+
+Draining: SIGUSR1 sets the server draining, SIGUSR2 ready again (see
+L{DrainService}). Draining only changes what C{/ready} (and the
+C{sip2acs_ready} gauge) say, so that a load balancer or a kiosk
+management system stops sending new kiosks here: kiosks already connected
+keep working, and a kiosk that still connects is served.
+
+The listener keeps no access log (a scraper every few seconds would fill
+the log); health changes and drain/resume are logged.
+
+An adapter may offer C{healthCheck()}, returning a Deferred that fires when
+its circulation system answers and fails when it does not. Adapters
+without one count as healthy.
+"""
+
+import html
+import json
+import signal
+from datetime import datetime
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, TimeoutError, maybeDeferred
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Site
+
+from sip2acs._version import __version__
+from sip2acs.metrics import CONTENT_TYPE
+
+__all__ = [
+    "HEALTH_TIMEOUT",
+    "AdminSite",
+    "DrainService",
+    "HealthResource",
+    "MetricsResource",
+    "ReadyResource",
+    "StatusResource",
+    "connectedKiosks",
+    "makeSite",
+]
+
+HEALTH_TIMEOUT = 5.0
+"""
+Seconds an adapter has to answer a health check before C{/health} reports
+it failing.
+"""
+
+
+def _commonHeaders(request):
+    request.setHeader(b"cache-control", b"no-store")
+    request.setHeader(b"x-content-type-options", b"nosniff")
+
+
+def _json(request, code, value):
+    request.setResponseCode(code)
+    request.setHeader(b"content-type", b"application/json")
+    _commonHeaders(request)
+    return json.dumps(value, indent=2, sort_keys=True).encode("utf-8") + b"\n"
+
+
+def _account(protocol):
+    account = protocol.session.account
+    return account.login if account is not None else None
+
+
+def _isoTime(seconds):
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds).astimezone().isoformat(timespec="seconds")
+
+
+def connectedKiosks(server):
+    """
+    Describe the open connections of C{server}, for the status page.
+
+    @param server: An L{ACSServer <sip2acs.server.ACSServer>}.
+    @return: One L{dict} per connection, sorted by listener, account and
+        address, with C{account} (L{None} before login), C{address},
+        C{port}, C{listener}, C{connectedAt} and C{lastMessageAt} (Unix
+        times from the session clock, L{None} if unknown or no message
+        was answered yet), C{connectedSince} and C{lastMessage} (the same
+        as local ISO 8601 times) and C{messages} (requests answered).
+    """
+    kiosks = []
+    for protocol in list(server.connections):
+        session = protocol.session
+        port = None
+        transport = getattr(protocol, "transport", None)
+        if transport is not None:
+            port = getattr(transport.getPeer(), "port", None)
+        connectedAt = getattr(protocol, "connectedAt", None)
+        lastMessageAt = getattr(session, "lastMessageAt", None)
+        kiosks.append(
+            {
+                "account": _account(protocol),
+                "address": session.peer,
+                "port": port,
+                "listener": session.listener.endpoint,
+                "connectedAt": connectedAt,
+                "connectedSince": _isoTime(connectedAt),
+                "lastMessageAt": lastMessageAt,
+                "lastMessage": _isoTime(lastMessageAt),
+                "messages": session.messages,
+            }
+        )
+    kiosks.sort(
+        key=lambda k: (
+            k["listener"],
+            k["account"] is None,
+            k["account"] or "",
+            str(k["address"]),
+            k["port"] or 0,
+        )
+    )
+    return kiosks
+
+
+class MetricsResource(Resource):
+    """
+    C{/metrics}: the Prometheus text exposition.
+
+    @ivar acs: The L{ACSServer <sip2acs.server.ACSServer>} (not C{server}:
+        L{Resource.putChild} overwrites that attribute).
+    """
+
+    def __init__(self, server):
+        Resource.__init__(self)
+        self.acs = server
+
+    def render_GET(self, request):
+        server = self.acs
+        connections = [
+            (protocol.session.listener.endpoint, _account(protocol) or "")
+            for protocol in list(server.connections)
+        ]
+        listeners = [listener.endpoint for listener in server.config.listeners]
+        request.setHeader(b"content-type", CONTENT_TYPE)
+        _commonHeaders(request)
+        return server.metrics.render(
+            connections=connections,
+            listeners=listeners,
+            ready=server.readiness.ready,
+        )
+
+
+class ReadyResource(Resource):
+    """
+    C{/ready}: 200 C{{"status": "ready"}} while the server accepts kiosks,
+    503 C{{"status": "draining"}} while it drains.
+    """
+
+    def __init__(self, server):
+        Resource.__init__(self)
+        self.acs = server
+
+    def render_GET(self, request):
+        if self.acs.readiness.ready:
+            return _json(request, 200, {"status": "ready"})
+        return _json(request, 503, {"status": "draining"})
+
+
+class HealthResource(Resource):
+    """
+    C{/health}: whether the process is up and every ILS adapter answers.
+
+    Each distinct adapter is checked once per request (institutions sharing
+    an adapter share its result); concurrent requests share one check per
+    adapter, so a stuck circulation system does not collect a queue of
+    checks.
+
+    The answer is 200 with C{{"status": "ok", "institutions": {...}}}, or
+    503 with C{"status": "failing"}, C{"failing"} listing the institutions
+    whose adapter failed, and for each institution its C{status}
+    (C{"ok"} or C{"failing"}), C{adapter} name and C{error}.
+    """
+
+    log = Logger()
+
+    def __init__(self, server, clock, timeout=HEALTH_TIMEOUT):
+        """
+        @param server: The L{ACSServer <sip2acs.server.ACSServer>}.
+        @param clock: The L{IReactorTime} timing the checks out.
+        @param timeout: Seconds an adapter has to answer.
+        """
+        Resource.__init__(self)
+        self.acs = server
+        self.clock = clock
+        self.timeout = timeout
+        self._inflight = {}
+        self._failing = set()
+
+    def _check(self, adapter):
+        """
+        Run C{adapter.healthCheck()}, or join the run in progress.
+
+        @return: A Deferred of its own for the caller, timed out after
+            C{timeout} seconds.
+        """
+        check = getattr(adapter, "healthCheck", None)
+        if check is None:
+            d = Deferred()
+            d.callback(None)
+            return d
+        key = id(adapter)
+        waiting = self._inflight.get(key)
+        start = waiting is None
+        if start:
+            waiting = self._inflight[key] = []
+        d = Deferred()
+        waiting.append(d)
+        if start:
+            maybeDeferred(check).addBoth(self._checked, key)
+        return d.addTimeout(self.timeout, self.clock)
+
+    def _checked(self, result, key):
+        for d in self._inflight.pop(key):
+            if not d.called:
+                if isinstance(result, Failure):
+                    d.errback(result)
+                else:
+                    d.callback(result)
+
+    def render_GET(self, request):
+        finished = []
+        request.notifyFinish().addBoth(finished.append)
+        adapters = self.acs.adapters
+        distinct = {id(adapter): adapter for adapter in adapters.values()}
+        results = {}
+        pending = [len(distinct)]
+
+        def done(outcome, key):
+            results[key] = outcome
+            pending[0] -= 1
+            if pending[0] == 0:
+                self._answer(request, finished, results)
+
+        if not distinct:
+            self._answer(request, finished, results)
+            return NOT_DONE_YET
+        for key, adapter in distinct.items():
+            d = self._check(adapter)
+            d.addCallbacks(lambda _: None, self._describe)
+            d.addCallback(done, key)
+        return NOT_DONE_YET
+
+    def _describe(self, failure):
+        if failure.check(TimeoutError):
+            return "no answer within %g s" % (self.timeout,)
+        return "%s: %s" % (failure.type.__name__, failure.getErrorMessage())
+
+    def _answer(self, request, finished, results):
+        institutions = {}
+        failing = []
+        for name, adapter in sorted(self.acs.adapters.items()):
+            error = results.get(id(adapter))
+            entry = {"status": "ok", "adapter": getattr(adapter, "name", None)}
+            if error is not None:
+                entry["status"] = "failing"
+                entry["error"] = error
+                failing.append(name)
+            institutions[name] = entry
+        self._logChanges(institutions)
+        if finished:
+            # The client went away while the adapters were checked.
+            return
+        if failing:
+            body = _json(
+                request,
+                503,
+                {"status": "failing", "failing": failing, "institutions": institutions},
+            )
+        else:
+            body = _json(request, 200, {"status": "ok", "institutions": institutions})
+        request.write(body)
+        request.finish()
+
+    def _logChanges(self, institutions):
+        for name, entry in institutions.items():
+            if entry["status"] == "failing" and name not in self._failing:
+                self._failing.add(name)
+                self.log.warn(
+                    "health check: institution {institution} ({adapter}) is"
+                    " failing: {error}",
+                    institution=name,
+                    adapter=entry["adapter"],
+                    error=entry["error"],
+                )
+            elif entry["status"] == "ok" and name in self._failing:
+                self._failing.discard(name)
+                self.log.info(
+                    "health check: institution {institution} ({adapter}) is"
+                    " healthy again",
+                    institution=name,
+                    adapter=entry["adapter"],
+                )
+
+
+_PAGE = """\
+<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>sip2acs status</title>
+<style>
+body {{ font-family: sans-serif; margin: 1.5em; }}
+table {{ border-collapse: collapse; }}
+th, td {{ border: 1px solid #bbb; padding: 0.25em 0.6em; text-align: left; }}
+th {{ background: #eee; }}
+td.n {{ text-align: right; }}
+.draining {{ color: #a40; font-weight: bold; }}
+</style>
+</head>
+<body>
+<h1>sip2acs {version}</h1>
+<p>{state}. {count} connection(s) open. Page generated {now}.
+Also as <a href="status.json">JSON</a>; metrics at <a href="metrics">/metrics</a>.</p>
+<table>
+<thead><tr><th>Account</th><th>Address</th><th>Listener</th><th>Connected since</th>\
+<th>Last message</th><th>Messages</th></tr></thead>
+<tbody>
+{rows}
+</tbody>
+</table>
+</body>
+</html>
+"""
+
+_ROW = (
+    "<tr><td>{account}</td><td>{address}</td><td>{listener}</td>"
+    "<td>{connectedSince}</td><td>{lastMessage}</td><td class=\"n\">{messages}</td></tr>"
+)
+
+
+class StatusResource(Resource):
+    """
+    C{/}, C{/status}: the connected SCs as an HTML page; with C{asJSON}
+    true (C{/status.json}), as JSON: C{{"ready": ..., "connections": N,
+    "kiosks": [...]}} (see L{connectedKiosks}).
+    """
+
+    def __init__(self, server, clock, asJSON=False):
+        Resource.__init__(self)
+        self.acs = server
+        self.clock = clock
+        self.asJSON = asJSON
+
+    def render_GET(self, request):
+        kiosks = connectedKiosks(self.acs)
+        ready = self.acs.readiness.ready
+        if self.asJSON:
+            return _json(
+                request,
+                200,
+                {
+                    "version": __version__,
+                    "ready": ready,
+                    "connections": len(kiosks),
+                    "kiosks": kiosks,
+                },
+            )
+        e = html.escape
+        rows = []
+        for kiosk in kiosks:
+            address = "" if kiosk["address"] is None else str(kiosk["address"])
+            if kiosk["port"] is not None:
+                address = "%s:%s" % (address, kiosk["port"])
+            rows.append(
+                _ROW.format(
+                    account=(
+                        e(kiosk["account"])
+                        if kiosk["account"] is not None
+                        else "<i>not logged in</i>"
+                    ),
+                    address=e(address),
+                    listener=e(kiosk["listener"]),
+                    connectedSince=e(kiosk["connectedSince"] or "-"),
+                    lastMessage=e(kiosk["lastMessage"] or "-"),
+                    messages=int(kiosk["messages"]),
+                )
+            )
+        if not rows:
+            rows.append('<tr><td colspan="6">No SC is connected.</td></tr>')
+        state = (
+            "Ready: accepting kiosks"
+            if ready
+            else '<span class="draining">Draining</span>: /ready answers 503;'
+            " connected kiosks carry on"
+        )
+        page = _PAGE.format(
+            version=e(__version__),
+            state=state,
+            count=len(kiosks),
+            now=e(_isoTime(self.clock.seconds())),
+            rows="\n".join(rows),
+        )
+        request.setHeader(b"content-type", b"text/html; charset=utf-8")
+        request.setHeader(
+            b"content-security-policy", b"default-src 'none'; style-src 'unsafe-inline'"
+        )
+        _commonHeaders(request)
+        return page.encode("utf-8")
+
+
+class AdminSite(Site):
+    """
+    The admin listener's site: no access log, no tracebacks.
+    """
+
+    displayTracebacks = False
+
+    def log(self, request):
+        """
+        Keep no access log.
+        """
+
+
+def makeSite(server, clock=None, healthTimeout=HEALTH_TIMEOUT):
+    """
+    Build the admin listener's site.
+
+    @param server: The L{ACSServer <sip2acs.server.ACSServer>}, whose
+        C{metrics}, C{readiness}, C{adapters} and C{connections} it
+        reports.
+    @param clock: The L{IReactorTime} for health-check timeouts and the
+        status page's time; the server's reactor by default.
+    @param healthTimeout: Seconds an adapter has to answer C{/health}.
+    @rtype: L{AdminSite}
+    """
+    if clock is None:
+        clock = server.reactor
+    root = Resource()
+    status = StatusResource(server, clock)
+    root.putChild(b"", status)
+    root.putChild(b"status", status)
+    root.putChild(b"status.json", StatusResource(server, clock, asJSON=True))
+    root.putChild(b"metrics", MetricsResource(server))
+    root.putChild(b"health", HealthResource(server, clock, healthTimeout))
+    root.putChild(b"ready", ReadyResource(server))
+    return AdminSite(root)
+
+
+class DrainService(Service):
+    """
+    Installs the drain signals while the server runs: SIGUSR1 sets the
+    server draining (C{/ready} answers 503), SIGUSR2 ready again. The
+    previous handlers are restored when the service stops.
+
+    The Python signal handler only schedules the change on the reactor
+    thread (C{callFromThread}).
+    """
+
+    def __init__(self, readiness, reactor, installSignals=True):
+        """
+        @param readiness: The server's L{Readiness
+            <sip2acs.metrics.Readiness>}.
+        @param reactor: The reactor to hand the change to.
+        @param installSignals: Whether to install the signal handlers.
+        """
+        self.readiness = readiness
+        self._reactor = reactor
+        self._installSignals = installSignals
+        self._previous = {}
+
+    def startService(self):
+        Service.startService(self)
+        if self._installSignals:
+            for signum in (signal.SIGUSR1, signal.SIGUSR2):
+                self._previous[signum] = signal.signal(signum, self._onSignal)
+
+    def stopService(self):
+        Service.stopService(self)
+        previous, self._previous = self._previous, {}
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+    def _onSignal(self, signum, frame):
+        self._reactor.callFromThread(self.signalled, signum)
+
+    def signalled(self, signum):
+        """
+        Act on a drain signal, on the reactor thread.
+
+        @param signum: C{signal.SIGUSR1} (drain) or C{signal.SIGUSR2}
+            (resume).
+        """
+        if signum == signal.SIGUSR1:
+            self.readiness.drain("SIGUSR1")
+        elif signum == signal.SIGUSR2:
+            self.readiness.resume("SIGUSR2")

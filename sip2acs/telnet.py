@@ -1,0 +1,219 @@
+# -*- test-case-name: tests.test_telnet -*-
+"""
+The telnet-style login transport (C{transport = "telnet"}, commonly port
+8023), as Evergreen's and Koha's SIPServer serve it: the server prints
+C{login: } and C{password: }, checks the SC account, then prints
+C{Login OK.  Initiating SIP} and the connection carries SIP2 exactly as a
+raw port does, already logged in (no 93 needed). A wrong login gets
+C{Invalid login} and a new prompt; the third, or the listener's login
+timeout, closes the connection.
+
+This is not NVT telnet, and C{twisted.conch.telnet.TelnetTransport} is not
+used: it holds back a bare CR until the next byte (a kiosk that ends a
+message with CR would wait forever for the answer), and its login waits
+for ECHO negotiation that kiosks never answer. Instead, during the login
+prelude only:
+
+  - CR, LF, CRLF and CR NUL all end a line; empty lines are ignored;
+  - telnet commands (C{IAC ...}) are removed: a request to enable an
+    option (C{DO}/C{WILL}) is refused once (C{WONT}/C{DONT}), anything
+    else is ignored; nothing waits for the peer's answer;
+  - the login and password are taken as sent, except for those bytes
+    (no other trimming: passwords may start or end with punctuation).
+
+After C{Login OK} the bytes go to L{SIP2Protocol} unchanged.
+"""
+
+from twisted.logger import Logger
+
+from sip2acs.protocol import SIP2Protocol
+
+__all__ = ["TelnetLoginProtocol"]
+
+IAC = 255
+DONT = 254
+DO = 253
+WONT = 252
+WILL = 251
+SB = 250
+SE = 240
+
+_REFUSAL = {DO: WONT, WILL: DONT}
+
+MAX_CREDENTIAL = 255
+"""
+Longest login or password accepted; a longer line closes the connection.
+"""
+
+
+def _text(line):
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return line.decode("latin-1")
+
+
+class TelnetLoginProtocol(SIP2Protocol):
+    """
+    One SC connection on a telnet-login port: the login prelude, then the
+    raw SIP2 protocol.
+
+    @ivar loggedIn: Whether the prelude is over.
+    """
+
+    log = Logger()
+
+    LOGIN_PROMPT = b"login: "
+    PASSWORD_PROMPT = b"password: "
+    LOGIN_OK = b"Login OK.  Initiating SIP\r\n"
+    INVALID_LOGIN = b"Invalid login\r\n"
+
+    def __init__(self, session, listener):
+        SIP2Protocol.__init__(self, session, listener)
+        self.loggedIn = False
+        self._checking = False
+        self._user = None
+        self._line = bytearray()
+        self._telnetState = None
+        self._verb = None
+        self._pending = b""
+        self._refused = set()
+
+    def connectionMade(self):
+        SIP2Protocol.connectionMade(self)
+        self.transport.write(self.LOGIN_PROMPT)
+
+    def dataReceived(self, data):
+        if self.loggedIn:
+            return SIP2Protocol.dataReceived(self, data)
+        if self._closing:
+            return
+        if self._checking:
+            # The SC did not wait for the answer; keep what it sent.
+            self._pending += data
+            if len(self._pending) > self.MAX_LENGTH:
+                self.lineLengthExceeded(self._pending)
+            return
+        self._prelude(data)
+
+    def _prelude(self, data):
+        """
+        Read login and password lines from C{data}, removing telnet
+        commands; once the password line is complete, check the login and
+        keep the rest of C{data} for after the answer.
+        """
+        line = self._line
+        for index, byte in enumerate(data):
+            state = self._telnetState
+            if state is None:
+                if byte == IAC:
+                    self._telnetState = "command"
+                elif byte in (13, 10):
+                    if line:
+                        text = bytes(line)
+                        line.clear()
+                        self._lineReceived(text)
+                        rest = data[index + 1 :]
+                        if self.loggedIn:
+                            # The check answered at once.
+                            if rest:
+                                SIP2Protocol.dataReceived(self, rest)
+                            return
+                        if self._checking or self._closing:
+                            self._pending += rest
+                            return
+                elif byte != 0:
+                    line.append(byte)
+                    if len(line) > MAX_CREDENTIAL:
+                        self.lineLengthExceeded(bytes(line))
+                        return
+            elif state == "command":
+                if byte == IAC:
+                    # An escaped 0xFF data byte.
+                    self._telnetState = None
+                    line.append(IAC)
+                elif byte in (DO, DONT, WILL, WONT):
+                    self._telnetState, self._verb = "option", byte
+                elif byte == SB:
+                    self._telnetState = "subnegotiation"
+                else:
+                    # NOP, GA, AYT, ...: nothing to do.
+                    self._telnetState = None
+            elif state == "option":
+                self._telnetState = None
+                self._negotiate(self._verb, byte)
+            elif state == "subnegotiation":
+                if byte == IAC:
+                    self._telnetState = "subnegotiation-iac"
+            elif state == "subnegotiation-iac":
+                self._telnetState = None if byte == SE else "subnegotiation"
+
+    def _negotiate(self, verb, option):
+        """
+        Refuse, once per option, what the peer asks us to enable or offers
+        to enable; acknowledge nothing else (we are already in the
+        disabled state, so a DONT/WONT needs no answer).
+        """
+        answer = _REFUSAL.get(verb)
+        if answer is None or (verb, option) in self._refused:
+            return
+        self._refused.add((verb, option))
+        self.transport.write(bytes((IAC, answer, option)))
+
+    def _lineReceived(self, line):
+        if self._user is None:
+            self._user = _text(line)
+            self.transport.write(self.PASSWORD_PROMPT)
+            return
+        user, self._user = self._user, None
+        self._checking = True
+        session = self.session
+        d = session.server.checkLogin(
+            user,
+            _text(line),
+            session.peer,
+            listener=self.listener,
+            subject=session.certificateSubject,
+        )
+        d.addCallback(self._cbChecked, user)
+        d.addErrback(self._ebChecked)
+
+    def _cbChecked(self, account, user):
+        self._checking = False
+        pending, self._pending = self._pending, b""
+        if self._closing or not self.connected:
+            return
+        session = self.session
+        if account is None:
+            self.log.info(
+                "telnet login {login!r} from {peer} refused",
+                login=user,
+                peer=session.peer,
+            )
+            self.transport.write(self.INVALID_LOGIN)
+            if isinstance(session._loginFailed(None), tuple):
+                self.close()
+                return
+            self.transport.write(self.LOGIN_PROMPT)
+            if pending:
+                self._prelude(pending)
+            return
+        session.login(account)
+        self.loggedIn = True
+        self.log.info(
+            "{login} logged in from {peer} (telnet)", login=user, peer=session.peer
+        )
+        self.transport.write(self.LOGIN_OK)
+        self.setTimeout(self.listener.idleTimeout)
+        if pending:
+            SIP2Protocol.dataReceived(self, pending)
+
+    def _ebChecked(self, failure):
+        self._checking = False
+        self.log.failure(
+            "checking a telnet login from {peer} failed; closing",
+            failure,
+            peer=self.session.peer,
+        )
+        if self.connected and not self._closing:
+            self.close()

@@ -1,0 +1,400 @@
+# -*- test-case-name: tests.test_tls -*-
+"""
+Native TLS for SIP2 listeners (C{transport = "tls"}), replacing stunnel.
+
+The certificate, its private key, an optional chain and an optional bundle
+of client CAs are PEM files, read with C{cryptography} (L{loadMaterial}).
+L{serverOptions} turns them into a L{CertificateOptions
+<twisted.internet.ssl.CertificateOptions>} with an explicit floor (TLS 1.2
+unless the listener says otherwise) and forward-secret AEAD ciphers only.
+With a client CA bundle every kiosk must present a certificate issued by
+one of those CAs (mutual TLS).
+
+L{ServerTLS} is what a listener's L{TLSMemoryBIOFactory
+<twisted.protocols.tls.TLSMemoryBIOFactory>} asks for each new connection;
+L{ServerTLS.reload} (run on SIGHUP) re-reads the files and swaps the
+settings for connections made after it, while open connections keep the
+ones they started with. A reload that fails leaves the old ones in place.
+
+Certificate subjects are compared in one normal form: the RFC 4514 string
+that C{cryptography} gives (C{Name.rfc4514_string()}), most specific
+attribute first, e.g. C{CN=kiosk1,OU=East,O=Harbour Library}: what
+C{openssl x509 -noout -subject -nameopt RFC2253} prints for ASCII names.
+"""
+
+import attrs
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from OpenSSL import SSL
+from twisted.internet import ssl
+from twisted.internet.interfaces import IOpenSSLServerConnectionCreator, ISSLTransport
+from twisted.logger import Logger
+from zope.interface import implementer
+
+__all__ = [
+    "TLS_VERSIONS",
+    "TLSMaterial",
+    "TLSMaterialError",
+    "ServerTLS",
+    "loadMaterial",
+    "normalizeSubject",
+    "peerSubject",
+    "serverOptions",
+]
+
+TLS_VERSIONS = {
+    "1.0": ssl.TLSVersion.TLSv1_0,
+    "1.1": ssl.TLSVersion.TLSv1_1,
+    "1.2": ssl.TLSVersion.TLSv1_2,
+    "1.3": ssl.TLSVersion.TLSv1_3,
+}
+"""
+The values of a listener's C{tls-minimum}; C{1.0} and C{1.1} are insecure
+and only for kiosks that cannot do better.
+"""
+
+INSECURE_VERSIONS = ("1.0", "1.1")
+
+MODERN_CIPHERS = (
+    "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!eNULL:!MD5:!DSS"
+)
+"""
+TLS 1.2 suites: forward secrecy and AEAD only. (TLS 1.3 suites are all
+modern and are left to OpenSSL.)
+"""
+
+LEGACY_CIPHERS = MODERN_CIPHERS + ":ECDHE+AES:DHE+AES"
+"""
+With an insecure floor: the modern suites first, then the CBC suites that
+TLS 1.0 and 1.1 need (still with forward secrecy).
+"""
+
+_ALERTS = {
+    10: "unexpected message",
+    20: "bad record MAC",
+    40: "handshake failure",
+    42: "bad certificate",
+    43: "unsupported certificate",
+    44: "certificate revoked",
+    45: "certificate expired",
+    46: "certificate unknown",
+    47: "illegal parameter",
+    48: "unknown CA",
+    50: "decode error",
+    51: "decrypt error",
+    70: "protocol version",
+    71: "insufficient security",
+    80: "internal error",
+    86: "inappropriate fallback",
+    109: "missing extension",
+    112: "unrecognized name",
+    116: "certificate required",
+    120: "no application protocol",
+}
+
+
+class TLSMaterialError(ValueError):
+    """
+    PEM files that cannot serve. C{problems} lists C{(key, text)} pairs,
+    where C{key} is the configuration key naming the file at fault
+    (C{certificate}, C{private-key}, C{chain}, C{client-ca}).
+    """
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        ValueError.__init__(
+            self, "; ".join("%s: %s" % (key, text) for key, text in self.problems)
+        )
+
+
+@attrs.frozen
+class TLSMaterial:
+    """
+    What a TLS listener serves with, as C{cryptography} objects.
+
+    @ivar certificate: The server's certificate.
+    @ivar privateKey: Its private key.
+    @ivar chain: Intermediate certificates sent after it.
+    @ivar clientCAs: The CAs whose certificates kiosks must present; empty
+        for no client certificates.
+    """
+
+    certificate: x509.Certificate
+    privateKey: object = attrs.field(repr=False)
+    chain: tuple = ()
+    clientCAs: tuple = ()
+
+
+def _read(path, key, problems):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        problems.append((key, "%s does not exist" % (path,)))
+    except OSError as e:
+        problems.append((key, "cannot read %s: %s" % (path, e.strerror)))
+    return None
+
+
+def _certificates(path, key, problems):
+    data = _read(path, key, problems)
+    if data is None:
+        return ()
+    try:
+        certificates = tuple(x509.load_pem_x509_certificates(data))
+    except ValueError:
+        problems.append((key, "%s holds no PEM certificate" % (path,)))
+        return ()
+    return certificates
+
+
+def _publicBytes(key):
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def loadMaterial(certificate, privateKey, chain=None, clientCA=None):
+    """
+    Read a listener's PEM files.
+
+    @param certificate: The server certificate file; certificates after the
+        first are taken as its chain (a certbot C{fullchain.pem} works).
+    @param privateKey: The unencrypted private key file.
+    @param chain: A file of intermediate certificates, or L{None}.
+    @param clientCA: A bundle of CA certificates for client certificates,
+        or L{None}.
+    @rtype: L{TLSMaterial}
+    @raise TLSMaterialError: A file is missing, unreadable, not PEM, or the
+        key does not belong to the certificate.
+    """
+    problems = []
+    certificates = _certificates(certificate, "certificate", problems)
+    key = None
+    data = _read(privateKey, "private-key", problems)
+    if data is not None:
+        try:
+            key = serialization.load_pem_private_key(data, password=None)
+        except TypeError:
+            problems.append(
+                (
+                    "private-key",
+                    "%s is encrypted; give sip2acs an unencrypted key that "
+                    "only its user can read" % (privateKey,),
+                )
+            )
+        except (ValueError, serialization.UnsupportedAlgorithm):
+            problems.append(("private-key", "%s holds no PEM private key" % (privateKey,)))
+    extra = ()
+    if chain is not None:
+        extra = _certificates(chain, "chain", problems)
+    cas = ()
+    if clientCA is not None:
+        cas = _certificates(clientCA, "client-ca", problems)
+    if certificates and key is not None:
+        if _publicBytes(certificates[0].public_key()) != _publicBytes(key.public_key()):
+            problems.append(
+                (
+                    "private-key",
+                    "%s is not the key of the certificate in %s"
+                    % (privateKey, certificate),
+                )
+            )
+    if problems:
+        raise TLSMaterialError(problems)
+    return TLSMaterial(
+        certificate=certificates[0],
+        privateKey=key,
+        chain=certificates[1:] + extra,
+        clientCAs=cas,
+    )
+
+
+def serverOptions(material, minimum="1.2"):
+    """
+    The TLS settings of a listener.
+
+    @param material: A L{TLSMaterial}.
+    @param minimum: The oldest TLS version accepted: C{"1.2"} (default),
+        C{"1.3"}, or the insecure C{"1.0"}/C{"1.1"}.
+    @rtype: L{CertificateOptions <twisted.internet.ssl.CertificateOptions>}
+    """
+    version = TLS_VERSIONS[minimum]
+    floor = {}
+    if version > ssl.TLSVersion.TLSv1_2:
+        floor["raiseMinimumTo"] = version
+    elif version < ssl.TLSVersion.TLSv1_2:
+        floor["insecurelyLowerMinimumTo"] = version
+    trustRoot = None
+    if material.clientCAs:
+        trustRoot = ssl.trustRootFromCertificates(
+            [
+                ssl.Certificate.loadPEM(ca.public_bytes(serialization.Encoding.PEM))
+                for ca in material.clientCAs
+            ]
+        )
+    ciphers = LEGACY_CIPHERS if minimum in INSECURE_VERSIONS else MODERN_CIPHERS
+    return ssl.CertificateOptions(
+        privateKey=material.privateKey,
+        certificate=material.certificate,
+        extraCertChain=list(material.chain),
+        trustRoot=trustRoot,
+        acceptableCiphers=ssl.AcceptableCiphers.fromOpenSSLCipherString(ciphers),
+        **floor,
+    )
+
+
+def normalizeSubject(text):
+    """
+    The normal form of a distinguished name written in RFC 4514 syntax.
+
+    @param text: E.g. C{"CN=kiosk1,O=Harbour Library"}.
+    @rtype: L{str}
+    @raise ValueError: C{text} is not an RFC 4514 name.
+    """
+    try:
+        name = x509.Name.from_rfc4514_string(text)
+    except ValueError:
+        raise ValueError("is not an RFC 4514 distinguished name")
+    if not list(name):
+        raise ValueError("is empty")
+    return name.rfc4514_string()
+
+
+def peerSubject(transport):
+    """
+    The subject of the certificate the peer presented, in normal form.
+
+    @param transport: The SIP2 protocol's transport.
+    @return: The RFC 4514 string, or L{None} when the transport is not TLS
+        or the peer sent no certificate.
+    """
+    if not ISSLTransport.providedBy(transport):
+        return None
+    certificate = transport.getHandle().get_peer_certificate(as_cryptography=True)
+    if certificate is None:
+        return None
+    return certificate.subject.rfc4514_string()
+
+
+def _describe(material):
+    return "%s (expires %s)" % (
+        material.certificate.subject.rfc4514_string(),
+        material.certificate.not_valid_after_utc.strftime("%Y-%m-%d"),
+    )
+
+
+@implementer(IOpenSSLServerConnectionCreator)
+class ServerTLS:
+    """
+    The TLS settings of one listener, re-read from its files on L{reload}.
+
+    @ivar listener: The L{ListenerConfig <sip2acs.config.ListenerConfig>}.
+    @ivar material: The L{TLSMaterial} in use for new connections.
+    """
+
+    log = Logger()
+
+    def __init__(self, listener):
+        """
+        Read the listener's files.
+
+        @raise TLSMaterialError: They cannot serve.
+        """
+        self.listener = listener
+        self.material = None
+        self._context = None
+        self._load()
+        if listener.tlsMinimum in INSECURE_VERSIONS:
+            self.log.warn(
+                "{endpoint} accepts TLS {version}, which is insecure: raise"
+                " tls-minimum to 1.2 once its kiosks can do better",
+                endpoint=listener.endpoint,
+                version=listener.tlsMinimum,
+            )
+        self.log.info(
+            "{endpoint}: TLS {minimum}+ with {certificate}{mutual}",
+            endpoint=listener.endpoint,
+            minimum=listener.tlsMinimum,
+            certificate=_describe(self.material),
+            mutual=", client certificates required" if self.material.clientCAs else "",
+        )
+
+    def _load(self):
+        listener = self.listener
+        material = loadMaterial(
+            listener.certificate, listener.privateKey, listener.chain, listener.clientCA
+        )
+        context = serverOptions(material, listener.tlsMinimum).getContext()
+        context.set_info_callback(self._info)
+        if listener.tlsMinimum in INSECURE_VERSIONS:
+            # OpenSSL 3 refuses TLS 1.0/1.1 above security level 0.
+            context.set_cipher_list(LEGACY_CIPHERS.encode("ascii") + b":@SECLEVEL=0")
+        self.material = material
+        self._context = context
+
+    def reload(self):
+        """
+        Re-read the files for connections made from now on; open ones are
+        not affected.
+
+        @raise TLSMaterialError: The new files cannot serve; the old
+            settings stay.
+        """
+        try:
+            self._load()
+        except TLSMaterialError as e:
+            self.log.error(
+                "not reloading the TLS files of {endpoint}: {problems}; the"
+                " certificates in use stay",
+                endpoint=self.listener.endpoint,
+                problems=str(e),
+            )
+            raise
+        self.log.info(
+            "reloaded the TLS files of {endpoint}: {certificate}",
+            endpoint=self.listener.endpoint,
+            certificate=_describe(self.material),
+        )
+
+    def serverConnectionForTLS(self, tlsProtocol):
+        """
+        A connection with the current settings.
+        """
+        return SSL.Connection(self._context, None)
+
+    def _info(self, connection, where, value):
+        """
+        Log the alert OpenSSL sends when it refuses a handshake (no client
+        certificate, an unknown CA, a TLS version below the floor).
+        """
+        if not (where & SSL.SSL_CB_ALERT and where & SSL.SSL_CB_WRITE):
+            return
+        description = value & 0xFF
+        if description == 0:  # close notify
+            return
+        try:
+            peer = connection.get_app_data().getPeer()
+            host = getattr(peer, "host", peer)
+        except Exception:
+            host = "?"
+        self.log.info(
+            "TLS handshake with {peer} on {endpoint} refused: {alert}",
+            peer=host,
+            endpoint=self.listener.endpoint,
+            alert=_ALERTS.get(description, "alert %d" % (description,)),
+        )
+
+
+def checkFiles(listener):
+    """
+    Problems with a TLS listener's files, as C{(key, text)} pairs: for
+    configuration checks.
+    """
+    try:
+        loadMaterial(
+            listener.certificate, listener.privateKey, listener.chain, listener.clientCA
+        )
+    except TLSMaterialError as e:
+        return e.problems
+    return []
