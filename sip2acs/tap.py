@@ -14,7 +14,6 @@ from twisted.application.service import IService, MultiService, Service
 from twisted.internet.defer import maybeDeferred
 from twisted.internet.endpoints import serverFromString
 from twisted.logger import Logger
-from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python import usage
 
 from sip2acs.access import AccessGate
@@ -26,7 +25,14 @@ from sip2acs.config import DEFAULT_ADMIN_ENDPOINT, ConfigError, defaultConfig, l
 from sip2acs.reload import ConfigReloader, ReloadService
 from sip2acs.server import ACSServer, SIP2ServerFactory, makeAdapter
 
-__all__ = ["ListeningService", "Options", "listenerFactory", "makeService"]
+__all__ = [
+    "ListeningService",
+    "Options",
+    "listenerFactory",
+    "listenerService",
+    "makeService",
+    "serverTLS",
+]
 
 DEFAULT_ENDPOINT = "tcp:6001:interface=127.0.0.1"
 
@@ -229,7 +235,7 @@ def listenerFactory(server, listener, reactor, tls=None):
     """
     factory = SIP2ServerFactory(server, listener)
     if listener.transport == "tls":
-        factory = TLSMemoryBIOFactory(tls, False, factory, clock=reactor)
+        factory = tls.wrapFactory(factory, reactor)
     if listener.allow is not None or listener.maxConnectionsPerAddress:
         factory = AccessGate(
             factory, listener.allow, listener.maxConnectionsPerAddress, listener.endpoint
@@ -243,6 +249,19 @@ def listenerFactory(server, listener, reactor, tls=None):
             endpoint=listener.endpoint,
         )
     return factory
+
+
+def serverTLS(server, listener):
+    """
+    The L{ServerTLS} of a TLS listener, counting failed handshakes in the
+    server's metrics.
+
+    @raise TLSMaterialError: Its files cannot serve.
+    """
+    return ServerTLS(
+        listener,
+        handshakeFailed=lambda: server.metrics.tlsHandshakeFailed(listener.endpoint),
+    )
 
 
 def listenerService(server, listener, reactor, reloader=None):
@@ -267,7 +286,7 @@ def listenerService(server, listener, reactor, reloader=None):
     tls = None
     if listener.transport == "tls":
         try:
-            tls = ServerTLS(listener)
+            tls = serverTLS(server, listener)
         except TLSMaterialError as e:
             raise SystemExit("listener %s: %s" % (listener.endpoint, e))
         if reloader is not None:

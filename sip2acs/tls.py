@@ -24,11 +24,18 @@ C{openssl x509 -noout -subject -nameopt RFC2253} prints for ASCII names.
 
 import attrs
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from OpenSSL import SSL
 from twisted.internet import ssl
-from twisted.internet.interfaces import IOpenSSLServerConnectionCreator, ISSLTransport
+from twisted.internet.interfaces import (
+    IHandshakeListener,
+    IOpenSSLServerConnectionCreator,
+    ISSLTransport,
+)
 from twisted.logger import Logger
+from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
+from twisted.protocols.tls import TLSMemoryBIOFactory
 from zope.interface import implementer
 
 __all__ = [
@@ -183,8 +190,10 @@ def loadMaterial(certificate, privateKey, chain=None, clientCA=None):
                     "only its user can read" % (privateKey,),
                 )
             )
-        except (ValueError, serialization.UnsupportedAlgorithm):
-            problems.append(("private-key", "%s holds no PEM private key" % (privateKey,)))
+        except (ValueError, UnsupportedAlgorithm):
+            problems.append(
+                ("private-key", "%s holds no PEM private key" % (privateKey,))
+            )
     extra = ()
     if chain is not None:
         extra = _certificates(chain, "chain", problems)
@@ -284,6 +293,39 @@ def _describe(material):
     )
 
 
+@implementer(IHandshakeListener)
+class _HandshakeWatch(ProtocolWrapper):
+    """
+    Sits between TLS and the SIP2 protocol of one connection, to notice a
+    handshake that never completes (refused by either side, a plain-text
+    kiosk on the TLS port, a kiosk that gives up) and report it once.
+
+    @ivar alert: The TLS alert sent or received, as text, if any.
+    """
+
+    done = False
+    alert = None
+
+    def handshakeCompleted(self):
+        self.done = True
+        if IHandshakeListener.providedBy(self.wrappedProtocol):
+            self.wrappedProtocol.handshakeCompleted()
+
+    def connectionLost(self, reason):
+        if not self.done:
+            self.factory.tls.handshakeFailed(self, reason)
+        ProtocolWrapper.connectionLost(self, reason)
+
+
+class _HandshakeWatchFactory(WrappingFactory):
+    protocol = _HandshakeWatch
+    noisy = False
+
+    def __init__(self, wrappedFactory, tls):
+        WrappingFactory.__init__(self, wrappedFactory)
+        self.tls = tls
+
+
 @implementer(IOpenSSLServerConnectionCreator)
 class ServerTLS:
     """
@@ -295,15 +337,18 @@ class ServerTLS:
 
     log = Logger()
 
-    def __init__(self, listener):
+    def __init__(self, listener, handshakeFailed=None):
         """
         Read the listener's files.
 
+        @param handshakeFailed: Called with no arguments for each
+            handshake that fails (for metrics), or L{None}.
         @raise TLSMaterialError: They cannot serve.
         """
         self.listener = listener
         self.material = None
         self._context = None
+        self._onFailure = handshakeFailed
         self._load()
         if listener.tlsMinimum in INSECURE_VERSIONS:
             self.log.warn(
@@ -318,6 +363,17 @@ class ServerTLS:
             minimum=listener.tlsMinimum,
             certificate=_describe(self.material),
             mutual=", client certificates required" if self.material.clientCAs else "",
+        )
+
+    def wrapFactory(self, factory, clock=None):
+        """
+        Put TLS with these settings around C{factory}.
+
+        @param clock: The reactor (for TLS's write aggregation).
+        @rtype: L{TLSMemoryBIOFactory <twisted.protocols.tls.TLSMemoryBIOFactory>}
+        """
+        return TLSMemoryBIOFactory(
+            self, False, _HandshakeWatchFactory(factory, self), clock=clock
         )
 
     def _load(self):
@@ -365,36 +421,42 @@ class ServerTLS:
 
     def _info(self, connection, where, value):
         """
-        Log the alert OpenSSL sends when it refuses a handshake (no client
-        certificate, an unknown CA, a TLS version below the floor).
+        Remember the fatal alert sent or received during a handshake (no
+        client certificate, an unknown CA, a TLS version below the floor;
+        or the kiosk refusing our certificate), for L{handshakeFailed}.
         """
-        if not (where & SSL.SSL_CB_ALERT and where & SSL.SSL_CB_WRITE):
+        if not where & SSL.SSL_CB_ALERT or value >> 8 != 2:
             return
         description = value & 0xFF
-        if description == 0:  # close notify
-            return
+        name = _ALERTS.get(description, "alert %d" % (description,))
+        if where & SSL.SSL_CB_WRITE:
+            text = "sip2acs refused it (%s)" % (name,)
+        else:
+            text = "the peer refused it (%s)" % (name,)
         try:
-            peer = connection.get_app_data().getPeer()
-            host = getattr(peer, "host", peer)
-        except Exception:
-            host = "?"
+            watch = connection.get_app_data().wrappedProtocol
+        except AttributeError:
+            return
+        if isinstance(watch, _HandshakeWatch) and watch.alert is None:
+            watch.alert = text
+
+    def handshakeFailed(self, watch, reason):
+        """
+        A connection ended before its handshake completed: log why, with
+        the peer's address, and count it.
+        """
+        peer = getattr(watch.getPeer(), "host", None)
+        if watch.alert is not None:
+            why = watch.alert
+        elif reason.check(SSL.Error):
+            why = "not TLS, or broken TLS: %s" % (reason.getErrorMessage(),)
+        else:
+            why = "the connection closed before the handshake completed"
         self.log.info(
-            "TLS handshake with {peer} on {endpoint} refused: {alert}",
-            peer=host,
+            "TLS handshake with {peer} on {endpoint} failed: {why}",
+            peer=peer,
             endpoint=self.listener.endpoint,
-            alert=_ALERTS.get(description, "alert %d" % (description,)),
+            why=why,
         )
-
-
-def checkFiles(listener):
-    """
-    Problems with a TLS listener's files, as C{(key, text)} pairs: for
-    configuration checks.
-    """
-    try:
-        loadMaterial(
-            listener.certificate, listener.privateKey, listener.chain, listener.clientCA
-        )
-    except TLSMaterialError as e:
-        return e.problems
-    return []
+        if self._onFailure is not None:
+            self._onFailure()

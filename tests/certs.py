@@ -78,7 +78,9 @@ class Leaf:
         certificatePath = os.path.join(directory, name + ".pem")
         keyPath = os.path.join(directory, name + ".key")
         with open(certificatePath, "wb") as f:
-            f.write(certificatePEM(self.certificate, *(self.chain if fullchain else ())))
+            f.write(
+                certificatePEM(self.certificate, *(self.chain if fullchain else ()))
+            )
         with open(keyPath, "wb") as f:
             f.write(keyPEM(self.key))
         os.chmod(keyPath, 0o600)
@@ -115,7 +117,9 @@ class CertificateAuthority:
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(hours=1))
             .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(
+                x509.BasicConstraints(ca=True, path_length=None), critical=True
+            )
             .add_extension(
                 x509.KeyUsage(
                     digital_signature=True,
@@ -150,7 +154,9 @@ class CertificateAuthority:
                 .serial_number(x509.random_serial_number())
                 .not_valid_before(now - datetime.timedelta(hours=1))
                 .not_valid_after(now + datetime.timedelta(days=1))
-                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                .add_extension(
+                    x509.BasicConstraints(ca=True, path_length=0), critical=True
+                )
                 .add_extension(
                     x509.KeyUsage(
                         digital_signature=True,
@@ -214,7 +220,9 @@ class CertificateAuthority:
             .serial_number(x509.random_serial_number())
             .not_valid_before(self._now - datetime.timedelta(hours=1))
             .not_valid_after(self._now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.BasicConstraints(ca=False, path_length=None), critical=True
+            )
             .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(

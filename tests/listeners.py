@@ -21,8 +21,7 @@ from twisted.internet.task import deferLater
 
 from sip2acs.config import ListenerConfig
 from sip2acs.server import ACSServer
-from sip2acs.tap import ListeningService, listenerFactory
-from sip2acs.tls import ServerTLS
+from sip2acs.tap import ListeningService, listenerFactory, serverTLS
 from tests.loopback import INSTITUTION, TIMEOUT, SIP2Client, makeConfig, makeILS
 
 __all__ = ["ListenerHarness", "RawClient"]
@@ -33,13 +32,15 @@ class RawClient(Protocol):
     A client that records every byte and when the connection ends.
 
     @ivar data: The bytes received.
-    @ivar lost: A Deferred firing with the reason when the connection ends.
+    @ivar lost: A Deferred firing with L{None} when the connection ends.
+    @ivar reason: Then, why it ended (a L{Failure}).
     """
 
     def __init__(self):
         self.data = b""
         self.lost = Deferred()
         self.connected = False
+        self.reason = None
 
     def connectionMade(self):
         self.connected = True
@@ -49,7 +50,8 @@ class RawClient(Protocol):
 
     def connectionLost(self, reason):
         self.connected = False
-        self.lost.callback(reason)
+        self.reason = reason
+        self.lost.callback(None)
 
 
 def waitFor(reactor, condition, timeout=TIMEOUT, interval=0.01):
@@ -107,7 +109,8 @@ class ListenerHarness:
         if listener is None:
             interface = host.replace(":", "\\:")
             listener = ListenerConfig(
-                endpoint="%s:0:interface=%s" % ("tcp6" if ":" in host else "tcp", interface),
+                endpoint="%s:0:interface=%s"
+                % ("tcp6" if ":" in host else "tcp", interface),
                 **listenerSettings,
             )
         self.listener = listener
@@ -116,7 +119,9 @@ class ListenerHarness:
         self.server = ACSServer(
             config, {INSTITUTION: self.adapter}, clock if clock is not None else reactor
         )
-        self.tls = ServerTLS(listener) if listener.transport == "tls" else None
+        self.tls = (
+            serverTLS(self.server, listener) if listener.transport == "tls" else None
+        )
         factory = listenerFactory(self.server, listener, reactor, self.tls)
         self.built = []
         inner = factory
@@ -131,7 +136,9 @@ class ListenerHarness:
 
         inner.buildProtocol = tracked
         self.factory = factory
-        self.service = ListeningService(serverFromString(reactor, listener.endpoint), factory)
+        self.service = ListeningService(
+            serverFromString(reactor, listener.endpoint), factory
+        )
         self.service.startService()
         self.port = self.service.port.getHost().port
         self.clients = []

@@ -11,7 +11,9 @@ import sys
 
 from twisted.internet import defer, protocol, reactor
 
-_PORT = re.compile(rb"SIP2ServerFactory starting on (\d+)")
+# A raw listener's factory logs as "SIP2ServerFactory"; wrapped in TLS, an
+# access gate or a PROXY reader as "SIP2ServerFactory (TLS) (AccessGate)".
+_PORT = re.compile(rb"SIP2ServerFactory(?: \([^)]*\))* starting on (\d+)")
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
