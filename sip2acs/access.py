@@ -167,6 +167,7 @@ class AccessGate(WrappingFactory):
     """
 
     log = Logger()
+    noisy = False
 
     def __init__(self, wrappedFactory, allow=None, maxPerAddress=0, endpoint=""):
         WrappingFactory.__init__(self, wrappedFactory)

@@ -237,8 +237,11 @@ class ProxyHeaderFactory(WrappingFactory):
 
     log = Logger()
     protocol = _ProxyHeaderProtocol
+    noisy = False
 
-    def __init__(self, wrappedFactory, trusted=None, timeout=10.0, clock=None, endpoint=""):
+    def __init__(
+        self, wrappedFactory, trusted=None, timeout=10.0, clock=None, endpoint=""
+    ):
         WrappingFactory.__init__(self, wrappedFactory)
         if clock is None:
             from twisted.internet import reactor as clock
@@ -258,4 +261,3 @@ class ProxyHeaderFactory(WrappingFactory):
             )
             return None
         return self.protocol(self, addr)
-

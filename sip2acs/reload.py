@@ -104,7 +104,9 @@ class ConfigReloader:
             )
             raise
         old = self.server.config
-        if [l.endpoint for l in config.listeners] != [l.endpoint for l in old.listeners]:
+        # Any listener setting (its port, transport, TLS files' names, allow
+        # list, ...) needs a restart; the TLS files' contents reload apart.
+        if config.listeners != old.listeners:
             self.log.warn(
                 "listener changes in {path} take effect at the next restart",
                 path=self.path,
