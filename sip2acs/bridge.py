@@ -1,0 +1,311 @@
+# -*- test-case-name: tests.test_bridge -*-
+"""
+The TLS bridge for branches (C{twistd sip2acs-bridge}).
+
+Most kiosks cannot speak TLS. The bridge runs at the branch: it listens
+for plain SIP2 on the branch's loopback or LAN address and, for each kiosk
+connection, opens one TLS connection to the central sip2acs TLS listener,
+verifying the server's certificate and name (service-identity) and
+presenting the branch's client certificate. It then relays bytes both
+ways without reading them. It replaces stunnel at both ends.
+
+Each kiosk connection has its own upstream connection and nothing else is
+shared, so a failure never sticks: the kiosk is paused until its upstream
+is up; if the upstream cannot be reached, fails the handshake, or drops
+later, the kiosk's connection is closed (kiosks reconnect), and the next
+kiosk connection tries again.
+"""
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from twisted.internet import ssl
+from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+from twisted.internet.interfaces import IHandshakeListener
+from twisted.internet.protocol import Factory, Protocol
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from sip2acs.tls import TLSMaterialError, loadMaterial
+
+__all__ = ["BridgeFactory", "BridgeTLS"]
+
+
+class BridgeTLS:
+    """
+    The bridge's TLS client settings: whom to trust, which name to check,
+    which certificate to present. L{reload} re-reads the files for
+    connections opened after it.
+
+    @ivar serverName: The name the server's certificate must carry.
+    @ivar options: The current L{IOpenSSLClientConnectionCreator}.
+    """
+
+    log = Logger()
+
+    def __init__(self, serverName, ca=None, certificate=None, privateKey=None):
+        """
+        @param ca: PEM file of the CA certificates to trust for the server;
+            L{None} for the system's trust store.
+        @param certificate: PEM file of the client certificate (and its
+            chain), or L{None} for none.
+        @param privateKey: PEM file of its unencrypted key.
+        @raise TLSMaterialError: A file cannot serve.
+        """
+        self.serverName = serverName
+        self.ca = ca
+        self.certificate = certificate
+        self.privateKey = privateKey
+        self.options = None
+        self.subject = None
+        self._load()
+
+    def _load(self):
+        problems = []
+        trustRoot = None
+        if self.ca is not None:
+            try:
+                with open(self.ca, "rb") as f:
+                    authorities = x509.load_pem_x509_certificates(f.read())
+            except OSError as e:
+                problems.append(("ca", "cannot read %s: %s" % (self.ca, e.strerror)))
+            except ValueError:
+                problems.append(("ca", "%s holds no PEM certificate" % (self.ca,)))
+            else:
+                trustRoot = ssl.trustRootFromCertificates(
+                    [
+                        ssl.Certificate.loadPEM(
+                            c.public_bytes(serialization.Encoding.PEM)
+                        )
+                        for c in authorities
+                    ]
+                )
+        extra = {}
+        subject = None
+        if self.certificate is not None:
+            try:
+                material = loadMaterial(self.certificate, self.privateKey)
+            except TLSMaterialError as e:
+                problems.extend(e.problems)
+            else:
+                extra = dict(
+                    privateKey=material.privateKey,
+                    certificate=material.certificate,
+                    extraCertChain=list(material.chain),
+                )
+                subject = material.certificate.subject.rfc4514_string()
+        if problems:
+            raise TLSMaterialError(problems)
+        self.options = ssl.optionsForClientTLS(
+            self.serverName, trustRoot=trustRoot, extraCertificateOptions=extra
+        )
+        self.subject = subject
+
+    def reload(self):
+        """
+        Re-read the files; a failure is logged and the old settings stay.
+
+        @raise TLSMaterialError: The new files cannot serve.
+        """
+        try:
+            self._load()
+        except TLSMaterialError as e:
+            self.log.error(
+                "not reloading the bridge's TLS files: {problems}; the ones in use stay",
+                problems=str(e),
+            )
+            raise
+        self.log.info(
+            "reloaded the bridge's TLS files (client certificate {subject})",
+            subject=self.subject or "none",
+        )
+
+
+def _host(transport):
+    return getattr(transport.getPeer(), "host", "?")
+
+
+@implementer(IHandshakeListener)
+class _Upstream(Protocol):
+    """
+    The TLS connection to the central server for one kiosk.
+    """
+
+    def __init__(self, kiosk):
+        self.kiosk = kiosk
+        self._handshake = None
+        self.secure = False
+
+    def connectionMade(self):
+        factory = self.kiosk.factory
+        try:
+            self.transport.setTcpKeepAlive(True)
+        except Exception:
+            pass
+        self._handshake = factory.reactor.callLater(
+            factory.timeout, self._handshakeTimedOut
+        )
+
+    def _handshakeTimedOut(self):
+        self._handshake = None
+        self.kiosk.factory.log.info(
+            "no TLS handshake with {upstream} within {timeout} s for kiosk {peer};"
+            " closing",
+            upstream=self.kiosk.factory.upstreamName,
+            timeout=self.kiosk.factory.timeout,
+            peer=self.kiosk.peer,
+        )
+        self.transport.abortConnection()
+
+    def handshakeCompleted(self):
+        if self._handshake is not None and self._handshake.active():
+            self._handshake.cancel()
+        self._handshake = None
+        self.secure = True
+        handle = self.transport.getHandle()
+        self.kiosk.factory.log.info(
+            "kiosk {peer} -> {upstream}: {version} {cipher}",
+            peer=self.kiosk.peer,
+            upstream=self.kiosk.factory.upstreamName,
+            version=handle.get_protocol_version_name(),
+            cipher=handle.get_cipher_name(),
+        )
+
+    def dataReceived(self, data):
+        self.kiosk.transport.write(data)
+
+    def connectionLost(self, reason):
+        if self._handshake is not None and self._handshake.active():
+            self._handshake.cancel()
+        self._handshake = None
+        self.kiosk.upstreamLost(reason, self.secure)
+
+
+class _Kiosk(Protocol):
+    """
+    One kiosk connection: paused until its upstream is up, then relayed.
+    """
+
+    def __init__(self):
+        self.upstream = None
+        self.peer = None
+        self._buffer = []
+        self._connecting = None
+        self._closed = False
+
+    def connectionMade(self):
+        self.peer = _host(self.transport)
+        self.factory.kiosks.add(self)
+        # Read nothing more until the upstream can take it.
+        self.transport.pauseProducing()
+        self.factory.log.info(
+            "kiosk {peer} connected; opening {upstream}",
+            peer=self.peer,
+            upstream=self.factory.upstreamName,
+        )
+        self._connecting = self.factory.connectUpstream(_Upstream(self))
+        self._connecting.addCallbacks(self._cbConnected, self._ebConnected)
+
+    def _cbConnected(self, upstream):
+        self._connecting = None
+        if self._closed:
+            upstream.transport.loseConnection()
+            return
+        self.upstream = upstream
+        pending, self._buffer = self._buffer, []
+        for data in pending:
+            upstream.transport.write(data)
+        # Back-pressure both ways.
+        self.transport.registerProducer(upstream.transport, True)
+        upstream.transport.registerProducer(self.transport, True)
+        self.transport.resumeProducing()
+
+    def _ebConnected(self, failure):
+        self._connecting = None
+        if self._closed:
+            return
+        self.factory.log.info(
+            "cannot reach {upstream} for kiosk {peer}: {error}; closing the kiosk's"
+            " connection",
+            upstream=self.factory.upstreamName,
+            peer=self.peer,
+            error=failure.getErrorMessage(),
+        )
+        self.transport.loseConnection()
+
+    def dataReceived(self, data):
+        if self.upstream is not None:
+            self.upstream.transport.write(data)
+        else:
+            self._buffer.append(data)
+
+    def upstreamLost(self, reason, secure):
+        """
+        The upstream connection ended: close the kiosk's too.
+        """
+        if self._closed:
+            return
+        if secure:
+            what = "closed the connection"
+        else:
+            what = "refused the TLS handshake"
+        self.factory.log.info(
+            "{upstream} {what} of kiosk {peer} ({reason}); closing it",
+            upstream=self.factory.upstreamName,
+            what=what,
+            peer=self.peer,
+            reason=reason.getErrorMessage(),
+        )
+        self.transport.loseConnection()
+
+    def connectionLost(self, reason):
+        self._closed = True
+        self.factory.kiosks.discard(self)
+        if self._connecting is not None:
+            connecting, self._connecting = self._connecting, None
+            connecting.cancel()
+        if self.upstream is not None:
+            self.upstream.transport.loseConnection()
+
+
+class BridgeFactory(Factory):
+    """
+    Builds a relay for each kiosk connection.
+
+    @ivar kiosks: The kiosk connections open now.
+    """
+
+    log = Logger()
+    protocol = _Kiosk
+
+    def __init__(self, reactor, host, port, tls, timeout=10.0):
+        """
+        @param host: The central server's name or address.
+        @param port: Its TLS port.
+        @param tls: A L{BridgeTLS}.
+        @param timeout: Seconds to connect and to complete the handshake.
+        """
+        self.reactor = reactor
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.timeout = timeout
+        self.kiosks = set()
+        self.upstreamName = "%s:%d" % (
+            host if ":" not in host else "[%s]" % (host,),
+            port,
+        )
+
+    def connectUpstream(self, protocol):
+        """
+        Open a TLS connection to the central server for C{protocol}.
+
+        @return: A Deferred firing with C{protocol} once TCP is connected
+            (the handshake follows).
+        """
+        endpoint = HostnameEndpoint(
+            self.reactor, self.host, self.port, timeout=self.timeout
+        )
+        factory = Factory.forProtocol(lambda: protocol)
+        factory.noisy = False
+        d = wrapClientTLS(self.tls.options, endpoint).connect(factory)
+        return d.addCallback(lambda ignored: protocol)
