@@ -48,7 +48,7 @@ BLANK_DATE = " " * 18
 INSTITUTION = "BENCH"
 LOGIN = "bench"
 PASSWORD = "bench-password"
-_PORT = re.compile(r"(?:SIP2ServerFactory|TLS SIP2) starting on (\d+)")
+_PORT = re.compile(r"SIP2ServerFactory[^\n]* starting on (\d+)")
 
 CONFIG = """\
 [[listener]]
@@ -553,14 +553,18 @@ async def _idleRun(host, port, count, pid, tls, out):
     after, peak = processMemory(pid) if pid else (None, None)
     for kiosk in fleet:
         kiosk.close()
-    figures = {"connections": count, "connect_seconds": elapsed}
+    figures = {"connections": count, "connect_seconds": elapsed,
+               "connections_per_s": count / elapsed if elapsed else 0}
     if pid:
         figures.update(rss_before_mb=before / 2**20, rss_after_mb=after / 2**20,
                        peak_rss_mb=peak / 2**20,
                        kb_per_connection=(after - before) / count / 1024)
-        out.write("\n== %d idle logged-in connections ==\nopened in %.1f s; server memory "
+        out.write("\n== %d idle logged-in connections%s ==\nopened in %.1f s (%.0f per second:"
+                  " connect%s, 93, 99); server memory "
                   "%.1f MB before, %.1f MB after (%.1f KB per connection), peak %.1f MB\n" % (
-                      count, elapsed, figures["rss_before_mb"], figures["rss_after_mb"],
+                      count, " over TLS" if tls else "", elapsed, figures["connections_per_s"],
+                      " + TLS handshake" if tls else "", figures["rss_before_mb"],
+                      figures["rss_after_mb"],
                       figures["kb_per_connection"], figures["peak_rss_mb"]))
     return figures
 
