@@ -195,15 +195,22 @@ class CertificateAuthority:
         client=False,
         organization="Harbour Street Library",
         unit=None,
+        rsa=False,
     ):
         """
         A leaf certificate.
 
         @param server: Usable as a server certificate (SERVER_AUTH).
         @param client: Usable as a client certificate (CLIENT_AUTH).
+        @param rsa: Give it a 2048-bit RSA key instead of EC P-256.
         @rtype: L{Leaf}
         """
-        key = ec.generate_private_key(ec.SECP256R1())
+        if rsa:
+            from cryptography.hazmat.primitives.asymmetric import rsa as _rsa
+
+            key = _rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        else:
+            key = ec.generate_private_key(ec.SECP256R1())
         usages = []
         if server:
             usages.append(ExtendedKeyUsageOID.SERVER_AUTH)

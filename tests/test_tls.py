@@ -318,6 +318,31 @@ class MutualTLSTests(TestCase):
         self.assertTrue((yield owner.ask(login())).message.ok)
 
     @inlineCallbacks
+    def test_addressLoginNeedsCertificate(self):
+        """
+        An account bound to an address and to a certificate subject logs a
+        kiosk in by its address only once the handshake has shown that
+        certificate: with it, a 99 is answered without a 93; with another
+        kiosk's certificate from the same address, it is not.
+        """
+        from sip2acs.access import AddressList
+
+        bound, _ = AddressList.parse(["127.0.0.1"])
+        account = makeAccount(
+            addresses=bound, certificateSubject=self.files.kiosk1.subject
+        )
+        acs = ListenerHarness(
+            self, self.files.listener(mutual=True), accounts=[account]
+        )
+        owner = yield acs.connect(clientOptions(self.files.ca, leaf=self.files.kiosk1))
+        self.assertTrue((yield owner.ask(STATUS)).message.onlineStatus)
+        self.assertEqual(acs.built[0].session.account.login, "kiosk")
+        other = yield acs.connect(clientOptions(self.files.ca, leaf=self.files.kiosk2))
+        other.send(STATUS + b"\r")
+        yield other.lost
+        self.assertEqual(other.data, b"")
+
+    @inlineCallbacks
     def test_subjectBindingWithoutTLS(self):
         """
         Over a raw (or telnet) listener there is no client certificate, so
@@ -383,6 +408,24 @@ class VersionFloorTests(TestCase):
         self.assertEqual(
             client.transport.getHandle().get_protocol_version_name(), "TLSv1.1"
         )
+
+    @inlineCallbacks
+    def test_rsaCertificateTLS12(self):
+        """
+        An RSA server certificate (what many CAs issue) serves a TLS 1.2
+        client with a forward-secret AEAD suite.
+        """
+        rsa = self.files.ca.issue("sip2acs.example", rsa=True)
+        certificate, key = rsa.write(self.files.directory, "rsa")
+        listener = attrs.evolve(
+            self.files.listener(), certificate=certificate, privateKey=key
+        )
+        acs = ListenerHarness(self, listener)
+        client, reply = yield self.legacyLogin(acs, SSL.TLS1_2_VERSION)
+        self.assertEqual(reply, b"941")
+        handle = client.transport.getHandle()
+        self.assertEqual(handle.get_protocol_version_name(), "TLSv1.2")
+        self.assertRegex(handle.get_cipher_name(), r"^ECDHE-RSA-(AES\d+-GCM|CHACHA20)")
 
     @inlineCallbacks
     def test_tls13Minimum(self):
