@@ -106,12 +106,13 @@ class Options(usage.Options):
         self["listen"] = []
 
     def opt_listen(self, endpoint):
-        """
-        Listen for kiosks on this Twisted endpoint description (repeatable;
-        default tcp:6001:interface=127.0.0.1). Use the branch's LAN address
-        only where kiosks must reach the bridge over the network.
-        """
         self["listen"].append(endpoint)
+
+    opt_listen.__doc__ = (
+        "Listen for kiosks on this Twisted endpoint description (repeatable; "
+        "default %s). Use the branch's LAN address only where kiosks must reach "
+        "the bridge over the network." % (DEFAULT_LISTEN,)
+    )
 
     def postOptions(self):
         if not self["listen"]:
