@@ -77,13 +77,6 @@ def warningsOf(path):
 
 
 class XMLTestCase(SynchronousTestCase):
-    def setUp(self):
-        # The telnet transport may not be in this tree yet; the mapping of
-        # a telnet <service> is tested as if it were, and the refusal of
-        # one without it in EvergreenTests.test_telnetUnsupported.
-        if "telnet" not in config.TRANSPORTS:
-            self.patch(config, "TRANSPORTS", config.TRANSPORTS + ("telnet",))
-
     def writeXML(self, text, suffix=".xml"):
         """
         Write C{text} to a new file and return its path.
