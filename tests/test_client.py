@@ -15,13 +15,9 @@ test.
 import io
 import json
 import socket
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import attrs
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
 from twisted.internet.endpoints import SSL4ServerEndpoint
@@ -62,6 +58,7 @@ from sip2acs.client import (
     responseOk,
     withPositional,
 )
+from tests.certs import CertificateAuthority, certificatePEM, keyPEM
 from tests.loopback import (
     ADA,
     ADA_LOAN,
@@ -1552,85 +1549,20 @@ class FakeTelnetServer(Protocol):
 
 def mintCertificates(directory):
     """
-    A test CA, a server certificate for C{localhost} and 127.0.0.1 and a
-    client certificate, written as PEM files into C{directory}.
+    A test CA (from L{tests.certs}), a server certificate for C{localhost}
+    and 127.0.0.1 and a client certificate, written as PEM files into
+    C{directory}.
 
-    @return: A dict of file paths (C{ca}, C{server}, C{serverKey},
-        C{client}, C{clientKey}) and the objects C{caPem}, C{serverCert},
-        C{serverKeyObject}.
+    @return: A dict of file paths (C{ca}, C{client}, C{clientKey}) and the
+        objects C{caPem}, C{serverCert}, C{serverKeyObject}.
     """
-    import ipaddress
     import os
 
     os.makedirs(directory)
-    now = datetime.now(UTC)
-
-    def key():
-        return ec.generate_private_key(ec.SECP256R1())
-
-    def name(common):
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
-
-    caKey = key()
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(name("sip2acs test CA"))
-        .issuer_name(name("sip2acs test CA"))
-        .public_key(caKey.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(caKey.public_key()),
-            critical=False,
-        )
-        .sign(caKey, hashes.SHA256())
-    )
-
-    def leaf(common, usage, names):
-        leafKey = key()
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(name(common))
-            .issuer_name(ca.subject)
-            .public_key(leafKey.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(minutes=5))
-            .not_valid_after(now + timedelta(days=1))
-            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(caKey.public_key()),
-                critical=False,
-            )
-        )
-        if names:
-            builder = builder.add_extension(
-                x509.SubjectAlternativeName(names), critical=False
-            )
-        return builder.sign(caKey, hashes.SHA256()), leafKey
-
-    server, serverKey = leaf(
-        "localhost",
-        ExtendedKeyUsageOID.SERVER_AUTH,
-        [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
-    )
-    kiosk, kioskKey = leaf(
-        "kiosk1", ExtendedKeyUsageOID.CLIENT_AUTH, [x509.DNSName("kiosk1")]
+    authority = CertificateAuthority()
+    server = authority.issue("localhost", ipAddresses=("127.0.0.1",))
+    kiosk = authority.issue(
+        "kiosk1", dnsNames=("kiosk1",), ipAddresses=(), server=False, client=True
     )
 
     def write(filename, data):
@@ -1639,21 +1571,14 @@ def mintCertificates(directory):
             f.write(data)
         return path
 
-    def pemKey(k):
-        return k.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-
-    caPem = ca.public_bytes(serialization.Encoding.PEM)
+    caPem = certificatePEM(authority.certificate)
     return {
         "ca": write("ca.pem", caPem),
-        "client": write("kiosk.pem", kiosk.public_bytes(serialization.Encoding.PEM)),
-        "clientKey": write("kiosk.key", pemKey(kioskKey)),
+        "client": write("kiosk.pem", certificatePEM(kiosk.certificate)),
+        "clientKey": write("kiosk.key", keyPEM(kiosk.key)),
         "caPem": caPem,
-        "serverCert": server,
-        "serverKeyObject": serverKey,
+        "serverCert": server.certificate,
+        "serverKeyObject": server.key,
     }
 
 
