@@ -398,6 +398,18 @@ class _PatronState:
     blocks: list
 
 
+def _itemFields(item):
+    """
+    What every checkout, renewal and cancelled checkin reports of the item:
+    title, media type, magnetic media.
+    """
+    return dict(
+        title=item["title"],
+        mediaType=item["effective_media"],
+        magneticMedia=bool(item["effective_magnetic"]),
+    )
+
+
 def _refusal(reason, **fields):
     message = MESSAGES[reason].format(**fields)
     return reason, message
@@ -897,13 +909,7 @@ class Circulation:
             return self._circRefusal(
                 Reason.UNKNOWN_ITEM, patronValid=True, pinValid=pinValid
             )
-        common = dict(
-            title=item["title"],
-            mediaType=item["effective_media"],
-            magneticMedia=bool(item["effective_magnetic"]),
-            patronValid=True,
-            pinValid=pinValid,
-        )
+        common = dict(_itemFields(item), patronValid=True, pinValid=pinValid)
         loan = self._openLoan(item["id"])
         if loan is not None and loan["patron_id"] == patron["id"]:
             if not (request.scRenewalPolicy or request.noBlock):
@@ -1101,11 +1107,7 @@ class Circulation:
         item = self._itemRow(request.itemId)
         if item is None:
             return self._circRefusal(Reason.UNKNOWN_ITEM)
-        common = dict(
-            title=item["title"],
-            mediaType=item["effective_media"],
-            magneticMedia=bool(item["effective_magnetic"]),
-        )
+        common = _itemFields(item)
         current = self._openLoan(item["id"])
         if current is not None:
             if request.patronId and current["patron_barcode"] != request.patronId:
@@ -1196,13 +1198,7 @@ class Circulation:
             ]
             item = (mine or items)[0]
             op.item = item["barcode"]
-        common = dict(
-            title=item["title"],
-            mediaType=item["effective_media"],
-            magneticMedia=bool(item["effective_magnetic"]),
-            patronValid=True,
-            pinValid=pinValid,
-        )
+        common = dict(_itemFields(item), patronValid=True, pinValid=pinValid)
         loan = self._openLoan(item["id"])
         if loan is None:
             return self._circRefusal(
