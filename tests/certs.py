@@ -109,16 +109,37 @@ class CertificateAuthority:
         self._now = now
         self.key = ec.generate_private_key(ec.SECP256R1())
         subject = _name(name, organization="sip2acs tests")
-        self.certificate = (
+        self.certificate = self._caCertificate(subject, self.key, subject, self.key, None)
+        self._issuerCertificate = self.certificate
+        self._issuerKey = self.key
+        self.chain = ()
+        if intermediate:
+            key = ec.generate_private_key(ec.SECP256R1())
+            cert = self._caCertificate(
+                _name(name + " intermediate", organization="sip2acs tests"),
+                key,
+                self.certificate.subject,
+                self.key,
+                0,
+            )
+            self._issuerCertificate, self._issuerKey = cert, key
+            self.chain = (cert,)
+
+    def _caCertificate(self, subject, key, issuer, issuerKey, pathLength):
+        """
+        A CA certificate for C{key}, signed by C{issuerKey}: the root when
+        they are the same (no authority key id), else an intermediate.
+        """
+        builder = (
             x509.CertificateBuilder()
             .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(self.key.public_key())
+            .issuer_name(issuer)
+            .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
+            .not_valid_before(self._now - datetime.timedelta(hours=1))
+            .not_valid_after(self._now + datetime.timedelta(days=1))
             .add_extension(
-                x509.BasicConstraints(ca=True, path_length=None), critical=True
+                x509.BasicConstraints(ca=True, path_length=pathLength), critical=True
             )
             .add_extension(
                 x509.KeyUsage(
@@ -135,56 +156,18 @@ class CertificateAuthority:
                 critical=True,
             )
             .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()),
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
                 critical=False,
             )
-            .sign(self.key, hashes.SHA256())
         )
-        self._issuerCertificate = self.certificate
-        self._issuerKey = self.key
-        self.chain = ()
-        if intermediate:
-            key = ec.generate_private_key(ec.SECP256R1())
-            subjectName = _name(name + " intermediate", organization="sip2acs tests")
-            cert = (
-                x509.CertificateBuilder()
-                .subject_name(subjectName)
-                .issuer_name(self.certificate.subject)
-                .public_key(key.public_key())
-                .serial_number(x509.random_serial_number())
-                .not_valid_before(now - datetime.timedelta(hours=1))
-                .not_valid_after(now + datetime.timedelta(days=1))
-                .add_extension(
-                    x509.BasicConstraints(ca=True, path_length=0), critical=True
-                )
-                .add_extension(
-                    x509.KeyUsage(
-                        digital_signature=True,
-                        content_commitment=False,
-                        key_encipherment=False,
-                        data_encipherment=False,
-                        key_agreement=False,
-                        key_cert_sign=True,
-                        crl_sign=True,
-                        encipher_only=False,
-                        decipher_only=False,
-                    ),
-                    critical=True,
-                )
-                .add_extension(
-                    x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                    critical=False,
-                )
-                .add_extension(
-                    x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                        self.key.public_key()
-                    ),
-                    critical=False,
-                )
-                .sign(self.key, hashes.SHA256())
+        if issuerKey is not key:
+            builder = builder.add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                    issuerKey.public_key()
+                ),
+                critical=False,
             )
-            self._issuerCertificate, self._issuerKey = cert, key
-            self.chain = (cert,)
+        return builder.sign(issuerKey, hashes.SHA256())
 
     def issue(
         self,
