@@ -331,7 +331,11 @@ class ACSSession:
         self.badFrames = 0
         key = None
         if decoded.checksum is not None:
-            key = (decoded.sequence, decoded.checksum, message.code)
+            # A retransmission is the same frame, byte for byte. Sequence
+            # digit and checksum alone do not identify a request: kiosks
+            # often send a constant digit, and the checksum is a byte sum
+            # (AAP0001 and AAP0010 have the same one).
+            key = frame.strip(b"\r\n")
             if key == self.lastRequestKey and self.lastResponse is not None:
                 self.log.info(
                     "{peer} retransmitted {code} (sequence {sequence});"

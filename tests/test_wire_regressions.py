@@ -1,0 +1,105 @@
+"""
+Regression tests for the wire-level defects of issue 9 (items 1, 11, 12,
+13, 14, 17 and 18), each over a real loopback socket: a kiosk talking to
+the ACS and the embedded SQLite circulation system with the demo library,
+or the in-memory library of L{tests.loopback}.
+"""
+
+from datetime import datetime
+
+from twisted.internet.defer import inlineCallbacks
+from twisted.logger import eventAsJSON, formatEvent
+from twisted.trial.unittest import TestCase
+
+from sip2acs import codec
+from sip2acs.ils.sqlite import SQLiteILS
+from tests.loopback import (
+    LoopbackServer,
+    captureLogs,
+    login,
+    makeAccount,
+    makeConfig,
+    withChecksum,
+)
+
+NOW = datetime(2025, 3, 14, 10, 15)
+WHEN = b"20250101    120000"
+
+
+class DemoLibraryTestCase(TestCase):
+    """
+    A kiosk logged in (with C{AY2}, as the issue's client does) to an ACS
+    serving the demo library: Alice Able is C{P0001}, Jack Jones C{P0010},
+    both with the PIN C{1234}.
+    """
+
+    timeout = 60
+    accountSettings: dict = {}
+
+    @inlineCallbacks
+    def setUp(self):
+        self.ils = SQLiteILS(
+            self.mktemp(), demo=True, clock=lambda: NOW, allowOverpayment=False
+        )
+        yield self.ils.startService()
+        self.addCleanup(self.ils.stopService)
+        self.events = captureLogs(self)
+        config = makeConfig(accounts=[makeAccount(**self.accountSettings)])
+        self.acs = LoopbackServer(self, adapter=self.ils, config=config)
+        self.client = yield self.acs.connect()
+        reply = yield self.client.ask(login(sequence=2))
+        self.assertEqual(reply.message, codec.LoginResponse(ok=True))
+
+    def logs(self):
+        """
+        Every log event so far, formatted and as JSON, as one text.
+        """
+        return "\n".join(
+            formatEvent(event) + "\n" + eventAsJSON(event) for event in self.events
+        )
+
+
+def patronInformation(patron, pin=b"1234", sequence=b"2"):
+    """
+    The issue's 63 for C{patron}, with C{AY<sequence>} and its checksum.
+    """
+    return withChecksum(
+        b"63000" + WHEN + b"          AODEMO|AA" + patron + b"|AD" + pin
+        + b"|AY" + sequence + b"AZ"
+    )
+
+
+class ReplayTests(DemoLibraryTestCase):
+    """
+    Item 1: only a byte-identical frame is a retransmission.
+    """
+
+    @inlineCallbacks
+    def test_sameChecksumOtherPatronNotReplayed(self):
+        """
+        C{AAP0001} and C{AAP0010} have the same byte sum, so their 63s with
+        the same sequence digit have the same checksum; the second is a new
+        request all the same, answered with Jack Jones's record, not Alice
+        Able's.
+        """
+        alice = patronInformation(b"P0001")
+        jack = patronInformation(b"P0010")
+        self.assertEqual(alice[-4:], jack[-4:])
+        first = yield self.client.ask(alice)
+        self.assertEqual(first.message.personalName, "Alice Able")
+        second = yield self.client.ask(jack)
+        self.assertEqual(second.message.patronIdentifier, "P0010")
+        self.assertEqual(second.message.personalName, "Jack Jones")
+        self.assertNotIn(b"Alice", self.client.data.split(b"\r")[-2])
+
+    @inlineCallbacks
+    def test_byteIdenticalRetransmissionReplayed(self):
+        """
+        The same frame again, byte for byte, is a retransmission: the
+        previous answer is replayed as it was sent.
+        """
+        frame = patronInformation(b"P0001") + b"\r"
+        first = yield self.client.exchange(frame)
+        again = yield self.client.exchange(frame)
+        self.assertEqual(again, first)
+        self.assertIn("replaying the previous response", self.logs())
