@@ -19,8 +19,9 @@ empty and stray fields, trailing C{|||}, lower-case checksums, garbage
 dates) and strict only where being wrong would be dangerous: a checksum that
 does not verify raises L{ChecksumError}, an unknown command
 L{UnknownMessage} and a fixed part that is too short L{MalformedMessage}.
-Encoding cleans values so that a frame is always well formed: no CR, LF,
-NUL or delimiter inside a value and at most 255 encoded bytes per field,
+Encoding cleans values so that a frame is always well formed and printable:
+no control character (NUL, CR, LF, ...) or delimiter inside a value, fixed
+fields and unknown fields included, and at most 255 encoded bytes per field,
 screen messages and print lines longer than that being split over several
 fields.
 """
@@ -237,16 +238,21 @@ def _parseFixed(field, text):
     return _parseValue(field.kind, text)
 
 
-def formatFixed(field, value):
+def formatFixed(field, value, encoding="ascii", delimiter="|"):
     """
-    The characters a fixed field's value is sent as.
+    The characters a fixed field's value is sent as. Text is cleaned like
+    every other value (no control characters, no delimiter: a fixed part
+    never contains the delimiter), then padded or cut to the field's
+    length.
 
     @type field: L{sip2acs.spec.FixedField}
+    @param encoding: The account's character set.
+    @param delimiter: The field delimiter.
     @rtype: L{str}
     """
     kind, length = field.kind, field.length
     if kind == "text":
-        return (value or "").ljust(length)[:length]
+        return _clean(value or "", encoding, delimiter).ljust(length)[:length]
     if kind == "ok":
         return "1" if value else "0"
     if kind == "yn":
@@ -538,13 +544,24 @@ def _fit(value, encoding, limit=MAX_FIELD_BYTES):
     return pieces
 
 
-_UNSAFE = re.compile("[\r\n\x00]")
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+"""
+What a reply never carries: the C0 control characters (NUL, CR, LF, ...),
+DEL, the C1 control characters and the Unicode line and paragraph
+separators.
+"""
 
 
 def _clean(value, encoding, delimiter):
+    """
+    C{value} made printable text fit for a frame: for ASCII, accents
+    dropped; every control character (see L{_UNSAFE}) and the delimiter
+    replaced by a space. The one cleaning every value written by
+    L{encode} goes through, fixed and identified fields alike.
+    """
     if not value.isascii() and encoding == "ascii":
         value = _fold(value)
-    if delimiter in value or "\r" in value or "\n" in value or "\x00" in value:
+    if delimiter in value or _UNSAFE.search(value) is not None:
         value = _UNSAFE.sub(" ", value).replace(delimiter, " ")
     return value
 
@@ -567,7 +584,9 @@ def encode(message, sequence=None, checksum=False, encoding="ascii", delimiter="
     messageSpec = message.spec
     parts = [messageSpec.code]
     for field in messageSpec.fixed:
-        parts.append(formatFixed(field, getattr(message, field.name)))
+        parts.append(
+            formatFixed(field, getattr(message, field.name), encoding, delimiter)
+        )
     if message.order is None and not message.extra:
         _appendFields(parts, message, _PLANS[messageSpec.code], encoding, delimiter)
     else:
@@ -643,13 +662,18 @@ def _appendOrdered(parts, message, encoding, delimiter):
             if not fid:
                 parts.append(delimiter)
             elif pending.get(fid):
-                parts.append(fid + pending[fid].pop(0) + delimiter)
+                parts.append(
+                    _clean(fid, encoding, delimiter) + pending[fid].pop(0) + delimiter
+                )
     for fid in messageSpec.fields:
         for value in pending.pop(fid, ()):
             parts.append(fid + value + delimiter)
     for fid, _ in message.extra:
         if pending.get(fid):
-            parts.append(fid + pending[fid].pop(0) + delimiter)
+            # The id of an unknown field is text from the SC: cleaned too.
+            parts.append(
+                _clean(fid, encoding, delimiter) + pending[fid].pop(0) + delimiter
+            )
 
 
 def _checksumBytes(prefix):

@@ -1512,16 +1512,29 @@ del _vector, _method
 # -- round trip of every message type ----------------------------------------
 
 ENCODINGS = ("ascii", "latin-1", "cp850", "utf-8")
-_UNSAFE = "\r\n\x00|"
+# What the encoder cleans out of every value: the delimiter, the control
+# characters (C0, DEL, C1) and the Unicode line and paragraph separators.
+_UNSAFE = "|\u2028\u2029"
 _ALPHABETS = {
-    "ascii": st.characters(max_codepoint=0x7F, exclude_characters=_UNSAFE),
-    "latin-1": st.characters(max_codepoint=0xFF, exclude_characters=_UNSAFE),
-    "cp850": st.sampled_from(
-        sorted(set(bytes(range(256)).decode("cp850")) - set(_UNSAFE))
+    "ascii": st.characters(
+        max_codepoint=0x7F, exclude_categories=("Cc",), exclude_characters=_UNSAFE
     ),
-    "utf-8": st.characters(exclude_categories=("Cs",), exclude_characters=_UNSAFE),
+    "latin-1": st.characters(
+        max_codepoint=0xFF, exclude_categories=("Cc",), exclude_characters=_UNSAFE
+    ),
+    "cp850": st.sampled_from(
+        sorted(
+            c for c in set(bytes(range(256)).decode("cp850")) - set(_UNSAFE)
+            if c.isprintable()
+        )
+    ),
+    "utf-8": st.characters(
+        exclude_categories=("Cs", "Cc"), exclude_characters=_UNSAFE
+    ),
 }
-_PRINTABLE = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
+_PRINTABLE = st.characters(
+    min_codepoint=0x20, max_codepoint=0x7E, exclude_characters="|"
+)
 _DATES = st.datetimes(
     min_value=datetime(1900, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)
 ).map(lambda value: value.replace(microsecond=0))
@@ -2453,6 +2466,42 @@ class OutputCleaningTests(SynchronousTestCase):
         self.assertEqual(decoded.titleIdentifier, "a b c d e")
         self.assertEqual(decoded.screenMessage, ("x y", "line1  line2"))
         self.assertEqual(decoded.extra, (("ZZ", "p q"),))
+
+    def test_controlCharactersCleanedEverywhere(self) -> None:
+        """
+        Every control character (C0 such as NUL, ESC and BEL, DEL, and C1 in
+        an encoding that could carry it) becomes a space wherever it is:
+        in a fixed text field, an identified field, and the id and value of
+        an unknown field of a decoded message. A delimiter in a fixed field
+        becomes a space too: a fixed part never contains the delimiter.
+        """
+        request = codec.decode(
+            b"23\x00\x1b|20250314    101500AODEMO|AAP1\x07|AC|AD|"
+            b"Z\x01x\x7fy\x85z|",
+            encoding="latin-1",
+        ).message
+        self.assertEqual(request.language, "\x00\x1b|")
+        self.assertEqual(request.extra, (("Z\x01", "x\x7fy\x85z"),))
+        response = _patronStatusResponse(
+            language=request.language,
+            personalName="A\x02\x1fB\x9bC",
+            screenMessage=("one\ttwo\x0bthree\u2028four",),
+        )
+        for message in [request, response]:
+            for encoding in ENCODINGS:
+                frame = codec.encode(message, sequence=1, encoding=encoding)
+                text = frame.decode(encoding)
+                self.assertEqual(
+                    [c for c in text if not c.isprintable()], [], (encoding, frame)
+                )
+        frame = codec.encode(request, encoding="latin-1")
+        self.assertEqual(frame[:5], b"23   ")
+        self.assertIn(b"|Z x y z|", frame)
+        self.assertIn(b"AAP1 |", frame)
+        frame = codec.encode(response, encoding="latin-1")
+        self.assertEqual(frame[16:19], b"   ")
+        self.assertIn(b"|AEA  B C|", frame)
+        self.assertIn(b"|AFone two three four|", frame)
 
     def test_unsafeCustomDelimiter(self) -> None:
         """

@@ -103,3 +103,32 @@ class ReplayTests(DemoLibraryTestCase):
         again = yield self.client.exchange(frame)
         self.assertEqual(again, first)
         self.assertIn("replaying the previous response", self.logs())
+
+
+class PrintableRepliesTests(DemoLibraryTestCase):
+    """
+    Items 13 and 18: replies carry printable text only, whatever the
+    request's fields held.
+    """
+
+    @inlineCallbacks
+    def test_controlCharactersNotEchoed(self):
+        """
+        A 23 whose language (a fixed field echoed in the 24) holds NUL,
+        ESC and DEL, and which carries an unknown field full of control
+        characters, is answered with a 24 whose every byte is printable
+        ASCII; the language comes back as blanks.
+        """
+        frame = withChecksum(
+            b"23\x00\x1b\x7f" + WHEN + b"AODEMO|AAP0001|AC|AD1234|"
+            b"ZZ\x00\x01\x02\x1b[2J\x7f|AY3AZ"
+        )
+        reply = yield self.client.exchange(frame + b"\r")
+        self.assertEqual(reply[:2], b"24")
+        self.assertEqual(
+            [byte for byte in reply if not 0x20 <= byte < 0x7F], [], reply
+        )
+        decoded = codec.decode(reply)
+        self.assertEqual(decoded.message.language, "   ")
+        self.assertEqual(decoded.message.personalName, "Alice Able")
+        self.assertEqual(decoded.sequence, 3)
