@@ -15,8 +15,10 @@ C{BM}, C{BN}) are tuples.
     b'941AY1AZFDFC'
 
 Decoding is lenient in the ways real kiosks need (field order, unknown ids,
-empty and stray fields, trailing C{|||}, lower-case checksums, garbage
-dates) and strict only where being wrong would be dangerous: a checksum that
+empty and stray fields, trailing C{|||}, lower-case checksums and ones not
+zero-padded to four digits, garbage dates, a fixed part of only dates left
+out: see L{FIXED_PART_OPTIONAL}) and strict only where being wrong would
+be dangerous: a checksum that
 does not verify raises L{ChecksumError}, an unknown command
 L{UnknownMessage} and a fixed part that is too short L{MalformedMessage}.
 Encoding cleans values so that a frame is always well formed and printable:
@@ -53,6 +55,7 @@ __all__ = [
     "PERSONAL",
     "SENSITIVE",
     "MAX_FIELD_BYTES",
+    "FIXED_PART_OPTIONAL",
 ]
 
 MAX_FIELD_BYTES = 255
@@ -116,19 +119,28 @@ def checksum(prefix):
     return "%04X" % (-sum(prefix) & 0xFFFF)
 
 
+_SHORT_CHECKSUM = re.compile(rb"AZ([0-9A-Fa-f]{1,3})\Z")
+
+
 def checksumOk(frame):
     """
-    Whether C{frame}, ending in four hex digits, carries a valid checksum.
-    Lower-case hex is accepted.
+    Whether C{frame}, ending in its checksum, carries a valid one.
+
+    The checksum is four hex digits, or one to three right after the
+    literal C{AZ}: some deployed clients do not zero-pad values below
+    C{0x1000}, and the number is verified as the number it is. Lower-case
+    hex is accepted.
 
     @type frame: L{bytes}
     @rtype: L{bool}
     """
-    try:
-        value = int(frame[-4:], 16)
-    except ValueError:
-        return False
-    return len(frame) >= 4 and (sum(frame[:-4]) + value) & 0xFFFF == 0
+    digits = frame[-4:]
+    if len(digits) < 4 or _HEX.fullmatch(digits) is None:
+        match = _SHORT_CHECKSUM.search(frame)
+        if match is None:
+            return False
+        digits = match.group(1)
+    return (sum(frame[: -len(digits)]) + int(digits, 16)) & 0xFFFF == 0
 
 
 # -- dates ------------------------------------------------------------------
@@ -142,6 +154,8 @@ def _zones():
         zones[letter] = timezone(timedelta(hours=-index))
     return zones
 
+
+_HEX = re.compile(rb"[0-9A-Fa-f]{4}")
 
 _ZONES = _zones()
 _LETTERS = {tz.utcoffset(None): letter for letter, tz in _ZONES.items()}
@@ -379,7 +393,9 @@ def _build(messageSpec):
 
 _BY_CODE = {}
 _PLANS = {}
+_FIXED_LENGTH = {}
 for _messageSpec in _spec.MESSAGES:
+    _FIXED_LENGTH[_messageSpec.code] = sum(f.length for f in _messageSpec.fixed)
     _PLANS[_messageSpec.code] = tuple(
         (fid, _spec.FIELDS[fid].name, _spec.FIELDS[fid], fid in _messageSpec.required)
         for fid in _messageSpec.fields
@@ -389,6 +405,28 @@ for _messageSpec in _spec.MESSAGES:
     globals()[_messageSpec.name] = _cls
     __all__.append(_messageSpec.name)
 del _messageSpec, _cls
+
+
+FIXED_PART_OPTIONAL = frozenset(
+    messageSpec.code
+    for messageSpec in _spec.MESSAGES
+    if messageSpec.request
+    and messageSpec.fixed
+    and all(field.kind == "date" for field in messageSpec.fixed)
+)
+"""
+The requests whose fixed part a client may leave out: those whose fixed
+part is only dates (17, 19, 25, 35 and 65), where "no date" is a complete
+and harmless answer. A widely copied client class sends
+C{65AODEMO|AAP0001|AD1234|BON|}, with no transaction date. A fixed part
+never contains the delimiter, so when the text where it should be does,
+and the text right after the command identifier starts with one of the
+message's field ids, the fixed part is read as missing: its dates are
+L{None}. Messages with flags, codes or text in their fixed part (11's SC
+renewal policy and no-block flag, 09's no-block flag, 37's payment type,
+15's hold mode, ...) are not guessed at: a missing fixed part is still
+L{MalformedMessage} for them.
+"""
 
 
 def messageClass(code):
@@ -402,7 +440,6 @@ def messageClass(code):
 
 # -- decoding ---------------------------------------------------------------
 
-_HEX = re.compile(rb"[0-9A-Fa-f]{4}")
 
 
 @attrs.frozen
@@ -412,8 +449,9 @@ class Decoded:
 
     @ivar message: The typed message.
     @ivar sequence: The C{AY} sequence digit, or L{None}.
-    @ivar checksum: The C{AZ} checksum as received (upper-cased), or
-        L{None} when the frame carried no error detection.
+    @ivar checksum: The C{AZ} checksum received, as four upper-case hex
+        digits (a short one zero-padded), or L{None} when the frame carried
+        no error detection.
     """
 
     message: Message
@@ -435,7 +473,8 @@ def decode(frame, encoding="ascii", delimiter="|"):
     @rtype: L{Decoded}
     @raise UnknownMessage: The command identifier is not a SIP2 message.
     @raise ChecksumError: An C{AZ} checksum is present and wrong.
-    @raise MalformedMessage: The frame is shorter than its fixed part.
+    @raise MalformedMessage: The frame is shorter than its fixed part (and
+        does not leave out a fixed part of L{FIXED_PART_OPTIONAL}).
     """
     frame = frame.strip(b"\r\n")
     if len(frame) < 2:
@@ -445,28 +484,37 @@ def decode(frame, encoding="ascii", delimiter="|"):
     if cls is None:
         raise UnknownMessage("unknown command identifier %r" % (code,), code)
     sequence = sent = None
-    if frame[-6:-4] == b"AZ" and len(frame) >= 8 and _HEX.fullmatch(frame[-4:]):
+    digits = _checksumDigits(frame, code, encoding, delimiter)
+    if digits is not None:
         if not checksumOk(frame):
             raise ChecksumError("checksum does not verify", code)
-        sent = frame[-4:].decode("ascii").upper()
-        end = len(frame) - 6
-        if frame[-9:-7] == b"AY" and len(frame) >= 11 and 48 <= frame[-7] <= 57:
-            sequence = frame[-7] - 48
+        sent = "%04X" % (int(digits, 16),)
+        end = len(frame) - len(digits) - 2
+        if frame[end - 3 : end - 1] == b"AY" and end >= 5 and 48 <= frame[end - 1] <= 57:
+            sequence = frame[end - 1] - 48
             end -= 3
         frame = frame[:end]
     text = frame.decode(encoding, "replace")
     messageSpec = cls.spec
     values = {}
     position = 2
-    for field in messageSpec.fixed:
-        chunk = text[position : position + field.length]
-        if len(chunk) < field.length:
-            raise MalformedMessage(
-                "%s is too short for its fixed field %s" % (code, field.name),
-                code,
-            )
-        values[field.name] = _parseFixed(field, chunk)
-        position += field.length
+    fixedLength = _FIXED_LENGTH[code]
+    if (
+        code in FIXED_PART_OPTIONAL
+        and delimiter in text[2 : 2 + fixedLength]
+        and text[2:4] in messageSpec.fields
+    ):
+        values = {field.name: None for field in messageSpec.fixed}
+    else:
+        for field in messageSpec.fixed:
+            chunk = text[position : position + field.length]
+            if len(chunk) < field.length:
+                raise MalformedMessage(
+                    "%s is too short for its fixed field %s" % (code, field.name),
+                    code,
+                )
+            values[field.name] = _parseFixed(field, chunk)
+            position += field.length
     known = messageSpec.fields
     order = []
     extra = []
@@ -492,6 +540,31 @@ def decode(frame, encoding="ascii", delimiter="|"):
     values.update(repeated)
     message = cls(extra=extra, order=tuple(order), **values)
     return Decoded(message, sequence, sent)
+
+
+def _checksumDigits(frame, code, encoding, delimiter):
+    """
+    The hex digits of the C{AZ} checksum C{frame} ends with, or L{None}.
+
+    Four digits after C{AZ} are a checksum. One to three are (a client
+    that does not zero-pad) only where a trailer can begin: after the
+    delimiter, after C{AY} and its digit, or right after the fixed part,
+    so that a last field without its delimiter whose value ends in, say,
+    C{AZ1} is not taken for one.
+    """
+    if frame[-6:-4] == b"AZ" and len(frame) >= 8 and _HEX.fullmatch(frame[-4:]):
+        return frame[-4:]
+    match = _SHORT_CHECKSUM.search(frame)
+    if match is None:
+        return None
+    start = match.start()
+    if (
+        frame[:start].endswith(delimiter.encode(encoding, "replace"))
+        or (frame[start - 3 : start - 1] == b"AY" and 48 <= frame[start - 1] <= 57)
+        or start == 2 + _FIXED_LENGTH[code]
+    ):
+        return match.group(1)
+    return None
 
 
 # -- encoding ---------------------------------------------------------------

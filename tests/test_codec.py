@@ -1915,6 +1915,70 @@ class ChecksumTests(SynchronousTestCase):
         self.assertRaises(codec.MalformedMessage, codec.decode, frame)
         self.assertRaises(codec.ChecksumError, codec.decode, b"11YN2006AY1AZ0000")
 
+    def test_shortChecksum(self) -> None:
+        """
+        A checksum of one to three hex digits (a client that does not
+        zero-pad values below C{0x1000}) verifies as the number it is; the
+        decoded checksum is its four-digit form, and re-encoding writes the
+        four digits.
+        """
+        frame, value = _shortChecksummed(b"1720250314    101500AODEMO|AB", b"|AY4AZ")
+        digits = b"%X" % (value,)
+        self.assertLess(len(digits), 4)
+        short = frame[:-4] + digits
+        self.assertTrue(codec.checksumOk(short))
+        decoded = codec.decode(short)
+        self.assertEqual(
+            (decoded.sequence, decoded.checksum), (4, "%04X" % (value,))
+        )
+        self.assertEqual(decoded.message.institutionId, "DEMO")
+        self.assertEqual(codec.encode(decoded.message, sequence=4), frame)
+        self.assertEqual(codec.decode(frame[:-4] + digits.lower()).sequence, 4)
+        self.assertEqual(codec.decode(frame[:-4] + b"0" + digits).sequence, 4)
+
+    def test_shortChecksumWrong(self) -> None:
+        """
+        A short checksum that does not verify raises L{codec.ChecksumError},
+        like a four-digit one.
+        """
+        frame, value = _shortChecksummed(b"1720250314    101500AODEMO|AB", b"|AY4AZ")
+        wrong = b"%X" % (value + 1,)
+        self.assertFalse(codec.checksumOk(frame[:-4] + wrong))
+        self.assertRaises(codec.ChecksumError, codec.decode, frame[:-4] + wrong)
+        self.assertRaises(codec.ChecksumError, codec.decode, b"9900302.00AY1AZ1")
+
+    def test_shortChecksumOnlyAsATrailer(self) -> None:
+        """
+        C{AZ} and one to three hex digits at the end of a last field that
+        lacks its delimiter (an item barcode C{AZ1}) are that field's value,
+        not a checksum.
+        """
+        decoded = codec.decode(b"1720250314    101500AODEMO|ABAZ1")
+        self.assertEqual(decoded.message.itemIdentifier, "AZ1")
+        self.assertIsNone(decoded.checksum)
+
+
+def _shortChecksummed(head, trailer):
+    """
+    A frame C{head} + C{I0001|} + C{XZ} filler fields + C{trailer} (which
+    starts with the delimiter) + checksum whose checksum is below
+    C{0x1000}: the filler grows until it is.
+
+    @return: The frame (with four checksum digits) and the checksum value.
+    """
+    for size in range(4000):
+        filler = b"~" * size
+        fields = b"".join(
+            b"XZ" + filler[start : start + 200] + b"|"
+            for start in range(0, size, 200)
+        )
+        prefix = head + b"I0001|" + fields + trailer[1:]
+        value = int(codec.checksum(prefix), 16)
+        if value < 0x1000:
+            return prefix + b"%04X" % (value,), value
+    raise AssertionError("no short checksum found")
+
+
 
 # -- leniency -----------------------------------------------------------------
 
@@ -1925,6 +1989,56 @@ class LeniencyTests(SynchronousTestCase):
     """
     L{codec.decode} accepts what real self-check units send.
     """
+
+    def test_missingFixedPart(self) -> None:
+        """
+        A 65 without its transaction date, as a widely copied client class
+        sends it, decodes as a 65 with no transaction date and its fields;
+        so does one with a checksum, and a 17, 19, 25 and 35 (all their
+        fixed part is dates).
+        """
+        decoded = codec.decode(b"65AODEMO|AAP0001|AD1234|BON|")
+        self.assertEqual(
+            decoded.message,
+            codec.RenewAll(
+                transactionDate=None,
+                institutionId="DEMO",
+                patronIdentifier="P0001",
+                patronPassword="1234",
+                feeAcknowledged=False,
+            ),
+        )
+        prefix = b"65AODEMO|AAP0001|AD1234|BOY|AY5AZ"
+        decoded = codec.decode(prefix + codec.checksum(prefix).encode("ascii"))
+        self.assertEqual(decoded.sequence, 5)
+        self.assertTrue(decoded.message.feeAcknowledged)
+        for frame in [
+            b"17AODEMO|ABI0001|",
+            b"19AODEMO|ABI0001|CHx|",
+            b"25AODEMO|AAP0001|",
+            b"35AODEMO|AAP0001|",
+        ]:
+            message = codec.decode(frame).message
+            self.assertIsNone(message.transactionDate, frame)
+            self.assertEqual(message.institutionId, "DEMO", frame)
+        self.assertEqual(sorted(codec.FIXED_PART_OPTIONAL), ["17", "19", "25", "35", "65"])
+
+    def test_missingFixedPartWithFlags(self) -> None:
+        """
+        A message whose fixed part holds flags or codes is not guessed at:
+        an 11, 09, 37 or 15 without its fixed part is still
+        L{codec.MalformedMessage}. Nor is a fixed part read as missing when
+        the text after the command identifier is not one of the message's
+        field ids.
+        """
+        for frame in [
+            b"11AODEMO|AAP0001|ABI0001|AC|",
+            b"09AODEMO|ABI0001|APMAIN|AC|",
+            b"37BV1.00|AODEMO|AAP0001|",
+            b"15AODEMO|AAP0001|",
+            b"65ZZ|AODEMO|",
+        ]:
+            self.assertRaises(codec.MalformedMessage, codec.decode, frame)
 
     def test_lineEndLeftovers(self) -> None:
         """

@@ -132,3 +132,47 @@ class PrintableRepliesTests(DemoLibraryTestCase):
         self.assertEqual(decoded.message.language, "   ")
         self.assertEqual(decoded.message.personalName, "Alice Able")
         self.assertEqual(decoded.sequence, 3)
+
+
+class DeployedClientTests(DemoLibraryTestCase):
+    """
+    Item 17: what deployed kiosks send is understood.
+    """
+
+    @inlineCallbacks
+    def test_renewAllWithoutTransactionDate(self):
+        """
+        C{65AODEMO|AAP0001|AD1234|BON|}, a 65 without its transaction date
+        as a widely copied client class sends it, renews Alice Able's
+        loans instead of being refused as malformed.
+        """
+        reply = yield self.client.ask(b"65AODEMO|AAP0001|AD1234|BON|")
+        message = reply.message
+        self.assertIsInstance(message, codec.RenewAllResponse)
+        self.assertTrue(message.ok, message)
+        self.assertIn("I0003", message.renewedItems)
+        self.assertNotIn("Malformed request.", message.screenMessage)
+
+    @inlineCallbacks
+    def test_shortChecksum(self):
+        """
+        A 17 whose checksum is below C{0x1000} and sent without its leading
+        zero is verified as the number it is and answered with the item and
+        a correct four-digit checksum; a wrong short checksum gets a 96.
+        """
+        for size in range(2000):
+            prefix = (
+                b"17" + WHEN + b"AODEMO|ABI0001|XZ" + b"~" * size + b"|AY4AZ"
+            )
+            value = int(codec.checksum(prefix), 16)
+            if value < 0x1000:
+                break
+        short = prefix + b"%X" % (value,)
+        reply = yield self.client.exchange(short + b"\r")
+        self.assertRegex(reply, rb"\|AY4AZ[0-9A-F]{4}\Z")
+        self.assertTrue(codec.checksumOk(reply))
+        decoded = codec.decode(reply)
+        self.assertEqual(decoded.message.itemIdentifier, "I0001")
+        self.assertTrue(decoded.message.titleIdentifier)
+        wrong = prefix + b"%X" % (value + 1,)
+        self.assertEqual((yield self.client.exchange(wrong + b"\r")), b"96AZFEF6")
