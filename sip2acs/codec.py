@@ -758,6 +758,10 @@ def maskFrame(frame, encoding="ascii", delimiter="|", masked=SENSITIVE):
     A frame as text for logs and display, with the values of the fields in
     C{masked} replaced by C{***} and control characters escaped.
 
+    Fields are found by their id on the raw text, so that a frame that
+    does not decode (shorter than its fixed part, an unknown command, a
+    foreign delimiter) is masked too; see L{_maskFields}.
+
     @param frame: The bytes of one message (any message, even a malformed
         one).
     @param masked: Field ids to mask: L{SENSITIVE} (passwords and PINs) by
@@ -767,19 +771,62 @@ def maskFrame(frame, encoding="ascii", delimiter="|", masked=SENSITIVE):
     """
     text = frame.decode(encoding, "replace")
     if masked:
-        cls = _BY_CODE.get(text[:2])
-        fixed = sum(f.length for f in cls.spec.fixed) if cls is not None else 0
-        head, rest = text[: 2 + fixed], text[2 + fixed :]
-        tail = ""
-        if rest[-6:-4] == "AZ":
-            cut = len(rest) - (9 if rest[-9:-7] == "AY" else 6)
-            rest, tail = rest[:cut], rest[cut:]
-        segments = rest.split(delimiter)
-        for index, segment in enumerate(segments):
-            if segment[:2] in masked and len(segment) > 2:
-                segments[index] = segment[:2] + "***"
-        text = head + delimiter.join(segments) + tail
+        text = _maskFields(text, delimiter, masked)
     return "".join(
         c if c.isprintable() else "\\x%02x" % ord(c) if ord(c) < 256 else c
         for c in text
     )
+
+
+def _maskFields(text, delimiter, masked):
+    """
+    Replace the value of every field of C{masked} in C{text} by C{***}.
+
+    Where fields start is not trusted to the fixed part alone: an id of
+    C{masked} counts as starting a field at the very start of the text (a
+    frame without a command identifier), right after the fixed part (or
+    right after the command identifier, when the command is unknown, the
+    text is shorter than its fixed part or that part holds the delimiter)
+    and wherever it follows anything but a letter: a delimiter, another
+    punctuation character (a foreign delimiter), a digit or blank ending a
+    fixed part of the wrong length. Its value is masked to the next
+    delimiter, or to the end of the frame (checksum included) when there
+    is none, as with a foreign delimiter. This masks too much now and then
+    (an item barcode with C{-AD} in it), never too little.
+    """
+    start = 2
+    fixed = _FIXED_LENGTH.get(text[:2])
+    if fixed is not None and len(text) >= 2 + fixed:
+        if delimiter not in text[2 : 2 + fixed]:
+            start = 2 + fixed
+    pieces = []
+    done = 0
+    position = 0
+    while True:
+        position = _nextMasked(text, position, start, masked)
+        if position < 0:
+            break
+        value = position + 2
+        end = text.find(delimiter, value)
+        if end < 0:
+            end = len(text)
+        if end > value:
+            pieces.append(text[done:value])
+            pieces.append("***")
+            done = end
+        position = end
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
+def _nextMasked(text, position, start, masked):
+    """
+    The index of the next id of C{masked} at or after C{position} that
+    starts a field (see L{_maskFields}), or -1.
+    """
+    for index in range(position, len(text) - 1):
+        if text[index : index + 2] in masked and (
+            index in (0, start) or not text[index - 1].isalpha()
+        ):
+            return index
+    return -1

@@ -2840,3 +2840,30 @@ class RedactionTests(SynchronousTestCase):
         self.assertIn("patronPassword='***'", repr(message))
         message = codec.Login(uidAlgorithm="0", pwdAlgorithm="0", loginUserId="u")
         self.assertIn("loginPassword=None", repr(message))
+
+    def test_maskUndecodableFrames(self) -> None:
+        """
+        L{codec.maskFrame} finds secret fields by their id on the raw text:
+        in a frame shorter than its fixed part, with an unknown command,
+        without a command, with a fixed part of the wrong length, and with
+        a foreign delimiter (masked to the end of the frame, since the
+        field's end cannot be known). Well-formed frames keep everything
+        else, checksum included.
+        """
+        when = b"20250101    120000"
+        for frame, expected in [
+            (b"63AD97531|", "63AD***|"),
+            (b"6XAD97531|AAP1|", "6XAD***|AAP1|"),
+            (b"AD97531|", "AD***|"),
+            (b"23000" + when[:-1] + b"AD97531|AAP1|", "23000" + when[:-1].decode()
+             + "AD***|AAP1|"),
+            (b"63000" + when + b"          AOX^AD97531^AAP1^AY2AZF327",
+             "63000" + when.decode() + "          AOX^AD***"),
+            (b"65AODEMO|AAP0001|AD97531|BON|", "65AODEMO|AAP0001|AD***|BON|"),
+            (b"23000" + when + b"AOX|AAP1|AC97531|AD|AY1AZ1234",
+             "23000" + when.decode() + "AOX|AAP1|AC***|AD|AY1AZ1234"),
+        ]:
+            self.assertEqual(codec.maskFrame(frame), expected)
+        self.assertEqual(
+            codec.maskFrame(b"64AE97531^", delimiter="^", masked={"AE"}), "64AE***^"
+        )

@@ -176,3 +176,45 @@ class DeployedClientTests(DemoLibraryTestCase):
         self.assertTrue(decoded.message.titleIdentifier)
         wrong = prefix + b"%X" % (value + 1,)
         self.assertEqual((yield self.client.exchange(wrong + b"\r")), b"96AZFEF6")
+
+
+PINS = ("97531", "97532", "97533", "97534", "97535")
+
+
+class TraceMaskingMixin:
+    """
+    Item 11: with tracing on, PINs in frames that do not decode are masked
+    like those of well-formed ones.
+    """
+
+    @inlineCallbacks
+    def test_undecodableFramesMasked(self):
+        """
+        A 63 shorter than its fixed part, an unknown command, a 63 using
+        C{^} instead of the account's C{|}, one whose PIN field is the last
+        and lacks its delimiter, and a 23 with a fixed part one character
+        short are traced (in and out) without their PIN.
+        """
+        frames = [
+            b"63AD" + PINS[0].encode() + b"|",
+            b"6XAD" + PINS[1].encode() + b"|AAP0001|",
+            b"63000" + WHEN + b"          AODEMO^AAP0001^AD"
+            + PINS[2].encode() + b"^",
+            b"63000" + WHEN + b"          AODEMO|AAP0001|AD" + PINS[3].encode(),
+            b"23000" + WHEN[:-1] + b"AD" + PINS[4].encode() + b"|AODEMO|AAP0001|",
+        ]
+        for frame in frames:
+            yield self.client.exchange(frame + b"\r")
+        logs = self.logs()
+        self.assertIn("trace kiosk@127.0.0.1 in 63AD***|", logs)
+        self.assertIn("trace kiosk@127.0.0.1 in 6XAD***|AAP0001|", logs)
+        for pin in PINS:
+            self.assertNotIn(pin, logs)
+
+
+class RedactedTraceTests(TraceMaskingMixin, DemoLibraryTestCase):
+    accountSettings = dict(trace="redacted")
+
+
+class FullTraceTests(TraceMaskingMixin, DemoLibraryTestCase):
+    accountSettings = dict(trace="full")
