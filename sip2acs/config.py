@@ -157,6 +157,11 @@ class AccountConfig:
     @ivar location: The SC's location (a branch code), used when the 93
         carries no C{CP}.
     @ivar itemList: Whether the item lists of 64 carry barcodes or titles.
+    @ivar personalDataOnWrongPin: Whether answers to a request with a wrong
+        PIN still carry the patron's personal data (name, address, e-mail,
+        phone, birth date, amounts, item lists), as sites whose kiosks
+        depend on it need. Off by default: the answer then carries only the
+        patron's status.
     @ivar trace: Log every message of this account's connections: C{off},
         C{redacted} (personal data masked) or C{full}. Passwords and PINs
         are masked in every mode.
@@ -180,6 +185,7 @@ class AccountConfig:
     delimiter: str = "|"
     location: str | None = None
     itemList: str = "barcode"
+    personalDataOnWrongPin: bool = False
     trace: str = "off"
     allow: AddressList | None = None
     addresses: AddressList | None = None
@@ -456,6 +462,7 @@ def _account(data, where, problems):
         delimiter=t.get("delimiter", str, "|"),
         location=t.get("location", str, None),
         itemList=t.get("item-list", str, "barcode", ITEM_LISTS),
+        personalDataOnWrongPin=t.get("personal-data-on-wrong-pin", bool, False),
         trace=t.get("trace", str, "off", TRACING),
         allow=_addressList(t, "allow"),
         addresses=_addressList(t, "addresses"),

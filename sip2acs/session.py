@@ -704,6 +704,20 @@ class ACSSession:
         # 01 (Block Patron) has no patron password field.
         return getattr(message, "patronPassword", None) or None
 
+    def _personal(self, patron, message):
+        """
+        Whether an answer about C{patron} may carry the patron's personal
+        data (name, address, e-mail, phone, birth date, amounts owed, the
+        items on loan): not when the request carried a PIN that is not
+        valid, unless the account's C{personal-data-on-wrong-pin} allows
+        it. A request without a PIN keeps today's answers.
+        """
+        if not patron.found:
+            return False
+        if self._pin(message) is None or patron.pinValid:
+            return True
+        return self.account.personalDataOnWrongPin
+
     def _patronFields(self, patron, message):
         """
         The identified fields shared by 24, 26 and 64 for C{patron}.
@@ -714,7 +728,7 @@ class ACSSession:
             transactionDate=self.now(),
             institutionId=self.institution.id,
             patronIdentifier=patron.patronId or message.patronIdentifier or "",
-            personalName=patron.name if found else "",
+            personalName=patron.name if self._personal(patron, message) else "",
             validPatron=found,
             screenMessage=patron.screenMessages,
             printLine=patron.printLines,
@@ -723,8 +737,8 @@ class ACSSession:
             fields["validPatronPassword"] = bool(patron.pinValid)
         return fields
 
-    def _money(self, patron):
-        if not patron.found:
+    def _money(self, patron, message):
+        if not self._personal(patron, message):
             return {}
         return dict(
             currencyType=patron.currency or self.institution.currency,
@@ -740,7 +754,7 @@ class ACSSession:
             return codec.PatronStatusResponse(
                 language=message.language or "000",
                 **self._patronFields(patron, message),
-                **self._money(patron),
+                **self._money(patron, message),
             )
 
         return d.addCallback(answer)
@@ -770,7 +784,13 @@ class ACSSession:
                 patron.unavailableHoldItems,
             )
             fields = self._patronFields(patron, message)
-            fields.update(self._money(patron))
+            fields.update(self._money(patron, message))
+            if patron.found and not self._personal(patron, message):
+                # A wrong PIN: the patron's status, no personal data, no
+                # item lists; the counts are "not supported" (four blanks).
+                return codec.PatronInformationResponse(
+                    language=message.language or "000", **fields
+                )
             summary = message.summary or ""
             if patron.found and "Y" in summary[:6]:
                 position = summary.index("Y")

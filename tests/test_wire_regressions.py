@@ -9,9 +9,10 @@ from datetime import datetime
 
 from twisted.internet.defer import inlineCallbacks
 from twisted.logger import eventAsJSON, formatEvent
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from sip2acs import codec
+from sip2acs.config import ConfigError, parseConfig
 from sip2acs.ils.sqlite import SQLiteILS
 from tests.loopback import (
     LoopbackServer,
@@ -218,3 +219,101 @@ class RedactedTraceTests(TraceMaskingMixin, DemoLibraryTestCase):
 
 class FullTraceTests(TraceMaskingMixin, DemoLibraryTestCase):
     accountSettings = dict(trace="full")
+
+
+def patronFieldIds(reply):
+    """
+    The ids of the identified fields of a 64 (its fixed part is 61 bytes).
+    """
+    return {segment[:2] for segment in reply[61:].split(b"|") if segment}
+
+
+class WrongPinTests(DemoLibraryTestCase):
+    """
+    Item 12: a 63 with a wrong PIN gets a 64 without personal data.
+    """
+
+    @inlineCallbacks
+    def test_wrongPinNoPersonalData(self):
+        """
+        Alice Able's 63 with a wrong PIN, asking for her charged items, gets
+        a 64 with her status, C{BL Y}, C{CQ N}, an empty C{AE} and the
+        counts blank: no name, address, e-mail, phone, birth date, amount
+        or item list.
+        """
+        frame = b"63000" + WHEN + b"  Y       AODEMO|AAP0001|AD9999|"
+        reply = yield self.client.exchange(frame + b"\r")
+        message = codec.decode(reply).message
+        self.assertEqual((message.validPatron, message.validPatronPassword), (True, False))
+        self.assertEqual(message.personalName, "")
+        self.assertEqual(message.patronStatus, " " * 14)
+        self.assertIsNone(message.chargedItemsCount)
+        self.assertEqual(
+            patronFieldIds(reply) & {b"AE", b"BD", b"BE", b"BF", b"PB", b"AU", b"BV"},
+            {b"AE"},
+        )
+        for personal in [b"Alice", b"alice@", b"555-", b"I0003"]:
+            self.assertNotIn(personal, reply)
+
+    @inlineCallbacks
+    def test_rightOrNoPin(self):
+        """
+        With the right PIN, or with no PIN at all, the 64 carries the
+        patron's name and item list as before.
+        """
+        for pin in [b"AD1234|", b""]:
+            frame = b"63000" + WHEN + b"  Y       AODEMO|AAP0001|" + pin
+            reply = yield self.client.exchange(frame + b"\r")
+            message = codec.decode(reply).message
+            self.assertEqual(message.personalName, "Alice Able")
+            self.assertIn("I0003", message.chargedItems)
+
+
+class WrongPinAllowedTests(DemoLibraryTestCase):
+    """
+    Item 12: C{personal-data-on-wrong-pin = true} keeps the full answer.
+    """
+
+    accountSettings = dict(personalDataOnWrongPin=True)
+
+    @inlineCallbacks
+    def test_wrongPinPersonalDataAllowed(self):
+        """
+        For an account that allows it, a wrong PIN's 64 carries the name,
+        e-mail and item list, with C{CQ N}.
+        """
+        frame = b"63000" + WHEN + b"  Y       AODEMO|AAP0001|AD9999|"
+        message = (yield self.client.ask(frame)).message
+        self.assertEqual(message.validPatronPassword, False)
+        self.assertEqual(message.personalName, "Alice Able")
+        self.assertEqual(message.emailAddress, "alice@example.org")
+        self.assertIn("I0003", message.chargedItems)
+
+
+class WrongPinSettingTests(SynchronousTestCase):
+    """
+    The account setting C{personal-data-on-wrong-pin}.
+    """
+
+    def config(self, **account):
+        account.update(login="sc1", password=makeAccount().passwordHash, institution="LIB")
+        return parseConfig(
+            {
+                "listener": [{"endpoint": "tcp:0:interface=127.0.0.1"}],
+                "institution": [{"id": "LIB", "database": "x.sqlite3"}],
+                "account": [account],
+            }
+        )
+
+    def test_setting(self) -> None:
+        """
+        It is off by default, C{true} turns it on, and a value that is not a
+        boolean is a configuration error naming the key.
+        """
+        self.assertIs(self.config().accounts["sc1"].personalDataOnWrongPin, False)
+        config = self.config(**{"personal-data-on-wrong-pin": True})
+        self.assertIs(config.accounts["sc1"].personalDataOnWrongPin, True)
+        error = self.assertRaises(
+            ConfigError, self.config, **{"personal-data-on-wrong-pin": "yes"}
+        )
+        self.assertIn("personal-data-on-wrong-pin", str(error))
