@@ -33,13 +33,20 @@ from sip2acs.ils.base import (
 from sip2acs.interfaces import OPERATIONS
 from sip2acs.spec import FIELDS, PATRON_STATUS_FLAGS, SUMMARY_FIELDS
 
-__all__ = ["ACSSession", "Reply", "outcome"]
+__all__ = ["ACSSession", "MAX_FEE_AMOUNT", "Reply", "feeAmount", "outcome"]
 
 MAX_LOGIN_FAILURES = 3
 MAX_BAD_FRAMES = 5
 UNKNOWN_PATRON_STATUS = "YYYY" + " " * 10
 
 _HOLD_MODES = {"+": "add", "-": "cancel", "*": "alter"}
+
+MAX_FEE_AMOUNT = Decimal("9999999.99")
+"""
+The largest amount a 37 may pay: seven digits before the decimal point.
+"""
+
+_CENT = Decimal("0.01")
 
 _OPERATION = {
     "23": "patronStatus",
@@ -144,6 +151,27 @@ def outcome(response):
 
 def _money(amount):
     return None if amount is None else format(Decimal(amount), ".2f")
+
+
+def feeAmount(text):
+    """
+    The amount a 37's C{BV} field pays, or L{None} when it is not a valid
+    amount: not a number, not finite (C{NaN}, C{Infinity}), negative, with
+    more than two decimals, or above L{MAX_FEE_AMOUNT} (C{1E+999999}, forty
+    nines).
+
+    @type text: L{str}
+    @rtype: L{Decimal} or L{None}
+    """
+    try:
+        amount = Decimal(text.strip())
+    except (InvalidOperation, ValueError):
+        return None
+    if not amount.is_finite() or amount < 0 or amount > MAX_FEE_AMOUNT:
+        return None
+    if amount != amount.quantize(_CENT):
+        return None
+    return amount
 
 
 def _yn(value):
@@ -876,9 +904,8 @@ class ACSSession:
         return d.addCallback(answer)
 
     def sip_FeePaid(self, message):
-        try:
-            amount = Decimal(message.feeAmount or "")
-        except InvalidOperation:
+        amount = feeAmount(message.feeAmount or "")
+        if amount is None:
             return succeed(
                 self._refusal(message.code, message, "The amount is not valid.")
             )

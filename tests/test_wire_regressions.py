@@ -6,6 +6,7 @@ or the in-memory library of L{tests.loopback}.
 """
 
 from datetime import datetime
+from decimal import Decimal
 
 from twisted.internet.defer import inlineCallbacks
 from twisted.logger import eventAsJSON, formatEvent
@@ -14,6 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from sip2acs import codec
 from sip2acs.config import ConfigError, parseConfig
 from sip2acs.ils.sqlite import SQLiteILS
+from sip2acs.session import MAX_FEE_AMOUNT, feeAmount
 from tests.loopback import (
     LoopbackServer,
     captureLogs,
@@ -317,3 +319,75 @@ class WrongPinSettingTests(SynchronousTestCase):
             ConfigError, self.config, **{"personal-data-on-wrong-pin": "yes"}
         )
         self.assertIn("personal-data-on-wrong-pin", str(error))
+
+
+BAD_AMOUNTS = [
+    "1E+999999",
+    "9" * 40,
+    "NaN",
+    "sNaN",
+    "Infinity",
+    "-Infinity",
+    "-1.00",
+    "1.005",
+    "10000000.00",
+    "",
+    "one",
+]
+
+
+class FeeAmountTests(DemoLibraryTestCase):
+    """
+    Item 14: absurd fee amounts are refused as invalid, before the
+    circulation system.
+    """
+
+    def feePaid(self, amount):
+        return (
+            b"37" + WHEN + b"0400USDBV" + amount.encode() + b"|AODEMO|AAP0001|"
+        )
+
+    @inlineCallbacks
+    def test_invalidAmounts(self):
+        """
+        A 37 paying C{1E+999999}, forty nines, NaN, Infinity, a negative
+        amount, more than two decimals or more than 9,999,999.99 gets a 38
+        with payment accepted N and "The amount is not valid.", logs no
+        failure, and leaves Alice Able's fees as they were (2.50); a valid
+        amount is then taken.
+        """
+        for amount in BAD_AMOUNTS:
+            message = (yield self.client.ask(self.feePaid(amount))).message
+            self.assertIsInstance(message, codec.FeePaidResponse, amount)
+            self.assertIs(message.paymentAccepted, False, amount)
+            self.assertEqual(message.screenMessage, ("The amount is not valid.",), amount)
+        status = yield self.client.ask(
+            b"23000" + WHEN + b"AODEMO|AAP0001|AC|AD1234|"
+        )
+        self.assertEqual(status.message.feeAmount, "2.50")
+        self.assertEqual([e for e in self.events if "log_failure" in e], [])
+        self.assertNotIn("critical", [str(e.get("log_level")) for e in self.events])
+        paid = (yield self.client.ask(self.feePaid("1.00"))).message
+        self.assertIs(paid.paymentAccepted, True, paid)
+
+
+class FeeAmountParsingTests(SynchronousTestCase):
+    """
+    L{sip2acs.session.feeAmount}.
+    """
+
+    def test_amounts(self) -> None:
+        """
+        Plain amounts of at most two decimals up to 9,999,999.99 are read
+        exactly; everything else is L{None}.
+        """
+        for text, value in [
+            ("1.00", Decimal("1.00")),
+            (" 2.5 ", Decimal("2.5")),
+            ("0", Decimal("0")),
+            ("3.100", Decimal("3.1")),
+            ("9999999.99", MAX_FEE_AMOUNT),
+        ]:
+            self.assertEqual(feeAmount(text), value, text)
+        for text in BAD_AMOUNTS:
+            self.assertIsNone(feeAmount(text), text)
