@@ -441,7 +441,6 @@ def messageClass(code):
 # -- decoding ---------------------------------------------------------------
 
 
-
 @attrs.frozen
 class Decoded:
     """
