@@ -14,10 +14,12 @@ every problem at once, each with its location (C{account[2].encoding:
 """
 
 import tomllib
+from datetime import tzinfo
 
 import attrs
 
 from sip2acs.access import AddressList
+from sip2acs.ils.base import HOST_ZONE, zoneNamed
 from sip2acs.passwords import hashPassword, isHashed
 from sip2acs.tls import TLS_VERSIONS, TLSMaterialError, loadMaterial, normalizeSubject
 
@@ -129,6 +131,10 @@ class InstitutionConfig:
         <sip2acs.interfaces.IILS>} provider.
     @ivar options: Every other key of the institution's table, for the
         adapter (e.g. C{database}, C{demo}).
+    @ivar zone: The institution's time zone (setting C{timezone}, an IANA
+        name), L{HOST_ZONE <sip2acs.ils.base.HOST_ZONE>} by default: the
+        zone of every time the adapter takes and gives, and of the dates
+        with a blank zone on the wire (see L{sip2acs.ils.base}).
     """
 
     id: str
@@ -143,6 +149,7 @@ class InstitutionConfig:
     currency: str = "USD"
     adapter: str = "sqlite"
     options: dict = attrs.field(factory=dict, eq=False)
+    zone: tzinfo = HOST_ZONE
 
 
 @attrs.frozen
@@ -436,6 +443,11 @@ def _institution(data, where, problems):
         currency=t.get("currency", str, "USD"),
         adapter=t.get("adapter", str, "sqlite"),
     )
+    zoneSetting = t.get("timezone", str, None)
+    try:
+        values["zone"] = zoneNamed(zoneSetting)
+    except ValueError as e:
+        t.problem("timezone", str(e))
     if values["timeoutPeriod"] is not None and not 0 <= values["timeoutPeriod"] <= 99.9:
         t.problem("timeout-period", "must be between 0 and 99.9 seconds")
     if values["retries"] is not None and not 0 <= values["retries"] <= 999:

@@ -32,7 +32,8 @@ C{patrons} columns:
     current PIN (none for a new patron: then any PIN given is wrong).
   - C{patron_class}: default C{ADULT}; matched against the rules.
   - C{home_branch}: default the institution's default branch.
-  - C{expires}, C{birth_date}: C{YYYY-MM-DD}; no expiry date: never expires.
+  - C{expires}, C{birth_date}: C{YYYY-MM-DD}, years L{MIN_YEAR} to
+    L{MAX_YEAR}; no expiry date: never expires.
   - C{email}, C{phone}, C{address}.
   - C{language}: the 3-digit SIP2 language code, default C{000}.
   - C{card_lost}, C{blocked}: C{1}/C{0} (also yes/no, true/false);
@@ -98,6 +99,12 @@ DEFAULT_DATABASE = "sip2acs.sqlite3"
 MAX_ERRORS = 20
 """
 How many bad rows an import reports before giving up listing them.
+"""
+
+MIN_YEAR, MAX_YEAR = 1900, 2199
+"""
+The years an imported date may have: a date outside is a typing error
+(C{0028-01-05} for C{2028-01-05}).
 """
 
 PARALLEL_HASHING = 64
@@ -171,7 +178,12 @@ def _flag(value):
 
 
 def _date(value):
-    return date.fromisoformat(value).isoformat()
+    parsed = date.fromisoformat(value)
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise ValueError(
+            "the year must be between %d and %d" % (MIN_YEAR, MAX_YEAR)
+        )
+    return parsed.isoformat()
 
 
 def _digits3(value):

@@ -30,12 +30,16 @@ def makeAdapter(institution, reactor):
         the dotted name of a factory C{f(options, reactor)}.
     @return: An L{IILS <sip2acs.interfaces.IILS>} provider (which may also
         be an L{IService <twisted.application.service.IService>} to start
-        and stop with the server).
+        and stop with the server). The embedded SQLite system works in the
+        institution's time zone; other adapters get aware times in it (see
+        L{sip2acs.ils.base}).
     """
     if institution.adapter == "sqlite":
         from sip2acs.ils.sqlite import SQLiteILS
 
-        return SQLiteILS.fromConfig(institution.options, reactor)
+        return SQLiteILS.fromConfig(
+            institution.options, reactor, zone=institution.zone
+        )
     factory = namedAny(institution.adapter)
     return factory(institution.options, reactor)
 

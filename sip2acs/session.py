@@ -22,6 +22,7 @@ from twisted.logger import Logger
 
 from sip2acs import codec
 from sip2acs.ils.base import (
+    HOST_ZONE,
     CheckinRequest,
     CheckoutRequest,
     HoldRequest,
@@ -29,6 +30,8 @@ from sip2acs.ils.base import (
     RenewRequest,
     Terminal,
     UnsupportedOperation,
+    inZone,
+    wallTime,
 )
 from sip2acs.interfaces import OPERATIONS
 from sip2acs.spec import FIELDS, PATRON_STATUS_FLAGS, SUMMARY_FIELDS
@@ -236,11 +239,41 @@ class ACSSession:
         """
         return self.account is not None
 
+    def zone(self):
+        """
+        The time zone of the SC's institution (before login, of the
+        institution a 99 reports): the zone of the blank-zone dates on the
+        wire and of every time given to and taken from the adapter.
+        """
+        institution = self.institution
+        if institution is None:
+            name = self.listener.institution or next(iter(self.server.institutions))
+            institution = self.server.institutions[name]
+        return getattr(institution, "zone", HOST_ZONE)
+
     def now(self):
         """
-        The current local time, from the injected clock.
+        The current wall time in the institution's zone (naive, as sent on
+        the wire), from the injected clock.
         """
-        return datetime.fromtimestamp(self.clock.seconds()).replace(microsecond=0)
+        return datetime.fromtimestamp(self.clock.seconds(), self.zone()).replace(
+            tzinfo=None, microsecond=0
+        )
+
+    def _fromWire(self, value):
+        """
+        A date from a request, for the adapter: aware, in the institution's
+        zone (a blank zone is the institution's; a zone letter is
+        converted).
+        """
+        return inZone(value, self.zone())
+
+    def _toWire(self, value):
+        """
+        A date from the adapter, for a response: the institution's wall
+        time, sent with a blank zone.
+        """
+        return wallTime(value, self.zone())
 
     def _encoding(self):
         if self.account is None:
@@ -957,9 +990,10 @@ class ACSSession:
                 feeType=item.feeType,
                 transactionDate=self.now(),
                 holdQueueLength=item.holdQueueLength,
-                dueDate=codec.formatDate(item.dueDate) if item.dueDate else None,
-                recallDate=item.recallDate,
-                holdPickupDate=item.holdPickupDate,
+                dueDate=codec.formatDate(self._toWire(item.dueDate))
+                if item.dueDate else None,
+                recallDate=self._toWire(item.recallDate),
+                holdPickupDate=self._toWire(item.holdPickupDate),
                 itemIdentifier=item.itemId,
                 titleIdentifier=item.title,
                 owner=item.owner,
@@ -1007,7 +1041,7 @@ class ACSSession:
             patronIdentifier=message.patronIdentifier or "",
             itemIdentifier=message.itemIdentifier or "",
             titleIdentifier=result.title or "",
-            dueDate=codec.formatDate(result.dueDate)
+            dueDate=codec.formatDate(self._toWire(result.dueDate))
             if result.ok and result.dueDate
             else "",
             feeType=result.feeType,
@@ -1036,11 +1070,11 @@ class ACSSession:
             pin=self._pin(message),
             scRenewalPolicy=bool(message.scRenewalPolicy),
             noBlock=bool(message.noBlock),
-            nbDueDate=message.nbDueDate,
+            nbDueDate=self._fromWire(message.nbDueDate),
             feeAcknowledged=bool(message.feeAcknowledged),
             cancel=bool(message.cancel),
             itemProperties=message.itemProperties,
-            transactionDate=message.transactionDate,
+            transactionDate=self._fromWire(message.transactionDate),
         )
         d = self.ils.checkout(self.terminal, request)
         return d.addCallback(
@@ -1057,7 +1091,7 @@ class ACSSession:
             pin=self._pin(message),
             thirdPartyAllowed=bool(message.thirdPartyAllowed),
             noBlock=bool(message.noBlock),
-            nbDueDate=message.nbDueDate,
+            nbDueDate=self._fromWire(message.nbDueDate),
             feeAcknowledged=bool(message.feeAcknowledged),
             itemProperties=message.itemProperties,
         )
@@ -1095,11 +1129,11 @@ class ACSSession:
         request = CheckinRequest(
             itemId=message.itemIdentifier or "",
             currentLocation=message.currentLocation or None,
-            returnDate=message.returnDate,
+            returnDate=self._fromWire(message.returnDate),
             noBlock=bool(message.noBlock),
             cancel=bool(message.cancel),
             itemProperties=message.itemProperties,
-            transactionDate=message.transactionDate,
+            transactionDate=self._fromWire(message.transactionDate),
         )
         d = self.ils.checkin(self.terminal, request)
 
@@ -1142,7 +1176,7 @@ class ACSSession:
             itemId=message.itemIdentifier or None,
             titleId=message.titleIdentifier or None,
             pin=self._pin(message),
-            expiration=message.expirationDate,
+            expiration=self._fromWire(message.expirationDate),
             pickupLocation=message.pickupLocation or None,
             holdType=message.holdType or None,
             feeAcknowledged=bool(message.feeAcknowledged),
@@ -1154,7 +1188,7 @@ class ACSSession:
                 ok=result.ok,
                 available=result.available,
                 transactionDate=self.now(),
-                expirationDate=result.expiration,
+                expirationDate=self._toWire(result.expiration),
                 queuePosition=result.queuePosition,
                 pickupLocation=result.pickupLocation,
                 institutionId=self.institution.id,

@@ -22,6 +22,7 @@ from sip2acs.tls import ServerTLS, TLSMaterialError
 
 from sip2acs.admin import DrainService, makeSite
 from sip2acs.config import DEFAULT_ADMIN_ENDPOINT, ConfigError, defaultConfig, loadConfig
+from sip2acs.ils.base import zoneName
 from sip2acs.reload import ConfigReloader, ReloadService
 from sip2acs.server import ACSServer, SIP2ServerFactory, makeAdapter
 
@@ -309,9 +310,14 @@ def listenerService(server, listener, reactor, reloader=None):
 
 def adapterKey(institution):
     """
-    Institutions with equal keys share one adapter.
+    Institutions with equal keys share one adapter: the same adapter,
+    options and time zone.
     """
-    return (institution.adapter, repr(sorted(institution.options.items())))
+    return (
+        institution.adapter,
+        repr(sorted(institution.options.items())),
+        zoneName(institution.zone),
+    )
 
 
 def buildAdapters(config, reactor):

@@ -4,13 +4,16 @@ L{twisted.trial.unittest.TestCase}.
 
 A subclass provides C{makeILS()}, returning (or a Deferred firing with) a
 started adapter loaded with the demo data of L{sip2acs.ils.demo}, loaded
-at L{ILSContractMixin.NOW} and with its clock pinned there. Terminals are at
+at L{ILSContractMixin.NOW} and with its clock pinned there, working in the
+institution's time zone L{ILSContractMixin.ZONE}: every time in a request
+and a result is aware (see L{sip2acs.ils.base}). Terminals are at
 branch C{MAIN} unless a test says otherwise. C{cleanup} of the adapter is the
 subclass's business (C{addCleanup}).
 """
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from twisted.internet.defer import maybeDeferred
 from zope.interface.verify import verifyObject
@@ -43,10 +46,13 @@ class ILSContractMixin:
     """
     Every IILS operation and refusal against the demo data.
 
+    @cvar ZONE: The institution's time zone the adapter works in; daylight
+        saving time starts there six days after L{NOW}.
     @cvar NOW: The pinned time of the adapter's clock and of the demo data.
     """
 
-    NOW = datetime(2025, 3, 3, 10, 0, 0)
+    ZONE = ZoneInfo("America/Chicago")
+    NOW = datetime(2025, 3, 3, 10, 0, 0, tzinfo=ZONE)
 
     terminal = Terminal(
         account="kiosk1", institution="DEMO", location="MAIN", peer="192.0.2.10"
@@ -73,7 +79,9 @@ class ILSContractMixin:
         """
         The due date of a loan of C{days} days made now.
         """
-        return datetime.combine(self.NOW.date() + timedelta(days=days), time(23, 59))
+        return datetime.combine(
+            self.NOW.date() + timedelta(days=days), time(23, 59), tzinfo=self.ZONE
+        )
 
     def patron(self, patronId, pin=None, terminal=None):
         return self.ils.lookupPatron(terminal or self.terminal, patronId, pin)
@@ -529,7 +537,7 @@ class ILSContractMixin:
         A no-block (off-line) checkout is accepted despite a blocked card,
         with the SC's due date.
         """
-        due = datetime(2025, 3, 20, 18, 0)
+        due = datetime(2025, 3, 20, 18, 0, tzinfo=self.ZONE)
         result = await self.checkout("P0004", "I0001", noBlock=True, nbDueDate=due)
         self.assertIs(result.ok, True, result)
         self.assertEqual(result.dueDate, due)
@@ -550,11 +558,55 @@ class ILSContractMixin:
         A no-block checkout of an item already out to the same patron is
         accepted as a renewal.
         """
-        due = datetime(2025, 3, 30, 23, 59)
+        due = datetime(2025, 3, 30, 23, 59, tzinfo=self.ZONE)
         result = await self.checkout("P0001", "I0013", noBlock=True, nbDueDate=due)
         self.assertIs(result.ok, True, result)
         self.assertIs(result.renewal, True)
         self.assertEqual(result.dueDate, due)
+
+    async def test_resultTimesAreAwareInTheZone(self):
+        """
+        The times an adapter gives are aware, in the institution's zone,
+        across a daylight saving change (due dates after it are in CDT).
+        """
+        result = await self.checkout("P0001", "I0001")
+        self.assertEqual(result.dueDate, self.due(21))
+        self.assertEqual(result.dueDate.utcoffset(), timedelta(hours=-5))
+        patron = await self.patron("P0001")
+        for ref in patron.chargedItems:
+            self.assertEqual(ref.dueDate.tzinfo, self.ZONE, ref)
+        item = await self.item("I0003")
+        self.assertEqual(item.dueDate, self.due(10))
+        self.assertEqual(item.dueDate.utcoffset(), timedelta(hours=-5))
+
+    async def test_requestTimesInAnotherZone(self):
+        """
+        Times given in another zone (UTC) are the same instants in the
+        institution's zone: a no-block due date in UTC is that moment.
+        """
+        due = datetime(2025, 3, 21, 3, 0, tzinfo=timezone.utc)
+        result = await self.checkout("P0004", "I0001", noBlock=True, nbDueDate=due)
+        self.assertIs(result.ok, True, result)
+        self.assertEqual(result.dueDate, due)
+        self.assertEqual(
+            result.dueDate.astimezone(self.ZONE).replace(tzinfo=None),
+            datetime(2025, 3, 20, 22, 0),
+        )
+
+    async def test_checkinReturnDateInAnotherZone(self):
+        """
+        A return date in UTC back-dates the return to that instant: I0015
+        (due ten days ago) returned eight days ago at 05:00 UTC, which is
+        the day before in the institution's zone, is fined for one day, not
+        two.
+        """
+        eightDaysAgo = (self.NOW - timedelta(days=8)).date()
+        result = await self.checkin(
+            "I0015",
+            returnDate=datetime.combine(eightDaysAgo, time(5, 0), tzinfo=timezone.utc),
+        )
+        self.assertIs(result.ok, True, result)
+        self.assertEqual((await self.patron("P0006")).feeAmount, Decimal("0.25"))
 
     async def test_checkoutCancel(self):
         """
@@ -717,18 +769,18 @@ class ILSContractMixin:
             (await self.item("I0006")).circulationStatus, CirculationStatus.AVAILABLE
         )
 
-    async def test_checkinSkipsExpiredHold(self):
+    async def test_holdExpirationInThePast(self):
         """
-        A hold past its expiry date is not trapped.
+        A hold cannot be set to expire before now: refused, and the hold is
+        still trapped at checkin.
         """
         result = await self.hold(
             "alter", "P0009", itemId="I0004",
             expiration=self.NOW - timedelta(days=1),
         )
-        self.assertIs(result.ok, True, result)
+        self.assertRefused(result, Reason.BAD_DATE)
         checkin = await self.checkin("I0004")
-        self.assertIs(checkin.alert, False)
-        self.assertIsNone(checkin.holdPatronId)
+        self.assertEqual(checkin.holdPatronId, "P0009")
 
     async def test_checkinUnknownItem(self):
         """
@@ -872,7 +924,7 @@ class ILSContractMixin:
         """
         A hold takes the pickup location and expiry given.
         """
-        expires = datetime(2025, 6, 1, 0, 0)
+        expires = datetime(2025, 6, 1, 0, 0, tzinfo=self.ZONE)
         result = await self.hold(
             "add", "P0001", itemId="I0014", pickupLocation="EAST", expiration=expires
         )

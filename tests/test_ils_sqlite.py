@@ -14,6 +14,7 @@ import sqlite3
 import tempfile
 import threading
 import time
+from datetime import datetime, time as clockTime, timedelta, timezone
 from decimal import Decimal
 
 from twisted.internet import reactor
@@ -30,7 +31,13 @@ from sip2acs.ils.base import (
     Reason,
     RenewRequest,
 )
-from sip2acs.ils.circulation import SortBins, fromCents, toCents
+from sip2acs.ils.circulation import (
+    SortBins,
+    fromCents,
+    readTime,
+    toCents,
+    writeTime,
+)
 from sip2acs.ils.demo import loadDemo
 from sip2acs.ils.sqlite import (
     POOL_NAME,
@@ -70,6 +77,7 @@ class SQLiteTestMixin:
     """
 
     NOW = ILSContractMixin.NOW
+    ZONE = ILSContractMixin.ZONE
 
     def databasePath(self, demo=True):
         """
@@ -89,6 +97,7 @@ class SQLiteTestMixin:
         if path is None:
             path = self.databasePath()
         kw.setdefault("clock", lambda: self.NOW)
+        kw.setdefault("zone", self.ZONE)
         ils = SQLiteILS(path, reactor, **kw)
         await ils.startService()
         self.addCleanup(self.stopILS, ils)
@@ -492,6 +501,128 @@ class ServiceTests(SQLiteTestMixin, TestCase):
             "UPDATE patrons SET pin_hash = '1234' WHERE barcode = 'P0001'",
         )
 
+    async def test_absurdPaymentAmounts(self):
+        """
+        Absurd payment amounts are refused as not valid (never an
+        exception, such as an overflow binding a huge number to SQLite),
+        and nothing is recorded.
+        """
+        ils = await self.startILS()
+        t = self.terminal()
+        for amount in ("1E+999999", "9" * 40, "NaN", "sNaN", "Infinity",
+                       "-Infinity", "-2.00", "0", "1000000.01", "1E-999999"):
+            result = await ils.feePaid(t, Payment("P0001", Decimal(amount)))
+            self.assertEqual(result.reason, Reason.BAD_AMOUNT, amount)
+            self.assertEqual(
+                result.screenMessages, ("That payment amount is not valid.",)
+            )
+        patron = await ils.lookupPatron(t, "P0001")
+        self.assertEqual(patron.feeAmount, Decimal("2.50"))
+
+    async def test_checkinSkipsExpiredHold(self):
+        """
+        A hold past its expiry date is not trapped, and is marked expired.
+        """
+        path = self.databasePath()
+        conn = sqlite3.connect(path)
+        with conn:
+            conn.execute(
+                "UPDATE holds SET expires_at = '2025-03-02 10:00:00' WHERE id = 2"
+            )
+        conn.close()
+        ils = await self.startILS(path)
+        checkin = await ils.checkin(self.terminal(), CheckinRequest("I0004"))
+        self.assertIs(checkin.alert, False)
+        self.assertIsNone(checkin.holdPatronId)
+        await ils.stopService()
+        conn = sqlite3.connect(path)
+        self.addCleanup(conn.close)
+        self.assertEqual(
+            conn.execute("SELECT status FROM holds WHERE id = 2").fetchone(),
+            ("expired",),
+        )
+
+    async def test_holdExpirationBounds(self):
+        """
+        A hold must expire after now and at most two years ahead; the bounds
+        apply when placing and when changing a hold.
+        """
+        ils = await self.startILS()
+        t = self.terminal()
+        for days in (-1, 0, 732):
+            expiration = self.NOW + timedelta(days=days)
+            for request in (
+                HoldRequest("add", "P0001", itemId="I0001", expiration=expiration),
+                HoldRequest("alter", "P0009", itemId="I0004", expiration=expiration),
+            ):
+                result = await ils.hold(t, request)
+                self.assertEqual(result.reason, Reason.BAD_DATE, (days, request))
+                self.assertTrue(result.screenMessages)
+        result = await ils.hold(t, HoldRequest(
+            "add", "P0001", itemId="I0001", expiration=self.NOW + timedelta(days=730)
+        ))
+        self.assertIs(result.ok, True, result)
+
+    async def test_noBlockDueDateBounds(self):
+        """
+        A no-block due date before the checkout, or more than two years
+        after it, is replaced by the rule's due date; the loan is kept and
+        the transaction log says so. A renewal's is bounded the same way.
+        """
+        ils = await self.startILS()
+        t = self.terminal()
+        ruleDue = datetime.combine(
+            self.NOW.date() + timedelta(days=21), clockTime(23, 59), tzinfo=self.ZONE
+        )
+        for itemId, nbDue in (
+            ("I0001", datetime(28, 1, 5, 10, 41, 26, tzinfo=self.ZONE)),
+            ("I0002", self.NOW - timedelta(minutes=1)),
+            ("I0012", self.NOW + timedelta(days=732)),
+        ):
+            result = await ils.checkout(t, CheckoutRequest(
+                "P0001", itemId, noBlock=True, nbDueDate=nbDue
+            ))
+            self.assertIs(result.ok, True, result)
+            self.assertEqual(result.dueDate, ruleDue, itemId)
+        result = await ils.renew(t, RenewRequest(
+            "P0001", "I0003", noBlock=True,
+            nbDueDate=datetime(9999, 12, 31, 23, 59, tzinfo=self.ZONE),
+        ))
+        self.assertEqual(result.dueDate, ruleDue)
+        await ils.stopService()
+        conn = sqlite3.connect(ils.path)
+        self.addCleanup(conn.close)
+        details = [row[0] for row in conn.execute(
+            "SELECT detail FROM transaction_log"
+            " WHERE operation IN ('checkout', 'renew') ORDER BY id"
+        )]
+        self.assertEqual(len(details), 4)
+        for detail in details:
+            self.assertIn("no-block due date", detail)
+            self.assertIn("out of bounds, not used", detail)
+        self.assertIn("0028-01-05 10:41:26", details[0])
+
+    async def test_returnDateBounds(self):
+        """
+        A return date before the loan began, or in the future, is replaced
+        by now: the fine counts to now.
+        """
+        ils = await self.startILS()
+        t = self.terminal()
+        for returnDate in (
+            datetime(28, 1, 5, 10, 41, 26, tzinfo=self.ZONE),
+            self.NOW + timedelta(days=3),
+        ):
+            result = await ils.checkin(t, CheckinRequest("I0015", returnDate=returnDate))
+            self.assertIs(result.ok, True, result)
+            patron = await ils.lookupPatron(t, "P0006")
+            self.assertEqual(
+                [(ref.itemId, ref.amount) for ref in patron.fineItems],
+                [("I0015", Decimal("2.50"))],
+            )
+            cancel = await ils.checkout(t, CheckoutRequest("P0006", "I0015", cancel=True))
+            self.assertIs(cancel.ok, True, cancel)
+
     def writeFile(self, text):
         path = os.path.abspath(self.mktemp())
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -569,8 +700,34 @@ class ConfigTests(SynchronousTestCase):
         self.assertEqual(toCents(Decimal("2.50")), 250)
         self.assertEqual(toCents("10"), 1000)
         self.assertEqual(fromCents(5), Decimal("0.05"))
-        for bad in ("1.005", "abc", "NaN", "Infinity"):
+        self.assertEqual(toCents("-1000000"), -100000000)
+        self.assertEqual(toCents(Decimal("1000000.00")), 100000000)
+        for bad in ("1.005", "abc", "NaN", "sNaN", "Infinity", "1E+999999",
+                    "9" * 40, "1000000.01", "-1000000.01", "1E-999999", ""):
             self.assertRaises(ValueError, toCents, bad)
+
+    def test_storedTimes(self):
+        """
+        Times are stored as the zone's wall time with every field
+        zero-padded, converted to the zone first; they read back aware.
+        Anything else does not read.
+        """
+        zone = ILSContractMixin.ZONE
+        self.assertEqual(
+            writeTime(datetime(28, 1, 5, 10, 41, 26), zone), "0028-01-05 10:41:26"
+        )
+        self.assertEqual(
+            writeTime(datetime(2025, 7, 1, 5, 0, tzinfo=timezone.utc), zone),
+            "2025-07-01 00:00:00",
+        )
+        self.assertEqual(
+            readTime("0028-01-05 10:41:26", zone),
+            datetime(28, 1, 5, 10, 41, 26, tzinfo=zone),
+        )
+        self.assertIsNone(readTime(None, zone))
+        for bad in ("28-01-05 10:41:26", "2025-02-30 10:00:00", "", "2025-03-03",
+                    "2025-03-03T10:00:00", 20250303):
+            self.assertRaises(ValueError, readTime, bad, zone)
 
 
 class SchemaTests(SynchronousTestCase):
@@ -749,6 +906,26 @@ class ImportTests(SynchronousTestCase):
             ).fetchone(),
             (0,),
         )
+
+    def test_dateBounds(self):
+        """
+        An imported date must have a year from 1900 to 2199.
+        """
+        self.runCommand("db", "init", "--database", self.database)
+        conn = self.open()
+        path = self.write(
+            "p.csv",
+            "barcode,name,expires,birth_date\nP1,Ann,2030-01-01,1990-04-01\n"
+            "P2,Ben,0028-01-05,\nP3,Cy,,2200-01-01\n",
+        )
+        with self.assertRaises(dbcli.CSVImportError) as caught:
+            dbcli.importCSV(conn, "patrons", path)
+        errors = caught.exception.errors
+        self.assertEqual(len(errors), 2, errors)
+        self.assertIn("line 3", errors[0])
+        self.assertIn("between 1900 and 2199", errors[0])
+        self.assertIn("line 4", errors[1])
+        self.assertEqual(conn.execute("SELECT count(*) FROM patrons").fetchone(), (0,))
 
     def test_fileErrors(self):
         """

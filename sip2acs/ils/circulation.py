@@ -15,25 +15,53 @@ Rules (table C{loan_rules}) are looked up per patron class and item type,
 the most specific row winning: (class, type), then (C{*}, type), then
 (class, C{*}), then (C{*}, C{*}). Patron-wide limits (total loans, fee
 limit, overdue items, holds) come from (class, C{*}), else (C{*}, C{*}).
-Money is kept in integer cents.
+Money is kept in integer cents; an amount is at most L{MAX_AMOUNT} either
+way (a payment, a fee, a rule's fine).
+
+Times are aware, in the institution's zone (see L{sip2acs.ils.base} for
+the time model); the database keeps the zone's wall time as text, written
+by L{writeTime} and read back by L{readTime}. Reading a row never fails on
+its contents: a time or date that cannot be read (written by hand, or by an
+older version) is logged once and read as unknown (L{None}): a loan with an
+unknown due date is not overdue, and is fined nothing.
+
+Dates a kiosk sends are bounded before they are stored:
+
+  - a no-block checkout's transaction date (when the kiosk lent the item
+    off line) must not be in the future nor more than L{MAX_OFFLINE_AGE}
+    before now;
+  - a no-block due date must not be before the loan began (the checkout,
+    or the loan's start for a renewal) nor more than L{MAX_LOAN_PERIOD}
+    after it (after now, for a renewal);
+  - a return date must not be in the future nor before the loan began.
+
+The kiosk already lent or took back the item, so refusing would lose the
+record: a date out of bounds is replaced by now (or, for a due date, by the
+rule's due date), and the transaction log detail says so. A hold
+expiration must be after now and at most L{MAX_HOLD_PERIOD} ahead; a hold
+request with another is refused (L{Reason.BAD_DATE
+<sip2acs.ils.base.Reason.BAD_DATE>}).
 
 "This branch", where a checkin happens, is the checkin's current location
 (C{AP}) if it is a branch code, else the terminal's location (C{CP}) if it
 is one, else the institution's default branch.
 """
 
+import re
 import sqlite3
 from contextlib import contextmanager
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 
 import attrs
+from twisted.logger import Logger
 
 from sip2acs.ils.base import (
     AlertType,
     CheckinResult,
     CirculationResult,
     CirculationStatus,
+    HOST_ZONE,
     FeeType,
     HoldResult,
     Item,
@@ -44,6 +72,7 @@ from sip2acs.ils.base import (
     Reason,
     RenewAllResult,
     SessionEnd,
+    inZone,
 )
 from sip2acs.passwords import VerifiedCache
 
@@ -55,12 +84,42 @@ __all__ = [
     "toCents",
     "fromCents",
     "dueDate",
+    "writeTime",
+    "readTime",
     "TIMESTAMP",
+    "MAX_AMOUNT",
+    "MAX_OFFLINE_AGE",
+    "MAX_LOAN_PERIOD",
+    "MAX_HOLD_PERIOD",
 ]
 
 TIMESTAMP = "%Y-%m-%d %H:%M:%S"
 """
-How times are stored: naive local time, to the second.
+How times are stored: the institution's wall time, to the second, every
+field zero-padded (the year always has four digits). See L{writeTime}.
+"""
+
+_TIMESTAMP = re.compile(r"(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)")
+
+MAX_AMOUNT = Decimal("1000000.00")
+"""
+The largest money amount, either way, that is taken (a payment) or stored
+(fees, rule amounts from an import): one million in the currency.
+"""
+
+MAX_OFFLINE_AGE = timedelta(days=90)
+"""
+How long before now a no-block checkout may have happened.
+"""
+
+MAX_LOAN_PERIOD = timedelta(days=731)
+"""
+How far after its start a no-block due date may be: two years.
+"""
+
+MAX_HOLD_PERIOD = timedelta(days=731)
+"""
+How far ahead a hold may expire: two years.
 """
 
 DUE_TIME = time(23, 59)
@@ -128,6 +187,7 @@ MESSAGES = {
     Reason.NO_SUCH_HOLD: "You have no hold on this item.",
     Reason.HOLD_NOT_ALLOWED: "This item cannot be placed on hold.",
     Reason.UNKNOWN_FEE: "That fee was not found.",
+    Reason.BAD_DATE: "A hold must expire in the future and within two years.",
     Reason.UNSUPPORTED: "This request is not supported.",
 }
 """
@@ -140,19 +200,22 @@ def toCents(amount):
     Convert a money amount to integer cents, exactly.
 
     @param amount: A L{Decimal}, L{int} or decimal string such as C{"2.50"}.
-    @raise ValueError: If it is not a finite amount of whole cents.
+    @raise ValueError: If it is not a finite amount of whole cents of at
+        most L{MAX_AMOUNT} either way. Nothing else: any input, however
+        absurd (C{"1E+999999"}, C{"NaN"}), gives a value or this.
     @rtype: L{int}
     """
     try:
         value = Decimal(str(amount).strip())
-    except InvalidOperation:
-        raise ValueError("not an amount: %r" % (amount,)) from None
+    except (InvalidOperation, ValueError):
+        raise ValueError("not an amount: %.40r" % (amount,)) from None
     if not value.is_finite():
-        raise ValueError("not an amount: %r" % (amount,))
-    cents = value * 100
-    if cents != cents.to_integral_value():
-        raise ValueError("more than two decimals: %r" % (amount,))
-    return int(cents)
+        raise ValueError("not an amount: %.40r" % (amount,))
+    if abs(value) > MAX_AMOUNT:
+        raise ValueError("more than %s either way: %.40r" % (MAX_AMOUNT, amount))
+    if value != value.quantize(CENT):
+        raise ValueError("more than two decimals: %.40r" % (amount,))
+    return int(value.quantize(CENT).scaleb(2))
 
 
 def fromCents(cents):
@@ -167,24 +230,51 @@ def fromCents(cents):
 def dueDate(start, days):
     """
     The due date of a loan of C{days} days starting at C{start}: 23:59 on
-    the last day.
+    the last day, in C{start}'s zone.
 
     @type start: L{datetime}
     @rtype: L{datetime}
     """
-    return datetime.combine(start.date() + timedelta(days=days), DUE_TIME)
+    return datetime.combine(
+        start.date() + timedelta(days=days), DUE_TIME, tzinfo=start.tzinfo
+    )
+
+
+def writeTime(value: datetime | None, zone: tzinfo | None = None) -> str | None:
+    """
+    The stored form of a time: converted to C{zone} (when aware and a zone
+    is given; a naive value is taken as wall time there already), then
+    written as C{YYYY-MM-DD HH:MM:SS} with every field zero-padded.
+
+    @return: The text, or L{None} for L{None}.
+    """
+    if value is None:
+        return None
+    if zone is not None and value.utcoffset() is not None:
+        value = value.astimezone(zone)
+    return "%04d-%02d-%02d %02d:%02d:%02d" % (
+        value.year, value.month, value.day, value.hour, value.minute, value.second
+    )
+
+
+def readTime(text: str | None, zone: tzinfo) -> datetime | None:
+    """
+    Read a time written by L{writeTime}, as an aware time in C{zone}.
+
+    @return: The time, or L{None} for L{None}.
+    @raise ValueError: If C{text} is not such a time.
+    """
+    if text is None:
+        return None
+    match = _TIMESTAMP.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError("not a stored time: %.40r" % (text,))
+    return datetime(*map(int, match.groups()), tzinfo=zone)
 
 
 def _ts(value):
-    return None if value is None else value.strftime(TIMESTAMP)
-
-
-def _parseTs(text):
-    return None if text is None else datetime.strptime(text, TIMESTAMP)
-
-
-def _parseDate(text):
-    return date.fromisoformat(text) if text else None
+    # Internal times are already in the institution's zone.
+    return writeTime(value)
 
 
 def appendLog(conn, at, operation, *, terminal=None, patron=None, item=None,
@@ -430,16 +520,32 @@ class Circulation:
         (the rest becomes a credit) instead of refused.
     """
 
-    def __init__(self, conn, clock=None, sortBins=None, allowOverpayment=False):
+    log = Logger()
+
+    MAX_UNREADABLE = 1000
+    """
+    How many distinct unreadable stored values are remembered, so that each
+    is logged once.
+    """
+
+    def __init__(self, conn, clock=None, sortBins=None, allowOverpayment=False,
+                 zone=None):
         """
         @param conn: A migrated sqlite3 connection (see
             L{sip2acs.ils.sqlite.openDatabase}); used only from the thread
             that created it.
-        @param clock: A function returning the naive local time now.
+        @param clock: A function returning the time now: aware (converted
+            to C{zone}) or naive (wall time in C{zone}).
         @type sortBins: L{SortBins}, a mapping for it, or L{None}.
+        @param zone: The institution's time zone; the host's by default.
+        @type zone: L{tzinfo}
         """
         self._conn = conn
-        self._clock = clock if clock is not None else datetime.now
+        self.zone = zone if zone is not None else HOST_ZONE
+        self._clock = clock if clock is not None else (
+            lambda: datetime.now(self.zone)
+        )
+        self._unreadable = set()
         if not isinstance(sortBins, SortBins):
             sortBins = SortBins(sortBins)
         self._sortBins = sortBins
@@ -487,12 +593,84 @@ class Circulation:
         with self._transaction(write=False):
             op = _Operation(
                 terminal=terminal,
-                now=self._clock().replace(microsecond=0),
+                now=self._now(),
                 institution=self._institution(terminal),
                 patron=patronId,
                 item=itemId,
             )
             return body(op, *args)
+
+    def _now(self):
+        return inZone(self._clock(), self.zone).replace(microsecond=0)
+
+    def _local(self, value):
+        """
+        A request's time in the institution's zone, to the second, or
+        L{None} (none given, or not representable).
+        """
+        value = inZone(value, self.zone)
+        return None if value is None else value.replace(microsecond=0)
+
+    def _unreadableValue(self, column, text):
+        key = (column, text)
+        if key not in self._unreadable and len(self._unreadable) < self.MAX_UNREADABLE:
+            self._unreadable.add(key)
+            self.log.warn(
+                "The stored {column} {text!r} cannot be read as a date and is"
+                " treated as unknown.",
+                column=column,
+                text=str(text)[:40],
+            )
+        return None
+
+    def _time(self, text, column):
+        """
+        Read a stored time; an unreadable one is logged once and is L{None}.
+        """
+        try:
+            return readTime(text, self.zone)
+        except ValueError:
+            return self._unreadableValue(column, text)
+
+    def _date(self, text, column):
+        """
+        Read a stored C{YYYY-MM-DD} date; an unreadable one is logged once
+        and is L{None}.
+        """
+        if not text:
+            return None
+        try:
+            return date.fromisoformat(text)
+        except (TypeError, ValueError):
+            return self._unreadableValue(column, text)
+
+    def _bounded(self, op, value, earliest, latest, what):
+        """
+        A kiosk's time, in the institution's zone, if it lies between
+        C{earliest} and C{latest} (either may be L{None}: no bound); else
+        L{None}, and the log detail says it was not used.
+        """
+        local = self._local(value)
+        if local is not None and (earliest is None or local >= earliest) and (
+            latest is None or local <= latest
+        ):
+            return local
+        op.details.append(
+            "%s %s out of bounds, not used"
+            % (what, writeTime(local) if local is not None else "unrepresentable")
+        )
+        return None
+
+    def _returnTime(self, op, value, loan):
+        """
+        When C{loan} ended: C{value} (a kiosk's return date) if it is not in
+        the future nor before the loan began, else now.
+        """
+        if value is None:
+            return op.now
+        start = self._time(loan["out_at"], "loans.out_at")
+        returned = self._bounded(op, value, start, op.now, "return date")
+        return op.now if returned is None else returned
 
     def _cached(self, key, load):
         """
@@ -514,7 +692,7 @@ class Circulation:
         with self._transaction():
             op = _Operation(
                 terminal=terminal,
-                now=self._clock().replace(microsecond=0),
+                now=self._now(),
                 institution=self._institution(terminal),
                 patron=patronId,
                 item=itemId,
@@ -660,7 +838,7 @@ class Circulation:
             (patron["id"],),
         )[0]
         blocks = []
-        expires = _parseDate(patron["expires"])
+        expires = self._date(patron["expires"], "patrons.expires")
         if patron["card_lost"]:
             blocks.append(_refusal(Reason.CARD_LOST))
         if patron["blocked"]:
@@ -720,7 +898,7 @@ class Circulation:
             return ItemRef(
                 itemId=loan["barcode"],
                 title=loan["title"],
-                dueDate=_parseTs(loan["due_at"]),
+                dueDate=self._time(loan["due_at"], "loans.due_at"),
             )
 
         return Patron(
@@ -756,10 +934,10 @@ class Circulation:
             homeAddress=patron["address"],
             email=patron["email"],
             phone=patron["phone"],
-            birthDate=_parseDate(patron["birth_date"]),
+            birthDate=self._date(patron["birth_date"], "patrons.birth_date"),
             patronClass=patron["patron_class"],
             homeLibrary=patron["home_branch"],
-            expires=_parseDate(patron["expires"]),
+            expires=self._date(patron["expires"], "patrons.expires"),
             screenMessages=messages,
         )
 
@@ -820,9 +998,10 @@ class Circulation:
             feeType=FeeType.RENTAL if rental else FeeType.OTHER,
             feeAmount=fromCents(rental) if rental else None,
             currency=op.institution.currency if rental else None,
-            dueDate=_parseTs(loan["due_at"]) if loan else None,
+            dueDate=self._time(loan["due_at"], "loans.due_at") if loan else None,
             holdPickupDate=(
-                _parseTs(trapped["shelf_expires_at"]) if trapped else None
+                self._time(trapped["shelf_expires_at"], "holds.shelf_expires_at")
+                if trapped else None
             ),
             holdQueueLength=len(queue),
             owner=op.institution.id,
@@ -922,13 +1101,19 @@ class Circulation:
                 request.feeAcknowledged, common,
             )
         rule = self._rule(patron["patron_class"], item["item_type"])
+        outAt = op.now
+        if request.noBlock and request.transactionDate is not None:
+            outAt = self._bounded(
+                op, request.transactionDate, op.now - MAX_OFFLINE_AGE, op.now,
+                "transaction date",
+            ) or op.now
         if not request.noBlock:
             refusal = self._checkoutRefusal(op, patron, item, loan, rule)
             if refusal is not None:
                 reason, message = refusal
                 return self._circRefusal(reason, message, **common)
         elif loan is not None:
-            self._implicitCheckin(op, item, loan, request)
+            self._implicitCheckin(op, item, loan, request, outAt)
         if rule.rentalFeeCents:
             if not (request.feeAcknowledged or request.noBlock):
                 reason, message = _refusal(
@@ -941,12 +1126,13 @@ class Circulation:
                     currency=op.institution.currency,
                     **common,
                 )
-        outAt = op.now
-        if request.noBlock and request.transactionDate is not None:
-            outAt = request.transactionDate.replace(microsecond=0)
+        due = None
         if request.noBlock and request.nbDueDate is not None:
-            due = request.nbDueDate.replace(microsecond=0)
-        else:
+            due = self._bounded(
+                op, request.nbDueDate, outAt, outAt + MAX_LOAN_PERIOD,
+                "no-block due date",
+            )
+        if due is None:
             due = dueDate(op.now, rule.loanDays)
         branch = self._thisBranch(op)
         loanId = self._execute(
@@ -1066,8 +1252,11 @@ class Circulation:
             " checkin_branch = ? WHERE id = ?",
             (_ts(returned), _ts(op.now), branch, loan["id"]),
         )
-        due = _parseTs(loan["due_at"])
-        days = (returned.date() - due.date()).days if returned > due else 0
+        due = self._time(loan["due_at"], "loans.due_at")
+        days = (
+            (returned.date() - due.date()).days
+            if due is not None and returned > due else 0
+        )
         patron = self._row(
             "SELECT patron_class FROM patrons WHERE id = ?", (loan["patron_id"],)
         )
@@ -1085,10 +1274,8 @@ class Circulation:
             op.details.append("overdue fine %s" % (op.money(fine),))
         return fine
 
-    def _implicitCheckin(self, op, item, loan, request):
-        returned = op.now
-        if request.transactionDate is not None:
-            returned = min(request.transactionDate.replace(microsecond=0), op.now)
+    def _implicitCheckin(self, op, item, loan, request, outAt):
+        returned = self._returnTime(op, outAt, loan)
         fine = self._closeLoan(op, item, loan, returned, self._thisBranch(op))
         appendLog(
             self._conn, op.now, "checkin", terminal=op.terminal,
@@ -1113,7 +1300,8 @@ class Circulation:
             if request.patronId and current["patron_barcode"] != request.patronId:
                 return self._circRefusal(Reason.OUT_TO_OTHER, **common)
             return CirculationResult(
-                ok=True, desensitize=True, dueDate=_parseTs(current["due_at"]),
+                ok=True, desensitize=True,
+                dueDate=self._time(current["due_at"], "loans.due_at"),
                 patronValid=True,
                 screenMessages=["This item is already checked out to you."],
                 **common,
@@ -1153,7 +1341,8 @@ class Circulation:
         )
         op.details.append("loan %d reopened" % (last["id"],))
         return CirculationResult(
-            ok=True, desensitize=True, dueDate=_parseTs(last["due_at"]),
+            ok=True, desensitize=True,
+            dueDate=self._time(last["due_at"], "loans.due_at"),
             patronValid=True, **common,
         )
 
@@ -1250,11 +1439,17 @@ class Circulation:
                     currency=op.institution.currency,
                     **common,
                 )
-        oldDue = _parseTs(loan["due_at"])
+        due = None
         if noBlock and nbDueDate is not None:
-            due = nbDueDate.replace(microsecond=0)
-        else:
-            due = max(oldDue, dueDate(op.now, rule.loanDays))
+            due = self._bounded(
+                op, nbDueDate, self._time(loan["out_at"], "loans.out_at"),
+                op.now + MAX_LOAN_PERIOD, "no-block due date",
+            )
+        if due is None:
+            due = dueDate(op.now, rule.loanDays)
+            oldDue = self._time(loan["due_at"], "loans.due_at")
+            if oldDue is not None:
+                due = max(oldDue, due)
         self._execute(
             "UPDATE loans SET due_at = ?, renewals = renewals + 1,"
             " last_renewed_at = ? WHERE id = ?",
@@ -1363,11 +1558,9 @@ class Circulation:
         patronId = None
         if loan is not None:
             patronId = op.patron = loan["patron_barcode"]
-            returned = op.now
-            if request.returnDate is not None:
-                returned = min(request.returnDate.replace(microsecond=0), op.now)
-                if returned != op.now:
-                    op.details.append("returned %s" % (_ts(returned),))
+            returned = self._returnTime(op, request.returnDate, loan)
+            if returned != op.now:
+                op.details.append("returned %s" % (_ts(returned),))
             fine = self._closeLoan(op, item, loan, returned, here)
             if fine:
                 messages.append("Overdue fine: %s." % (op.money(fine),))
@@ -1552,7 +1745,26 @@ class Circulation:
             return self._cancelHold(op, existing)
         return self._alterHold(op, request, existing)
 
+    def _holdExpiration(self, op, request):
+        """
+        The hold expiration asked for, in the institution's zone: after now
+        and at most L{MAX_HOLD_PERIOD} ahead.
+
+        @return: C{(expiration or None, refusal or None)}.
+        """
+        if request.expiration is None:
+            return None, None
+        expiration = self._local(request.expiration)
+        if expiration is None or not (
+            op.now < expiration <= op.now + MAX_HOLD_PERIOD
+        ):
+            return None, self._holdRefusal(Reason.BAD_DATE)
+        return expiration, None
+
     def _addHold(self, op, request, patron, item, items, titleKey):
+        expiration, refusal = self._holdExpiration(op, request)
+        if refusal is not None:
+            return refusal
         state = self._patronState(op, patron)
         if state.blocks:
             return self._holdRefusal(*state.blocks[0])
@@ -1605,7 +1817,7 @@ class Circulation:
             "INSERT INTO holds (patron_id, item_id, title_key, title,"
             " pickup_branch, placed_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (patron["id"], item["id"] if item is not None else None, titleKey,
-             items[0]["title"], pickup, _ts(op.now), _ts(request.expiration)),
+             items[0]["title"], pickup, _ts(op.now), _ts(expiration)),
         ).lastrowid
         queue = self._holdQueue(item if item is not None else items[0])
         if item is None:
@@ -1622,7 +1834,7 @@ class Circulation:
         return HoldResult(
             ok=True,
             available=available,
-            expiration=request.expiration,
+            expiration=expiration,
             queuePosition=position,
             pickupLocation=pickup,
             itemId=item["barcode"] if item is not None else None,
@@ -1657,9 +1869,11 @@ class Circulation:
             return self._holdRefusal(
                 Reason.HOLD_NOT_ALLOWED, "%r is not a pickup location." % (pickup,)
             )
+        expiration, refusal = self._holdExpiration(op, request)
+        if refusal is not None:
+            return refusal
         expires = (
-            _ts(request.expiration) if request.expiration is not None
-            else hold["expires_at"]
+            _ts(expiration) if expiration is not None else hold["expires_at"]
         )
         self._execute(
             "UPDATE holds SET pickup_branch = ?, expires_at = ? WHERE id = ?",
@@ -1669,7 +1883,7 @@ class Circulation:
         return HoldResult(
             ok=True,
             available=hold["status"] == "ready",
-            expiration=_parseTs(expires),
+            expiration=self._time(expires, "holds.expires_at"),
             pickupLocation=pickup,
             title=hold["title"],
             screenMessages=["Your hold was changed."],

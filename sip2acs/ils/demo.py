@@ -70,7 +70,7 @@ from datetime import timedelta
 from sqlite_utils import Database
 
 from sip2acs.ils.base import FeeType
-from sip2acs.ils.circulation import appendLog
+from sip2acs.ils.circulation import appendLog, writeTime
 from sip2acs.passwords import PIN_COST, hashPassword
 
 __all__ = ["loadDemo", "DEMO_PIN"]
@@ -79,7 +79,7 @@ DEMO_PIN = "1234"
 
 
 def _ts(value):
-    return value.strftime("%Y-%m-%d %H:%M:%S")
+    return writeTime(value)
 
 
 def _due(now, days):
@@ -93,7 +93,8 @@ def loadDemo(dbOrConn, now):
     @param dbOrConn: A migrated database (see
         L{sip2acs.ils.sqlite.openDatabase}): a sqlite3 connection or a
         L{sqlite_utils.Database}.
-    @param now: The naive local time the demo is set at.
+    @param now: The time the demo is set at: aware (its wall time is
+        used, in its own zone) or naive wall time.
     @type now: L{datetime.datetime}
     @raise ValueError: If the database already has patrons or items.
     """

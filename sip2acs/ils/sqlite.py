@@ -26,7 +26,7 @@ from twisted.application.service import Service
 from twisted.internet.defer import fail, succeed
 from twisted.logger import Logger
 
-from sip2acs.ils.base import ILSBase
+from sip2acs.ils.base import HOST_ZONE, ILSBase
 from sip2acs.ils.circulation import Circulation, SortBins
 from sip2acs.ils.demo import loadDemo
 from sip2acs.interfaces import OPERATIONS
@@ -138,7 +138,7 @@ class SQLiteILS(ILSBase, Service):
     operations = frozenset(OPERATIONS) - {"scStatus", "resend", "login"}
 
     def __init__(self, path, reactor=None, *, demo=False, allowOverpayment=False,
-                 synchronous="normal", sortBins=None, clock=None):
+                 synchronous="normal", sortBins=None, clock=None, zone=None):
         """
         @param path: The database file; created when missing.
         @param reactor: The reactor the results are delivered on.
@@ -149,8 +149,12 @@ class SQLiteILS(ILSBase, Service):
         @param synchronous: C{"normal"} (survives a process kill) or
             C{"full"} (also survives a power loss).
         @param sortBins: The checkin sort bin mapping, see L{SortBins}.
-        @param clock: A function returning the naive local time now;
-            L{datetime.now} by default.
+        @param clock: A function returning the time now (aware, or naive
+            wall time in C{zone}); the real time in C{zone} by default.
+        @param zone: The institution's time zone (see L{sip2acs.ils.base}):
+            every time this adapter takes and gives is aware, in it; the
+            host's local zone by default.
+        @type zone: L{datetime.tzinfo}
         @raise ValueError: On a bad C{synchronous} or C{sortBins}.
         """
         if reactor is None:
@@ -167,13 +171,16 @@ class SQLiteILS(ILSBase, Service):
         self._allowOverpayment = allowOverpayment
         self._synchronous = synchronous
         self._sortBins = SortBins(sortBins)
-        self._clock = clock if clock is not None else datetime.now
+        self._zone = zone if zone is not None else HOST_ZONE
+        self._clock = clock if clock is not None else (
+            lambda: datetime.now(self._zone)
+        )
         self._pool = None
         self._conn = None
         self._circulation = None
 
     @classmethod
-    def fromConfig(cls, config, reactor):
+    def fromConfig(cls, config, reactor, zone=None):
         """
         Build from an institution's adapter options (the keys of its
         configuration table that the server does not use itself).
@@ -184,6 +191,7 @@ class SQLiteILS(ILSBase, Service):
         (table, see L{SortBins}). C{type} is ignored; other keys are errors.
 
         @type config: L{dict}
+        @param zone: The institution's time zone (its C{timezone} setting).
         @raise ValueError: On an unknown key or a bad value.
         """
         known = {"type", "database", "demo", "allow-overpayment", "synchronous",
@@ -207,6 +215,7 @@ class SQLiteILS(ILSBase, Service):
             allowOverpayment=config.get("allow-overpayment", False),
             synchronous=config.get("synchronous", "normal"),
             sortBins=sortBins,
+            zone=zone,
         )
 
     def startService(self):
@@ -250,7 +259,8 @@ class SQLiteILS(ILSBase, Service):
             raise
         self._conn = conn
         self._circulation = Circulation(
-            conn, self._clock, self._sortBins, self._allowOverpayment
+            conn, self._clock, self._sortBins, self._allowOverpayment,
+            zone=self._zone,
         )
 
     def _closeSync(self):
