@@ -788,21 +788,28 @@ def _maskFields(text, delimiter, masked):
     text is shorter than its fixed part or that part holds the delimiter)
     and wherever it follows anything but a letter: a delimiter, another
     punctuation character (a foreign delimiter), a digit or blank ending a
-    fixed part of the wrong length. Its value is masked to the next
+    fixed part of the wrong length; in a frame without its fixed part
+    (unknown command, cut short, delimiter inside it), which may have lost
+    delimiters too, anywhere. Its value is masked to the next
     delimiter, or to the end of the frame (checksum included) when there
     is none, as with a foreign delimiter. This masks too much now and then
     (an item barcode with C{-AD} in it), never too little.
     """
     start = 2
     fixed = _FIXED_LENGTH.get(text[:2])
+    # A frame that does not even have its fixed part (an unknown command, a
+    # cut frame) may have lost delimiters too: there, an id counts wherever
+    # it appears, even after a letter.
+    anywhere = True
     if fixed is not None and len(text) >= 2 + fixed:
         if delimiter not in text[2 : 2 + fixed]:
             start = 2 + fixed
+            anywhere = False
     pieces = []
     done = 0
     position = 0
     while True:
-        position = _nextMasked(text, position, start, masked)
+        position = _nextMasked(text, position, start, masked, anywhere)
         if position < 0:
             break
         value = position + 2
@@ -818,14 +825,15 @@ def _maskFields(text, delimiter, masked):
     return "".join(pieces)
 
 
-def _nextMasked(text, position, start, masked):
+def _nextMasked(text, position, start, masked, anywhere=False):
     """
     The index of the next id of C{masked} at or after C{position} that
-    starts a field (see L{_maskFields}), or -1.
+    starts a field (see L{_maskFields}), or -1. With C{anywhere}, every
+    occurrence counts.
     """
     for index in range(position, len(text) - 1):
         if text[index : index + 2] in masked and (
-            index in (0, start) or not text[index - 1].isalpha()
+            anywhere or index in (0, start) or not text[index - 1].isalpha()
         ):
             return index
     return -1

@@ -2867,3 +2867,20 @@ class RedactionTests(SynchronousTestCase):
         self.assertEqual(
             codec.maskFrame(b"64AE97531^", delimiter="^", masked={"AE"}), "64AE***^"
         )
+
+    def test_maskLostDelimiters(self) -> None:
+        """
+        In a frame without its fixed part (an unknown command, a frame cut
+        short), which may have lost its delimiters too, a secret id counts
+        wherever it appears, even right after a letter; in a well-formed
+        frame an id inside a word is text.
+        """
+        for frame, expected in [
+            (b"\x16\x03\x019300CNkioskCO97531|CPMAIN|",
+             "\\x16\\x03\\x019300CNkioskCO***|CPMAIN|"),
+            (b"00AOAD97531|BON|", "00AOAD***|BON|"),
+            (b"75AOKT|AAD97531|", "75AOKT|AAD***|"),
+            (b"6300020250101    120000          AOKT|AAP1|AJROADS|",
+             "6300020250101    120000          AOKT|AAP1|AJROADS|"),
+        ]:
+            self.assertEqual(codec.maskFrame(frame), expected)
