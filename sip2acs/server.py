@@ -20,6 +20,12 @@ ILS_TIMEOUT = 30.0
 
 _DUMMY_HASH = None
 
+PLAUSIBLE_LOGIN = 32
+"""
+Longest unknown login id the log shows; a longer one is logged by its
+length only (it may be a password typed into the login field).
+"""
+
 
 def makeAdapter(institution, reactor):
     """
@@ -123,11 +129,37 @@ class ACSServer:
             return False
         return self._verified.verify(password, stored)
 
+    def describeLogin(self, login):
+        """
+        How a login id appears in the log. A configured login is shown as
+        it is; an unknown one only when it is short and printable, since
+        it may be a password typed into the login field.
+
+        @param login: The login id the SC sent.
+        @type login: L{str}
+        @return: E.g. C{"login 'kiosk1'"}, C{"unknown login 'kiosk9'"},
+            C{"an unknown login of 40 characters"}.
+        @rtype: L{str}
+        """
+        if login in self.accounts:
+            return "login %r" % (login,)
+        if not login:
+            return "an empty login"
+        if len(login) <= PLAUSIBLE_LOGIN and login.isascii() and login.isprintable():
+            return "unknown login %r" % (login,)
+        return "an unknown login of %d characters" % (len(login),)
+
     def checkLogin(self, login, password, peer=None, listener=None, subject=None):
         """
         Check an SC's login and password, and that it may log in as that
-        account from where it is (L{loginRefusal}). An address cooling off
-        after repeated failures on C{listener} is refused without a check.
+        account from where it is (L{loginRefusal}).
+
+        On a listener with a cooling-off, each attempt takes a slot of its
+        (address, login) count before the password is checked (see
+        L{LoginThrottle <sip2acs.access.LoginThrottle>}): a login cooling
+        off after repeated failures is refused without a check, and an
+        attempt waits while as many checks are in progress as failures are
+        left before the cooling-off.
 
         The hash comparison costs tens of milliseconds of CPU, so it runs
         in the reactor's thread pool, never on the reactor thread.
@@ -140,41 +172,56 @@ class ACSServer:
         @return: A Deferred firing with the L{AccountConfig} or L{None}.
         """
         throttle = self.throttleFor(listener)
-        if throttle is not None:
-            left = throttle.refusal(peer)
-            if left is not None:
-                self.log.info(
-                    "login {login!r} from {peer} refused: cooling off after"
-                    " repeated failed logins ({left:.0f} s left)",
-                    login=login,
-                    peer=peer,
-                    left=left,
-                )
-                return succeed(None)
+        if throttle is None:
+            return self._check(None, login, password, peer, listener, subject, None)
+        d = throttle.attempt(peer, login)
+        return d.addCallback(
+            self._check, login, password, peer, listener, subject, throttle
+        )
+
+    def _check(self, refusal, login, password, peer, listener, subject, throttle):
+        if refusal is not None:
+            self.log.info(
+                "{login} from {peer} refused: {reason}",
+                login=self.describeLogin(login),
+                peer=peer,
+                reason=refusal,
+            )
+            return None
         account = self.accounts.get(login)
         stored = account.passwordHash if account is not None else None
         d = self._deferToThread(self._verify, password, stored)
-        return d.addCallback(self._cbVerified, account, peer, subject, throttle, listener)
+        d.addCallback(
+            self._cbVerified, login, account, peer, subject, throttle, listener
+        )
+        if throttle is not None:
+            d.addErrback(self._ebVerified, login, peer, throttle)
+        return d
 
-    def _cbVerified(self, ok, account, peer, subject, throttle, listener):
+    def _ebVerified(self, failure, login, peer, throttle):
+        throttle.released(peer, login)
+        return failure
+
+    def _cbVerified(self, ok, login, account, peer, subject, throttle, listener):
         if ok:
             refusal = self.loginRefusal(account, peer, subject)
             if refusal is None:
                 if throttle is not None:
-                    throttle.succeeded(peer)
+                    throttle.succeeded(peer, login)
                 return account
             self.log.warn(
-                "login {login!r} from {peer} refused: {reason}",
-                login=account.login,
+                "{login} from {peer} refused: {reason}",
+                login=self.describeLogin(login),
                 peer=peer,
                 reason=refusal,
             )
-        if throttle is not None and throttle.failed(peer):
+        if throttle is not None and throttle.failed(peer, login):
             self.log.warn(
-                "{peer}: {count} failed logins on {endpoint}; refusing its logins"
-                " for {seconds:.0f} s",
+                "{peer}: {count} failed logins as {login} on {endpoint}; refusing"
+                " them for {seconds:.0f} s",
                 peer=peer,
                 count=throttle.limit,
+                login=self.describeLogin(login),
                 endpoint=listener.endpoint,
                 seconds=throttle.period,
             )

@@ -703,7 +703,9 @@ class ACSSession:
         def checked(account):
             if account is None:
                 self.log.info(
-                    "login {login!r} from {peer} refused", login=login, peer=self.peer
+                    "{login} from {peer} refused",
+                    login=self.server.describeLogin(login),
+                    peer=self.peer,
                 )
                 return self._loginFailed(refused)
             self.login(account, message.locationCode)

@@ -271,39 +271,93 @@ class AccessConfigTests(SynchronousTestCase):
 
 
 class LoginThrottleTests(SynchronousTestCase):
+    def failOnce(self, throttle, host, login="kiosk"):
+        """
+        One failed attempt: take a slot, then count the failure.
+        """
+        self.assertIsNone(self.successResultOf(throttle.attempt(host, login)))
+        return throttle.failed(host, login)
+
     def test_coolingOff(self) -> None:
         """
         The third failure within the period starts a cooling-off of that
-        period; other addresses are unaffected; when it ends, logins are
-        tried again and the count starts afresh.
+        period for that login from that address; other addresses are
+        unaffected; when it ends, logins are tried again and the count
+        starts afresh.
         """
         clock = Clock()
         throttle = LoginThrottle(3, 60, clock)
-        self.assertFalse(throttle.failed("10.0.0.1"))
-        self.assertFalse(throttle.failed("::ffff:10.0.0.1"))
-        self.assertIsNone(throttle.refusal("10.0.0.1"))
-        self.assertTrue(throttle.failed("10.0.0.1"))
-        self.assertEqual(throttle.refusal("10.0.0.1"), 60)
-        self.assertIsNone(throttle.refusal("10.0.0.2"))
+        self.assertFalse(self.failOnce(throttle, "10.0.0.1"))
+        self.assertFalse(self.failOnce(throttle, "::ffff:10.0.0.1"))
+        self.assertTrue(self.failOnce(throttle, "10.0.0.1"))
+        refused = "cooling off after repeated failed logins (%s s left)"
+        self.assertEqual(
+            self.successResultOf(throttle.attempt("10.0.0.1", "kiosk")), refused % 60
+        )
+        self.assertFalse(self.failOnce(throttle, "10.0.0.2"))
         clock.advance(59)
-        self.assertEqual(throttle.refusal("10.0.0.1"), 1)
+        self.assertEqual(
+            self.successResultOf(throttle.attempt("10.0.0.1", "kiosk")), refused % 1
+        )
         clock.advance(1)
-        self.assertIsNone(throttle.refusal("10.0.0.1"))
-        self.assertFalse(throttle.failed("10.0.0.1"))
+        self.assertFalse(self.failOnce(throttle, "10.0.0.1"))
 
     def test_windowAndSuccess(self) -> None:
         """
         Failures further apart than the period do not add up, and a
-        success clears the count.
+        success clears the count of its login.
         """
         clock = Clock()
         throttle = LoginThrottle(2, 60, clock)
-        self.assertFalse(throttle.failed("10.0.0.1"))
+        self.assertFalse(self.failOnce(throttle, "10.0.0.1"))
         clock.advance(61)
-        self.assertFalse(throttle.failed("10.0.0.1"))
-        throttle.succeeded("10.0.0.1")
-        self.assertFalse(throttle.failed("10.0.0.1"))
-        self.assertTrue(throttle.failed("10.0.0.1"))
+        self.assertFalse(self.failOnce(throttle, "10.0.0.1"))
+        self.assertIsNone(self.successResultOf(throttle.attempt("10.0.0.1", "kiosk")))
+        throttle.succeeded("10.0.0.1", "kiosk")
+        self.assertFalse(self.failOnce(throttle, "10.0.0.1"))
+        self.assertTrue(self.failOnce(throttle, "10.0.0.1"))
+
+    def test_perLogin(self) -> None:
+        """
+        Failures count per (address, login): another login's success from
+        the same address does not clear them, and does not cool off.
+        """
+        throttle = LoginThrottle(2, 60, Clock())
+        self.assertFalse(self.failOnce(throttle, "10.0.0.1", "kiosk2"))
+        self.assertIsNone(self.successResultOf(throttle.attempt("10.0.0.1", "kiosk")))
+        throttle.succeeded("10.0.0.1", "kiosk")
+        self.assertTrue(self.failOnce(throttle, "10.0.0.1", "kiosk2"))
+        self.assertIsNone(self.successResultOf(throttle.attempt("10.0.0.1", "kiosk")))
+
+    def test_slotsTakenBeforeTheCheck(self) -> None:
+        """
+        Attempts take a slot before their check: with C{limit} checks in
+        progress, the next attempt waits; if they fail it is refused
+        unchecked, if one succeeds it goes on.
+        """
+        throttle = LoginThrottle(2, 60, Clock())
+        for n in range(2):
+            self.assertIsNone(self.successResultOf(throttle.attempt("10.0.0.1", "k")))
+        waiting = [throttle.attempt("10.0.0.1", "k") for n in range(3)]
+        for d in waiting:
+            self.assertNoResult(d)
+        throttle.succeeded("10.0.0.1", "k")
+        self.assertIsNone(self.successResultOf(waiting[0]))
+        self.assertNoResult(waiting[1])
+        throttle.failed("10.0.0.1", "k")
+        self.assertNoResult(waiting[1])
+        self.assertTrue(throttle.failed("10.0.0.1", "k"))
+        for d in waiting[1:]:
+            self.assertIn("cooling off", self.successResultOf(d))
+
+    def test_longLoginKeptShort(self) -> None:
+        """
+        A huge login id is remembered by a digest, not by itself.
+        """
+        throttle = LoginThrottle(5, 60, Clock())
+        self.failOnce(throttle, "10.0.0.1", "x" * 100000)
+        [(address, key)] = throttle._failures
+        self.assertLess(len(key), 100)
 
     def test_bounded(self) -> None:
         """
@@ -313,7 +367,7 @@ class LoginThrottleTests(SynchronousTestCase):
         throttle = LoginThrottle(5, 60, clock)
         throttle.MAX_TRACKED = 100
         for n in range(1000):
-            throttle.failed("10.0.%d.%d" % (n // 256, n % 256))
+            self.failOnce(throttle, "10.0.%d.%d" % (n // 256, n % 256))
         self.assertLessEqual(len(throttle._failures), 101)
 
 
@@ -527,8 +581,8 @@ class CoolingOffTests(TestCase):
         second = yield acs.connect()
         self.assertEqual((yield second.ask(login(password="bad"))).message, REFUSED)
         self.assertIn(
-            "127.0.0.1: 3 failed logins on tcp:0:interface=127.0.0.1; refusing its"
-            " logins for 120 s",
+            "127.0.0.1: 3 failed logins as login 'kiosk' on"
+            " tcp:0:interface=127.0.0.1; refusing them for 120 s",
             messages(events),
         )
         self.assertEqual((yield second.ask(login())).message, REFUSED)
