@@ -8,9 +8,25 @@ are ignored, a frame longer than the listener's limit closes the
 connection, and only one request is in flight at a time: reading pauses
 while the session works, so replies leave in order and a fast kiosk feels
 TCP back-pressure instead of filling memory.
+
+The protocol is also the streaming producer of its transport: when the
+transport's write buffer goes over its high-water mark (a kiosk that does
+not read its answers), the transport pauses it, and it stops taking
+requests and stops reading until the buffer drains. Under TLS the same
+registration goes through the TLS layer to the TCP transport.
+
+An SC may half-close its connection (send its requests, then shut down its
+write side): every request received is answered, then the connection is
+closed. A connection on a plain port that starts with a TLS handshake
+record is closed with one log line saying so.
 """
 
-from twisted.internet.interfaces import IHandshakeListener
+from twisted.internet.interfaces import (
+    IHalfCloseableProtocol,
+    IHandshakeListener,
+    IPushProducer,
+    ISSLTransport,
+)
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.protocols.policies import TimeoutMixin
@@ -19,7 +35,16 @@ from zope.interface import implementer
 __all__ = ["SIP2Protocol"]
 
 
-@implementer(IHandshakeListener)
+def looksLikeTLS(data: bytes) -> bool:
+    """
+    Whether C{data}, the first bytes of a connection, start a TLS
+    handshake record (content type 22, version major 3): a TLS client on a
+    plain port. No SIP2 frame starts with that control byte.
+    """
+    return data[:1] == b"\x16" and data[1:2] in (b"", b"\x03")
+
+
+@implementer(IHandshakeListener, IHalfCloseableProtocol, IPushProducer)
 class SIP2Protocol(LineReceiver, TimeoutMixin):
     """
     One SC connection on a raw port.
@@ -39,10 +64,21 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         self.callLater = session.clock.callLater
         self._closing = False
         self._transportPaused = False
+        self._inFlight = False
+        self._writeBlocked = False
+        self._readClosed = False
+        self._producing = False
+        self._started = False
+        self._handshaking = False
         self.connectedAt = None
 
     def connectionMade(self):
         self.connectedAt = self.session.clock.seconds()
+        self._handshaking = ISSLTransport.providedBy(self.transport)
+        # Back-pressure on replies: the transport pauses us when its write
+        # buffer is full (see pauseProducing).
+        self.transport.registerProducer(self, True)
+        self._producing = True
         self.session.server.connections.add(self)
         if self.session.authenticated:
             # Logged in by its address (see ACSSession.loginByAddress).
@@ -63,6 +99,7 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         """
         from sip2acs.tls import peerSubject
 
+        self._handshaking = False
         self.session.certificateSubject = peerSubject(self.transport)
         self.log.info(
             "TLS from {peer}: {version} {cipher}, client certificate {subject}",
@@ -85,6 +122,13 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         )
 
     def timeoutConnection(self):
+        if self._handshaking:
+            # A TLS client that never completed its handshake.
+            handshakeTimedOut = getattr(self.transport, "handshakeTimedOut", None)
+            if handshakeTimedOut is not None:
+                self._closing = True
+                handshakeTimedOut(self.listener.loginTimeout)
+                return
         state = "logged-in" if self.session.authenticated else "unauthenticated"
         self.log.info(
             "closing idle {state} connection from {peer}",
@@ -99,19 +143,43 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         written.
         """
         self._closing = True
+        if self._producing:
+            # A registered producer holds the connection open.
+            self._producing = False
+            self.transport.unregisterProducer()
         self.transport.loseConnection()
 
+    def _startOfConnection(self, data):
+        """
+        Check the first bytes of the connection: on a plain port, a TLS
+        handshake is logged and closes the connection.
+
+        @return: C{True} if the connection is being closed.
+        """
+        if self._started or not data:
+            return False
+        self._started = True
+        if looksLikeTLS(data) and not ISSLTransport.providedBy(self.transport):
+            self.log.info(
+                "{peer} on {endpoint} sent a TLS handshake: this looks like TLS on"
+                " a plain port; closing",
+                peer=self.session.peer,
+                endpoint=self.listener.endpoint,
+            )
+            self.close()
+            return True
+        return False
+
     def dataReceived(self, data):
+        if self._closing or self._startOfConnection(data):
+            return
         # A bare LF ends a frame too; a CRLF then gives an empty frame,
         # which lineReceived ignores.
         if b"\n" in data:
             data = data.replace(b"\n", b"\r")
-        if self.paused and not self._transportPaused and (
-            len(self._buffer) + len(data) > self.MAX_LENGTH
-        ):
+        if self.paused and (len(self._buffer) + len(data) > self.MAX_LENGTH):
             # The SC sends faster than it is answered: push back on TCP.
-            self._transportPaused = True
-            self.transport.pauseProducing()
+            self._pauseReading()
         return LineReceiver.dataReceived(self, data)
 
     def lineReceived(self, line):
@@ -127,11 +195,13 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         # One request in flight: stop taking lines until the reply is out.
         # The transport itself is paused only if the SC keeps sending
         # (see dataReceived), sparing two epoll changes per request.
+        self._inFlight = True
         self.paused = True
         self.session.traceFrame("in", line)
         self.session.frameReceived(line).addCallbacks(self._cbReply, self._ebReply)
 
     def _cbReply(self, reply):
+        self._inFlight = False
         if reply.data and not self._closing:
             self.session.traceFrame("out", reply.data)
             self.transport.write(reply.data)
@@ -140,15 +210,90 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
             return
         if self.session.authenticated:
             self.setTimeout(self.listener.idleTimeout)
-        if not self._closing:
-            self.resumeProducing()
+        self._continue()
 
-    def resumeProducing(self):
+    def _busy(self):
+        """
+        Whether a request is being answered.
+        """
+        return self._inFlight
+
+    def _continue(self):
+        """
+        Take the next request, if nothing holds it back: a request in
+        flight, or a transport whose write buffer is full. Once a
+        half-closed SC's requests are all answered, close.
+        """
+        if self._closing or self._busy() or self._writeBlocked:
+            return
         self.paused = False
+        if not self._readClosed:
+            self._resumeReading()
+        LineReceiver.dataReceived(self, b"")
+        if self._readClosed and not self._busy() and not self._closing:
+            self._finishHalfClosed()
+
+    def _finishHalfClosed(self):
+        """
+        A half-closed SC's complete requests are answered: answer what is
+        left of a frame without its terminator, if anything, then close.
+        """
+        rest, self._buffer = self._buffer, b""
+        if rest.strip(b"\r\x00"):
+            self.lineReceived(rest)
+            if self._busy():
+                return
+        if not self._closing:
+            self.close()
+
+    def _pauseReading(self):
+        if not self._transportPaused:
+            self._transportPaused = True
+            self.transport.pauseProducing()
+
+    def _resumeReading(self):
         if self._transportPaused:
             self._transportPaused = False
             self.transport.resumeProducing()
-        self.dataReceived(b"")
+
+    def pauseProducing(self):
+        """
+        The transport's write buffer is over its high-water mark (the SC is
+        not reading its answers): take no request and read nothing until
+        it drains.
+        """
+        self._writeBlocked = True
+        self.paused = True
+        self._pauseReading()
+
+    def resumeProducing(self):
+        """
+        The transport's write buffer has drained: carry on.
+        """
+        self._writeBlocked = False
+        self._continue()
+
+    def stopProducing(self):
+        """
+        The transport is going away: take no more requests.
+        """
+        self._closing = True
+        self._producing = False
+
+    def readConnectionLost(self):
+        """
+        The SC shut down its side of the connection: answer every request
+        received, then close (see L{_continue}).
+        """
+        if self._readClosed:
+            return
+        self._readClosed = True
+        self._continue()
+
+    def writeConnectionLost(self):
+        """
+        Our side was shut down; nothing to do (L{close} follows).
+        """
 
     def _ebReply(self, failure):
         self.log.failure(

@@ -19,7 +19,11 @@ prelude only:
     option (C{DO}/C{WILL}) is refused once (C{WONT}/C{DONT}), anything
     else is ignored; nothing waits for the peer's answer;
   - the login and password are taken as sent, except for those bytes
-    (no other trimming: passwords may start or end with punctuation).
+    (no other trimming: passwords may start or end with punctuation);
+  - the whole prelude, telnet commands included, may take at most
+    L{PRELUDE_BUDGET} bytes (three tries at the longest login and password
+    fit with room to spare); beyond, the connection is closed. Its time is
+    bounded by the listener's login timeout, which no byte extends.
 
 After C{Login OK} the bytes go to L{SIP2Protocol} unchanged.
 """
@@ -43,6 +47,12 @@ _REFUSAL = {DO: WONT, WILL: DONT}
 MAX_CREDENTIAL = 255
 """
 Longest login or password accepted; a longer line closes the connection.
+"""
+
+PRELUDE_BUDGET = 4096
+"""
+Most bytes the login prelude (login and password lines, telnet commands,
+empty lines) may take on one connection before the connection is closed.
 """
 
 
@@ -78,6 +88,7 @@ class TelnetLoginProtocol(SIP2Protocol):
         self._verb = None
         self._pending = b""
         self._refused = set()
+        self._preludeBytes = 0
 
     def connectionMade(self):
         SIP2Protocol.connectionMade(self)
@@ -86,7 +97,7 @@ class TelnetLoginProtocol(SIP2Protocol):
     def dataReceived(self, data):
         if self.loggedIn:
             return SIP2Protocol.dataReceived(self, data)
-        if self._closing:
+        if self._closing or self._startOfConnection(data):
             return
         if self._checking:
             # The SC did not wait for the answer; keep what it sent.
@@ -104,6 +115,10 @@ class TelnetLoginProtocol(SIP2Protocol):
         """
         line = self._line
         for index, byte in enumerate(data):
+            self._preludeBytes += 1
+            if self._preludeBytes > PRELUDE_BUDGET:
+                self._overBudget()
+                return
             state = self._telnetState
             if state is None:
                 if byte == IAC:
@@ -148,6 +163,21 @@ class TelnetLoginProtocol(SIP2Protocol):
             elif state == "subnegotiation-iac":
                 self._telnetState = None if byte == SE else "subnegotiation"
 
+    def _overBudget(self):
+        """
+        The prelude took more than L{PRELUDE_BUDGET} bytes without a login:
+        log it and close.
+        """
+        self.log.info(
+            "telnet login prelude from {peer} went over {budget} bytes; closing",
+            peer=self.session.peer,
+            budget=PRELUDE_BUDGET,
+        )
+        self.close()
+
+    def _busy(self):
+        return self._inFlight or self._checking
+
     def _negotiate(self, verb, option):
         """
         Refuse, once per option, what the peer asks us to enable or offers
@@ -186,8 +216,8 @@ class TelnetLoginProtocol(SIP2Protocol):
         session = self.session
         if account is None:
             self.log.info(
-                "telnet login {login!r} from {peer} refused",
-                login=user,
+                "telnet {login} from {peer} refused",
+                login=session.server.describeLogin(user),
                 peer=session.peer,
             )
             self.transport.write(self.INVALID_LOGIN)
@@ -197,6 +227,8 @@ class TelnetLoginProtocol(SIP2Protocol):
             self.transport.write(self.LOGIN_PROMPT)
             if pending:
                 self._prelude(pending)
+            if self._readClosed:
+                self._continue()
             return
         session.login(account)
         self.loggedIn = True
@@ -207,6 +239,8 @@ class TelnetLoginProtocol(SIP2Protocol):
         self.setTimeout(self.listener.idleTimeout)
         if pending:
             SIP2Protocol.dataReceived(self, pending)
+        if self._readClosed:
+            self._continue()
 
     def _ebChecked(self, failure):
         self._checking = False

@@ -305,6 +305,30 @@ class _HandshakeWatch(ProtocolWrapper):
 
     done = False
     alert = None
+    why = None
+
+    def loseConnection(self):
+        """
+        Close: give up the SIP2 protocol's producer registration first, or
+        TLS would wait for it before its shutdown. Before the handshake
+        there is no TLS session to shut down: close TCP without an alert.
+        """
+        self.transport.unregisterProducer()
+        if not self.done:
+            self.transport.transport.loseConnection()
+            return
+        ProtocolWrapper.loseConnection(self)
+
+    def handshakeTimedOut(self, seconds):
+        """
+        The SC's login timeout ran out before the handshake completed:
+        close TCP cleanly; L{ServerTLS.handshakeFailed} logs it as a
+        handshake timeout.
+
+        @param seconds: The timeout.
+        """
+        self.why = "no handshake within %g s (handshake timeout)" % (seconds,)
+        self.loseConnection()
 
     def handshakeCompleted(self):
         self.done = True
@@ -446,7 +470,9 @@ class ServerTLS:
         the peer's address, and count it.
         """
         peer = getattr(watch.getPeer(), "host", None)
-        if watch.alert is not None:
+        if watch.why is not None:
+            why = watch.why
+        elif watch.alert is not None:
             why = watch.alert
         elif reason.check(SSL.Error):
             why = "not TLS, or broken TLS: %s" % (reason.getErrorMessage(),)

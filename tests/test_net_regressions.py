@@ -1,0 +1,371 @@
+"""
+Regression tests for the network defects of issue 9 (items 6, 7, 8, 10,
+11 and 16), each over a real loopback socket: a kiosk that never reads,
+a telnet prelude flood, parallel and interleaved login guesses, a kiosk
+that half-closes, a password typed as a login id, TLS mistakes.
+"""
+
+import socket
+
+from twisted.internet import reactor
+from twisted.internet.defer import gatherResults, inlineCallbacks
+from twisted.internet.error import ConnectionDone
+from twisted.internet.task import Clock
+from twisted.logger import formatEvent
+from twisted.trial.unittest import TestCase
+
+from sip2acs import codec
+from sip2acs.config import ListenerConfig
+from sip2acs.telnet import PRELUDE_BUDGET
+from tests.listeners import ListenerHarness, RawClient, waitFor
+from tests.loopback import (
+    LOGIN,
+    PASSWORD,
+    LoopbackServer,
+    captureLogs,
+    login,
+    makeAccount,
+    request,
+)
+from tests.test_tls import Files
+
+ACCEPTED = codec.LoginResponse(ok=True)
+REFUSED = codec.LoginResponse(ok=False)
+STATUS = b"9900302.00"
+
+
+def messages(events):
+    return [formatEvent(event) for event in events]
+
+
+def buffered(transport):
+    """
+    The bytes a TCP transport holds, written by the protocol but not yet
+    taken by the kernel.
+    """
+    return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+
+
+def telnetListener(**settings):
+    return ListenerConfig(
+        endpoint="tcp:0:interface=127.0.0.1", transport="telnet", **settings
+    )
+
+
+class NeverReadingClientTests(TestCase):
+    """
+    Issue 9 item 6: replies to a kiosk that does not read are not buffered
+    without limit.
+    """
+
+    @inlineCallbacks
+    def test_outputBounded(self):
+        """
+        A kiosk sends thousands of requests and reads nothing: the server
+        stops reading once its write buffer is over the transport's
+        high-water mark, so what it buffers stays bounded; when the kiosk
+        reads, it gets every answer, in order.
+        """
+        acs = LoopbackServer(self)
+        client = yield acs.loggedIn()
+        server = client.server
+        # Small kernel buffers, so the server's own buffer is what fills.
+        client.transport.getHandle().setsockopt(
+            socket.SOL_SOCKET, socket.SO_RCVBUF, 4096
+        )
+        server.transport.getHandle().setsockopt(
+            socket.SOL_SOCKET, socket.SO_SNDBUF, 4096
+        )
+        most = [0]
+        write = server.transport.write
+
+        def measuredWrite(data):
+            write(data)
+            most[0] = max(most[0], buffered(server.transport))
+
+        server.transport.write = measuredWrite
+        client.transport.pauseProducing()
+        count = 3000
+        bound = 2 * server.transport.bufferSize
+        client.send(
+            b"".join(
+                request(codec.PatronStatus, patronIdentifier="P%05d" % (n,)) + b"\r"
+                for n in range(count)
+            )
+        )
+        yield waitFor(
+            reactor,
+            lambda: most[0] > bound or getattr(server, "_writeBlocked", False),
+        )
+        self.assertLessEqual(most[0], bound)
+        client.transport.resumeProducing()
+        frames = yield client.replies(count, timeout=30)
+        self.assertEqual(
+            [codec.decode(f).message.patronIdentifier for f in frames],
+            ["P%05d" % (n,) for n in range(count)],
+        )
+        self.assertLessEqual(most[0], bound)
+
+
+class HalfCloseTests(TestCase):
+    """
+    Issue 9 item 10: a kiosk that sends its requests and shuts down its
+    write side gets its answers before the server closes.
+    """
+
+    @inlineCallbacks
+    def test_raw(self):
+        """
+        Requests followed by a half-close on a raw port are all answered,
+        then the server closes; a last frame without terminator counts.
+        """
+        acs = ListenerHarness(self)
+        client = yield acs.connect(client=RawClient())
+        client.transport.write(login() + b"\r" + STATUS + b"\r" + STATUS)
+        client.transport.loseWriteConnection()
+        yield client.lost
+        frames = [f for f in client.data.split(b"\r") if f]
+        self.assertEqual(len(frames), 3, client.data)
+        self.assertEqual(codec.decode(frames[0]).message, ACCEPTED)
+        self.assertTrue(frames[1].startswith(b"98") and frames[2].startswith(b"98"))
+
+    @inlineCallbacks
+    def test_telnet(self):
+        """
+        On a telnet port, a kiosk that sends its login, password and
+        requests in one go and half-closes gets its answers too.
+        """
+        acs = ListenerHarness(self, telnetListener())
+        client = yield acs.connect(client=RawClient())
+        client.transport.write(
+            LOGIN.encode() + b"\r\n" + PASSWORD.encode() + b"\r\n" + STATUS + b"\r"
+        )
+        client.transport.loseWriteConnection()
+        yield client.lost
+        self.assertIn(b"Login OK.  Initiating SIP\r\n98", client.data)
+        self.assertTrue(client.data.endswith(b"\r"), client.data)
+
+
+class TelnetPreludeTests(TestCase):
+    """
+    Issue 9 item 7: the telnet login prelude is bounded in bytes and time.
+    """
+
+    @inlineCallbacks
+    def test_negotiationFloodCloses(self):
+        """
+        Megabytes of IAC negotiation get the connection closed once the
+        prelude's byte budget is spent, with one log line; the server
+        reads little more than that.
+        """
+        events = captureLogs(self)
+        acs = ListenerHarness(self, telnetListener())
+        client = yield acs.connect(client=RawClient())
+        flood = b"\xff\xfb\x18\xff\xfd\x01\xff\xf1" * (2 * 1024 * 1024 // 8)
+        client.transport.write(flood)
+        yield client.lost
+        self.assertIn(
+            "telnet login prelude from 127.0.0.1 went over %d bytes; closing"
+            % (PRELUDE_BUDGET,),
+            messages(events),
+        )
+        [protocol] = acs.built
+        self.assertEqual(protocol._preludeBytes, PRELUDE_BUDGET + 1)
+
+    @inlineCallbacks
+    def test_timeoutHoldsWhileBytesArrive(self):
+        """
+        A telnet client trickling negotiation (under the byte budget) is
+        still closed at the login timeout.
+        """
+        clock = Clock()
+        acs = ListenerHarness(self, telnetListener(loginTimeout=30), clock=clock)
+        client = yield acs.connect(client=RawClient())
+        [protocol] = acs.built
+        for second in range(30):
+            sent = protocol._preludeBytes + 3
+            client.transport.write(b"\xff\xf1\x00")
+            yield waitFor(reactor, lambda: protocol._preludeBytes >= sent)
+            self.assertTrue(client.connected)
+            clock.advance(1)
+        yield client.lost
+
+
+class LoginThrottleTests(TestCase):
+    """
+    Issue 9 item 8: the cooling-off counts attempts before the password
+    check, per (address, login).
+    """
+
+    @inlineCallbacks
+    def test_parallelGuessesCheckedAtMostLimit(self):
+        """
+        Twenty connections send a wrong password at once: at most C{limit}
+        password checks run, the rest are refused unchecked.
+        """
+        acs = ListenerHarness(self, loginFailuresBeforeCooloff=3, cooloff=300)
+        checks = []
+        held = []
+        verify = acs.server._verify
+
+        def countedVerify(password, stored):
+            checks.append(password)
+            return verify(password, stored)
+
+        acs.server._verify = countedVerify
+        deferToThread = acs.server._deferToThread
+
+        def heldDeferToThread(f, *args):
+            # Keep every check pending until all twenty attempts are in.
+            d = deferToThread(lambda: None)
+            held.append(d)
+            return d.addCallback(lambda ignored: f(*args))
+
+        acs.server._deferToThread = heldDeferToThread
+        clients = yield gatherResults([acs.connect() for n in range(20)])
+        answers = [c.ask(login(password="bad")) for c in clients]
+        yield waitFor(
+            reactor,
+            lambda: sum(1 for p in acs.built if p.session.messages) == 20,
+        )
+        results = yield gatherResults(answers)
+        self.assertEqual([r.message for r in results], [REFUSED] * 20)
+        self.assertLessEqual(len(checks), 3)
+        self.assertLessEqual(len(held), 3)
+
+    @inlineCallbacks
+    def test_otherLoginSuccessKeepsFailures(self):
+        """
+        From one address, login B fails twice, login A succeeds, B fails
+        again: B is cooling off (even its right password is refused),
+        while A still logs in.
+        """
+        accounts = [makeAccount(), makeAccount(login="other", password="pw2")]
+        acs = ListenerHarness(
+            self, accounts=accounts, loginFailuresBeforeCooloff=3, cooloff=300
+        )
+        client = yield acs.connect()
+        attacker = yield acs.connect()
+        for n in range(2):
+            reply = yield attacker.ask(login("other", "bad"))
+            self.assertEqual(reply.message, REFUSED)
+            self.assertEqual((yield client.ask(login())).message, ACCEPTED)
+        attacker = yield acs.connect()
+        self.assertEqual((yield attacker.ask(login("other", "bad"))).message, REFUSED)
+        self.assertEqual((yield attacker.ask(login("other", "pw2"))).message, REFUSED)
+        self.assertEqual((yield client.ask(login())).message, ACCEPTED)
+
+
+class LoginLogTests(TestCase):
+    """
+    Issue 9 item 11 (login part): a password typed as a login id does not
+    reach the log.
+    """
+
+    SECRET = "correct-horse-battery-staple-4711-xyz"
+
+    def assertNotLogged(self, events):
+        texts = messages(events)
+        self.assertFalse([t for t in texts if self.SECRET in t], texts)
+        self.assertIn(
+            "an unknown login of %d characters from 127.0.0.1 refused"
+            % (len(self.SECRET),),
+            " ".join(texts),
+        )
+
+    @inlineCallbacks
+    def test_93(self):
+        """
+        A 93 with a long unknown login id logs its length only.
+        """
+        events = captureLogs(self)
+        acs = ListenerHarness(self)
+        client = yield acs.connect()
+        reply = yield client.ask(login(self.SECRET, "whatever"))
+        self.assertEqual(reply.message, REFUSED)
+        self.assertNotLogged(events)
+
+    @inlineCallbacks
+    def test_telnet(self):
+        """
+        So does a telnet login, and the cooling-off's lines.
+        """
+        events = captureLogs(self)
+        acs = ListenerHarness(
+            self, telnetListener(loginFailuresBeforeCooloff=1, cooloff=300)
+        )
+        client = yield acs.connect(client=RawClient())
+        client.transport.write(self.SECRET.encode() + b"\r\nx\r\n")
+        yield waitFor(reactor, lambda: b"Invalid login" in client.data)
+        client.transport.write(self.SECRET.encode() + b"\r\nx\r\n")
+        yield waitFor(reactor, lambda: client.data.count(b"Invalid login") == 2)
+        self.assertNotLogged(events)
+
+    @inlineCallbacks
+    def test_shortUnknownLogged(self):
+        """
+        A short printable unknown login id is still logged, for operators
+        chasing a misconfigured kiosk.
+        """
+        events = captureLogs(self)
+        acs = ListenerHarness(self)
+        client = yield acs.connect()
+        yield client.ask(login("kiosk9", "whatever"))
+        self.assertIn(
+            "unknown login 'kiosk9' from 127.0.0.1 refused", messages(events)
+        )
+
+
+class TLSMistakeTests(TestCase):
+    """
+    Issue 9 item 16: TLS mistakes are logged for what they are.
+    """
+
+    @inlineCallbacks
+    def test_handshakeTimeout(self):
+        """
+        A client that connects to a TLS port and never handshakes is
+        closed cleanly at the login timeout, logged as a handshake
+        timeout.
+        """
+        events = captureLogs(self)
+        clock = Clock()
+        files = Files(self)
+        acs = ListenerHarness(self, files.listener(loginTimeout=30), clock=clock)
+        client = yield acs.connect(client=RawClient())
+        yield waitFor(reactor, lambda: acs.built)
+        clock.advance(30)
+        yield client.lost
+        self.assertEqual(client.data, b"")
+        self.assertTrue(client.reason.check(ConnectionDone), client.reason)
+        yield waitFor(reactor, lambda: acs.server.metrics.tlsHandshakeFailures)
+        failed = [m for m in messages(events) if "TLS handshake" in m]
+        self.assertEqual(
+            failed,
+            [
+                "TLS handshake with 127.0.0.1 on tcp:0:interface=127.0.0.1 failed:"
+                " no handshake within 30 s (handshake timeout)"
+            ],
+        )
+
+    @inlineCallbacks
+    def test_tlsOnPlainPort(self):
+        """
+        A TLS ClientHello on a raw or telnet port is logged as TLS on a
+        plain port, in one line, and closes the connection unanswered.
+        """
+        hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(32))
+        for listener in [None, telnetListener()]:
+            events = captureLogs(self)
+            acs = ListenerHarness(self, listener)
+            client = yield acs.connect(client=RawClient())
+            client.transport.write(hello)
+            yield client.lost
+            self.assertNotIn(b"98", client.data)
+            texts = messages(events)
+            self.assertIn(
+                "127.0.0.1 on tcp:0:interface=127.0.0.1 sent a TLS handshake: this"
+                " looks like TLS on a plain port; closing",
+                texts,
+            )
+            self.assertFalse([t for t in texts if "unknown" in t], texts)
