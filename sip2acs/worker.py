@@ -9,6 +9,10 @@ reactor thread. L{SerialWorker} does just that. Calls wait in a deque;
 results are collected in a list, and the reactor is woken once for all the
 results that finished while it was busy, so under load one wake-up carries
 many answers.
+
+A submitted call can be cancelled (L{Deferred.cancel}): one still waiting in
+the queue never runs; one already running cannot be stopped, so its
+Deferred then fires with what the call really did (see L{SerialWorker.submit}).
 """
 
 import threading
@@ -20,6 +24,34 @@ from twisted.python.failure import Failure
 __all__ = ["SerialWorker"]
 
 _STOP = object()
+
+
+class _AlreadyStarted(Exception):
+    """
+    Private: a call was cancelled after the worker had started it.
+    """
+
+
+class _Call:
+    """
+    One submitted call and its state, shared by the reactor thread and the
+    worker thread (C{started} and C{cancelled} change under the worker's
+    lock).
+
+    @ivar deferred: The Deferred L{SerialWorker.submit} returned.
+    @ivar later: After a cancellation of the started call, the Deferred
+        that brings its real outcome back into C{deferred}'s chain.
+    """
+
+    __slots__ = ("function", "args", "deferred", "started", "cancelled", "later")
+
+    def __init__(self, function, args):
+        self.function = function
+        self.args = args
+        self.deferred = None
+        self.started = False
+        self.cancelled = False
+        self.later = None
 
 
 class SerialWorker:
@@ -58,14 +90,47 @@ class SerialWorker:
         Run C{function(*args)} on the worker thread, after every call
         submitted before it.
 
+        Cancelling the returned Deferred:
+
+          - while the call still waits in the queue removes it: it never
+            runs, and the Deferred fails with L{CancelledError
+            <twisted.internet.defer.CancelledError>};
+          - once the call has started, it cannot be stopped: the Deferred
+            then fires, when the call ends, with its real result or
+            exception, exactly as if it had not been cancelled. (A
+            Deferred always fires when cancelled, so internally it fires
+            with a private failure that the first errback, added here,
+            replaces with a second Deferred fired with the real outcome:
+            the callbacks added by the caller wait for that.)
+
         @return: A Deferred firing on the reactor thread with the result, or
             failing with the exception.
         """
-        d = Deferred()
+        call = _Call(function, args)
+        d = call.deferred = Deferred(lambda d: self._cancel(call))
+        d.addErrback(self._ebStarted, call)
         with self._wake:
-            self._calls.append((function, args, d))
+            self._calls.append(call)
             self._wake.notify()
         return d
+
+    def _cancel(self, call):
+        """
+        The canceller of C{call}'s Deferred (on the reactor thread).
+        """
+        with self._wake:
+            if not call.started:
+                # The worker skips it; Deferred.cancel fails it with
+                # CancelledError.
+                call.cancelled = True
+                return
+        call.later = Deferred()
+        call.deferred.errback(Failure(_AlreadyStarted()))
+
+    @staticmethod
+    def _ebStarted(failure, call):
+        failure.trap(_AlreadyStarted)
+        return call.later
 
     def stop(self):
         """
@@ -83,19 +148,22 @@ class SerialWorker:
             with self._wake:
                 while not calls:
                     self._wake.wait()
-                function, args, d = calls.popleft()
-            if function is _STOP:
-                self._post(d, True, None)
+                call = calls.popleft()
+                if call.cancelled:
+                    continue
+                call.started = True
+            if call.function is _STOP:
+                self._post(call, True, None)
                 return
             try:
-                result = (d, True, function(*args))
+                result = (call, True, call.function(*call.args))
             except BaseException:
-                result = (d, False, Failure())
+                result = (call, False, Failure())
             self._post(*result)
 
-    def _post(self, d, ok, value):
+    def _post(self, call, ok, value):
         with self._resultsLock:
-            self._results.append((d, ok, value))
+            self._results.append((call, ok, value))
             wake = len(self._results) == 1
         if wake:
             self._reactor.callFromThread(self._deliver)
@@ -103,7 +171,10 @@ class SerialWorker:
     def _deliver(self):
         with self._resultsLock:
             results, self._results = self._results, []
-        for d, ok, value in results:
+        for call, ok, value in results:
+            # Cancelled after it started: the real outcome goes to the
+            # Deferred its chain waits on.
+            d = call.later if call.later is not None else call.deferred
             if ok:
                 d.callback(value)
             else:

@@ -5,10 +5,12 @@ Tests for L{sip2acs.worker.SerialWorker}.
 import threading
 
 from twisted.internet import reactor
-from twisted.internet.defer import gatherResults, inlineCallbacks
+from twisted.internet.defer import CancelledError, gatherResults, inlineCallbacks
 from twisted.trial.unittest import TestCase
 
 from sip2acs.worker import SerialWorker
+
+TIMEOUT = 5.0
 
 
 class SerialWorkerTests(TestCase):
@@ -55,3 +57,66 @@ class SerialWorkerTests(TestCase):
         self.assertEqual(done, list(range(5)))
         self.assertFalse(self.worker.running)
         self.assertFalse(self.worker._thread.is_alive())
+
+    @inlineCallbacks
+    def test_cancelQueued(self):
+        """
+        Cancelling a call that still waits in the queue removes it: it never
+        runs and its Deferred fails with L{CancelledError}; the calls around
+        it run.
+        """
+        release = threading.Event()
+        ran = []
+        blocker = self.worker.submit(release.wait, TIMEOUT)
+        queued = self.worker.submit(ran.append, "cancelled")
+        after = self.worker.submit(ran.append, "after")
+        queued.cancel()
+        release.set()
+        yield self.assertFailure(queued, CancelledError)
+        yield gatherResults([blocker, after])
+        self.assertEqual(ran, ["after"])
+
+    @inlineCallbacks
+    def test_cancelStarted(self):
+        """
+        A call cancelled after it started cannot be stopped: its Deferred
+        fires, when it ends, with its real result, and the callbacks added
+        before the cancellation see that result.
+        """
+        started = threading.Event()
+        release = threading.Event()
+
+        def call():
+            started.set()
+            release.wait(TIMEOUT)
+            return "done"
+
+        d = self.worker.submit(call)
+        seen = []
+        d.addCallback(lambda result: seen.append(result) or result)
+        self.assertTrue(started.wait(TIMEOUT))
+        d.cancel()
+        self.assertEqual(seen, [])
+        release.set()
+        self.assertEqual((yield d), "done")
+        self.assertEqual(seen, ["done"])
+
+    @inlineCallbacks
+    def test_cancelStartedFailure(self):
+        """
+        A started call that fails after its cancellation fails its Deferred
+        with its own exception, not L{CancelledError}.
+        """
+        started = threading.Event()
+        release = threading.Event()
+
+        def call():
+            started.set()
+            release.wait(TIMEOUT)
+            raise ZeroDivisionError()
+
+        d = self.worker.submit(call)
+        self.assertTrue(started.wait(TIMEOUT))
+        d.cancel()
+        release.set()
+        yield self.assertFailure(d, ZeroDivisionError)
