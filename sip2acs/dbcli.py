@@ -15,8 +15,10 @@ Commands (each takes C{--database PATH}, default C{sip2acs.sqlite3})::
 C{init} creates the database (or migrates an older one) and sets the
 institution, its default branch (C{MAIN} for a new database) and its
 currency (C{USD}). C{demo} loads the demo data of L{sip2acs.ils.demo} into
-a database without patrons or items. These commands run without the server
-and may run while it does (SQLite serialises the writers).
+a database without patrons or items. Both create a missing database file,
+readable and writable by its owner only (mode 0600); C{import} needs an
+existing one. These commands run without the server and may run while it
+does (SQLite serialises the writers).
 
 CSV files are UTF-8 (a BOM is fine), comma-separated, with a header row
 naming the columns in any order. Unknown column names are errors. An empty
@@ -554,8 +556,12 @@ def _store(conn, spec, kind, fileColumns, rows, replace):
     )
 
 
-def _open(args):
-    return openDatabase(args.database)
+def _open(args, create=False):
+    """
+    Open the database of C{args}; C{init} and C{demo} create it (mode
+    0600) when missing, C{import} needs it to exist.
+    """
+    return openDatabase(args.database, create=create)
 
 
 def runInit(args):
@@ -566,7 +572,7 @@ def runInit(args):
     @return: The exit code.
     """
     try:
-        conn, found = _open(args)
+        conn, found = _open(args, create=True)
     except (sqlite3.Error, DatabaseError, OSError) as e:
         return _fail("init", e)
     try:
@@ -622,7 +628,7 @@ def runDemo(args):
     @return: The exit code.
     """
     try:
-        conn, found = _open(args)
+        conn, found = _open(args, create=True)
     except (sqlite3.Error, DatabaseError, OSError) as e:
         return _fail("demo", e)
     try:
@@ -649,7 +655,11 @@ def runImport(args):
         return _fail("import", "--replace is only for rules")
     try:
         conn, found = _open(args)
-    except (sqlite3.Error, DatabaseError, OSError) as e:
+    except DatabaseError as e:
+        if not os.path.exists(args.database):
+            e = "%s; create it with: sip2acs db init --database %s" % (e, args.database)
+        return _fail("import", e)
+    except (sqlite3.Error, OSError) as e:
         return _fail("import", e)
     try:
         summary = importCSV(conn, args.kind, args.file, replace=args.replace)

@@ -17,10 +17,11 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 import attrs
-from twisted.internet.defer import CancelledError, fail, succeed
+from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 from twisted.logger import Logger
 
 from sip2acs import codec
+from sip2acs.failurelog import failureLogFor
 from sip2acs.ils.base import (
     HOST_ZONE,
     CheckinRequest,
@@ -482,9 +483,10 @@ class ACSSession:
 
     def _ebUnexpected(self, failure, decoded, key):
         self._inflight = None
-        self.log.failure(
-            "Unexpected error answering {code} from {peer}",
+        self._failures().failed(
             failure,
+            "answering %s" % (decoded.message.code,),
+            "Unexpected error answering {code} from {peer}",
             code=decoded.message.code,
             peer=self.peer,
         )
@@ -560,6 +562,18 @@ class ACSSession:
         if age >= self.server.ilsTimeout:
             self._inflight = None
             d.cancel()
+            if isinstance(getattr(d, "result", None), Deferred):
+                # The adapter could not withdraw it (see
+                # SerialWorker.submit): the SC gets its real answer.
+                self.log.info(
+                    "{ils} had already started a request for {account}@{peer}"
+                    " when it timed out after {timeout} s; its real answer"
+                    " will be sent",
+                    ils=getattr(self.ils, "name", "ils"),
+                    account=self.account.login if self.account else "-",
+                    peer=self.peer,
+                    timeout=self.server.ilsTimeout,
+                )
         else:
             self._watchdog = self.clock.callLater(
                 self.server.ilsTimeout - age, self._checkInflight
@@ -590,16 +604,25 @@ class ACSSession:
             )
             text = "The library system is not available. Please try again later."
         else:
-            self.log.failure(
-                "{ils} failed {operation} for {account}@{peer}",
+            ils = getattr(self.ils, "name", "ils")
+            self._failures().failed(
                 failure,
-                ils=getattr(self.ils, "name", "ils"),
+                "%s %s" % (ils, operation),
+                "{ils} failed {operation} for {account}@{peer}",
+                ils=ils,
                 operation=operation,
                 account=self.account.login if self.account else "-",
                 peer=self.peer,
             )
             text = "The library system is not available. Please try again later."
         return self._refusal(message.code, message, text)
+
+    def _failures(self):
+        """
+        The L{FailureLog} of this server's sessions: a failure storm logs
+        one traceback, then a summary line every few seconds.
+        """
+        return failureLogFor(self.server, self.log, self.clock)
 
     # -- refusals ---------------------------------------------------------
 

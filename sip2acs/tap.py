@@ -7,16 +7,20 @@ bad file fails before twistd daemonizes; adapters open their databases and
 listeners bind when the services start.
 """
 
+import atexit
+import os
 import resource
+import sys
 
 from twisted.application import strports
 from twisted.application.service import IService, MultiService, Service
-from twisted.internet.defer import maybeDeferred
+from twisted.internet.defer import gatherResults, maybeDeferred
 from twisted.internet.endpoints import serverFromString
 from twisted.logger import Logger
 from twisted.python import usage
 
 from sip2acs.access import AccessGate
+from sip2acs.interfaces import IILS
 from sip2acs.proxy import ProxyHeaderFactory
 from sip2acs.tls import ServerTLS, TLSMaterialError
 
@@ -29,6 +33,8 @@ from sip2acs.server import ACSServer, SIP2ServerFactory, makeAdapter
 __all__ = [
     "ListeningService",
     "Options",
+    "ServerService",
+    "restrictUmask",
     "listenerFactory",
     "listenerService",
     "makeService",
@@ -165,6 +171,137 @@ class FileLimitService(Service):
                 soft=soft,
                 kiosks=soft - 64,
             )
+
+
+UMASK = 0o027
+"""
+The least the file creation mask is set to when the server is built: new
+log files are then at most 0640 (the database is created 0600 anyway).
+"""
+
+
+def restrictUmask(mask=UMASK):
+    """
+    Make the process's file creation mask at least C{mask} (keeping any
+    bit the operator's umask has besides), so that the files twistd and
+    the loggers create next (C{--logfile}, C{SIP2ACS_LOG}, their rotations)
+    are not readable by everyone. twistd's own C{--umask} is applied later
+    and then wins.
+
+    @return: The previous mask.
+    """
+    previous = os.umask(mask)
+    os.umask(previous | mask)
+    return previous
+
+
+class ServerService(MultiService):
+    """
+    The top of the service tree: the ILS adapters (C{adapters}), the
+    listeners and the rest, started and stopped in an order that keeps
+    every promise made to an SC.
+
+    Start: an adapter that cannot start (its C{startService} fails, e.g.
+    with a database that is missing or damaged) stops the server with one
+    line saying why, and the process exits with status 1.
+
+    Stop: first everything but the adapters (the listeners stop accepting;
+    signals, the admin listener), then the open connections are closed as
+    their requests in flight are answered (L{ACSServer.closeConnections
+    <sip2acs.server.ACSServer.closeConnections>}, at most the ILS timeout),
+    and only then the adapters stop. A plain L{MultiService} would stop
+    them all at once, under the requests in flight.
+
+    Adapters are the children that provide L{IILS} or serve an
+    institution; a configuration reload adds new ones to the running
+    server (their start failing is logged, and the server runs on).
+
+    @ivar acsServer: The L{ACSServer <sip2acs.server.ACSServer>}.
+    """
+
+    log = Logger()
+
+    def __init__(self, reactor):
+        MultiService.__init__(self)
+        self._reactor = reactor
+        self.acsServer = None
+
+    def isAdapter(self, service):
+        """
+        Whether the child C{service} is an ILS adapter.
+        """
+        serving = self.acsServer.adapters.values() if self.acsServer else ()
+        return IILS.providedBy(service) or any(service is a for a in serving)
+
+    def addService(self, service):
+        if not self.running:
+            return MultiService.addService(self, service)
+        self.running = False
+        try:
+            MultiService.addService(self, service)
+        finally:
+            self.running = True
+        service.privilegedStartService()
+        self._start(service, fatal=False)
+
+    def startService(self):
+        Service.startService(self)
+        for service in self:
+            self._start(service, fatal=True)
+
+    def _start(self, service, fatal):
+        d = maybeDeferred(service.startService)
+        d.addErrback(self._startFailed, service, fatal)
+
+    def _startFailed(self, failure, service, fatal):
+        from sip2acs.ils.sqlite import DatabaseError
+
+        name = getattr(service, "name", None) or type(service).__name__
+        if failure.check(DatabaseError):
+            self.log.critical(
+                "{service} cannot start: {reason}",
+                service=name,
+                reason=failure.getErrorMessage(),
+            )
+        else:
+            self.log.failure("{service} cannot start", failure, service=name)
+        if fatal:
+            self.log.critical("sip2acs is stopping: a circulation system failed to start")
+            _exitWithFailure()
+            self._reactor.callWhenRunning(self._reactor.stop)
+
+    def stopService(self):
+        Service.stopService(self)
+        adapters = [s for s in reversed(list(self)) if self.isAdapter(s)]
+        rest = [s for s in reversed(list(self)) if not self.isAdapter(s)]
+        d = gatherResults([maybeDeferred(s.stopService) for s in rest], consumeErrors=True)
+        d.addBoth(self._closeConnections)
+        d.addBoth(
+            lambda _: gatherResults(
+                [maybeDeferred(s.stopService) for s in adapters], consumeErrors=True
+            )
+        )
+        return d
+
+    def _closeConnections(self, result):
+        if self.acsServer is None:
+            return None
+        return self.acsServer.closeConnections(self.acsServer.ilsTimeout)
+
+
+def _exitWithFailure():
+    """
+    Make the process exit with status 1 once twistd has shut down cleanly
+    (pid file removed, logs flushed): twistd itself always exits with 0
+    after the reactor stops.
+    """
+
+    def exit():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
+
+    atexit.register(exit)
 
 
 class ListeningService(Service):
@@ -350,9 +487,11 @@ def buildAdapters(config, reactor):
 
 def makeService(options, reactor=None):
     """
-    Build the sip2acs service tree: the ILS adapters' services first, then
-    one listener per configured endpoint, the drain signals (SIGUSR1,
-    SIGUSR2) and the admin listener, if configured (C{top.adminService}).
+    Build the sip2acs service tree (a L{ServerService}): the ILS adapters'
+    services first, then one listener per configured endpoint, the drain
+    signals (SIGUSR1, SIGUSR2) and the admin listener, if configured
+    (C{top.adminService}). Also restricts the file creation mask
+    (L{restrictUmask}) before twistd opens its log file.
 
     @param options: Parsed L{Options}.
     @param reactor: The reactor; the global one by default.
@@ -360,8 +499,9 @@ def makeService(options, reactor=None):
     """
     if reactor is None:
         from twisted.internet import reactor
+    restrictUmask()
     config = options["parsedConfig"]
-    top = MultiService()
+    top = ServerService(reactor)
     FileLimitService().setServiceParent(top)
     try:
         adapters = buildAdapters(config, reactor)

@@ -126,4 +126,35 @@ def startServer(testCase, pluginArgs, cwd=None, timeout=30):
     return ServerProcess(transport, proto)
 
 
-__all__ = ["startServer", "ServerProcess"]
+
+def runServer(pluginArgs, cwd=None, twistdArgs=("--logfile=-",), timeout=30):
+    """
+    Run C{twistd -n sip2acs PLUGINARGS} until it exits on its own (a
+    server that cannot start).
+
+    @return: Deferred firing with C{(output, exit code)}, the output being
+        standard output and standard error together, decoded.
+    """
+    from twisted.internet.utils import getProcessOutputAndValue
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([TOP, env.get("PYTHONPATH", "")])
+    args = [
+        "-c",
+        "from twisted.scripts.twistd import run; run()",
+        "--nodaemon",
+        "--pidfile=",
+        *twistdArgs,
+        "sip2acs",
+        *pluginArgs,
+    ]
+    d = getProcessOutputAndValue(
+        sys.executable, args, env=env, path=cwd or os.getcwd(), reactor=reactor
+    )
+    d.addTimeout(timeout, reactor)
+    return d.addCallback(
+        lambda result: ((result[0] + result[1]).decode("utf-8", "replace"), result[2])
+    )
+
+
+__all__ = ["startServer", "runServer", "ServerProcess"]

@@ -348,14 +348,18 @@ class ServiceTests(SQLiteTestMixin, TestCase):
 
     async def test_openFails(self):
         """
-        A database that cannot be opened fails C{startService}.
+        A database that cannot be opened fails C{startService} with a
+        L{DatabaseError} naming the file and the problem.
         """
         path = os.path.join(self.databasePath(demo=False), "missing", "x.db")
         ils = SQLiteILS(path, reactor)
         self.addCleanup(ils.stopService)
-        with self.assertRaises(sqlite3.OperationalError):
+        with self.assertRaises(DatabaseError) as caught:
             await ils.startService()
-        self.flushLoggedErrors(sqlite3.OperationalError)
+        self.assertEqual(
+            str(caught.exception),
+            "cannot open the database %s: no such file or directory" % (path,),
+        )
 
     async def test_wal(self):
         """

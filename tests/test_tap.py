@@ -2,6 +2,8 @@
 Tests for L{sip2acs.tap}: options and the service tree, without sockets.
 """
 
+import os
+
 from twisted.application.service import Service
 from twisted.internet.testing import MemoryReactor
 from twisted.python.usage import UsageError
@@ -64,6 +66,12 @@ institution = "A"
 
 
 class OptionsTests(SynchronousTestCase):
+    def setUp(self):
+        # makeService restricts the process's umask; keep the test run's.
+        umask = os.umask(0o022)
+        os.umask(umask)
+        self.addCleanup(os.umask, umask)
+
     def writeConfig(self, text=CONFIG):
         path = self.mktemp()
         with open(path, "w") as f:

@@ -4,8 +4,9 @@ The embedded circulation system: an L{IILS <sip2acs.interfaces.IILS>} on
 one SQLite file, good enough for a small library's kiosks.
 
 L{SQLiteILS} is a L{Service}: C{startService} starts one worker thread
-(L{SerialWorker}, named C{PoolThread-sip2acs-sqlite-0}) and opens, creates and migrates the
-database on that thread; every operation then runs entirely on it (see
+(L{SerialWorker}, named C{PoolThread-sip2acs-sqlite-0}) and opens, checks
+and migrates the database on that thread (creating it, mode 0600, only when
+asked: the demo configuration); every operation then runs entirely on it (see
 L{sip2acs.ils.circulation}) as one transaction, committed before its
 Deferred fires. Nothing touches SQLite from the reactor thread.
 
@@ -17,9 +18,11 @@ The schema lives in C{sip2acs/schema/NNNN_name.sql}, applied in order by
 L{migrate}; C{PRAGMA user_version} is the number of migrations applied.
 """
 
+import os
 import sqlite3
 from datetime import datetime
 from importlib import resources
+from urllib.parse import quote
 
 from sqlite_utils import Database
 from twisted.application.service import Service
@@ -32,7 +35,15 @@ from sip2acs.ils.demo import loadDemo
 from sip2acs.interfaces import OPERATIONS
 from sip2acs.worker import SerialWorker
 
-__all__ = ["SQLiteILS", "openDatabase", "migrate", "migrations", "POOL_NAME"]
+__all__ = [
+    "SQLiteILS",
+    "DatabaseError",
+    "createDatabaseFile",
+    "openDatabase",
+    "migrate",
+    "migrations",
+    "POOL_NAME",
+]
 
 POOL_NAME = "sip2acs-sqlite"
 POOL_THREAD = "PoolThread-sip2acs-sqlite-0"
@@ -99,31 +110,108 @@ def migrate(conn):
     return found
 
 
-def openDatabase(path, synchronous="normal"):
+def createDatabaseFile(path):
     """
-    Open (creating if needed) and migrate a database, in the calling thread.
+    Create an empty database file readable and writable by its owner only
+    (0600), whatever the umask; SQLite gives its C{-wal} and C{-shm} files
+    the same mode.
+
+    @return: Whether the file was created (C{False}: it existed).
+    @raise OSError: It cannot be created (e.g. its directory is missing).
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    os.close(fd)
+    return True
+
+
+def _describe(error):
+    """
+    The reason in an L{OSError} or L{sqlite3.Error}, without the file name.
+    """
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror.lower()
+    return str(error)
+
+
+def openDatabase(path, synchronous="normal", create=True, created=None):
+    """
+    Open (creating it if asked and missing), check and migrate a database,
+    in the calling thread.
 
     The connection is in autocommit mode: callers run C{BEGIN IMMEDIATE}
     themselves. It belongs to the calling thread.
 
     @param path: The database file.
     @param synchronous: C{"normal"} or C{"full"}.
+    @param create: Create the file (mode 0600) when it is missing; if
+        false, a missing file is an error.
+    @param created: A list; C{True} is appended to it when the file was
+        created.
     @return: C{(connection, the schema version found before migrating)}.
     @rtype: L{tuple}
+    @raise DatabaseError: The file is missing (and C{create} is false),
+        cannot be opened, is not an intact SQLite database, or is newer
+        than this sip2acs; the message names the file and the problem.
     """
     if synchronous not in SYNCHRONOUS:
         raise ValueError("synchronous must be one of %s" % (", ".join(SYNCHRONOUS),))
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
+    path = str(path)
     try:
-        conn.execute("PRAGMA foreign_keys = ON")
+        if create and createDatabaseFile(path) and created is not None:
+            created.append(True)
+        # A clear reason (missing, permission denied, a directory) before
+        # SQLite's "unable to open database file".
+        os.close(os.open(path, os.O_RDWR))
+    except OSError as e:
+        if isinstance(e, FileNotFoundError) and not create:
+            raise DatabaseError("the database %s does not exist" % (path,))
+        raise DatabaseError("cannot open the database %s: %s" % (path, _describe(e)))
+    uri = "file:%s?mode=rw" % (quote(os.path.abspath(path)),)
+    try:
+        conn = sqlite3.connect(uri, timeout=BUSY_TIMEOUT, isolation_level=None, uri=True)
+    except sqlite3.Error as e:
+        raise DatabaseError("cannot open the database %s: %s" % (path, e))
+    try:
+        try:
+            conn.execute("PRAGMA foreign_keys = ON")
+            (check,) = conn.execute("PRAGMA quick_check(1)").fetchone()
+        except sqlite3.DatabaseError as e:
+            raise DatabaseError(
+                "the database %s is not a SQLite database or is damaged: %s" % (path, e)
+            )
+        if check != "ok":
+            raise DatabaseError(
+                "the database %s is damaged (quick_check: %s)" % (path, check)
+            )
         db = Database(conn, execute_plugins=False)
         db.enable_wal()
         conn.execute("PRAGMA synchronous = %s" % (synchronous.upper(),))
-        found = migrate(conn)
+        try:
+            found = migrate(conn)
+        except DatabaseError as e:
+            raise DatabaseError("%s: %s" % (path, e))
+    except sqlite3.Error as e:
+        conn.close()
+        raise DatabaseError("cannot use the database %s: %s" % (path, e))
     except BaseException:
         conn.close()
         raise
     return conn, found
+
+
+def fileIdentity(path):
+    """
+    The identity of the file at C{path}: C{(st_dev, st_ino)}, or L{None}
+    if there is none.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (info.st_dev, info.st_ino)
 
 
 class SQLiteILS(ILSBase, Service):
@@ -138,9 +226,10 @@ class SQLiteILS(ILSBase, Service):
     operations = frozenset(OPERATIONS) - {"scStatus", "resend", "login"}
 
     def __init__(self, path, reactor=None, *, demo=False, allowOverpayment=False,
-                 synchronous="normal", sortBins=None, clock=None, zone=None):
+                 synchronous="normal", sortBins=None, clock=None, zone=None,
+                 create=True):
         """
-        @param path: The database file; created when missing.
+        @param path: The database file.
         @param reactor: The reactor the results are delivered on.
         @param demo: Load the demo data (L{sip2acs.ils.demo}) into a new
             database.
@@ -155,6 +244,8 @@ class SQLiteILS(ILSBase, Service):
             every time this adapter takes and gives is aware, in it; the
             host's local zone by default.
         @type zone: L{datetime.tzinfo}
+        @param create: Create the database when the file is missing (the
+            log says so); if false, a missing file fails C{startService}.
         @raise ValueError: On a bad C{synchronous} or C{sortBins}.
         """
         if reactor is None:
@@ -175,9 +266,12 @@ class SQLiteILS(ILSBase, Service):
         self._clock = clock if clock is not None else (
             lambda: datetime.now(self._zone)
         )
+        self._create = create
         self._pool = None
         self._conn = None
         self._circulation = None
+        self._identity = None
+        self._lost = None
 
     @classmethod
     def fromConfig(cls, config, reactor, zone=None):
@@ -186,7 +280,8 @@ class SQLiteILS(ILSBase, Service):
         configuration table that the server does not use itself).
 
         Keys: C{database} (path, default C{sip2acs.sqlite3}), C{demo}
-        (bool: load the demo data into a new database), C{allow-overpayment}
+        (bool: create a missing database and load the demo data into it;
+        without it a missing database is an error), C{allow-overpayment}
         (bool), C{synchronous} (C{"normal"} or C{"full"}), C{sort-bins}
         (table, see L{SortBins}). C{type} is ignored; other keys are errors.
 
@@ -216,25 +311,22 @@ class SQLiteILS(ILSBase, Service):
             synchronous=config.get("synchronous", "normal"),
             sortBins=sortBins,
             zone=zone,
+            create=config.get("demo", False),
         )
 
     def startService(self):
         """
         Start the SQLite thread and open the database on it.
 
-        @return: A Deferred firing when the database is ready (or failing
-            if it cannot be opened). Operations called meanwhile wait for it.
+        @return: A Deferred firing when the database is ready, or failing
+            with L{DatabaseError} (whose message names the file and the
+            problem) if it cannot be used. Operations called meanwhile wait
+            for it.
         """
         Service.startService(self)
         self._pool = SerialWorker(self._reactor, POOL_THREAD)
         self._pool.start()
-        d = self._defer(self._openSync)
-        d.addErrback(self._ebOpen)
-        return d
-
-    def _ebOpen(self, failure):
-        self.log.failure("Cannot open the database {path}", failure, path=self.path)
-        return failure
+        return self._defer(self._openSync)
 
     def stopService(self):
         """
@@ -250,8 +342,16 @@ class SQLiteILS(ILSBase, Service):
         return d.addBoth(lambda result: pool.stop().addCallback(lambda _: result))
 
     def _openSync(self):
-        conn, found = openDatabase(self.path, self._synchronous)
+        created = []
+        conn, found = openDatabase(
+            self.path, self._synchronous, create=self._create, created=created
+        )
+        if created:
+            self._reactor.callFromThread(
+                self.log.info, "created the database {path}", path=self.path
+            )
         try:
+            self._identity = fileIdentity(self.path)
             if self._demo and found == 0:
                 loadDemo(conn, self._clock().replace(microsecond=0))
         except BaseException:
@@ -280,9 +380,38 @@ class SQLiteILS(ILSBase, Service):
         return self._defer(self._callSync, method, args)
 
     def _callSync(self, method, args):
+        self._checkFileSync()
+        return method(self._circulation, *args)
+
+    def _checkFileSync(self):
+        """
+        Before each operation and health check, on the SQLite thread: the
+        database is open and its path still names the file opened (a
+        C{stat}, about a microsecond).
+
+        A database file deleted or replaced while the server runs would
+        take writes that nobody will ever see again (an unlinked file) or
+        hide the new file from this process. From the first time that is
+        noticed, every operation and health check fails with
+        L{DatabaseError} saying why (the kiosks get "not available", and
+        nothing is written), and the log says so once; a restart opens
+        what the path names then.
+
+        @raise DatabaseError: The database is not open or its file is gone.
+        """
         if self._circulation is None:
             raise DatabaseError("the database %s is not open" % (self.path,))
-        return method(self._circulation, *args)
+        if self._lost is None:
+            identity = fileIdentity(self.path)
+            if identity == self._identity:
+                return
+            self._lost = (
+                "the database file %s was %s while the server ran; refusing"
+                " every request until sip2acs is restarted"
+                % (self.path, "deleted" if identity is None else "replaced")
+            )
+            self._reactor.callFromThread(self.log.error, "{reason}", reason=self._lost)
+        raise DatabaseError(self._lost)
 
     def healthCheck(self):
         """
@@ -290,14 +419,13 @@ class SQLiteILS(ILSBase, Service):
         queued behind the operations already submitted.
 
         @return: A Deferred firing with L{None}, or failing (with
-            L{DatabaseError} when the adapter is not running or the
-            database is not open).
+            L{DatabaseError} when the adapter is not running, the database
+            is not open, or its file was deleted or replaced).
         """
         return self._defer(self._healthSync)
 
     def _healthSync(self):
-        if self._conn is None:
-            raise DatabaseError("the database %s is not open" % (self.path,))
+        self._checkFileSync()
         self._conn.execute("SELECT 1").fetchone()
 
     def lookupPatron(self, terminal, patronId, pin=None):

@@ -1,0 +1,554 @@
+"""
+Regression tests for issue 9, items 2, 5, 9 and 15: what the server does
+when its database is locked, missing, damaged, deleted or replaced, how it
+logs a storm of failures, how it shuts down under load, and the modes of
+the files it creates. Everything runs over real loopback sockets: an
+in-process server with real listeners (L{tests.listeners}) or the real
+C{twistd -n sip2acs} (L{tests.process}).
+"""
+
+import os
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.task import Clock
+from twisted.trial.unittest import TestCase
+
+from sip2acs import cli
+from sip2acs.failurelog import SUMMARY_INTERVAL
+from sip2acs.ils.sqlite import DatabaseError, SQLiteILS, openDatabase
+from sip2acs.passwords import hashPassword
+from sip2acs.testing import MemoryILS
+from tests.listeners import ListenerHarness, waitFor
+from tests.loopback import SIP2Client, captureLogs, login
+from tests.process import runServer, startServer
+
+WHEN = "20250314    101500"
+NOT_AVAILABLE = "not available"
+
+LOCKER = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+sys.stdin.readline()
+conn.execute("ROLLBACK")
+"""
+
+
+class DatabaseLock:
+    """
+    Another process holding the write lock of a database (C{BEGIN
+    IMMEDIATE}) until L{release}.
+    """
+
+    def __init__(self, testCase, path):
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", LOCKER, path],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        testCase.addCleanup(self.release)
+        assert self.process.stdout.readline() == b"locked\n"
+
+    def release(self):
+        if self.process.returncode is None:
+            self.process.stdin.close()
+            self.process.wait()
+            self.process.stdout.close()
+
+
+def checkout(item, patron="P0001"):
+    return ("11NN%s%sAODEMO|AA%s|AB%s|AC|AD1234|" % (WHEN, " " * 18, patron, item)).encode()
+
+
+def payment(transaction, patron="P0001"):
+    return ("37%s0100USDBV0.01|AODEMO|AA%s|AD1234|BK%s|" % (WHEN, patron, transaction)).encode()
+
+
+def accepted(message):
+    ok = getattr(message, "ok", None)
+    return message.paymentAccepted if ok is None else ok
+
+
+def writeFile(path, text):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+class SQLiteHarnessMixin:
+    """
+    The demo database in an L{SQLiteILS} behind a real listener.
+    """
+
+    @inlineCallbacks
+    def startLibrary(self, ilsTimeout=None):
+        self.path = os.path.abspath(self.mktemp())
+        self.ils = SQLiteILS(self.path, reactor, demo=True, allowOverpayment=True)
+        yield self.ils.startService()
+        self.addCleanup(lambda: self.ils.running and self.ils.stopService())
+        self.harness = ListenerHarness(self, adapter=self.ils)
+        if ilsTimeout is not None:
+            self.harness.server.ilsTimeout = ilsTimeout
+
+    @inlineCallbacks
+    def kiosk(self):
+        client = yield self.harness.connect()
+        reply = yield client.ask(login())
+        self.assertTrue(reply.message.ok)
+        return client
+
+    def query(self, sql, *args):
+        conn = sqlite3.connect(self.path)
+        try:
+            return conn.execute(sql, args).fetchall()
+        finally:
+            conn.close()
+
+    def lent(self):
+        """
+        The loans in the database, as (item barcode, loan id) pairs.
+        """
+        return set(self.query(
+            "SELECT items.barcode, loans.id FROM loans"
+            " JOIN items ON items.id = loans.item_id"))
+
+    def queryOpenFile(self, sql, *args):
+        """
+        Query the file the adapter has open (even if unlinked), on its
+        thread, past its checks.
+        """
+        return self.ils._defer(lambda: self.ils._conn.execute(sql, args).fetchall())
+
+
+class RefusedNeverDoneTests(SQLiteHarnessMixin, TestCase):
+    """
+    Item 2: an operation the kiosk was told failed never takes effect.
+    """
+
+    timeout = 60
+
+    @inlineCallbacks
+    def test_refusedWhileLocked(self):
+        """
+        While another process holds the database lock longer than the ILS
+        timeout, 37 payments and 11 checkouts from 48 kiosks are answered
+        "not available", except the one the SQLite thread had already
+        started, which gets its real (successful) answer once the lock is
+        released. None of the refused ones is in the database afterwards.
+        """
+        yield self.startLibrary(ilsTimeout=0.5)
+        logs = captureLogs(self)
+        kiosks = yield gatherResults([self.kiosk() for _ in range(48)])
+        items = ["I%04d" % (n,) for n in (1, 2, 4, 5, 6, 7, 8, 11, 12, 14, 17)]
+        frames = [payment("PAY-%02d" % (n,)) for n in range(37)]
+        frames += [checkout(item) for item in items]
+        loansBefore = self.query("SELECT count(*) FROM loans")[0][0]
+        lentBefore = self.lent()
+        lock = DatabaseLock(self, self.path)
+        answers = [client.ask(frame, timeout=15) for client, frame in zip(kiosks, frames)]
+        # Every refusal arrives while the lock is still held.
+        refusedBy = Deferred()
+        reactor.callLater(2.0, refusedBy.callback, None)
+        yield refusedBy
+        lock.release()
+        replies = yield gatherResults(answers)
+
+        messages = [reply.message for reply in replies]
+        refused = [
+            (f, m) for f, m in zip(frames, messages)
+            if NOT_AVAILABLE in "".join(m.screenMessage)
+        ]
+        started = [m for m in messages if NOT_AVAILABLE not in "".join(m.screenMessage)]
+        # The one the SQLite thread had started waited for the lock and
+        # answered for real; the others were withdrawn.
+        self.assertEqual(len(started), 1, messages)
+        self.assertEqual(len(refused), 47)
+
+        # Wait for the SQLite thread to finish whatever it has.
+        yield self.ils.healthCheck()
+        payments = {p for (p,) in self.query("SELECT device_transaction_id FROM payments")}
+        refusedPayments = {
+            frame.split(b"BK")[1].rstrip(b"|").decode()
+            for frame, _ in refused if frame.startswith(b"37")
+        }
+        self.assertEqual(refusedPayments & payments, set())
+        refusedItems = {
+            frame.split(b"AB")[1].split(b"|")[0].decode()
+            for frame, _ in refused if frame.startswith(b"11")
+        }
+        lentNow = {barcode for barcode, _ in self.lent() - lentBefore}
+        self.assertEqual(refusedItems & lentNow, set())
+        loansAfter = self.query("SELECT count(*) FROM loans")[0][0]
+        self.assertEqual(
+            loansAfter - loansBefore, 1 if started[0].code == "12" and started[0].ok else 0
+        )
+        paid = payments & {"PAY-%02d" % (n,) for n in range(37)}
+        self.assertEqual(
+            len(paid), 1 if started[0].code == "38" and started[0].paymentAccepted else 0
+        )
+        self.assertTrue(
+            any("had already started" in (e.get("log_format") or "") for e in logs)
+        )
+
+
+class MissingDatabaseTests(TestCase):
+    """
+    Item 5: a configured database that is missing, damaged or newer than
+    this sip2acs stops the start-up with one line; one deleted or replaced
+    while the server runs stops the writes.
+    """
+
+    timeout = 60
+
+    def configure(self, database):
+        workdir = os.path.abspath(self.mktemp())
+        os.makedirs(workdir)
+        config = os.path.join(workdir, "sip2acs.toml")
+        writeFile(config, """
+[[listener]]
+endpoint = "tcp:0:interface=127.0.0.1"
+
+[[institution]]
+id = "KT"
+database = "%s"
+
+[[account]]
+login = "kiosk"
+password = "%s"
+institution = "KT"
+""" % (database, hashPassword("kiosk-pw", cost=4)))
+        return config
+
+    @inlineCallbacks
+    def assertRefusesToStart(self, database, problem):
+        output, code = yield runServer(["--config", self.configure(database)])
+        self.assertNotEqual(code, 0, output)
+        self.assertNotIn("Traceback", output)
+        self.assertNotIn("Unhandled", output)
+        lines = [line for line in output.splitlines() if "cannot start" in line]
+        self.assertEqual(len(lines), 1, output)
+        self.assertIn("sqlite:%s cannot start: %s" % (database, problem), lines[0])
+        return output
+
+    @inlineCallbacks
+    def test_missing(self):
+        """
+        A configured database that does not exist is not created: twistd
+        exits non-zero with one line naming it.
+        """
+        database = os.path.abspath(self.mktemp())
+        yield self.assertRefusesToStart(
+            database, "the database %s does not exist" % (database,)
+        )
+        self.assertFalse(os.path.exists(database))
+
+    @inlineCallbacks
+    def test_notADatabase(self):
+        """
+        A file that is not a SQLite database stops the start-up.
+        """
+        database = os.path.abspath(self.mktemp())
+        writeFile(database, "this is not a database\n" * 200)
+        yield self.assertRefusesToStart(
+            database,
+            "the database %s is not a SQLite database or is damaged" % (database,),
+        )
+
+    @inlineCallbacks
+    def test_newerSchema(self):
+        """
+        A database newer than this sip2acs stops the start-up.
+        """
+        database = os.path.abspath(self.mktemp())
+        conn, _ = openDatabase(database)
+        conn.execute("PRAGMA user_version = 999")
+        conn.close()
+        yield self.assertRefusesToStart(
+            database, "%s: the database has schema version 999, newer" % (database,)
+        )
+
+    @inlineCallbacks
+    def test_unreadable(self):
+        """
+        A database the server may not open stops the start-up.
+        """
+        if os.getuid() == 0:
+            self.skipTest("root reads any file")
+        database = os.path.abspath(self.mktemp())
+        openDatabase(database)[0].close()
+        os.chmod(database, 0)
+        yield self.assertRefusesToStart(
+            database, "cannot open the database %s: permission denied" % (database,)
+        )
+
+
+class LostDatabaseTests(SQLiteHarnessMixin, TestCase):
+    """
+    Item 5: a database file deleted or replaced while the server runs.
+    """
+
+    @inlineCallbacks
+    def assertStopsWriting(self, reason):
+        logs = captureLogs(self)
+        client = yield self.kiosk()
+        before = yield self.queryOpenFile("SELECT count(*) FROM payments")
+        for n in range(3):
+            reply = yield client.ask(payment("LOST-%d" % (n,)))
+            self.assertFalse(reply.message.paymentAccepted)
+            self.assertIn(NOT_AVAILABLE, reply.message.screenMessage[0])
+        reply = yield client.ask(checkout("I0001"))
+        self.assertFalse(reply.message.ok)
+        after = yield self.queryOpenFile("SELECT count(*) FROM payments")
+        self.assertEqual(after, before)
+        loans = yield self.queryOpenFile(
+            "SELECT count(*) FROM loans JOIN items ON items.id = item_id"
+            " WHERE barcode = 'I0001'")
+        self.assertEqual(loans, [(0,)])
+        failure = yield self.assertFailure(self.ils.healthCheck(), DatabaseError)
+        self.assertIn(reason, str(failure))
+        said = [e for e in logs if reason in str(e.get("reason", ""))]
+        self.assertEqual(len(said), 1)
+        # The session logs the first refused request in full.
+        self.flushLoggedErrors(DatabaseError)
+
+    @inlineCallbacks
+    def test_deleted(self):
+        """
+        Deleted: every request is refused "not available" without effect
+        on the file the server has open, the health check fails with the
+        reason, and the log says it once.
+        """
+        yield self.startLibrary()
+        os.unlink(self.path)
+        yield self.assertStopsWriting("was deleted while the server ran")
+
+    @inlineCallbacks
+    def test_replaced(self):
+        """
+        Replaced by another file: the same.
+        """
+        yield self.startLibrary()
+        other = self.path + ".other"
+        openDatabase(other)[0].close()
+        os.replace(other, self.path)
+        yield self.assertStopsWriting("was replaced while the server ran")
+
+
+class FailingILS(MemoryILS):
+    """
+    A circulation system whose disk is full.
+    """
+
+    operations = MemoryILS.operations | {"feePaid"}
+
+    def feePaid(self, terminal, payment):
+        from twisted.internet.defer import fail
+
+        return fail(sqlite3.OperationalError("database or disk is full"))
+
+
+class FailureStormTests(TestCase):
+    """
+    Item 9: a storm of failed storage requests logs one traceback, then a
+    summary line per interval.
+    """
+
+    @inlineCallbacks
+    def test_storm(self):
+        clock = Clock()
+        harness = ListenerHarness(self, adapter=FailingILS(), clock=clock)
+        logs = captureLogs(self)
+        client = yield harness.connect()
+        reply = yield client.ask(login())
+        self.assertTrue(reply.message.ok)
+        for n in range(50):
+            reply = yield client.ask(payment("DISK-%d" % (n,)))
+            self.assertFalse(reply.message.paymentAccepted)
+        tracebacks = [e for e in logs if "log_failure" in e]
+        self.assertEqual(len(tracebacks), 1)
+        clock.advance(SUMMARY_INTERVAL)
+        for n in range(5):
+            yield client.ask(payment("DISK-%d" % (n,)))
+        summaries = [e for e in logs if "more time(s)" in (e.get("log_format") or "")]
+        self.assertEqual([e["count"] for e in summaries], [50])
+        self.assertIn("OperationalError: database or disk is full", summaries[0]["error"])
+        clock.advance(SUMMARY_INTERVAL)
+        yield client.ask(payment("AGAIN"))
+        summaries = [e for e in logs if "more time(s)" in (e.get("log_format") or "")]
+        self.assertEqual([e["count"] for e in summaries], [50, 5])
+        self.assertEqual(len([e for e in logs if "log_failure" in e]), 1)
+        # Quiet for a whole interval after its last line: the next one is
+        # logged in full again.
+        clock.advance(SUMMARY_INTERVAL)
+        yield client.ask(payment("LATER"))
+        self.assertEqual(len([e for e in logs if "log_failure" in e]), 2)
+        self.flushLoggedErrors(sqlite3.OperationalError)
+
+
+KIOSKS = 8
+
+SERVER_CONFIG = """
+[[listener]]
+endpoint = "tcp:0:interface=127.0.0.1"
+
+[[institution]]
+id = "KT"
+database = "%(database)s"
+
+[[account]]
+login = "kiosk"
+password = "%(hash)s"
+institution = "KT"
+trace = "redacted"
+"""
+
+
+def connect(port):
+    endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", port, timeout=5)
+    return connectProtocol(endpoint, SIP2Client(reactor))
+
+
+class ShutdownTests(TestCase):
+    """
+    Item 9: SIGTERM stops accepting, answers the requests in flight, then
+    stops the circulation system.
+    """
+
+    timeout = 60
+
+    def makeLibrary(self, workdir):
+        database = os.path.join(workdir, "library.sqlite3")
+        patrons = os.path.join(workdir, "patrons.csv")
+        writeFile(patrons, "barcode,name\nPK1,Kiosk Tester\n")
+        items = os.path.join(workdir, "items.csv")
+        writeFile(items, "barcode,title\n" + "".join(
+            "K%02d,Book %d\n" % (n, n) for n in range(2 * KIOSKS)))
+        for argv in (
+            ["db", "init", "--database", database, "--institution", "KT"],
+            ["db", "import", "patrons", patrons, "--database", database],
+            ["db", "import", "items", items, "--database", database],
+        ):
+            self.assertEqual(cli.main(argv), 0, argv)
+        return database
+
+    @inlineCallbacks
+    def test_sigtermAnswersInFlight(self):
+        """
+        SIGTERM while every kiosk has a checkout in flight (queued behind a
+        lock another process holds): each kiosk gets its real answer, then
+        its connection closes; a request sent after that is not taken; the
+        log has no traceback.
+        """
+        workdir = os.path.abspath(self.mktemp())
+        os.makedirs(workdir)
+        database = self.makeLibrary(workdir)
+        config = os.path.join(workdir, "sip2acs.toml")
+        writeFile(config, SERVER_CONFIG % {
+            "database": database, "hash": hashPassword("kiosk-pw", cost=4)})
+        server = yield startServer(self, ["--config", config])
+        kiosks = yield gatherResults([connect(server.port) for _ in range(KIOSKS)])
+        for client in kiosks:
+            self.addCleanup(lambda c=client: c.transport and c.transport.loseConnection())
+            reply = yield client.ask(b"9300CNkiosk|COkiosk-pw|")
+            self.assertTrue(reply.message.ok)
+
+        lock = DatabaseLock(self, database)
+        answers = [
+            client.ask(("11NN%s%sAOKT|AAPK1|ABK%02d|AC|" % (WHEN, " " * 18, n)).encode(),
+                       timeout=20)
+            for n, client in enumerate(kiosks)
+        ]
+        yield waitFor(reactor, lambda: server.output.count(" in 11NN") == KIOSKS)
+        server.transport.signalProcess("TERM")
+        pause = Deferred()
+        reactor.callLater(1.0, pause.callback, None)
+        yield pause
+        lock.release()
+        replies = yield gatherResults(answers)
+        for reply in replies:
+            self.assertTrue(reply.message.ok, reply.message)
+        # The connections close; a request sent now is not taken.
+        for n, client in enumerate(kiosks):
+            client.transport.write(
+                ("11NN%s%sAOKT|AAPK1|ABK%02d|AC|\r" % (WHEN, " " * 18, KIOSKS + n)).encode())
+        yield gatherResults([client.waitForClose(timeout=20) for client in kiosks])
+        ended = yield server.proto.ended
+        self.assertEqual(getattr(ended, "signal", None), signal.SIGTERM, server.output)
+        self.assertNotIn("Traceback", server.output)
+        self.assertNotIn("Unhandled", server.output)
+        conn = sqlite3.connect(database)
+        self.addCleanup(conn.close)
+        lent = {b for (b,) in conn.execute(
+            "SELECT items.barcode FROM loans JOIN items ON items.id = loans.item_id")}
+        self.assertEqual(lent, {"K%02d" % (n,) for n in range(KIOSKS)})
+
+
+class FileModeTests(TestCase):
+    """
+    Item 15: the database, its WAL files and the log are not readable by
+    everyone.
+    """
+
+    timeout = 60
+
+    def setUp(self):
+        # What a distribution's default umask gives.
+        previous = os.umask(0o022)
+        self.addCleanup(os.umask, previous)
+
+    @inlineCallbacks
+    def test_demoRun(self):
+        """
+        The default demo run creates its database 0600, and SQLite gives
+        the -wal and -shm files the same mode.
+        """
+        workdir = os.path.abspath(self.mktemp())
+        os.makedirs(workdir)
+        database = os.path.join(workdir, "sip2acs.sqlite3")
+        server = yield startServer(self, [
+            "--sip", "tcp:0:interface=127.0.0.1", "--database", database,
+            "--admin", "none"])
+        client = yield connect(server.port)
+        self.addCleanup(client.transport.loseConnection)
+        yield client.ask(b"9300CNdemo|COdemo|")
+        reply = yield client.ask(checkout("I0001"))
+        self.assertTrue(reply.message.ok)
+        self.assertIn("created the database %s" % (database,), server.output)
+        for suffix in ("", "-wal", "-shm"):
+            self.assertEqual(mode(database + suffix), 0o600, suffix)
+
+    def test_dbInit(self):
+        """
+        C{sip2acs db init} and C{db demo} create the database 0600.
+        """
+        for command in ("init", "demo"):
+            database = os.path.abspath(self.mktemp())
+            self.assertEqual(cli.main(["db", command, "--database", database]), 0)
+            self.assertEqual(mode(database), 0o600, command)
+
+    @inlineCallbacks
+    def test_logFile(self):
+        """
+        twistd's C{--logfile} is created 0640 at most.
+        """
+        workdir = os.path.abspath(self.mktemp())
+        os.makedirs(workdir)
+        logfile = os.path.join(workdir, "sip2acs.log")
+        output, code = yield runServer(
+            ["--config", MissingDatabaseTests.configure(self, os.path.join(workdir, "none"))],
+            twistdArgs=("--logfile=%s" % (logfile,),),
+        )
+        self.assertNotEqual(code, 0)
+        self.assertEqual(mode(logfile) & 0o037, 0, oct(mode(logfile)))
+
