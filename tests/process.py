@@ -79,6 +79,38 @@ class ServerProcess:
         return self.proto.ended
 
 
+def _spawn(testCase, proto, pluginArgs, cwd, twistdArgs=("--logfile=-",)):
+    """
+    Spawn C{twistd -n sip2acs PLUGINARGS} for C{proto}, killed when the test
+    ends if it still runs.
+
+    @return: The process transport.
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([TOP, env.get("PYTHONPATH", "")])
+    args = [
+        sys.executable,
+        "-c",
+        "from twisted.scripts.twistd import run; run()",
+        "--nodaemon",
+        "--pidfile=",
+        *twistdArgs,
+        "sip2acs",
+        *pluginArgs,
+    ]
+    transport = reactor.spawnProcess(
+        proto, sys.executable, args, env=env, path=cwd or os.getcwd()
+    )
+
+    def cleanup():
+        if transport.pid is not None:
+            transport.signalProcess("KILL")
+            return proto.ended
+
+    testCase.addCleanup(cleanup)
+    return transport
+
+
 @defer.inlineCallbacks
 def startServer(testCase, pluginArgs, cwd=None, timeout=30):
     """
@@ -89,28 +121,7 @@ def startServer(testCase, pluginArgs, cwd=None, timeout=30):
     @return: Deferred firing with a L{ServerProcess}.
     """
     proto = _ServerProcess()
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([TOP, env.get("PYTHONPATH", "")])
-    args = [
-        sys.executable,
-        "-c",
-        "from twisted.scripts.twistd import run; run()",
-        "--nodaemon",
-        "--pidfile=",
-        "--logfile=-",
-        "sip2acs",
-        *pluginArgs,
-    ]
-    transport = reactor.spawnProcess(
-        proto, sys.executable, args, env=env, path=cwd or os.getcwd()
-    )
-
-    def cleanup():
-        if not proto.ended.called and transport.pid is not None:
-            transport.signalProcess("KILL")
-            return proto.ended
-
-    testCase.addCleanup(cleanup)
+    transport = _spawn(testCase, proto, pluginArgs, cwd)
     timer = reactor.callLater(
         timeout,
         lambda: proto.started.called
@@ -126,35 +137,26 @@ def startServer(testCase, pluginArgs, cwd=None, timeout=30):
     return ServerProcess(transport, proto)
 
 
-
-def runServer(pluginArgs, cwd=None, twistdArgs=("--logfile=-",), timeout=30):
+@defer.inlineCallbacks
+def runServer(testCase, pluginArgs, cwd=None, twistdArgs=("--logfile=-",), timeout=30):
     """
     Run C{twistd -n sip2acs PLUGINARGS} until it exits on its own (a
-    server that cannot start).
+    server that cannot start). It is killed when the test ends, whatever
+    happens.
 
     @return: Deferred firing with C{(output, exit code)}, the output being
         standard output and standard error together, decoded.
     """
-    from twisted.internet.utils import getProcessOutputAndValue
-
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([TOP, env.get("PYTHONPATH", "")])
-    args = [
-        "-c",
-        "from twisted.scripts.twistd import run; run()",
-        "--nodaemon",
-        "--pidfile=",
-        *twistdArgs,
-        "sip2acs",
-        *pluginArgs,
-    ]
-    d = getProcessOutputAndValue(
-        sys.executable, args, env=env, path=cwd or os.getcwd(), reactor=reactor
-    )
-    d.addTimeout(timeout, reactor)
-    return d.addCallback(
-        lambda result: ((result[0] + result[1]).decode("utf-8", "replace"), result[2])
-    )
+    proto = _ServerProcess()
+    # It is not expected to listen.
+    proto.started.addErrback(lambda failure: None)
+    _spawn(testCase, proto, pluginArgs, cwd, twistdArgs)
+    # A Deferred of its own to time out, so the cleanup still waits for
+    # the real end.
+    ended = defer.Deferred()
+    proto.ended.addBoth(lambda reason: ended.called or ended.callback(reason))
+    reason = yield ended.addTimeout(timeout, reactor)
+    return proto.output.decode("utf-8", "replace"), getattr(reason, "exitCode", None)
 
 
 __all__ = ["startServer", "runServer", "ServerProcess"]

@@ -232,7 +232,7 @@ institution = "KT"
 
     @inlineCallbacks
     def assertRefusesToStart(self, database, problem):
-        output, code = yield runServer(["--config", self.configure(database)])
+        output, code = yield runServer(self, ["--config", self.configure(database)])
         self.assertNotEqual(code, 0, output)
         self.assertNotIn("Traceback", output)
         self.assertNotIn("Unhandled", output)
@@ -546,6 +546,7 @@ class FileModeTests(TestCase):
         os.makedirs(workdir)
         logfile = os.path.join(workdir, "sip2acs.log")
         output, code = yield runServer(
+            self,
             ["--config", MissingDatabaseTests.configure(self, os.path.join(workdir, "none"))],
             twistdArgs=("--logfile=%s" % (logfile,),),
         )
