@@ -32,8 +32,24 @@ from tests.process import runServer, startServer
 WHEN = "20250314    101500"
 NOT_AVAILABLE = "not available"
 
+SERVER_CONFIG = """
+[[listener]]
+endpoint = "tcp:0:interface=127.0.0.1"
+
+[[institution]]
+id = "KT"
+database = "%(database)s"
+
+[[account]]
+login = "kiosk"
+password = "%(hash)s"
+institution = "KT"
+trace = "redacted"
+"""
+
+
 LOCKER = """
-import sqlite3, sys, time
+import sqlite3, sys
 conn = sqlite3.connect(sys.argv[1], isolation_level=None)
 conn.execute("BEGIN IMMEDIATE")
 print("locked", flush=True)
@@ -70,11 +86,6 @@ def checkout(item, patron="P0001"):
 
 def payment(transaction, patron="P0001"):
     return ("37%s0100USDBV0.01|AODEMO|AA%s|AD1234|BK%s|" % (WHEN, patron, transaction)).encode()
-
-
-def accepted(message):
-    ok = getattr(message, "ok", None)
-    return message.paymentAccepted if ok is None else ok
 
 
 def writeFile(path, text):
@@ -215,19 +226,8 @@ class MissingDatabaseTests(TestCase):
         workdir = os.path.abspath(self.mktemp())
         os.makedirs(workdir)
         config = os.path.join(workdir, "sip2acs.toml")
-        writeFile(config, """
-[[listener]]
-endpoint = "tcp:0:interface=127.0.0.1"
-
-[[institution]]
-id = "KT"
-database = "%s"
-
-[[account]]
-login = "kiosk"
-password = "%s"
-institution = "KT"
-""" % (database, hashPassword("kiosk-pw", cost=4)))
+        writeFile(config, SERVER_CONFIG % {
+            "database": database, "hash": hashPassword("kiosk-pw", cost=4)})
         return config
 
     @inlineCallbacks
@@ -397,21 +397,6 @@ class FailureStormTests(TestCase):
 
 
 KIOSKS = 8
-
-SERVER_CONFIG = """
-[[listener]]
-endpoint = "tcp:0:interface=127.0.0.1"
-
-[[institution]]
-id = "KT"
-database = "%(database)s"
-
-[[account]]
-login = "kiosk"
-password = "%(hash)s"
-institution = "KT"
-trace = "redacted"
-"""
 
 
 def connect(port):
