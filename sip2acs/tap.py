@@ -257,16 +257,18 @@ class ServerService(MultiService):
         from sip2acs.ils.sqlite import DatabaseError
 
         name = getattr(service, "name", None) or type(service).__name__
+        then = "; sip2acs stops" if fatal else ""
         if failure.check(DatabaseError):
             self.log.critical(
-                "{service} cannot start: {reason}",
+                "{service} cannot start: {reason}{then}",
                 service=name,
                 reason=failure.getErrorMessage(),
+                then=then,
             )
         else:
-            self.log.failure("{service} cannot start", failure, service=name)
+            # Not a known problem: its traceback helps.
+            self.log.failure("{service} cannot start{then}", failure, service=name, then=then)
         if fatal:
-            self.log.critical("sip2acs is stopping: a circulation system failed to start")
             _exitWithFailure()
             self._reactor.callWhenRunning(self._reactor.stop)
 
