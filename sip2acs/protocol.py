@@ -67,6 +67,7 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         self._inFlight = False
         self._writeBlocked = False
         self._readClosed = False
+        self._stopping = False
         self._producing = False
         self._started = False
         self._handshaking = False
@@ -224,7 +225,12 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         flight, or a transport whose write buffer is full. Once a
         half-closed SC's requests are all answered, close.
         """
-        if self._closing or self._busy() or self._writeBlocked:
+        if self._closing or self._busy():
+            return
+        if self._stopping:
+            self.close()
+            return
+        if self._writeBlocked:
             return
         self.paused = False
         if not self._readClosed:
@@ -232,6 +238,18 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         LineReceiver.dataReceived(self, b"")
         if self._readClosed and not self._busy() and not self._closing:
             self._finishHalfClosed()
+
+    def shutdown(self):
+        """
+        The server is stopping (see L{ACSServer.closeConnections
+        <sip2acs.server.ACSServer.closeConnections>}): read and take
+        nothing more, answer the request in flight, if any, then close.
+        """
+        if self._closing:
+            return
+        self._stopping = True
+        self._pauseReading()
+        self._continue()
 
     def _finishHalfClosed(self):
         """

@@ -281,64 +281,47 @@ class ACSServer:
 
     def closeConnections(self, timeout, interval=0.05):
         """
-        Shut down gracefully (after the listeners stopped accepting): close
-        each SC connection as soon as it has no request in flight, once the
-        answer to the one it has is written, so every request the server
-        had taken is answered. Connections still busy after C{timeout}
-        seconds (an adapter that does not answer, an SC that does not read)
-        are aborted.
-
-        Reading stops on every connection first, so what an SC sends from
-        now on is not taken; frames already read are answered. A
-        connection is busy while its protocol has paused its line parsing
-        for a request (L{SIP2Protocol <sip2acs.protocol.SIP2Protocol>}
-        takes one request at a time).
+        Shut down gracefully (after the listeners stopped accepting): each
+        SC connection stops reading, answers the request it has in flight,
+        if any, and closes (L{SIP2Protocol.shutdown
+        <sip2acs.protocol.SIP2Protocol.shutdown>}), so every request the
+        server had taken is answered and nothing else is taken. Connections
+        still open after C{timeout} seconds (an adapter that does not
+        answer, an SC that does not read) are aborted.
 
         @param timeout: Seconds to wait for the requests in flight, e.g.
             the ILS timeout.
-        @param interval: Seconds between two looks at the busy connections.
+        @param interval: Seconds between two looks at the open connections.
         @return: A Deferred firing with L{None} once no connection is left
             (at once if there is none).
         """
         done = Deferred()
         deadline = self.reactor.seconds() + timeout
-        closing = set()
-
-        def look():
-            late = self.reactor.seconds() >= deadline
-            for protocol in list(self.connections):
-                busy = getattr(protocol, "paused", False)
-                if protocol in closing:
-                    if late:
-                        abort = getattr(protocol.transport, "abortConnection", None)
-                        (abort or protocol.transport.loseConnection)()
-                elif late or not busy:
-                    closing.add(protocol)
-                    close = getattr(protocol, "close", None)
-                    if close is not None:
-                        close()
-                    else:
-                        protocol.transport.loseConnection()
-            if not self.connections or (late and closing >= self.connections):
-                if late and self.connections:
-                    self.log.warn(
-                        "{count} connection(s) still open {timeout} s after the"
-                        " shutdown began",
-                        count=len(self.connections),
-                        timeout=timeout,
-                    )
-                done.callback(None)
-            else:
-                self.reactor.callLater(interval, look)
-
         if self.connections:
             self.log.info(
                 "closing {count} SC connection(s) once their requests in flight"
                 " are answered",
                 count=len(self.connections),
             )
-        for protocol in self.connections:
-            protocol.transport.pauseProducing()
+        for protocol in list(self.connections):
+            protocol.shutdown()
+
+        def look():
+            if not self.connections:
+                done.callback(None)
+            elif self.reactor.seconds() >= deadline:
+                self.log.warn(
+                    "{count} connection(s) still open {timeout} s after the"
+                    " shutdown began; cutting them",
+                    count=len(self.connections),
+                    timeout=timeout,
+                )
+                for protocol in list(self.connections):
+                    protocol.transport.abortConnection()
+                done.callback(None)
+            else:
+                self.reactor.callLater(interval, look)
+
         look()
         return done
 

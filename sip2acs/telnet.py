@@ -221,7 +221,7 @@ class TelnetLoginProtocol(SIP2Protocol):
                 peer=session.peer,
             )
             self.transport.write(self.INVALID_LOGIN)
-            if isinstance(session._loginFailed(None), tuple):
+            if isinstance(session._loginFailed(None), tuple) or self._stopping:
                 self.close()
                 return
             self.transport.write(self.LOGIN_PROMPT)
@@ -236,6 +236,9 @@ class TelnetLoginProtocol(SIP2Protocol):
             "{login} logged in from {peer} (telnet)", login=user, peer=session.peer
         )
         self.transport.write(self.LOGIN_OK)
+        if self._stopping:
+            self.close()
+            return
         self.setTimeout(self.listener.idleTimeout)
         if pending:
             SIP2Protocol.dataReceived(self, pending)
