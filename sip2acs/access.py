@@ -227,8 +227,9 @@ def _loginKey(login):
     """
     The key one login id is counted under: itself, or a digest of it when
     it is too long to keep (so a flood of huge login ids costs no memory).
+    L{None} stands for every login id that is not configured.
     """
-    if len(login) <= 64:
+    if login is None or len(login) <= 64:
         return login
     return "sha256:" + hashlib.sha256(login.encode("utf-8", "replace")).hexdigest()
 

@@ -159,7 +159,9 @@ class ACSServer:
         L{LoginThrottle <sip2acs.access.LoginThrottle>}): a login cooling
         off after repeated failures is refused without a check, and an
         attempt waits while as many checks are in progress as failures are
-        left before the cooling-off.
+        left before the cooling-off. Logins that are not configured are
+        all counted under one key per address: guessing at made-up login
+        ids costs as many checks as guessing one account's password.
 
         The hash comparison costs tens of milliseconds of CPU, so it runs
         in the reactor's thread pool, never on the reactor thread.
@@ -174,12 +176,14 @@ class ACSServer:
         throttle = self.throttleFor(listener)
         if throttle is None:
             return self._check(None, login, password, peer, listener, subject, None)
-        d = throttle.attempt(peer, login)
+        counted = login if login in self.accounts else None
+        d = throttle.attempt(peer, counted)
         return d.addCallback(
-            self._check, login, password, peer, listener, subject, throttle
+            self._check, login, password, peer, listener, subject, (throttle, counted)
         )
 
     def _check(self, refusal, login, password, peer, listener, subject, throttle):
+        # throttle: None, or (the LoginThrottle, the login id it counts).
         if refusal is not None:
             self.log.info(
                 "{login} from {peer} refused: {reason}",
@@ -195,11 +199,12 @@ class ACSServer:
             self._cbVerified, login, account, peer, subject, throttle, listener
         )
         if throttle is not None:
-            d.addErrback(self._ebVerified, login, peer, throttle)
+            d.addErrback(self._ebVerified, peer, throttle)
         return d
 
-    def _ebVerified(self, failure, login, peer, throttle):
-        throttle.released(peer, login)
+    def _ebVerified(self, failure, peer, throttle):
+        throttle, counted = throttle
+        throttle.released(peer, counted)
         return failure
 
     def _cbVerified(self, ok, login, account, peer, subject, throttle, listener):
@@ -207,7 +212,7 @@ class ACSServer:
             refusal = self.loginRefusal(account, peer, subject)
             if refusal is None:
                 if throttle is not None:
-                    throttle.succeeded(peer, login)
+                    throttle[0].succeeded(peer, throttle[1])
                 return account
             self.log.warn(
                 "{login} from {peer} refused: {reason}",
@@ -215,15 +220,15 @@ class ACSServer:
                 peer=peer,
                 reason=refusal,
             )
-        if throttle is not None and throttle.failed(peer, login):
+        if throttle is not None and throttle[0].failed(peer, throttle[1]):
             self.log.warn(
                 "{peer}: {count} failed logins as {login} on {endpoint}; refusing"
                 " them for {seconds:.0f} s",
                 peer=peer,
-                count=throttle.limit,
+                count=throttle[0].limit,
                 login=self.describeLogin(login),
                 endpoint=listener.endpoint,
-                seconds=throttle.period,
+                seconds=throttle[0].period,
             )
         return None
 

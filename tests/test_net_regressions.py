@@ -234,6 +234,30 @@ class LoginThrottleTests(TestCase):
         self.assertLessEqual(len(held), 3)
 
     @inlineCallbacks
+    def test_madeUpLoginsShareOneCount(self):
+        """
+        Guesses at login ids that are not configured are counted together
+        per address: after C{limit} of them the address's made-up logins
+        cool off, while the configured account still logs in.
+        """
+        acs = ListenerHarness(self, loginFailuresBeforeCooloff=3, cooloff=300)
+        checks = []
+        verify = acs.server._verify
+
+        def countedVerify(password, stored):
+            checks.append(password)
+            return verify(password, stored)
+
+        acs.server._verify = countedVerify
+        for n in range(6):
+            client = yield acs.connect()
+            reply = yield client.ask(login("made-up-%d" % (n,), "guess"))
+            self.assertEqual(reply.message, REFUSED)
+        self.assertEqual(len(checks), 3)
+        client = yield acs.connect()
+        self.assertEqual((yield client.ask(login())).message, ACCEPTED)
+
+    @inlineCallbacks
     def test_otherLoginSuccessKeepsFailures(self):
         """
         From one address, login B fails twice, login A succeeds, B fails
