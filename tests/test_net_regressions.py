@@ -6,8 +6,10 @@ that half-closes, a password typed as a login id, TLS mistakes.
 """
 
 import socket
+import struct
 
-from twisted.internet import reactor
+from OpenSSL import SSL
+from twisted.internet import reactor, threads
 from twisted.internet.defer import gatherResults, inlineCallbacks
 from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
@@ -21,6 +23,7 @@ from tests.listeners import ListenerHarness, RawClient, waitFor
 from tests.loopback import (
     LOGIN,
     PASSWORD,
+    TIMEOUT,
     LoopbackServer,
     captureLogs,
     login,
@@ -144,6 +147,112 @@ class HalfCloseTests(TestCase):
         yield client.lost
         self.assertIn(b"Login OK.  Initiating SIP\r\n98", client.data)
         self.assertTrue(client.data.endswith(b"\r"), client.data)
+
+
+def halfClosingTLSClient(port, caPath, data, closeNotify, shutdown, maximum=None):
+    """
+    A blocking TLS client (pyOpenSSL on a socket; run it in a thread): it
+    connects to 127.0.0.1 C{port}, checks the server against C{caPath} for
+    the name C{localhost}, sends C{data}, then stops sending, and reads
+    until the server closes.
+
+    @param closeNotify: Stop sending with a TLS C{close_notify}.
+    @param shutdown: Stop sending with a TCP half-close (after the
+        C{close_notify}, if both).
+    @param maximum: The highest TLS version to offer, or L{None}.
+    @return: C{(received, ending)}: the bytes received, and how the server
+        ended: C{"close_notify"} (cleanly) or the error that ended reading.
+    """
+    context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    context.load_verify_locations(caPath.encode())
+    context.set_verify(SSL.VERIFY_PEER, lambda *args: args[-1])
+    if maximum is not None:
+        context.set_max_proto_version(maximum)
+    sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    # Blocking, for pyOpenSSL, but never hanging a test.
+    sock.settimeout(None)
+    sock.setsockopt(
+        socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", int(TIMEOUT), 0)
+    )
+    connection = SSL.Connection(context, sock)
+    connection.set_tlsext_host_name(b"localhost")
+    connection.set_connect_state()
+    received = b""
+    try:
+        connection.do_handshake()
+        connection.sendall(data)
+        if closeNotify:
+            # Sends close_notify; the server's is not waited for here.
+            connection.shutdown()
+        if shutdown:
+            sock.shutdown(socket.SHUT_WR)
+        while True:
+            try:
+                chunk = connection.recv(65536)
+            except SSL.ZeroReturnError:
+                return received, "close_notify"
+            except SSL.Error as e:
+                return received, repr(e)
+            received += chunk
+    finally:
+        sock.close()
+
+
+class TLSHalfCloseTests(TestCase):
+    """
+    Issue 9 item 10 on TLS ports: a kiosk that sends its requests and then
+    stops sending, by TLS C{close_notify}, TCP half-close or both, gets
+    every answer and then the server's C{close_notify}.
+    """
+
+    @inlineCallbacks
+    def halfClose(self, closeNotify, shutdown, maximum=None):
+        files = Files(self)
+        acs = ListenerHarness(self, files.listener())
+        received, ending = yield threads.deferToThread(
+            halfClosingTLSClient,
+            acs.port,
+            files.caPath,
+            login() + b"\r" + STATUS + b"\r" + STATUS,
+            closeNotify,
+            shutdown,
+            maximum,
+        )
+        frames = [f for f in received.split(b"\r") if f]
+        self.assertEqual(len(frames), 3, (received, ending))
+        self.assertEqual(codec.decode(frames[0]).message, ACCEPTED)
+        self.assertTrue(frames[1].startswith(b"98") and frames[2].startswith(b"98"))
+        self.assertEqual(ending, "close_notify")
+        yield waitFor(reactor, lambda: not acs.server.connections)
+
+    def test_closeNotifyThenShutdown(self):
+        """
+        C{close_notify}, then TCP half-close (what C{openssl s_client}
+        and most TLS libraries do on closing their sending side).
+        """
+        return self.halfClose(closeNotify=True, shutdown=True)
+
+    def test_closeNotifyOnly(self):
+        """
+        C{close_notify} with TCP left open for the answers.
+        """
+        return self.halfClose(closeNotify=True, shutdown=False)
+
+    def test_shutdownOnly(self):
+        """
+        A TCP half-close without C{close_notify} (a TLS-terminating proxy
+        passing a kiosk's half-close on).
+        """
+        return self.halfClose(closeNotify=False, shutdown=True)
+
+    def test_tls12(self):
+        """
+        With TLS 1.2 too, whose rules on answering C{close_notify} are
+        stricter than 1.3's: OpenSSL still lets the server write.
+        """
+        return self.halfClose(
+            closeNotify=True, shutdown=True, maximum=SSL.TLS1_2_VERSION
+        )
 
 
 class TelnetPreludeTests(TestCase):

@@ -19,12 +19,16 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.error import CannotListenError
-from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
-from twisted.internet.protocol import ProcessProtocol
+from twisted.internet.address import IPv4Address
+from twisted.internet.interfaces import (
+    IHalfCloseableProtocol,
+    IOpenSSLClientConnectionCreator,
+)
+from twisted.internet.protocol import Factory, ProcessProtocol, Protocol
 from twisted.internet.task import deferLater
-from twisted.internet.testing import MemoryReactorClock
+from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import formatEvent
-from twisted.protocols.tls import TLSMemoryBIOFactory
+from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 from zope.interface import implementer
@@ -33,7 +37,13 @@ from sip2acs import codec
 from sip2acs.config import ConfigError, ListenerConfig, parseConfig
 from sip2acs.passwords import hashPassword
 from sip2acs.tap import Options, makeService
-from sip2acs.tls import TLSMaterialError, loadMaterial, normalizeSubject
+from sip2acs.tls import (
+    HalfCloseableTLS,
+    ServerTLS,
+    TLSMaterialError,
+    loadMaterial,
+    normalizeSubject,
+)
 from tests.certs import CertificateAuthority, certificatePEM, clientOptions, keyPEM
 from tests.listeners import ListenerHarness, RawClient, waitFor
 from tests.loopback import SIP2Client, captureLogs, login, makeAccount
@@ -748,6 +758,42 @@ class RealClientTests(TestCase):
 
 
 # -- files and configuration ----------------------------------------------
+
+
+class HalfCloseableTLSTests(SynchronousTestCase):
+    """
+    L{HalfCloseableTLS} relies on parts of Twisted's TLS transport that are
+    not public (see its docstring). If a Twisted upgrade renames or drops
+    one, this fails, instead of half-closing kiosks silently losing their
+    answers (the loopback tests in
+    L{tests.test_net_regressions.TLSHalfCloseTests} and
+    L{tests.test_bridge.BridgeHalfCloseTests} check the behaviour).
+    """
+
+    def test_twistedInternals(self):
+        """
+        The private method overridden and the ones called are Twisted's,
+        and a connection has the state read.
+        """
+        for name in ["_flushReceiveBIO", "_flushSendBIO", "_tlsShutdownFinished"]:
+            self.assertTrue(callable(vars(TLSMemoryBIOProtocol).get(name)), name)
+        files = Files(self)
+        tls = ServerTLS(files.listener())
+        factory = tls.wrapFactory(
+            Factory.forProtocol(Protocol), clock=MemoryReactorClock()
+        )
+        protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+        self.assertIsInstance(protocol, HalfCloseableTLS)
+        self.assertTrue(IHalfCloseableProtocol.providedBy(protocol))
+        self.assertTrue(IHalfCloseableProtocol.providedBy(protocol.wrappedProtocol))
+        protocol.makeConnection(StringTransport())
+        self.assertIs(protocol._handshakeDone, False)
+        self.assertIs(protocol._lostTLSConnection, False)
+        self.assertIs(protocol._aborted, False)
+        self.assertEqual(protocol._appSendBuffer, [])
+        self.assertIsInstance(protocol._tlsConnection, SSL.Connection)
+        self.assertTrue(callable(protocol._aggregator.flush))
+        protocol.transport.loseConnection()
 
 
 class MaterialTests(SynchronousTestCase):
