@@ -14,18 +14,25 @@ shared, so a failure never sticks: the kiosk is paused until its upstream
 is up; if the upstream cannot be reached, fails the handshake, or drops
 later, the kiosk's connection is closed (kiosks reconnect), and the next
 kiosk connection tries again.
+
+Half-closes pass through: a kiosk (or a monitoring probe) that sends its
+requests and then shuts down its sending side has that passed on upstream
+(TLS C{close_notify}, then TCP half-close) while its answers are still
+relayed back; when the central server has finished (its C{close_notify}
+or TCP half-close), whatever it sent is relayed to the kiosk and both
+connections are closed.
 """
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from twisted.internet import ssl
-from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
-from twisted.internet.interfaces import IHandshakeListener
+from twisted.internet.endpoints import HostnameEndpoint
+from twisted.internet.interfaces import IHalfCloseableProtocol, IHandshakeListener
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from sip2acs.tls import TLSMaterialError, loadMaterial
+from sip2acs.tls import HalfCloseableTLSFactory, TLSMaterialError, loadMaterial
 
 __all__ = ["BridgeFactory", "BridgeTLS"]
 
@@ -124,7 +131,7 @@ def _host(transport):
     return getattr(transport.getPeer(), "host", "?")
 
 
-@implementer(IHandshakeListener)
+@implementer(IHandshakeListener, IHalfCloseableProtocol)
 class _Upstream(Protocol):
     """
     The TLS connection to the central server for one kiosk.
@@ -173,6 +180,21 @@ class _Upstream(Protocol):
     def dataReceived(self, data):
         self.kiosk.transport.write(data)
 
+    def readConnectionLost(self):
+        """
+        The central server sends nothing more: everything it sent is
+        written to the kiosk already, so close both connections (each
+        after what is still to be written).
+        """
+        self.kiosk.closeAfterWrites()
+        self.transport.unregisterProducer()
+        self.transport.loseConnection()
+
+    def writeConnectionLost(self):
+        """
+        Our sending side is shut down, after the kiosk's; keep reading.
+        """
+
     def connectionLost(self, reason):
         if self._handshake is not None and self._handshake.active():
             self._handshake.cancel()
@@ -180,6 +202,7 @@ class _Upstream(Protocol):
         self.kiosk.upstreamLost(reason, self.secure)
 
 
+@implementer(IHalfCloseableProtocol)
 class _Kiosk(Protocol):
     """
     One kiosk connection: paused until its upstream is up, then relayed.
@@ -191,6 +214,7 @@ class _Kiosk(Protocol):
         self._buffer = []
         self._connecting = None
         self._closed = False
+        self._finished = False
 
     def connectionMade(self):
         self.peer = _host(self.transport)
@@ -238,6 +262,40 @@ class _Kiosk(Protocol):
         else:
             self._buffer.append(data)
 
+    def readConnectionLost(self):
+        """
+        The kiosk shut down its sending side: pass that on upstream after
+        what it sent, and go on relaying the answers.
+        """
+        # Once only: TCP told to read again reports the end again.
+        if self._finished:
+            return
+        self._finished = True
+        if self.upstream is None:
+            # Not expected: the kiosk is read from only once its upstream
+            # is up (see connectionMade).
+            self.transport.loseConnection()
+            return
+        # The kiosk, the upstream's producer, sends nothing more. The
+        # upstream sends close_notify, then a TCP half-close.
+        self.upstream.transport.unregisterProducer()
+        self.upstream.transport.loseWriteConnection()
+
+    def writeConnectionLost(self):
+        """
+        Never called: the bridge does not half-close a kiosk.
+        """
+
+    def closeAfterWrites(self):
+        """
+        Close the kiosk's connection once what is buffered for it is
+        written (the upstream's last answers). The upstream is
+        unregistered as its producer first: TCP does not close while it
+        waits for a paused producer.
+        """
+        self.transport.unregisterProducer()
+        self.transport.loseConnection()
+
     def upstreamLost(self, reason, secure):
         """
         The upstream connection ended: close the kiosk's too.
@@ -255,7 +313,7 @@ class _Kiosk(Protocol):
             peer=self.peer,
             reason=reason.getErrorMessage(),
         )
-        self.transport.loseConnection()
+        self.closeAfterWrites()
 
     def connectionLost(self, reason):
         self._closed = True
@@ -264,6 +322,8 @@ class _Kiosk(Protocol):
             connecting, self._connecting = self._connecting, None
             connecting.cancel()
         if self.upstream is not None:
+            # A registered producer would hold back TLS's close_notify.
+            self.upstream.transport.unregisterProducer()
             self.upstream.transport.loseConnection()
 
 
@@ -307,5 +367,7 @@ class BridgeFactory(Factory):
         )
         factory = Factory.forProtocol(lambda: protocol)
         factory.noisy = False
-        d = wrapClientTLS(self.tls.options, endpoint).connect(factory)
+        d = endpoint.connect(
+            HalfCloseableTLSFactory(self.tls.options, True, factory, self.reactor)
+        )
         return d.addCallback(lambda ignored: protocol)

@@ -216,6 +216,53 @@ class BridgeConversationTests(TestCase):
         self.assertEqual(len(central.built), 3)
 
 
+class BridgeHalfCloseTests(TestCase):
+    """
+    Issue 9 item 10 through the bridge: half-closes pass through.
+    """
+
+    @inlineCallbacks
+    def test_kioskHalfCloses(self):
+        """
+        A kiosk that sends its requests and shuts down its sending side
+        gets every answer, a last frame without terminator included; then
+        the bridge closes it, and the central server's and the bridge's
+        connections are gone.
+        """
+        site = Site(self)
+        central = ListenerHarness(self, site.listener())
+        bridge = Bridge(self, site, central.port)
+        kiosk = yield bridge.connect(RawClient())
+        kiosk.transport.write(login() + b"\r" + STATUS + b"\r" + STATUS)
+        kiosk.transport.loseWriteConnection()
+        yield kiosk.lost
+        frames = [f for f in kiosk.data.split(b"\r") if f]
+        self.assertEqual(len(frames), 3, kiosk.data)
+        self.assertEqual(codec.decode(frames[0]).message, codec.LoginResponse(ok=True))
+        self.assertTrue(frames[1].startswith(b"98") and frames[2].startswith(b"98"))
+        yield waitFor(reactor, lambda: not central.server.connections)
+        yield waitFor(reactor, lambda: not bridge.factory.kiosks)
+        [session] = [p.session for p in central.built]
+        self.assertEqual(session.messages, 3)
+
+    @inlineCallbacks
+    def test_upstreamFinishes(self):
+        """
+        When the central server finishes a conversation (here: the third
+        wrong login in a row, answered and then closed), its last answer
+        reaches the kiosk before the bridge closes the kiosk's connection.
+        """
+        site = Site(self)
+        central = ListenerHarness(self, site.listener())
+        bridge = Bridge(self, site, central.port)
+        kiosk = yield bridge.connect(RawClient())
+        wrong = login(password="wrong") + b"\r"
+        kiosk.transport.write(wrong * 3)
+        yield kiosk.lost
+        self.assertEqual(kiosk.data.count(b"940"), 3, kiosk.data)
+        yield waitFor(reactor, lambda: not central.server.connections)
+
+
 class BridgeFailureTests(TestCase):
     @inlineCallbacks
     def test_upstreamDownClosesKioskThenRecovers(self):
