@@ -152,9 +152,9 @@ class HalfCloseTests(TestCase):
 def halfClosingTLSClient(port, caPath, data, closeNotify, shutdown, maximum=None):
     """
     A blocking TLS client (pyOpenSSL on a socket; run it in a thread): it
-    connects to 127.0.0.1 C{port}, checks the server against C{caPath} for
-    the name C{localhost}, sends C{data}, then stops sending, and reads
-    until the server closes.
+    connects to 127.0.0.1 C{port}, checks the server's certificate chain
+    against C{caPath} (not its name), sends C{data}, then stops sending,
+    and reads until the server closes.
 
     @param closeNotify: Stop sending with a TLS C{close_notify}.
     @param shutdown: Stop sending with a TCP half-close (after the
