@@ -4,50 +4,66 @@ Logging repeated failures without flooding the log.
 
 A circulation system that cannot write (a full disk, a database held
 locked) fails every request the same way, hundreds of times a second. A
-L{FailureLog} logs the first failure of a kind with its traceback, then at
-most one line per interval saying how many more there were, with the
-latest error's message: the line is written with the first failure after
-the interval (no timer runs). A kind with no failure for a whole interval
-after its last line starts afresh: its next failure is logged with its
-traceback again.
-"""
+L{FailureLog} logs the first failure of a kind, then at most one line per
+interval saying how many more there were, with the latest error's message:
+that line is written with the first failure after the interval (no timer
+runs).
 
-from weakref import WeakKeyDictionary
+A failure the adapter explains (L{ILSUnavailable
+<sip2acs.ils.base.ILSUnavailable>}: "the database is locked by another
+process") is one line, never a traceback. Any other exception is a bug
+somewhere: its first occurrence is logged with its traceback, and the same
+kind gets a traceback again only after it has been quiet for
+L{REARM_INTERVAL}.
+"""
 
 from twisted.logger import Logger
 
-__all__ = ["FailureLog", "SUMMARY_INTERVAL", "failureLogFor"]
+from sip2acs.ils.base import ILSUnavailable
+
+__all__ = ["FailureLog", "REARM_INTERVAL", "SUMMARY_INTERVAL"]
 
 SUMMARY_INTERVAL = 10.0
 """
-Seconds between two summary lines of one kind of failure.
+Seconds between two lines about one kind of failure.
+"""
+
+REARM_INTERVAL = 600.0
+"""
+Seconds a kind of failure must be quiet before its next occurrence is
+logged in full again.
 """
 
 
 class _Kind:
-    __slots__ = ("since", "count")
+    __slots__ = ("since", "count", "last")
 
-    def __init__(self, since):
-        self.since = since
+    def __init__(self, now):
+        self.since = now
+        self.last = now
         self.count = 0
 
 
 class FailureLog:
     """
-    Logs failures of each kind: the first with its traceback, then at most
-    one summary line per interval.
+    Logs failures of each kind: the first in full, then at most one
+    summary line per interval.
 
     @ivar interval: Seconds between two lines about one kind.
     """
 
-    def __init__(self, log: Logger, clock, interval: float = SUMMARY_INTERVAL):
+    def __init__(self, log: Logger, clock, interval: float = SUMMARY_INTERVAL,
+                 rearm: float = REARM_INTERVAL):
         """
         @param log: The L{Logger} the lines go to.
         @param clock: An L{IReactorTime} provider, for the time.
+        @param rearm: Seconds a kind must be quiet before it is logged in
+            full again.
         """
         self.log = log
         self.clock = clock
         self.interval = interval
+        self.rearm = rearm
         self._kinds = {}
 
     def failed(self, failure, kind: str, format: str, **fields) -> None:
@@ -57,42 +73,35 @@ class FailureLog:
         @param failure: The L{Failure}.
         @param kind: What failed, e.g. C{"sqlite:lib.sqlite3 feePaid"}:
             failures with the same C{kind} and exception type are counted
-            together, and the summary line names C{kind}.
-        @param format: The log format of a failure logged in full (with
-            its traceback); C{fields} fill it.
+            together, and the lines name C{kind}.
+        @param format: The log format of a failure logged in full; C{fields}
+            fill it. An L{ILSUnavailable} gets its message appended
+            instead of a traceback.
         """
         key = (kind, failure.type)
         now = self.clock.seconds()
         state = self._kinds.get(key)
-        quiet = state is None or now - state.since >= self.interval
-        if quiet and (state is None or state.count == 0):
+        if state is None or now - state.last >= self.rearm:
             self._kinds[key] = _Kind(now)
-            self.log.failure(format, failure, **fields)
+            if failure.check(ILSUnavailable):
+                self.log.error(
+                    format + ": {reason}", reason=failure.getErrorMessage(), **fields
+                )
+            else:
+                self.log.failure(format, failure, **fields)
             return
+        state.last = now
         state.count += 1
-        if quiet:
+        if now - state.since >= self.interval:
             self.log.error(
                 "{kind} failed {count} more time(s) in the last {seconds:.0f} s;"
                 " the latest: {error}",
                 kind=kind,
                 count=state.count,
                 seconds=now - state.since,
-                error="%s: %s" % (failure.type.__name__, failure.getErrorMessage()),
+                error=failure.getErrorMessage()
+                if failure.check(ILSUnavailable)
+                else "%s: %s" % (failure.type.__name__, failure.getErrorMessage()),
             )
             state.since = now
             state.count = 0
-
-
-_logs = WeakKeyDictionary()
-
-
-def failureLogFor(owner, log: Logger, clock) -> FailureLog:
-    """
-    The L{FailureLog} shared by everything that belongs to C{owner} (e.g.
-    every session of one L{ACSServer <sip2acs.server.ACSServer>}), made on
-    first use with C{log} and C{clock}.
-    """
-    failures = _logs.get(owner)
-    if failures is None:
-        failures = _logs[owner] = FailureLog(log, clock)
-    return failures

@@ -10,6 +10,7 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.reflect import namedAny
 
+from sip2acs.failurelog import FailureLog
 from sip2acs.metrics import Metrics, Readiness
 from sip2acs.access import LoginThrottle, parseAddress
 from sip2acs.passwords import VerifiedCache, hashPassword, verifyPassword
@@ -64,6 +65,8 @@ class ACSServer:
         listener reports.
     @ivar readiness: The L{Readiness <sip2acs.metrics.Readiness>}: whether
         C{/ready} says this server accepts new kiosks.
+    @ivar failureLog: The L{FailureLog <sip2acs.failurelog.FailureLog>}
+        every session logs adapter failures through.
     """
 
     log = Logger()
@@ -81,6 +84,7 @@ class ACSServer:
         self._addressIndex = (None, ())
         self.metrics = Metrics()
         self.readiness = Readiness()
+        self.failureLog = FailureLog(self.log, reactor)
 
     def applyConfig(self, config, adapters):
         """

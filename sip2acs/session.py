@@ -21,7 +21,6 @@ from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 from twisted.logger import Logger
 
 from sip2acs import codec
-from sip2acs.failurelog import failureLogFor
 from sip2acs.ils.base import (
     HOST_ZONE,
     CheckinRequest,
@@ -483,7 +482,7 @@ class ACSSession:
 
     def _ebUnexpected(self, failure, decoded, key):
         self._inflight = None
-        self._failures().failed(
+        self.server.failureLog.failed(
             failure,
             "answering %s" % (decoded.message.code,),
             "Unexpected error answering {code} from {peer}",
@@ -605,7 +604,7 @@ class ACSSession:
             text = "The library system is not available. Please try again later."
         else:
             ils = getattr(self.ils, "name", "ils")
-            self._failures().failed(
+            self.server.failureLog.failed(
                 failure,
                 "%s %s" % (ils, operation),
                 "{ils} failed {operation} for {account}@{peer}",
@@ -616,13 +615,6 @@ class ACSSession:
             )
             text = "The library system is not available. Please try again later."
         return self._refusal(message.code, message, text)
-
-    def _failures(self):
-        """
-        The L{FailureLog} of this server's sessions: a failure storm logs
-        one traceback, then a summary line every few seconds.
-        """
-        return failureLogFor(self.server, self.log, self.clock)
 
     # -- refusals ---------------------------------------------------------
 

@@ -15,13 +15,17 @@ import subprocess
 import sys
 
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
+from twisted.internet.defer import Deferred, fail, gatherResults, inlineCallbacks
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.task import Clock
+from twisted.logger import LogLevel, formatEvent
 from twisted.trial.unittest import TestCase
 
 from sip2acs import cli
-from sip2acs.failurelog import SUMMARY_INTERVAL
+from sip2acs.failurelog import REARM_INTERVAL, SUMMARY_INTERVAL
+from sip2acs.ils.base import ILSUnavailable
+from sip2acs.ils import sqlite as sqliteModule
+from sip2acs.ils.base import CheckoutRequest
 from sip2acs.ils.sqlite import DatabaseError, SQLiteILS, openDatabase
 from sip2acs.passwords import hashPassword
 from sip2acs.testing import MemoryILS
@@ -213,6 +217,27 @@ class RefusedNeverDoneTests(SQLiteHarnessMixin, TestCase):
         )
 
 
+class LockedDatabaseTests(SQLiteHarnessMixin, TestCase):
+    """
+    Item 9: a database held locked by another process is a reason the
+    adapter gives in one sentence, not an unexplained SQLite error.
+    """
+
+    @inlineCallbacks
+    def test_lockedIsExplained(self):
+        self.patch(sqliteModule, "BUSY_TIMEOUT", 0.2)
+        yield self.startLibrary()
+        DatabaseLock(self, self.path)
+        failure = yield self.assertFailure(
+            self.ils.checkout(None, CheckoutRequest(patronId="P0001", itemId="I0001")),
+            DatabaseError,
+        )
+        self.assertEqual(
+            str(failure),
+            "the database %s is locked by another process (waited 0.2 s)" % (self.path,),
+        )
+
+
 class MissingDatabaseTests(TestCase):
     """
     Item 5: a configured database that is missing, damaged or newer than
@@ -317,10 +342,11 @@ class LostDatabaseTests(SQLiteHarnessMixin, TestCase):
         self.assertEqual(loans, [(0,)])
         failure = yield self.assertFailure(self.ils.healthCheck(), DatabaseError)
         self.assertIn(reason, str(failure))
+        # The adapter says it once; the session's lines about the refused
+        # requests (one per operation) give the reason, with no traceback.
         said = [e for e in logs if reason in str(e.get("reason", ""))]
-        self.assertEqual(len(said), 1)
-        # The session logs the first refused request in full.
-        self.flushLoggedErrors(DatabaseError)
+        self.assertEqual(len([e for e in said if e["log_format"] == "{reason}"]), 1)
+        self.assertEqual([e for e in logs if "log_failure" in e], [])
 
     @inlineCallbacks
     def test_deleted(self):
@@ -347,15 +373,18 @@ class LostDatabaseTests(SQLiteHarnessMixin, TestCase):
 
 class FailingILS(MemoryILS):
     """
-    A circulation system whose disk is full.
+    A circulation system whose payments fail: by default with an error it
+    does not explain (SQLite's own, as if the disk were full).
     """
 
     operations = MemoryILS.operations | {"feePaid"}
 
-    def feePaid(self, terminal, payment):
-        from twisted.internet.defer import fail
+    def __init__(self, error=None):
+        MemoryILS.__init__(self)
+        self.error = error
 
-        return fail(sqlite3.OperationalError("database or disk is full"))
+    def feePaid(self, terminal, payment):
+        return fail(self.error or sqlite3.OperationalError("database or disk is full"))
 
 
 class FailureStormTests(TestCase):
@@ -388,12 +417,46 @@ class FailureStormTests(TestCase):
         summaries = [e for e in logs if "more time(s)" in (e.get("log_format") or "")]
         self.assertEqual([e["count"] for e in summaries], [50, 5])
         self.assertEqual(len([e for e in logs if "log_failure" in e]), 1)
-        # Quiet for a whole interval after its last line: the next one is
-        # logged in full again.
+        # One failure per interval is still the same storm: a summary.
         clock.advance(SUMMARY_INTERVAL)
         yield client.ask(payment("LATER"))
+        summaries = [e for e in logs if "more time(s)" in (e.get("log_format") or "")]
+        self.assertEqual([e["count"] for e in summaries], [50, 5, 1])
+        self.assertEqual(len([e for e in logs if "log_failure" in e]), 1)
+        # Quiet for REARM_INTERVAL: the next one is logged in full again.
+        clock.advance(REARM_INTERVAL)
+        client = yield harness.connect()
+        self.assertTrue((yield client.ask(login())).message.ok)
+        yield client.ask(payment("MUCH LATER"))
         self.assertEqual(len([e for e in logs if "log_failure" in e]), 2)
         self.flushLoggedErrors(sqlite3.OperationalError)
+
+    @inlineCallbacks
+    def test_explainedFailure(self):
+        """
+        A failure the adapter explains (L{ILSUnavailable}, e.g. the
+        database locked by another process) is logged as one line with
+        its reason, never with a traceback, then summarized.
+        """
+        clock = Clock()
+        reason = "the database lib.sqlite3 is locked by another process (waited 10 s)"
+        harness = ListenerHarness(
+            self, adapter=FailingILS(ILSUnavailable(reason)), clock=clock
+        )
+        logs = captureLogs(self)
+        client = yield harness.connect()
+        self.assertTrue((yield client.ask(login())).message.ok)
+        for n in range(20):
+            reply = yield client.ask(payment("LOCKED-%d" % (n,)))
+            self.assertIn(NOT_AVAILABLE, "".join(reply.message.screenMessage))
+        clock.advance(SUMMARY_INTERVAL)
+        yield client.ask(payment("LOCKED-LAST"))
+        self.assertEqual([e for e in logs if "log_failure" in e], [])
+        lines = [formatEvent(e) for e in logs if e.get("log_level") == LogLevel.error]
+        self.assertEqual(len(lines), 2, lines)
+        self.assertIn(reason, lines[0])
+        self.assertIn("failed 20 more time(s)", lines[1])
+        self.assertIn(reason, lines[1])
 
 
 KIOSKS = 8

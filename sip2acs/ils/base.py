@@ -614,6 +614,16 @@ class UnsupportedOperation(NotImplementedError):
     """
 
 
+class ILSUnavailable(Exception):
+    """
+    The circulation system cannot serve requests now, for a reason the
+    adapter knows and its message says in one sentence (the database is
+    locked by another process, its disk is full, its file was deleted).
+    The SC gets "not available"; the log gets that sentence, without a
+    traceback, since there is no bug to find.
+    """
+
+
 @implementer(IILS)
 class ILSBase:
     """

@@ -29,7 +29,7 @@ from twisted.application.service import Service
 from twisted.internet.defer import fail, succeed
 from twisted.logger import Logger
 
-from sip2acs.ils.base import HOST_ZONE, ILSBase
+from sip2acs.ils.base import HOST_ZONE, ILSBase, ILSUnavailable
 from sip2acs.ils.circulation import Circulation, SortBins
 from sip2acs.ils.demo import loadDemo
 from sip2acs.interfaces import OPERATIONS
@@ -60,10 +60,34 @@ write lock.
 """
 
 
-class DatabaseError(Exception):
+class DatabaseError(ILSUnavailable):
     """
     The database cannot be used: not open, or newer than this program.
     """
+
+
+_OPERATIONAL = {
+    "database is locked": "the database %(path)s is locked by another process"
+    " (waited %(wait)g s)",
+    "database or disk is full": "the disk holding the database %(path)s is full",
+    "attempt to write a readonly database": "the database %(path)s is read-only",
+    "disk I/O error": "the disk failed reading or writing the database %(path)s",
+}
+"""
+SQLite errors that say why the database cannot serve now, and the sentence
+logged for each (see L{ILSUnavailable}).
+"""
+
+
+def explained(error, path):
+    """
+    The L{DatabaseError} that explains a known C{sqlite3.OperationalError},
+    or L{None} for any other error.
+    """
+    text = _OPERATIONAL.get(str(error))
+    return None if text is None else DatabaseError(
+        text % dict(path=path, wait=BUSY_TIMEOUT)
+    )
 
 
 def migrations():
@@ -381,7 +405,13 @@ class SQLiteILS(ILSBase, Service):
 
     def _callSync(self, method, args):
         self._checkFileSync()
-        return method(self._circulation, *args)
+        try:
+            return method(self._circulation, *args)
+        except sqlite3.OperationalError as e:
+            known = explained(e, self.path)
+            if known is None:
+                raise
+            raise known from e
 
     def _checkFileSync(self):
         """
