@@ -245,13 +245,36 @@ class ServerService(MultiService):
         self._start(service, fatal=False)
 
     def startService(self):
+        """
+        Start the adapters and everything else; the listeners, bound
+        already, accept no connection until every adapter has started (a
+        kiosk is never taken in by a server that cannot serve it).
+        """
         Service.startService(self)
+        listeners = [s for s in self if isinstance(s, ListeningService)]
         for service in self:
-            self._start(service, fatal=True)
+            if not self.isAdapter(service):
+                self._start(service, fatal=True)
+        for listener in listeners:
+            listener.pauseAccepting()
+        started = [self._start(s, fatal=True) for s in self if self.isAdapter(s)]
+
+        def accept(results):
+            if all(results):
+                for listener in listeners:
+                    listener.resumeAccepting()
+
+        gatherResults(started).addCallback(accept)
 
     def _start(self, service, fatal):
+        """
+        Start C{service}.
+
+        @return: A Deferred firing with whether it started.
+        """
         d = maybeDeferred(service.startService)
-        d.addErrback(self._startFailed, service, fatal)
+        d.addCallbacks(lambda _: True, self._startFailed, errbackArgs=(service, fatal))
+        return d
 
     def _startFailed(self, failure, service, fatal):
         from sip2acs.ils.sqlite import DatabaseError
@@ -271,6 +294,7 @@ class ServerService(MultiService):
         if fatal:
             _exitWithFailure()
             self._reactor.callWhenRunning(self._reactor.stop)
+        return False
 
     def stopService(self):
         Service.stopService(self)
@@ -325,6 +349,7 @@ class ListeningService(Service):
         self.factory = factory
         self.port = None
         self._listening = None
+        self._paused = False
 
     def privilegedStartService(self):
         Service.privilegedStartService(self)
@@ -348,7 +373,31 @@ class ListeningService(Service):
 
     def _gotPort(self, port):
         self.port = port
+        if self._paused:
+            self._reading("stopReading")
         return port
+
+    def pauseAccepting(self):
+        """
+        Accept no connection for now: the port stays bound and connections
+        wait in its backlog. (A port that is not a file descriptor the
+        reactor reads, which no endpoint sip2acs accepts gives, cannot
+        pause: it goes on accepting.)
+        """
+        self._paused = True
+        self._reading("stopReading")
+
+    def resumeAccepting(self):
+        """
+        Accept connections again.
+        """
+        self._paused = False
+        self._reading("startReading")
+
+    def _reading(self, name):
+        method = getattr(self.port, name, None)
+        if method is not None:
+            method()
 
     def stopService(self):
         Service.stopService(self)

@@ -5,9 +5,14 @@ Tests for L{sip2acs.tap}: options and the service tree, without sockets.
 import os
 
 from twisted.application.service import Service
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, serverFromString
+from twisted.internet.protocol import Protocol, ServerFactory
+from twisted.internet.task import deferLater
 from twisted.internet.testing import MemoryReactor
 from twisted.python.usage import UsageError
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface import implementer
 
 from sip2acs.interfaces import IILS
@@ -194,3 +199,62 @@ class MakeServiceTests(SynchronousTestCase):
         message = str(raised.exception)
         self.assertIn("institution[2] (C): adapter 'tests.test_tap.noSuchFactory'", message)
         self.assertIn("institution[3] (D): adapter 'sqlite': unknown sqlite ILS settings: colour", message)
+
+
+class SlowILS(MemoryILS, Service):
+    """
+    An adapter whose start takes until the test says so.
+    """
+
+    def __init__(self):
+        MemoryILS.__init__(self)
+        self.ready = Deferred()
+
+    def startService(self):
+        Service.startService(self)
+        return self.ready
+
+
+class StartOrderTests(TestCase):
+    """
+    The listeners of a L{ServerService} take no connection before every
+    adapter has started (issue 9 item 5: a server that cannot open its
+    database never serves a kiosk).
+    """
+
+    @inlineCallbacks
+    def test_acceptsOnlyOnceAdaptersStarted(self):
+        from sip2acs.tap import ListeningService, ServerService
+
+        built = []
+
+        class Factory(ServerFactory):
+            def buildProtocol(self, addr):
+                built.append(addr)
+                return Protocol()
+
+        top = ServerService(reactor)
+        adapter = SlowILS()
+        adapter.setServiceParent(top)
+        listening = ListeningService(
+            serverFromString(reactor, "tcp:0:interface=127.0.0.1"), Factory()
+        )
+        listening.setServiceParent(top)
+        top.privilegedStartService()
+        top.startService()
+        self.addCleanup(top.stopService)
+        port = listening.port.getHost().port
+        client = yield connectProtocol(
+            TCP4ClientEndpoint(reactor, "127.0.0.1", port), Protocol()
+        )
+        self.addCleanup(client.transport.loseConnection)
+        # A few reactor turns: the connection waits in the backlog.
+        for _ in range(5):
+            yield deferLater(reactor, 0.01, lambda: None)
+        self.assertEqual(built, [])
+        adapter.ready.callback(None)
+        for _ in range(100):
+            if built:
+                break
+            yield deferLater(reactor, 0.01, lambda: None)
+        self.assertEqual(len(built), 1)
