@@ -117,7 +117,8 @@ class Server:
     @ivar admin: The admin HTTP port.
     """
 
-    def __init__(self, workdir, database, trace="redacted", failuresBeforeCooloff=0):
+    def __init__(self, workdir, database, trace="redacted", failuresBeforeCooloff=0,
+                 logName="server.log"):
         self.workdir = workdir
         self.config = os.path.join(workdir, "sip2acs.toml")
         with open(self.config, "w", encoding="utf-8") as f:
@@ -125,7 +126,7 @@ class Server:
                 institution=INSTITUTION, database=database, login=LOGIN,
                 hash=hashPassword(PASSWORD, cost=10), trace=trace,
                 failures=failuresBeforeCooloff))
-        self.logPath = os.path.join(workdir, "server.log")
+        self.logPath = os.path.join(workdir, logName)
         self.process = None
         self.ports = []
         self.admin = None
