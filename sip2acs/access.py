@@ -18,6 +18,8 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 from twisted.protocols.policies import WrappingFactory
 
+from sip2acs.halfclose import HalfCloseableWrapper
+
 __all__ = [
     "AddressList",
     "AccessGate",
@@ -170,6 +172,7 @@ class AccessGate(WrappingFactory):
 
     log = Logger()
     noisy = False
+    protocol = HalfCloseableWrapper
 
     def __init__(self, wrappedFactory, allow=None, maxPerAddress=0, endpoint=""):
         WrappingFactory.__init__(self, wrappedFactory)

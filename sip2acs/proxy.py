@@ -24,8 +24,10 @@ import struct
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
-from twisted.protocols.policies import ProtocolWrapper, TimeoutMixin, WrappingFactory
+from twisted.protocols.policies import TimeoutMixin, WrappingFactory
 from zope.interface import directlyProvides, providedBy
+
+from sip2acs.halfclose import HalfCloseableWrapper
 
 __all__ = ["InvalidHeader", "ProxyHeaderFactory", "parseHeader", "V2_SIGNATURE"]
 
@@ -140,14 +142,14 @@ def parseHeader(buffer):
     raise InvalidHeader("no PROXY protocol header")
 
 
-class _ProxyHeaderProtocol(ProtocolWrapper, TimeoutMixin):
+class _ProxyHeaderProtocol(HalfCloseableWrapper, TimeoutMixin):
     """
     Reads the PROXY header, then builds the wrapped protocol for the
     address it names and relays everything after it.
     """
 
     def __init__(self, factory, addr):
-        ProtocolWrapper.__init__(self, factory, None)
+        HalfCloseableWrapper.__init__(self, factory, None)
         self.callLater = factory.clock.callLater
         self._buffer = b""
         self._peer = addr

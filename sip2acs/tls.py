@@ -45,6 +45,8 @@ from twisted.protocols.tls import BufferingTLSTransport, TLSMemoryBIOFactory
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from sip2acs.halfclose import HalfCloseableWrapper
+
 __all__ = [
     "HalfCloseableTLS",
     "HalfCloseableTLSFactory",
@@ -498,8 +500,8 @@ class HalfCloseableTLSFactory(TLSMemoryBIOFactory):
     protocol = HalfCloseableTLS
 
 
-@implementer(IHandshakeListener, IHalfCloseableProtocol)
-class _HandshakeWatch(ProtocolWrapper):
+@implementer(IHandshakeListener)
+class _HandshakeWatch(HalfCloseableWrapper):
     """
     Sits between TLS and the SIP2 protocol of one connection, to notice a
     handshake that never completes (refused by either side, a plain-text
@@ -540,16 +542,6 @@ class _HandshakeWatch(ProtocolWrapper):
         self.done = True
         if IHandshakeListener.providedBy(self.wrappedProtocol):
             self.wrappedProtocol.handshakeCompleted()
-
-    def readConnectionLost(self):
-        if IHalfCloseableProtocol.providedBy(self.wrappedProtocol):
-            self.wrappedProtocol.readConnectionLost()
-        else:
-            self.loseConnection()
-
-    def writeConnectionLost(self):
-        if IHalfCloseableProtocol.providedBy(self.wrappedProtocol):
-            self.wrappedProtocol.writeConnectionLost()
 
     def connectionLost(self, reason):
         if not self.done:

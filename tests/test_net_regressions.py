@@ -17,6 +17,7 @@ from twisted.logger import formatEvent
 from twisted.trial.unittest import TestCase
 
 from sip2acs import codec
+from sip2acs.access import AddressList
 from sip2acs.config import ListenerConfig
 from sip2acs.telnet import PRELUDE_BUDGET
 from tests.listeners import ListenerHarness, RawClient, waitFor
@@ -131,6 +132,28 @@ class HalfCloseTests(TestCase):
         self.assertEqual(len(frames), 3, client.data)
         self.assertEqual(codec.decode(frames[0]).message, ACCEPTED)
         self.assertTrue(frames[1].startswith(b"98") and frames[2].startswith(b"98"))
+
+    @inlineCallbacks
+    def test_behindWrappers(self):
+        """
+        The same on a listener whose connections are wrapped: by the cap
+        of connections per address, and by the PROXY header reader.
+        """
+        for settings, header in [
+            (dict(maxConnectionsPerAddress=5), b""),
+            (
+                dict(proxyProtocol=True, proxyFrom=AddressList.parse(["127.0.0.1"])[0]),
+                b"PROXY TCP4 10.0.4.21 127.0.0.1 51000 6001\r\n",
+            ),
+        ]:
+            acs = ListenerHarness(self, **settings)
+            client = yield acs.connect(client=RawClient())
+            client.transport.write(header + login() + b"\r" + STATUS + b"\r")
+            client.transport.loseWriteConnection()
+            yield client.lost
+            frames = [f for f in client.data.split(b"\r") if f]
+            self.assertEqual(len(frames), 2, (settings, client.data))
+            self.assertTrue(frames[1].startswith(b"98"), client.data)
 
     @inlineCallbacks
     def test_telnet(self):
