@@ -19,8 +19,8 @@ from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.trial.unittest import TestCase
 
-from sip2acs import cli
 from tests.loopback import SIP2Client
+from tests.library import makeLibrary, writeFile
 from tests.process import startServer
 
 WHEN = "20250314    101500"
@@ -42,11 +42,6 @@ login = "kiosk"
 password = "%(hash)s"
 institution = "KT"
 """
-
-
-def writeFile(path, text):
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
 
 
 class Kiosk:
@@ -104,24 +99,13 @@ class KillTests(TestCase):
     timeout = 120
 
     def makeLibrary(self, workdir):
-        database = os.path.join(workdir, "library.sqlite3")
-        rules = os.path.join(workdir, "rules.csv")
-        writeFile(rules, "patron_class,item_type,loan_days,max_loans,max_renewals\n*,*,14,10000,2\n")
-        patrons = os.path.join(workdir, "patrons.csv")
-        writeFile(patrons, "barcode,name\n" + "".join(
-            "PK%d,Kiosk Tester %d\n" % (n, n) for n in range(KIOSKS)))
-        items = os.path.join(workdir, "items.csv")
-        writeFile(items, "barcode,title\n" + "".join(
-            "K%d-%04d,Book %d-%d\n" % (n, i, n, i)
-            for n in range(KIOSKS) for i in range(ITEMS_PER_KIOSK)))
-        for argv in (
-            ["db", "init", "--database", database, "--institution", "KT", "--branch", "MAIN"],
-            ["db", "import", "rules", rules, "--replace", "--database", database],
-            ["db", "import", "patrons", patrons, "--database", database],
-            ["db", "import", "items", items, "--database", database],
-        ):
-            self.assertEqual(cli.main(argv), 0, argv)
-        return database
+        return makeLibrary(
+            workdir,
+            patrons=[("PK%d" % (n,), "Kiosk Tester %d" % (n,)) for n in range(KIOSKS)],
+            items=[("K%d-%04d" % (n, i), "Book %d-%d" % (n, i))
+                   for n in range(KIOSKS) for i in range(ITEMS_PER_KIOSK)],
+            rules="patron_class,item_type,loan_days,max_loans,max_renewals\n*,*,14,10000,2\n",
+        )
 
     @inlineCallbacks
     def test_killDuringLoad(self):

@@ -31,6 +31,7 @@ from sip2acs.passwords import hashPassword
 from sip2acs.testing import MemoryILS
 from tests.listeners import ListenerHarness, waitFor
 from tests.loopback import SIP2Client, captureLogs, login
+from tests.library import makeLibrary, writeFile
 from tests.process import runServer, startServer
 
 WHEN = "20250314    101500"
@@ -90,11 +91,6 @@ def checkout(item, patron="P0001"):
 
 def payment(transaction, patron="P0001"):
     return ("37%s0100USDBV0.01|AODEMO|AA%s|AD1234|BK%s|" % (WHEN, patron, transaction)).encode()
-
-
-def writeFile(path, text):
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
 
 
 def mode(path):
@@ -476,19 +472,11 @@ class ShutdownTests(TestCase):
     timeout = 60
 
     def makeLibrary(self, workdir):
-        database = os.path.join(workdir, "library.sqlite3")
-        patrons = os.path.join(workdir, "patrons.csv")
-        writeFile(patrons, "barcode,name\nPK1,Kiosk Tester\n")
-        items = os.path.join(workdir, "items.csv")
-        writeFile(items, "barcode,title\n" + "".join(
-            "K%02d,Book %d\n" % (n, n) for n in range(2 * KIOSKS)))
-        for argv in (
-            ["db", "init", "--database", database, "--institution", "KT"],
-            ["db", "import", "patrons", patrons, "--database", database],
-            ["db", "import", "items", items, "--database", database],
-        ):
-            self.assertEqual(cli.main(argv), 0, argv)
-        return database
+        return makeLibrary(
+            workdir,
+            patrons=[("PK1", "Kiosk Tester")],
+            items=[("K%02d" % (n,), "Book %d" % (n,)) for n in range(2 * KIOSKS)],
+        )
 
     @inlineCallbacks
     def test_sigtermAnswersInFlight(self):
