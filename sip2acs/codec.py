@@ -752,7 +752,7 @@ def _checksumBytes(prefix):
     return checksum(prefix).encode("ascii")
 
 
-def maskFrame(frame, encoding="ascii", delimiter="|", masked=SENSITIVE):
+def maskFrame(frame, encoding="ascii", delimiter="|", masked=SENSITIVE, anywhere=False):
     """
     A frame as text for logs and display, with the values of the fields in
     C{masked} replaced by C{***} and control characters escaped.
@@ -766,18 +766,21 @@ def maskFrame(frame, encoding="ascii", delimiter="|", masked=SENSITIVE):
     @param masked: Field ids to mask: L{SENSITIVE} (passwords and PINs) by
         default, C{SENSITIVE | PERSONAL} to hide personal data too, or an
         empty set for everything in clear.
+    @param anywhere: Mask from every occurrence of an id of C{masked}, even
+        inside a word: for frames from an SC, which may have lost a
+        delimiter (C{AAP0001AD1234|}) and carry little free text.
     @rtype: L{str}
     """
     text = frame.decode(encoding, "replace")
     if masked:
-        text = _maskFields(text, delimiter, masked)
+        text = _maskFields(text, delimiter, masked, anywhere)
     return "".join(
         c if c.isprintable() else "\\x%02x" % ord(c) if ord(c) < 256 else c
         for c in text
     )
 
 
-def _maskFields(text, delimiter, masked):
+def _maskFields(text, delimiter, masked, anywhere=False):
     """
     Replace the value of every field of C{masked} in C{text} by C{***}.
 
@@ -800,11 +803,12 @@ def _maskFields(text, delimiter, masked):
     # A frame that does not even have its fixed part (an unknown command, a
     # cut frame) may have lost delimiters too: there, an id counts wherever
     # it appears, even after a letter.
-    anywhere = True
+    broken = True
     if fixed is not None and len(text) >= 2 + fixed:
         if delimiter not in text[2 : 2 + fixed]:
             start = 2 + fixed
-            anywhere = False
+            broken = False
+    anywhere = anywhere or broken
     pieces = []
     done = 0
     position = 0

@@ -137,7 +137,8 @@ class ACSServer:
         """
         How a login id appears in the log. A configured login is shown as
         it is; an unknown one only when it is short and printable, since
-        it may be a password typed into the login field.
+        it may be a password typed into the login field, and masked from a
+        C{CO} on (a 93 that lost the delimiter before its password).
 
         @param login: The login id the SC sent.
         @type login: L{str}
@@ -149,6 +150,9 @@ class ACSServer:
             return "login %r" % (login,)
         if not login:
             return "an empty login"
+        if "CO" in login:
+            # A 93 that lost the delimiter before its password (CO).
+            login = login[: login.index("CO")] + "CO***"
         if len(login) <= PLAUSIBLE_LOGIN and login.isascii() and login.isprintable():
             return "unknown login %r" % (login,)
         return "an unknown login of %d characters" % (len(login),)

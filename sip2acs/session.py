@@ -334,8 +334,14 @@ class ACSSession:
             account=account.login,
             peer=self.peer,
             direction=direction,
+            # What the SC sent is masked at every secret field id, even one
+            # that lost its delimiter (AAP0001AD1234|).
             frame=codec.maskFrame(
-                frame.rstrip(b"\r\n"), account.encoding, account.delimiter, masked
+                frame.rstrip(b"\r\n"),
+                account.encoding,
+                account.delimiter,
+                masked,
+                anywhere=direction == "in",
             ),
         )
 

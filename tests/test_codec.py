@@ -2868,6 +2868,18 @@ class RedactionTests(SynchronousTestCase):
             codec.maskFrame(b"64AE97531^", delimiter="^", masked={"AE"}), "64AE***^"
         )
 
+    def test_maskAnywhere(self) -> None:
+        """
+        With C{anywhere} (frames from an SC), a secret id is masked even
+        inside a word of a well-formed frame: a delimiter lost before it.
+        """
+        frame = b"6300020250101    120000          AOKT|AAPK1AAD97531|BP1|"
+        self.assertEqual(
+            codec.maskFrame(frame, anywhere=True),
+            "6300020250101    120000          AOKT|AAPK1AAD***|BP1|",
+        )
+        self.assertIn("97531", codec.maskFrame(frame))
+
     def test_maskLostDelimiters(self) -> None:
         """
         In a frame without its fixed part (an unknown command, a frame cut

@@ -472,6 +472,22 @@ class LoginLogTests(TestCase):
         )
 
 
+    @inlineCallbacks
+    def test_lostDelimiterBeforePassword(self):
+        """
+        A 93 that lost the delimiter before its password
+        (C{CNkiosk9COsecret}) does not log the password as part of the
+        login id.
+        """
+        events = captureLogs(self)
+        acs = ListenerHarness(self)
+        client = yield acs.connect()
+        yield client.ask(b"9300CNkiosk9CO4711pw|CPMAIN|")
+        texts = messages(events)
+        self.assertFalse([t for t in texts if "4711pw" in t], texts)
+        self.assertIn("unknown login 'kiosk9CO***' from 127.0.0.1 refused", texts)
+
+
 class TLSMistakeTests(TestCase):
     """
     Issue 9 item 16: TLS mistakes are logged for what they are.

@@ -181,7 +181,7 @@ class DeployedClientTests(DemoLibraryTestCase):
         self.assertEqual((yield self.client.exchange(wrong + b"\r")), b"96AZFEF6")
 
 
-PINS = ("97531", "97532", "97533", "97534", "97535")
+PINS = ("97531", "97532", "97533", "97534", "97535", "97536")
 
 
 class TraceMaskingMixin:
@@ -205,14 +205,22 @@ class TraceMaskingMixin:
             + PINS[2].encode() + b"^",
             b"63000" + WHEN + b"          AODEMO|AAP0001|AD" + PINS[3].encode(),
             b"23000" + WHEN[:-1] + b"AD" + PINS[4].encode() + b"|AODEMO|AAP0001|",
+            # The delimiter before AD lost: the PIN is in the patron id's
+            # field, and echoed back in it.
+            b"23000" + WHEN + b"AODEMO|AAP0001AD" + PINS[5].encode() + b"|",
         ]
         for frame in frames:
             yield self.client.exchange(frame + b"\r")
         logs = self.logs()
         self.assertIn("trace kiosk@127.0.0.1 in 63AD***|", logs)
         self.assertIn("trace kiosk@127.0.0.1 in 6XAD***|AAP0001|", logs)
-        for pin in PINS:
+        for pin in PINS[:5]:
             self.assertNotIn(pin, logs)
+        # In what the kiosk sent. (The answer echoes the patron id as the
+        # kiosk sent it, with the PIN it put there.)
+        sent = [line for line in logs.splitlines() if " in 23" in line]
+        self.assertIn("AAP0001AD***|", sent[-1])
+        self.assertNotIn(PINS[5], sent[-1])
 
 
 class RedactedTraceTests(TraceMaskingMixin, DemoLibraryTestCase):

@@ -207,9 +207,16 @@ def main(argv=None):
     server.stop()
     log = server.log()
     bad = server.badLogLines()
-    # A secret in a secret field (AD, AC, CO) must never be logged; a fuzzed
-    # frame whose field id itself was destroyed carries it as other text.
-    leaked = len(re.findall("(?:AD|AC|CO)" + SECRET, log))
+    # A secret after a secret field id (AD, AC, CO) must never be logged, in
+    # any line but the trace of an answer: an answer echoes the patron id
+    # as the kiosk sent it, and a fuzzed frame that lost the delimiter
+    # before AD put the PIN in it. (A frame whose field id itself was
+    # destroyed carries the PIN as other text: not counted.)
+    leaked = sum(
+        len(re.findall("(?:AD|AC|CO)" + SECRET, line))
+        for line in log.splitlines()
+        if " out " not in line
+    )
     print("fuzz: %d frames in %.0f s (%.0f/s) on %d connections (%d reconnects),"
           " %d answers, %d closes by the server"
           % (stats["sent"], elapsed, stats["sent"] / elapsed, args.connections,
