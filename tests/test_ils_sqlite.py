@@ -117,6 +117,27 @@ class SQLiteContractTests(SQLiteTestMixin, ILSContractMixin, TestCase):
         return Deferred.fromCoroutine(self.startILS())
 
 
+class ReferenceCacheTests(SQLiteTestMixin, TestCase):
+    """
+    The cache of reference rows stays bounded whatever kiosks send.
+    """
+
+    async def test_madeUpLocations(self):
+        """
+        Checkins from a thousand made-up locations (AP) add nothing to the
+        cache: it keeps the set of branch codes, not an answer per code.
+        """
+        ils = await self.startILS()
+        terminal = ILSContractMixin.terminal
+        await ils.checkin(terminal, CheckinRequest("I0003", currentLocation="MAIN"))
+        size = len(ils._circulation._reference)
+        for n in range(1000):
+            await ils.checkin(
+                terminal, CheckinRequest("I0001", currentLocation="X%04d" % (n,))
+            )
+        self.assertEqual(len(ils._circulation._reference), size)
+
+
 class RecordingConnection(sqlite3.Connection):
     """
     A connection that records the thread of every call made on it.

@@ -737,10 +737,12 @@ class Circulation:
         )
 
     def _isBranch(self, code):
-        return bool(code) and self._cached(
-            ("branch", code),
-            lambda: self._row("SELECT 1 FROM branches WHERE code = ?", (code,))
-            is not None,
+        # The set of all branch codes is cached, not an answer per code: a
+        # kiosk's location (AP, CP) is any text it likes, and a cache entry
+        # per made-up code would grow without bound.
+        return bool(code) and code in self._cached(
+            ("branches",),
+            lambda: frozenset(row[0] for row in self._rows("SELECT code FROM branches")),
         )
 
     def _thisBranch(self, op, currentLocation=None):
