@@ -52,6 +52,7 @@ __all__ = [
     "formatFixed",
     "messageClass",
     "maskFrame",
+    "maskSecrets",
     "PERSONAL",
     "SENSITIVE",
     "MAX_FIELD_BYTES",
@@ -778,6 +779,19 @@ def maskFrame(frame, encoding="ascii", delimiter="|", masked=SENSITIVE, anywhere
         c if c.isprintable() else "\\x%02x" % ord(c) if ord(c) < 256 else c
         for c in text
     )
+
+
+def maskSecrets(text, masked=SENSITIVE):
+    """
+    An identifier from an SC (a login id, a patron id) as text for logs:
+    cut at the first id of C{masked} it contains, which is a secret field
+    whose delimiter the SC lost (C{P0001AD1234}, C{kiosk1CO<password>}).
+
+    @type text: L{str}
+    @rtype: L{str}
+    """
+    cut = min((i for i in (text.find(fid) for fid in masked) if i >= 0), default=-1)
+    return text if cut < 0 else text[: cut + 2] + "***"
 
 
 def _maskFields(text, delimiter, masked, anywhere=False):

@@ -10,6 +10,7 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.reflect import namedAny
 
+from sip2acs import codec
 from sip2acs.failurelog import FailureLog
 from sip2acs.metrics import Metrics, Readiness
 from sip2acs.access import LoginThrottle, parseAddress
@@ -138,7 +139,8 @@ class ACSServer:
         How a login id appears in the log. A configured login is shown as
         it is; an unknown one only when it is short and printable, since
         it may be a password typed into the login field, and masked from a
-        C{CO} on (a 93 that lost the delimiter before its password).
+        secret field id on (L{maskSecrets <sip2acs.codec.maskSecrets>}: a 93
+        that lost the delimiter before its password).
 
         @param login: The login id the SC sent.
         @type login: L{str}
@@ -150,9 +152,8 @@ class ACSServer:
             return "login %r" % (login,)
         if not login:
             return "an empty login"
-        if "CO" in login:
-            # A 93 that lost the delimiter before its password (CO).
-            login = login[: login.index("CO")] + "CO***"
+        # A 93 that lost the delimiter before its password (CO).
+        login = codec.maskSecrets(login)
         if len(login) <= PLAUSIBLE_LOGIN and login.isascii() and login.isprintable():
             return "unknown login %r" % (login,)
         return "an unknown login of %d characters" % (len(login),)

@@ -923,7 +923,7 @@ class ACSSession:
                 "{account}@{peer} blocked patron {patron}",
                 account=self.account.login,
                 peer=self.peer,
-                patron=message.patronIdentifier,
+                patron=codec.maskSecrets(message.patronIdentifier or ""),
             )
             return codec.PatronStatusResponse(
                 language="000", **self._patronFields(patron, message)

@@ -2868,6 +2868,15 @@ class RedactionTests(SynchronousTestCase):
             codec.maskFrame(b"64AE97531^", delimiter="^", masked={"AE"}), "64AE***^"
         )
 
+    def test_maskSecrets(self) -> None:
+        """
+        L{codec.maskSecrets} cuts an identifier at the first secret field
+        id in it; one without keeps all.
+        """
+        self.assertEqual(codec.maskSecrets("P0001AD1234"), "P0001AD***")
+        self.assertEqual(codec.maskSecrets("kiosk1COpass|CPMAIN"), "kiosk1CO***")
+        self.assertEqual(codec.maskSecrets("P0001"), "P0001")
+
     def test_maskAnywhere(self) -> None:
         """
         With C{anywhere} (frames from an SC), a secret id is masked even
