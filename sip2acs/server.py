@@ -11,9 +11,9 @@ from twisted.logger import Logger
 from twisted.python.reflect import namedAny
 
 from sip2acs import codec
+from sip2acs.access import LoginThrottle, parseAddress
 from sip2acs.failurelog import FailureLog
 from sip2acs.metrics import Metrics, Readiness
-from sip2acs.access import LoginThrottle, parseAddress
 from sip2acs.passwords import VerifiedCache, hashPassword, verifyPassword
 
 __all__ = ["ACSServer", "SIP2ServerFactory", "makeAdapter"]

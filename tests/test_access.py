@@ -16,9 +16,9 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.protocol import Factory
 from twisted.internet.task import Clock, deferLater
+from twisted.logger import formatEvent
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.protocols.tls import TLSMemoryBIOFactory
-from twisted.logger import formatEvent
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
 from sip2acs import codec

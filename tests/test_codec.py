@@ -7,9 +7,7 @@ decoding, typed errors, output cleaning and password redaction.
 from datetime import datetime, timedelta, timezone
 
 import attrs
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
+from hypothesis import HealthCheck, given, settings, strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from sip2acs import codec, spec

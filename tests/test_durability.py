@@ -19,8 +19,8 @@ from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.trial.unittest import TestCase
 
-from tests.loopback import SIP2Client
 from tests.library import makeLibrary, writeFile
+from tests.loopback import SIP2Client
 from tests.process import startServer
 
 WHEN = "20250314    101500"

@@ -16,10 +16,10 @@ import subprocess
 import attrs
 from OpenSSL import SSL
 from twisted.internet import reactor
+from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.error import CannotListenError
-from twisted.internet.address import IPv4Address
 from twisted.internet.interfaces import (
     IHalfCloseableProtocol,
     IOpenSSLClientConnectionCreator,

@@ -57,11 +57,11 @@ import attrs
 from twisted.logger import Logger
 
 from sip2acs.ils.base import (
+    HOST_ZONE,
     AlertType,
     CheckinResult,
     CirculationResult,
     CirculationStatus,
-    HOST_ZONE,
     FeeType,
     HoldResult,
     Item,

@@ -316,7 +316,7 @@ def scenarioAbuse(args):
         try:
             sock.sendall(frame)
             sent += 1000
-        except (socket.timeout, OSError):
+        except (TimeoutError, OSError):
             break
     time.sleep(1)
     grown = server.rss() - rss

@@ -151,7 +151,7 @@ class Worker(threading.Thread):
                 if not frame.strip(b"\x00 "):
                     continue  # an empty frame gets no answer
                 answer = self.conn.read()
-            except socket.timeout:
+            except TimeoutError:
                 self.problems.append("no answer within 10 s to %r" % (frame[:80],))
                 self.connect()
                 continue
