@@ -122,7 +122,7 @@ class Options(usage.Options):
         try:
             self["host"], self["port"] = parseUpstream(self["upstream"])
         except ValueError as e:
-            raise usage.UsageError("--upstream %s" % (e,))
+            raise usage.UsageError("--upstream %s" % (e,)) from e
         if (self["certificate"] is None) != (self["private-key"] is None):
             raise usage.UsageError("--certificate and --private-key go together")
         if self["timeout"] <= 0:
@@ -146,7 +146,7 @@ class Options(usage.Options):
                 "; ".join(
                     "%s: %s" % (names.get(key, key), text) for key, text in e.problems
                 )
-            )
+            ) from e
 
 
 def makeService(options, reactor=None):
@@ -171,7 +171,7 @@ def makeService(options, reactor=None):
         try:
             endpoint = serverFromString(reactor, description)
         except (ValueError, TypeError, KeyError) as e:
-            raise SystemExit("--listen %s: bad endpoint: %s" % (description, e))
+            raise SystemExit("--listen %s: bad endpoint: %s" % (description, e)) from e
         service = ListeningService(endpoint, factory)
         service.setServiceParent(top)
         top.listeners.append(service)

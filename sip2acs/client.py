@@ -428,10 +428,10 @@ def buildRequest(name, options, now=None):
             raise UsageError("raw needs the message, e.g. raw '9900802.00'")
         try:
             codec.messageClass(o.message[:2])
-        except KeyError:
+        except KeyError as e:
             raise UsageError(
                 "%r does not start with a SIP2 command identifier" % (o.message[:10],)
-            )
+            ) from e
         return o.message
     if name == "login":
         _need(name, login=o.login)
@@ -1097,10 +1097,10 @@ class SIP2Connection:
     def _send(self, data):
         try:
             self.sock.sendall(data)
-        except TimeoutError:
-            raise NoAnswer("%s does not accept data (timed out sending)" % (self.peer,))
+        except TimeoutError as e:
+            raise NoAnswer("%s does not accept data (timed out sending)" % (self.peer,)) from e
         except OSError as e:
-            raise ConnectionFailed("cannot send to %s: %s" % (self.peer, _reason(e)))
+            raise ConnectionFailed("cannot send to %s: %s" % (self.peer, _reason(e))) from e
 
     def _recv(self, deadline, waitingFor):
         remaining = deadline - time.monotonic()
@@ -1112,15 +1112,15 @@ class SIP2Connection:
         self.sock.settimeout(remaining)
         try:
             data = self.sock.recv(4096)
-        except TimeoutError:
+        except TimeoutError as e:
             raise NoAnswer(
                 "no %s from %s within %g seconds"
                 % (waitingFor, self.peer, self.timeout)
-            )
+            ) from e
         except OSError as e:
             raise ConnectionFailed(
                 "connection to %s failed: %s" % (self.peer, _reason(e))
-            )
+            ) from e
         if not data:
             raise ConnectionFailed("%s closed the connection" % (self.peer,))
         return data
@@ -1261,16 +1261,16 @@ class SIP2Connection:
             frame = self.readFrame()
             try:
                 return frame, codec.decode(frame, self.encoding, self.delimiter)
-            except codec.ChecksumError:
+            except codec.ChecksumError as e:
                 raise ProtocolError(
                     "%s sent a bad checksum again after 97: %s"
                     % (self.peer, maskFrame(frame, self.encoding)),
                     frame,
-                )
+                ) from e
             except codec.SIP2Error as e:
-                raise self._unreadable(frame, e)
+                raise self._unreadable(frame, e) from e
         except codec.SIP2Error as e:
-            raise self._unreadable(frame, e)
+            raise self._unreadable(frame, e) from e
 
     def _unreadable(self, frame, error):
         return ProtocolError(
@@ -1368,7 +1368,7 @@ def makeTLSContext(ca=None, certificate=None, privateKey=None, insecure=False):
         if certificate:
             context.load_cert_chain(certificate, privateKey)
     except (OSError, ssl.SSLError) as e:
-        raise UsageError("cannot load the TLS files: %s" % (_reason(e),))
+        raise UsageError("cannot load the TLS files: %s" % (_reason(e),)) from e
     if insecure:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
@@ -1387,12 +1387,12 @@ def openSocket(host, port, timeout=10.0, context=None, serverName=None):
     peer = "%s:%d" % (host, port)
     try:
         sock = socket.create_connection((host, port), timeout=timeout)
-    except TimeoutError:
+    except TimeoutError as e:
         raise NoAnswer(
             "no answer from %s within %g seconds (connecting)" % (peer, timeout)
-        )
+        ) from e
     except OSError as e:
-        raise ConnectionFailed("cannot connect to %s: %s" % (peer, _reason(e)))
+        raise ConnectionFailed("cannot connect to %s: %s" % (peer, _reason(e))) from e
     if context is None:
         return sock
     try:
@@ -1403,16 +1403,16 @@ def openSocket(host, port, timeout=10.0, context=None, serverName=None):
             "the TLS certificate of %s was not accepted: %s (see --ca and"
             " --server-name; --insecure skips the check, for testing only)"
             % (peer, e.verify_message or e.reason)
-        )
-    except TimeoutError:
+        ) from e
+    except TimeoutError as e:
         sock.close()
-        raise NoAnswer("no TLS handshake from %s within %g seconds" % (peer, timeout))
+        raise NoAnswer("no TLS handshake from %s within %g seconds" % (peer, timeout)) from e
     except (ssl.SSLError, OSError) as e:
         sock.close()
         raise ConnectionFailed(
             "TLS handshake with %s failed: %s"
             % (peer, getattr(e, "reason", None) or _reason(e))
-        )
+        ) from e
 
 
 # -- the command line ---------------------------------------------------------
@@ -1453,10 +1453,10 @@ def _date(text):
             return value
     try:
         return datetime.fromisoformat(text)
-    except ValueError:
+    except ValueError as e:
         raise argparse.ArgumentTypeError(
             "%r is not a date (YYYY-MM-DD[THH:MM[:SS]] or YYYYMMDDZZZZHHMMSS)" % (text,)
-        )
+        ) from e
 
 
 _HOLD_TYPE_WORDS = {
@@ -2274,7 +2274,7 @@ def parseShellLine(line, stream=None):
     try:
         words = shlex.split(line)
     except ValueError as e:
-        raise UsageError(str(e))
+        raise UsageError(str(e)) from e
     if not words:
         raise UsageError("empty line")
     if words[0] not in REQUESTS:

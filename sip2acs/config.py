@@ -642,7 +642,7 @@ def loadConfig(path, warnings=None):
         with open(path, "rb") as f:
             raw = f.read()
     except OSError as e:
-        raise ConfigError(["cannot read it: %s" % (e.strerror,)], path)
+        raise ConfigError(["cannot read it: %s" % (e.strerror,)], path) from e
     from sip2acs import xmlconfig
 
     if xmlconfig.looksLikeXML(path, raw):
@@ -650,5 +650,5 @@ def loadConfig(path, warnings=None):
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise ConfigError(["is not valid TOML: %s" % (e,)], path)
+        raise ConfigError(["is not valid TOML: %s" % (e,)], path) from e
     return parseConfig(data, path)

@@ -71,8 +71,8 @@ def _parseV1(buffer):
     try:
         source = ipaddress.ip_address(parts[2])
         destination = ipaddress.ip_address(parts[3])
-    except ValueError:
-        raise InvalidHeader("bad address in version 1 header")
+    except ValueError as e:
+        raise InvalidHeader("bad address in version 1 header") from e
     if source.version != version or destination.version != version:
         raise InvalidHeader("address family does not match %s" % (parts[1],))
     return (

@@ -115,7 +115,7 @@ class Options(usage.Options):
             try:
                 self["parsedConfig"] = loadConfig(self["config"])
             except ConfigError as e:
-                raise usage.UsageError(str(e))
+                raise usage.UsageError(str(e)) from e
         else:
             self["parsedConfig"] = defaultConfig(
                 database=self["database"],
@@ -476,7 +476,7 @@ def listenerService(server, listener, reactor, reloader=None):
         try:
             tls = serverTLS(server, listener)
         except TLSMaterialError as e:
-            raise SystemExit("listener %s: %s" % (listener.endpoint, e))
+            raise SystemExit("listener %s: %s" % (listener.endpoint, e)) from e
         if reloader is not None:
             reloader.addReloader("TLS files of %s" % (listener.endpoint,), tls.reload)
     if listener.proxyProtocol and listener.proxyFrom is None:
@@ -489,7 +489,7 @@ def listenerService(server, listener, reactor, reloader=None):
     try:
         endpoint = serverFromString(reactor, listener.endpoint)
     except (ValueError, TypeError, KeyError) as e:
-        raise SystemExit("listener %s: bad endpoint: %s" % (listener.endpoint, e))
+        raise SystemExit("listener %s: bad endpoint: %s" % (listener.endpoint, e)) from e
     service = ListeningService(endpoint, listenerFactory(server, listener, reactor, tls))
     service.tls = tls
     return service
@@ -556,7 +556,7 @@ def makeService(options, reactor=None):
     try:
         adapters = buildAdapters(config, reactor)
     except ConfigError as e:
-        raise SystemExit(str(e))
+        raise SystemExit(str(e)) from e
     for adapter in {id(a): a for a in adapters.values()}.values():
         if IService.providedBy(adapter):
             adapter.setServiceParent(top)

@@ -274,8 +274,8 @@ def normalizeSubject(text):
     """
     try:
         name = x509.Name.from_rfc4514_string(text)
-    except ValueError:
-        raise ValueError("is not an RFC 4514 distinguished name")
+    except ValueError as e:
+        raise ValueError("is not an RFC 4514 distinguished name") from e
     if not list(name):
         raise ValueError("is empty")
     return name.rfc4514_string()

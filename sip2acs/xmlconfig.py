@@ -216,7 +216,7 @@ def _parse(path, raw):
                 % (path, e.lineno, expat.ErrorString(e.code), e.offset + 1)
             ],
             path,
-        )
+        ) from e
     return builder.close(), lines
 
 
@@ -865,7 +865,7 @@ def convertXML(path, raw=None):
             with open(path, "rb") as f:
                 raw = f.read()
         except OSError as e:
-            raise ConfigError(["cannot read it: %s" % (e.strerror,)], path)
+            raise ConfigError(["cannot read it: %s" % (e.strerror,)], path) from e
     root, lines = _parse(path, raw)
     reader = _Reader(path, lines)
     reader.read(root)

@@ -191,13 +191,13 @@ def openDatabase(path, synchronous="normal", create=True, created=None):
         os.close(os.open(path, os.O_RDWR))
     except OSError as e:
         if isinstance(e, FileNotFoundError) and not create:
-            raise DatabaseError("the database %s does not exist" % (path,))
-        raise DatabaseError("cannot open the database %s: %s" % (path, _describe(e)))
+            raise DatabaseError("the database %s does not exist" % (path,)) from e
+        raise DatabaseError("cannot open the database %s: %s" % (path, _describe(e))) from e
     uri = "file:%s?mode=rw" % (quote(os.path.abspath(path)),)
     try:
         conn = sqlite3.connect(uri, timeout=BUSY_TIMEOUT, isolation_level=None, uri=True)
     except sqlite3.Error as e:
-        raise DatabaseError("cannot open the database %s: %s" % (path, e))
+        raise DatabaseError("cannot open the database %s: %s" % (path, e)) from e
     try:
         try:
             conn.execute("PRAGMA foreign_keys = ON")
@@ -205,7 +205,7 @@ def openDatabase(path, synchronous="normal", create=True, created=None):
         except sqlite3.DatabaseError as e:
             raise DatabaseError(
                 "the database %s is not a SQLite database or is damaged: %s" % (path, e)
-            )
+            ) from e
         if check != "ok":
             raise DatabaseError(
                 "the database %s is damaged (quick_check: %s)" % (path, check)
@@ -216,10 +216,10 @@ def openDatabase(path, synchronous="normal", create=True, created=None):
         try:
             found = migrate(conn)
         except DatabaseError as e:
-            raise DatabaseError("%s: %s" % (path, e))
+            raise DatabaseError("%s: %s" % (path, e)) from e
     except sqlite3.Error as e:
         conn.close()
-        raise DatabaseError("cannot use the database %s: %s" % (path, e))
+        raise DatabaseError("cannot use the database %s: %s" % (path, e)) from e
     except BaseException:
         conn.close()
         raise
