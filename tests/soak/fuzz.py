@@ -15,7 +15,6 @@ import argparse
 import os
 import random
 import re
-import socket
 import sys
 import threading
 import time
