@@ -404,7 +404,7 @@ class LoginThrottle:
     def _prune(self, now):
         if len(self._failures) + len(self._cooling) <= self.MAX_TRACKED:
             return
-        for key, (count, since) in list(self._failures.items()):
+        for key, (_count, since) in list(self._failures.items()):
             if now - since >= self.period:
                 del self._failures[key]
         for key, until in list(self._cooling.items()):

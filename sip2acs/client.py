@@ -750,7 +750,7 @@ def _meaning(name, value, kind="text"):
     if name == "summary":
         wanted = [
             "%s (%s)" % (label, fid)
-            for (short, label, fid), flag in zip(codes.SUMMARY, value)
+            for (_short, label, fid), flag in zip(codes.SUMMARY, value, strict=False)
             if flag.upper() == "Y"
         ]
         if "Y" in value[6:].upper():

@@ -330,7 +330,7 @@ def flagsSet(text, names):
     @param names: One name per position, e.g. L{PATRON_STATUS}.
     @rtype: L{list} of L{str}
     """
-    return [name for flag, name in zip(text, names) if flag.upper() == "Y"]
+    return [name for flag, name in zip(text, names, strict=False) if flag.upper() == "Y"]
 
 
 def supportedMessages(bx):

@@ -545,7 +545,7 @@ def _checkAccountAccess(located, listeners, problems):
                     " may log in one account"
                     % (where, mine, theirs, otherWhere, other.login)
                 )
-    mutual = any(l.transport == "tls" and l.clientCA for l in listeners)
+    mutual = any(each.transport == "tls" and each.clientCA for each in listeners)
     for where, account in located:
         if account.certificateSubject is not None and not mutual:
             problems.append(

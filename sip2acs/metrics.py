@@ -203,7 +203,7 @@ class Histogram:
         """
         result = []
         total = 0
-        for bound, count in zip(self.bounds + (math.inf,), self.counts):
+        for bound, count in zip(self.bounds + (math.inf,), self.counts, strict=True):
             total += count
             result.append((bound, total))
         return result

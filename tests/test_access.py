@@ -336,7 +336,7 @@ class LoginThrottleTests(SynchronousTestCase):
         unchecked, if one succeeds it goes on.
         """
         throttle = LoginThrottle(2, 60, Clock())
-        for n in range(2):
+        for _ in range(2):
             self.assertIsNone(self.successResultOf(throttle.attempt("10.0.0.1", "k")))
         waiting = [throttle.attempt("10.0.0.1", "k") for n in range(3)]
         for d in waiting:
@@ -576,7 +576,7 @@ class CoolingOffTests(TestCase):
             self, clock=clock, loginFailuresBeforeCooloff=3, cooloff=120
         )
         first = yield acs.connect()
-        for attempt in range(2):
+        for _ in range(2):
             self.assertEqual((yield first.ask(login(password="bad"))).message, REFUSED)
         second = yield acs.connect()
         self.assertEqual((yield second.ask(login(password="bad"))).message, REFUSED)
@@ -603,9 +603,9 @@ class CoolingOffTests(TestCase):
         With C{login-failures-before-cooloff = 0} there is no cooling-off.
         """
         acs = ListenerHarness(self, loginFailuresBeforeCooloff=0)
-        for attempt in range(2):
+        for _attempt in range(2):
             client = yield acs.connect()
-            for n in range(2):
+            for _ in range(2):
                 yield client.ask(login(password="bad"))
         self.assertEqual((yield client.ask(login())).message, ACCEPTED)
 

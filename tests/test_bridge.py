@@ -209,7 +209,7 @@ class BridgeConversationTests(TestCase):
         central = ListenerHarness(self, site.listener())
         bridge = Bridge(self, site, central.port)
         kiosks = []
-        for n in range(3):
+        for _ in range(3):
             kiosks.append((yield bridge.connect()))
         for kiosk in kiosks:
             self.assertTrue((yield kiosk.ask(login())).message.ok)

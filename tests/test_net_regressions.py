@@ -314,10 +314,10 @@ class TelnetPreludeTests(TestCase):
         acs = ListenerHarness(self, telnetListener(loginTimeout=30), clock=clock)
         client = yield acs.connect(client=RawClient())
         [protocol] = acs.built
-        for second in range(30):
+        for _second in range(30):
             sent = protocol._preludeBytes + 3
             client.transport.write(b"\xff\xf1\x00")
-            yield waitFor(reactor, lambda: protocol._preludeBytes >= sent)
+            yield waitFor(reactor, lambda sent=sent: protocol._preludeBytes >= sent)
             self.assertTrue(client.connected)
             clock.advance(1)
         yield client.lost
@@ -402,7 +402,7 @@ class LoginThrottleTests(TestCase):
         )
         client = yield acs.connect()
         attacker = yield acs.connect()
-        for n in range(2):
+        for _ in range(2):
             reply = yield attacker.ask(login("other", "bad"))
             self.assertEqual(reply.message, REFUSED)
             self.assertEqual((yield client.ask(login())).message, ACCEPTED)

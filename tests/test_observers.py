@@ -59,7 +59,7 @@ class FastTextObserverTests(SynchronousTestCase):
         An event with a failure is written with its traceback.
         """
         try:
-            1 / 0
+            1 / 0  # noqa: B018 (raises, for the traceback)
         except ZeroDivisionError:
             failure = Failure()
         self.observer(self.event(log_format="it broke", log_failure=failure,

@@ -166,7 +166,9 @@ class RefusedNeverDoneTests(SQLiteHarnessMixin, TestCase):
         loansBefore = self.query("SELECT count(*) FROM loans")[0][0]
         lentBefore = self.lent()
         lock = DatabaseLock(self, self.path)
-        answers = [client.ask(frame, timeout=15) for client, frame in zip(kiosks, frames)]
+        answers = [
+            client.ask(frame, timeout=15) for client, frame in zip(kiosks, frames, strict=True)
+        ]
         # Every refusal arrives while the lock is still held.
         refusedBy = Deferred()
         reactor.callLater(2.0, refusedBy.callback, None)
@@ -176,7 +178,7 @@ class RefusedNeverDoneTests(SQLiteHarnessMixin, TestCase):
 
         messages = [reply.message for reply in replies]
         refused = [
-            (f, m) for f, m in zip(frames, messages)
+            (f, m) for f, m in zip(frames, messages, strict=True)
             if NOT_AVAILABLE in "".join(m.screenMessage)
         ]
         started = [m for m in messages if NOT_AVAILABLE not in "".join(m.screenMessage)]

@@ -115,12 +115,12 @@ class TelnetLoginTests(TestCase):
         ]:
             client = yield self.connect()
             client.transport.write(LOGIN.encode() + loginEnd)
-            yield waitFor(reactor, lambda: client.data.endswith(b"password: "))
+            yield waitFor(reactor, lambda client=client: client.data.endswith(b"password: "))
             client.transport.write(PASSWORD.encode() + passwordEnd)
-            yield waitFor(reactor, lambda: LOGIN_OK in client.data)
+            yield waitFor(reactor, lambda client=client: LOGIN_OK in client.data)
             for end in [b"\r", b"\n", b"\r\n", b"\r\x00", b"\r\r"]:
                 client.transport.write(STATUS + end)
-            yield waitFor(reactor, lambda: len(replies(client.data)) == 5)
+            yield waitFor(reactor, lambda client=client: len(replies(client.data)) == 5)
             self.assertTrue(all(r.onlineStatus for r in replies(client.data)))
             client.transport.loseConnection()
             yield client.lost
