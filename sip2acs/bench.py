@@ -444,7 +444,9 @@ def summarize(stats, measured, cpuSeconds, memory):
         "max_ms": every[-1] * 1000 if every else float("nan"),
         "errors": stats.errors,
         "refusals": sum(stats.refusals.values()),
-        "server_cpu_us_per_request": cpuSeconds / total * 1e6 if total and cpuSeconds is not None else None,
+        "server_cpu_us_per_request": (
+            cpuSeconds / total * 1e6 if total and cpuSeconds is not None else None
+        ),
         "server_rss_mb": memory[0] / 2**20 if memory else None,
         "server_peak_rss_mb": memory[1] / 2**20 if memory else None,
         "by_type": perType,
@@ -577,8 +579,10 @@ def register(subparsers):
         "bench", help="measure throughput, latency, CPU and memory under a kiosk load",
         description=__doc__.split("\n\n")[2], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kiosks", type=int, default=100, help="simulated kiosks (default 100)")
-    parser.add_argument("--duration", type=float, default=20.0, help="measured seconds (default 20)")
-    parser.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring (default 3)")
+    parser.add_argument("--duration", type=float, default=20.0,
+                        help="measured seconds (default 20)")
+    parser.add_argument("--warmup", type=float, default=3.0,
+                        help="seconds before measuring (default 3)")
     parser.add_argument("--patrons", type=int, default=10000, help="patrons in the data set")
     parser.add_argument("--items", type=int, default=100000, help="items in the data set")
     parser.add_argument("--pins", action="store_true",
@@ -594,7 +598,8 @@ def register(subparsers):
     parser.add_argument("--target", metavar="HOST:PORT",
                         help="a running sip2acs on loopback (default: start one)")
     parser.add_argument("--server-pid", type=int, help="with --target: its pid, for CPU and memory")
-    parser.add_argument("--server-core", type=int, default=0, help="core for the server (default 0; -1: no pinning)")
+    parser.add_argument("--server-core", type=int, default=0,
+                        help="core for the server (default 0; -1: no pinning)")
     parser.add_argument("--client-core", type=int, default=1,
                         help="core for the load generator (default 1; -1: no pinning)")
     parser.add_argument("--server-logger", choices=("default", "fast"), default="default",

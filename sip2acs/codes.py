@@ -8,8 +8,9 @@ C{shared/spec/SIP2.md} section 4, for tools that show messages to people
     'waiting on hold shelf'
     >>> flagsSet("  Y           ", PATRON_STATUS)
     ['recall privileges denied']
-    >>> supportedMessages("YYYYYYYYYNYNNNYN")[1]
-    ['37/38 fee paid', '19/20 item status update', '25/26 patron enable', '15/16 hold', '65/66 renew all']
+    >>> supportedMessages("YYYYYYYYYNYNNNYN")[1]  # doctest: +NORMALIZE_WHITESPACE
+    ['37/38 fee paid', '19/20 item status update', '25/26 patron enable',
+     '15/16 hold', '65/66 renew all']
 
 Nothing here is used to decide anything on the server; the server's own
 tables are in L{sip2acs.spec}.

@@ -416,7 +416,9 @@ class _Reader:
                         ' connect from other machines write port="0.0.0.0:%s/tcp"'
                         " (or the address they connect to)" % (port.split("/")[0],),
                     )
-                    self.note(table, "endpoint", "port=%s: loopback only, see the warning" % (port,))
+                    self.note(
+                        table, "endpoint", "port=%s: loopback only, see the warning" % (port,)
+                    )
         if transport is None:
             self.problem(element, label, "transport: is required: RAW or telnet")
         else:
@@ -916,7 +918,15 @@ def loadXMLConfig(path, raw=None, warnings=None):
 # -- TOML -------------------------------------------------------------------
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\f": "\\f",
+    "\r": "\\r",
+}
 
 
 def tomlString(text):

@@ -1535,7 +1535,10 @@ class OutcomeTests(SynchronousTestCase):
             (codec.ItemInformationResponse(titleIdentifier=""), "refused"),
             (codec.ItemInformationResponse(titleIdentifier="Emma"), "ok"),
             (codec.PatronStatusResponse(validPatron=False), "refused"),
-            (codec.PatronInformationResponse(validPatron=True, validPatronPassword=False), "refused"),
+            (
+                codec.PatronInformationResponse(validPatron=True, validPatronPassword=False),
+                "refused",
+            ),
             (codec.PatronInformationResponse(validPatron=True), "ok"),
         ]
         for response, expected in cases:

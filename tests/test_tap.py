@@ -198,7 +198,9 @@ class MakeServiceTests(SynchronousTestCase):
             makeService(options, MemoryReactor())
         message = str(raised.exception)
         self.assertIn("institution[2] (C): adapter 'tests.test_tap.noSuchFactory'", message)
-        self.assertIn("institution[3] (D): adapter 'sqlite': unknown sqlite ILS settings: colour", message)
+        self.assertIn(
+            "institution[3] (D): adapter 'sqlite': unknown sqlite ILS settings: colour", message
+        )
 
 
 class SlowILS(MemoryILS, Service):

@@ -55,7 +55,7 @@ MINIMAL = """\
     </institution>
   </institutions>
 </acsconfig>
-"""
+"""  # noqa: E501 (the file as an operator writes it)
 
 
 def minimal(port="127.0.0.1:6001/tcp", login_institution="LIB", login="", policy=""):
@@ -114,7 +114,10 @@ class KohaTests(XMLTestCase):
         timeout (0: never).
         """
         self.assertEqual(
-            [(l.endpoint, l.transport, l.loginTimeout, l.idleTimeout) for l in self.config.listeners],
+            [
+                (l.endpoint, l.transport, l.loginTimeout, l.idleTimeout)
+                for l in self.config.listeners
+            ],
             [
                 ("tcp:6001:interface=127.0.0.1", "raw", 60.0, 600.0),
                 ("tcp:6002:interface=127.0.0.1", "raw", 30.0, None),
@@ -219,7 +222,11 @@ class KohaTests(XMLTestCase):
         [params] = [w for w in self.warnings if "server-params" in w]
         self.assertIn("max_servers, min_servers, min_spare_servers, syslog_facility", params)
         self.assertTrue(
-            [w for w in self.warnings if w.startswith(KOHA + ":89: ") and "<syspref_overrides>" in w]
+            [
+                w
+                for w in self.warnings
+                if w.startswith(KOHA + ":89: ") and "<syspref_overrides>" in w
+            ]
         )
         implementations = [w for w in self.warnings if 'implementation "ILS"' in w]
         self.assertEqual(len(implementations), 2)
@@ -258,7 +265,10 @@ class EvergreenTests(XMLTestCase):
         of the alphabetically first login's institution.
         """
         self.assertEqual(
-            [(l.endpoint, l.transport, l.loginTimeout, l.idleTimeout) for l in self.config.listeners],
+            [
+                (l.endpoint, l.transport, l.loginTimeout, l.idleTimeout)
+                for l in self.config.listeners
+            ],
             [
                 ("tcp:8023:interface=127.0.0.1", "telnet", 60.0, 600.0),
                 ("tcp:6001:interface=127.0.0.1", "raw", 45.0, 600.0),
@@ -410,7 +420,10 @@ class ReadingTests(XMLTestCase):
         problems, path = self.problems(minimal(login_institution="NOPE"))
         self.assertEqual(
             problems,
-            ["%s:6: login \"term1\": institution: 'NOPE' is not a configured institution" % (path,)],
+            [
+                "%s:6: login \"term1\": institution: 'NOPE' is not a configured institution"
+                % (path,)
+            ],
         )
 
     def test_unknownEncoding(self) -> None:
@@ -478,7 +491,9 @@ class ReadingTests(XMLTestCase):
             '    <login id="term1" password="pw" institution="LIB" />\n  </accounts>',
         )
         problems, path = self.problems(text)
-        self.assertEqual(problems, ["%s:7: login \"term1\": id: 'term1' is defined twice" % (path,)])
+        self.assertEqual(
+            problems, ["%s:7: login \"term1\": id: 'term1' is defined twice" % (path,)]
+        )
 
     def test_missingAttributes(self) -> None:
         """
@@ -581,7 +596,9 @@ class ReadingTests(XMLTestCase):
         its text starts with C{<}; anything else is TOML.
         """
         self.assertTrue(xmlconfig.looksLikeXML("SIPconfig.xml", b""))
-        self.assertTrue(xmlconfig.looksLikeXML("sip.conf", b'\xef\xbb\xbf\n  <?xml version="1.0"?>'))
+        self.assertTrue(
+            xmlconfig.looksLikeXML("sip.conf", b'\xef\xbb\xbf\n  <?xml version="1.0"?>')
+        )
         self.assertFalse(xmlconfig.looksLikeXML("sip2acs.toml", b"# <listener>\n"))
         path = self.writeXML(minimal(), suffix=".conf")
         self.assertEqual(loadConfig(path, []).institutions["LIB"].timeoutPeriod, 60.0)

@@ -3,7 +3,8 @@
 Demo data for the embedded circulation system: every case a kiosk meets.
 
 Load it with C{sip2acs db demo}, or C{demo = true} in an institution's
-configuration (loaded when the server creates the database); all dates are relative to the moment it is loaded. Every patron with a PIN
+configuration (loaded when the server creates the database); all dates
+are relative to the moment it is loaded. Every patron with a PIN
 has PIN C{1234}. Two branches: C{MAIN} (Main Library, the default) and
 C{EAST} (East Branch); institution C{DEMO}, currency USD. Terminals whose
 location (C{CP}/C{AP}) is not a branch code are at C{MAIN}.

@@ -47,7 +47,9 @@ def run(argv, **kw):
         cwd=TOP, capture_output=True, text=True, **kw,
     )
     if result.returncode != 0:
-        raise SystemExit("sip2acs %s failed:\n%s%s" % (" ".join(argv), result.stdout, result.stderr))
+        raise SystemExit(
+            "sip2acs %s failed:\n%s%s" % (" ".join(argv), result.stdout, result.stderr)
+        )
     return result.stdout
 
 

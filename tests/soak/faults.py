@@ -87,8 +87,9 @@ class Kiosk(threading.Thread):
             if not self.step(conn, "checkout", item, "11NN%s%sAO%s|AAPK%d|AB%s|AC|AD%s|" % (
                     now, blank, INSTITUTION, self.number, item, PIN), 2):
                 break
-            if index % 3 == 0 and not self.step(conn, "checkin", item, "09N%s%sAPMAIN|AO%s|AB%s|AC|" % (
-                    now, now, INSTITUTION, item), 2):
+            if index % 3 == 0 and not self.step(
+                    conn, "checkin", item,
+                    "09N%s%sAPMAIN|AO%s|AB%s|AC|" % (now, now, INSTITUTION, item), 2):
                 break
             if index % 5 == 0:
                 payment = "PAY-%d-%d" % (self.number, index)
@@ -187,7 +188,8 @@ def waitFor(ledger, count, seconds=60):
 
 def health(server):
     try:
-        with urllib.request.urlopen("http://127.0.0.1:%d/health" % (server.admin,), timeout=10) as r:
+        url = "http://127.0.0.1:%d/health" % (server.admin,)
+        with urllib.request.urlopen(url, timeout=10) as r:
             return r.status, r.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode("utf-8", "replace")
