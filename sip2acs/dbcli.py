@@ -209,7 +209,7 @@ class _Column:
     parse: object = _text
     default: object = None
     required: bool = False
-    dbName: str = None
+    dbName: str | None = None
 
     @property
     def column(self):

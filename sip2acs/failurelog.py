@@ -64,7 +64,7 @@ class FailureLog:
         self.clock = clock
         self.interval = interval
         self.rearm = rearm
-        self._kinds = {}
+        self._kinds: dict[tuple[str, type[BaseException] | None], _Kind] = {}
 
     def failed(self, failure, kind: str, format: str, **fields) -> None:
         """

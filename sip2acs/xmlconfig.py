@@ -121,7 +121,7 @@ _KINDS = {"service": "listener", "institution": "institution", "login": "account
 _PROBLEM = re.compile(r"^(listener|institution|account)\[(\d+)\](?:\.([\w-]+))?: (.*)$", re.DOTALL)
 
 _hashKey = os.urandom(32)
-_hashes = {}
+_hashes: dict[bytes, str] = {}
 
 
 def _hash(password):

@@ -4,6 +4,8 @@ round-trip properties for every message of the table, the checksum, lenient
 decoding, typed errors, output cleaning and password redaction.
 """
 
+import ast
+import inspect
 from datetime import datetime, timedelta, timezone
 
 import attrs
@@ -2903,3 +2905,26 @@ class RedactionTests(SynchronousTestCase):
              "6300020250101    120000          AOKT|AAP1|AJROADS|"),
         ]:
             self.assertEqual(codec.maskFrame(frame), expected)
+
+
+class TypeCheckingNamesTests(SynchronousTestCase):
+    """
+    The message classes, built at import time, are also declared for type
+    checkers in an C{if TYPE_CHECKING:} block of L{sip2acs.codec}.
+    """
+
+    def test_declaredNamesMatchTheSpec(self) -> None:
+        """
+        The block declares exactly the message classes of the spec's table.
+        """
+        tree = ast.parse(inspect.getsource(codec))
+        declared = {
+            statement.target.id
+            for node in tree.body
+            if isinstance(node, ast.If)
+            and isinstance(node.test, ast.Name)
+            and node.test.id == "TYPE_CHECKING"
+            for statement in node.body
+            if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
+        }
+        self.assertEqual(declared, {messageSpec.name for messageSpec in spec.MESSAGES})

@@ -636,7 +636,7 @@ class ILSBase:
     """
 
     name = "ils"
-    operations = frozenset()
+    operations: frozenset[str] = frozenset()
 
     def supports(self, operation):
         return operation in ("scStatus", "resend", "login") or (

@@ -269,7 +269,8 @@ def readTime(text: str | None, zone: tzinfo) -> datetime | None:
     match = _TIMESTAMP.fullmatch(text) if isinstance(text, str) else None
     if match is None:
         raise ValueError("not a stored time: %.40r" % (text,))
-    return datetime(*map(int, match.groups()), tzinfo=zone)
+    year, month, day, hour, minute, second = map(int, match.groups())
+    return datetime(year, month, day, hour, minute, second, tzinfo=zone)
 
 
 def _ts(value):

@@ -246,6 +246,9 @@ class SQLiteILS(ILSBase, Service):
     """
 
     log = Logger()
+    # Service.name is unannotated in Twisted (so typed None); IService
+    # documents it as a str or None, and ours is always a str.
+    name: str  # type: ignore[assignment]
 
     operations = frozenset(OPERATIONS) - {"scStatus", "resend", "login"}
 
