@@ -49,8 +49,8 @@ from datetime import datetime
 
 import attrs
 
-from sip2acs import codec, codes
-from sip2acs.spec import FIELDS, RESPONSE_TO
+from sip2acs.sip import codec, codes
+from sip2acs.sip.spec import FIELDS, RESPONSE_TO
 
 __all__ = [
     "EXIT_OK",
@@ -642,7 +642,7 @@ class Row:
     One row of a message's table.
 
     @ivar fid: The two-letter field id; empty for a fixed field.
-    @ivar name: The field's name in L{sip2acs.spec} (C{patronStatus}), or
+    @ivar name: The field's name in L{sip2acs.sip.spec} (C{patronStatus}), or
         the vendor name of an unknown field.
     @ivar label: The name for people (C{patron status}).
     @ivar value: The value as sent (secrets masked).

@@ -10,11 +10,11 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.reflect import namedAny
 
-from sip2acs import codec
 from sip2acs.access import LoginThrottle, parseAddress
 from sip2acs.failurelog import FailureLog
 from sip2acs.metrics import Metrics, Readiness
 from sip2acs.passwords import VerifiedCache, hashPassword, verifyPassword
+from sip2acs.sip import codec
 
 __all__ = ["ACSServer", "SIP2ServerFactory", "makeAdapter"]
 
@@ -139,7 +139,7 @@ class ACSServer:
         How a login id appears in the log. A configured login is shown as
         it is; an unknown one only when it is short and printable, since
         it may be a password typed into the login field, and masked from a
-        secret field id on (L{maskSecrets <sip2acs.codec.maskSecrets>}: a 93
+        secret field id on (L{maskSecrets <sip2acs.sip.codec.maskSecrets>}: a 93
         that lost the delimiter before its password).
 
         @param login: The login id the SC sent.

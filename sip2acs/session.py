@@ -20,7 +20,6 @@ import attrs
 from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 from twisted.logger import Logger
 
-from sip2acs import codec
 from sip2acs.ils.base import (
     HOST_ZONE,
     CheckinRequest,
@@ -34,7 +33,8 @@ from sip2acs.ils.base import (
     wallTime,
 )
 from sip2acs.interfaces import OPERATIONS
-from sip2acs.spec import FIELDS, PATRON_STATUS_FLAGS, SUMMARY_FIELDS
+from sip2acs.sip import codec
+from sip2acs.sip.spec import FIELDS, PATRON_STATUS_FLAGS, SUMMARY_FIELDS
 
 __all__ = ["ACSSession", "MAX_FEE_AMOUNT", "Reply", "feeAmount", "outcome"]
 

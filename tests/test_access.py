@@ -21,11 +21,11 @@ from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
-from sip2acs import codec
 from sip2acs.access import AddressList, LoginThrottle, parseAddress
 from sip2acs.config import ConfigError, parseConfig
 from sip2acs.passwords import hashPassword
 from sip2acs.proxy import V2_SIGNATURE, InvalidHeader, parseHeader
+from sip2acs.sip import codec
 from tests.certs import clientOptions
 from tests.listeners import ListenerHarness, RawClient, waitFor
 from tests.loopback import (

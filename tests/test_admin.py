@@ -22,7 +22,6 @@ from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.server import Site
 
-from sip2acs import codec
 from sip2acs.admin import HEALTH_TIMEOUT, DrainService, makeSite
 from sip2acs.config import (
     DEFAULT_ADMIN_ENDPOINT,
@@ -44,6 +43,7 @@ from sip2acs.metrics import (
     processStartTime,
 )
 from sip2acs.passwords import hashPassword
+from sip2acs.sip import codec
 from sip2acs.tap import Options, makeService
 from sip2acs.testing import MemoryILS
 from tests.loopback import (

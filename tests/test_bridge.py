@@ -15,9 +15,9 @@ from twisted.plugin import getPlugins
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from sip2acs import codec
 from sip2acs.bridgetap import Options, makeService, parseUpstream
 from sip2acs.config import ListenerConfig
+from sip2acs.sip import codec
 from tests.certs import CertificateAuthority
 from tests.listeners import ListenerHarness, RawClient, waitFor
 from tests.loopback import (

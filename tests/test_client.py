@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_client -*-
 """
 Tests for L{sip2acs.client} (the C{sip2acs client} troubleshooting tool)
-and L{sip2acs.codes}.
+and L{sip2acs.sip.codes}.
 
 The request builder, the tables, the option parsing and the shell's
 parsing and completion are tested directly. L{SIP2Connection} is tested
@@ -30,7 +30,7 @@ from twisted.internet.ssl import (
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from sip2acs import client, codec, codes
+from sip2acs import client
 from sip2acs.cli import makeParser as makeCommandParser
 from sip2acs.client import (
     EXIT_NO_ANSWER,
@@ -58,6 +58,7 @@ from sip2acs.client import (
     responseOk,
     withPositional,
 )
+from sip2acs.sip import codec, codes
 from tests.certs import CertificateAuthority, certificatePEM, keyPEM
 from tests.loopback import (
     ADA,
@@ -160,7 +161,7 @@ def runClient(argv, environ=None, askSecret=noSecrets, stdin=None):
 
 class CodesTests(SynchronousTestCase):
     """
-    Tests for the code tables of L{sip2acs.codes}.
+    Tests for the code tables of L{sip2acs.sip.codes}.
     """
 
     def test_tablesComplete(self):
@@ -181,10 +182,10 @@ class CodesTests(SynchronousTestCase):
 
     def test_tablesFollowSpec(self):
         """
-        The positional tables follow L{sip2acs.spec}'s order: patron
+        The positional tables follow L{sip2acs.sip.spec}'s order: patron
         status flags, C{BX} message pairs and summary fields.
         """
-        from sip2acs import spec
+        from sip2acs.sip import spec
 
         self.assertEqual(
             [name.replace(" ", "") for name in codes.PATRON_STATUS],
@@ -478,7 +479,7 @@ class BuildRequestTests(SynchronousTestCase):
         Every named request but C{raw} is a SIP2 request whose answer is
         known.
         """
-        from sip2acs.spec import RESPONSE_TO
+        from sip2acs.sip.spec import RESPONSE_TO
 
         for kind in REQUESTS.values():
             if kind.name != "raw":

@@ -1,5 +1,5 @@
 """
-Tests for L{sip2acs.codec}: the golden vectors of C{SIP2.md} section 6,
+Tests for L{sip2acs.sip.codec}: the golden vectors of C{SIP2.md} section 6,
 round-trip properties for every message of the table, the checksum, lenient
 decoding, typed errors, output cleaning and password redaction.
 """
@@ -12,7 +12,7 @@ import attrs
 from hypothesis import HealthCheck, given, settings, strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from sip2acs import codec, spec
+from sip2acs.sip import codec, spec
 
 # -- the vectors of SIP2.md section 6 ----------------------------------------
 
@@ -2910,7 +2910,7 @@ class RedactionTests(SynchronousTestCase):
 class TypeCheckingNamesTests(SynchronousTestCase):
     """
     The message classes, built at import time, are also declared for type
-    checkers in an C{if TYPE_CHECKING:} block of L{sip2acs.codec}.
+    checkers in an C{if TYPE_CHECKING:} block of L{sip2acs.sip.codec}.
     """
 
     def test_declaredNamesMatchTheSpec(self) -> None:

@@ -9,8 +9,8 @@ from datetime import datetime
 from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import TestCase
 
-from sip2acs import codec
 from sip2acs.ils.sqlite import SQLiteILS
+from sip2acs.sip import codec
 from tests.loopback import LoopbackServer, login, request
 
 NOW = datetime(2025, 3, 14, 10, 15)

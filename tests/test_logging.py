@@ -10,7 +10,8 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.logger import eventAsJSON, formatEvent
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from sip2acs import codec, observers
+from sip2acs import observers
+from sip2acs.sip import codec
 from tests.loopback import (
     ADA,
     ADA_PIN,

@@ -19,7 +19,6 @@ from twisted.logger import formatEvent
 from twisted.python.threadable import isInIOThread
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from sip2acs import codec
 from sip2acs.ils.base import (
     HoldResult,
     ILSBase,
@@ -32,6 +31,7 @@ from sip2acs.ils.base import (
     UnsupportedOperation,
 )
 from sip2acs.interfaces import OPERATIONS
+from sip2acs.sip import codec
 from sip2acs.testing import MemoryILS, MemoryPatron
 from tests.loopback import (
     ADA,

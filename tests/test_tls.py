@@ -33,9 +33,9 @@ from twisted.python.usage import UsageError
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 from zope.interface import implementer
 
-from sip2acs import codec
 from sip2acs.config import ConfigError, ListenerConfig, parseConfig
 from sip2acs.passwords import hashPassword
+from sip2acs.sip import codec
 from sip2acs.tap import Options, makeService
 from sip2acs.tls import (
     HalfCloseableTLS,

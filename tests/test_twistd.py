@@ -12,7 +12,7 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.trial.unittest import TestCase
 
-from sip2acs import codec
+from sip2acs.sip import codec
 from tests.loopback import SIP2Client, withChecksum
 from tests.process import startServer
 

@@ -12,10 +12,10 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.logger import eventAsJSON, formatEvent
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from sip2acs import codec
 from sip2acs.config import ConfigError, parseConfig
 from sip2acs.ils.sqlite import SQLiteILS
 from sip2acs.session import MAX_FEE_AMOUNT, feeAmount
+from sip2acs.sip import codec
 from tests.loopback import (
     LoopbackServer,
     captureLogs,

@@ -309,7 +309,7 @@ class Patron:
     """
     A patron as the ACS reports it (23, 63, 01, 25).
 
-    @ivar flags: The names (from L{sip2acs.spec.PATRON_STATUS_FLAGS}) of the
+    @ivar flags: The names (from L{sip2acs.sip.spec.PATRON_STATUS_FLAGS}) of the
         patron status conditions that are true; an empty set means a patron
         in good standing.
     @ivar pinValid: Whether the PIN given matched; L{None} when no PIN was

@@ -20,8 +20,8 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, TOP)
 
-from sip2acs import codec  # noqa: E402
 from sip2acs.passwords import hashPassword  # noqa: E402
+from sip2acs.sip import codec  # noqa: E402
 
 LOGIN = "kiosk"
 PASSWORD = "kiosk-pw"

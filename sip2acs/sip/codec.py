@@ -2,7 +2,7 @@
 """
 The SIP2 codec: bytes to typed messages and back. Pure Python, no Twisted.
 
-Every message of L{sip2acs.spec.MESSAGES} becomes a frozen attrs class in
+Every message of L{sip2acs.sip.spec.MESSAGES} becomes a frozen attrs class in
 this module (L{Login}, L{CheckoutResponse}, ...), with one attribute per
 fixed field and per identified field, named after the spec's field names in
 mixedCase. Repeatable fields (C{AF}, C{AG}, C{AS}..C{AV}, C{BU}, C{CD},
@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import attrs
 
-from sip2acs import spec as _spec
+from sip2acs.sip import spec as _spec
 
 __all__ = [
     "SIP2Error",
@@ -261,7 +261,7 @@ def formatFixed(field, value, encoding="ascii", delimiter="|"):
     never contains the delimiter), then padded or cut to the field's
     length.
 
-    @type field: L{sip2acs.spec.FixedField}
+    @type field: L{sip2acs.sip.spec.FixedField}
     @param encoding: The account's character set.
     @param delimiter: The field delimiter.
     @rtype: L{str}
@@ -305,7 +305,7 @@ class Message:
     """
     Base class of every SIP2 message class built from the table.
 
-    @cvar spec: The message's L{sip2acs.spec.MessageSpec}.
+    @cvar spec: The message's L{sip2acs.sip.spec.MessageSpec}.
     @ivar extra: Identified fields this message does not define (vendor
         extensions, fields of other messages), as C{(fid, value)} pairs in
         the order received. They are re-encoded as they came.
@@ -390,7 +390,7 @@ def _build(messageSpec):
     )
     cls.spec = messageSpec
     cls.__module__ = __name__
-    cls.__doc__ = "SIP2 message %s (%s), built from L{sip2acs.spec}." % (
+    cls.__doc__ = "SIP2 message %s (%s), built from L{sip2acs.sip.spec}." % (
         messageSpec.code,
         messageSpec.name,
     )

@@ -3,7 +3,7 @@
 The SIP 2.00 message table: every message, its fixed fields and its
 identified fields, transcribed from C{shared/spec/SIP2.md} sections 2 and 3.
 
-This module is data only. L{sip2acs.codec} builds the message classes, the
+This module is data only. L{sip2acs.sip.codec} builds the message classes, the
 parser and the encoder from it, so adding a vendor field or correcting a
 length is a one-line change here.
 

@@ -13,7 +13,7 @@ C{shared/spec/SIP2.md} section 4, for tools that show messages to people
      '15/16 hold', '65/66 renew all']
 
 Nothing here is used to decide anything on the server; the server's own
-tables are in L{sip2acs.spec}.
+tables are in L{sip2acs.sip.spec}.
 """
 
 __all__ = [
@@ -300,7 +300,7 @@ FLAGS = {
 }
 """
 The meaning of one-character flags, by the field's name in
-L{sip2acs.spec} (the 98 flags, ok, Y/N/U fields...).
+L{sip2acs.sip.spec} (the 98 flags, ok, Y/N/U fields...).
 """
 
 VENDOR_FIELDS = {
@@ -318,7 +318,7 @@ VENDOR_FIELDS = {
     "RN": "check number (Envisionware)",
 }
 """
-Names of vendor extension fields that L{sip2acs.spec.FIELDS} does not
+Names of vendor extension fields that L{sip2acs.sip.spec.FIELDS} does not
 know (spec 3.3).
 """
 

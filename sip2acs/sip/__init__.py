@@ -1,0 +1,6 @@
+"""
+The SIP2 language, with no Twisted and no I/O: the table of messages and
+fields (L{sip2acs.sip.spec}), the codec between bytes and typed messages
+(L{sip2acs.sip.codec}) and what the codes mean to people
+(L{sip2acs.sip.codes}).
+"""
