@@ -152,7 +152,7 @@ class Server:
         env["PYTHONPATH"] = os.pathsep.join(
             [top] + [os.path.abspath(p) for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
         if logger == "fast":
-            logging = ["--logger=sip2acs.observers.logfile"]
+            logging = ["--logger=sip2acs.ops.observers.logfile"]
             env["SIP2ACS_LOG"] = self.log
         args = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
                 "--nodaemon", "--pidfile=", *logging, "sip2acs", "--config", config]
@@ -604,7 +604,7 @@ def register(subparsers):
                         help="core for the load generator (default 1; -1: no pinning)")
     parser.add_argument("--server-logger", choices=("default", "fast"), default="default",
                         help="the started server's logging: twistd's default text file, or "
-                        "--logger=sip2acs.observers.logfile (default: default)")
+                        "--logger=sip2acs.ops.observers.logfile (default: default)")
     parser.add_argument("--workdir", help="keep the data set and logs here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary work directory")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")

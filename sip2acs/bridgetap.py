@@ -16,7 +16,7 @@ from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 
 from sip2acs.bridge import BridgeFactory, BridgeTLS
-from sip2acs.reload import ReloadService
+from sip2acs.ops.reload import ReloadService
 from sip2acs.tap import ListeningService
 from sip2acs.tls import TLSMaterialError
 

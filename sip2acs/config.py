@@ -203,7 +203,7 @@ class AccountConfig:
 class AdminConfig:
     """
     The admin HTTP listener (metrics, health, readiness, status page; see
-    L{sip2acs.admin}).
+    L{sip2acs.ops.admin}).
 
     @ivar endpoint: A Twisted server endpoint description, e.g.
         C{tcp:6080:interface=127.0.0.1}; L{None} for no admin listener.

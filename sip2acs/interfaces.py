@@ -53,7 +53,7 @@ class IILS(Interface):
     the interface, so adapters without it still provide it): it returns a
     Deferred firing when the circulation system answers a cheap request
     and failing when it does not. The admin listener's C{/health} calls
-    it, bounded by a timeout (see L{sip2acs.admin}); adapters without it
+    it, bounded by a timeout (see L{sip2acs.ops.admin}); adapters without it
     count as healthy.
     """
 

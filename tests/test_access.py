@@ -857,7 +857,7 @@ class ReloadTests(TestCase):
         """
         from twisted.application.service import MultiService
 
-        from sip2acs.reload import ConfigReloader
+        from sip2acs.ops.reload import ConfigReloader
         from sip2acs.tap import adapterKey
 
         events = captureLogs(self)

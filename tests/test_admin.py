@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_admin -*-
 """
-Tests for L{sip2acs.metrics} and L{sip2acs.admin}: the Prometheus
+Tests for L{sip2acs.ops.metrics} and L{sip2acs.ops.admin}: the Prometheus
 exposition, readiness and its signals, and the admin HTTP listener on a
 real loopback socket next to a real SIP2 listener.
 """
@@ -22,7 +22,6 @@ from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.server import Site
 
-from sip2acs.admin import HEALTH_TIMEOUT, DrainService, makeSite
 from sip2acs.config import (
     DEFAULT_ADMIN_ENDPOINT,
     AdminConfig,
@@ -32,7 +31,8 @@ from sip2acs.config import (
     parseConfig,
 )
 from sip2acs.ils.sqlite import SQLiteILS
-from sip2acs.metrics import (
+from sip2acs.ops.admin import HEALTH_TIMEOUT, DrainService, makeSite
+from sip2acs.ops.metrics import (
     LATENCY_BUCKETS,
     Exposition,
     Histogram,
@@ -1017,7 +1017,7 @@ class AdminReloadTests(SynchronousTestCase):
         """
         from twisted.application.service import MultiService
 
-        from sip2acs.reload import ConfigReloader
+        from sip2acs.ops.reload import ConfigReloader
         from sip2acs.server import ACSServer
         from sip2acs.tap import adapterKey, buildAdapters
         from tests.test_tap import CONFIG

@@ -10,7 +10,7 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.logger import eventAsJSON, formatEvent
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from sip2acs import observers
+from sip2acs.ops import observers
 from sip2acs.sip import codec
 from tests.loopback import (
     ADA,
@@ -107,7 +107,7 @@ class RedactionTests(TestCase):
 class ObserverFactoryTests(SynchronousTestCase):
     def test_jsonlines(self) -> None:
         """
-        C{sip2acs.observers.jsonlines} writes one JSON object per event to
+        C{sip2acs.ops.observers.jsonlines} writes one JSON object per event to
         the file C{SIP2ACS_LOG} names.
         """
         path = self.mktemp()
@@ -121,7 +121,7 @@ class ObserverFactoryTests(SynchronousTestCase):
 
     def test_syslogFacility(self) -> None:
         """
-        C{sip2acs.observers.syslog} uses local6 unless told otherwise, and
+        C{sip2acs.ops.observers.syslog} uses local6 unless told otherwise, and
         refuses an unknown facility by name.
         """
         self.patch(observers.os, "environ", {})

@@ -1,5 +1,5 @@
 """
-Tests for L{sip2acs.observers}.
+Tests for L{sip2acs.ops.observers}.
 """
 
 import io
@@ -8,7 +8,7 @@ from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from sip2acs.observers import FastTextObserver
+from sip2acs.ops.observers import FastTextObserver
 
 
 class Stream(io.StringIO):
@@ -76,3 +76,18 @@ class FastTextObserverTests(SynchronousTestCase):
         self.assertEqual(self.stream.flushes, 1)
         self.observer.flush()
         self.assertEqual(self.stream.flushes, 2)
+
+
+class OldNamesTests(SynchronousTestCase):
+    def test_oldLoggerNames(self):
+        """
+        C{twistd --logger=sip2acs.observers.stdout} (and the other
+        observers' first names) still work after the move to
+        L{sip2acs.ops.observers}.
+        """
+        from twisted.python.reflect import namedAny
+
+        from sip2acs.ops import observers
+
+        for name in ("stdout", "logfile", "jsonlines", "syslog"):
+            self.assertIs(namedAny("sip2acs.observers." + name), getattr(observers, name))

@@ -13,8 +13,8 @@ from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from sip2acs.config import ConfigError
+from sip2acs.ops.reload import ConfigReloader, ReloadService
 from sip2acs.passwords import hashPassword
-from sip2acs.reload import ConfigReloader, ReloadService
 from sip2acs.tap import adapterKey
 from tests.loopback import LoopbackServer, SIP2Client, login, makeConfig
 from tests.process import startServer

@@ -5,7 +5,7 @@ monitoring and for draining a server before maintenance.
 
 Resources (see L{makeSite}):
 
-  - C{/metrics}: every metric of L{sip2acs.metrics.Metrics}, in the
+  - C{/metrics}: every metric of L{sip2acs.ops.metrics.Metrics}, in the
     Prometheus text format 0.0.4;
   - C{/health}: 200 when the process is up and every ILS adapter answers
     its health check within the timeout, 503 naming each failing
@@ -43,7 +43,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Site
 
 from sip2acs._version import __version__
-from sip2acs.metrics import CONTENT_TYPE
+from sip2acs.ops.metrics import CONTENT_TYPE
 
 __all__ = [
     "HEALTH_TIMEOUT",
@@ -470,7 +470,7 @@ class DrainService(Service):
     def __init__(self, readiness, reactor, installSignals=True):
         """
         @param readiness: The server's L{Readiness
-            <sip2acs.metrics.Readiness>}.
+            <sip2acs.ops.metrics.Readiness>}.
         @param reactor: The reactor to hand the change to.
         @param installSignals: Whether to install the signal handlers.
         """

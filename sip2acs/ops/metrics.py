@@ -6,7 +6,7 @@ server is ready for new kiosks.
 
 This module has no third-party dependency and does no I/O: L{Metrics}
 counts, L{Exposition} writes the text format, L{Readiness} holds the
-ready/draining state. L{sip2acs.admin} serves them over HTTP.
+ready/draining state. L{sip2acs.ops.admin} serves them over HTTP.
 
 Everything here is called on the reactor thread.
 
