@@ -1,7 +1,7 @@
 """
 A listener built the way C{twistd sip2acs} builds it (L{listenerFactory
-<sip2acs.tap.listenerFactory>} on a L{ListeningService
-<sip2acs.tap.ListeningService>}): PROXY header, access gate, TLS and the
+<sip2acs.app.tap.listenerFactory>} on a L{ListeningService
+<sip2acs.app.tap.ListeningService>}): PROXY header, access gate, TLS and the
 SIP2 factory as configured, serving the in-memory library of
 L{tests.loopback} on 127.0.0.1 (or ::1), an ephemeral port, for one test.
 Everything it opens is closed by the test's cleanups.
@@ -19,9 +19,9 @@ from twisted.internet.endpoints import (
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import deferLater
 
+from sip2acs.app.tap import ListeningService, listenerFactory, serverTLS
 from sip2acs.config import ListenerConfig
 from sip2acs.server import ACSServer
-from sip2acs.tap import ListeningService, listenerFactory, serverTLS
 from tests.loopback import INSTITUTION, TIMEOUT, SIP2Client, makeConfig, makeILS
 
 __all__ = ["ListenerHarness", "RawClient"]

@@ -857,8 +857,8 @@ class ReloadTests(TestCase):
         """
         from twisted.application.service import MultiService
 
+        from sip2acs.app.tap import adapterKey
         from sip2acs.ops.reload import ConfigReloader
-        from sip2acs.tap import adapterKey
 
         events = captureLogs(self)
         acs = ListenerHarness(self)

@@ -22,6 +22,7 @@ from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.server import Site
 
+from sip2acs.app.tap import Options, makeService
 from sip2acs.config import (
     DEFAULT_ADMIN_ENDPOINT,
     AdminConfig,
@@ -44,7 +45,6 @@ from sip2acs.ops.metrics import (
 )
 from sip2acs.passwords import hashPassword
 from sip2acs.sip import codec
-from sip2acs.tap import Options, makeService
 from sip2acs.testing import MemoryILS
 from tests.loopback import (
     ADA,
@@ -1017,9 +1017,9 @@ class AdminReloadTests(SynchronousTestCase):
         """
         from twisted.application.service import MultiService
 
+        from sip2acs.app.tap import adapterKey, buildAdapters
         from sip2acs.ops.reload import ConfigReloader
         from sip2acs.server import ACSServer
-        from sip2acs.tap import adapterKey, buildAdapters
         from tests.test_tap import CONFIG
 
         path = self.mktemp()

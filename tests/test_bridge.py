@@ -1,5 +1,5 @@
 """
-Tests for the branch bridge (L{sip2acs.bridge}, C{twistd sip2acs-bridge}):
+Tests for the branch bridge (L{sip2acs.app.bridge}, C{twistd sip2acs-bridge}):
 a kiosk speaking plain SIP2 to the bridge, the bridge speaking mutual TLS
 to a sip2acs TLS listener, all on loopback sockets.
 """
@@ -15,7 +15,7 @@ from twisted.plugin import getPlugins
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from sip2acs.bridgetap import Options, makeService, parseUpstream
+from sip2acs.app.bridgetap import Options, makeService, parseUpstream
 from sip2acs.config import ListenerConfig
 from sip2acs.sip import codec
 from tests.certs import CertificateAuthority
@@ -375,10 +375,10 @@ class BridgeOptionsTests(SynchronousTestCase):
     def test_plugin(self) -> None:
         """
         C{twistd sip2acs-bridge} is a plugin backed by
-        L{sip2acs.bridgetap}.
+        L{sip2acs.app.bridgetap}.
         """
         makers = {m.tapname: m for m in getPlugins(IServiceMaker)}
-        self.assertEqual(makers["sip2acs-bridge"].module, "sip2acs.bridgetap")
+        self.assertEqual(makers["sip2acs-bridge"].module, "sip2acs.app.bridgetap")
 
     def test_defaults(self) -> None:
         """

@@ -12,10 +12,10 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
+from sip2acs.app.tap import adapterKey
 from sip2acs.config import ConfigError
 from sip2acs.ops.reload import ConfigReloader, ReloadService
 from sip2acs.passwords import hashPassword
-from sip2acs.tap import adapterKey
 from tests.loopback import LoopbackServer, SIP2Client, login, makeConfig
 from tests.process import startServer
 

@@ -1,5 +1,5 @@
 """
-Tests for L{sip2acs.tap}: options and the service tree, without sockets.
+Tests for L{sip2acs.app.tap}: options and the service tree, without sockets.
 """
 
 import os
@@ -15,9 +15,9 @@ from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface import implementer
 
+from sip2acs.app.tap import Options, makeService
 from sip2acs.interfaces import IILS
 from sip2acs.passwords import hashPassword
-from sip2acs.tap import Options, makeService
 from sip2acs.testing import MemoryILS
 
 built = []
@@ -226,7 +226,7 @@ class StartOrderTests(TestCase):
 
     @inlineCallbacks
     def test_acceptsOnlyOnceAdaptersStarted(self):
-        from sip2acs.tap import ListeningService, ServerService
+        from sip2acs.app.tap import ListeningService, ServerService
 
         built = []
 

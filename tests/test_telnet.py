@@ -359,8 +359,8 @@ class TelnetServiceTests(SynchronousTestCase):
         """
         from twisted.internet.testing import MemoryReactorClock
 
+        from sip2acs.app.tap import Options, makeService
         from sip2acs.passwords import hashPassword
-        from sip2acs.tap import Options, makeService
 
         path = self.mktemp()
         with open(path, "w") as f:

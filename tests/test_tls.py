@@ -33,10 +33,10 @@ from twisted.python.usage import UsageError
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 from zope.interface import implementer
 
+from sip2acs.app.tap import Options, makeService
 from sip2acs.config import ConfigError, ListenerConfig, parseConfig
 from sip2acs.passwords import hashPassword
 from sip2acs.sip import codec
-from sip2acs.tap import Options, makeService
 from sip2acs.tls import (
     HalfCloseableTLS,
     ServerTLS,
@@ -1089,7 +1089,7 @@ class BusyPortTests(TestCase):
         """
         files = Files(self)
         acs = ListenerHarness(self, files.listener())
-        from sip2acs.tap import listenerService
+        from sip2acs.app.tap import listenerService
 
         listener = attrs.evolve(
             files.listener(), endpoint="tcp:%d:interface=127.0.0.1" % (acs.port,)

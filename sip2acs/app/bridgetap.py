@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_bridge -*-
 """
 C{twistd sip2acs-bridge}: options and the service tree of the branch
-bridge (see L{sip2acs.bridge}).
+bridge (see L{sip2acs.app.bridge}).
 
     twistd -n sip2acs-bridge --upstream sip.library.example:45550 \\
         --ca central-ca.pem --certificate branch.pem --private-key branch.key
@@ -15,9 +15,9 @@ from twisted.application.service import MultiService
 from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 
-from sip2acs.bridge import BridgeFactory, BridgeTLS
+from sip2acs.app.bridge import BridgeFactory, BridgeTLS
+from sip2acs.app.tap import ListeningService
 from sip2acs.ops.reload import ReloadService
-from sip2acs.tap import ListeningService
 from sip2acs.tls import TLSMaterialError
 
 __all__ = ["Options", "makeService", "parseUpstream"]
