@@ -5,7 +5,7 @@ C{sip2acs db init} and C{db import}, as an operator would.
 
 import os
 
-from sip2acs import cli
+from sip2acs.tools import cli
 
 __all__ = ["makeLibrary", "writeFile"]
 

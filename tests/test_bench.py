@@ -1,5 +1,5 @@
 """
-Tests for L{sip2acs.bench}: the harness runs and reports what it measured.
+Tests for L{sip2acs.tools.bench}: the harness runs and reports what it measured.
 Nothing here depends on how fast anything is.
 """
 
@@ -8,7 +8,7 @@ import os
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from sip2acs import bench, cli
+from sip2acs.tools import bench, cli
 
 
 class PercentileTests(SynchronousTestCase):

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_client -*-
 """
-Tests for L{sip2acs.client} (the C{sip2acs client} troubleshooting tool)
+Tests for L{sip2acs.tools.client} (the C{sip2acs client} troubleshooting tool)
 and L{sip2acs.sip.codes}.
 
 The request builder, the tables, the option parsing and the shell's
@@ -30,9 +30,10 @@ from twisted.internet.ssl import (
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from sip2acs import client
-from sip2acs.cli import makeParser as makeCommandParser
-from sip2acs.client import (
+from sip2acs.sip import codec, codes
+from sip2acs.tools import client
+from sip2acs.tools.cli import makeParser as makeCommandParser
+from sip2acs.tools.client import (
     EXIT_NO_ANSWER,
     EXIT_OK,
     EXIT_REFUSED,
@@ -58,7 +59,6 @@ from sip2acs.client import (
     responseOk,
     withPositional,
 )
-from sip2acs.sip import codec, codes
 from tests.certs import CertificateAuthority, certificatePEM, keyPEM
 from tests.loopback import (
     ADA,

@@ -1,6 +1,6 @@
 """
 Tests for L{sip2acs.ils.sqlite}, L{sip2acs.ils.circulation},
-L{sip2acs.ils.demo} and L{sip2acs.dbcli}: the adapter contract on the
+L{sip2acs.ils.demo} and L{sip2acs.tools.dbcli}: the adapter contract on the
 embedded SQLite system, then what is particular to it.
 """
 
@@ -21,7 +21,6 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from sip2acs import dbcli
 from sip2acs.ils import sqlite as sqliteModule
 from sip2acs.ils.base import (
     CheckinRequest,
@@ -48,6 +47,7 @@ from sip2acs.ils.sqlite import (
     openDatabase,
 )
 from sip2acs.passwords import isHashed, verifyPassword
+from sip2acs.tools import dbcli
 from tests.ilscontract import PIN, ILSContractMixin
 
 POOL_THREAD = "PoolThread-%s-0" % (POOL_NAME,)

@@ -20,10 +20,11 @@ from twisted.logger import globalLogPublisher
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
-from sip2acs import cli, config, xmlconfig
+from sip2acs import config, xmlconfig
 from sip2acs.app.tap import Options
 from sip2acs.config import ConfigError, loadConfig, parseConfig
 from sip2acs.passwords import hashPassword, verifyPassword
+from sip2acs.tools import cli
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KOHA = os.path.join(HERE, "data", "koha-SIPconfig.xml")

@@ -42,7 +42,7 @@ def run(argv, **kw):
     Run C{sip2acs ARGV} (the command-line tool) and fail loudly if it fails.
     """
     result = subprocess.run(
-        [sys.executable, "-c", "import sys; from sip2acs.cli import main; sys.exit(main())",
+        [sys.executable, "-c", "import sys; from sip2acs.tools.cli import main; sys.exit(main())",
          *argv],
         cwd=TOP, capture_output=True, text=True, **kw,
     )

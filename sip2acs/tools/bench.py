@@ -38,8 +38,8 @@ import tempfile
 import time
 from datetime import datetime
 
-from sip2acs import cli
 from sip2acs.passwords import hashPassword
+from sip2acs.tools import cli
 
 __all__ = ["register", "percentile"]
 

@@ -692,7 +692,7 @@ def _fail(command, error):
 
 
 def _columnsHelp():
-    lines = ["columns (* = required; see the sip2acs.dbcli documentation):"]
+    lines = ["columns (* = required; see the sip2acs.tools.dbcli documentation):"]
     for kind, spec in sorted(KINDS.items()):
         names = ", ".join(
             column.name + ("*" if column.required else "") for column in spec.columns

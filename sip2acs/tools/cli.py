@@ -13,9 +13,10 @@ import argparse
 import getpass
 import sys
 
-from sip2acs import bench, client, dbcli, xmlconfig
+from sip2acs import xmlconfig
 from sip2acs.config import ConfigError, loadConfig
 from sip2acs.passwords import hashPassword
+from sip2acs.tools import bench, client, dbcli
 
 __all__ = ["main"]
 
