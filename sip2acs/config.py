@@ -18,10 +18,10 @@ from datetime import tzinfo
 
 import attrs
 
-from sip2acs.access import AddressList
 from sip2acs.ils.base import HOST_ZONE, zoneNamed
 from sip2acs.passwords import hashPassword, isHashed
-from sip2acs.tls import TLS_VERSIONS, TLSMaterialError, loadMaterial, normalizeSubject
+from sip2acs.transports.access import AddressList
+from sip2acs.transports.tls import TLS_VERSIONS, TLSMaterialError, loadMaterial, normalizeSubject
 
 __all__ = [
     "ConfigError",
@@ -68,7 +68,7 @@ class ListenerConfig:
         C{tcp:6001:interface=127.0.0.1}.
     @ivar transport: C{raw} (SIP2 login with 93), C{telnet} (a
         C{login:}/C{password:} prelude, then SIP2; see
-        L{sip2acs.telnet}) or C{tls} (SIP2 in TLS; see L{sip2acs.tls}).
+        L{sip2acs.transports.telnet}) or C{tls} (SIP2 in TLS; see L{sip2acs.transports.tls}).
     @ivar loginTimeout: Seconds an unauthenticated connection may stay.
     @ivar idleTimeout: Seconds without a message before an authenticated
         connection is closed; L{None} for never.
@@ -178,7 +178,7 @@ class AccountConfig:
         logged in as this account without a 93 (a 93 still overrides), or
         L{None}.
     @ivar certificateSubject: The subject (RFC 4514, as
-        L{normalizeSubject <sip2acs.tls.normalizeSubject>} writes it) the
+        L{normalizeSubject <sip2acs.transports.tls.normalizeSubject>} writes it) the
         kiosk's TLS client certificate must have to log in as this
         account, or L{None}.
     """

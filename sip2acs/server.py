@@ -10,11 +10,11 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.reflect import namedAny
 
-from sip2acs.access import LoginThrottle, parseAddress
 from sip2acs.failurelog import FailureLog
 from sip2acs.ops.metrics import Metrics, Readiness
 from sip2acs.passwords import VerifiedCache, hashPassword, verifyPassword
 from sip2acs.sip import codec
+from sip2acs.transports.access import LoginThrottle, parseAddress
 
 __all__ = ["ACSServer", "SIP2ServerFactory", "makeAdapter"]
 
@@ -61,7 +61,7 @@ class ACSServer:
     @ivar adapters: Institution id to its L{IILS} provider; institutions
         with the same adapter and options share one.
     @ivar connections: The open L{SIP2Protocol
-        <sip2acs.protocol.SIP2Protocol>}s.
+        <sip2acs.transports.protocol.SIP2Protocol>}s.
     @ivar metrics: The L{Metrics <sip2acs.ops.metrics.Metrics>} the admin
         listener reports.
     @ivar readiness: The L{Readiness <sip2acs.ops.metrics.Readiness>}: whether
@@ -165,7 +165,7 @@ class ACSServer:
 
         On a listener with a cooling-off, each attempt takes a slot of its
         (address, login) count before the password is checked (see
-        L{LoginThrottle <sip2acs.access.LoginThrottle>}): a login cooling
+        L{LoginThrottle <sip2acs.transports.access.LoginThrottle>}): a login cooling
         off after repeated failures is refused without a check, and an
         attempt waits while as many checks are in progress as failures are
         left before the cooling-off. Logins that are not configured are
@@ -179,7 +179,7 @@ class ACSServer:
         @param listener: The L{ListenerConfig} it connected to, whose
             cooling-off settings apply; L{None} for none.
         @param subject: The subject of its TLS client certificate (see
-            L{sip2acs.tls.peerSubject}), or L{None}.
+            L{sip2acs.transports.tls.peerSubject}), or L{None}.
         @return: A Deferred firing with the L{AccountConfig} or L{None}.
         """
         throttle = self.throttleFor(listener)
@@ -298,7 +298,7 @@ class ACSServer:
         Shut down gracefully (after the listeners stopped accepting): each
         SC connection stops reading, answers the request it has in flight,
         if any, and closes (L{SIP2Protocol.shutdown
-        <sip2acs.protocol.SIP2Protocol.shutdown>}), so every request the
+        <sip2acs.transports.protocol.SIP2Protocol.shutdown>}), so every request the
         server had taken is answered and nothing else is taken. Connections
         still open after C{timeout} seconds (an adapter that does not
         answer, an SC that does not read) are aborted.
@@ -350,8 +350,8 @@ class ACSServer:
 class SIP2ServerFactory(ServerFactory):
     """
     The factory behind one listener: it builds a L{SIP2Protocol
-    <sip2acs.protocol.SIP2Protocol>} (a L{TelnetLoginProtocol
-    <sip2acs.telnet.TelnetLoginProtocol>} on a telnet listener) with a
+    <sip2acs.transports.protocol.SIP2Protocol>} (a L{TelnetLoginProtocol
+    <sip2acs.transports.telnet.TelnetLoginProtocol>} on a telnet listener) with a
     fresh L{ACSSession <sip2acs.session.ACSSession>} for each connection.
     On raw and TLS listeners an SC whose address an account is bound to
     starts logged in as that account.
@@ -362,13 +362,13 @@ class SIP2ServerFactory(ServerFactory):
         self.listener = listener
 
     def buildProtocol(self, addr):
-        from sip2acs.protocol import SIP2Protocol
         from sip2acs.session import ACSSession
+        from sip2acs.transports.protocol import SIP2Protocol
 
         peer = getattr(addr, "host", None)
         session = ACSSession(self.server, self.listener, peer=peer)
         if self.listener.transport == "telnet":
-            from sip2acs.telnet import TelnetLoginProtocol
+            from sip2acs.transports.telnet import TelnetLoginProtocol
 
             protocol = TelnetLoginProtocol(session, self.listener)
         else:

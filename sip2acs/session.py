@@ -193,7 +193,7 @@ class ACSSession:
         SC logged in as, or L{None} before login.
     @ivar terminal: The L{Terminal} passed to the adapter.
     @ivar certificateSubject: The subject of the SC's TLS client
-        certificate (see L{sip2acs.tls.peerSubject}), or L{None}.
+        certificate (see L{sip2acs.transports.tls.peerSubject}), or L{None}.
     @ivar messages: How many requests were answered.
     @ivar lastMessageAt: When the last request was answered (the clock's
         seconds), or L{None}.

@@ -236,7 +236,7 @@ class SIP2Client(Protocol):
     @ivar frames: Complete replies not yet taken by L{replies}, without
         their terminator (the LF of a CRLF terminator is dropped too).
     @ivar server: The server side of this connection (a L{SIP2Protocol
-        <sip2acs.protocol.SIP2Protocol>}), set by L{LoopbackServer.connect}.
+        <sip2acs.transports.protocol.SIP2Protocol>}), set by L{LoopbackServer.connect}.
     """
 
     def __init__(self, reactor):

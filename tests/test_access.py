@@ -1,5 +1,5 @@
 """
-Tests for network access control (L{sip2acs.access}, L{sip2acs.proxy}):
+Tests for network access control (L{sip2acs.transports.access}, L{sip2acs.transports.proxy}):
 listener and account allow lists, Sierra-style login by address, the
 cooling-off after failed logins, the per-address cap, and the PROXY
 protocol behind a load balancer. Kiosks on loopback sockets (127.0.0.1 and,
@@ -21,11 +21,11 @@ from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
-from sip2acs.access import AddressList, LoginThrottle, parseAddress
 from sip2acs.config import ConfigError, parseConfig
 from sip2acs.passwords import hashPassword
-from sip2acs.proxy import V2_SIGNATURE, InvalidHeader, parseHeader
 from sip2acs.sip import codec
+from sip2acs.transports.access import AddressList, LoginThrottle, parseAddress
+from sip2acs.transports.proxy import V2_SIGNATURE, InvalidHeader, parseHeader
 from tests.certs import clientOptions
 from tests.listeners import ListenerHarness, RawClient, waitFor
 from tests.loopback import (

@@ -1,5 +1,5 @@
 """
-Tests for L{sip2acs.protocol}: framing, flow control and timeouts of the
+Tests for L{sip2acs.transports.protocol}: framing, flow control and timeouts of the
 raw SIP2 transport.
 
 Most tests talk to a real server on a 127.0.0.1 loopback socket, the way a

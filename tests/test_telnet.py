@@ -1,5 +1,5 @@
 """
-Tests for L{sip2acs.telnet}: the telnet-style login prelude, then SIP2 as
+Tests for L{sip2acs.transports.telnet}: the telnet-style login prelude, then SIP2 as
 on a raw port. Kiosks and telnet clients over loopback sockets; the exact
 byte handling of the prelude on a L{StringTransport}.
 """
@@ -12,11 +12,11 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import formatEvent
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from sip2acs.access import AddressList
 from sip2acs.config import ListenerConfig
 from sip2acs.server import ACSServer, SIP2ServerFactory
 from sip2acs.sip import codec
-from sip2acs.telnet import TelnetLoginProtocol
+from sip2acs.transports.access import AddressList
+from sip2acs.transports.telnet import TelnetLoginProtocol
 from tests.listeners import ListenerHarness, RawClient, waitFor
 from tests.loopback import (
     ADA,

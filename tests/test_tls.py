@@ -1,5 +1,5 @@
 """
-Tests for L{sip2acs.tls} and the TLS listener: conversations over real
+Tests for L{sip2acs.transports.tls} and the TLS listener: conversations over real
 loopback sockets, mutual TLS accepted and refused, an account bound to a
 certificate subject, the TLS version floor, reloading certificates with
 connections open (directly and by SIGHUP to a running twistd), and the
@@ -37,7 +37,7 @@ from sip2acs.app.tap import Options, makeService
 from sip2acs.config import ConfigError, ListenerConfig, parseConfig
 from sip2acs.passwords import hashPassword
 from sip2acs.sip import codec
-from sip2acs.tls import (
+from sip2acs.transports.tls import (
     HalfCloseableTLS,
     ServerTLS,
     TLSMaterialError,
@@ -335,7 +335,7 @@ class MutualTLSTests(TestCase):
         certificate: with it, a 99 is answered without a 93; with another
         kiosk's certificate from the same address, it is not.
         """
-        from sip2acs.access import AddressList
+        from sip2acs.transports.access import AddressList
 
         bound, _ = AddressList.parse(["127.0.0.1"])
         account = makeAccount(

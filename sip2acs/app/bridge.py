@@ -32,7 +32,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from sip2acs.tls import HalfCloseableTLSFactory, TLSMaterialError, loadMaterial
+from sip2acs.transports.tls import HalfCloseableTLSFactory, TLSMaterialError, loadMaterial
 
 __all__ = ["BridgeFactory", "BridgeTLS"]
 

@@ -18,7 +18,7 @@ from twisted.python import usage
 from sip2acs.app.bridge import BridgeFactory, BridgeTLS
 from sip2acs.app.tap import ListeningService
 from sip2acs.ops.reload import ReloadService
-from sip2acs.tls import TLSMaterialError
+from sip2acs.transports.tls import TLSMaterialError
 
 __all__ = ["Options", "makeService", "parseUpstream"]
 

@@ -19,15 +19,15 @@ from twisted.internet.endpoints import serverFromString
 from twisted.logger import Logger
 from twisted.python import usage
 
-from sip2acs.access import AccessGate
 from sip2acs.config import DEFAULT_ADMIN_ENDPOINT, ConfigError, defaultConfig, loadConfig
 from sip2acs.ils.base import zoneName
 from sip2acs.interfaces import IILS
 from sip2acs.ops.admin import DrainService, makeSite
 from sip2acs.ops.reload import ConfigReloader, ReloadService
-from sip2acs.proxy import ProxyHeaderFactory
 from sip2acs.server import ACSServer, SIP2ServerFactory, makeAdapter
-from sip2acs.tls import ServerTLS, TLSMaterialError
+from sip2acs.transports.access import AccessGate
+from sip2acs.transports.proxy import ProxyHeaderFactory
+from sip2acs.transports.tls import ServerTLS, TLSMaterialError
 
 __all__ = [
     "ListeningService",

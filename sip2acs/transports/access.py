@@ -18,7 +18,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 from twisted.protocols.policies import WrappingFactory
 
-from sip2acs.halfclose import HalfCloseableWrapper
+from sip2acs.transports.halfclose import HalfCloseableWrapper
 
 __all__ = [
     "AddressList",

@@ -27,7 +27,7 @@ from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin, WrappingFactory
 from zope.interface import directlyProvides, providedBy
 
-from sip2acs.halfclose import HalfCloseableWrapper
+from sip2acs.transports.halfclose import HalfCloseableWrapper
 
 __all__ = ["InvalidHeader", "ProxyHeaderFactory", "parseHeader", "V2_SIGNATURE"]
 
@@ -232,7 +232,7 @@ class ProxyHeaderFactory(WrappingFactory):
     """
     Accepts the PROXY protocol on a listener: see the module docstring.
 
-    @ivar trusted: An L{AddressList <sip2acs.access.AddressList>} of the
+    @ivar trusted: An L{AddressList <sip2acs.transports.access.AddressList>} of the
         balancers allowed to send headers, or L{None} for any address.
     @ivar timeout: Seconds a connection has to send its header.
     """

@@ -45,7 +45,7 @@ from twisted.protocols.tls import BufferingTLSTransport, TLSMemoryBIOFactory
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from sip2acs.halfclose import HalfCloseableWrapper
+from sip2acs.transports.halfclose import HalfCloseableWrapper
 
 __all__ = [
     "HalfCloseableTLS",

@@ -98,7 +98,7 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         of the SC's client certificate, and log the SC in by its address if
         an account is bound to it (and to that certificate).
         """
-        from sip2acs.tls import peerSubject
+        from sip2acs.transports.tls import peerSubject
 
         self._handshaking = False
         self.session.certificateSubject = peerSubject(self.transport)

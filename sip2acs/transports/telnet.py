@@ -30,7 +30,7 @@ After C{Login OK} the bytes go to L{SIP2Protocol} unchanged.
 
 from twisted.logger import Logger
 
-from sip2acs.protocol import SIP2Protocol
+from sip2acs.transports.protocol import SIP2Protocol
 
 __all__ = ["TelnetLoginProtocol"]
 
