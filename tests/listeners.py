@@ -19,9 +19,9 @@ from twisted.internet.endpoints import (
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import deferLater
 
+from sip2acs.acs.server import ACSServer
 from sip2acs.app.tap import ListeningService, listenerFactory, serverTLS
 from sip2acs.config import ListenerConfig
-from sip2acs.server import ACSServer
 from tests.loopback import INSTITUTION, TIMEOUT, SIP2Client, makeConfig, makeILS
 
 __all__ = ["ListenerHarness", "RawClient"]

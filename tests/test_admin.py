@@ -1017,9 +1017,9 @@ class AdminReloadTests(SynchronousTestCase):
         """
         from twisted.application.service import MultiService
 
+        from sip2acs.acs.server import ACSServer
         from sip2acs.app.tap import adapterKey, buildAdapters
         from sip2acs.ops.reload import ConfigReloader
-        from sip2acs.server import ACSServer
         from tests.test_tap import CONFIG
 
         path = self.mktemp()

@@ -25,7 +25,7 @@ class FastTextObserverTests(SynchronousTestCase):
 
     def event(self, **fields):
         event = {"log_time": 1_763_850_000.5, "log_level": LogLevel.info,
-                 "log_namespace": "sip2acs.session.ACSSession"}
+                 "log_namespace": "sip2acs.acs.session.ACSSession"}
         event.update(fields)
         return event
 
@@ -39,7 +39,7 @@ class FastTextObserverTests(SynchronousTestCase):
             account="demo", peer="127.0.0.1", request="11", response="12", ms=3.14159))
         line = self.stream.getvalue()
         self.assertTrue(line.endswith(
-            " [sip2acs.session.ACSSession#info] demo@127.0.0.1 11->12 in 3.1 ms\n"))
+            " [sip2acs.acs.session.ACSSession#info] demo@127.0.0.1 11->12 in 3.1 ms\n"))
         self.assertRegex(line, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} ")
 
     def test_twistedFormatFallback(self) -> None:

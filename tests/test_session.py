@@ -1,5 +1,5 @@
 """
-Tests for L{sip2acs.session}: login, status, every request type, error
+Tests for L{sip2acs.acs.session}: login, status, every request type, error
 detection, resend and replay, encodings and secrets, as a kiosk sees them
 over a loopback socket.
 """
@@ -1523,7 +1523,7 @@ class OutcomeTests(SynchronousTestCase):
         the on-line status decide; unknown items and patrons and wrong PINs
         are refusals.
         """
-        from sip2acs.session import outcome
+        from sip2acs.acs.session import outcome
 
         cases = [
             (codec.CheckoutResponse(ok=True), "ok"),

@@ -21,7 +21,7 @@ from twisted.internet.task import Clock
 from twisted.logger import LogLevel, formatEvent
 from twisted.trial.unittest import TestCase
 
-from sip2acs.failurelog import REARM_INTERVAL, SUMMARY_INTERVAL
+from sip2acs.acs.failurelog import REARM_INTERVAL, SUMMARY_INTERVAL
 from sip2acs.ils import sqlite as sqliteModule
 from sip2acs.ils.base import CheckoutRequest, ILSUnavailable
 from sip2acs.ils.sqlite import DatabaseError, SQLiteILS, openDatabase

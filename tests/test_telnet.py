@@ -12,8 +12,8 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import formatEvent
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from sip2acs.acs.server import ACSServer, SIP2ServerFactory
 from sip2acs.config import ListenerConfig
-from sip2acs.server import ACSServer, SIP2ServerFactory
 from sip2acs.sip import codec
 from sip2acs.transports.access import AddressList
 from sip2acs.transports.telnet import TelnetLoginProtocol

@@ -12,9 +12,9 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.logger import eventAsJSON, formatEvent
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from sip2acs.acs.session import MAX_FEE_AMOUNT, feeAmount
 from sip2acs.config import ConfigError, parseConfig
 from sip2acs.ils.sqlite import SQLiteILS
-from sip2acs.session import MAX_FEE_AMOUNT, feeAmount
 from sip2acs.sip import codec
 from tests.loopback import (
     LoopbackServer,
@@ -381,7 +381,7 @@ class FeeAmountTests(DemoLibraryTestCase):
 
 class FeeAmountParsingTests(SynchronousTestCase):
     """
-    L{sip2acs.session.feeAmount}.
+    L{sip2acs.acs.session.feeAmount}.
     """
 
     def test_amounts(self) -> None:

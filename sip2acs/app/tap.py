@@ -19,12 +19,12 @@ from twisted.internet.endpoints import serverFromString
 from twisted.logger import Logger
 from twisted.python import usage
 
+from sip2acs.acs.server import ACSServer, SIP2ServerFactory, makeAdapter
 from sip2acs.config import DEFAULT_ADMIN_ENDPOINT, ConfigError, defaultConfig, loadConfig
 from sip2acs.ils.base import zoneName
 from sip2acs.interfaces import IILS
 from sip2acs.ops.admin import DrainService, makeSite
 from sip2acs.ops.reload import ConfigReloader, ReloadService
-from sip2acs.server import ACSServer, SIP2ServerFactory, makeAdapter
 from sip2acs.transports.access import AccessGate
 from sip2acs.transports.proxy import ProxyHeaderFactory
 from sip2acs.transports.tls import ServerTLS, TLSMaterialError
@@ -207,7 +207,7 @@ class ServerService(MultiService):
     Stop: first everything but the adapters (the listeners stop accepting;
     signals, the admin listener), then the open connections are closed as
     their requests in flight are answered (L{ACSServer.closeConnections
-    <sip2acs.server.ACSServer.closeConnections>}, at most the ILS timeout),
+    <sip2acs.acs.server.ACSServer.closeConnections>}, at most the ILS timeout),
     and only then the adapters stop. A plain L{MultiService} would stop
     them all at once, under the requests in flight.
 
@@ -215,7 +215,7 @@ class ServerService(MultiService):
     institution; a configuration reload adds new ones to the running
     server (their start failing is logged, and the server runs on).
 
-    @ivar acsServer: The L{ACSServer <sip2acs.server.ACSServer>}.
+    @ivar acsServer: The L{ACSServer <sip2acs.acs.server.ACSServer>}.
     """
 
     log = Logger()

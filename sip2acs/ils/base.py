@@ -19,7 +19,7 @@ One model holds everywhere:
   - Every L{datetime} crossing the adapter boundary, in a request (due
     dates, transaction and return dates, hold expirations) or in a result,
     is I{aware}, in the institution's zone. Adapters are built with that
-    zone (L{sip2acs.server.makeAdapter}) and compute with aware times only.
+    zone (L{sip2acs.acs.server.makeAdapter}) and compute with aware times only.
   - The session converts at the wire. A SIP2 date with a blank zone is the
     ACS's local time, that is the institution's zone: the zone is attached.
     A date with a zone letter (C{Z} for UTC) is converted to the

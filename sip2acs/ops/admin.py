@@ -91,7 +91,7 @@ def connectedKiosks(server):
     """
     Describe the open connections of C{server}, for the status page.
 
-    @param server: An L{ACSServer <sip2acs.server.ACSServer>}.
+    @param server: An L{ACSServer <sip2acs.acs.server.ACSServer>}.
     @return: One L{dict} per connection, sorted by listener, account and
         address, with C{account} (L{None} before login), C{address},
         C{port}, C{listener}, C{connectedAt} and C{lastMessageAt} (Unix
@@ -137,7 +137,7 @@ class MetricsResource(Resource):
     """
     C{/metrics}: the Prometheus text exposition.
 
-    @ivar acs: The L{ACSServer <sip2acs.server.ACSServer>} (not C{server}:
+    @ivar acs: The L{ACSServer <sip2acs.acs.server.ACSServer>} (not C{server}:
         L{Resource.putChild} overwrites that attribute).
     """
 
@@ -196,7 +196,7 @@ class HealthResource(Resource):
 
     def __init__(self, server, clock, timeout=HEALTH_TIMEOUT):
         """
-        @param server: The L{ACSServer <sip2acs.server.ACSServer>}.
+        @param server: The L{ACSServer <sip2acs.acs.server.ACSServer>}.
         @param clock: The L{IReactorTime} timing the checks out.
         @param timeout: Seconds an adapter has to answer.
         """
@@ -436,7 +436,7 @@ def makeSite(server, clock=None, healthTimeout=HEALTH_TIMEOUT):
     """
     Build the admin listener's site.
 
-    @param server: The L{ACSServer <sip2acs.server.ACSServer>}, whose
+    @param server: The L{ACSServer <sip2acs.acs.server.ACSServer>}, whose
         C{metrics}, C{readiness}, C{adapters} and C{connections} it
         reports.
     @param clock: The L{IReactorTime} for health-check timeouts and the

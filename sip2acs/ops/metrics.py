@@ -14,7 +14,7 @@ Metric families (see L{Metrics.render}):
 
   - C{sip2acs_messages_total{request,response,outcome}}: answered requests,
     by request and response command identifier and outcome (C{ok} or
-    C{refused}, see L{sip2acs.session.outcome});
+    C{refused}, see L{sip2acs.acs.session.outcome});
   - C{sip2acs_request_seconds{request}}: a histogram of the time taken to
     answer each request, in seconds;
   - C{sip2acs_connections{listener,account}}: open connections, by listener
@@ -238,7 +238,7 @@ class Metrics:
     """
     The counters of one server process.
 
-    L{ACSServer <sip2acs.server.ACSServer>} records every answered request
+    L{ACSServer <sip2acs.acs.server.ACSServer>} records every answered request
     (L{transactionDone}); the session records refused logins
     (L{loginFailed}); a TLS listener records failed handshakes
     (L{tlsHandshakeFailed}). Gauges (open connections, readiness) are not

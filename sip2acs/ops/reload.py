@@ -81,7 +81,7 @@ class ConfigReloader:
 
     def __init__(self, path, server, parent, makeAdapter, adapterKey):
         """
-        @param server: The L{ACSServer <sip2acs.server.ACSServer>}.
+        @param server: The L{ACSServer <sip2acs.acs.server.ACSServer>}.
         @param parent: The service tree, for new adapters' services.
         @param makeAdapter: C{f(institution)} building an adapter.
         @param adapterKey: C{f(institution)} telling which institutions

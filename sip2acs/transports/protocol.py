@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_protocol -*-
 """
 The raw SIP2 transport: framing and timeouts around an L{ACSSession
-<sip2acs.session.ACSSession>}.
+<sip2acs.acs.session.ACSSession>}.
 
 A frame ends at CR, CRLF or a bare LF (kiosks send all three). Empty frames
 are ignored, a frame longer than the listener's limit closes the
@@ -49,7 +49,7 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
     """
     One SC connection on a raw port.
 
-    @ivar session: The L{ACSSession <sip2acs.session.ACSSession>}.
+    @ivar session: The L{ACSSession <sip2acs.acs.session.ACSSession>}.
     @ivar connectedAt: When the connection was made (the session clock's
         seconds), or L{None} before.
     """
@@ -242,7 +242,7 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
     def shutdown(self):
         """
         The server is stopping (see L{ACSServer.closeConnections
-        <sip2acs.server.ACSServer.closeConnections>}): read and take
+        <sip2acs.acs.server.ACSServer.closeConnections>}): read and take
         nothing more, answer the request in flight, if any, then close.
         """
         if self._closing:

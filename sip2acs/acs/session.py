@@ -203,7 +203,7 @@ class ACSSession:
 
     def __init__(self, server, listener, peer=None, clock=None):
         """
-        @param server: The L{ACSServer <sip2acs.server.ACSServer>} holding
+        @param server: The L{ACSServer <sip2acs.acs.server.ACSServer>} holding
             accounts, institutions and adapters.
         @param listener: The L{ListenerConfig <sip2acs.config.ListenerConfig>}
             the SC connected to.
@@ -668,7 +668,7 @@ class ACSSession:
         """
         Log the SC in as the account bound to its address, if there is one
         (and the SC may log in as it: see L{ACSServer.loginRefusal
-        <sip2acs.server.ACSServer.loginRefusal>}): for SCs that never send
+        <sip2acs.acs.server.ACSServer.loginRefusal>}): for SCs that never send
         a 93. A 93 still overrides it.
 
         @return: Whether the SC is now logged in.

@@ -10,7 +10,7 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.reflect import namedAny
 
-from sip2acs.failurelog import FailureLog
+from sip2acs.acs.failurelog import FailureLog
 from sip2acs.ops.metrics import Metrics, Readiness
 from sip2acs.passwords import VerifiedCache, hashPassword, verifyPassword
 from sip2acs.sip import codec
@@ -66,7 +66,7 @@ class ACSServer:
         listener reports.
     @ivar readiness: The L{Readiness <sip2acs.ops.metrics.Readiness>}: whether
         C{/ready} says this server accepts new kiosks.
-    @ivar failureLog: The L{FailureLog <sip2acs.failurelog.FailureLog>}
+    @ivar failureLog: The L{FailureLog <sip2acs.acs.failurelog.FailureLog>}
         every session logs adapter failures through.
     """
 
@@ -107,11 +107,11 @@ class ACSServer:
         Called by each session after it answers a request: count it in
         L{metrics}.
 
-        @param session: The L{ACSSession <sip2acs.session.ACSSession>}.
+        @param session: The L{ACSSession <sip2acs.acs.session.ACSSession>}.
         @param request: The request's command identifier, e.g. C{"11"}.
         @param response: The response's command identifier.
         @param outcome: C{"ok"} or C{"refused"} (see
-            L{sip2acs.session.outcome}).
+            L{sip2acs.acs.session.outcome}).
         @param seconds: How long the answer took.
         """
         self.metrics.transactionDone(request, response, outcome, seconds)
@@ -352,7 +352,7 @@ class SIP2ServerFactory(ServerFactory):
     The factory behind one listener: it builds a L{SIP2Protocol
     <sip2acs.transports.protocol.SIP2Protocol>} (a L{TelnetLoginProtocol
     <sip2acs.transports.telnet.TelnetLoginProtocol>} on a telnet listener) with a
-    fresh L{ACSSession <sip2acs.session.ACSSession>} for each connection.
+    fresh L{ACSSession <sip2acs.acs.session.ACSSession>} for each connection.
     On raw and TLS listeners an SC whose address an account is bound to
     starts logged in as that account.
     """
@@ -362,7 +362,7 @@ class SIP2ServerFactory(ServerFactory):
         self.listener = listener
 
     def buildProtocol(self, addr):
-        from sip2acs.session import ACSSession
+        from sip2acs.acs.session import ACSSession
         from sip2acs.transports.protocol import SIP2Protocol
 
         peer = getattr(addr, "host", None)

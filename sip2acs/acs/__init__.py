@@ -1,0 +1,7 @@
+"""
+The ACS core, knowing no transport: the per-connection session
+(L{sip2acs.acs.session}: error detection, resend, replay, the login gate,
+the ILS watchdog and the translation of each request), the state every
+connection shares (L{sip2acs.acs.server}) and the logging of adapter
+failures (L{sip2acs.acs.failurelog}).
+"""
