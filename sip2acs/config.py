@@ -128,7 +128,7 @@ class InstitutionConfig:
         reports tenths of a second).
     @ivar adapter: C{"sqlite"}, or a dotted name C{package.module.factory}
         of a callable C{factory(options, reactor)} returning an L{IILS
-        <sip2acs.interfaces.IILS>} provider.
+        <sip2acs.ils.interfaces.IILS>} provider.
     @ivar options: Every other key of the institution's table, for the
         adapter (e.g. C{database}, C{demo}).
     @ivar zone: The institution's time zone (setting C{timezone}, an IANA

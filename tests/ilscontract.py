@@ -30,7 +30,7 @@ from sip2acs.ils.base import (
     RenewRequest,
     Terminal,
 )
-from sip2acs.interfaces import IILS, OPERATIONS
+from sip2acs.ils.interfaces import IILS, OPERATIONS
 
 DENIED = {
     "chargePrivilegesDenied",

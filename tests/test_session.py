@@ -30,7 +30,7 @@ from sip2acs.ils.base import (
     SessionEnd,
     UnsupportedOperation,
 )
-from sip2acs.interfaces import OPERATIONS
+from sip2acs.ils.interfaces import OPERATIONS
 from sip2acs.sip import codec
 from sip2acs.testing import MemoryILS, MemoryPatron
 from tests.loopback import (

@@ -16,7 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface import implementer
 
 from sip2acs.app.tap import Options, makeService
-from sip2acs.interfaces import IILS
+from sip2acs.ils.interfaces import IILS
 from sip2acs.passwords import hashPassword
 from sip2acs.testing import MemoryILS
 

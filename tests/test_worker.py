@@ -1,5 +1,5 @@
 """
-Tests for L{sip2acs.worker.SerialWorker}.
+Tests for L{sip2acs.ils.worker.SerialWorker}.
 """
 
 import threading
@@ -8,7 +8,7 @@ from twisted.internet import reactor
 from twisted.internet.defer import CancelledError, gatherResults, inlineCallbacks
 from twisted.trial.unittest import TestCase
 
-from sip2acs.worker import SerialWorker
+from sip2acs.ils.worker import SerialWorker
 
 TIMEOUT = 5.0
 

@@ -36,7 +36,7 @@ def makeAdapter(institution, reactor):
     @param institution: An L{InstitutionConfig
         <sip2acs.config.InstitutionConfig>}; C{adapter} is C{"sqlite"} or
         the dotted name of a factory C{f(options, reactor)}.
-    @return: An L{IILS <sip2acs.interfaces.IILS>} provider (which may also
+    @return: An L{IILS <sip2acs.ils.interfaces.IILS>} provider (which may also
         be an L{IService <twisted.application.service.IService>} to start
         and stop with the server). The embedded SQLite system works in the
         institution's time zone; other adapters get aware times in it (see

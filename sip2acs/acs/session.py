@@ -7,7 +7,7 @@ A transport (raw TCP, telnet, TLS) hands each complete frame to
 L{ACSSession.frameReceived} and writes back the L{Reply} it gets. The
 session owns error detection (AY/AZ mirrored or required), resend (97),
 replay of retransmitted requests, the login gate and the dispatch of every
-request to the institution's L{IILS <sip2acs.interfaces.IILS>} adapter.
+request to the institution's L{IILS <sip2acs.ils.interfaces.IILS>} adapter.
 It knows nothing about sockets.
 """
 
@@ -32,7 +32,7 @@ from sip2acs.ils.base import (
     inZone,
     wallTime,
 )
-from sip2acs.interfaces import OPERATIONS
+from sip2acs.ils.interfaces import OPERATIONS
 from sip2acs.sip import codec
 from sip2acs.sip.spec import FIELDS, PATRON_STATUS_FLAGS, SUMMARY_FIELDS
 

@@ -22,7 +22,7 @@ from twisted.python import usage
 from sip2acs.acs.server import ACSServer, SIP2ServerFactory, makeAdapter
 from sip2acs.config import DEFAULT_ADMIN_ENDPOINT, ConfigError, defaultConfig, loadConfig
 from sip2acs.ils.base import zoneName
-from sip2acs.interfaces import IILS
+from sip2acs.ils.interfaces import IILS
 from sip2acs.ops.admin import DrainService, makeSite
 from sip2acs.ops.reload import ConfigReloader, ReloadService
 from sip2acs.transports.access import AccessGate

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_session -*-
 """
-Values exchanged with an L{IILS <sip2acs.interfaces.IILS>} adapter, and a
+Values exchanged with an L{IILS <sip2acs.ils.interfaces.IILS>} adapter, and a
 base class that refuses every operation it does not implement.
 
 These are circulation terms, not SIP2 fields. Where SIP2 has a code table
@@ -42,7 +42,7 @@ import attrs
 from twisted.internet.defer import fail
 from zope.interface import implementer
 
-from sip2acs.interfaces import IILS
+from sip2acs.ils.interfaces import IILS
 
 _EPOCH = datetime(1970, 1, 1)
 
@@ -632,7 +632,7 @@ class ILSBase:
     L{supports} answers from the class attribute C{operations}.
 
     @cvar operations: The operation names (from
-        L{sip2acs.interfaces.OPERATIONS}) the subclass implements.
+        L{sip2acs.ils.interfaces.OPERATIONS}) the subclass implements.
     """
 
     name = "ils"

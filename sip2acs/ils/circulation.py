@@ -4,7 +4,7 @@ The circulation logic of the embedded SQLite system, on one connection.
 
 L{Circulation} is synchronous: L{SQLiteILS <sip2acs.ils.sqlite.SQLiteILS>}
 calls it on its one SQLite thread. Each public method is one operation of
-L{IILS <sip2acs.interfaces.IILS>}: one C{BEGIN IMMEDIATE} transaction that
+L{IILS <sip2acs.ils.interfaces.IILS>}: one C{BEGIN IMMEDIATE} transaction that
 ends with a row in the append-only C{transaction_log} table and commits
 before the method returns. Refusals are results (C{ok} false, a
 L{Reason <sip2acs.ils.base.Reason>} and a screen message), never

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_ils_sqlite -*-
 """
-The embedded circulation system: an L{IILS <sip2acs.interfaces.IILS>} on
+The embedded circulation system: an L{IILS <sip2acs.ils.interfaces.IILS>} on
 one SQLite file, good enough for a small library's kiosks.
 
 L{SQLiteILS} is a L{Service}: C{startService} starts one worker thread
@@ -32,8 +32,8 @@ from twisted.logger import Logger
 from sip2acs.ils.base import HOST_ZONE, ILSBase, ILSUnavailable
 from sip2acs.ils.circulation import Circulation, SortBins
 from sip2acs.ils.demo import loadDemo
-from sip2acs.interfaces import OPERATIONS
-from sip2acs.worker import SerialWorker
+from sip2acs.ils.interfaces import OPERATIONS
+from sip2acs.ils.worker import SerialWorker
 
 __all__ = [
     "SQLiteILS",
@@ -463,42 +463,42 @@ class SQLiteILS(ILSBase, Service):
 
     def lookupPatron(self, terminal, patronId, pin=None):
         """
-        L{IILS.lookupPatron <sip2acs.interfaces.IILS.lookupPatron>}
+        L{IILS.lookupPatron <sip2acs.ils.interfaces.IILS.lookupPatron>}
         on the SQLite thread.
         """
         return self._run(Circulation.lookupPatron, terminal, patronId, pin)
 
     def lookupItem(self, terminal, itemId):
         """
-        L{IILS.lookupItem <sip2acs.interfaces.IILS.lookupItem>}
+        L{IILS.lookupItem <sip2acs.ils.interfaces.IILS.lookupItem>}
         on the SQLite thread.
         """
         return self._run(Circulation.lookupItem, terminal, itemId)
 
     def checkout(self, terminal, request):
         """
-        L{IILS.checkout <sip2acs.interfaces.IILS.checkout>}
+        L{IILS.checkout <sip2acs.ils.interfaces.IILS.checkout>}
         on the SQLite thread.
         """
         return self._run(Circulation.checkout, terminal, request)
 
     def checkin(self, terminal, request):
         """
-        L{IILS.checkin <sip2acs.interfaces.IILS.checkin>}
+        L{IILS.checkin <sip2acs.ils.interfaces.IILS.checkin>}
         on the SQLite thread.
         """
         return self._run(Circulation.checkin, terminal, request)
 
     def renew(self, terminal, request):
         """
-        L{IILS.renew <sip2acs.interfaces.IILS.renew>}
+        L{IILS.renew <sip2acs.ils.interfaces.IILS.renew>}
         on the SQLite thread.
         """
         return self._run(Circulation.renew, terminal, request)
 
     def renewAll(self, terminal, patronId, pin=None, feeAcknowledged=False):
         """
-        L{IILS.renewAll <sip2acs.interfaces.IILS.renewAll>}
+        L{IILS.renewAll <sip2acs.ils.interfaces.IILS.renewAll>}
         on the SQLite thread.
         """
         return self._run(
@@ -507,21 +507,21 @@ class SQLiteILS(ILSBase, Service):
 
     def hold(self, terminal, request):
         """
-        L{IILS.hold <sip2acs.interfaces.IILS.hold>}
+        L{IILS.hold <sip2acs.ils.interfaces.IILS.hold>}
         on the SQLite thread.
         """
         return self._run(Circulation.hold, terminal, request)
 
     def feePaid(self, terminal, payment):
         """
-        L{IILS.feePaid <sip2acs.interfaces.IILS.feePaid>}
+        L{IILS.feePaid <sip2acs.ils.interfaces.IILS.feePaid>}
         on the SQLite thread.
         """
         return self._run(Circulation.feePaid, terminal, payment)
 
     def blockPatron(self, terminal, patronId, cardRetained, reason):
         """
-        L{IILS.blockPatron <sip2acs.interfaces.IILS.blockPatron>}
+        L{IILS.blockPatron <sip2acs.ils.interfaces.IILS.blockPatron>}
         on the SQLite thread.
         """
         return self._run(
@@ -530,21 +530,21 @@ class SQLiteILS(ILSBase, Service):
 
     def enablePatron(self, terminal, patronId, pin=None):
         """
-        L{IILS.enablePatron <sip2acs.interfaces.IILS.enablePatron>}
+        L{IILS.enablePatron <sip2acs.ils.interfaces.IILS.enablePatron>}
         on the SQLite thread.
         """
         return self._run(Circulation.enablePatron, terminal, patronId, pin)
 
     def updateItemStatus(self, terminal, itemId, properties):
         """
-        L{IILS.updateItemStatus <sip2acs.interfaces.IILS.updateItemStatus>}
+        L{IILS.updateItemStatus <sip2acs.ils.interfaces.IILS.updateItemStatus>}
         on the SQLite thread.
         """
         return self._run(Circulation.updateItemStatus, terminal, itemId, properties)
 
     def endPatronSession(self, terminal, patronId, pin=None):
         """
-        L{IILS.endPatronSession <sip2acs.interfaces.IILS.endPatronSession>}
+        L{IILS.endPatronSession <sip2acs.ils.interfaces.IILS.endPatronSession>}
         on the SQLite thread.
         """
         return self._run(Circulation.endPatronSession, terminal, patronId, pin)
