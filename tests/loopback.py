@@ -35,6 +35,7 @@ __all__ = [
     "SIP2Client",
     "captureLogs",
     "connectInMemory",
+    "demoKiosk",
     "login",
     "makeAccount",
     "makeConfig",
@@ -558,3 +559,26 @@ def connectInMemory(adapter=None, config=None, ilsTimeout=30.0, clock=None):
     )
     protocol.makeConnection(transport)
     return protocol, transport, clock
+
+
+@inlineCallbacks
+def demoKiosk(testCase, now, config=None, sequence=None):
+    """
+    The embedded SQLite system with the demo library (its clock pinned at
+    C{now}) behind a L{LoopbackServer}, and a kiosk logged in to it; all
+    stopped when the test ends.
+
+    @param config: The ACS configuration; L{makeConfig}'s by default.
+    @param sequence: The login's C{AY} digit, if any.
+    @return: A Deferred firing with C{(ils, acs, client)}.
+    """
+    from sip2acs.ils.sqlite import SQLiteILS
+
+    ils = SQLiteILS(testCase.mktemp(), demo=True, clock=lambda: now, allowOverpayment=False)
+    yield ils.startService()
+    testCase.addCleanup(ils.stopService)
+    acs = LoopbackServer(testCase, adapter=ils, config=config)
+    client = yield acs.connect()
+    reply = yield client.ask(login(sequence=sequence))
+    testCase.assertEqual(reply.message, codec.LoginResponse(ok=True))
+    return ils, acs, client

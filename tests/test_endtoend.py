@@ -9,9 +9,8 @@ from datetime import datetime
 from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import TestCase
 
-from sip2acs.ils.sqlite import SQLiteILS
 from sip2acs.sip import codec
-from tests.loopback import LoopbackServer, login, request
+from tests.loopback import demoKiosk, request
 
 NOW = datetime(2025, 3, 14, 10, 15)
 
@@ -21,15 +20,7 @@ class EveryMessageTests(TestCase):
 
     @inlineCallbacks
     def setUp(self):
-        self.ils = SQLiteILS(
-            self.mktemp(), demo=True, clock=lambda: NOW, allowOverpayment=False
-        )
-        yield self.ils.startService()
-        self.addCleanup(self.ils.stopService)
-        self.acs = LoopbackServer(self, adapter=self.ils)
-        self.client = yield self.acs.connect()
-        reply = yield self.client.ask(login(sequence=0))
-        self.assertEqual(reply.message, codec.LoginResponse(ok=True))
+        self.ils, self.acs, self.client = yield demoKiosk(self, NOW, sequence=0)
 
     def ask(self, cls, sequence=None, **fields):
         if "AO" in cls.spec.fields:

@@ -14,12 +14,10 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from sip2acs.acs.session import MAX_FEE_AMOUNT, feeAmount
 from sip2acs.config import ConfigError, parseConfig
-from sip2acs.ils.sqlite import SQLiteILS
 from sip2acs.sip import codec
 from tests.loopback import (
-    LoopbackServer,
     captureLogs,
-    login,
+    demoKiosk,
     makeAccount,
     makeConfig,
     withChecksum,
@@ -41,17 +39,9 @@ class DemoLibraryTestCase(TestCase):
 
     @inlineCallbacks
     def setUp(self):
-        self.ils = SQLiteILS(
-            self.mktemp(), demo=True, clock=lambda: NOW, allowOverpayment=False
-        )
-        yield self.ils.startService()
-        self.addCleanup(self.ils.stopService)
         self.events = captureLogs(self)
         config = makeConfig(accounts=[makeAccount(**self.accountSettings)])
-        self.acs = LoopbackServer(self, adapter=self.ils, config=config)
-        self.client = yield self.acs.connect()
-        reply = yield self.client.ask(login(sequence=2))
-        self.assertEqual(reply.message, codec.LoginResponse(ok=True))
+        self.ils, self.acs, self.client = yield demoKiosk(self, NOW, config, sequence=2)
 
     def logs(self):
         """
