@@ -18,9 +18,9 @@ from datetime import tzinfo
 
 import attrs
 
+from sip2acs.acs.addresses import AddressList
 from sip2acs.ils.base import HOST_ZONE, zoneNamed
 from sip2acs.passwords import hashPassword, isHashed
-from sip2acs.transports.access import AddressList
 from sip2acs.transports.tls import TLS_VERSIONS, TLSMaterialError, loadMaterial, normalizeSubject
 
 __all__ = [

@@ -21,10 +21,11 @@ from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
+from sip2acs.acs.addresses import AddressList, parseAddress
+from sip2acs.acs.throttle import LoginThrottle
 from sip2acs.config import ConfigError, parseConfig
 from sip2acs.passwords import hashPassword
 from sip2acs.sip import codec
-from sip2acs.transports.access import AddressList, LoginThrottle, parseAddress
 from sip2acs.transports.proxy import V2_SIGNATURE, InvalidHeader, parseHeader
 from tests.certs import clientOptions
 from tests.listeners import ListenerHarness, RawClient, waitFor

@@ -16,9 +16,9 @@ from twisted.internet.task import Clock
 from twisted.logger import formatEvent
 from twisted.trial.unittest import TestCase
 
+from sip2acs.acs.addresses import AddressList
 from sip2acs.config import ListenerConfig
 from sip2acs.sip import codec
-from sip2acs.transports.access import AddressList
 from sip2acs.transports.telnet import PRELUDE_BUDGET
 from tests.listeners import ListenerHarness, RawClient, waitFor
 from tests.loopback import (

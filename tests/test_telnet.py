@@ -12,10 +12,11 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import formatEvent
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from sip2acs.acs.server import ACSServer, SIP2ServerFactory
+from sip2acs.acs.addresses import AddressList
+from sip2acs.acs.server import ACSServer
 from sip2acs.config import ListenerConfig
 from sip2acs.sip import codec
-from sip2acs.transports.access import AddressList
+from sip2acs.transports.factory import SIP2ServerFactory
 from sip2acs.transports.telnet import TelnetLoginProtocol
 from tests.listeners import ListenerHarness, RawClient, waitFor
 from tests.loopback import (

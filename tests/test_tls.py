@@ -335,7 +335,7 @@ class MutualTLSTests(TestCase):
         certificate: with it, a 99 is answered without a 93; with another
         kiosk's certificate from the same address, it is not.
         """
-        from sip2acs.transports.access import AddressList
+        from sip2acs.acs.addresses import AddressList
 
         bound, _ = AddressList.parse(["127.0.0.1"])
         account = makeAccount(

@@ -5,18 +5,18 @@ ILS adapters, open connections) and the factories the listeners use.
 """
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.protocol import ServerFactory
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.reflect import namedAny
 
+from sip2acs.acs.addresses import parseAddress
 from sip2acs.acs.failurelog import FailureLog
+from sip2acs.acs.throttle import LoginThrottle
 from sip2acs.ops.metrics import Metrics, Readiness
 from sip2acs.passwords import VerifiedCache, hashPassword, verifyPassword
 from sip2acs.sip import codec
-from sip2acs.transports.access import LoginThrottle, parseAddress
 
-__all__ = ["ACSServer", "SIP2ServerFactory", "makeAdapter"]
+__all__ = ["ACSServer", "makeAdapter"]
 
 ILS_TIMEOUT = 30.0
 
@@ -165,7 +165,7 @@ class ACSServer:
 
         On a listener with a cooling-off, each attempt takes a slot of its
         (address, login) count before the password is checked (see
-        L{LoginThrottle <sip2acs.transports.access.LoginThrottle>}): a login cooling
+        L{LoginThrottle <sip2acs.acs.throttle.LoginThrottle>}): a login cooling
         off after repeated failures is refused without a check, and an
         attempt waits while as many checks are in progress as failures are
         left before the cooling-off. Logins that are not configured are
@@ -345,34 +345,3 @@ class ACSServer:
             # A test clock without threads: run inline.
             return succeed(f(*args))
         return deferToThreadPool(self.reactor, getThreadPool(), f, *args)
-
-
-class SIP2ServerFactory(ServerFactory):
-    """
-    The factory behind one listener: it builds a L{SIP2Protocol
-    <sip2acs.transports.protocol.SIP2Protocol>} (a L{TelnetLoginProtocol
-    <sip2acs.transports.telnet.TelnetLoginProtocol>} on a telnet listener) with a
-    fresh L{ACSSession <sip2acs.acs.session.ACSSession>} for each connection.
-    On raw and TLS listeners an SC whose address an account is bound to
-    starts logged in as that account.
-    """
-
-    def __init__(self, server, listener):
-        self.server = server
-        self.listener = listener
-
-    def buildProtocol(self, addr):
-        from sip2acs.acs.session import ACSSession
-        from sip2acs.transports.protocol import SIP2Protocol
-
-        peer = getattr(addr, "host", None)
-        session = ACSSession(self.server, self.listener, peer=peer)
-        if self.listener.transport == "telnet":
-            from sip2acs.transports.telnet import TelnetLoginProtocol
-
-            protocol = TelnetLoginProtocol(session, self.listener)
-        else:
-            session.loginByAddress()
-            protocol = SIP2Protocol(session, self.listener)
-        protocol.factory = self
-        return protocol

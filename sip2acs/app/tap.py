@@ -19,13 +19,14 @@ from twisted.internet.endpoints import serverFromString
 from twisted.logger import Logger
 from twisted.python import usage
 
-from sip2acs.acs.server import ACSServer, SIP2ServerFactory, makeAdapter
+from sip2acs.acs.server import ACSServer, makeAdapter
 from sip2acs.config import DEFAULT_ADMIN_ENDPOINT, ConfigError, defaultConfig, loadConfig
 from sip2acs.ils.base import zoneName
 from sip2acs.ils.interfaces import IILS
 from sip2acs.ops.admin import DrainService, makeSite
 from sip2acs.ops.reload import ConfigReloader, ReloadService
 from sip2acs.transports.access import AccessGate
+from sip2acs.transports.factory import SIP2ServerFactory
 from sip2acs.transports.proxy import ProxyHeaderFactory
 from sip2acs.transports.tls import ServerTLS, TLSMaterialError
 

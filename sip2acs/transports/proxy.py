@@ -232,7 +232,7 @@ class ProxyHeaderFactory(WrappingFactory):
     """
     Accepts the PROXY protocol on a listener: see the module docstring.
 
-    @ivar trusted: An L{AddressList <sip2acs.transports.access.AddressList>} of the
+    @ivar trusted: An L{AddressList <sip2acs.acs.addresses.AddressList>} of the
         balancers allowed to send headers, or L{None} for any address.
     @ivar timeout: Seconds a connection has to send its header.
     """
