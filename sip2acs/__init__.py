@@ -7,5 +7,5 @@ systems and their contract), L{sip2acs.acs} (sessions and the state they
 share), L{sip2acs.transports} (how kiosks connect), L{sip2acs.ops}
 (running it: admin listener, metrics, reload, log observers),
 L{sip2acs.app} (the twistd programs) and L{sip2acs.tools} (the C{sip2acs}
-command). Configuration is L{sip2acs.config} and L{sip2acs.xmlconfig}.
+command). Configuration is L{sip2acs.config}.
 """

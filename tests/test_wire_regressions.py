@@ -47,8 +47,13 @@ class DemoLibraryTestCase(TestCase):
         """
         Every log event so far, formatted and as JSON, as one text.
         """
+        # Floats (log_time, durations) zeroed in the JSON: their digits may
+        # hold a PIN's by chance.
         return "\n".join(
-            formatEvent(event) + "\n" + eventAsJSON(event) for event in self.events
+            formatEvent(event)
+            + "\n"
+            + eventAsJSON({k: 0.0 if isinstance(v, float) else v for k, v in event.items()})
+            for event in self.events
         )
 
 

@@ -1,5 +1,5 @@
 """
-Tests for L{sip2acs.xmlconfig}: Koha's SIPconfig.xml and Evergreen's
+Tests for L{sip2acs.config.xml}: Koha's SIPconfig.xml and Evergreen's
 oils_sip.xml read as a sip2acs configuration, C{sip2acs config convert},
 and C{--config FILE.xml}.
 
@@ -20,9 +20,14 @@ from twisted.logger import globalLogPublisher
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
-from sip2acs import config, xmlconfig
 from sip2acs.app.tap import Options
-from sip2acs.config import ConfigError, loadConfig, parseConfig
+from sip2acs.config import (
+    ConfigError,
+    loadConfig,
+    model as configModel,
+    parseConfig,
+    xml as xmlconfig,
+)
 from sip2acs.passwords import hashPassword, verifyPassword
 from sip2acs.tools import cli
 
@@ -348,7 +353,7 @@ class EvergreenTests(XMLTestCase):
         Where sip2acs has no telnet transport, a telnet C{<service>} is a
         problem naming the transport, at its line, not a crash.
         """
-        self.patch(config, "TRANSPORTS", ("raw",))
+        self.patch(configModel, "TRANSPORTS", ("raw",))
         with self.assertRaises(ConfigError) as caught:
             loadConfig(EVERGREEN)
         [problem] = caught.exception.problems

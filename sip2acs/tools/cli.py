@@ -13,8 +13,7 @@ import argparse
 import getpass
 import sys
 
-from sip2acs import xmlconfig
-from sip2acs.config import ConfigError, loadConfig
+from sip2acs.config import ConfigError, loadConfig, xml as xmlconfig
 from sip2acs.passwords import hashPassword
 from sip2acs.tools import bench, client, dbcli
 

@@ -48,8 +48,9 @@ from xml.parsers import expat
 import attrs
 from twisted.logger import Logger
 
-from sip2acs import config as _config
-from sip2acs.config import Config, ConfigError, parseConfig
+from sip2acs.config import model as _config
+from sip2acs.config.model import Config, ConfigError
+from sip2acs.config.toml import parseConfig
 from sip2acs.passwords import hashPassword, isHashed
 
 __all__ = [

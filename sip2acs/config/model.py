@@ -1,0 +1,258 @@
+# -*- test-case-name: tests.test_config -*-
+"""
+The configuration model: listeners, institutions, SC accounts and the
+admin listener, as validated frozen values, and the error that lists a
+file's problems. L{defaultConfig} gives the out-of-the-box server.
+"""
+
+from datetime import tzinfo
+
+import attrs
+
+from sip2acs.acs.addresses import AddressList
+from sip2acs.ils.base import HOST_ZONE
+from sip2acs.passwords import hashPassword
+
+__all__ = [
+    "ConfigError",
+    "ListenerConfig",
+    "InstitutionConfig",
+    "AccountConfig",
+    "AdminConfig",
+    "Config",
+    "DEFAULT_ADMIN_ENDPOINT",
+    "defaultConfig",
+]
+
+TRANSPORTS = ("raw", "telnet", "tls")
+ERROR_DETECTION = ("auto", "required", "off")
+ENCODINGS = ("ascii", "latin-1", "cp850", "utf-8")
+TERMINATORS = {"CR": b"\r", "CRLF": b"\r\n"}
+ITEM_LISTS = ("barcode", "title")
+TRACING = ("off", "redacted", "full")
+
+
+class ConfigError(ValueError):
+    """
+    A configuration that cannot run. C{problems} lists every problem found,
+    each prefixed with where it is.
+    """
+
+    def __init__(self, problems, source="configuration"):
+        self.problems = list(problems)
+        self.source = source
+        ValueError.__init__(
+            self,
+            "%s has %d problem(s):\n  %s"
+            % (source, len(self.problems), "\n  ".join(self.problems)),
+        )
+
+
+@attrs.frozen
+class ListenerConfig:
+    """
+    One listening port.
+
+    @ivar endpoint: A Twisted server endpoint description, e.g.
+        C{tcp:6001:interface=127.0.0.1}.
+    @ivar transport: C{raw} (SIP2 login with 93), C{telnet} (a
+        C{login:}/C{password:} prelude, then SIP2; see
+        L{sip2acs.transports.telnet}) or C{tls} (SIP2 in TLS; see L{sip2acs.transports.tls}).
+    @ivar loginTimeout: Seconds an unauthenticated connection may stay.
+    @ivar idleTimeout: Seconds without a message before an authenticated
+        connection is closed; L{None} for never.
+    @ivar maxFrame: Longest message in bytes; longer closes the connection.
+    @ivar statusBeforeLogin: Answer 99 before 93 (some kiosks need it), with
+        the policy of C{institution}.
+    @ivar institution: The institution reported to a 99 before login.
+    @ivar certificate: TLS: the server certificate's PEM file (further
+        certificates in it are its chain).
+    @ivar privateKey: TLS: the unencrypted private key's PEM file.
+    @ivar chain: TLS: a PEM file of intermediate certificates, or L{None}.
+    @ivar clientCA: TLS: a PEM bundle of the CAs whose certificates kiosks
+        must present (mutual TLS), or L{None} for no client certificates.
+    @ivar tlsMinimum: TLS: the oldest version accepted, C{"1.2"},
+        C{"1.3"}, or the insecure C{"1.0"}/C{"1.1"}.
+    @ivar allow: An L{AddressList} of the addresses that may connect, or
+        L{None} for every address.
+    @ivar proxyProtocol: Connections start with a PROXY protocol (v1 or
+        v2) header from a load balancer, naming the kiosk's address.
+    @ivar proxyFrom: The balancers' addresses allowed to send those
+        headers, or L{None} for any.
+    @ivar maxConnectionsPerAddress: Open connections allowed per address;
+        C{0} for no cap.
+    @ivar loginFailuresBeforeCooloff: Failed logins from one address
+        (within C{cooloff} seconds) after which its logins are refused for
+        C{cooloff} seconds; C{0} turns this off.
+    @ivar cooloff: Seconds of the cooling-off.
+    """
+
+    endpoint: str
+    transport: str = "raw"
+    loginTimeout: float = 30.0
+    idleTimeout: float | None = 600.0
+    maxFrame: int = 16384
+    statusBeforeLogin: bool = False
+    institution: str | None = None
+    certificate: str | None = None
+    privateKey: str | None = None
+    chain: str | None = None
+    clientCA: str | None = None
+    tlsMinimum: str = "1.2"
+    allow: AddressList | None = None
+    proxyProtocol: bool = False
+    proxyFrom: AddressList | None = None
+    maxConnectionsPerAddress: int = 0
+    loginFailuresBeforeCooloff: int = 10
+    cooloff: float = 300.0
+
+
+@attrs.frozen
+class InstitutionConfig:
+    """
+    An institution: its policy as reported in 98 and the ILS adapter that
+    serves it.
+
+    @ivar timeoutPeriod: Seconds the SC should wait for an answer (98
+        reports tenths of a second).
+    @ivar adapter: C{"sqlite"}, or a dotted name C{package.module.factory}
+        of a callable C{factory(options, reactor)} returning an L{IILS
+        <sip2acs.ils.interfaces.IILS>} provider.
+    @ivar options: Every other key of the institution's table, for the
+        adapter (e.g. C{database}, C{demo}).
+    @ivar zone: The institution's time zone (setting C{timezone}, an IANA
+        name), L{HOST_ZONE <sip2acs.ils.base.HOST_ZONE>} by default: the
+        zone of every time the adapter takes and gives, and of the dates
+        with a blank zone on the wire (see L{sip2acs.ils.base}).
+    """
+
+    id: str
+    libraryName: str | None = None
+    checkin: bool = True
+    checkout: bool = True
+    renewal: bool = True
+    statusUpdate: bool = True
+    offline: bool = False
+    timeoutPeriod: float = 60.0
+    retries: int = 3
+    currency: str = "USD"
+    adapter: str = "sqlite"
+    options: dict = attrs.field(factory=dict, eq=False)
+    zone: tzinfo = HOST_ZONE
+
+
+@attrs.frozen
+class AccountConfig:
+    """
+    An SC account (a kiosk's login).
+
+    @ivar passwordHash: The password, hashed with C{sip2acs hash-password};
+        never the clear text. Not shown in C{repr}.
+    @ivar errorDetection: C{auto} mirrors the request's AY/AZ; C{required}
+        answers 96 to a request without a checksum; C{off} never adds one.
+    @ivar location: The SC's location (a branch code), used when the 93
+        carries no C{CP}.
+    @ivar itemList: Whether the item lists of 64 carry barcodes or titles.
+    @ivar personalDataOnWrongPin: Whether answers to a request with a wrong
+        PIN still carry the patron's personal data (name, address, e-mail,
+        phone, birth date, amounts, item lists), as sites whose kiosks
+        depend on it need. Off by default: the answer then carries only the
+        patron's status.
+    @ivar trace: Log every message of this account's connections: C{off},
+        C{redacted} (personal data masked) or C{full}. Passwords and PINs
+        are masked in every mode.
+    @ivar allow: An L{AddressList} of the addresses this account may log
+        in from, or L{None} for every address.
+    @ivar addresses: An L{AddressList} of addresses whose connections are
+        logged in as this account without a 93 (a 93 still overrides), or
+        L{None}.
+    @ivar certificateSubject: The subject (RFC 4514, as
+        L{normalizeSubject <sip2acs.transports.tls.normalizeSubject>} writes it) the
+        kiosk's TLS client certificate must have to log in as this
+        account, or L{None}.
+    """
+
+    login: str
+    passwordHash: str = attrs.field(repr=False)
+    institution: str
+    errorDetection: str = "auto"
+    encoding: str = "ascii"
+    terminator: bytes = b"\r"
+    delimiter: str = "|"
+    location: str | None = None
+    itemList: str = "barcode"
+    personalDataOnWrongPin: bool = False
+    trace: str = "off"
+    allow: AddressList | None = None
+    addresses: AddressList | None = None
+    certificateSubject: str | None = None
+
+
+@attrs.frozen
+class AdminConfig:
+    """
+    The admin HTTP listener (metrics, health, readiness, status page; see
+    L{sip2acs.ops.admin}).
+
+    @ivar endpoint: A Twisted server endpoint description, e.g.
+        C{tcp:6080:interface=127.0.0.1}; L{None} for no admin listener.
+    @ivar healthTimeout: Seconds each ILS adapter has to answer C{/health}.
+    """
+
+    endpoint: str | None = None
+    healthTimeout: float = 5.0
+
+
+DEFAULT_ADMIN_ENDPOINT = "tcp:6080:interface=127.0.0.1"
+"""
+The admin listener of the built-in configuration: loopback only.
+"""
+
+
+@attrs.frozen
+class Config:
+    """
+    A whole, validated configuration.
+
+    @ivar admin: The L{AdminConfig}; no admin listener by default.
+    """
+
+    listeners: tuple[ListenerConfig, ...]
+    institutions: dict
+    accounts: dict
+    admin: AdminConfig = AdminConfig()
+
+
+def defaultConfig(
+    database="sip2acs.sqlite3",
+    endpoints=("tcp:6001:interface=127.0.0.1",),
+    admin=DEFAULT_ADMIN_ENDPOINT,
+):
+    """
+    The configuration of C{twistd -n sip2acs} with no C{--config}.
+
+    @param database: Where the embedded SQLite system keeps its data; it is
+        created with the demo data on first run.
+    @param endpoints: Raw SIP2 listeners.
+    @param admin: The admin listener's endpoint (loopback port 6080 by
+        default), or L{None} for none.
+    """
+    return Config(
+        admin=AdminConfig(endpoint=admin),
+        listeners=tuple(ListenerConfig(endpoint=e) for e in endpoints),
+        institutions={
+            "DEMO": InstitutionConfig(
+                id="DEMO",
+                libraryName="sip2acs Demo Library",
+                options={"database": database, "demo": True},
+            )
+        },
+        accounts={
+            "demo": AccountConfig(
+                login="demo",
+                passwordHash=hashPassword("demo"),
+                institution="DEMO",
+                location="MAIN",
+            )
+        },
+    )
