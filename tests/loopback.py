@@ -21,10 +21,10 @@ from twisted.logger import globalLogPublisher
 
 from sip2acs.acs.server import ACSServer
 from sip2acs.config import AccountConfig, Config, InstitutionConfig, ListenerConfig
+from sip2acs.ils.memory import MemoryILS, MemoryItem, MemoryPatron
 from sip2acs.passwords import hashPassword
 from sip2acs.sip import codec
 from sip2acs.sip.spec import FIELDS
-from sip2acs.testing import MemoryILS, MemoryItem, MemoryPatron
 from sip2acs.transports.factory import SIP2ServerFactory
 
 __all__ = [

@@ -31,6 +31,7 @@ from sip2acs.config import (
     loadConfig,
     parseConfig,
 )
+from sip2acs.ils.memory import MemoryILS
 from sip2acs.ils.sqlite import SQLiteILS
 from sip2acs.ops.admin import HEALTH_TIMEOUT, DrainService, makeSite
 from sip2acs.ops.metrics import (
@@ -45,7 +46,6 @@ from sip2acs.ops.metrics import (
 )
 from sip2acs.passwords import hashPassword
 from sip2acs.sip import codec
-from sip2acs.testing import MemoryILS
 from tests.loopback import (
     ADA,
     FREE_ITEM,

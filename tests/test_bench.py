@@ -52,8 +52,8 @@ class HarnessTests(SynchronousTestCase):
 
     def test_memoryAdapter(self) -> None:
         """
-        C{--ils memory} runs the same load against sip2acs.testing's
-        in-memory adapter (no data set to import).
+        C{--ils memory} runs the same load against the in-memory adapter
+        (no data set to import).
         """
         report = self.runBench("--kiosks", "2", "--duration", "0.5", "--ils", "memory")
         self.assertNotIn("import_seconds", report)

@@ -14,8 +14,8 @@ from twisted.logger import formatEvent
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from sip2acs.ils.memory import MemoryILS
 from sip2acs.sip import codec
-from sip2acs.testing import MemoryILS
 from tests.loopback import (
     ADA,
     ADA_PIN,

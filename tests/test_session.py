@@ -31,8 +31,8 @@ from sip2acs.ils.base import (
     UnsupportedOperation,
 )
 from sip2acs.ils.interfaces import OPERATIONS
+from sip2acs.ils.memory import MemoryILS, MemoryPatron
 from sip2acs.sip import codec
-from sip2acs.testing import MemoryILS, MemoryPatron
 from tests.loopback import (
     ADA,
     ADA_LOAN,

@@ -24,9 +24,9 @@ from twisted.trial.unittest import TestCase
 from sip2acs.acs.failurelog import REARM_INTERVAL, SUMMARY_INTERVAL
 from sip2acs.ils import sqlite as sqliteModule
 from sip2acs.ils.base import CheckoutRequest, ILSUnavailable
+from sip2acs.ils.memory import MemoryILS
 from sip2acs.ils.sqlite import DatabaseError, SQLiteILS, openDatabase
 from sip2acs.passwords import hashPassword
-from sip2acs.testing import MemoryILS
 from sip2acs.tools import cli
 from tests.library import makeLibrary, writeFile
 from tests.listeners import ListenerHarness, waitFor

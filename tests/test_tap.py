@@ -17,8 +17,8 @@ from zope.interface import implementer
 
 from sip2acs.app.tap import Options, makeService
 from sip2acs.ils.interfaces import IILS
+from sip2acs.ils.memory import MemoryILS
 from sip2acs.passwords import hashPassword
-from sip2acs.testing import MemoryILS
 
 built = []
 

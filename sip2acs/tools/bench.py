@@ -38,6 +38,7 @@ import tempfile
 import time
 from datetime import datetime
 
+from sip2acs.ils.memory import MemoryILS, MemoryItem, MemoryPatron
 from sip2acs.passwords import hashPassword
 from sip2acs.tools import cli
 
@@ -141,7 +142,7 @@ class Server:
         with open(config, "w") as f:
             f.write(CONFIG.format(
                 adapter='database = "%s"' % (database,) if memory is None else (
-                    'adapter = "sip2acs.testing.benchLibrary"\npatrons = %d\nitems = %d'
+                    'adapter = "sip2acs.tools.bench.benchLibrary"\npatrons = %d\nitems = %d'
                     % memory),
                 login=LOGIN, institution=INSTITUTION,
                 hash=hashPassword(PASSWORD, cost=10), tls=tlsListener))
@@ -593,7 +594,7 @@ def register(subparsers):
     parser.add_argument("--database", help="use this bench database instead of generating one")
     parser.add_argument("--ils", choices=("sqlite", "memory"), default="sqlite",
                         help="the started server's circulation system: the SQLite one "
-                        "(default), or sip2acs.testing's in-memory adapter, to measure the "
+                        "(default), or the in-memory adapter (sip2acs.ils.memory), to measure the "
                         "SIP2 server without it")
     parser.add_argument("--target", metavar="HOST:PORT",
                         help="a running sip2acs on loopback (default: start one)")
@@ -609,3 +610,25 @@ def register(subparsers):
     parser.add_argument("--keep", action="store_true", help="keep the temporary work directory")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.set_defaults(func=run)
+
+
+def benchLibrary(options, reactor):
+    """
+    An adapter factory (for an institution's C{adapter} key) giving a
+    L{MemoryILS} with the patrons and items of C{sip2acs bench}'s data set:
+    C{sip2acs bench --ils memory} measures the server without SQLite.
+
+    @param options: C{patrons} and C{items}: how many.
+    """
+    ils = MemoryILS(
+        [MemoryPatron("BP%06d" % n, "Bench Patron %d" % n) for n in range(options["patrons"])],
+        [MemoryItem("BI%07d" % n, "Bench Title %d" % n) for n in range(options["items"])],
+    )
+    ils.calls = _Discard()
+    ils.name = "memory-bench"
+    return ils
+
+
+class _Discard(list):
+    def append(self, value):
+        pass
