@@ -14,6 +14,7 @@ from twisted.trial.unittest import TestCase
 
 from sip2acs.app.tap import adapterKey
 from sip2acs.config import ConfigError
+from sip2acs.ils.sqlite import SQLiteILS
 from sip2acs.ops.reload import ConfigReloader, ReloadService
 from sip2acs.passwords import hashPassword
 from tests.loopback import LoopbackServer, SIP2Client, login, makeConfig
@@ -143,6 +144,48 @@ class ConfigReloaderTests(TestCase):
         self.assertEqual(list(acs.server.accounts), ["other"])
         client.send(b"9900302.00\r")
         yield client.lost
+
+    @inlineCallbacks
+    def test_replacedAdapterStopped(self):
+        """
+        An institution whose adapter options change gets a new adapter on
+        reload, and the old one, used by nothing now, is stopped (its
+        database closed, its thread ended) after what it was doing.
+        """
+        database = os.path.abspath(self.mktemp())
+        old = SQLiteILS(database, reactor, demo=True)
+        parent = MultiService()
+        old.setServiceParent(parent)
+        parent.startService()
+        self.addCleanup(parent.stopService)
+        yield old.healthCheck()
+        acs = LoopbackServer(self, adapter=old)
+        client = yield acs.connect()
+        self.assertTrue((yield client.ask(login())).message.ok)
+        text = (
+            '[[listener]]\nendpoint = "tcp:0:interface=127.0.0.1"\n'
+            '[[institution]]\nid = "DEMO"\ndatabase = "%s"\nsynchronous = "full"\n'
+            '[[account]]\nlogin = "kiosk"\npassword = "%s"\ninstitution = "DEMO"\n'
+            % (database, hashPassword("secret", cost=4))
+        )
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write(text)
+        new = []
+
+        def makeAdapter(institution):
+            new.append(SQLiteILS.fromConfig(institution.options, reactor))
+            return new[-1]
+
+        ConfigReloader(path, acs.server, parent, makeAdapter, adapterKey)()
+        self.assertEqual(len(new), 1)
+        self.assertFalse(old.running)
+        self.assertIsNone(old.parent)
+        self.assertTrue(new[0].running)
+        yield new[0].healthCheck()
+        # The connected kiosk goes on, on the new adapter.
+        reply = yield client.ask(b"1720250101    120000AODEMO|ABI0001|")
+        self.assertEqual(reply.message.titleIdentifier, "Pride and Prejudice")
 
     def test_badFileKeepsConfig(self):
         """

@@ -72,7 +72,8 @@ class ReloadService(Service):
 class ConfigReloader:
     """
     Re-reads the configuration file and applies its accounts and
-    institutions to a running server.
+    institutions to a running server: new adapters are started, and those
+    no institution uses any more are stopped.
 
     @ivar path: The TOML (or other supported) configuration file.
     """
@@ -116,7 +117,15 @@ class ConfigReloader:
                 "[admin] changes in {path} take effect at the next restart",
                 path=self.path,
             )
-        adapters = self._adapters(config)
+        adapters, new = self._adapters(config)
+        # Stop the adapters nothing will use before starting the new ones:
+        # a new one may have the old one's name (the same database with
+        # other options). Nothing runs in between, so no request meets
+        # the old one stopped.
+        self._stopUnused(self.server.adapters, adapters)
+        for adapter in new:
+            if IService.providedBy(adapter):
+                adapter.setServiceParent(self.parent)
         self.server.applyConfig(config, adapters)
         self.log.info(
             "reloaded {path}: {accounts} account(s), {institutions} institution(s)",
@@ -125,10 +134,30 @@ class ConfigReloader:
             institutions=len(config.institutions),
         )
 
+    def _stopUnused(self, replaced, adapters):
+        """
+        Stop the adapters no institution will use any more (their options
+        changed, or their institutions are gone). What an old one has been
+        asked to do it finishes before it closes (see L{SQLiteILS.stopService
+        <sip2acs.ils.sqlite.SQLiteILS.stopService>}).
+        """
+        inUse = {id(adapter) for adapter in adapters.values()}
+        unused = {id(a): a for a in replaced.values() if id(a) not in inUse}
+        for adapter in unused.values():
+            if IService.providedBy(adapter) and adapter.parent is not None:
+                self.log.info(
+                    "stopping {adapter}: no institution uses it any more",
+                    adapter=getattr(adapter, "name", None) or adapter,
+                )
+                adapter.disownServiceParent()
+
     def _adapters(self, config):
         """
         Adapters for the new institutions: the running one where the adapter
-        and its options are unchanged, a new one (started) otherwise.
+        and its options are unchanged, a new one otherwise.
+
+        @return: C{(institution id to adapter, the new adapters)}; the new
+            ones are not started yet.
         """
         running = {}
         for name, institution in self.server.institutions.items():
@@ -141,7 +170,4 @@ class ConfigReloader:
                 running[key] = self.makeAdapter(institution)
                 new.append(running[key])
             adapters[name] = running[key]
-        for adapter in new:
-            if IService.providedBy(adapter):
-                adapter.setServiceParent(self.parent)
-        return adapters
+        return adapters, new
