@@ -35,7 +35,6 @@ import json
 import signal
 from datetime import datetime
 
-from twisted.application.service import Service
 from twisted.internet.defer import Deferred, TimeoutError, maybeDeferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -44,6 +43,7 @@ from twisted.web.server import NOT_DONE_YET, Site
 
 from sip2acs._version import __version__
 from sip2acs.ops.metrics import CONTENT_TYPE
+from sip2acs.ops.signals import SignalService
 
 __all__ = [
     "HEALTH_TIMEOUT",
@@ -457,15 +457,13 @@ def makeSite(server, clock=None, healthTimeout=HEALTH_TIMEOUT):
     return AdminSite(root)
 
 
-class DrainService(Service):
+class DrainService(SignalService):
     """
-    Installs the drain signals while the server runs: SIGUSR1 sets the
-    server draining (C{/ready} answers 503), SIGUSR2 ready again. The
-    previous handlers are restored when the service stops.
+    SIGUSR1 sets the server draining (C{/ready} answers 503), SIGUSR2 ready
+    again (see L{SignalService <sip2acs.ops.signals.SignalService>}).
+    """
 
-    The Python signal handler only schedules the change on the reactor
-    thread (C{callFromThread}).
-    """
+    signals = (signal.SIGUSR1, signal.SIGUSR2)
 
     def __init__(self, readiness, reactor, installSignals=True):
         """
@@ -474,25 +472,8 @@ class DrainService(Service):
         @param reactor: The reactor to hand the change to.
         @param installSignals: Whether to install the signal handlers.
         """
+        SignalService.__init__(self, reactor, installSignals)
         self.readiness = readiness
-        self._reactor = reactor
-        self._installSignals = installSignals
-        self._previous = {}
-
-    def startService(self):
-        Service.startService(self)
-        if self._installSignals:
-            for signum in (signal.SIGUSR1, signal.SIGUSR2):
-                self._previous[signum] = signal.signal(signum, self._onSignal)
-
-    def stopService(self):
-        Service.stopService(self)
-        previous, self._previous = self._previous, {}
-        for signum, handler in previous.items():
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
-
-    def _onSignal(self, signum, frame):
-        self._reactor.callFromThread(self.signalled, signum)
 
     def signalled(self, signum):
         """

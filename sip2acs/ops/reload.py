@@ -10,25 +10,25 @@ is logged and leaves what it manages as it was; the others still run.
 
 import signal
 
-from twisted.application.service import IService, Service
+from twisted.application.service import IService
 from twisted.logger import Logger
 
 from sip2acs.config import ConfigError, loadConfig
+from sip2acs.ops.signals import SignalService
 
 __all__ = ["ReloadService", "ConfigReloader"]
 
 
-class ReloadService(Service):
+class ReloadService(SignalService):
     """
     Calls the registered reload functions on SIGHUP (or L{reload}).
     """
 
     log = Logger()
+    signals = (signal.SIGHUP,)
 
     def __init__(self, reactor, installSignal=True):
-        self._reactor = reactor
-        self._installSignal = installSignal
-        self._previous = None
+        SignalService.__init__(self, reactor, installSignal)
         self.reloaders = []
 
     def addReloader(self, name, function):
@@ -37,19 +37,8 @@ class ReloadService(Service):
         """
         self.reloaders.append((name, function))
 
-    def startService(self):
-        Service.startService(self)
-        if self._installSignal:
-            self._previous = signal.signal(signal.SIGHUP, self._onSignal)
-
-    def stopService(self):
-        Service.stopService(self)
-        if self._installSignal and self._previous is not None:
-            signal.signal(signal.SIGHUP, self._previous)
-            self._previous = None
-
-    def _onSignal(self, signum, frame):
-        self._reactor.callFromThread(self.reload)
+    def signalled(self, signum):
+        self.reload()
 
     def reload(self):
         """
