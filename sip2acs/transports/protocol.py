@@ -68,6 +68,7 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         self._writeBlocked = False
         self._readClosed = False
         self._stopping = False
+        self._held = b""
         self._producing = False
         self._started = False
         self._handshaking = False
@@ -178,9 +179,13 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         # which lineReceived ignores.
         if b"\n" in data:
             data = data.replace(b"\n", b"\r")
-        if self.paused and (len(self._buffer) + len(data) > self.MAX_LENGTH):
-            # The SC sends faster than it is answered: push back on TCP.
-            self._pauseReading()
+        if self.paused:
+            # A request is in flight: keep what comes meanwhile, and if the
+            # SC sends faster than it is answered, push back on TCP.
+            self._held += data
+            if len(self._held) > self.MAX_LENGTH:
+                self._pauseReading()
+            return None
         return LineReceiver.dataReceived(self, data)
 
     def lineReceived(self, line):
@@ -235,7 +240,8 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         self.paused = False
         if not self._readClosed:
             self._resumeReading()
-        LineReceiver.dataReceived(self, b"")
+        held, self._held = self._held, b""
+        LineReceiver.dataReceived(self, held)
         if self._readClosed and not self._busy() and not self._closing:
             self._finishHalfClosed()
 
@@ -256,7 +262,8 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         A half-closed SC's complete requests are answered: answer what is
         left of a frame without its terminator, if anything, then close.
         """
-        rest, self._buffer = self._buffer, b""
+        rest = self.clearLineBuffer() + self._held
+        self._held = b""
         if rest.strip(b"\r\x00"):
             self.lineReceived(rest)
             if self._busy():
