@@ -1406,6 +1406,63 @@ class VectorTableTests(SynchronousTestCase):
             self.assertEqual(set(vector.fields) - names, set(), vector.name)
 
 
+class OperationTableTests(SynchronousTestCase):
+    """
+    L{spec.OPERATIONS}, the one table of request kinds, agrees with the
+    message table and with the C{BX} order of C{SIP2.md} section 4.9.
+    """
+
+    BX = (
+        "23/24", "11/12", "09/10", "01/24", "99/98", "97/96", "93/94", "63/64",
+        "35/36", "37/38", "17/18", "19/20", "25/26", "15/16", "29/30", "65/66",
+    )
+    """
+    The 16 positions of C{BX} (section 4.9, with 01's answer from section
+    2.7), transcribed.
+    """
+
+    def test_bxOrder(self) -> None:
+        """
+        The table has the 16 positions of C{BX} in order, each with the
+        response section 2 gives its request.
+        """
+        self.assertEqual(
+            tuple("%s/%s" % (o.request, o.response) for o in spec.OPERATIONS), self.BX
+        )
+        self.assertEqual(len(spec.SUPPORTED_MESSAGES), 16)
+
+    def test_messagesExist(self) -> None:
+        """
+        Every request code is a request of L{spec.MESSAGES} and its response
+        code a response; every request of the message table is in the
+        operation table exactly once, and every response answers one.
+        """
+        requests = {m.code for m in spec.MESSAGES if m.request}
+        responses = {m.code for m in spec.MESSAGES if not m.request}
+        for operation in spec.OPERATIONS:
+            self.assertIn(operation.request, requests, operation)
+            self.assertIn(operation.response, responses, operation)
+            self.assertEqual(spec.RESPONSE_TO[operation.request], operation.response)
+        self.assertEqual(sorted(spec.SUPPORTED_MESSAGES), sorted(requests))
+        self.assertEqual({o.response for o in spec.OPERATIONS}, responses)
+
+    def test_namesAndLabels(self) -> None:
+        """
+        Operation names are distinct; each label starts with its request
+        code; the session's own operations (no adapter method) are 99, 97
+        and 93.
+        """
+        self.assertEqual(len({o.name for o in spec.OPERATIONS}), 16)
+        for operation in spec.OPERATIONS:
+            self.assertIn(
+                operation.label[:3], (operation.request + "/", operation.request + " ")
+            )
+        self.assertEqual(
+            [o.request for o in spec.OPERATIONS if o.method is None], ["99", "97", "93"]
+        )
+        self.assertEqual(spec.OPERATION_BY_REQUEST["37"].name, "feePaid")
+
+
 def _defaults(cls):
     """
     The value of every attribute of a message class when nothing was sent.

@@ -1512,6 +1512,43 @@ class SecretTests(TestCase):
                 self.assertNotIn(secret, text)
 
 
+class OperationTableTests(SynchronousTestCase):
+    """
+    The session's dispatch and refusals follow L{sip2acs.sip.spec.OPERATIONS}.
+    """
+
+    def test_everyAdapterOperationHasARefusal(self):
+        """
+        Every operation with an L{IILS} method has a refusal, answered with
+        the response the table gives its request, and every refusal
+        belongs to such an operation; the method is one of L{IILS}.
+        """
+        from sip2acs.acs.session import _OPERATION, _REFUSALS
+        from sip2acs.ils.interfaces import IILS
+        from sip2acs.sip import spec
+
+        adapted = [o for o in spec.OPERATIONS if o.method is not None]
+        self.assertEqual(set(_REFUSALS), {o.request for o in adapted})
+        self.assertEqual(_OPERATION, {o.request: o.name for o in adapted})
+        for operation in adapted:
+            cls, _ = _REFUSALS[operation.request]
+            self.assertEqual(cls.spec.code, operation.response, operation)
+            self.assertIn(operation.method, IILS.names(), operation)
+
+    def test_sessionOperations(self):
+        """
+        The operations without an adapter method are the ones every
+        adapter supports.
+        """
+        from sip2acs.ils.interfaces import SESSION_OPERATIONS
+
+        self.assertEqual(SESSION_OPERATIONS, {"scStatus", "resend", "login"})
+        ils = MemoryILS()
+        self.assertEqual(ils.operations & SESSION_OPERATIONS, frozenset())
+        for operation in SESSION_OPERATIONS:
+            self.assertTrue(ils.supports(operation))
+
+
 class OutcomeTests(SynchronousTestCase):
     """
     L{outcome} reads success from every kind of response.

@@ -32,9 +32,14 @@ from sip2acs.ils.base import (
     inZone,
     wallTime,
 )
-from sip2acs.ils.interfaces import OPERATIONS
 from sip2acs.sip import codec
-from sip2acs.sip.spec import FIELDS, PATRON_STATUS_FLAGS, SUMMARY_FIELDS
+from sip2acs.sip.spec import (
+    FIELDS,
+    OPERATIONS,
+    PATRON_STATUS_FLAGS,
+    RESPONSE_TO,
+    SUMMARY_FIELDS,
+)
 
 __all__ = ["ACSSession", "MAX_FEE_AMOUNT", "Reply", "feeAmount", "outcome"]
 
@@ -52,22 +57,14 @@ The largest amount a 37 may pay: seven digits before the decimal point.
 _CENT = Decimal("0.01")
 
 _OPERATION = {
-    "23": "patronStatus",
-    "11": "checkout",
-    "09": "checkin",
-    "01": "blockPatron",
-    "63": "patronInformation",
-    "35": "endPatronSession",
-    "37": "feePaid",
-    "17": "itemInformation",
-    "19": "itemStatusUpdate",
-    "25": "patronEnable",
-    "15": "hold",
-    "29": "renew",
-    "65": "renewAll",
+    operation.request: operation.name
+    for operation in OPERATIONS
+    if operation.method is not None
 }
 """
-The adapter operation each request needs (see L{IILS.supports}).
+The adapter operation each request needs (see L{IILS.supports}), from the
+one table L{sip2acs.sip.spec.OPERATIONS}: the requests the session does not
+answer itself.
 """
 
 
@@ -80,40 +77,44 @@ _NOT_LENT = dict(
     titleIdentifier="",
     dueDate="",
 )
-_REFUSALS = {
-    "23": (codec.PatronStatusResponse, _UNKNOWN_PATRON),
-    "01": (codec.PatronStatusResponse, _UNKNOWN_PATRON),
-    "63": (codec.PatronInformationResponse, _UNKNOWN_PATRON),
-    "25": (codec.PatronEnableResponse, _UNKNOWN_PATRON),
-    "11": (codec.CheckoutResponse, _NOT_LENT),
-    "29": (codec.RenewResponse, _NOT_LENT),
+_NEGATIVE = {
+    "23": _UNKNOWN_PATRON,
+    "01": _UNKNOWN_PATRON,
+    "63": _UNKNOWN_PATRON,
+    "25": _UNKNOWN_PATRON,
+    "11": _NOT_LENT,
+    "29": _NOT_LENT,
     # A failed checkin re-arms the item and asks the sorter to set it aside.
-    "09": (
-        codec.CheckinResponse,
-        dict(
-            ok=False,
-            resensitize=True,
-            magneticMedia=None,
-            alert=True,
-            alertType="99",
-            permanentLocation="",
-            titleIdentifier="",
-        ),
+    "09": dict(
+        ok=False,
+        resensitize=True,
+        magneticMedia=None,
+        alert=True,
+        alertType="99",
+        permanentLocation="",
+        titleIdentifier="",
     ),
-    "17": (
-        codec.ItemInformationResponse,
-        dict(circulationStatus="01", securityMarker="01", feeType="01", titleIdentifier=""),
-    ),
-    "19": (codec.ItemStatusUpdateResponse, dict(itemPropertiesOk=False)),
-    "15": (codec.HoldResponse, dict(ok=False, available=False)),
-    "65": (codec.RenewAllResponse, dict(ok=False, renewedCount=0, unrenewedCount=0)),
-    "35": (codec.EndSessionResponse, dict(endSession=False)),
-    "37": (codec.FeePaidResponse, dict(paymentAccepted=False)),
+    "17": dict(circulationStatus="01", securityMarker="01", feeType="01", titleIdentifier=""),
+    "19": dict(itemPropertiesOk=False),
+    "15": dict(ok=False, available=False),
+    "65": dict(ok=False, renewedCount=0, unrenewedCount=0),
+    "35": dict(endSession=False),
+    "37": dict(paymentAccepted=False),
 }
 """
-For each request, the response class of a refusal and its negative values;
-the session fills in the date, the screen message and the identifiers the
-response carries (institution, patron, item, language).
+For each request the adapter answers (every key of L{_OPERATION}), the
+negative values of its refusal; the session fills in the date, the screen
+message and the identifiers the response carries (institution, patron,
+item, language).
+"""
+
+_REFUSALS = {
+    code: (codec.messageClass(RESPONSE_TO[code]), negative)
+    for code, negative in _NEGATIVE.items()
+}
+"""
+For each request in L{_NEGATIVE}, the response class of a refusal (the
+response L{sip2acs.sip.spec.OPERATIONS} gives it) and its negative values.
 """
 
 _FIELD_NAMES = {
@@ -761,7 +762,7 @@ class ACSSession:
             name = self.listener.institution or next(iter(self.server.institutions))
             institution, ils = self.server.institutions[name], self.server.ilsFor(name)
         supported = "".join(
-            "Y" if ils.supports(operation) else "N" for operation in OPERATIONS
+            "Y" if ils.supports(operation.name) else "N" for operation in OPERATIONS
         )
         return succeed(
             codec.ACSStatus(

@@ -42,7 +42,7 @@ import attrs
 from twisted.internet.defer import fail
 from zope.interface import implementer
 
-from sip2acs.ils.interfaces import IILS
+from sip2acs.ils.interfaces import IILS, SESSION_OPERATIONS
 
 _EPOCH = datetime(1970, 1, 1)
 
@@ -639,9 +639,7 @@ class ILSBase:
     operations: frozenset[str] = frozenset()
 
     def supports(self, operation):
-        return operation in ("scStatus", "resend", "login") or (
-            operation in self.operations
-        )
+        return operation in SESSION_OPERATIONS or operation in self.operations
 
     def _unsupported(self, operation):
         return fail(UnsupportedOperation(operation))

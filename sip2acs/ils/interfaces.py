@@ -10,28 +10,20 @@ L{sip2acs.ils.base}) into responses.
 
 from zope.interface import Attribute, Interface
 
-OPERATIONS = (
-    "patronStatus",
-    "checkout",
-    "checkin",
-    "blockPatron",
-    "scStatus",
-    "resend",
-    "login",
-    "patronInformation",
-    "endPatronSession",
-    "feePaid",
-    "itemInformation",
-    "itemStatusUpdate",
-    "patronEnable",
-    "hold",
-    "renew",
-    "renewAll",
+from sip2acs.sip import spec
+
+OPERATIONS = tuple(operation.name for operation in spec.OPERATIONS)
+"""
+Operation names for L{IILS.supports}, in the order of the 98 C{BX} field,
+from the one table L{sip2acs.sip.spec.OPERATIONS}.
+"""
+
+SESSION_OPERATIONS = frozenset(
+    operation.name for operation in spec.OPERATIONS if operation.method is None
 )
 """
-Operation names for L{IILS.supports}, in the order of the 98 C{BX} field.
-C{scStatus}, C{resend} and C{login} are the session's own and always
-supported.
+The operations the session answers itself (C{scStatus}, C{resend} and
+C{login}): every adapter supports them.
 """
 
 

@@ -32,7 +32,7 @@ from twisted.logger import Logger
 from sip2acs.ils.base import HOST_ZONE, ILSBase, ILSUnavailable
 from sip2acs.ils.circulation import Circulation, SortBins
 from sip2acs.ils.demo import loadDemo
-from sip2acs.ils.interfaces import OPERATIONS
+from sip2acs.ils.interfaces import OPERATIONS, SESSION_OPERATIONS
 from sip2acs.ils.worker import SerialWorker
 
 __all__ = [
@@ -250,7 +250,7 @@ class SQLiteILS(ILSBase, Service):
     # documents it as a str or None, and ours is always a str.
     name: str  # type: ignore[assignment]
 
-    operations = frozenset(OPERATIONS) - {"scStatus", "resend", "login"}
+    operations = frozenset(OPERATIONS) - SESSION_OPERATIONS
 
     def __init__(self, path, reactor=None, *, demo=False, allowOverpayment=False,
                  synchronous="normal", sortBins=None, clock=None, zone=None,

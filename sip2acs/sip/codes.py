@@ -16,6 +16,8 @@ Nothing here is used to decide anything on the server; the server's own
 tables are in L{sip2acs.sip.spec}.
 """
 
+from sip2acs.sip.spec import OPERATIONS
+
 __all__ = [
     "CIRCULATION_STATUS",
     "SECURITY_MARKER",
@@ -210,26 +212,10 @@ The 14 positions of the patron status field, 24/26/64 (spec 4.8): C{Y}
 means the condition is true.
 """
 
-SUPPORTED_MESSAGES = (
-    "23/24 patron status",
-    "11/12 checkout",
-    "09/10 checkin",
-    "01 block patron",
-    "99/98 SC/ACS status",
-    "97/96 resend",
-    "93/94 login",
-    "63/64 patron information",
-    "35/36 end patron session",
-    "37/38 fee paid",
-    "17/18 item information",
-    "19/20 item status update",
-    "25/26 patron enable",
-    "15/16 hold",
-    "29/30 renew",
-    "65/66 renew all",
-)
+SUPPORTED_MESSAGES = tuple(operation.label for operation in OPERATIONS)
 """
-The 16 positions of C{BX}, 98 (spec 4.9).
+The 16 positions of C{BX}, 98 (spec 4.9): the labels of
+L{sip2acs.sip.spec.OPERATIONS}.
 """
 
 SUMMARY = (

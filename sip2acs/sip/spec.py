@@ -466,32 +466,72 @@ MESSAGES = [
 Every SIP 2.00 message, requests and responses alike.
 """
 
-RESPONSE_TO = {
-    "93": "94",
-    "99": "98",
-    "23": "24",
-    "63": "64",
-    "11": "12",
-    "09": "10",
-    "01": "24",
-    "17": "18",
-    "19": "20",
-    "25": "26",
-    "15": "16",
-    "29": "30",
-    "65": "66",
-    "35": "36",
-    "37": "38",
-    "97": "96",
-}
+@attrs.frozen
+class Operation:
+    """
+    One of the 16 request kinds of SIP 2.00, as one row of L{OPERATIONS}.
+
+    @ivar request: The request's command identifier (C{23}).
+    @ivar response: The command identifier of the response answering it
+        (C{24}).
+    @ivar name: The operation's name for L{IILS.supports
+        <sip2acs.ils.interfaces.IILS.supports>} (C{patronStatus}).
+    @ivar method: The L{IILS <sip2acs.ils.interfaces.IILS>} method the
+        session calls to answer it (C{lookupPatron}), or L{None} for the
+        session's own operations (99, 97, 93), which every adapter supports.
+    @ivar label: How tools name its position of C{BX} (spec 4.9).
+    """
+
+    request: str
+    response: str
+    name: str
+    method: str | None
+    label: str
+
+
+OPERATIONS = (
+    Operation("23", "24", "patronStatus", "lookupPatron", "23/24 patron status"),
+    Operation("11", "12", "checkout", "checkout", "11/12 checkout"),
+    Operation("09", "10", "checkin", "checkin", "09/10 checkin"),
+    Operation("01", "24", "blockPatron", "blockPatron", "01 block patron"),
+    Operation("99", "98", "scStatus", None, "99/98 SC/ACS status"),
+    Operation("97", "96", "resend", None, "97/96 resend"),
+    Operation("93", "94", "login", None, "93/94 login"),
+    Operation(
+        "63", "64", "patronInformation", "lookupPatron", "63/64 patron information"
+    ),
+    Operation(
+        "35", "36", "endPatronSession", "endPatronSession", "35/36 end patron session"
+    ),
+    Operation("37", "38", "feePaid", "feePaid", "37/38 fee paid"),
+    Operation("17", "18", "itemInformation", "lookupItem", "17/18 item information"),
+    Operation(
+        "19", "20", "itemStatusUpdate", "updateItemStatus", "19/20 item status update"
+    ),
+    Operation("25", "26", "patronEnable", "enablePatron", "25/26 patron enable"),
+    Operation("15", "16", "hold", "hold", "15/16 hold"),
+    Operation("29", "30", "renew", "renew", "29/30 renew"),
+    Operation("65", "66", "renewAll", "renewAll", "65/66 renew all"),
+)
+"""
+The one table of what an SC may ask, in the order of the 16 positions of
+the C{BX} field of 98. Every other list of operations or request codes
+(L{RESPONSE_TO}, L{SUPPORTED_MESSAGES}, the adapter operation names of
+L{sip2acs.ils.interfaces.OPERATIONS}, the session's dispatch and refusals,
+the client's C{BX} labels) is derived from it.
+"""
+
+OPERATION_BY_REQUEST = {operation.request: operation for operation in OPERATIONS}
+"""
+The row of L{OPERATIONS} for each request code.
+"""
+
+RESPONSE_TO = {operation.request: operation.response for operation in OPERATIONS}
 """
 The response code each request is answered with.
 """
 
-SUPPORTED_MESSAGES = (
-    "23", "11", "09", "01", "99", "97", "93", "63",
-    "35", "37", "17", "19", "25", "15", "29", "65",
-)
+SUPPORTED_MESSAGES = tuple(operation.request for operation in OPERATIONS)
 """
 Request codes in the order of the 16 positions of the C{BX} field of 98.
 """
