@@ -40,6 +40,7 @@ from sip2acs.sip.spec import (
     RESPONSE_TO,
     SUMMARY_FIELDS,
 )
+from sip2acs.sip.success import succeeded
 
 __all__ = ["ACSSession", "MAX_FEE_AMOUNT", "Reply", "feeAmount", "outcome"]
 
@@ -136,21 +137,14 @@ class Reply:
 
 def outcome(response):
     """
-    Whether a response says the request succeeded: C{"ok"} or C{"refused"}.
+    Whether a response says the request succeeded: C{"ok"} or C{"refused"},
+    by the lenient reading of L{sip2acs.sip.success.succeeded} (a success
+    unless the response shows failure).
 
     Lookups count as refused when the patron or item is unknown; a 98 as
     refused when it says the ACS is off line.
     """
-    for name in ("ok", "paymentAccepted", "endSession", "itemPropertiesOk", "onlineStatus"):
-        value = getattr(response, name, None)
-        if value is not None:
-            return "ok" if value else "refused"
-    if isinstance(response, codec.ItemInformationResponse):
-        return "refused" if not response.titleIdentifier else "ok"
-    valid = getattr(response, "validPatron", None)
-    if valid is False or getattr(response, "validPatronPassword", None) is False:
-        return "refused"
-    return "ok"
+    return "ok" if succeeded(response, lenient=True) else "refused"
 
 
 def _money(amount):

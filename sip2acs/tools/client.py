@@ -51,6 +51,7 @@ import attrs
 
 from sip2acs.sip import codec, codes
 from sip2acs.sip.spec import FIELDS, RESPONSE_TO
+from sip2acs.sip.success import succeeded
 
 __all__ = [
     "EXIT_OK",
@@ -578,62 +579,14 @@ def buildRequest(name, options, now=None):
 
 def responseOk(message, request=None):
     """
-    Whether a response means the operation succeeded.
-
-    Circulation answers (12, 10, 30, 16, 66, 94, 20) use their ok flag;
-    36, 38 and 98 their Y/N flag (on-line status for 98); patron answers
-    (24, 26, 64) need a known patron (C{BL} Y, or a personal name when
-    there is no C{BL}) and no C{CQ} N, and the 24 answering a Block Patron
-    the charge-privileges-denied flag; 18 a known item (a title, or a
-    circulation status other than C{01}). A 96 is never a success.
+    Whether a response means the operation succeeded: the strict reading of
+    L{sip2acs.sip.success.succeeded} (the response must show success).
 
     @param message: The decoded response.
     @param request: The request it answers, when known.
     @rtype: L{bool}
     """
-    if isinstance(
-        message,
-        (
-            codec.LoginResponse,
-            codec.CheckoutResponse,
-            codec.CheckinResponse,
-            codec.RenewResponse,
-            codec.HoldResponse,
-            codec.RenewAllResponse,
-        ),
-    ):
-        return bool(message.ok)
-    if isinstance(message, codec.ACSStatus):
-        return bool(message.onlineStatus)
-    if isinstance(
-        message,
-        (
-            codec.PatronStatusResponse,
-            codec.PatronInformationResponse,
-            codec.PatronEnableResponse,
-        ),
-    ):
-        if message.validPatron is not None:
-            known = message.validPatron
-        else:
-            known = bool(message.personalName)
-        if not known or message.validPatronPassword is False:
-            return False
-        if isinstance(request, codec.BlockPatron):
-            return (message.patronStatus or "")[:1] == "Y"
-        return True
-    if isinstance(message, codec.ItemInformationResponse):
-        return bool(message.titleIdentifier) or message.circulationStatus not in (
-            "01",
-            None,
-        )
-    if isinstance(message, codec.ItemStatusUpdateResponse):
-        return bool(message.itemPropertiesOk)
-    if isinstance(message, codec.EndSessionResponse):
-        return bool(message.endSession)
-    if isinstance(message, codec.FeePaidResponse):
-        return bool(message.paymentAccepted)
-    return False
+    return succeeded(message, request)
 
 
 @attrs.frozen
