@@ -429,6 +429,28 @@ class FailureStormTests(TestCase):
         self.flushLoggedErrors(sqlite3.OperationalError)
 
     @inlineCallbacks
+    def test_refusalsCountedAsRefused(self):
+        """
+        A patron request the session refuses itself (the library system
+        failed) is logged and counted as refused, though a 24 has no flag
+        saying so; a good one after it is ok again.
+        """
+        ils = FailingILS(ILSUnavailable("the database is locked"))
+        ils.lookupPatron = lambda *args: fail(ILSUnavailable("the database is locked"))
+        harness = ListenerHarness(self, adapter=ils)
+        logs = captureLogs(self)
+        client = yield harness.connect()
+        self.assertTrue((yield client.ask(login())).message.ok)
+        yield client.ask(b"2300020250101    120000AODEMO|AAP1001|")
+        yield client.ask(b"9900302.00")
+        lines = [formatEvent(e) for e in logs if "->" in (e.get("log_format") or "")]
+        self.assertIn("23->24 refused", lines[-2])
+        self.assertIn("99->98 ok", lines[-1])
+        messages = harness.server.metrics.messages
+        self.assertEqual(messages.get(("23", "24", "refused")), 1)
+        self.assertNotIn(("23", "24", "ok"), messages)
+
+    @inlineCallbacks
     def test_explainedFailure(self):
         """
         A failure the adapter explains (L{ILSUnavailable}, e.g. the

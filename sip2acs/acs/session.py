@@ -224,6 +224,7 @@ class ACSSession:
         self._inflight = None
         self._inflightSince = None
         self._watchdog = None
+        self._refusedHere = False
 
     # -- helpers ----------------------------------------------------------
 
@@ -352,6 +353,7 @@ class ACSSession:
         @rtype: L{Deferred}
         """
         started = time.perf_counter()
+        self._refusedHere = False
         encoding, delimiter, _ = self._encoding()
         try:
             decoded = codec.decode(frame, encoding=encoding, delimiter=delimiter)
@@ -464,7 +466,11 @@ class ACSSession:
         self.lastMessageAt = self.clock.seconds()
         seconds = time.perf_counter() - started
         account = self.account.login if self.account else "-"
-        result = outcome(response)
+        # A refusal the session made itself (the service is not supported,
+        # the library system failed or was too slow) is a refusal, even
+        # where its message has no flag that says so (24, 26, 64).
+        result = "refused" if self._refusedHere else outcome(response)
+        self._refusedHere = False
         self.log.info(
             "{account}@{peer} on {listener}: {request}->{response} {outcome}"
             " in {ms:.1f} ms",
@@ -627,6 +633,7 @@ class ACSSession:
         @param request: The decoded request, to echo its identifiers, or
             L{None} when it could not be decoded.
         """
+        self._refusedHere = True
         cls, negative = _REFUSALS[code]
         values = dict(negative, transactionDate=self.now(), screenMessage=(text,))
         echoed = dict(
