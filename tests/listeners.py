@@ -22,7 +22,7 @@ from twisted.internet.task import deferLater
 from sip2acs.acs.server import ACSServer
 from sip2acs.app.tap import ListeningService, listenerFactory, serverTLS
 from sip2acs.config import ListenerConfig
-from tests.loopback import INSTITUTION, TIMEOUT, SIP2Client, makeConfig, makeILS
+from tests.loopback import INSTITUTION, TIMEOUT, SIP2Client, makeConfig, makeILS, runInline
 
 __all__ = ["ListenerHarness", "RawClient"]
 
@@ -117,7 +117,10 @@ class ListenerHarness:
         config = attrs.evolve(makeConfig(accounts=accounts), listeners=(listener,))
         self.adapter = makeILS() if adapter is None else adapter
         self.server = ACSServer(
-            config, {INSTITUTION: self.adapter}, clock if clock is not None else reactor
+            config,
+            {INSTITUTION: self.adapter},
+            clock if clock is not None else reactor,
+            runInThread=runInline if clock is not None else None,
         )
         self.tls = (
             serverTLS(self.server, listener) if listener.transport == "tls" else None

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import attrs
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
+from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import Clock
@@ -42,6 +42,7 @@ __all__ = [
     "makeConfig",
     "makeILS",
     "request",
+    "runInline",
     "withChecksum",
 ]
 
@@ -196,6 +197,14 @@ def request(cls, sequence=None, checksum=False, encoding="ascii", **fields):
     return codec.encode(
         cls(**fields), sequence=sequence, checksum=checksum, encoding=encoding
     )
+
+
+def runInline(f, *args):
+    """
+    An L{ACSServer}'s C{runInThread} for servers on a test clock, which has
+    no thread pool: the work runs at once.
+    """
+    return succeed(f(*args))
 
 
 def login(user=LOGIN, password=PASSWORD, sequence=None, **fields):
@@ -551,7 +560,9 @@ def connectInMemory(adapter=None, config=None, ilsTimeout=30.0, clock=None):
         clock.advance(1741947300)
     config = makeConfig() if config is None else config
     adapter = makeILS() if adapter is None else adapter
-    server = ACSServer(config, {INSTITUTION: adapter}, clock, ilsTimeout=ilsTimeout)
+    server = ACSServer(
+        config, {INSTITUTION: adapter}, clock, ilsTimeout=ilsTimeout, runInThread=runInline
+    )
     factory = SIP2ServerFactory(server, config.listeners[0])
     peer = IPv4Address("TCP", "127.0.0.1", 40001)
     protocol = factory.buildProtocol(peer)

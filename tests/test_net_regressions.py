@@ -345,7 +345,7 @@ class LoginThrottleTests(TestCase):
             return verify(password, stored)
 
         acs.server._verify = countedVerify
-        deferToThread = acs.server._deferToThread
+        deferToThread = acs.server.runInThread
 
         def heldDeferToThread(f, *args):
             # Keep every check pending until all twenty attempts are in.
@@ -353,7 +353,7 @@ class LoginThrottleTests(TestCase):
             held.append(d)
             return d.addCallback(lambda ignored: f(*args))
 
-        acs.server._deferToThread = heldDeferToThread
+        acs.server.runInThread = heldDeferToThread
         clients = yield gatherResults([acs.connect() for n in range(20)])
         answers = [c.ask(login(password="bad")) for c in clients]
         yield waitFor(

@@ -30,6 +30,7 @@ from tests.loopback import (
     makeConfig,
     makeILS,
     request,
+    runInline,
 )
 
 LOGIN_OK = b"Login OK.  Initiating SIP\r\n"
@@ -244,7 +245,9 @@ class PreludeBytesTests(SynchronousTestCase):
         clock = Clock()
         clock.advance(1741947300)
         listener = telnetListener()
-        self.server = ACSServer(makeConfig(), {INSTITUTION: makeILS()}, clock)
+        self.server = ACSServer(
+            makeConfig(), {INSTITUTION: makeILS()}, clock, runInThread=runInline
+        )
         self.protocol = SIP2ServerFactory(self.server, listener).buildProtocol(
             IPv4Address("TCP", "127.0.0.1", 40001)
         )

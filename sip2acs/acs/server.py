@@ -4,7 +4,7 @@ The ACS server: state shared by every connection (accounts, institutions,
 ILS adapters, open connections) and the factories the listeners use.
 """
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.reflect import namedAny
@@ -72,13 +72,24 @@ class ACSServer:
 
     log = Logger()
 
-    def __init__(self, config, adapters, reactor, ilsTimeout=ILS_TIMEOUT):
+    def __init__(self, config, adapters, reactor, ilsTimeout=ILS_TIMEOUT, runInThread=None):
+        """
+        @param runInThread: C{f(function, *args)} running blocking work
+            (the password hash) off the reactor thread, returning a
+            Deferred of its result; the reactor's thread pool by default.
+        """
         self.config = config
         self.institutions = config.institutions
         self.accounts = config.accounts
         self.adapters = adapters
         self.reactor = reactor
         self.ilsTimeout = ilsTimeout
+        if runInThread is None:
+
+            def runInThread(f, *args):
+                return deferToThreadPool(reactor, reactor.getThreadPool(), f, *args)
+
+        self.runInThread = runInThread
         self.connections = set()
         self._verified = VerifiedCache(size=1000)
         self.throttles = {}
@@ -203,7 +214,7 @@ class ACSServer:
             return None
         account = self.accounts.get(login)
         stored = account.passwordHash if account is not None else None
-        d = self._deferToThread(self._verify, password, stored)
+        d = self.runInThread(self._verify, password, stored)
         d.addCallback(
             self._cbVerified, login, account, peer, subject, throttle, listener
         )
@@ -338,10 +349,3 @@ class ACSServer:
 
         look()
         return done
-
-    def _deferToThread(self, f, *args):
-        getThreadPool = getattr(self.reactor, "getThreadPool", None)
-        if getThreadPool is None:
-            # A test clock without threads: run inline.
-            return succeed(f(*args))
-        return deferToThreadPool(self.reactor, getThreadPool(), f, *args)
