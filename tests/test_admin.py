@@ -22,6 +22,13 @@ from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.server import Site
 
+from sip2acs.acs.metrics import (
+    LATENCY_BUCKETS,
+    Histogram,
+    Metrics,
+    Readiness,
+    processStartTime,
+)
 from sip2acs.app.tap import Options, makeService
 from sip2acs.config import (
     DEFAULT_ADMIN_ENDPOINT,
@@ -34,16 +41,7 @@ from sip2acs.config import (
 from sip2acs.ils.memory import MemoryILS
 from sip2acs.ils.sqlite import SQLiteILS
 from sip2acs.ops.admin import HEALTH_TIMEOUT, DrainService, makeSite
-from sip2acs.ops.metrics import (
-    LATENCY_BUCKETS,
-    Exposition,
-    Histogram,
-    Metrics,
-    Readiness,
-    escapeLabelValue,
-    formatValue,
-    processStartTime,
-)
+from sip2acs.ops.metrics import Exposition, escapeLabelValue, formatValue, render
 from sip2acs.passwords import hashPassword
 from sip2acs.sip import codec
 from tests.loopback import (
@@ -321,7 +319,7 @@ class MetricsTests(SynchronousTestCase):
         counters.
         """
         metrics = Metrics(startTime=1741947300.5)
-        types, samples = parseExposition(metrics.render(listeners=["tcp:6001"]))
+        types, samples = parseExposition(render(metrics, listeners=["tcp:6001"]))
         self.assertEqual(
             types,
             {
@@ -363,7 +361,8 @@ class MetricsTests(SynchronousTestCase):
         metrics.loginFailed("tcp:6001")
         metrics.tlsHandshakeFailed("tls:45550")
         types, samples = parseExposition(
-            metrics.render(
+            render(
+                metrics,
                 connections=[("tcp:6001", "k1"), ("tcp:6001", "k1"), ("tls:45550", "")],
                 listeners=["tcp:6001", "tls:45550"],
                 ready=False,

@@ -11,8 +11,8 @@ from twisted.python.reflect import namedAny
 
 from sip2acs.acs.addresses import parseAddress
 from sip2acs.acs.failurelog import FailureLog
+from sip2acs.acs.metrics import Metrics, Readiness
 from sip2acs.acs.throttle import LoginThrottle
-from sip2acs.ops.metrics import Metrics, Readiness
 from sip2acs.passwords import VerifiedCache, hashPassword, verifyPassword
 from sip2acs.sip import codec
 
@@ -62,9 +62,9 @@ class ACSServer:
         with the same adapter and options share one.
     @ivar connections: The open L{SIP2Protocol
         <sip2acs.transports.protocol.SIP2Protocol>}s.
-    @ivar metrics: The L{Metrics <sip2acs.ops.metrics.Metrics>} the admin
+    @ivar metrics: The L{Metrics <sip2acs.acs.metrics.Metrics>} the admin
         listener reports.
-    @ivar readiness: The L{Readiness <sip2acs.ops.metrics.Readiness>}: whether
+    @ivar readiness: The L{Readiness <sip2acs.acs.metrics.Readiness>}: whether
         C{/ready} says this server accepts new kiosks.
     @ivar failureLog: The L{FailureLog <sip2acs.acs.failurelog.FailureLog>}
         every session logs adapter failures through.

@@ -5,7 +5,7 @@ monitoring and for draining a server before maintenance.
 
 Resources (see L{makeSite}):
 
-  - C{/metrics}: every metric of L{sip2acs.ops.metrics.Metrics}, in the
+  - C{/metrics}: every metric of L{sip2acs.acs.metrics.Metrics}, in the
     Prometheus text format 0.0.4;
   - C{/health}: 200 when the process is up and every ILS adapter answers
     its health check within the timeout, 503 naming each failing
@@ -42,7 +42,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Site
 
 from sip2acs._version import __version__
-from sip2acs.ops.metrics import CONTENT_TYPE
+from sip2acs.ops.metrics import CONTENT_TYPE, render
 from sip2acs.ops.signals import SignalService
 
 __all__ = [
@@ -154,7 +154,8 @@ class MetricsResource(Resource):
         listeners = [listener.endpoint for listener in server.config.listeners]
         request.setHeader(b"content-type", CONTENT_TYPE)
         _commonHeaders(request)
-        return server.metrics.render(
+        return render(
+            server.metrics,
             connections=connections,
             listeners=listeners,
             ready=server.readiness.ready,
@@ -468,7 +469,7 @@ class DrainService(SignalService):
     def __init__(self, readiness, reactor, installSignals=True):
         """
         @param readiness: The server's L{Readiness
-            <sip2acs.ops.metrics.Readiness>}.
+            <sip2acs.acs.metrics.Readiness>}.
         @param reactor: The reactor to hand the change to.
         @param installSignals: Whether to install the signal handlers.
         """

@@ -1,0 +1,218 @@
+# -*- test-case-name: tests.test_admin -*-
+"""
+What the server counts as it works: answered requests and their answer
+times, refused logins, failed TLS handshakes, and whether it is ready for
+new kiosks. L{sip2acs.ops.metrics} writes them for Prometheus; the ACS core
+only counts.
+
+Everything here is called on the reactor thread.
+"""
+
+import math
+import os
+import time
+from bisect import bisect_left
+
+from twisted.logger import Logger
+
+__all__ = ["LATENCY_BUCKETS", "Histogram", "Metrics", "Readiness", "processStartTime"]
+
+LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
+"""
+Upper bounds, in seconds, of the answer-time histogram's buckets (C{+Inf}
+is implied). A memory adapter answers in well under a millisecond, the
+embedded SQLite system in a few; 30 s is the ILS timeout, after which the
+SC gets a refusal.
+"""
+
+_IMPORTED = time.time()
+
+
+class Histogram:
+    """
+    Observations counted in fixed buckets, as Prometheus histograms do.
+
+    @ivar bounds: The buckets' upper bounds, ascending (C{+Inf} implied).
+    @ivar counts: Observations per bucket (not cumulative); the last entry
+        counts those above every bound.
+    @ivar sum: The sum of every observation.
+    @ivar count: How many observations.
+    """
+
+    def __init__(self, bounds=LATENCY_BUCKETS):
+        self.bounds = tuple(sorted(bounds))
+        self.counts = [0] * (len(self.bounds) + 1)
+        self.sum = 0.0
+        self.count = 0
+
+    def observe(self, value):
+        """
+        Count one observation: it falls in the first bucket whose bound is
+        at least C{value}.
+        """
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.sum += value
+        self.count += 1
+
+    def cumulative(self):
+        """
+        @return: C{(bound, observations at most bound)} pairs, the last
+            bound being C{math.inf}.
+        @rtype: L{list}
+        """
+        result = []
+        total = 0
+        for bound, count in zip(self.bounds + (math.inf,), self.counts, strict=True):
+            total += count
+            result.append((bound, total))
+        return result
+
+
+def processStartTime():
+    """
+    When this process started, in seconds since the Unix epoch: from
+    C{/proc} on Linux, else when this module was imported.
+
+    @rtype: L{float}
+    """
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            # The command name may hold spaces and parentheses: skip past
+            # its closing parenthesis. Field 22 (starttime) is then 20th.
+            fields = f.read().rpartition(b")")[2].split()
+        ticks = int(fields[19])
+        with open("/proc/stat", "rb") as f:
+            for line in f:
+                if line.startswith(b"btime "):
+                    boot = int(line.split()[1])
+                    break
+            else:
+                return _IMPORTED
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return _IMPORTED
+
+
+class Metrics:
+    """
+    The counters of one server process.
+
+    L{ACSServer <sip2acs.acs.server.ACSServer>} records every answered request
+    (L{transactionDone}); the session records refused logins
+    (L{loginFailed}); a TLS listener records failed handshakes
+    (L{tlsHandshakeFailed}). Gauges (open connections, readiness) are not
+    kept here: L{render} is given them at scrape time.
+
+    @ivar messages: C{(request, response, outcome)} to count.
+    @ivar latency: Request command identifier to its L{Histogram}.
+    @ivar loginFailures: Listener endpoint to count.
+    @ivar tlsHandshakeFailures: Listener endpoint to count.
+    @ivar startTime: When the process started (Unix time).
+    """
+
+    def __init__(self, buckets=LATENCY_BUCKETS, startTime=None):
+        """
+        @param buckets: The answer-time histogram's bucket bounds, seconds.
+        @param startTime: When the process started; read from the system
+            by default (L{processStartTime}).
+        """
+        self.buckets = tuple(sorted(buckets))
+        self.messages = {}
+        self.latency = {}
+        self.loginFailures = {}
+        self.tlsHandshakeFailures = {}
+        self.startTime = processStartTime() if startTime is None else startTime
+
+    def transactionDone(self, request, response, outcome, seconds):
+        """
+        Count one answered request.
+
+        @param request: The request's command identifier, e.g. C{"11"}.
+        @param response: The response's command identifier, e.g. C{"12"}.
+        @param outcome: C{"ok"} or C{"refused"}.
+        @param seconds: How long the answer took.
+        """
+        key = (request, response, outcome)
+        self.messages[key] = self.messages.get(key, 0) + 1
+        histogram = self.latency.get(request)
+        if histogram is None:
+            histogram = self.latency[request] = Histogram(self.buckets)
+        histogram.observe(seconds)
+
+    def loginFailed(self, listener):
+        """
+        Count one refused login (a 93 answered with C{940}).
+
+        @param listener: The endpoint description of the listener the SC
+            connected to.
+        """
+        self.loginFailures[listener] = self.loginFailures.get(listener, 0) + 1
+
+    def tlsHandshakeFailed(self, listener):
+        """
+        Count one failed TLS handshake. A TLS listener calls this (on the
+        reactor thread) when a connection is lost before its handshake
+        completed, or the handshake itself fails: an expired or untrusted
+        client certificate, a protocol version or cipher below the floor,
+        or a plain-text kiosk on the TLS port.
+
+        @param listener: The endpoint description of the TLS listener, as
+            in its configuration.
+        """
+        self.tlsHandshakeFailures[listener] = (
+            self.tlsHandshakeFailures.get(listener, 0) + 1
+        )
+
+
+class Readiness:
+    """
+    Whether the server accepts new kiosks (C{/ready} answers 200) or drains
+    before maintenance (C{/ready} answers 503, so a load balancer stops
+    sending new kiosks here). Draining refuses nothing: kiosks already
+    connected, and any that still connect, are served as usual.
+
+    @ivar ready: L{True} unless draining.
+    """
+
+    log = Logger()
+
+    def __init__(self, ready=True):
+        self.ready = ready
+
+    def drain(self, why="on request"):
+        """
+        Stop reporting ready.
+
+        @param why: What asked, for the log.
+        """
+        if self.ready:
+            self.ready = False
+            self.log.info(
+                "draining ({why}): /ready answers 503; connected kiosks carry on",
+                why=why,
+            )
+
+    def resume(self, why="on request"):
+        """
+        Report ready again.
+
+        @param why: What asked, for the log.
+        """
+        if not self.ready:
+            self.ready = True
+            self.log.info("ready again ({why}): /ready answers 200", why=why)
