@@ -142,6 +142,14 @@ def checksumOk(frame):
         if match is None:
             return False
         digits = match.group(1)
+    return _verifies(frame, digits)
+
+
+def _verifies(frame, digits):
+    """
+    Whether the checksum C{digits} that C{frame} ends with is the right one
+    for the bytes before them.
+    """
     return (sum(frame[: -len(digits)]) + int(digits, 16)) & 0xFFFF == 0
 
 
@@ -526,7 +534,7 @@ def decode(frame, encoding="ascii", delimiter="|"):
     sequence = sent = None
     digits = _checksumDigits(frame, code, encoding, delimiter)
     if digits is not None:
-        if not checksumOk(frame):
+        if not _verifies(frame, digits):
             raise ChecksumError("checksum does not verify", code)
         sent = "%04X" % (int(digits, 16),)
         end = len(frame) - len(digits) - 2
