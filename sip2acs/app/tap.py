@@ -21,7 +21,7 @@ from twisted.python import usage
 
 from sip2acs.acs.server import ACSServer, makeAdapter
 from sip2acs.config import DEFAULT_ADMIN_ENDPOINT, ConfigError, defaultConfig, loadConfig
-from sip2acs.ils.base import zoneName
+from sip2acs.ils.base import ILSUnavailable, zoneName
 from sip2acs.ils.interfaces import IILS
 from sip2acs.ops.admin import DrainService, makeSite
 from sip2acs.ops.reload import ConfigReloader, ReloadService
@@ -202,8 +202,10 @@ class ServerService(MultiService):
     every promise made to an SC.
 
     Start: an adapter that cannot start (its C{startService} fails, e.g.
-    with a database that is missing or damaged) stops the server with one
-    line saying why, and the process exits with status 1.
+    with a database that is missing or damaged) stops the server, and the
+    process exits with status 1. A failure the adapter explains
+    (L{ILSUnavailable <sip2acs.ils.base.ILSUnavailable>}) is one line saying
+    why; any other is logged with its traceback.
 
     Stop: first everything but the adapters (the listeners stop accepting;
     signals, the admin listener), then the open connections are closed as
@@ -277,11 +279,9 @@ class ServerService(MultiService):
         return d
 
     def _startFailed(self, failure, service, fatal):
-        from sip2acs.ils.sqlite import DatabaseError
-
         name = getattr(service, "name", None) or type(service).__name__
         then = "; sip2acs stops" if fatal else ""
-        if failure.check(DatabaseError):
+        if failure.check(ILSUnavailable):
             self.log.critical(
                 "{service} cannot start: {reason}{then}",
                 service=name,
