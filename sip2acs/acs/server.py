@@ -194,16 +194,17 @@ class ACSServer:
         @return: A Deferred firing with the L{AccountConfig} or L{None}.
         """
         throttle = self.throttleFor(listener)
-        if throttle is None:
-            return self._check(None, login, password, peer, listener, subject, None)
+        # The login id the throttle counts the attempt under: None for every
+        # login that is not configured.
         counted = login if login in self.accounts else None
+        if throttle is None:
+            return self._check(None, login, password, peer, listener, subject, None, None)
         d = throttle.attempt(peer, counted)
         return d.addCallback(
-            self._check, login, password, peer, listener, subject, (throttle, counted)
+            self._check, login, password, peer, listener, subject, throttle, counted
         )
 
-    def _check(self, refusal, login, password, peer, listener, subject, throttle):
-        # throttle: None, or (the LoginThrottle, the login id it counts).
+    def _check(self, refusal, login, password, peer, listener, subject, throttle, counted):
         if refusal is not None:
             self.log.info(
                 "{login} from {peer} refused: {reason}",
@@ -216,23 +217,22 @@ class ACSServer:
         stored = account.passwordHash if account is not None else None
         d = self.runInThread(self._verify, password, stored)
         d.addCallback(
-            self._cbVerified, login, account, peer, subject, throttle, listener
+            self._cbVerified, login, account, peer, subject, throttle, counted, listener
         )
         if throttle is not None:
-            d.addErrback(self._ebVerified, peer, throttle)
+            d.addErrback(self._ebVerified, peer, throttle, counted)
         return d
 
-    def _ebVerified(self, failure, peer, throttle):
-        throttle, counted = throttle
+    def _ebVerified(self, failure, peer, throttle, counted):
         throttle.released(peer, counted)
         return failure
 
-    def _cbVerified(self, ok, login, account, peer, subject, throttle, listener):
+    def _cbVerified(self, ok, login, account, peer, subject, throttle, counted, listener):
         if ok:
             refusal = self.loginRefusal(account, peer, subject)
             if refusal is None:
                 if throttle is not None:
-                    throttle[0].succeeded(peer, throttle[1])
+                    throttle.succeeded(peer, counted)
                 return account
             self.log.warn(
                 "{login} from {peer} refused: {reason}",
@@ -240,15 +240,15 @@ class ACSServer:
                 peer=peer,
                 reason=refusal,
             )
-        if throttle is not None and throttle[0].failed(peer, throttle[1]):
+        if throttle is not None and throttle.failed(peer, counted):
             self.log.warn(
                 "{peer}: {count} failed logins as {login} on {endpoint}; refusing"
                 " them for {seconds:.0f} s",
                 peer=peer,
-                count=throttle[0].limit,
+                count=throttle.limit,
                 login=self.describeLogin(login),
                 endpoint=listener.endpoint,
-                seconds=throttle[0].period,
+                seconds=throttle.period,
             )
         return None
 
