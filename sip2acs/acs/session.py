@@ -235,6 +235,14 @@ class ACSSession:
         """
         return self.account is not None
 
+    def _institutionBeforeLogin(self):
+        """
+        The id of the institution an SC that has not logged in is served
+        by: the listener's, else the first configured one (whose policy a
+        99 before login reports).
+        """
+        return self.listener.institution or next(iter(self.server.institutions))
+
     def zone(self):
         """
         The time zone of the SC's institution (before login, of the
@@ -243,8 +251,7 @@ class ACSSession:
         """
         institution = self.institution
         if institution is None:
-            name = self.listener.institution or next(iter(self.server.institutions))
-            institution = self.server.institutions[name]
+            institution = self.server.institutions[self._institutionBeforeLogin()]
         return getattr(institution, "zone", HOST_ZONE)
 
     def now(self):
@@ -760,7 +767,7 @@ class ACSSession:
         if self.institution is not None:
             institution, ils = self.institution, self.ils
         else:
-            name = self.listener.institution or next(iter(self.server.institutions))
+            name = self._institutionBeforeLogin()
             institution, ils = self.server.institutions[name], self.server.ilsFor(name)
         supported = "".join(
             "Y" if ils.supports(operation.name) else "N" for operation in OPERATIONS
