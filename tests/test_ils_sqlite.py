@@ -17,6 +17,7 @@ import time
 from datetime import datetime, time as clockTime, timedelta, timezone
 from decimal import Decimal
 
+from sqlite_utils import Database
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase, TestCase
@@ -46,29 +47,42 @@ from sip2acs.ils.sqlite import (
     migrations,
     openDatabase,
 )
-from sip2acs.passwords import isHashed, verifyPassword
+from sip2acs.ils.testing import (
+    PIN,
+    ContractCase,
+    ContractLibrary,
+    ILSContractMixin,
+)
+from sip2acs.passwords import PIN_COST, hashPassword, isHashed, verifyPassword
 from sip2acs.tools import dbcli
-from tests.ilscontract import PIN, ILSContractMixin
 
 POOL_THREAD = "PoolThread-%s-0" % (POOL_NAME,)
 
 _templates = {}
 
 
+def loadedTemplate(name, load, data):
+    """
+    A database file C{load(conn, data)} filled, made once per test run
+    (PIN hashing is slow on purpose) and copied by each test.
+    """
+    key = (name, data)
+    if key not in _templates:
+        folder = tempfile.mkdtemp(prefix="sip2acs-%s-" % (name,))
+        atexit.register(shutil.rmtree, folder, True)
+        path = os.path.join(folder, name + ".sqlite3")
+        conn, _ = openDatabase(path)
+        load(conn, data)
+        conn.close()
+        _templates[key] = path
+    return _templates[key]
+
+
 def demoTemplate(now):
     """
-    A database file with the demo data loaded at C{now}, made once per test
-    run (PIN hashing is slow on purpose) and copied by each test.
+    A database file with the demo data loaded at C{now}.
     """
-    if now not in _templates:
-        folder = tempfile.mkdtemp(prefix="sip2acs-demo-")
-        atexit.register(shutil.rmtree, folder, True)
-        path = os.path.join(folder, "demo.sqlite3")
-        conn, _ = openDatabase(path)
-        loadDemo(conn, now)
-        conn.close()
-        _templates[now] = path
-    return _templates[now]
+    return loadedTemplate("demo", loadDemo, now)
 
 
 class SQLiteTestMixin:
@@ -108,13 +122,181 @@ class SQLiteTestMixin:
             return ils.stopService()
 
 
-class SQLiteContractTests(SQLiteTestMixin, ILSContractMixin, TestCase):
+def loadContractLibrary(conn: sqlite3.Connection, library: ContractLibrary) -> None:
+    """
+    Write the adapter contract's library into a migrated, empty database,
+    through the tables the import commands write.
+    """
+    db = Database(conn, execute_plugins=False)
+    ids = {}
+    db["branches"].upsert_all(
+        [{"code": code, "name": name} for code, name in library.branches], pk="code"
+    )
+    db["institutions"].upsert(
+        {"id": library.institution, "name": library.libraryName,
+         "currency": library.currency, "default_branch": library.defaultBranch,
+         "hold_shelf_days": library.holdShelfDays}, pk="id",
+    )
+    db["loan_rules"].upsert_all(
+        [{"patron_class": r.patronClass, "item_type": r.itemType,
+          "loan_days": r.loanDays, "max_loans": r.maxLoans,
+          "max_renewals": r.maxRenewals, "fine_per_day_cents": toCents(r.finePerDay),
+          "fine_cap_cents": None if r.fineCap is None else toCents(r.fineCap),
+          "rental_fee_cents": toCents(r.rentalFee),
+          "fee_limit_cents": None if r.feeLimit is None else toCents(r.feeLimit),
+          "max_overdue": r.maxOverdue, "max_holds": r.maxHolds}
+         for r in library.rules],
+        pk=("patron_class", "item_type"),
+    )
+    for number, p in enumerate(library.patrons, start=1):
+        ids[p.patronId] = number
+        db["patrons"].insert({
+            "id": number, "barcode": p.patronId, "name": p.name,
+            "pin_hash": p.pin and hashPassword(p.pin, cost=PIN_COST),
+            "patron_class": p.patronClass, "home_branch": p.homeBranch,
+            "expires": p.expires and p.expires.isoformat(), "language": p.language,
+            "card_lost": int(p.cardLost), "blocked": int(p.blocked),
+            "block_note": p.blockNote, "blocked_at": writeTime(p.blockedAt),
+            "email": p.email, "phone": p.phone, "address": p.address,
+            "birth_date": p.birthDate and p.birthDate.isoformat(),
+        })
+    for number, i in enumerate(library.items, start=1):
+        ids[i.itemId] = number
+        db["items"].insert({
+            "id": number, "barcode": i.itemId, "title": i.title, "title_id": i.titleId,
+            "item_type": i.itemType, "home_branch": i.homeBranch,
+            "current_branch": i.homeBranch if i.status == "available" else "MAIN",
+            "status": i.status, "destination": i.destination,
+            "media_type": i.mediaType, "magnetic": int(i.magnetic),
+            "call_number": i.callNumber, "collection_code": i.collectionCode,
+        })
+    db["loans"].insert_all(
+        {"item_id": ids[loan.itemId], "patron_id": ids[loan.patronId], "branch": "MAIN",
+         "out_at": writeTime(loan.out), "due_at": writeTime(loan.due),
+         "renewals": loan.renewals}
+        for loan in library.loans
+    )
+    db["holds"].insert_all(
+        {"patron_id": ids[h.patronId], "item_id": h.itemId and ids[h.itemId],
+         "title_key": h.titleKey, "title": h.title, "pickup_branch": h.pickup,
+         "placed_at": writeTime(h.placed), "status": "ready" if h.ready else "waiting",
+         "trapped_item_id": ids[h.itemId] if h.ready else None,
+         "trapped_at": writeTime(h.placed) if h.ready else None,
+         "shelf_expires_at": writeTime(h.shelfExpires)}
+        for h in library.holds
+    )
+    db["fees"].insert_all(
+        {"patron_id": ids[f.patronId], "item_id": f.itemId and ids[f.itemId],
+         "fee_type": f.feeType, "description": f.description,
+         "amount_cents": toCents(f.amount), "balance_cents": toCents(f.amount),
+         "created_at": writeTime(f.created)}
+        for f in library.fees
+    )
+    conn.commit()
+
+
+class SQLiteContractMixin(SQLiteTestMixin):
+    """
+    The contract's fixture hook for L{SQLiteILS}: a database holding the
+    contract library (made once per run and copied), started.
+    """
+
+    def makeILS(self, library: ContractLibrary) -> Deferred:
+        path = self.databasePath(demo=False)
+        shutil.copyfile(loadedTemplate("contract", loadContractLibrary, library), path)
+        return Deferred.fromCoroutine(self.startILS(path))
+
+
+class SQLiteContractTests(SQLiteContractMixin, ILSContractMixin, TestCase):
     """
     The adapter contract on L{SQLiteILS}.
     """
 
-    def makeILS(self):
-        return Deferred.fromCoroutine(self.startILS())
+
+class SQLitePolicyTests(SQLiteContractMixin, ContractCase, TestCase):
+    """
+    The embedded system's own policy, on the contract library: loan
+    periods by item type, renewal periods, overdue fines.
+    """
+
+    async def test_checkoutFeeAcknowledged(self):
+        """
+        With the fee acknowledged the item is lent for its type's period and
+        the fee charged.
+        """
+        result = await self.checkout("P0001", "I0010", feeAcknowledged=True)
+        self.assertIs(result.ok, True, result)
+        self.assertEqual(result.dueDate, self.due(7))
+        self.assertEqual((await self.patron("P0001")).feeAmount, Decimal("3.50"))
+
+    async def test_checkinReturnDateInAnotherZone(self):
+        """
+        A return date in UTC back-dates the return to that instant: I0015
+        (due ten days ago) returned eight days ago at 05:00 UTC, which is
+        the day before in the institution's zone, is fined for one day, not
+        two.
+        """
+        eightDaysAgo = (self.NOW - timedelta(days=8)).date()
+        result = await self.checkin(
+            "I0015",
+            returnDate=datetime.combine(eightDaysAgo, clockTime(5, 0), tzinfo=timezone.utc),
+        )
+        self.assertIs(result.ok, True, result)
+        self.assertEqual((await self.patron("P0006")).feeAmount, Decimal("0.25"))
+
+    async def test_checkoutCancel(self):
+        """
+        A checkout with cancel undoes a checkin: the loan is back with its
+        due date and the overdue fine the checkin charged is gone.
+        """
+        checkin = await self.checkin("I0015")
+        self.assertEqual((await self.patron("P0006")).feeAmount, Decimal("2.50"))
+        self.assertEqual(checkin.patronId, "P0006")
+        result = await self.checkout("P0006", "I0015", cancel=True)
+        self.assertIs(result.ok, True, result)
+        self.assertEqual(result.dueDate, self.due(-10))
+        patron = await self.patron("P0006")
+        self.assertIn("I0015", {ref.itemId for ref in patron.chargedItems})
+        self.assertEqual(patron.feeAmount, Decimal("0.00"))
+
+    async def test_checkinOverdueFine(self):
+        """
+        Checking in an overdue item charges the fine per overdue day.
+        """
+        await self.checkin("I0015")
+        patron = await self.patron("P0006")
+        self.assertEqual(patron.feeAmount, Decimal("2.50"))
+        self.assertEqual(
+            [(ref.itemId, ref.amount) for ref in patron.fineItems],
+            [("I0015", Decimal("2.50"))],
+        )
+
+    async def test_checkinFineCap(self):
+        """
+        The overdue fine stops at the cap.
+        """
+        await self.checkin("I0016")
+        self.assertEqual((await self.patron("P0006")).feeAmount, Decimal("5.00"))
+
+    async def test_checkinReturnDate(self):
+        """
+        The return date back-dates the return: fines count to it.
+        """
+        await self.checkin("I0015", returnDate=self.NOW - timedelta(days=8))
+        self.assertEqual((await self.patron("P0006")).feeAmount, Decimal("0.50"))
+        await self.checkin("I0017", returnDate=self.NOW - timedelta(days=4))
+        self.assertEqual((await self.patron("P0006")).feeAmount, Decimal("0.50"))
+
+    async def test_renew(self):
+        """
+        A renewal extends the loan by the loan period from now.
+        """
+        result = await self.renew("P0001", "I0003")
+        self.assertIs(result.ok, True, result)
+        self.assertIs(result.renewal, True)
+        self.assertEqual(result.dueDate, self.due(21))
+        self.assertTrue(result.transactionId)
+        self.assertEqual((await self.item("I0003")).dueDate, self.due(21))
 
 
 class ReferenceCacheTests(SQLiteTestMixin, TestCase):

@@ -1,56 +1,80 @@
-# -*- test-case-name: tests.test_session -*-
+# -*- test-case-name: tests.test_ils_memory,tests.test_session -*-
 """
-An in-memory circulation system: a test double for sip2acs's own tests and
-for people writing adapters (also importable as L{sip2acs.testing}).
+An in-memory circulation system: the test double of sip2acs's own tests,
+an example for people writing adapters (also importable as
+L{sip2acs.testing}), and the second system the adapter contract of
+L{sip2acs.ils.testing} runs against.
 
-L{MemoryILS} is a small in-memory circulation system: patrons with PINs,
-items, loans. It implements patron and item lookup, checkout, checkin,
-renewal and end of session, and refuses everything else as unsupported, so
-tests can see both a working and an unsupported operation. It answers
-synchronously (already-fired Deferreds).
+L{MemoryILS} keeps patrons (L{MemoryPatron}), items (L{MemoryItem}), loans
+(on the items), holds (L{MemoryHold}) and fees (L{MemoryFee}) in
+dictionaries and answers synchronously (already-fired Deferreds). Its
+policy is deliberately simple (L{MemoryRules}): one loan period
+(L{MemoryILS.loanDays}), limits by patron class, item types that do not
+circulate or cost a rental fee, an optional flat fine per overdue day, one
+hold queue per item or title. Checkin routes items between the
+C{branches} it is given: to a hold's pickup branch, else home.
+
+Built with patrons and items only, as the session tests build it, it is
+the small double it always was: it advertises only patron status and
+information, item information, checkout, checkin, renewal and end of
+session (C{operations}), so tests can see both a working and an
+unsupported operation. Pass C{operations=OPERATIONS} (as
+L{MemoryILS.ALL_OPERATIONS}) for the full system. Subclasses may override
+any operation; L{calls} records the operations called, in order.
 """
 
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable
+from datetime import datetime, tzinfo
 
-import attrs
-from twisted.internet.defer import succeed
+from twisted.internet.defer import Deferred, succeed
 
 from sip2acs.ils.base import (
+    CheckinRequest,
     CheckinResult,
-    CirculationResult,
-    CirculationStatus,
+    CheckoutRequest,
     ILSBase,
     Item,
-    ItemRef,
+    ItemStatusResult,
     Patron,
     Reason,
     SessionEnd,
+    Terminal,
+)
+from sip2acs.ils.interfaces import OPERATIONS
+from sip2acs.ils.memoryrequests import MemoryRequests
+from sip2acs.ils.memorystate import (
+    MemoryFee,
+    MemoryHold,
+    MemoryItem,
+    MemoryLimits,
+    MemoryPatron,
+    MemoryRules,
+    refused,
 )
 
-__all__ = ["MemoryILS", "MemoryPatron", "MemoryItem"]
+__all__ = [
+    "MemoryILS",
+    "MemoryPatron",
+    "MemoryItem",
+    "MemoryHold",
+    "MemoryFee",
+    "MemoryRules",
+    "MemoryLimits",
+]
 
 
-@attrs.define
-class MemoryPatron:
-    patronId: str
-    name: str
-    pin: str | None = None
-
-
-@attrs.define
-class MemoryItem:
-    itemId: str
-    title: str
-    borrower: str | None = None
-    dueDate: datetime | None = None
-    location: str = "MAIN"
-
-
-class MemoryILS(ILSBase):
+class MemoryILS(MemoryRequests, ILSBase):
     """
     An in-memory adapter. Not durable; for tests and examples only.
 
+    @ivar patrons: The patrons by barcode.
+    @ivar items: The items by barcode; an item's C{borrower} and
+        C{dueDate} are its loan.
+    @ivar holds: The active holds, oldest first.
+    @ivar fees: The unpaid fees, oldest first.
     @ivar calls: The operations called, in order, for tests to inspect.
+    @cvar loanDays: The loan period: a loan made now is due at 23:59 this
+        many days later; a renewal adds as many days to the due date.
     """
 
     name = "memory"
@@ -65,68 +89,65 @@ class MemoryILS(ILSBase):
             "endPatronSession",
         }
     )
+    ALL_OPERATIONS = frozenset(OPERATIONS)
     loanDays = 14
 
-    def __init__(self, patrons=(), items=(), now=datetime.now):
+    def __init__(
+        self,
+        patrons: Iterable[MemoryPatron] = (),
+        items: Iterable[MemoryItem] = (),
+        now: Callable[[], datetime] = datetime.now,
+        *,
+        holds: Iterable[MemoryHold] = (),
+        fees: Iterable[MemoryFee] = (),
+        rules: MemoryRules | None = None,
+        branches: Iterable[str] = (),
+        defaultBranch: str | None = None,
+        zone: tzinfo | None = None,
+        operations: Iterable[str] | None = None,
+        loanDays: int | None = None,
+    ) -> None:
         self.patrons = {p.patronId: p for p in patrons}
         self.items = {i.itemId: i for i in items}
+        self.holds = list(holds)
+        self.fees = list(fees)
+        self.rules = rules if rules is not None else MemoryRules()
+        self.branches = frozenset(branches)
+        self.defaultBranch = defaultBranch
+        self.zone = zone
         self.now = now
-        self.calls = []
-        self._loans = {}
+        self.calls: list = []
+        if operations is not None:
+            self.operations = frozenset(operations)
+        if loanDays is not None:
+            self.loanDays = loanDays
+        self._loans: dict[str, set[str]] = {}
+        self._returns: dict[str, tuple] = {}
+        self._transactions = 0
         for item in self.items.values():
             if item.borrower is not None:
                 self._loans.setdefault(item.borrower, set()).add(item.itemId)
 
-    def _pinValid(self, patron, pin):
-        if pin is None:
-            return None
-        return patron.pin is not None and patron.pin == pin
+    # IILS
 
-    def lookupPatron(self, terminal, patronId, pin=None):
+    def lookupPatron(self, terminal: Terminal, patronId: str,
+                     pin: str | None = None) -> Deferred:
         self.calls.append(("lookupPatron", patronId))
         patron = self.patrons.get(patronId)
         if patron is None:
             return succeed(
-                Patron(found=False, patronId=patronId, screenMessages=["Unknown patron."])
+                Patron(found=False, patronId=patronId, screenMessages=("Unknown patron.",))
             )
-        charged = [
-            ItemRef(item.itemId, item.title, dueDate=item.dueDate)
-            for item in (self.items[i] for i in sorted(self._loans.get(patronId, ())))
-        ]
-        return succeed(
-            Patron(
-                found=True,
-                patronId=patronId,
-                name=patron.name,
-                pinValid=self._pinValid(patron, pin),
-                chargedItems=charged,
-                feeAmount=0,
-            )
-        )
+        return succeed(self.patronView(patron, pin))
 
-    def lookupItem(self, terminal, itemId):
+    def lookupItem(self, terminal: Terminal, itemId: str) -> Deferred:
         self.calls.append(("lookupItem", itemId))
         item = self.items.get(itemId)
         if item is None:
             return succeed(Item(found=False, itemId=itemId))
-        status = CirculationStatus.CHARGED if item.borrower else CirculationStatus.AVAILABLE
-        return succeed(
-            Item(
-                found=True,
-                itemId=itemId,
-                title=item.title,
-                circulationStatus=status,
-                dueDate=item.dueDate,
-                permanentLocation=item.location,
-                currentLocation=item.location,
-                mediaType="001",
-            )
-        )
+        return succeed(self.itemView(item))
 
-    def _refuse(self, reason, text, **kw):
-        return succeed(CirculationResult(ok=False, reason=reason, screenMessages=[text], **kw))
-
-    def checkout(self, terminal, request):
+    def checkout(self, terminal: Terminal, request: CheckoutRequest) -> Deferred:
         self.calls.append(("checkout", request.patronId, request.itemId))
         patron = self.patrons.get(request.patronId)
         item = self.items.get(request.itemId)
@@ -136,73 +157,146 @@ class MemoryILS(ILSBase):
             return self._refuse(Reason.BAD_PIN, "Wrong PIN.", patronValid=True, pinValid=False)
         if item is None:
             return self._refuse(Reason.UNKNOWN_ITEM, "Unknown item.", patronValid=True)
+        if request.cancel:
+            return self._cancelCheckin(patron, item, request.pin)
         renewal = item.borrower == patron.patronId
+        if request.noBlock:
+            due = request.nbDueDate
+            self._lend(patron, item, self._dueAfter(self.loanDays) if due is None
+                       else self._inZone(due))
+            return self._lent(patron, item, request.pin, renewal=renewal)
+        refusal = self._blockRefusal(patron, patronValid=True)
+        if refusal is not None:
+            return succeed(refusal)
+        problem = self._itemProblem(patron, item, renewal, request)
+        if problem is not None:
+            return problem
+        if renewal:
+            return self._renewLoan(patron, item, request.pin, fromNow=True)
+        rental = self.rules.rentalFees.get(item.itemType)
+        if rental and not request.feeAcknowledged:
+            return self._refuse(
+                Reason.FEE_NOT_ACKNOWLEDGED, "This item costs %s to borrow." % (rental,),
+                title=item.title, patronValid=True, feeType="06", feeAmount=rental,
+                currency=self.rules.currency,
+            )
+        if rental:
+            self.fees.append(MemoryFee(patron.patronId, item.itemId, "06", rental,
+                                       "Rental: " + item.title, self.now()))
+        self._lend(patron, item, self._dueAfter(self.loanDays))
+        return self._lent(patron, item, request.pin)
+
+    def _itemProblem(self, patron: MemoryPatron, item: MemoryItem, renewal: bool,
+                     request: CheckoutRequest) -> Deferred | None:
+        title = dict(title=item.title, patronValid=True)
+        if item.itemType in self.rules.notCirculating:
+            return self._refuse(Reason.NOT_CIRCULATING, "This item is for use in the library.",
+                                **title)
+        if item.status in ("lost", "missing"):
+            reason = Reason.ITEM_LOST if item.status == "lost" else Reason.ITEM_MISSING
+            return self._refuse(reason, "This item is %s; please see the desk." % (item.status,),
+                                **title)
         if item.borrower is not None and not renewal:
             return self._refuse(
-                Reason.OUT_TO_OTHER, "This item is checked out to someone else.",
-                title=item.title, patronValid=True,
+                Reason.OUT_TO_OTHER, "This item is checked out to someone else.", **title
             )
         if renewal and not request.scRenewalPolicy:
             return self._refuse(
                 Reason.RENEWAL_NOT_ALLOWED, "You already have this item.",
-                renewal=True, title=item.title, patronValid=True,
+                renewal=True, **title,
             )
-        item.borrower = patron.patronId
-        self._loans.setdefault(patron.patronId, set()).add(item.itemId)
-        item.dueDate = (self.now() + timedelta(days=self.loanDays)).replace(
-            hour=23, minute=59, second=0, microsecond=0
-        )
-        return succeed(
-            CirculationResult(
-                ok=True,
-                renewal=renewal,
-                magneticMedia=False,
-                desensitize=True,
-                title=item.title,
-                dueDate=item.dueDate,
-                mediaType="001",
-                patronValid=True,
-                pinValid=self._pinValid(patron, request.pin),
+        trapped = self.trappedHold(item)
+        if trapped is not None and trapped.patronId != patron.patronId:
+            return self._refuse(
+                Reason.ON_HOLD_FOR_OTHER, "This item is on hold for someone else.", **title
             )
-        )
+        limit = self.limits(patron).loans
+        if not renewal and limit is not None and len(self._loans.get(patron.patronId, ())) >= limit:
+            return self._refuse(Reason.LOAN_LIMIT, "You have as many items as you may borrow.",
+                                **title)
+        return None
 
-    def checkin(self, terminal, request):
+    def _cancelCheckin(self, patron: MemoryPatron, item: MemoryItem,
+                       pin: str | None) -> Deferred:
+        patronId, due = self._returns.pop(item.itemId, (patron.patronId, None))
+        if patronId != patron.patronId or due is None:
+            return self._refuse(Reason.NOT_ON_LOAN, "This item was not returned by you.",
+                                title=item.title, patronValid=True)
+        self._lend(patron, item, due)
+        return self._lent(patron, item, pin)
+
+    def checkin(self, terminal: Terminal, request: CheckinRequest) -> Deferred:
         self.calls.append(("checkin", request.itemId))
         item = self.items.get(request.itemId)
         if item is None:
             return succeed(
                 CheckinResult(
                     ok=False, reason=Reason.UNKNOWN_ITEM, alert=True, alertType="99",
-                    screenMessages=["Unknown item."],
+                    screenMessages=("Unknown item.",),
                 )
             )
-        borrower, item.borrower, item.dueDate = item.borrower, None, None
-        self._loans.get(borrower, set()).discard(item.itemId)
+        borrower, item.borrower = item.borrower, None
+        if borrower is not None:
+            self._returns[item.itemId] = (borrower, item.dueDate)
+            self._loans.get(borrower, set()).discard(item.itemId)
+            if not request.cancel:
+                self.chargeFine(item, borrower, request.returnDate)
+        item.dueDate = None
+        messages = [] if borrower else ["This item was not checked out."]
+        if item.status in ("lost", "missing"):
+            messages.append("This item was marked %s and is found again." % (item.status,))
+            item.status = "available"
+        routing = {} if request.cancel else self.route(item, self._here(terminal, request))
         return succeed(
             CheckinResult(
                 ok=True,
-                magneticMedia=False,
+                magneticMedia=item.magnetic,
                 title=item.title,
                 permanentLocation=item.location,
                 patronId=borrower,
-                mediaType="001",
-                screenMessages=[] if borrower else ["This item was not checked out."],
+                mediaType=item.mediaType,
+                screenMessages=tuple(messages),
+                **routing,
             )
         )
 
-    def renew(self, terminal, request):
+    def _here(self, terminal: Terminal, request: CheckinRequest) -> str | None:
+        for place in (request.currentLocation, terminal.location):
+            if place in self.branches:
+                return place
+        return self.defaultBranch
+
+    def renew(self, terminal, request) -> Deferred:
         self.calls.append(("renew", request.patronId, request.itemId))
-        item = self.items.get(request.itemId or "")
-        if item is None or item.borrower != request.patronId:
+        patron = self.patrons.get(request.patronId)
+        if patron is None:
+            return self._refuse(Reason.UNKNOWN_PATRON, "Unknown patron.", patronValid=False)
+        if request.pin and not self._pinValid(patron, request.pin):
+            return self._refuse(Reason.BAD_PIN, "Wrong PIN.", patronValid=True, pinValid=False)
+        item = self.loanNamed(request.patronId, request.itemId, request.titleId)
+        if item is None:
+            return self._refuse(Reason.UNKNOWN_ITEM, "Unknown item.", patronValid=True)
+        if not request.noBlock:
+            refusal = self._blockRefusal(patron, patronValid=True)
+            if refusal is not None:
+                return succeed(refusal)
+        if item.borrower is None or (
+            item.borrower != patron.patronId and not request.thirdPartyAllowed
+        ):
             return self._refuse(Reason.NOT_ON_LOAN, "You do not have this item.")
-        item.dueDate = item.dueDate + timedelta(days=self.loanDays)
-        return succeed(
-            CirculationResult(
-                ok=True, renewal=True, desensitize=True, title=item.title,
-                dueDate=item.dueDate, magneticMedia=False,
-            )
-        )
+        return self._renewLoan(self.patrons[item.borrower], item, request.pin)
 
-    def endPatronSession(self, terminal, patronId, pin=None):
+    def updateItemStatus(self, terminal: Terminal, itemId: str,
+                         properties: str) -> Deferred:
+        self.calls.append(("updateItemStatus", itemId, properties))
+        item = self.items.get(itemId)
+        if item is None:
+            return succeed(refused(ItemStatusResult, Reason.UNKNOWN_ITEM, "Unknown item."))
+        item.properties = properties
+        return succeed(ItemStatusResult(ok=True, title=item.title, properties=properties))
+
+    def endPatronSession(self, terminal: Terminal, patronId: str,
+                         pin: str | None = None) -> Deferred:
         self.calls.append(("endPatronSession", patronId))
-        return succeed(SessionEnd(ok=True, screenMessages=["Thank you!"]))
+        return succeed(SessionEnd(ok=True, screenMessages=("Thank you!",)))
+
