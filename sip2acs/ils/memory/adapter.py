@@ -41,8 +41,8 @@ from sip2acs.ils.base import (
     Terminal,
 )
 from sip2acs.ils.interfaces import OPERATIONS
-from sip2acs.ils.memoryrequests import MemoryRequests
-from sip2acs.ils.memorystate import (
+from sip2acs.ils.memory.requests import MemoryRequests
+from sip2acs.ils.memory.state import (
     MemoryFee,
     MemoryHold,
     MemoryItem,

@@ -22,7 +22,7 @@ from sip2acs.ils.base import (
     RenewAllResult,
     Terminal,
 )
-from sip2acs.ils.memorystate import (
+from sip2acs.ils.memory.state import (
     MemoryHold,
     MemoryItem,
     MemoryPatron,
