@@ -2985,3 +2985,17 @@ class TypeCheckingNamesTests(SynchronousTestCase):
             if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
         }
         self.assertEqual(declared, {messageSpec.name for messageSpec in spec.MESSAGES})
+
+    def test_declaredAttributes(self) -> None:
+        """
+        What L{codec.Message} declares for type checkers every class built
+        from the table has: its C{spec} and C{code}, and the C{extra} and
+        C{order} attributes.
+        """
+        for messageSpec in spec.MESSAGES:
+            cls = codec.messageClass(messageSpec.code)
+            self.assertTrue(issubclass(cls, codec.Message), messageSpec.name)
+            self.assertIs(cls.spec, messageSpec)
+            self.assertEqual(cls().code, messageSpec.code)
+            names = {field.name for field in attrs.fields(cls)}
+            self.assertLessEqual({"extra", "order"}, names, messageSpec.name)

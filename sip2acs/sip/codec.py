@@ -30,8 +30,9 @@ fields.
 
 import re
 import unicodedata
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, cast
 
 import attrs
 
@@ -80,7 +81,7 @@ class SIP2Error(ValueError):
     identifier when one could be read, else L{None}.
     """
 
-    def __init__(self, reason, code=None):
+    def __init__(self, reason: str, code: str | None = None) -> None:
         ValueError.__init__(self, reason)
         self.reason = reason
         self.code = code
@@ -107,7 +108,7 @@ class MalformedMessage(SIP2Error):
 # -- checksum ---------------------------------------------------------------
 
 
-def checksum(prefix):
+def checksum(prefix: bytes) -> str:
     """
     The error-detection checksum of C{prefix}.
 
@@ -124,7 +125,7 @@ def checksum(prefix):
 _SHORT_CHECKSUM = re.compile(rb"AZ([0-9A-Fa-f]{1,3})\Z")
 
 
-def checksumOk(frame):
+def checksumOk(frame: bytes) -> bool:
     """
     Whether C{frame}, ending in its checksum, carries a valid one.
 
@@ -145,7 +146,7 @@ def checksumOk(frame):
     return _verifies(frame, digits)
 
 
-def _verifies(frame, digits):
+def _verifies(frame: bytes, digits: bytes) -> bool:
     """
     Whether the checksum C{digits} that C{frame} ends with is the right one
     for the bytes before them.
@@ -156,7 +157,7 @@ def _verifies(frame, digits):
 # -- dates ------------------------------------------------------------------
 
 
-def _zones():
+def _zones() -> dict[str, timezone]:
     zones = {"Z": timezone.utc}
     for index, letter in enumerate("ABCDEFGHIKLM", start=1):
         zones[letter] = timezone(timedelta(hours=index))
@@ -172,7 +173,7 @@ _LETTERS = {tz.utcoffset(None): letter for letter, tz in _ZONES.items()}
 NO_DATE = " " * 18
 
 
-def parseDate(text):
+def parseDate(text: str) -> datetime | None:
     """
     Parse an 18-character SIP date, C{YYYYMMDDZZZZHHMMSS}.
 
@@ -203,7 +204,7 @@ def parseDate(text):
     return value
 
 
-def formatDate(value):
+def formatDate(value: datetime | None) -> str:
     """
     Format a datetime as an 18-character SIP date; L{None} gives 18 blanks.
 
@@ -237,8 +238,15 @@ def formatDate(value):
 
 # -- value conversion -------------------------------------------------------
 
+FieldValue: TypeAlias = str | bool | int | datetime | None
+"""
+What the codec decodes one field to, by the field's kind (see
+L{sip2acs.sip.spec}): text, a flag, a count or a date; L{None} for "no
+value". A repeatable field is a tuple of texts.
+"""
 
-def _parseValue(kind, text):
+
+def _parseValue(kind: str, text: str) -> FieldValue:
     if kind == "text":
         return text
     if kind == "ok":
@@ -255,14 +263,16 @@ def _parseValue(kind, text):
     raise AssertionError(kind)
 
 
-def _parseFixed(field, text):
+def _parseFixed(field: _spec.FixedField, text: str) -> FieldValue:
     if field.kind == "yn":
         # A fixed Y/N flag is a plain boolean: anything but Y is "no".
         return text == "Y"
     return _parseValue(field.kind, text)
 
 
-def formatFixed(field, value, encoding="ascii", delimiter="|"):
+def formatFixed(
+    field: _spec.FixedField, value: Any, encoding: str = "ascii", delimiter: str = "|"
+) -> str:
     """
     The characters a fixed field's value is sent as. Text is cleaned like
     every other value (no control characters, no delimiter: a fixed part
@@ -270,6 +280,9 @@ def formatFixed(field, value, encoding="ascii", delimiter="|"):
     length.
 
     @type field: L{sip2acs.sip.spec.FixedField}
+    @param value: The field's value, of the type its kind gives (a
+        L{FieldValue}); message classes do not check what callers give
+        them, so it is typed as anything.
     @param encoding: The account's character set.
     @param delimiter: The field delimiter.
     @rtype: L{str}
@@ -292,10 +305,10 @@ def formatFixed(field, value, encoding="ascii", delimiter="|"):
     raise AssertionError(kind)
 
 
-def _formatVariable(info, value):
+def _formatVariable(info: _spec.FieldInfo, value: Any) -> str:
     kind = info.kind
     if kind == "text":
-        return value
+        return cast(str, value)  # what a text field holds
     if kind == "yn":
         return "Y" if value else "N"
     if kind == "date":
@@ -327,17 +340,31 @@ class Message:
     if TYPE_CHECKING:
         # What every message class built from the table has.
         spec: ClassVar[_spec.MessageSpec]
+        extra: tuple[tuple[str, str], ...]
+        order: tuple[str, ...] | None
+
+        # Each class takes its own fields as keywords. Their values are not
+        # checked: a caller may give any value a field's kind formats
+        # (a str for an int field, say), hence object.
+        def __init__(self, **fields: object) -> None: ...
+
+        # One attribute per field of the class's spec, made at import time.
+        # Its type follows the field's kind (a L{FieldValue}, or a tuple of
+        # texts for a repeatable field) and is known only at run time: Any,
+        # so that callers need not narrow a union they know the answer to.
+        def __getattr__(self, name: str) -> Any: ...
+
     else:
         spec = None
 
     @property
-    def code(self):
+    def code(self) -> str:
         """
         The two-character command identifier.
         """
         return self.spec.code
 
-    def fields(self):
+    def fields(self) -> list[tuple[str, Any]]:
         """
         The message's identified fields with a value, in the spec's order
         and then the extra ones.
@@ -346,7 +373,7 @@ class Message:
             per value.
         @rtype: L{list}
         """
-        pairs = []
+        pairs: list[tuple[str, Any]] = []
         for fid in self.spec.fields:
             info = _spec.FIELDS[fid]
             value = getattr(self, info.name)
@@ -358,11 +385,11 @@ class Message:
         return pairs
 
 
-def _redacted(value):
+def _redacted(value: object) -> str:
     return repr(value) if not value else "'***'"
 
 
-def _redactedExtra(pairs):
+def _redactedExtra(pairs: Iterable[tuple[str, str]]) -> str:
     return repr(
         tuple(
             (fid, "***" if fid in SENSITIVE and value else value)
@@ -371,12 +398,12 @@ def _redactedExtra(pairs):
     )
 
 
-def _tuple(value):
+def _tuple(value: Iterable[Any] | None) -> tuple[Any, ...]:
     return tuple(value) if value is not None else ()
 
 
-def _build(messageSpec):
-    attributes = {}
+def _build(messageSpec: _spec.MessageSpec) -> type[Message]:
+    attributes: dict[str, Any] = {}
     for field in messageSpec.fixed:
         attributes[field.name] = attrs.field(default=None)
     for fid in messageSpec.fields:
@@ -389,12 +416,17 @@ def _build(messageSpec):
             attributes[info.name] = attrs.field(default=None)
     attributes["extra"] = attrs.field(default=(), converter=_tuple, repr=_redactedExtra)
     attributes["order"] = attrs.field(default=None, eq=False, repr=False)
-    cls = attrs.make_class(
-        messageSpec.name,
-        attributes,
-        bases=(Message,),
-        frozen=True,
-        slots=True,
+    # make_class is typed as returning any class; this one has Message as its
+    # base.
+    cls = cast(
+        type[Message],
+        attrs.make_class(
+            messageSpec.name,
+            attributes,
+            bases=(Message,),
+            frozen=True,
+            slots=True,
+        ),
     )
     cls.spec = messageSpec
     cls.__module__ = __name__
@@ -405,9 +437,15 @@ def _build(messageSpec):
     return cls
 
 
-_BY_CODE = {}
-_PLANS = {}
-_FIXED_LENGTH = {}
+_Plan: TypeAlias = tuple[tuple[str, str, _spec.FieldInfo, bool], ...]
+"""
+How L{encode} writes a message's identified fields in the spec's order: a
+C{(fid, attribute name, field, required)} row for each.
+"""
+
+_BY_CODE: dict[str, type[Message]] = {}
+_PLANS: dict[str, _Plan] = {}
+_FIXED_LENGTH: dict[str, int] = {}
 for _messageSpec in _spec.MESSAGES:
     _FIXED_LENGTH[_messageSpec.code] = sum(f.length for f in _messageSpec.fixed)
     _PLANS[_messageSpec.code] = tuple(
@@ -478,7 +516,7 @@ L{MalformedMessage} for them.
 """
 
 
-def messageClass(code):
+def messageClass(code: str) -> type[Message]:
     """
     The message class for a two-character command identifier.
 
@@ -507,7 +545,7 @@ class Decoded:
     checksum: str | None = None
 
 
-def decode(frame, encoding="ascii", delimiter="|"):
+def decode(frame: bytes, encoding: str = "ascii", delimiter: str = "|") -> Decoded:
     """
     Decode one frame (without its terminator) into a message.
 
@@ -544,7 +582,7 @@ def decode(frame, encoding="ascii", delimiter="|"):
         frame = frame[:end]
     text = frame.decode(encoding, "replace")
     messageSpec = cls.spec
-    values = {}
+    values: dict[str, FieldValue | list[str]] = {}
     position = 2
     fixedLength = _FIXED_LENGTH[code]
     if (
@@ -564,9 +602,9 @@ def decode(frame, encoding="ascii", delimiter="|"):
             values[field.name] = _parseFixed(field, chunk)
             position += field.length
     known = messageSpec.fields
-    order = []
-    extra = []
-    repeated = {}
+    order: list[str] = []
+    extra: list[tuple[str, str]] = []
+    repeated: dict[str, list[str]] = {}
     segments = text[position:].split(delimiter)
     if segments[-1] == "":
         segments.pop()
@@ -576,7 +614,7 @@ def decode(frame, encoding="ascii", delimiter="|"):
             continue
         fid, raw = segment[:2], segment[2:]
         info = _spec.FIELDS.get(fid)
-        if fid not in known:
+        if info is None or fid not in known:
             extra.append((fid, raw))
         elif info.repeatable:
             repeated.setdefault(info.name, []).append(raw)
@@ -590,7 +628,7 @@ def decode(frame, encoding="ascii", delimiter="|"):
     return Decoded(message, sequence, sent)
 
 
-def _checksumDigits(frame, code, encoding, delimiter):
+def _checksumDigits(frame: bytes, code: str, encoding: str, delimiter: str) -> bytes | None:
     """
     The hex digits of the C{AZ} checksum C{frame} ends with, or L{None}.
 
@@ -618,7 +656,7 @@ def _checksumDigits(frame, code, encoding, delimiter):
 # -- encoding ---------------------------------------------------------------
 
 
-def _fold(value):
+def _fold(value: str) -> str:
     """
     Fold a value to ASCII: accents dropped ("é" to "e"), the rest "?".
     """
@@ -626,13 +664,13 @@ def _fold(value):
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def _byteLength(value, encoding):
+def _byteLength(value: str, encoding: str) -> int:
     if value.isascii():
         return len(value)
     return len(value.encode(encoding, "replace"))
 
 
-def _truncate(value, encoding, limit=MAX_FIELD_BYTES):
+def _truncate(value: str, encoding: str, limit: int = MAX_FIELD_BYTES) -> str:
     """
     Cut C{value} to at most C{limit} encoded bytes, at a character boundary.
     """
@@ -644,7 +682,7 @@ def _truncate(value, encoding, limit=MAX_FIELD_BYTES):
     return value[:end]
 
 
-def _fit(value, encoding, limit=MAX_FIELD_BYTES):
+def _fit(value: str, encoding: str, limit: int = MAX_FIELD_BYTES) -> list[str]:
     """
     Split C{value} into pieces of at most C{limit} encoded bytes, breaking
     at the last space where there is one.
@@ -673,7 +711,7 @@ separators.
 """
 
 
-def _clean(value, encoding, delimiter):
+def _clean(value: str, encoding: str, delimiter: str) -> str:
     """
     C{value} made printable text fit for a frame: for ASCII, accents
     dropped; every control character (see L{_UNSAFE}) and the delimiter
@@ -687,7 +725,13 @@ def _clean(value, encoding, delimiter):
     return value
 
 
-def encode(message, sequence=None, checksum=False, encoding="ascii", delimiter="|"):
+def encode(
+    message: Message,
+    sequence: int | None = None,
+    checksum: bool = False,
+    encoding: str = "ascii",
+    delimiter: str = "|",
+) -> bytes:
     """
     Encode a message as the bytes of one frame, without the terminator.
 
@@ -723,7 +767,7 @@ def encode(message, sequence=None, checksum=False, encoding="ascii", delimiter="
     return data
 
 
-def _safe(value, encoding, delimiter):
+def _safe(value: str, encoding: str, delimiter: str) -> str:
     """
     C{value} made fit for one field: cleaned, and cut to 255 bytes.
     """
@@ -737,7 +781,9 @@ def _safe(value, encoding, delimiter):
     return _truncate(_clean(value, encoding, delimiter), encoding)
 
 
-def _appendFields(parts, message, plan, encoding, delimiter):
+def _appendFields(
+    parts: list[str], message: Message, plan: _Plan, encoding: str, delimiter: str
+) -> None:
     """
     Append the identified fields of a message built in code, in the spec's
     order: required ones always, the others when they have a value.
@@ -756,7 +802,7 @@ def _appendFields(parts, message, plan, encoding, delimiter):
             parts.append(fid + delimiter)
 
 
-def _appendOrdered(parts, message, encoding, delimiter):
+def _appendOrdered(parts: list[str], message: Message, encoding: str, delimiter: str) -> None:
     """
     Append the identified fields of a decoded message in the order they
     were received (then any others in the spec's order), extras included.
@@ -797,11 +843,17 @@ def _appendOrdered(parts, message, encoding, delimiter):
             )
 
 
-def _checksumBytes(prefix):
+def _checksumBytes(prefix: bytes) -> bytes:
     return checksum(prefix).encode("ascii")
 
 
-def maskFrame(frame, encoding="ascii", delimiter="|", masked=SENSITIVE, anywhere=False):
+def maskFrame(
+    frame: bytes,
+    encoding: str = "ascii",
+    delimiter: str = "|",
+    masked: Collection[str] = SENSITIVE,
+    anywhere: bool = False,
+) -> str:
     """
     A frame as text for logs and display, with the values of the fields in
     C{masked} replaced by C{***} and control characters escaped.
@@ -829,7 +881,7 @@ def maskFrame(frame, encoding="ascii", delimiter="|", masked=SENSITIVE, anywhere
     )
 
 
-def maskSecrets(text, masked=SENSITIVE):
+def maskSecrets(text: str, masked: Iterable[str] = SENSITIVE) -> str:
     """
     An identifier from an SC (a login id, a patron id) as text for logs:
     cut at the first id of C{masked} it contains, which is a secret field
@@ -842,7 +894,9 @@ def maskSecrets(text, masked=SENSITIVE):
     return text if cut < 0 else text[: cut + 2] + "***"
 
 
-def _maskFields(text, delimiter, masked, anywhere=False):
+def _maskFields(
+    text: str, delimiter: str, masked: Collection[str], anywhere: bool = False
+) -> str:
     """
     Replace the value of every field of C{masked} in C{text} by C{***}.
 
@@ -891,7 +945,9 @@ def _maskFields(text, delimiter, masked, anywhere=False):
     return "".join(pieces)
 
 
-def _nextMasked(text, position, start, masked, anywhere=False):
+def _nextMasked(
+    text: str, position: int, start: int, masked: Collection[str], anywhere: bool = False
+) -> int:
     """
     The index of the next id of C{masked} at or after C{position} that
     starts a field (see L{_maskFields}), or -1. With C{anywhere}, every

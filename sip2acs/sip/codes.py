@@ -16,6 +16,8 @@ Nothing here is used to decide anything on the server; the server's own
 tables are in L{sip2acs.sip.spec}.
 """
 
+from collections.abc import Iterable, Mapping
+
 from sip2acs.sip.spec import OPERATIONS
 
 __all__ = [
@@ -309,7 +311,7 @@ know (spec 3.3).
 """
 
 
-def flagsSet(text, names):
+def flagsSet(text: str, names: Iterable[str]) -> list[str]:
     """
     The names of the positions of C{text} that hold C{Y}.
 
@@ -320,7 +322,7 @@ def flagsSet(text, names):
     return [name for flag, name in zip(text, names, strict=False) if flag.upper() == "Y"]
 
 
-def supportedMessages(bx):
+def supportedMessages(bx: str) -> tuple[list[str], list[str]]:
     """
     Split a C{BX} value into the messages it says are and are not
     supported. Positions missing from a short C{BX} count as unsupported.
@@ -329,14 +331,15 @@ def supportedMessages(bx):
     @return: C{(supported, unsupported)}, two lists of names from
         L{SUPPORTED_MESSAGES}.
     """
-    supported, unsupported = [], []
+    supported: list[str] = []
+    unsupported: list[str] = []
     for position, name in enumerate(SUPPORTED_MESSAGES):
         flag = bx[position : position + 1].upper()
         (supported if flag == "Y" else unsupported).append(name)
     return supported, unsupported
 
 
-def codeFor(table, text):
+def codeFor(table: Mapping[str, str], text: str) -> str | None:
     """
     Find a code by its code or by its meaning, for command-line options
     such as C{--fee-type overdue}.

@@ -19,6 +19,8 @@ Kinds of value (the Python type the codec gives them):
    field has one). Four blanks (an unsupported count) are L{None}.
 """
 
+from collections.abc import Iterable
+
 import attrs
 
 
@@ -146,7 +148,14 @@ _date = FixedField("transactionDate", 18, "date")
 _screen = ("AF", "AG")
 
 
-def _m(code, name, fixed, fields=(), required=(), request=True):
+def _m(
+    code: str,
+    name: str,
+    fixed: Iterable[FixedField],
+    fields: Iterable[str] = (),
+    required: Iterable[str] = (),
+    request: bool = True,
+) -> MessageSpec:
     return MessageSpec(
         code, name, tuple(fixed), tuple(fields), frozenset(required), request
     )
