@@ -62,7 +62,7 @@ def _derive(secret, salt, cost, r, p):
     )
 
 
-def hashPassword(secret, cost=PASSWORD_COST, salt=None):
+def hashPassword(secret: str, cost: int = PASSWORD_COST, salt: bytes | None = None) -> str:
     """
     Hash a password or PIN with a fresh random salt.
 
@@ -77,7 +77,7 @@ def hashPassword(secret, cost=PASSWORD_COST, salt=None):
     return "%s%d$%d$%d$%s$%s" % (_PREFIX, cost, r, p, _b64(salt), _b64(digest))
 
 
-def isHashed(value):
+def isHashed(value: object) -> bool:
     """
     Whether C{value} looks like a hash made by L{hashPassword}.
     """

@@ -11,10 +11,13 @@ kinds of listener.
 """
 
 import ipaddress
+from collections.abc import Iterable
 
 import attrs
 
 __all__ = ["AddressList", "addressKey", "parseAddress"]
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def parseAddress(host):
@@ -65,7 +68,7 @@ class AddressList:
     networks: tuple
 
     @classmethod
-    def parse(cls, entries):
+    def parse(cls, entries: Iterable[object]) -> tuple["AddressList", list[str]]:
         """
         Read a list of addresses and networks.
 
@@ -74,8 +77,8 @@ class AddressList:
         @return: C{(addressList, problems)}, where C{problems} is a list of
             texts (empty when every entry is good).
         """
-        networks = []
-        problems = []
+        networks: list[Network] = []
+        problems: list[str] = []
         if not entries:
             problems.append(
                 "must list at least one address or network (leave the key out"
@@ -114,7 +117,7 @@ class AddressList:
             return False
         return any(address in network for network in self.networks)
 
-    def overlapping(self, other):
+    def overlapping(self, other: "AddressList") -> list[tuple[Network, Network]]:
         """
         The pairs of networks, one from each list, that share addresses.
         """
@@ -125,7 +128,7 @@ class AddressList:
             if mine.version == theirs.version and mine.overlaps(theirs)
         ]
 
-    def covers(self, other):
+    def covers(self, other: "AddressList") -> list[Network]:
         """
         The networks of C{other} that are not wholly inside this list.
         """

@@ -172,7 +172,9 @@ def _publicBytes(key):
     )
 
 
-def loadMaterial(certificate, privateKey, chain=None, clientCA=None):
+def loadMaterial(
+    certificate: str, privateKey: str, chain: str | None = None, clientCA: str | None = None
+) -> "TLSMaterial":
     """
     Read a listener's PEM files.
 
@@ -186,7 +188,7 @@ def loadMaterial(certificate, privateKey, chain=None, clientCA=None):
     @raise TLSMaterialError: A file is missing, unreadable, not PEM, or the
         key does not belong to the certificate.
     """
-    problems = []
+    problems: list[tuple[str, str]] = []
     certificates = _certificates(certificate, "certificate", problems)
     key = None
     data = _read(privateKey, "private-key", problems)
@@ -264,7 +266,7 @@ def serverOptions(material, minimum="1.2"):
     )
 
 
-def normalizeSubject(text):
+def normalizeSubject(text: str) -> str:
     """
     The normal form of a distinguished name written in RFC 4514 syntax.
 
