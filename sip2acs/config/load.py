@@ -6,13 +6,13 @@ Loading a configuration file, TOML or a Koha/Evergreen XML file.
 import tomllib
 
 from sip2acs.config import xml
-from sip2acs.config.model import ConfigError
+from sip2acs.config.model import Config, ConfigError
 from sip2acs.config.toml import parseConfig
 
 __all__ = ["loadConfig"]
 
 
-def loadConfig(path, warnings=None):
+def loadConfig(path: str, warnings: list[str] | None = None) -> Config:
     """
     Read and validate a TOML configuration file, or a Koha SIPconfig.xml /
     Evergreen oils_sip.xml (a C{.xml} name, or text starting with C{<}),

@@ -5,7 +5,9 @@ admin listener, as validated frozen values, and the error that lists a
 file's problems. L{defaultConfig} gives the out-of-the-box server.
 """
 
+from collections.abc import Iterable
 from datetime import tzinfo
+from typing import Any
 
 import attrs
 
@@ -38,7 +40,7 @@ class ConfigError(ValueError):
     each prefixed with where it is.
     """
 
-    def __init__(self, problems, source="configuration"):
+    def __init__(self, problems: Iterable[str], source: str = "configuration") -> None:
         self.problems = list(problems)
         self.source = source
         ValueError.__init__(
@@ -137,7 +139,9 @@ class InstitutionConfig:
     retries: int = 3
     currency: str = "USD"
     adapter: str = "sqlite"
-    options: dict = attrs.field(factory=dict, eq=False)
+    # The rest of a parsed TOML table: values of any TOML type, read by the
+    # adapter.
+    options: dict[str, Any] = attrs.field(factory=dict, eq=False)
     zone: tzinfo = HOST_ZONE
 
 
@@ -218,16 +222,16 @@ class Config:
     """
 
     listeners: tuple[ListenerConfig, ...]
-    institutions: dict
-    accounts: dict
+    institutions: dict[str, InstitutionConfig]
+    accounts: dict[str, AccountConfig]
     admin: AdminConfig = AdminConfig()
 
 
 def defaultConfig(
-    database="sip2acs.sqlite3",
-    endpoints=("tcp:6001:interface=127.0.0.1",),
-    admin=DEFAULT_ADMIN_ENDPOINT,
-):
+    database: str = "sip2acs.sqlite3",
+    endpoints: Iterable[str] = ("tcp:6001:interface=127.0.0.1",),
+    admin: str | None = DEFAULT_ADMIN_ENDPOINT,
+) -> Config:
     """
     The configuration of C{twistd -n sip2acs} with no C{--config}.
 

@@ -5,6 +5,10 @@ validates a parsed document and reports every problem at once, each with
 its location (C{account[2].encoding: ...}), as a L{ConfigError}.
 """
 
+from collections.abc import Collection, Mapping
+from datetime import tzinfo
+from typing import Any, Literal, NotRequired, TypedDict, TypeVar, overload
+
 import attrs
 
 from sip2acs.acs.addresses import AddressList
@@ -28,6 +32,8 @@ from sip2acs.transports.tls import TLS_VERSIONS, TLSMaterialError, loadMaterial,
 
 __all__ = ["parseConfig"]
 
+_T = TypeVar("_T")
+
 
 class _Table:
     """
@@ -35,15 +41,43 @@ class _Table:
     stopping at the first.
     """
 
-    def __init__(self, data, where, problems):
-        self.data = dict(data)
+    def __init__(self, data: Mapping[str, Any], where: str, problems: list[str]) -> None:
+        # Parsed TOML: a value may be of any TOML type until get checks it.
+        self.data: dict[str, Any] = dict(data)
         self.where = where
         self.problems = problems
 
-    def problem(self, key, text):
+    def problem(self, key: str, text: str) -> None:
         self.problems.append("%s.%s: %s" % (self.where, key, text))
 
-    def get(self, key, kind, default=attrs.NOTHING, choices=None):
+    @overload
+    def get(
+        self,
+        key: str,
+        kind: type[_T],
+        default: attrs.NothingType | None = attrs.NOTHING,
+        choices: Collection[str] | None = None,
+    ) -> _T | None: ...
+
+    @overload
+    def get(
+        self, key: str, kind: type[_T], default: _T, choices: Collection[str] | None = None
+    ) -> _T: ...
+
+    def get(
+        self,
+        key: str,
+        kind: type[_T],
+        default: _T | attrs.NothingType | None = attrs.NOTHING,
+        choices: Collection[str] | None = None,
+    ) -> _T | None:
+        """
+        Take C{key} from the table: a value of C{kind} (an integer for a
+        float), of C{choices} when given.
+
+        @return: The value; when it is missing or wrong, the problem is
+            noted and C{default} given back (L{None} for a required key).
+        """
         if key not in self.data:
             if default is attrs.NOTHING:
                 self.problem(key, "is required")
@@ -64,15 +98,15 @@ class _Table:
             return default if default is not attrs.NOTHING else None
         return value
 
-    def rest(self):
+    def rest(self) -> dict[str, Any]:
         return self.data
 
-    def noMore(self):
+    def noMore(self) -> None:
         for key in self.data:
             self.problem(key, "is not a known setting")
 
 
-def _addressList(t, key):
+def _addressList(t: _Table, key: str) -> AddressList | None:
     """
     Read an optional list of addresses and networks.
     """
@@ -85,7 +119,9 @@ def _addressList(t, key):
     return None if problems else addresses
 
 
-_TLS_KEYS = {
+_TLSName = Literal["certificate", "privateKey", "chain", "clientCA"]
+
+_TLS_KEYS: dict[str, _TLSName] = {
     "certificate": "certificate",
     "private-key": "privateKey",
     "chain": "chain",
@@ -93,14 +129,32 @@ _TLS_KEYS = {
 }
 
 
-def _listenerTLS(t, transport):
+class _TLSSettings(TypedDict):
+    """
+    A listener's TLS keys, as L{ListenerConfig} names them.
+    """
+
+    certificate: str | None
+    privateKey: str | None
+    chain: str | None
+    clientCA: str | None
+    tlsMinimum: str
+
+
+def _listenerTLS(t: _Table, transport: str) -> _TLSSettings:
     """
     Read a listener's TLS keys, and check its files: they must exist and
     hold a certificate and its key.
     """
-    values = {name: t.get(key, str, None) for key, name in _TLS_KEYS.items()}
+    files = {name: t.get(key, str, None) for key, name in _TLS_KEYS.items()}
     given = "tls-minimum" in t.data
-    values["tlsMinimum"] = t.get("tls-minimum", str, "1.2", tuple(TLS_VERSIONS))
+    values = _TLSSettings(
+        certificate=files["certificate"],
+        privateKey=files["privateKey"],
+        chain=files["chain"],
+        clientCA=files["clientCA"],
+        tlsMinimum=t.get("tls-minimum", str, "1.2", tuple(TLS_VERSIONS)),
+    )
     if transport != "tls":
         for key, name in _TLS_KEYS.items():
             if values[name] is not None:
@@ -125,7 +179,9 @@ def _listenerTLS(t, transport):
     return values
 
 
-def _listener(data, where, problems):
+def _listener(
+    data: Mapping[str, Any], where: str, problems: list[str]
+) -> ListenerConfig | None:
     t = _Table(data, where, problems)
     endpoint = t.get("endpoint", str)
     transport = t.get("transport", str, "raw", TRANSPORTS)
@@ -188,10 +244,31 @@ def _listener(data, where, problems):
     )
 
 
-def _institution(data, where, problems):
+class _InstitutionSettings(TypedDict):
+    """
+    An institution's settings but its id, as L{InstitutionConfig} names
+    them; C{zone} is left out when the C{timezone} key is wrong.
+    """
+
+    libraryName: str | None
+    checkin: bool
+    checkout: bool
+    renewal: bool
+    statusUpdate: bool
+    offline: bool
+    timeoutPeriod: float
+    retries: int
+    currency: str
+    adapter: str
+    zone: NotRequired[tzinfo]
+
+
+def _institution(
+    data: Mapping[str, Any], where: str, problems: list[str]
+) -> InstitutionConfig | None:
     t = _Table(data, where, problems)
-    values = dict(
-        id=t.get("id", str),
+    institutionId = t.get("id", str)
+    values = _InstitutionSettings(
         libraryName=t.get("library-name", str, None),
         checkin=t.get("checkin", bool, True),
         checkout=t.get("checkout", bool, True),
@@ -212,12 +289,31 @@ def _institution(data, where, problems):
         t.problem("timeout-period", "must be between 0 and 99.9 seconds")
     if values["retries"] is not None and not 0 <= values["retries"] <= 999:
         t.problem("retries", "must be between 0 and 999")
-    if values["id"] is None:
+    if institutionId is None:
         return None
-    return InstitutionConfig(options=t.rest(), **values)
+    return InstitutionConfig(id=institutionId, options=t.rest(), **values)
 
 
-def _account(data, where, problems):
+class _AccountSettings(TypedDict):
+    """
+    An account's settings but its login, password and institution, as
+    L{AccountConfig} names them.
+    """
+
+    errorDetection: str
+    encoding: str
+    terminator: bytes
+    delimiter: str
+    location: str | None
+    itemList: str
+    personalDataOnWrongPin: bool
+    trace: str
+    allow: AddressList | None
+    addresses: AddressList | None
+    certificateSubject: str | None
+
+
+def _account(data: Mapping[str, Any], where: str, problems: list[str]) -> AccountConfig | None:
     t = _Table(data, where, problems)
     login = t.get("login", str)
     password = t.get("password", str)
@@ -226,11 +322,12 @@ def _account(data, where, problems):
             "password",
             "must be a hash made by `sip2acs hash-password`, never the password itself",
         )
-    values = dict(
-        institution=t.get("institution", str),
+    institution = t.get("institution", str)
+    values = _AccountSettings(
         errorDetection=t.get("error-detection", str, "auto", ERROR_DETECTION),
         encoding=t.get("encoding", str, "ascii", ENCODINGS),
-        terminator=TERMINATORS.get(t.get("terminator", str, "CR", tuple(TERMINATORS))),
+        # get gives one of the choices or the default: always a key.
+        terminator=TERMINATORS[t.get("terminator", str, "CR", tuple(TERMINATORS))],
         delimiter=t.get("delimiter", str, "|"),
         location=t.get("location", str, None),
         itemList=t.get("item-list", str, "barcode", ITEM_LISTS),
@@ -266,12 +363,14 @@ def _account(data, where, problems):
     ):
         t.problem("delimiter", "must be one punctuation character, like |")
     t.noMore()
-    if login is None or password is None or values["institution"] is None:
+    if login is None or password is None or institution is None:
         return None
-    return AccountConfig(login=login, passwordHash=password, **values)
+    return AccountConfig(
+        login=login, passwordHash=password, institution=institution, **values
+    )
 
 
-def _admin(data, problems):
+def _admin(data: object, problems: list[str]) -> AdminConfig:
     if not isinstance(data, dict):
         problems.append("admin: must be a table ([admin])")
         return AdminConfig()
@@ -288,7 +387,11 @@ def _admin(data, problems):
     return AdminConfig(endpoint=endpoint, healthTimeout=timeout)
 
 
-def _checkAccountAccess(located, listeners, problems):
+def _checkAccountAccess(
+    located: list[tuple[str, AccountConfig]],
+    listeners: list[ListenerConfig],
+    problems: list[str],
+) -> None:
     """
     Checks across accounts and listeners: no address may log two accounts
     in, and an account bound to a certificate subject needs a listener
@@ -296,14 +399,18 @@ def _checkAccountAccess(located, listeners, problems):
 
     @param located: C{(where, account)} pairs.
     """
-    bound = [(where, account) for where, account in located if account.addresses]
-    for index, (where, account) in enumerate(bound):
-        for otherWhere, other in bound[index + 1 :]:
-            for mine, theirs in account.addresses.overlapping(other.addresses):
+    bound = [
+        (where, account.addresses, account.login)
+        for where, account in located
+        if account.addresses
+    ]
+    for index, (where, addresses, _login) in enumerate(bound):
+        for otherWhere, otherAddresses, otherLogin in bound[index + 1 :]:
+            for mine, theirs in addresses.overlapping(otherAddresses):
                 problems.append(
                     "%s.addresses: %s overlaps %s of %s (%r): each address"
                     " may log in one account"
-                    % (where, mine, theirs, otherWhere, other.login)
+                    % (where, mine, theirs, otherWhere, otherLogin)
                 )
     mutual = any(each.transport == "tls" and each.clientCA for each in listeners)
     for where, account in located:
@@ -315,17 +422,18 @@ def _checkAccountAccess(located, listeners, problems):
             )
 
 
-def parseConfig(data, source="configuration"):
+def parseConfig(data: Mapping[str, Any], source: str = "configuration") -> Config:
     """
     Validate parsed TOML data into a L{Config}.
 
     @type data: L{dict}
     @raise ConfigError: With every problem found.
     """
-    problems = []
+    problems: list[str] = []
+    # Parsed TOML: any TOML value under each key, checked as it is read.
     data = dict(data)
 
-    def tables(key):
+    def tables(key: str) -> list[dict[str, Any]]:
         value = data.pop(key, [])
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             problems.append("%s: must be an array of tables ([[%s]])" % (key, key))

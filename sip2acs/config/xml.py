@@ -43,6 +43,8 @@ import os
 import re
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from typing import TextIO, TypeAlias
 from xml.parsers import expat
 
 import attrs
@@ -67,6 +69,27 @@ __all__ = [
 ]
 
 NAMESPACE = "http://openncip.org/acs-config/1.0/"
+
+_TOMLValue: TypeAlias = str | bool | int | float
+"""
+A value this module writes into a TOML table.
+"""
+
+_TableKey: TypeAlias = tuple[str, int]
+"""
+A TOML table of the conversion: its kind (C{listener}, C{institution},
+C{account}) and its index among the tables of that kind.
+"""
+
+_Located: TypeAlias = tuple[int, str]
+"""
+A problem or warning: the line of the XML file it is about, and its text.
+"""
+
+_EncodingSource: TypeAlias = tuple[ET.Element, str]
+"""
+An encoding name and the element that gave it.
+"""
 
 log = Logger()
 
@@ -125,7 +148,7 @@ _hashKey = os.urandom(32)
 _hashes: dict[bytes, str] = {}
 
 
-def _hash(password):
+def _hash(password: str) -> str:
     """
     Hash a password from the XML file, the same way every time this
     process reads the same password (so that reading the file again on
@@ -161,13 +184,13 @@ class Conversion:
     """
 
     source: str
-    data: dict
+    data: dict[str, list[dict[str, _TOMLValue]]]
     config: Config
-    warnings: tuple
-    notes: dict = attrs.field(eq=False, repr=False)
+    warnings: tuple[str, ...]
+    notes: dict[_TableKey, tuple[str, dict[str, str]]] = attrs.field(eq=False, repr=False)
 
 
-def looksLikeXML(path, raw):
+def looksLikeXML(path: str, raw: bytes) -> bool:
     """
     Whether a configuration file is XML rather than TOML: its name ends in
     C{.xml}, or its text starts with C{<}.
@@ -180,11 +203,11 @@ def looksLikeXML(path, raw):
     return text[:1] == b"<"
 
 
-def _local(tag):
+def _local(tag: str) -> str:
     return tag.rpartition("}")[2]
 
 
-def _parse(path, raw):
+def _parse(path: str, raw: bytes) -> tuple[ET.Element, dict[ET.Element, int]]:
     """
     Parse XML bytes into an L{ElementTree <xml.etree.ElementTree>} tree,
     remembering the line where each element starts.
@@ -193,13 +216,13 @@ def _parse(path, raw):
     @raise ConfigError: The file is not well-formed XML.
     """
     builder = ET.TreeBuilder()
-    lines = {}
+    lines: dict[ET.Element, int] = {}
     parser = expat.ParserCreate(namespace_separator="}")
 
-    def name(raw):
+    def name(raw: str) -> str:
         return "{" + raw if "}" in raw else raw
 
-    def start(tag, attributes):
+    def start(tag: str, attributes: dict[str, str]) -> None:
         element = builder.start(
             name(tag), {name(k): v for k, v in attributes.items()}
         )
@@ -221,14 +244,14 @@ def _parse(path, raw):
     return builder.close(), lines
 
 
-def _digits(value):
+def _digits(value: str) -> bool:
     """
     Whether C{value} is a decimal count, like C{"600"}.
     """
     return re.match(r"^[0-9]+$", value) is not None
 
 
-def _bool(value):
+def _bool(value: str) -> bool | None:
     """
     A Koha or Evergreen boolean (C{true}, C{enabled}, C{1}, ...), or
     L{None} for something else.
@@ -241,7 +264,7 @@ def _bool(value):
     return None
 
 
-def _number(value):
+def _number(value: str) -> float | None:
     try:
         number = float(value.strip())
     except ValueError:
@@ -257,56 +280,81 @@ class _Reader:
     problems and warnings located in the file.
     """
 
-    def __init__(self, path, lines):
+    def __init__(self, path: str, lines: dict[ET.Element, int]) -> None:
         self.path = path
         self.lines = lines
-        self.problems = []
-        self.warnings = []
-        self.data = {"listener": [], "institution": [], "account": []}
-        self.origins = {"listener": [], "institution": [], "account": []}
-        self.notes = {}
-        self.reported = set()
-        self.troubled = set()
-        self.globalDelimiter = None
-        self.globalTimeout = None
-        self.implementations = {}
-        self.institutionDefaults = {}
+        self.problems: list[_Located] = []
+        self.warnings: list[_Located] = []
+        self.data: dict[str, list[dict[str, _TOMLValue]]] = {
+            "listener": [],
+            "institution": [],
+            "account": [],
+        }
+        # The element and label each table came from.
+        self.origins: dict[str, list[tuple[ET.Element, str]]] = {
+            "listener": [],
+            "institution": [],
+            "account": [],
+        }
+        self.notes: dict[_TableKey, dict[str, str]] = {}
+        # The (kind, index, key) of each problem reported while reading.
+        self.reported: set[tuple[str, int, str | None]] = set()
+        # The kinds of table with a problem (None: at the document).
+        self.troubled: set[str | None] = set()
+        self.globalDelimiter: str | None = None
+        self.globalTimeout: str | None = None
+        # Each institution's implementation, by id (None: an institution
+        # without one).
+        self.implementations: dict[str | None, str] = {}
+        # Each institution's encoding and item list for its logins, by id.
+        self.institutionDefaults: dict[
+            str | None, tuple[_EncodingSource | None, str | None]
+        ] = {}
 
     # -- reporting ------------------------------------------------------
 
-    def line(self, element):
+    def line(self, element: ET.Element) -> int:
         return self.lines.get(element, 0)
 
-    def at(self, element, label=None):
+    def at(self, element: ET.Element, label: str | None = None) -> str:
         where = "%s:%d:" % (self.path, self.line(element))
         if label:
             where += " " + label + ":"
         return where
 
-    def problem(self, element, label, text, table=None, key=None):
+    def problem(
+        self,
+        element: ET.Element,
+        label: str | None,
+        text: str,
+        table: _TableKey | None = None,
+        key: str | None = None,
+    ) -> None:
         self.problems.append((self.line(element), "%s %s" % (self.at(element, label), text)))
         self.troubled.add(_KINDS.get((label or "").partition(" ")[0]))
         if table is not None:
             self.reported.add(table + (key,))
 
-    def warn(self, element, label, text):
+    def warn(self, element: ET.Element, label: str | None, text: str) -> None:
         self.warnings.append((self.line(element), "%s %s" % (self.at(element, label), text)))
 
-    def notCarried(self, element, label, names, why=""):
-        names = list(dict.fromkeys(names))
-        if names:
+    def notCarried(
+        self, element: ET.Element, label: str | None, names: Iterable[str], why: str = ""
+    ) -> None:
+        unique = list(dict.fromkeys(names))
+        if unique:
             self.warn(
                 element,
                 label,
-                "not carried over: %s%s" % (", ".join(names), why),
+                "not carried over: %s%s" % (", ".join(unique), why),
             )
 
-    def note(self, table, key, text):
+    def note(self, table: _TableKey, key: str, text: str) -> None:
         self.notes.setdefault(table, {})[key] = text
 
     # -- the document ---------------------------------------------------
 
-    def read(self, root):
+    def read(self, root: ET.Element) -> None:
         if _local(root.tag) != "acsconfig":
             self.problem(
                 root,
@@ -327,7 +375,7 @@ class _Reader:
         self.globalTimeout = attributes.pop("timeout", None)
         attributes.pop("xmlns", None)
         self.notCarried(root, "acsconfig", sorted(attributes))
-        children = {}
+        children: dict[str, list[ET.Element]] = {}
         for child in root:
             children.setdefault(_local(child.tag), []).append(child)
         for element in children.pop("delimiter", []):
@@ -368,7 +416,7 @@ class _Reader:
             for element in elements:
                 self.notCarried(element, None, ["<%s>" % (name,)], _WHY.get(name, ""))
 
-    def section(self, element, kind):
+    def section(self, element: ET.Element, kind: str) -> list[ET.Element]:
         found = []
         for child in element:
             if _local(child.tag) == kind:
@@ -384,13 +432,15 @@ class _Reader:
 
     # -- listeners ------------------------------------------------------
 
-    def listener(self, element, firstInstitution):
+    def listener(
+        self, element: ET.Element, firstInstitution: tuple[str | None, str | None] | None
+    ) -> None:
         attributes = dict(element.attrib)
         port = attributes.pop("port", None)
         label = 'service "%s"' % (port,) if port is not None else "service"
         index = len(self.data["listener"])
         table = ("listener", index)
-        values = {}
+        values: dict[str, _TOMLValue] = {}
         transport = attributes.pop("transport", None)
         protocol = attributes.pop("protocol", None)
         if transport is not None and transport.strip().lower() == "http":
@@ -504,7 +554,9 @@ class _Reader:
         self.data["listener"].append(values)
         self.origins["listener"].append((element, label))
 
-    def endpoint(self, element, label, port, table):
+    def endpoint(
+        self, element: ET.Element, label: str, port: str, table: _TableKey
+    ) -> tuple[str | None, str | None]:
         """
         Net::Server's C{[host:]port[/proto]} as a Twisted endpoint.
 
@@ -559,13 +611,13 @@ class _Reader:
 
     # -- institutions ---------------------------------------------------
 
-    def institution(self, element):
+    def institution(self, element: ET.Element) -> None:
         attributes = dict(element.attrib)
         ident = attributes.pop("id", None)
         label = 'institution "%s"' % (ident,) if ident is not None else "institution"
         index = len(self.data["institution"])
         table = ("institution", index)
-        values = {}
+        values: dict[str, _TOMLValue] = {}
         if ident is None:
             self.problem(element, label, "id: is required", table, "id")
         else:
@@ -592,9 +644,10 @@ class _Reader:
         )
         self.notCarried(element, label, sorted(attributes))
         policy = None
-        encoding = implementationEncoding = None
+        encoding: _EncodingSource | None = None
+        implementationEncoding: _EncodingSource | None = None
         others = []
-        itemList = None
+        itemList: str | None = None
         for child in element:
             name = _local(child.tag)
             if name == "policy" and policy is None:
@@ -628,7 +681,13 @@ class _Reader:
             # its implementation_config's.
             self.institutionDefaults[ident] = (encoding or implementationEncoding, itemList)
 
-    def policy(self, element, label, values, table):
+    def policy(
+        self,
+        element: ET.Element,
+        label: str,
+        values: dict[str, _TOMLValue],
+        table: _TableKey,
+    ) -> None:
         attributes = dict(element.attrib)
         if "renew" in attributes and "renewal" not in attributes:
             attributes["renewal"] = attributes.pop("renew")
@@ -688,15 +747,21 @@ class _Reader:
             element, label, ["policy %s" % (name,) for name in sorted(attributes)]
         )
 
-    def implementationConfig(self, element, label, values, table):
+    def implementationConfig(
+        self,
+        element: ET.Element,
+        label: str,
+        values: dict[str, _TOMLValue],
+        table: _TableKey,
+    ) -> tuple[_EncodingSource | None, str | None]:
         """
         Evergreen's C{<implementation_config>}: C{currency}, C{encoding}
         and the C{msg64_summary_datatype} option are carried over.
 
         @return: C{(encoding, itemList)}, each L{None} when not given.
         """
-        encoding = None
-        itemList = None
+        encoding: _EncodingSource | None = None
+        itemList: str | None = None
         others = []
         for child in element:
             name = _local(child.tag)
@@ -725,13 +790,13 @@ class _Reader:
 
     # -- accounts -------------------------------------------------------
 
-    def account(self, element):
+    def account(self, element: ET.Element) -> None:
         attributes = dict(element.attrib)
         ident = attributes.pop("id", None)
         label = 'login "%s"' % (ident,) if ident is not None else "login"
         index = len(self.data["account"])
         table = ("account", index)
-        values = {}
+        values: dict[str, _TOMLValue] = {}
         if ident is None:
             self.problem(element, label, "id: is required", table, "login")
         else:
@@ -817,7 +882,7 @@ class _Reader:
 
     # -- problems found by parseConfig ----------------------------------
 
-    def translate(self, problem):
+    def translate(self, problem: str) -> _Located | None:
         """
         Locate a problem reported by L{parseConfig} in the XML file.
 
@@ -837,8 +902,8 @@ class _Reader:
                 " tables of a TOML file)",
             }.get(problem.partition(":")[0], problem)
             return 0, "%s: %s" % (self.path, text)
-        kind, index, key, text = match.groups()
-        index = int(index)
+        kind, number, key, text = match.groups()
+        index = int(number)
         if (kind, index, key) in self.reported:
             return None
         element, label = self.origins[kind][index]
@@ -854,7 +919,7 @@ _WHY = {
 }
 
 
-def convertXML(path, raw=None):
+def convertXML(path: str, raw: bytes | None = None) -> Conversion:
     """
     Read a SIPconfig.xml or oils_sip.xml file as a sip2acs configuration.
 
@@ -886,7 +951,7 @@ def convertXML(path, raw=None):
         problems.sort(key=lambda p: p[0])
         raise ConfigError([text for line, text in problems], path)
     warnings = tuple(text for line, text in sorted(reader.warnings, key=lambda w: w[0]))
-    notes = {}
+    notes: dict[_TableKey, tuple[str, dict[str, str]]] = {}
     for kind, origins in reader.origins.items():
         for index, (element, label) in enumerate(origins):
             origin = "%s:%d: <%s> %s" % (
@@ -899,7 +964,9 @@ def convertXML(path, raw=None):
     return Conversion(path, reader.data, config, warnings, notes)
 
 
-def loadXMLConfig(path, raw=None, warnings=None):
+def loadXMLConfig(
+    path: str, raw: bytes | None = None, warnings: list[str] | None = None
+) -> Config:
     """
     L{convertXML}'s configuration, for L{sip2acs.config.loadConfig}.
 
@@ -930,7 +997,7 @@ _ESCAPES = {
 }
 
 
-def tomlString(text):
+def tomlString(text: str) -> str:
     """
     A TOML basic string holding C{text}.
     """
@@ -945,7 +1012,7 @@ def tomlString(text):
     return '"%s"' % ("".join(out),)
 
 
-def tomlValue(value):
+def tomlValue(value: object) -> str:
     """
     A TOML value: string, boolean, integer, float, array or inline table.
     """
@@ -968,14 +1035,14 @@ def tomlValue(value):
     raise TypeError("%r has no TOML form" % (value,))
 
 
-def tomlKey(key):
+def tomlKey(key: str) -> str:
     """
     A TOML key: bare when it can be, quoted otherwise.
     """
     return key if _BARE_KEY.match(key) else tomlString(key)
 
 
-def _comment(text):
+def _comment(text: str) -> str:
     return "# " + " ".join(text.split())
 
 
@@ -986,7 +1053,7 @@ _HEADINGS = {
 }
 
 
-def toTOML(conversion):
+def toTOML(conversion: Conversion) -> str:
     """
     The conversion as a commented sip2acs TOML file: L{loadConfig
     <sip2acs.config.loadConfig>} reads it back to an equal configuration.
@@ -1026,7 +1093,12 @@ def toTOML(conversion):
     return "\n".join(lines) + "\n"
 
 
-def convertFile(path, output=None, stdout=None, stderr=None):
+def convertFile(
+    path: str,
+    output: str | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
     """
     C{sip2acs config convert}: write the TOML equivalent of a
     SIPconfig.xml or oils_sip.xml file to C{output} (standard output when
