@@ -1,0 +1,128 @@
+"""
+What the request handlers share: the L{Session} they see, the L{Handler}
+type, and small conversions (amounts, flags, the PIN of a request).
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+
+__all__ = ["Handler", "MAX_FEE_AMOUNT", "Session", "feeAmount", "money", "pin", "yn"]
+
+MAX_FEE_AMOUNT = Decimal("9999999.99")
+"""
+The largest amount a 37 may pay: seven digits before the decimal point.
+"""
+
+_CENT = Decimal("0.01")
+
+
+class Session(Protocol):
+    """
+    What a handler may use of the L{ACSSession
+    <sip2acs.acs.session.ACSSession>} it answers for: the SC's identity,
+    its adapter, the institution's clock and zone, and L{refuse}.
+    """
+
+    log: Logger
+    clock: IReactorTime
+    server: Any
+    listener: Any
+    peer: Any
+    account: Any
+    institution: Any
+    ils: Any
+    terminal: Any
+    certificateSubject: str | None
+    maxPrintWidth: int | None
+
+    def now(self) -> datetime:
+        """
+        The institution's wall time, as sent on the wire.
+        """
+
+    def fromWire(self, value: datetime | None) -> datetime | None:
+        """
+        A date from a request, for the adapter.
+        """
+
+    def toWire(self, value: datetime | None) -> datetime | None:
+        """
+        A date from the adapter, for a response.
+        """
+
+    def refuse(self, code: str, request: Any, text: str) -> Any:
+        """
+        A refusal of request C{code} with screen message C{text}.
+        """
+
+    def institutionBeforeLogin(self) -> str:
+        """
+        The institution an SC that has not logged in is served by.
+        """
+
+    def login(self, account: Any, location: str | None = None) -> None:
+        """
+        Make C{account} the SC's identity.
+        """
+
+    def _loginFailed(self, response: Any) -> Any:
+        """
+        Count a refused login.
+        """
+
+
+Handler = Callable[[Session, Any], "Deferred[Any]"]
+"""
+A request handler: C{handler(session, request)} returns a Deferred firing
+with the response (or C{(response, close)}); adapter failures are left to
+the session, which turns them into refusals.
+"""
+
+
+def money(amount: Decimal | str | int | None) -> str | None:
+    """
+    An amount as sent on the wire (two decimals), or L{None}.
+    """
+    return None if amount is None else format(Decimal(amount), ".2f")
+
+
+def feeAmount(text: str) -> Decimal | None:
+    """
+    The amount a 37's C{BV} field pays, or L{None} when it is not a valid
+    amount: not a number, not finite (C{NaN}, C{Infinity}), negative, with
+    more than two decimals, or above L{MAX_FEE_AMOUNT} (C{1E+999999}, forty
+    nines).
+
+    @type text: L{str}
+    @rtype: L{Decimal} or L{None}
+    """
+    try:
+        amount = Decimal(text.strip())
+    except (InvalidOperation, ValueError):
+        return None
+    if not amount.is_finite() or amount < 0 or amount > MAX_FEE_AMOUNT:
+        return None
+    if amount != amount.quantize(_CENT):
+        return None
+    return amount
+
+
+def yn(value: object) -> bool | None:
+    """
+    An optional flag: L{None} stays L{None}, anything else becomes a bool.
+    """
+    return None if value is None else bool(value)
+
+
+def pin(message: Any) -> str | None:
+    """
+    The patron's PIN a request carries, or L{None} (01, Block Patron, has
+    no patron password field).
+    """
+    return getattr(message, "patronPassword", None) or None

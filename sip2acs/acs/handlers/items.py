@@ -1,0 +1,81 @@
+"""
+The item requests: 17 (item information) and 19 (item status update).
+"""
+
+from typing import Any
+
+from twisted.internet.defer import Deferred
+
+from sip2acs.acs.handlers.common import Session, money
+from sip2acs.sip import codec
+
+__all__ = ["itemInformation", "itemStatusUpdate"]
+
+
+def itemInformation(session: Session, message: Any) -> "Deferred[Any]":
+    """
+    17: what the library knows of an item.
+    """
+    d = session.ils.lookupItem(session.terminal, message.itemIdentifier or "")
+
+    def answer(item):
+        if not item.found:
+            return codec.ItemInformationResponse(
+                circulationStatus="01",
+                securityMarker="01",
+                feeType="01",
+                transactionDate=session.now(),
+                itemIdentifier=message.itemIdentifier or "",
+                titleIdentifier="",
+                screenMessage=item.screenMessages,
+                printLine=item.printLines,
+            )
+        return codec.ItemInformationResponse(
+            circulationStatus=item.circulationStatus,
+            securityMarker=item.securityMarker,
+            feeType=item.feeType,
+            transactionDate=session.now(),
+            holdQueueLength=item.holdQueueLength,
+            dueDate=codec.formatDate(session.toWire(item.dueDate))
+            if item.dueDate else None,
+            recallDate=session.toWire(item.recallDate),
+            holdPickupDate=session.toWire(item.holdPickupDate),
+            itemIdentifier=item.itemId,
+            titleIdentifier=item.title,
+            owner=item.owner,
+            currencyType=item.currency if item.feeAmount is not None else None,
+            feeAmount=money(item.feeAmount),
+            mediaType=item.mediaType,
+            permanentLocation=item.permanentLocation,
+            currentLocation=item.currentLocation,
+            itemProperties=item.properties,
+            destinationLocation=item.destination,
+            callNumber=item.callNumber,
+            holdPatronId=item.holdPatronId,
+            screenMessage=item.screenMessages,
+            printLine=item.printLines,
+        )
+
+    return d.addCallback(answer)
+
+
+def itemStatusUpdate(session: Session, message: Any) -> "Deferred[Any]":
+    """
+    19: set an item's properties.
+    """
+    d = session.ils.updateItemStatus(
+        session.terminal, message.itemIdentifier or "", message.itemProperties or ""
+    )
+
+    def answer(result):
+        return codec.ItemStatusUpdateResponse(
+            itemPropertiesOk=result.ok,
+            transactionDate=session.now(),
+            itemIdentifier=message.itemIdentifier or "",
+            titleIdentifier=result.title,
+            itemProperties=result.properties,
+            screenMessage=result.screenMessages,
+            printLine=result.printLines,
+        )
+
+    return d.addCallback(answer)
