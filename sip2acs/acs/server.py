@@ -4,7 +4,6 @@ The ACS server: state shared by every connection (accounts, institutions,
 ILS adapters, open connections) and the factories the listeners use.
 """
 
-from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.reflect import namedAny
@@ -12,6 +11,7 @@ from twisted.python.reflect import namedAny
 from sip2acs.acs.addresses import parseAddress
 from sip2acs.acs.failurelog import FailureLog
 from sip2acs.acs.metrics import Metrics, Readiness
+from sip2acs.acs.registry import ConnectionRegistry
 from sip2acs.acs.throttle import LoginThrottle
 from sip2acs.passwords import VerifiedCache, hashPassword, verifyPassword
 from sip2acs.sip import codec
@@ -60,8 +60,9 @@ class ACSServer:
     @ivar accounts: Login to L{AccountConfig}.
     @ivar adapters: Institution id to its L{IILS} provider; institutions
         with the same adapter and options share one.
-    @ivar connections: The open L{SIP2Protocol
-        <sip2acs.transports.protocol.SIP2Protocol>}s.
+    @ivar connections: The L{ConnectionRegistry
+        <sip2acs.acs.registry.ConnectionRegistry>} of open connections (each an
+        L{ISIPConnection <sip2acs.acs.interfaces.ISIPConnection>}).
     @ivar metrics: The L{Metrics <sip2acs.acs.metrics.Metrics>} the admin
         listener reports.
     @ivar readiness: The L{Readiness <sip2acs.acs.metrics.Readiness>}: whether
@@ -90,7 +91,7 @@ class ACSServer:
                 return deferToThreadPool(reactor, reactor.getThreadPool(), f, *args)
 
         self.runInThread = runInThread
-        self.connections = set()
+        self.connections = ConnectionRegistry(reactor, self.log)
         self._verified = VerifiedCache(size=1000)
         self.throttles = {}
         self._addressIndex = (None, ())
@@ -110,8 +111,8 @@ class ACSServer:
         self.institutions = config.institutions
         self.accounts = config.accounts
         self.adapters = adapters
-        for protocol in list(self.connections):
-            protocol.session.configChanged()
+        for connection in self.connections:
+            connection.session.configChanged()
 
     def transactionDone(self, session, request, response, outcome, seconds):
         """
@@ -306,46 +307,10 @@ class ACSServer:
 
     def closeConnections(self, timeout, interval=0.05):
         """
-        Shut down gracefully (after the listeners stopped accepting): each
-        SC connection stops reading, answers the request it has in flight,
-        if any, and closes (L{SIP2Protocol.shutdown
-        <sip2acs.transports.protocol.SIP2Protocol.shutdown>}), so every request the
-        server had taken is answered and nothing else is taken. Connections
-        still open after C{timeout} seconds (an adapter that does not
-        answer, an SC that does not read) are aborted.
+        Shut down gracefully (after the listeners stopped accepting): see
+        L{ConnectionRegistry.shutdown
+        <sip2acs.acs.registry.ConnectionRegistry.shutdown>}.
 
-        @param timeout: Seconds to wait for the requests in flight, e.g.
-            the ILS timeout.
-        @param interval: Seconds between two looks at the open connections.
-        @return: A Deferred firing with L{None} once no connection is left
-            (at once if there is none).
+        @return: A Deferred firing with L{None} once no connection is left.
         """
-        done = Deferred()
-        deadline = self.reactor.seconds() + timeout
-        if self.connections:
-            self.log.info(
-                "closing {count} SC connection(s) once their requests in flight"
-                " are answered",
-                count=len(self.connections),
-            )
-        for protocol in list(self.connections):
-            protocol.shutdown()
-
-        def look():
-            if not self.connections:
-                done.callback(None)
-            elif self.reactor.seconds() >= deadline:
-                self.log.warn(
-                    "{count} connection(s) still open {timeout} s after the"
-                    " shutdown began; cutting them",
-                    count=len(self.connections),
-                    timeout=timeout,
-                )
-                for protocol in list(self.connections):
-                    protocol.transport.abortConnection()
-                done.callback(None)
-            else:
-                self.reactor.callLater(interval, look)
-
-        look()
-        return done
+        return self.connections.shutdown(timeout, interval)

@@ -76,8 +76,8 @@ def _json(request, code, value):
     return json.dumps(value, indent=2, sort_keys=True).encode("utf-8") + b"\n"
 
 
-def _account(protocol):
-    account = protocol.session.account
+def _account(connection):
+    account = connection.session.account
     return account.login if account is not None else None
 
 
@@ -91,7 +91,9 @@ def connectedKiosks(server):
     """
     Describe the open connections of C{server}, for the status page.
 
-    @param server: An L{ACSServer <sip2acs.acs.server.ACSServer>}.
+    @param server: An L{ACSServer <sip2acs.acs.server.ACSServer>}, whose
+        C{connections} are L{ISIPConnection
+        <sip2acs.acs.interfaces.ISIPConnection>}s.
     @return: One L{dict} per connection, sorted by listener, account and
         address, with C{account} (L{None} before login), C{address},
         C{port}, C{listener}, C{connectedAt} and C{lastMessageAt} (Unix
@@ -100,17 +102,16 @@ def connectedKiosks(server):
         as local ISO 8601 times) and C{messages} (requests answered).
     """
     kiosks = []
-    for protocol in list(server.connections):
-        session = protocol.session
+    for connection in server.connections:
+        session = connection.session
         port = None
-        transport = getattr(protocol, "transport", None)
-        if transport is not None:
-            port = getattr(transport.getPeer(), "port", None)
-        connectedAt = getattr(protocol, "connectedAt", None)
-        lastMessageAt = getattr(session, "lastMessageAt", None)
+        if connection.transport is not None:
+            port = getattr(connection.transport.getPeer(), "port", None)
+        connectedAt = connection.connectedAt
+        lastMessageAt = session.lastMessageAt
         kiosks.append(
             {
-                "account": _account(protocol),
+                "account": _account(connection),
                 "address": session.peer,
                 "port": port,
                 "listener": session.listener.endpoint,
@@ -148,8 +149,8 @@ class MetricsResource(Resource):
     def render_GET(self, request):
         server = self.acs
         connections = [
-            (protocol.session.listener.endpoint, _account(protocol) or "")
-            for protocol in list(server.connections)
+            (connection.session.listener.endpoint, _account(connection) or "")
+            for connection in server.connections
         ]
         listeners = [listener.endpoint for listener in server.config.listeners]
         request.setHeader(b"content-type", CONTENT_TYPE)

@@ -32,6 +32,8 @@ from twisted.protocols.basic import LineReceiver
 from twisted.protocols.policies import TimeoutMixin
 from zope.interface import implementer
 
+from sip2acs.acs.interfaces import ISIPConnection
+
 __all__ = ["SIP2Protocol"]
 
 
@@ -44,7 +46,7 @@ def looksLikeTLS(data: bytes) -> bool:
     return data[:1] == b"\x16" and data[1:2] in (b"", b"\x03")
 
 
-@implementer(IHandshakeListener, IHalfCloseableProtocol, IPushProducer)
+@implementer(ISIPConnection, IHandshakeListener, IHalfCloseableProtocol, IPushProducer)
 class SIP2Protocol(LineReceiver, TimeoutMixin):
     """
     One SC connection on a raw port.
@@ -81,7 +83,7 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         # buffer is full (see pauseProducing).
         self.transport.registerProducer(self, True)
         self._producing = True
-        self.session.server.connections.add(self)
+        self.session.server.connections.register(self)
         if self.session.authenticated:
             # Logged in by its address (see ACSSession.loginByAddress).
             self.setTimeout(self.listener.idleTimeout)
@@ -116,7 +118,7 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
     def connectionLost(self, reason):
         self.setTimeout(None)
         self.session.connectionLost()
-        self.session.server.connections.discard(self)
+        self.session.server.connections.unregister(self)
         self.log.info(
             "{peer} disconnected after {count} messages",
             peer=self.session.peer,
@@ -247,8 +249,8 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
 
     def shutdown(self):
         """
-        The server is stopping (see L{ACSServer.closeConnections
-        <sip2acs.acs.server.ACSServer.closeConnections>}): read and take
+        The server is stopping (see L{ConnectionRegistry.shutdown
+        <sip2acs.acs.registry.ConnectionRegistry.shutdown>}): read and take
         nothing more, answer the request in flight, if any, then close.
         """
         if self._closing:
