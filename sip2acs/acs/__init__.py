@@ -1,7 +1,11 @@
 """
 The ACS core, knowing no transport: the per-connection session
-(L{sip2acs.acs.session}: error detection, resend, replay, the login gate,
-the ILS watchdog and the translation of each request), the state every
+(L{sip2acs.acs.session}: error detection, resend, replay, the login gate),
+how it frames responses (L{sip2acs.acs.wire}), dispatches requests
+(L{sip2acs.acs.dispatch}, with the ILS watchdog of L{sip2acs.acs.watchdog})
+to one handler per request (L{sip2acs.acs.handlers}) and refuses them
+(L{sip2acs.acs.refusals}); the connection interface and registry
+(L{sip2acs.acs.interfaces}, L{sip2acs.acs.registry}); the state every
 connection shares (L{sip2acs.acs.server}), login cooling-off
 (L{sip2acs.acs.throttle}), address lists (L{sip2acs.acs.addresses}) and the
 logging of adapter failures (L{sip2acs.acs.failurelog}).
