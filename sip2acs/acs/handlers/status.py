@@ -21,7 +21,7 @@ def login(session: Session, message: Any) -> "Deferred[Any]":
     """
     # The message classes are typed type[Message] (built from the spec at
     # import), so mypy does not know their fields.
-    refused = codec.LoginResponse(ok=False)  # type: ignore[call-arg]
+    refused = codec.LoginResponse(ok=False)
     if message.uidAlgorithm != "0" or message.pwdAlgorithm != "0":
         session.log.info(
             "login from {peer} with unsupported algorithms; refused",
@@ -68,7 +68,7 @@ def scStatus(session: Session, message: Any) -> "Deferred[Any]":
         "Y" if ils.supports(operation.name) else "N" for operation in OPERATIONS
     )
     return succeed(
-        codec.ACSStatus(  # type: ignore[call-arg]
+        codec.ACSStatus(
             onlineStatus=True,
             checkinOk=institution.checkin and ils.supports("checkin"),
             checkoutOk=institution.checkout and ils.supports("checkout"),
