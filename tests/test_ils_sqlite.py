@@ -1,6 +1,6 @@
 """
-Tests for L{sip2acs.ils.sqlite}, L{sip2acs.ils.circulation},
-L{sip2acs.ils.demo} and L{sip2acs.tools.dbcli}: the adapter contract on the
+Tests for L{sip2acs.ils.sqlite} (its adapter, store, circulation,
+rules and demo) and L{sip2acs.tools.dbcli}: the adapter contract on the
 embedded SQLite system, then what is particular to it.
 """
 
@@ -22,7 +22,6 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from sip2acs.ils import sqlite as sqliteModule
 from sip2acs.ils.base import (
     CheckinRequest,
     CheckoutRequest,
@@ -31,14 +30,6 @@ from sip2acs.ils.base import (
     Reason,
     RenewRequest,
 )
-from sip2acs.ils.circulation import (
-    SortBins,
-    fromCents,
-    readTime,
-    toCents,
-    writeTime,
-)
-from sip2acs.ils.demo import loadDemo
 from sip2acs.ils.sqlite import (
     POOL_NAME,
     DatabaseError,
@@ -46,7 +37,11 @@ from sip2acs.ils.sqlite import (
     migrate,
     migrations,
     openDatabase,
+    store as storeModule,
 )
+from sip2acs.ils.sqlite.demo import loadDemo
+from sip2acs.ils.sqlite.rules import SortBins
+from sip2acs.ils.sqlite.store import fromCents, readTime, toCents, writeTime
 from sip2acs.ils.testing import (
     PIN,
     ContractCase,
@@ -312,12 +307,12 @@ class ReferenceCacheTests(SQLiteTestMixin, TestCase):
         ils = await self.startILS()
         terminal = ILSContractMixin.terminal
         await ils.checkin(terminal, CheckinRequest("I0003", currentLocation="MAIN"))
-        size = len(ils._circulation._reference)
+        size = len(ils._circulation.store._reference)
         for n in range(1000):
             await ils.checkin(
                 terminal, CheckinRequest("I0001", currentLocation="X%04d" % (n,))
             )
-        self.assertEqual(len(ils._circulation._reference), size)
+        self.assertEqual(len(ils._circulation.store._reference), size)
 
 
 class RecordingConnection(sqlite3.Connection):
@@ -385,7 +380,7 @@ class ServiceTests(SQLiteTestMixin, TestCase):
             conn.threads = threads
             return conn
 
-        self.patch(sqliteModule.sqlite3, "connect", connect)
+        self.patch(storeModule.sqlite3, "connect", connect)
         ils = await self.startILS(self.databasePath(demo=False), demo=True)
         await ils.lookupPatron(self.terminal(), "P0001", PIN)
         await ils.checkout(self.terminal(), CheckoutRequest("P0001", "I0001"))
@@ -400,7 +395,7 @@ class ServiceTests(SQLiteTestMixin, TestCase):
         """
         Every operation's synchronous part runs on the pool thread.
         """
-        from sip2acs.ils.circulation import Circulation
+        from sip2acs.ils.sqlite.circulation import Circulation
 
         seen = []
         original = Circulation._perform
@@ -996,7 +991,7 @@ class SchemaTests(SynchronousTestCase):
         scripts = migrations() + [
             ("0099_bad.sql", "CREATE TABLE extra (x); INSERT INTO nosuch VALUES (1);")
         ]
-        self.patch(sqliteModule, "migrations", lambda: scripts)
+        self.patch(storeModule, "migrations", lambda: scripts)
         self.assertRaises(sqlite3.OperationalError, migrate, conn)
         self.assertEqual(
             conn.execute("PRAGMA user_version").fetchone()[0], len(scripts) - 1
@@ -1013,7 +1008,7 @@ class SchemaTests(SynchronousTestCase):
         conn, _ = openDatabase(path)
         self.addCleanup(conn.close)
         scripts = migrations() + [("0099_more.sql", "CREATE TABLE extra (x);")]
-        self.patch(sqliteModule, "migrations", lambda: scripts)
+        self.patch(storeModule, "migrations", lambda: scripts)
         self.assertEqual(migrate(conn), len(scripts) - 1)
         self.assertEqual(
             conn.execute("PRAGMA user_version").fetchone()[0], len(scripts)

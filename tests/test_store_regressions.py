@@ -22,10 +22,9 @@ from twisted.logger import LogLevel, formatEvent
 from twisted.trial.unittest import TestCase
 
 from sip2acs.acs.failurelog import REARM_INTERVAL, SUMMARY_INTERVAL
-from sip2acs.ils import sqlite as sqliteModule
 from sip2acs.ils.base import CheckoutRequest, ILSUnavailable
 from sip2acs.ils.memory import MemoryILS
-from sip2acs.ils.sqlite import DatabaseError, SQLiteILS, openDatabase
+from sip2acs.ils.sqlite import DatabaseError, SQLiteILS, openDatabase, store as storeModule
 from sip2acs.passwords import hashPassword
 from sip2acs.tools import cli
 from tests.library import makeLibrary, writeFile
@@ -222,7 +221,7 @@ class LockedDatabaseTests(SQLiteHarnessMixin, TestCase):
 
     @inlineCallbacks
     def test_lockedIsExplained(self):
-        self.patch(sqliteModule, "BUSY_TIMEOUT", 0.2)
+        self.patch(storeModule, "BUSY_TIMEOUT", 0.2)
         yield self.startLibrary()
         DatabaseLock(self, self.path)
         failure = yield self.assertFailure(

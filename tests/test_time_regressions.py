@@ -21,8 +21,8 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from sip2acs.app.tap import adapterKey
 from sip2acs.config import ConfigError, parseConfig
 from sip2acs.ils.base import HOST_ZONE, inZone, wallTime, zoneName
-from sip2acs.ils.demo import loadDemo
 from sip2acs.ils.sqlite import SQLiteILS, openDatabase
+from sip2acs.ils.sqlite.demo import loadDemo
 from sip2acs.passwords import hashPassword
 from sip2acs.sip import codec
 from tests.loopback import LoopbackServer, captureLogs, login, makeConfig

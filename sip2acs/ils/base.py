@@ -26,8 +26,8 @@ One model holds everywhere:
     institution's zone. Dates the session sends go out as the institution's
     local wall time with a blank zone (L{wallTime}).
   - The embedded SQLite system stores the institution's local wall time as
-    text, C{YYYY-MM-DD HH:MM:SS} (see L{sip2acs.ils.circulation.writeTime}
-    and L{sip2acs.ils.circulation.readTime}).
+    text, C{YYYY-MM-DD HH:MM:SS} (see L{sip2acs.ils.sqlite.store.writeTime}
+    and L{sip2acs.ils.sqlite.store.readTime}).
 
 L{inZone} and L{wallTime} are the two conversions; L{zoneNamed} reads a
 zone setting. A date is a calendar date (L{date}) and has no zone.

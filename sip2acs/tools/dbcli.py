@@ -14,7 +14,7 @@ Commands (each takes C{--database PATH}, default C{sip2acs.sqlite3})::
 
 C{init} creates the database (or migrates an older one) and sets the
 institution, its default branch (C{MAIN} for a new database) and its
-currency (C{USD}). C{demo} loads the demo data of L{sip2acs.ils.demo} into
+currency (C{USD}). C{demo} loads the demo data of L{sip2acs.ils.sqlite.demo} into
 a database without patrons or items. Both create a missing database file,
 readable and writable by its owner only (mode 0600); C{import} needs an
 existing one. These commands run without the server and may run while it
@@ -59,7 +59,7 @@ C{items} columns:
   - C{properties}: free text (C{CH}).
 
 C{rules} columns (key C{patron_class} + C{item_type}, C{*} for any, the
-default; see L{sip2acs.ils.circulation} for which row applies):
+default; see L{sip2acs.ils.sqlite.rules} for which row applies):
 
   - C{loan_days} (required): the loan period; 0: in-library use only.
   - C{max_loans}: loan limit (total on an item type C{*} row, else of that
@@ -89,9 +89,14 @@ from datetime import date, datetime
 
 import attrs
 
-from sip2acs.ils.circulation import appendLog, toCents
-from sip2acs.ils.demo import loadDemo
-from sip2acs.ils.sqlite import DatabaseError, migrations, openDatabase
+from sip2acs.ils.sqlite.demo import loadDemo
+from sip2acs.ils.sqlite.store import (
+    DatabaseError,
+    appendLog,
+    migrations,
+    openDatabase,
+    toCents,
+)
 from sip2acs.passwords import PIN_COST, hashPassword
 
 __all__ = ["register", "importCSV", "CSVImportError", "ImportSummary"]

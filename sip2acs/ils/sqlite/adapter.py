@@ -1,241 +1,53 @@
 # -*- test-case-name: tests.test_ils_sqlite -*-
 """
-The embedded circulation system: an L{IILS <sip2acs.ils.interfaces.IILS>} on
-one SQLite file, good enough for a small library's kiosks.
+The adapter of the embedded circulation system: an L{IILS
+<sip2acs.ils.interfaces.IILS>} on one SQLite file, good enough for a small
+library's kiosks.
 
 L{SQLiteILS} is a L{Service}: C{startService} starts one worker thread
 (L{SerialWorker}, named C{PoolThread-sip2acs-sqlite-0}) and opens, checks
 and migrates the database on that thread (creating it, mode 0600, only when
 asked: the demo configuration); every operation then runs entirely on it (see
-L{sip2acs.ils.circulation}) as one transaction, committed before its
+L{sip2acs.ils.sqlite.circulation}) as one transaction, committed before its
 Deferred fires. Nothing touches SQLite from the reactor thread.
 
 The database runs in WAL mode with foreign keys on. C{synchronous="normal"}
 survives a crash of the process; C{"full"} also survives a power loss, at
 the cost of an fsync per transaction.
 
-The schema lives in C{sip2acs/schema/NNNN_name.sql}, applied in order by
-L{migrate}; C{PRAGMA user_version} is the number of migrations applied.
+Opening, checking and migrating the file, and explaining SQLite's errors,
+is L{sip2acs.ils.sqlite.store}'s; the schema lives in
+C{sip2acs/ils/sqlite/schema/NNNN_name.sql}.
 """
 
-import os
 import sqlite3
 from datetime import datetime
-from importlib import resources
-from urllib.parse import quote
 
-from sqlite_utils import Database
 from twisted.application.service import Service
 from twisted.internet.defer import fail, succeed
 from twisted.logger import Logger
 
-from sip2acs.ils.base import HOST_ZONE, ILSBase, ILSUnavailable
-from sip2acs.ils.circulation import Circulation, SortBins
-from sip2acs.ils.demo import loadDemo
+from sip2acs.ils.base import HOST_ZONE, ILSBase
 from sip2acs.ils.interfaces import OPERATIONS, SESSION_OPERATIONS
+from sip2acs.ils.sqlite.circulation import Circulation
+from sip2acs.ils.sqlite.demo import loadDemo
+from sip2acs.ils.sqlite.rules import SortBins
+from sip2acs.ils.sqlite.store import (
+    SYNCHRONOUS,
+    DatabaseError,
+    explained,
+    fileIdentity,
+    openDatabase,
+)
 from sip2acs.ils.worker import SerialWorker
 
-__all__ = [
-    "SQLiteILS",
-    "DatabaseError",
-    "createDatabaseFile",
-    "openDatabase",
-    "migrate",
-    "migrations",
-    "POOL_NAME",
-]
+__all__ = ["SQLiteILS", "POOL_NAME"]
 
 POOL_NAME = "sip2acs-sqlite"
 POOL_THREAD = "PoolThread-sip2acs-sqlite-0"
 """
 The name of the one SQLite thread (a L{SerialWorker}).
 """
-
-SYNCHRONOUS = ("normal", "full")
-
-BUSY_TIMEOUT = 10.0
-"""
-Seconds to wait for another process (C{sip2acs db import}) holding the
-write lock.
-"""
-
-
-class DatabaseError(ILSUnavailable):
-    """
-    The database cannot be used: not open, or newer than this program.
-    """
-
-
-_OPERATIONAL = {
-    "database is locked": "the database %(path)s is locked by another process"
-    " (waited %(wait)g s)",
-    "database or disk is full": "the disk holding the database %(path)s is full",
-    "attempt to write a readonly database": "the database %(path)s is read-only",
-    "disk I/O error": "the disk failed reading or writing the database %(path)s",
-}
-"""
-SQLite errors that say why the database cannot serve now, and the sentence
-logged for each (see L{ILSUnavailable}).
-"""
-
-
-def explained(error, path):
-    """
-    The L{DatabaseError} that explains a known C{sqlite3.OperationalError},
-    or L{None} for any other error.
-    """
-    text = _OPERATIONAL.get(str(error))
-    return None if text is None else DatabaseError(
-        text % dict(path=path, wait=BUSY_TIMEOUT)
-    )
-
-
-def migrations():
-    """
-    The schema migrations shipped with sip2acs, in order.
-
-    @return: C{(file name, SQL script)} pairs from C{sip2acs/schema}.
-    @rtype: L{list} of L{tuple}
-    """
-    folder = resources.files("sip2acs") / "schema"
-    names = sorted(
-        entry.name for entry in folder.iterdir() if entry.name.endswith(".sql")
-    )
-    return [(name, (folder / name).read_text(encoding="utf-8")) for name in names]
-
-
-def migrate(conn):
-    """
-    Bring the schema up to date, one transaction per migration.
-
-    @param conn: A connection in autocommit mode (C{isolation_level=None}).
-    @return: The schema version found before migrating (0 for a new
-        database).
-    @rtype: L{int}
-    @raise DatabaseError: If the database is newer than this sip2acs.
-    """
-    scripts = migrations()
-    found = conn.execute("PRAGMA user_version").fetchone()[0]
-    if found > len(scripts):
-        raise DatabaseError(
-            "the database has schema version %d, newer than this sip2acs"
-            " knows (%d)" % (found, len(scripts))
-        )
-    for version, (_, script) in enumerate(scripts[found:], start=found + 1):
-        try:
-            conn.executescript(
-                "BEGIN IMMEDIATE;\n%s\nPRAGMA user_version = %d;\nCOMMIT;"
-                % (script, version)
-            )
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-    return found
-
-
-def createDatabaseFile(path):
-    """
-    Create an empty database file readable and writable by its owner only
-    (0600), whatever the umask; SQLite gives its C{-wal} and C{-shm} files
-    the same mode.
-
-    @return: Whether the file was created (C{False}: it existed).
-    @raise OSError: It cannot be created (e.g. its directory is missing).
-    """
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return False
-    os.close(fd)
-    return True
-
-
-def _describe(error):
-    """
-    The reason in an L{OSError} or L{sqlite3.Error}, without the file name.
-    """
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror.lower()
-    return str(error)
-
-
-def openDatabase(path, synchronous="normal", create=True, created=None):
-    """
-    Open (creating it if asked and missing), check and migrate a database,
-    in the calling thread.
-
-    The connection is in autocommit mode: callers run C{BEGIN IMMEDIATE}
-    themselves. It belongs to the calling thread.
-
-    @param path: The database file.
-    @param synchronous: C{"normal"} or C{"full"}.
-    @param create: Create the file (mode 0600) when it is missing; if
-        false, a missing file is an error.
-    @param created: A list; C{True} is appended to it when the file was
-        created.
-    @return: C{(connection, the schema version found before migrating)}.
-    @rtype: L{tuple}
-    @raise DatabaseError: The file is missing (and C{create} is false),
-        cannot be opened, is not an intact SQLite database, or is newer
-        than this sip2acs; the message names the file and the problem.
-    """
-    if synchronous not in SYNCHRONOUS:
-        raise ValueError("synchronous must be one of %s" % (", ".join(SYNCHRONOUS),))
-    path = str(path)
-    try:
-        if create and createDatabaseFile(path) and created is not None:
-            created.append(True)
-        # A clear reason (missing, permission denied, a directory) before
-        # SQLite's "unable to open database file".
-        os.close(os.open(path, os.O_RDWR))
-    except OSError as e:
-        if isinstance(e, FileNotFoundError) and not create:
-            raise DatabaseError("the database %s does not exist" % (path,)) from e
-        raise DatabaseError("cannot open the database %s: %s" % (path, _describe(e))) from e
-    uri = "file:%s?mode=rw" % (quote(os.path.abspath(path)),)
-    try:
-        conn = sqlite3.connect(uri, timeout=BUSY_TIMEOUT, isolation_level=None, uri=True)
-    except sqlite3.Error as e:
-        raise DatabaseError("cannot open the database %s: %s" % (path, e)) from e
-    try:
-        try:
-            conn.execute("PRAGMA foreign_keys = ON")
-            (check,) = conn.execute("PRAGMA quick_check(1)").fetchone()
-        except sqlite3.DatabaseError as e:
-            raise DatabaseError(
-                "the database %s is not a SQLite database or is damaged: %s" % (path, e)
-            ) from e
-        if check != "ok":
-            raise DatabaseError(
-                "the database %s is damaged (quick_check: %s)" % (path, check)
-            )
-        db = Database(conn, execute_plugins=False)
-        db.enable_wal()
-        conn.execute("PRAGMA synchronous = %s" % (synchronous.upper(),))
-        try:
-            found = migrate(conn)
-        except DatabaseError as e:
-            raise DatabaseError("%s: %s" % (path, e)) from e
-    except sqlite3.Error as e:
-        conn.close()
-        raise DatabaseError("cannot use the database %s: %s" % (path, e)) from e
-    except BaseException:
-        conn.close()
-        raise
-    return conn, found
-
-
-def fileIdentity(path):
-    """
-    The identity of the file at C{path}: C{(st_dev, st_ino)}, or L{None}
-    if there is none.
-    """
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return (info.st_dev, info.st_ino)
 
 
 class SQLiteILS(ILSBase, Service):
@@ -258,7 +70,7 @@ class SQLiteILS(ILSBase, Service):
         """
         @param path: The database file.
         @param reactor: The reactor the results are delivered on.
-        @param demo: Load the demo data (L{sip2acs.ils.demo}) into a new
+        @param demo: Load the demo data (L{sip2acs.ils.sqlite.demo}) into a new
             database.
         @param allowOverpayment: Accept payments over what is owed, keeping
             the rest as a credit.

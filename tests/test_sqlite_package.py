@@ -1,0 +1,125 @@
+"""
+Tests for the seams of the L{sip2acs.ils.sqlite} package: its old public
+names still import, the concern collaborators share one L{Store}, and the
+store's own operations (inserting, the reference cache, journal rows).
+"""
+
+from datetime import datetime, timezone
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from sip2acs.ils import circulation as oldCirculation, sqlite as package
+from sip2acs.ils.sqlite import adapter, rules, store
+from sip2acs.ils.sqlite.circulation import Circulation
+from sip2acs.ils.sqlite.store import Operation, Store, openDatabase
+
+
+class PublicNamesTests(SynchronousTestCase):
+    """
+    What C{sip2acs.ils.sqlite} and C{sip2acs.ils.circulation} exported
+    before the split still imports from there, as the same objects.
+    """
+
+    def test_package(self):
+        """
+        The package re-exports the adapter and the database functions.
+        """
+        self.assertIs(package.SQLiteILS, adapter.SQLiteILS)
+        for name in ("DatabaseError", "createDatabaseFile", "openDatabase",
+                     "migrate", "migrations"):
+            self.assertIs(getattr(package, name), getattr(store, name))
+        self.assertEqual(package.POOL_NAME, "sip2acs-sqlite")
+
+    def test_circulationShim(self):
+        """
+        Every name in the old module's C{__all__} is the new home's object.
+        """
+        self.assertIs(oldCirculation.Circulation, Circulation)
+        self.assertIs(oldCirculation.SortBins, rules.SortBins)
+        self.assertIs(oldCirculation.toCents, store.toCents)
+        for name in oldCirculation.__all__:
+            self.assertIsNotNone(getattr(oldCirculation, name))
+
+    def test_schemaIsPackageData(self):
+        """
+        The migrations are read from the package's C{schema} folder.
+        """
+        names = [name for name, _ in store.migrations()]
+        self.assertEqual(names[0], "0001_initial.sql")
+
+
+class StoreTests(SynchronousTestCase):
+    """
+    L{Store} and the collaborators built on it.
+    """
+
+    def setUp(self):
+        self.conn, _ = openDatabase(self.mktemp())
+        self.addCleanup(self.conn.close)
+        now = datetime(2026, 3, 1, 12, 0, 0, 500, tzinfo=timezone.utc)
+        self.store = Store(self.conn, lambda: now, timezone.utc)
+
+    def test_sharedStore(self):
+        """
+        Every concern of a L{Circulation} uses its one store.
+        """
+        circulation = Circulation(self.conn, zone=timezone.utc)
+        for part in ("rules", "patrons", "items", "holds", "fees", "checkins",
+                     "renewals", "checkouts"):
+            self.assertIs(getattr(circulation, part).store, circulation.store)
+        self.assertIs(circulation.zone, timezone.utc)
+        self.assertFalse(circulation.allowOverpayment)
+
+    def test_insert(self):
+        """
+        L{Store.insert} gives the new row's id.
+        """
+        with self.store.transaction():
+            first = self.store.insert(
+                "INSERT INTO branches (code, name) VALUES (?, ?)", ("A", "A")
+            )
+            second = self.store.insert(
+                "INSERT INTO branches (code, name) VALUES (?, ?)", ("B", "B")
+            )
+        self.assertEqual(second, first + 1)
+
+    def test_cacheDroppedOnOtherCommit(self):
+        """
+        A cached reference row is read again after another connection
+        commits, not before.
+        """
+        loads = []
+
+        def load():
+            loads.append(1)
+            return len(loads)
+
+        with self.store.transaction(write=False):
+            self.assertEqual(self.store.cached(("k",), load), 1)
+        with self.store.transaction(write=False):
+            self.assertEqual(self.store.cached(("k",), load), 1)
+        other, _ = openDatabase(self.conn.execute("PRAGMA database_list").fetchone()[2])
+        self.addCleanup(other.close)
+        other.execute("INSERT INTO branches (code, name) VALUES ('X', 'X')")
+        with self.store.transaction(write=False):
+            self.assertEqual(self.store.cached(("k",), load), 2)
+
+    def test_journalRow(self):
+        """
+        L{Store.appendLog} writes the operation's row, its details joined.
+        """
+        with self.store.transaction():
+            op = Operation(
+                terminal=None, now=self.store.now(),
+                institution=rules.Rules(self.store).institution(None),
+                patron="P1", amountCents=250,
+            )
+            op.details += ["one", "two"]
+            rowId = self.store.appendLog(op, "feePaid", False, "badAmount")
+        row = self.store.row("SELECT * FROM transaction_log WHERE id = ?", (rowId,))
+        self.assertEqual(
+            (row["at"], row["terminal"], row["operation"], row["patron"], row["ok"],
+             row["reason"], row["amount_cents"], row["detail"]),
+            ("2026-03-01 12:00:00", "cli", "feePaid", "P1", 0, "badAmount", 250,
+             "one; two"),
+        )
