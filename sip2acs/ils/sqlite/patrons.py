@@ -48,6 +48,17 @@ class PatronState:
     blocks: list[tuple[str, str]]
 
 
+def _unknown(op: Operation) -> Patron:
+    """
+    The answer for a patron barcode that is not in the database.
+    """
+    return Patron(
+        found=False,
+        patronId=op.patron,
+        screenMessages=[MESSAGES[Reason.UNKNOWN_PATRON]],
+    )
+
+
 class Patrons:
     """
     Patron lookups and card blocks, on a L{Store}.
@@ -204,11 +215,7 @@ class Patrons:
         """
         patron = self.row(op.patron)
         if patron is None:
-            return Patron(
-                found=False,
-                patronId=op.patron,
-                screenMessages=[MESSAGES[Reason.UNKNOWN_PATRON]],
-            )
+            return _unknown(op)
         return self.result(op, patron, self.checkPin(patron, pin))
 
     def block(self, op: Operation, cardRetained: bool, reason: str | None) -> Patron:
@@ -217,10 +224,7 @@ class Patrons:
         """
         patron = self.row(op.patron)
         if patron is None:
-            return Patron(
-                found=False, patronId=op.patron,
-                screenMessages=[MESSAGES[Reason.UNKNOWN_PATRON]],
-            )
+            return _unknown(op)
         note = (reason or "").strip() or "Blocked by a self-check"
         if cardRetained:
             note += " (card retained)"
@@ -238,10 +242,7 @@ class Patrons:
         """
         patron = self.row(op.patron)
         if patron is None:
-            return Patron(
-                found=False, patronId=op.patron,
-                screenMessages=[MESSAGES[Reason.UNKNOWN_PATRON]],
-            )
+            return _unknown(op)
         pinValid = self.checkPin(patron, pin)
         if pinValid is not False:
             self.store.execute(
