@@ -34,8 +34,10 @@ zone setting. A date is a calendar date (L{date}) and has no zone.
 """
 
 import time
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
@@ -178,11 +180,19 @@ def wallTime(value: datetime | None, zone: tzinfo) -> datetime | None:
     return None if value is None else value.replace(tzinfo=None)
 
 
-def _tuple():
-    return attrs.field(default=(), converter=tuple)
+def toTuple(value: Iterable[Any]) -> tuple[Any, ...]:
+    """
+    The converter of a result's sequence fields: lists given by adapters
+    are stored as tuples, so results stay immutable and comparable.
+    """
+    return tuple(value)
 
 
-_messages = _tuple
+def toFlags(value: Iterable[str]) -> frozenset[str]:
+    """
+    The converter of a patron's L{flags <Patron.flags>}.
+    """
+    return frozenset(value)
 
 
 class CirculationStatus:
@@ -322,14 +332,14 @@ class Patron:
     patronId: str
     name: str = ""
     pinValid: bool | None = None
-    flags: frozenset = attrs.field(default=frozenset(), converter=frozenset)
+    flags: frozenset[str] = attrs.field(default=frozenset(), converter=toFlags)
     language: str = "000"
-    holdItems: tuple = _tuple()
-    overdueItems: tuple = _tuple()
-    chargedItems: tuple = _tuple()
-    fineItems: tuple = _tuple()
-    recallItems: tuple = _tuple()
-    unavailableHoldItems: tuple = _tuple()
+    holdItems: tuple = attrs.field(default=(), converter=toTuple)
+    overdueItems: tuple = attrs.field(default=(), converter=toTuple)
+    chargedItems: tuple = attrs.field(default=(), converter=toTuple)
+    fineItems: tuple = attrs.field(default=(), converter=toTuple)
+    recallItems: tuple = attrs.field(default=(), converter=toTuple)
+    unavailableHoldItems: tuple = attrs.field(default=(), converter=toTuple)
     holdItemsLimit: int | None = None
     overdueItemsLimit: int | None = None
     chargedItemsLimit: int | None = None
@@ -343,8 +353,8 @@ class Patron:
     patronClass: str | None = None
     homeLibrary: str | None = None
     expires: date | None = None
-    screenMessages: tuple = _messages()
-    printLines: tuple = _messages()
+    screenMessages: tuple = attrs.field(default=(), converter=toTuple)
+    printLines: tuple = attrs.field(default=(), converter=toTuple)
 
 
 @attrs.frozen
@@ -375,8 +385,8 @@ class Item:
     collectionCode: str | None = None
     properties: str | None = None
     holdPatronId: str | None = None
-    screenMessages: tuple = _messages()
-    printLines: tuple = _messages()
+    screenMessages: tuple = attrs.field(default=(), converter=toTuple)
+    printLines: tuple = attrs.field(default=(), converter=toTuple)
 
 
 @attrs.frozen
@@ -460,8 +470,8 @@ class CirculationResult:
     transactionId: str | None = None
     patronValid: bool | None = None
     pinValid: bool | None = None
-    screenMessages: tuple = _messages()
-    printLines: tuple = _messages()
+    screenMessages: tuple = attrs.field(default=(), converter=toTuple)
+    printLines: tuple = attrs.field(default=(), converter=toTuple)
 
 
 @attrs.frozen
@@ -492,8 +502,8 @@ class CheckinResult:
     destination: str | None = None
     holdPatronId: str | None = None
     holdPatronName: str | None = None
-    screenMessages: tuple = _messages()
-    printLines: tuple = _messages()
+    screenMessages: tuple = attrs.field(default=(), converter=toTuple)
+    printLines: tuple = attrs.field(default=(), converter=toTuple)
 
 
 @attrs.frozen
@@ -505,10 +515,10 @@ class RenewAllResult:
 
     ok: bool
     reason: str | None = None
-    renewed: tuple = _tuple()
-    unrenewed: tuple = _tuple()
-    screenMessages: tuple = _messages()
-    printLines: tuple = _messages()
+    renewed: tuple = attrs.field(default=(), converter=toTuple)
+    unrenewed: tuple = attrs.field(default=(), converter=toTuple)
+    screenMessages: tuple = attrs.field(default=(), converter=toTuple)
+    printLines: tuple = attrs.field(default=(), converter=toTuple)
 
 
 @attrs.frozen
@@ -545,8 +555,8 @@ class HoldResult:
     pickupLocation: str | None = None
     itemId: str | None = None
     title: str | None = None
-    screenMessages: tuple = _messages()
-    printLines: tuple = _messages()
+    screenMessages: tuple = attrs.field(default=(), converter=toTuple)
+    printLines: tuple = attrs.field(default=(), converter=toTuple)
 
 
 @attrs.frozen
@@ -579,8 +589,8 @@ class PaymentResult:
     accepted: bool
     reason: str | None = None
     transactionId: str | None = None
-    screenMessages: tuple = _messages()
-    printLines: tuple = _messages()
+    screenMessages: tuple = attrs.field(default=(), converter=toTuple)
+    printLines: tuple = attrs.field(default=(), converter=toTuple)
 
 
 @attrs.frozen
@@ -593,8 +603,8 @@ class ItemStatusResult:
     reason: str | None = None
     title: str | None = None
     properties: str | None = None
-    screenMessages: tuple = _messages()
-    printLines: tuple = _messages()
+    screenMessages: tuple = attrs.field(default=(), converter=toTuple)
+    printLines: tuple = attrs.field(default=(), converter=toTuple)
 
 
 @attrs.frozen
@@ -604,8 +614,8 @@ class SessionEnd:
     """
 
     ok: bool = True
-    screenMessages: tuple = _messages()
-    printLines: tuple = _messages()
+    screenMessages: tuple = attrs.field(default=(), converter=toTuple)
+    printLines: tuple = attrs.field(default=(), converter=toTuple)
 
 
 class UnsupportedOperation(NotImplementedError):

@@ -1,7 +1,6 @@
 # -*- test-case-name: tests.test_ils_sqlite -*-
 # The result values of ils/base.py take lists (and None) through attrs converters that
 # mypy types as their stored tuples (and str): arguments are not checked here until they are.
-# mypy: disable-error-code="arg-type"
 """
 Checkins (09): ending the loan (with its overdue fine), routing the item,
 and cancelling a checkout the kiosk could not complete.

@@ -1,7 +1,6 @@
 # -*- test-case-name: tests.test_ils_sqlite -*-
 # The result values of ils/base.py take lists (and None) through attrs converters that
 # mypy types as their stored tuples (and str): arguments are not checked here until they are.
-# mypy: disable-error-code="arg-type"
 """
 Holds (15): placing, cancelling and changing them, and the queue a
 returned item is matched against.

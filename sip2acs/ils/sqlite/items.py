@@ -1,7 +1,6 @@
 # -*- test-case-name: tests.test_ils_sqlite -*-
 # The result values of ils/base.py take lists (and None) through attrs converters that
 # mypy types as their stored tuples (and str): arguments are not checked here until they are.
-# mypy: disable-error-code="arg-type"
 """
 Items: looking them up (17), their open loan and hold queue, and storing
 the properties a kiosk sends (19).
@@ -185,7 +184,7 @@ class Items:
         if item is None:
             return Item(
                 found=False,
-                itemId=op.item,
+                itemId=op.item or "",
                 screenMessages=[MESSAGES[Reason.UNKNOWN_ITEM]],
             )
         return self.result(op, item)

@@ -1,7 +1,6 @@
 # -*- test-case-name: tests.test_ils_sqlite -*-
 # The result values of ils/base.py take lists (and None) through attrs converters that
 # mypy types as their stored tuples (and str): arguments are not checked here until they are.
-# mypy: disable-error-code="arg-type"
 """
 Patrons: looking them up (23, 63), their standing (loans, balance, the
 blocks that stop them borrowing), blocking (01) and enabling (25) cards.
@@ -54,7 +53,7 @@ def _unknown(op: Operation) -> Patron:
     """
     return Patron(
         found=False,
-        patronId=op.patron,
+        patronId=op.patron or "",
         screenMessages=[MESSAGES[Reason.UNKNOWN_PATRON]],
     )
 

@@ -1,7 +1,6 @@
 # -*- test-case-name: tests.test_ils_sqlite -*-
 # The result values of ils/base.py take lists (and None) through attrs converters that
 # mypy types as their stored tuples (and str): arguments are not checked here until they are.
-# mypy: disable-error-code="arg-type"
 """
 Renewals: one loan (29, or a checkout of an item the patron already has),
 and all of a patron's loans (65).
@@ -153,7 +152,7 @@ class Renewals:
         )
         op.details.append("renewal %d of %s" % (loan["renewals"] + 1, item["barcode"]))
         fee = self.fees.chargeRental(op, patron, item, loan["id"], rule)
-        extra = {}
+        extra: dict[str, Any] = {}
         if fee:
             extra = dict(
                 feeType=FeeType.RENTAL,
