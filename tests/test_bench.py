@@ -59,6 +59,16 @@ class HarnessTests(SynchronousTestCase):
         self.assertNotIn("import_seconds", report)
         self.assertEqual((report["load"]["errors"], report["load"]["refusals"]), (0, 0))
 
+    def test_tls(self) -> None:
+        """
+        C{--tls} runs the kiosks over TLS (the client's TLS layer runs on
+        the bench's own reactor).
+        """
+        report = self.runBench(
+            "--kiosks", "2", "--duration", "0.5", "--ils", "memory", "--tls")
+        self.assertGreater(report["load"]["requests"], 0)
+        self.assertEqual((report["load"]["errors"], report["load"]["refusals"]), (0, 0))
+
     def test_idle(self) -> None:
         """
         Idle mode opens logged-in connections and reports memory per

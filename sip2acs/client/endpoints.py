@@ -56,7 +56,8 @@ def connect(
     else:
         endpoint = HostnameEndpoint(reactor, host, port, timeout=timeout)
     if tls is not None:
-        endpoint = wrapClientTLS(tls, endpoint)
+        # The TLS layer's timers on this reactor too, not the global one.
+        endpoint = wrapClientTLS(tls, endpoint, clock=reactor)
     options.setdefault("peer", "%s:%d" % (host, port))
     protocol = SIP2ClientProtocol(reactor, ClientCore(**options), timeout)
     connected: Deferred[SIP2ClientProtocol] = connectProtocol(endpoint, protocol)

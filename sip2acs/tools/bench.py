@@ -18,11 +18,13 @@ percentiles per message type, errors and refusals, the server's CPU time
 per request (from /proc, so the load generator's own cost does not count)
 and its peak resident memory.
 
+The kiosks are L{sip2acs.client} connections on a reactor of their own
+(L{_react}), so that the command also runs where a reactor is installed.
+
 Only loopback targets are accepted.
 """
 
 import argparse
-import asyncio
 import ipaddress
 import json
 import math
@@ -31,13 +33,23 @@ import platform
 import re
 import resource
 import shutil
-import ssl
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import datetime
 
+from twisted.internet.defer import (
+    DeferredList,
+    FirstError,
+    gatherResults,
+    inlineCallbacks,
+    maybeDeferred,
+)
+from twisted.internet.task import deferLater
+from twisted.python.failure import Failure
+
+from sip2acs.client import clientTLS, connect
 from sip2acs.ils.memory import MemoryILS, MemoryItem, MemoryPatron
 from sip2acs.passwords import hashPassword
 from sip2acs.tools import cli
@@ -49,6 +61,11 @@ BLANK_DATE = " " * 18
 INSTITUTION = "BENCH"
 LOGIN = "bench"
 PASSWORD = "bench-password"
+ANSWER_TIMEOUT = 300.0
+"""
+How long a kiosk waits for an answer (a login's password check can queue
+behind thousands of others in C{--idle}).
+"""
 _PORT = re.compile(r"SIP2ServerFactory[^\n]* starting on (\d+)")
 
 CONFIG = """\
@@ -264,22 +281,25 @@ class Kiosk:
         self.stats = stats
         self.pins = pins
         self.tls = tls
-        self.reader = self.writer = None
+        self.client = None
 
-    async def connect(self):
-        self.reader, self.writer = await asyncio.open_connection(
-            self.host, self.port, ssl=self.tls, limit=1 << 16)
-        await self.exchange("93", "9300CN%s|CO%s|CPMAIN|" % (LOGIN, PASSWORD), "941")
-        await self.exchange("99", "9900802.00", "98Y")
+    @inlineCallbacks
+    def connect(self, reactor):
+        self.client = yield connect(
+            reactor, self.host, self.port, tls=self.tls, timeout=ANSWER_TIMEOUT)
+        yield self.exchange("93", "9300CN%s|CO%s|CPMAIN|" % (LOGIN, PASSWORD), "941")
+        yield self.exchange("99", "9900802.00", "98Y")
 
-    async def exchange(self, kind, frame, expect):
+    @inlineCallbacks
+    def exchange(self, kind, frame, expect):
         started = time.perf_counter()
-        self.writer.write(frame.encode("ascii") + b"\r")
-        reply = await self.reader.readuntil(b"\r")
-        self.stats.record(kind, time.perf_counter() - started, reply.startswith(expect.encode()))
-        return reply
+        exchange = yield self.client.exchange(frame)
+        self.stats.record(kind, time.perf_counter() - started,
+                          exchange.received.startswith(expect.encode()))
+        return exchange
 
-    async def loop(self, stopAt):
+    @inlineCallbacks
+    def loop(self, stopAt):
         pin = "AD1234|" if self.pins else ""
         index = self.number
         count = len(self.items)
@@ -288,27 +308,43 @@ class Kiosk:
             patron = self.patrons[(self.number * 7919 + step) % len(self.patrons)]
             item = self.items[step % count]
             step += 1
-            await self.exchange("63", "63001%s          AO%s|AA%s|%s" % (
+            yield self.exchange("63", "63001%s          AO%s|AA%s|%s" % (
                 DATE, INSTITUTION, patron, pin), "64")
-            await self.exchange("17", "17%sAO%s|AB%s|" % (
+            yield self.exchange("17", "17%sAO%s|AB%s|" % (
                 DATE, INSTITUTION, self.items[(index + step * 31) % count]), "18")
-            await self.exchange("11", "11NN%s%sAO%s|AA%s|AB%s|AC|%s" % (
+            yield self.exchange("11", "11NN%s%sAO%s|AA%s|AB%s|AC|%s" % (
                 DATE, BLANK_DATE, INSTITUTION, patron, item, pin), "121")
-            await self.exchange("09", "09N%s%sAPMAIN|AO%s|AB%s|AC|" % (
+            yield self.exchange("09", "09N%s%sAPMAIN|AO%s|AB%s|AC|" % (
                 DATE, DATE, INSTITUTION, item), "101")
 
     def close(self):
-        if self.writer is not None:
-            self.writer.close()
+        if self.client is not None:
+            self.client.disconnect()
 
 
-async def runLoad(host, port, kiosks, duration, warmup, patrons, items, pins, tls=None,
-                  onStart=None):
+def _all(deferreds):
+    """
+    Wait for every one of C{deferreds}; the first failure is the result.
+    """
+    d = gatherResults(deferreds, consumeErrors=True)
+    return d.addErrback(lambda f: f.value.subFailure if f.check(FirstError) else f)
+
+
+@inlineCallbacks
+def _connectAll(reactor, fleet, batch):
+    for start in range(0, len(fleet), batch):
+        yield _all([k.connect(reactor) for k in fleet[start:start + batch]])
+
+
+@inlineCallbacks
+def runLoad(reactor, host, port, kiosks, duration, warmup, patrons, items, pins, tls=None,
+            onStart=None):
     """
     Run C{kiosks} kiosks for C{warmup + duration} seconds.
 
+    @param reactor: What the kiosks' connections and timers run on.
     @param onStart: Called when the measured window opens.
-    @return: C{(stats, measured seconds)}.
+    @return: A Deferred firing with C{(stats, measured seconds)}.
     """
     stats = Stats()
     share = max(1, items // kiosks)
@@ -319,35 +355,69 @@ async def runLoad(host, port, kiosks, duration, warmup, patrons, items, pins, tl
               patronIds, stats, pins, tls)
         for n in range(kiosks)
     ]
-    for start in range(0, kiosks, 50):
-        await asyncio.gather(*(k.connect() for k in fleet[start:start + 50]))
+    yield _connectAll(reactor, fleet, 50)
     stopAt = time.monotonic() + warmup + duration
-    tasks = [asyncio.ensure_future(k.loop(stopAt)) for k in fleet]
-    await asyncio.sleep(warmup)
+    loops = [k.loop(stopAt) for k in fleet]
+    yield deferLater(reactor, warmup)
     stats.measuring = True
     if onStart is not None:
         onStart()
     started = time.monotonic()
-    await asyncio.sleep(duration)
+    yield deferLater(reactor, duration)
     stats.measuring = False
     measured = time.monotonic() - started
-    results = await asyncio.gather(*tasks, return_exceptions=True)
-    stats.errors = sum(1 for r in results if isinstance(r, Exception))
+    results = yield DeferredList(loops, consumeErrors=True)
+    stats.errors = sum(1 for ok, _ in results if not ok)
     for k in fleet:
         k.close()
     return stats, measured
 
 
-async def runIdle(host, port, count, tls=None):
+@inlineCallbacks
+def runIdle(reactor, host, port, count, tls=None):
     """
     Open C{count} logged-in connections and keep them open.
 
-    @return: The kiosks (call C{close} on each when done).
+    @return: A Deferred firing with the kiosks (call C{close} on each when
+        done).
     """
     fleet = [Kiosk(n, host, port, ["x"], ["x"], Stats(), False, tls) for n in range(count)]
-    for start in range(0, count, 200):
-        await asyncio.gather(*(k.connect() for k in fleet[start:start + 200]))
+    yield _connectAll(reactor, fleet, 200)
     return fleet
+
+
+def _newReactor():
+    """
+    A reactor of the bench's own, not installed: C{sip2acs bench} may run
+    in a process that has one installed already (the tests), and a
+    reactor cannot run twice.
+    """
+    try:
+        from twisted.internet.epollreactor import EPollReactor as Reactor
+    except ImportError:  # pragma: no cover
+        from twisted.internet.selectreactor import SelectReactor as Reactor
+    return Reactor()
+
+
+def _react(f, *args):
+    """
+    Run C{f(reactor, *args)} on a new reactor until its Deferred fires.
+
+    @return: Its result (its failure is raised).
+    """
+    reactor = _newReactor()
+    outcome = []
+
+    def start():
+        d = maybeDeferred(f, reactor, *args)
+        d.addBoth(outcome.append)
+        d.addBoth(lambda _: reactor.stop())
+
+    reactor.callWhenRunning(start)
+    reactor.run(installSignalHandlers=False)
+    if isinstance(outcome[0], Failure):
+        outcome[0].raiseException()
+    return outcome[0]
 
 
 # -- the report ---------------------------------------------------------------
@@ -509,24 +579,22 @@ def run(args):
             server = Server(workdir, database, args.server_core, tls, args.server_logger,
                             memory)
             ports, pid = server.ports, server.pid
-        clientTLS = None
+        kioskTLS = None
         port = ports[0]
         if args.tls:
-            clientTLS = ssl.create_default_context()
-            clientTLS.check_hostname = False
-            clientTLS.verify_mode = ssl.CERT_NONE
+            kioskTLS = clientTLS(host, insecure=True)
             port = ports[-1]
         if args.idle:
-            report["idle"] = asyncio.run(_idleRun(host, port, args.idle, pid, clientTLS, out))
+            report["idle"] = _react(_idleRun, host, port, args.idle, pid, kioskTLS, out)
         else:
             marks = {}
 
             def onStart():
                 marks["cpu"] = processCPU(pid) if pid else None
 
-            stats, measured = asyncio.run(runLoad(
-                host, port, args.kiosks, args.duration, args.warmup,
-                args.patrons, args.items, args.pins, clientTLS, onStart))
+            stats, measured = _react(
+                runLoad, host, port, args.kiosks, args.duration, args.warmup,
+                args.patrons, args.items, args.pins, kioskTLS, onStart)
             cpu = processCPU(pid) - marks["cpu"] if pid else None
             memory = processMemory(pid) if pid else None
             figures = summarize(stats, measured, cpu, memory)
@@ -547,12 +615,13 @@ def run(args):
     return 0
 
 
-async def _idleRun(host, port, count, pid, tls, out):
+@inlineCallbacks
+def _idleRun(reactor, host, port, count, pid, tls, out):
     before = processMemory(pid)[0] if pid else None
     started = time.perf_counter()
-    fleet = await runIdle(host, port, count, tls)
+    fleet = yield runIdle(reactor, host, port, count, tls)
     elapsed = time.perf_counter() - started
-    await asyncio.sleep(1)
+    yield deferLater(reactor, 1)
     after, peak = processMemory(pid) if pid else (None, None)
     for kiosk in fleet:
         kiosk.close()
