@@ -188,6 +188,10 @@ def _variableText(info, value):
     return value
 
 
+def _fixedRow(field, value):
+    return Row("", field.name, _label(field.name), value, _meaning(field.name, value, field.kind))
+
+
 def _variableRow(fid, value, showSecrets):
     info = FIELDS.get(fid)
     if info is None:
@@ -224,15 +228,7 @@ def describe(message, frame=None, encoding="ascii", delimiter="|", showSecrets=F
         for field in fixed:
             value = text[position : position + field.length]
             position += field.length
-            rows.append(
-                Row(
-                    "",
-                    field.name,
-                    _label(field.name),
-                    value,
-                    _meaning(field.name, value, field.kind),
-                )
-            )
+            rows.append(_fixedRow(field, value))
         rest = text[position:]
         trailer = TRAILER.search(rest)
         if trailer is not None:
@@ -249,15 +245,7 @@ def describe(message, frame=None, encoding="ascii", delimiter="|", showSecrets=F
         return rows
     for field in fixed:
         value = codec.formatFixed(field, getattr(message, field.name))
-        rows.append(
-            Row(
-                "",
-                field.name,
-                _label(field.name),
-                value,
-                _meaning(field.name, value, field.kind),
-            )
-        )
+        rows.append(_fixedRow(field, value))
     for fid, value in message.fields():
         info = FIELDS.get(fid)
         if info is not None:
