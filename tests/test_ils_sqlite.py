@@ -34,6 +34,7 @@ from sip2acs.ils.sqlite import (
     POOL_NAME,
     DatabaseError,
     SQLiteILS,
+    importing,
     migrate,
     migrations,
     openDatabase,
@@ -1262,8 +1263,8 @@ class ImportTests(SynchronousTestCase):
         """
         Many PINs are hashed in a process pool, each with its own salt.
         """
-        pins = ["%04d" % (n,) for n in range(dbcli.PARALLEL_HASHING)]
-        hashes = dbcli._hashPins(pins)
+        pins = ["%04d" % (n,) for n in range(importing.PARALLEL_HASHING)]
+        hashes = importing._hashPins(pins)
         self.assertEqual(len(set(hashes)), len(pins))
         self.assertTrue(verifyPassword(pins[7], hashes[7]))
 

@@ -10,6 +10,7 @@ The embedded SQLite circulation system, split by concern.
   - C{rules}: loan rules, limits, sort bins, refusal messages;
   - C{patrons}, C{items}: lookups; C{checkout}, C{checkin}, C{renewals},
     C{holds}, C{fees}: one module per operation group;
+  - C{importing}: the CSV import of patrons, items and rules;
   - C{demo}: the demo data; C{schema/}: the migrations, as package data.
 
 The names below are the ones C{sip2acs.ils.sqlite} has always exported.
