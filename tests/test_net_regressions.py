@@ -17,6 +17,7 @@ from twisted.logger import formatEvent
 from twisted.trial.unittest import TestCase
 
 from sip2acs.acs.addresses import AddressList
+from sip2acs.acs.auth import ISIPPassword
 from sip2acs.config import ListenerConfig
 from sip2acs.sip import codec
 from sip2acs.transports.telnet import PRELUDE_BUDGET
@@ -338,14 +339,15 @@ class LoginThrottleTests(TestCase):
         acs = ListenerHarness(self, loginFailuresBeforeCooloff=3, cooloff=300)
         checks = []
         held = []
-        verify = acs.server._verify
+        checker = acs.server.portal.checkers[ISIPPassword]
+        verify = checker.verify
 
         def countedVerify(password, stored):
             checks.append(password)
             return verify(password, stored)
 
-        acs.server._verify = countedVerify
-        deferToThread = acs.server.runInThread
+        checker.verify = countedVerify
+        deferToThread = checker.runInThread
 
         def heldDeferToThread(f, *args):
             # Keep every check pending until all twenty attempts are in.
@@ -353,7 +355,7 @@ class LoginThrottleTests(TestCase):
             held.append(d)
             return d.addCallback(lambda ignored: f(*args))
 
-        acs.server.runInThread = heldDeferToThread
+        checker.runInThread = heldDeferToThread
         clients = yield gatherResults([acs.connect() for n in range(20)])
         answers = [c.ask(login(password="bad")) for c in clients]
         yield waitFor(
@@ -374,13 +376,14 @@ class LoginThrottleTests(TestCase):
         """
         acs = ListenerHarness(self, loginFailuresBeforeCooloff=3, cooloff=300)
         checks = []
-        verify = acs.server._verify
+        checker = acs.server.portal.checkers[ISIPPassword]
+        verify = checker.verify
 
         def countedVerify(password, stored):
             checks.append(password)
             return verify(password, stored)
 
-        acs.server._verify = countedVerify
+        checker.verify = countedVerify
         for n in range(6):
             client = yield acs.connect()
             reply = yield client.ask(login("made-up-%d" % (n,), "guess"))

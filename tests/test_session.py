@@ -19,6 +19,7 @@ from twisted.logger import formatEvent
 from twisted.python.threadable import isInIOThread
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from sip2acs.acs.auth import ISIPPassword
 from sip2acs.ils.base import (
     HoldResult,
     ILSBase,
@@ -288,13 +289,14 @@ class LoginTests(TestCase):
         reactor thread.
         """
         threads = []
-        verify = self.acs.server._verify
+        checker = self.acs.server.portal.checkers[ISIPPassword]
+        verify = checker.verify
 
         def recordingVerify(password, stored):
             threads.append(isInIOThread())
             return verify(password, stored)
 
-        self.patch(self.acs.server, "_verify", recordingVerify)
+        self.patch(checker, "verify", recordingVerify)
         client = yield self.acs.connect()
         self.assertEqual((yield client.exchange(login() + b"\r")), b"941")
         self.assertEqual(threads, [False])

@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.test_access -*-
 """
 The cooling-off of a login id at an address after repeated failed logins,
-counted before each password check (L{LoginThrottle}).
+counted before each password check (L{LoginThrottle}), and the throttle of
+each listener (L{ListenerThrottles}).
 """
 
 import hashlib
@@ -10,7 +11,7 @@ from twisted.internet.defer import Deferred, succeed
 
 from sip2acs.acs.addresses import addressKey
 
-__all__ = ["LoginThrottle"]
+__all__ = ["ListenerThrottles", "LoginThrottle"]
 
 
 def _loginKey(login):
@@ -199,3 +200,33 @@ class LoginThrottle:
                 del self._cooling[key]
         while len(self._failures) > self.MAX_TRACKED // 2:
             del self._failures[next(iter(self._failures))]
+
+
+class ListenerThrottles:
+    """
+    The L{LoginThrottle} of each listener with a cooling-off, made when it
+    is first needed. It outlives configuration reloads: a listener whose
+    settings did not change keeps its counts.
+    """
+
+    def __init__(self, clock):
+        """
+        @param clock: An L{IReactorTime} provider.
+        """
+        self.clock = clock
+        self._throttles = {}
+
+    def forListener(self, listener) -> LoginThrottle | None:
+        """
+        The L{LoginThrottle} of C{listener}, a L{ListenerConfig
+        <sip2acs.config.ListenerConfig>}, or L{None} if it has no
+        cooling-off (or is L{None}).
+        """
+        if listener is None or not listener.loginFailuresBeforeCooloff:
+            return None
+        throttle = self._throttles.get(listener)
+        if throttle is None:
+            throttle = self._throttles[listener] = LoginThrottle(
+                listener.loginFailuresBeforeCooloff, listener.cooloff, self.clock
+            )
+        return throttle

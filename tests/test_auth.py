@@ -1,0 +1,377 @@
+"""
+Tests for L{sip2acs.acs.auth}: the credentials, checkers, realm and portal
+every login goes through, and L{ACSSession.authenticate}, without sockets
+(the password check runs inline, the throttle on a L{Clock}).
+"""
+
+import attrs
+from twisted.cred.checkers import ICredentialsChecker
+from twisted.cred.error import UnauthorizedLogin, UnhandledCredentials
+from twisted.cred.portal import IRealm
+from twisted.internet.defer import fail
+from twisted.internet.task import Clock
+from twisted.logger import formatEvent
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import Interface
+from zope.interface.verify import verifyObject
+
+from sip2acs.acs.addresses import AddressList
+from sip2acs.acs.auth import (
+    AccountRealm,
+    AddressChecker,
+    IAddressLogin,
+    ISIPAccount,
+    ISIPPassword,
+    PasswordChecker,
+    SIPAddress,
+    SIPPassword,
+    describeLogin,
+    loginRefusal,
+    makePortal,
+)
+from sip2acs.acs.server import ACSServer
+from sip2acs.acs.throttle import ListenerThrottles
+from sip2acs.config import ListenerConfig
+from tests import loopback
+from tests.loopback import INSTITUTION, LOGIN, PASSWORD, captureLogs, makeAccount
+
+PEER = "10.0.0.7"
+SUBJECT = "CN=kiosk1,O=Harbour Street Library"
+
+
+def accounts(*configured):
+    """
+    Login to account, for C{configured} accounts (by default C{kiosk}).
+    """
+    return {a.login: a for a in configured or (makeAccount(),)}
+
+
+def makeServer(config):
+    """
+    An L{ACSServer} for C{config} on a L{Clock}, checking passwords inline.
+    """
+    adapters = {INSTITUTION: loopback.makeILS()}
+    return ACSServer(config, adapters, Clock(), runInThread=loopback.runInline)
+
+
+def texts(events):
+    return [formatEvent(e) for e in events]
+
+
+def cooling(failures=2, cooloff=60.0):
+    return ListenerConfig(
+        endpoint="tcp:0", loginFailuresBeforeCooloff=failures, cooloff=cooloff
+    )
+
+
+class RecordingRunner:
+    """
+    A C{runInThread} that runs the work at once and records it.
+    """
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, f, *args):
+        self.calls.append(args)
+        return loopback.runInline(f, *args)
+
+
+class DescribeLoginTests(SynchronousTestCase):
+    def test_kinds(self) -> None:
+        """
+        A configured login is shown as it is, an unknown short printable
+        one as unknown, anything else by its length only.
+        """
+        known = accounts()
+        self.assertEqual(describeLogin(LOGIN, known), "login 'kiosk'")
+        self.assertEqual(describeLogin("kiosk9", known), "unknown login 'kiosk9'")
+        self.assertEqual(describeLogin("", known), "an empty login")
+        self.assertEqual(
+            describeLogin("x" * 40, known), "an unknown login of 40 characters"
+        )
+
+
+class LoginRefusalTests(SynchronousTestCase):
+    def test_anywhere(self) -> None:
+        """
+        An account with no allow list and no certificate may log in from
+        anywhere.
+        """
+        self.assertIsNone(loginRefusal(makeAccount(), PEER))
+
+    def test_allowList(self) -> None:
+        allow, _ = AddressList.parse(["192.0.2.0/24"])
+        self.assertEqual(
+            loginRefusal(makeAccount(allow=allow), PEER),
+            "the address is not in the account's allow list",
+        )
+        self.assertIsNone(loginRefusal(makeAccount(allow=allow), "192.0.2.9"))
+
+    def test_certificate(self) -> None:
+        account = makeAccount(certificateSubject=SUBJECT)
+        self.assertEqual(
+            loginRefusal(account, PEER),
+            "the account needs a TLS client certificate (%s)" % (SUBJECT,),
+        )
+        self.assertEqual(
+            loginRefusal(account, PEER, "CN=other"),
+            "the TLS client certificate is CN=other, not %s" % (SUBJECT,),
+        )
+        self.assertIsNone(loginRefusal(account, PEER, SUBJECT))
+
+
+class PasswordCheckerTests(SynchronousTestCase):
+    def setUp(self):
+        self.clock = Clock()
+        self.runner = RecordingRunner()
+        self.checker = PasswordChecker(
+            accounts(), self.runner, ListenerThrottles(self.clock)
+        )
+        self.events = captureLogs(self)
+
+    def check(self, login=LOGIN, password=PASSWORD, listener=None, **where):
+        where.setdefault("peer", PEER)
+        return self.checker.requestAvatarId(
+            SIPPassword(login, password, listener=listener, **where)
+        )
+
+    def test_provides(self) -> None:
+        self.assertTrue(verifyObject(ICredentialsChecker, self.checker))
+        self.assertEqual(self.checker.credentialInterfaces, (ISIPPassword,))
+
+    def test_rightPassword(self) -> None:
+        """
+        The right password answers the login id as the avatar id; the hash
+        is checked through C{runInThread}.
+        """
+        self.assertEqual(self.successResultOf(self.check()), b"kiosk")
+        self.assertEqual(
+            self.runner.calls, [(PASSWORD, makeAccount().passwordHash)]
+        )
+
+    def test_wrongPassword(self) -> None:
+        self.failureResultOf(self.check(password="wrong"), UnauthorizedLogin)
+
+    def test_unknownLoginCheckedAnyway(self) -> None:
+        """
+        An unknown login costs a hash check too, against a hash no login
+        has, and is refused.
+        """
+        self.failureResultOf(self.check("nobody", PASSWORD), UnauthorizedLogin)
+        self.assertEqual(self.runner.calls, [(PASSWORD, None)])
+        self.assertFalse(self.checker.verify(PASSWORD, None))
+
+    def test_allowListAfterPassword(self) -> None:
+        """
+        The right password from an address outside the account's allow
+        list is refused, and the reason logged as a warning.
+        """
+        allow, _ = AddressList.parse(["192.0.2.0/24"])
+        self.checker.accounts = accounts(makeAccount(allow=allow))
+        failure = self.failureResultOf(self.check(), UnauthorizedLogin)
+        reason = "the address is not in the account's allow list"
+        self.assertEqual(failure.value.args, (reason,))
+        self.assertIn(
+            "login 'kiosk' from %s refused: %s" % (PEER, reason), texts(self.events)
+        )
+
+    def test_certificateSubject(self) -> None:
+        """
+        An account that needs a client certificate logs in only with it.
+        """
+        self.checker.accounts = accounts(makeAccount(certificateSubject=SUBJECT))
+        self.failureResultOf(self.check(), UnauthorizedLogin)
+        self.assertEqual(self.successResultOf(self.check(subject=SUBJECT)), b"kiosk")
+
+    def test_coolingOff(self) -> None:
+        """
+        On a listener with a cooling-off, the failures that start it are
+        logged; during it even the right password is refused unchecked;
+        after it the right password logs in.
+        """
+        listener = cooling(failures=2, cooloff=60)
+        for _ in range(2):
+            self.failureResultOf(self.check(password="bad", listener=listener))
+        self.assertIn(
+            "%s: 2 failed logins as login 'kiosk' on tcp:0; refusing them for 60 s"
+            % (PEER,),
+            texts(self.events),
+        )
+        checked = len(self.runner.calls)
+        self.failureResultOf(self.check(listener=listener), UnauthorizedLogin)
+        self.assertEqual(len(self.runner.calls), checked)
+        self.assertIn(
+            "login 'kiosk' from %s refused: cooling off after repeated failed"
+            " logins (60 s left)" % (PEER,),
+            texts(self.events),
+        )
+        self.clock.advance(60)
+        self.assertEqual(self.successResultOf(self.check(listener=listener)), b"kiosk")
+
+    def test_madeUpLoginsCountedTogether(self) -> None:
+        """
+        Logins that are not configured share one count per address.
+        """
+        listener = cooling(failures=2)
+        self.failureResultOf(self.check("made-up-1", listener=listener))
+        self.failureResultOf(self.check("made-up-2", listener=listener))
+        checked = len(self.runner.calls)
+        self.failureResultOf(self.check("made-up-3", listener=listener))
+        self.assertEqual(len(self.runner.calls), checked)
+        self.assertEqual(self.successResultOf(self.check(listener=listener)), b"kiosk")
+
+    def test_slotReleasedWhenCheckFails(self) -> None:
+        """
+        When the check itself fails (not a refusal), its error is passed
+        on and its throttle slot given back: the next attempt goes on.
+        """
+        listener = cooling(failures=1)
+        self.checker.runInThread = lambda f, *args: fail(RuntimeError("no threads"))
+        self.failureResultOf(self.check(listener=listener), RuntimeError)
+        self.checker.runInThread = self.runner
+        self.assertEqual(self.successResultOf(self.check(listener=listener)), b"kiosk")
+
+    def test_noListenerNoThrottle(self) -> None:
+        """
+        Without a listener (or throttles) nothing is counted.
+        """
+        self.checker.throttles = None
+        for _ in range(5):
+            self.failureResultOf(self.check(password="bad", listener=cooling(1)))
+        self.assertEqual(self.successResultOf(self.check()), b"kiosk")
+
+
+class AddressCheckerTests(SynchronousTestCase):
+    def setUp(self):
+        bound, _ = AddressList.parse(["10.0.0.0/24"])
+        self.checker = AddressChecker(
+            accounts(
+                makeAccount(),
+                makeAccount(login="bound", addresses=bound),
+            )
+        )
+
+    def test_provides(self) -> None:
+        self.assertTrue(verifyObject(ICredentialsChecker, self.checker))
+        self.assertEqual(self.checker.credentialInterfaces, (IAddressLogin,))
+
+    def test_bound(self) -> None:
+        """
+        An address in an account's C{addresses} gets that account, at once.
+        """
+        self.assertEqual(
+            self.successResultOf(self.checker.requestAvatarId(SIPAddress(PEER))),
+            b"bound",
+        )
+        self.assertEqual(self.checker.accountFor(PEER).login, "bound")
+
+    def test_unbound(self) -> None:
+        for peer in ("192.0.2.1", None, "not an address"):
+            self.failureResultOf(
+                self.checker.requestAvatarId(SIPAddress(peer)), UnauthorizedLogin
+            )
+
+    def test_certificateNeeded(self) -> None:
+        """
+        A bound account that needs a client certificate is not found
+        without it.
+        """
+        bound, _ = AddressList.parse(["10.0.0.0/24"])
+        checker = AddressChecker(
+            accounts(makeAccount(addresses=bound, certificateSubject=SUBJECT))
+        )
+        self.assertIsNone(checker.accountFor(PEER))
+        self.assertEqual(checker.accountFor(PEER, SUBJECT).login, LOGIN)
+
+
+class RealmTests(SynchronousTestCase):
+    def test_avatarIsAccount(self) -> None:
+        account = makeAccount()
+        realm = AccountRealm(accounts(account))
+        self.assertTrue(verifyObject(IRealm, realm))
+        interface, avatar, logout = realm.requestAvatar(b"kiosk", None, ISIPAccount)
+        self.assertIs(interface, ISIPAccount)
+        self.assertIs(avatar, account)
+        self.assertIsNone(logout())
+
+    def test_otherInterface(self) -> None:
+        realm = AccountRealm(accounts())
+        self.assertRaises(NotImplementedError, realm.requestAvatar, b"kiosk", None, Interface)
+
+
+class PortalTests(SynchronousTestCase):
+    def setUp(self):
+        bound, _ = AddressList.parse(["10.0.0.0/24"])
+        self.bound = makeAccount(login="bound", addresses=bound)
+        checker = PasswordChecker(accounts(makeAccount(), self.bound), loopback.runInline)
+        self.portal = makePortal(checker)
+
+    def test_password(self) -> None:
+        _, account, _ = self.successResultOf(
+            self.portal.login(SIPPassword(LOGIN, PASSWORD), None, ISIPAccount)
+        )
+        self.assertEqual(account.login, LOGIN)
+        self.failureResultOf(
+            self.portal.login(SIPPassword(LOGIN, "bad"), None, ISIPAccount),
+            UnauthorizedLogin,
+        )
+
+    def test_address(self) -> None:
+        _, account, _ = self.successResultOf(
+            self.portal.login(SIPAddress(PEER), None, ISIPAccount)
+        )
+        self.assertIs(account, self.bound)
+
+    def test_otherCredentials(self) -> None:
+        from twisted.cred.credentials import UsernamePassword
+
+        self.failureResultOf(
+            self.portal.login(UsernamePassword(b"kiosk", b"secret"), None, ISIPAccount),
+            UnhandledCredentials,
+        )
+
+
+class ServerPortalTests(SynchronousTestCase):
+    """
+    L{ACSServer.portal}, and the compatibility methods over it.
+    """
+
+    def setUp(self):
+        self.config = loopback.makeConfig()
+        self.server = makeServer(self.config)
+
+    def test_checkLogin(self) -> None:
+        self.assertEqual(
+            self.successResultOf(self.server.checkLogin(LOGIN, PASSWORD)).login, LOGIN
+        )
+        self.assertIsNone(self.successResultOf(self.server.checkLogin(LOGIN, "bad")))
+
+    def test_rebuiltOnReload(self) -> None:
+        """
+        After C{applyConfig}, logins see the new accounts; the throttles
+        are kept.
+        """
+        throttles = self.server.throttles
+        other = makeAccount(login="other", password="pw2")
+        config = attrs.evolve(self.config, accounts=accounts(other))
+        self.server.applyConfig(config, self.server.adapters)
+        self.assertIsNone(self.successResultOf(self.server.checkLogin(LOGIN, PASSWORD)))
+        self.assertIs(
+            self.successResultOf(self.server.checkLogin("other", "pw2")), other
+        )
+        self.assertIs(self.server.throttles, throttles)
+
+    def test_accountForAddress(self) -> None:
+        bound, _ = AddressList.parse(["10.0.0.0/24"])
+        account = makeAccount(addresses=bound)
+        config = attrs.evolve(self.config, accounts=accounts(account))
+        self.server.applyConfig(config, self.server.adapters)
+        self.assertIs(self.server.accountForAddress(PEER), account)
+        self.assertIsNone(self.server.accountForAddress("192.0.2.1"))
+
+    def test_throttleFor(self) -> None:
+        listener = cooling()
+        self.assertIs(self.server.throttleFor(listener), self.server.throttleFor(listener))
+        self.assertIsNone(self.server.throttleFor(cooling(failures=0)))
+        self.assertIsNone(self.server.throttleFor(None))
