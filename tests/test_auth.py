@@ -30,6 +30,7 @@ from sip2acs.acs.auth import (
     makePortal,
 )
 from sip2acs.acs.server import ACSServer
+from sip2acs.acs.session import ACSSession
 from sip2acs.acs.throttle import ListenerThrottles
 from sip2acs.config import ListenerConfig
 from tests import loopback
@@ -375,3 +376,104 @@ class ServerPortalTests(SynchronousTestCase):
         self.assertIs(self.server.throttleFor(listener), self.server.throttleFor(listener))
         self.assertIsNone(self.server.throttleFor(cooling(failures=0)))
         self.assertIsNone(self.server.throttleFor(None))
+
+
+class AuthenticateTests(SynchronousTestCase):
+    """
+    L{ACSSession.authenticate}: the one login entry of a session.
+    """
+
+    def setUp(self):
+        bound, _ = AddressList.parse(["10.0.0.0/24"])
+        config = loopback.makeConfig(
+            accounts=[makeAccount(), makeAccount(login="bound", addresses=bound)]
+        )
+        self.server = makeServer(config)
+        self.listener = config.listeners[0]
+        self.session = ACSSession(self.server, self.listener, peer=PEER)
+        self.events = captureLogs(self)
+
+    def password(self, password=PASSWORD, via="93"):
+        return SIPPassword(LOGIN, password, PEER, self.listener, via=via)
+
+    def test_loggedIn(self) -> None:
+        """
+        Accepted credentials log the SC in, at the location given.
+        """
+        self.assertIs(
+            self.successResultOf(self.session.authenticate(self.password(), "NORTH")),
+            True,
+        )
+        self.assertEqual(self.session.account.login, LOGIN)
+        self.assertEqual(self.session.terminal.location, "NORTH")
+        self.assertIn("kiosk logged in from %s" % (PEER,), texts(self.events))
+
+    def test_telnetLines(self) -> None:
+        self.successResultOf(self.session.authenticate(self.password(via="telnet")))
+        self.successResultOf(
+            self.session.authenticate(self.password("bad", via="telnet"))
+        )
+        self.assertIn("kiosk logged in from %s (telnet)" % (PEER,), texts(self.events))
+        self.assertIn("telnet login 'kiosk' from %s refused" % (PEER,), texts(self.events))
+
+    def test_refusedCounted(self) -> None:
+        """
+        A refusal is logged and counted; it ends an earlier login; the
+        third in a row says the connection must close.
+        """
+        self.successResultOf(self.session.authenticate(self.password()))
+        for _ in range(3):
+            self.assertFalse(self.session.tooManyLoginFailures)
+            self.assertIs(
+                self.successResultOf(self.session.authenticate(self.password("bad"))),
+                False,
+            )
+            self.assertIsNone(self.session.account)
+        self.assertTrue(self.session.tooManyLoginFailures)
+        self.assertIn("login 'kiosk' from %s refused" % (PEER,), texts(self.events))
+        self.assertIn("%s: 3 failed logins; closing" % (PEER,), texts(self.events))
+        self.assertEqual(self.session.loginFailures, 3)
+
+    def test_loginFailed(self) -> None:
+        self.assertFalse(self.session.loginFailed())
+        self.assertFalse(self.session.loginFailed())
+        self.assertTrue(self.session.loginFailed())
+
+    def test_addressMissIsNoFailure(self) -> None:
+        """
+        An address login that finds no account is refused, but neither
+        logged nor counted.
+        """
+        self.session.peer = "192.0.2.1"
+        self.assertFalse(self.session.loginByAddress())
+        self.assertEqual(self.session.loginFailures, 0)
+        self.assertEqual(texts(self.events), [])
+
+    def test_address(self) -> None:
+        self.assertTrue(self.session.loginByAddress())
+        self.assertEqual(self.session.account.login, "bound")
+        self.assertIn(
+            "bound logged in from %s by its address" % (PEER,), texts(self.events)
+        )
+
+    def test_notWanted(self) -> None:
+        """
+        When C{wanted} says no once the check is over, the outcome is
+        dropped: no login, no count.
+        """
+        d = self.session.authenticate(self.password(), wanted=lambda: False)
+        self.assertIsNone(self.successResultOf(d))
+        d = self.session.authenticate(self.password("bad"), wanted=lambda: False)
+        self.assertIsNone(self.successResultOf(d))
+        self.assertIsNone(self.session.account)
+        self.assertEqual(self.session.loginFailures, 0)
+
+    def test_checkFailurePassedOn(self) -> None:
+        """
+        A check that could not be made fails the Deferred; nothing is
+        counted.
+        """
+        checker = self.server.portal.checkers[ISIPPassword]
+        checker.runInThread = lambda f, *args: fail(RuntimeError("no threads"))
+        self.failureResultOf(self.session.authenticate(self.password()), RuntimeError)
+        self.assertEqual(self.session.loginFailures, 0)

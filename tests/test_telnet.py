@@ -4,9 +4,10 @@ on a raw port. Kiosks and telnet clients over loopback sockets; the exact
 byte handling of the prelude on a L{StringTransport}.
 """
 
+from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import reactor
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import inlineCallbacks, succeed
+from twisted.internet.defer import fail, inlineCallbacks
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import formatEvent
@@ -168,19 +169,28 @@ class TelnetLoginTests(TestCase):
         self.assertNotIn(LOGIN_OK, client.data)
 
     @inlineCallbacks
-    def test_checkedByServerCheckLogin(self):
+    def test_checkedByServerPortal(self):
         """
-        The password goes through L{ACSServer.checkLogin}, with the peer
-        address and the listener (so allow lists and cooling-off apply).
+        The password goes through the server's portal, as a 93's does, with
+        the peer address and the listener (so allow lists and cooling-off
+        apply).
         """
         calls = []
-        checkLogin = self.acs.server.checkLogin
+        portal = self.acs.server.portal
+        login = portal.login
 
-        def spy(login, password, peer=None, listener=None, subject=None):
-            calls.append((login, password, peer, listener))
-            return checkLogin(login, password, peer, listener=listener, subject=subject)
+        def spy(credentials, mind, *interfaces):
+            calls.append(
+                (
+                    credentials.username,
+                    credentials.password,
+                    credentials.peer,
+                    credentials.listener,
+                )
+            )
+            return login(credentials, mind, *interfaces)
 
-        self.acs.server.checkLogin = spy
+        portal.login = spy
         client = yield self.connect()
         client.transport.write(b"kiosk\rsecret\r")
         yield waitFor(reactor, lambda: LOGIN_OK in client.data)
@@ -297,11 +307,11 @@ class PreludeBytesTests(SynchronousTestCase):
         """
         calls = []
 
-        def checkLogin(login, password, *args, **kwargs):
-            calls.append(password)
-            return succeed(None)
+        def login(credentials, mind, *interfaces):
+            calls.append(credentials.password)
+            return fail(UnauthorizedLogin())
 
-        self.server.checkLogin = checkLogin
+        self.server.portal.login = login
         self.feed(b"kiosk\r\x00 !p\xff\xffw!\r\n")
         self.assertEqual(calls, [" !p\xffw!"])
 

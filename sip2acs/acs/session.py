@@ -31,9 +31,12 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 import attrs
+from twisted.cred.error import UnauthorizedLogin
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
+from sip2acs.acs.auth import LOGGED_IN, REFUSED, ISIPAccount, SIPAddress
 from sip2acs.acs.dispatch import Dispatcher
 from sip2acs.acs.handlers.common import MAX_FEE_AMOUNT, feeAmount
 from sip2acs.acs.refusals import ADAPTER_OPERATIONS, REFUSALS, refusal
@@ -379,8 +382,8 @@ class ACSSession:
 
     def login(self, account, location=None):
         """
-        Make C{account} the SC's identity: used by a successful 93 and by
-        transports that log in before SIP starts (telnet).
+        Make C{account} the SC's identity, once L{authenticate} checked
+        it.
         """
         self.account = account
         self.institution = self.server.institutions[account.institution]
@@ -393,42 +396,98 @@ class ACSSession:
         )
         self.loginFailures = 0
 
-    def loginByAddress(self):
+    def authenticate(self, credentials, location=None, wanted=None) -> Deferred:
+        """
+        Log the SC in through the server's portal (see L{sip2acs.acs.auth}):
+        the one path of the 93, the telnet prelude and address login.
+
+        A refused login is logged and counted (L{loginFailed}), except an
+        address login that finds no account, which is no failed login.
+
+        @param credentials: L{SIPPassword <sip2acs.acs.auth.SIPPassword>}
+            or L{SIPAddress <sip2acs.acs.auth.SIPAddress>}.
+        @param location: The SC's location (the 93's C{CP}), or L{None}
+            for the account's.
+        @param wanted: Called once the check is over; if it returns
+            C{False} (the connection is closing) the outcome is dropped:
+            the SC is neither logged in nor counted.
+        @return: A Deferred firing with C{True} when the SC is now logged
+            in, C{False} when it was refused, L{None} when C{wanted} said
+            no; failing when the check could not be made.
+        """
+
+        def loggedIn(result):
+            if wanted is not None and not wanted():
+                return None
+            _, account, _ = result
+            self.login(account, location)
+            self.log.info(
+                LOGGED_IN[credentials.via], login=account.login, peer=self.peer
+            )
+            return True
+
+        def refused(failure):
+            failure.trap(UnauthorizedLogin)
+            if wanted is not None and not wanted():
+                return None
+            text = REFUSED.get(credentials.via)
+            if text is None:
+                return False
+            self.log.info(
+                text,
+                login=self.server.describeLogin(credentials.username),
+                peer=self.peer,
+            )
+            self.loginFailed()
+            return False
+
+        d = self.server.portal.login(credentials, None, ISIPAccount)
+        return d.addCallbacks(loggedIn, refused)
+
+    def loginByAddress(self) -> bool:
         """
         Log the SC in as the account bound to its address, if there is one
-        (and the SC may log in as it: see L{ACSServer.loginRefusal
-        <sip2acs.acs.server.ACSServer.loginRefusal>}): for SCs that never send
-        a 93. A 93 still overrides it.
+        (and the SC may log in as it: see L{AddressChecker
+        <sip2acs.acs.auth.AddressChecker>}): for SCs that never send a 93.
+        A 93 still overrides it.
 
-        @return: Whether the SC is now logged in.
+        @return: Whether the SC is now logged in (the address check answers
+            at once).
         """
-        account = self.server.accountForAddress(self.peer, self.certificateSubject)
-        if account is None:
-            return False
-        self.login(account)
-        self.log.info(
-            "{login} logged in from {peer} by its address",
-            login=account.login,
-            peer=self.peer,
-        )
-        return True
+        answers: list[object] = []
+        credentials = SIPAddress(self.peer, self.certificateSubject, self.listener)
+        self.authenticate(credentials).addBoth(lambda answer: answers.append(answer))
+        [answer] = answers
+        if isinstance(answer, Failure):
+            answer.raiseException()
+        return bool(answer)
 
-    def _loginFailed(self, response):
+    def loginFailed(self) -> bool:
         """
-        Count a refused login. A refused 93 also ends an earlier login on
-        this connection: the SC is no longer who it said it was.
+        Count a refused login. A refused login also ends an earlier login
+        on this connection: the SC is no longer who it said it was.
+
+        @return: Whether the SC failed too often now
+            (L{tooManyLoginFailures}): its connection must be closed.
         """
         self.loginFailures += 1
         self.server.metrics.loginFailed(self.listener.endpoint)
         self.account = self.terminal = self.institution = self.ils = None
-        if self.loginFailures >= MAX_LOGIN_FAILURES:
+        if self.tooManyLoginFailures:
             self.log.info(
                 "{peer}: {count} failed logins; closing",
                 peer=self.peer,
                 count=self.loginFailures,
             )
-            return (response, True)
-        return response
+        return self.tooManyLoginFailures
+
+    @property
+    def tooManyLoginFailures(self) -> bool:
+        """
+        Whether the SC failed to log in too often in a row: the transport
+        must close its connection.
+        """
+        return self.loginFailures >= MAX_LOGIN_FAILURES
 
     # -- reload -----------------------------------------------------------
 

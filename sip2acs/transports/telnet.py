@@ -2,7 +2,9 @@
 """
 The telnet-style login transport (C{transport = "telnet"}, commonly port
 8023), as Evergreen's and Koha's SIPServer serve it: the server prints
-C{login: } and C{password: }, checks the SC account, then prints
+C{login: } and C{password: }, checks the SC account (through
+L{ACSSession.authenticate <sip2acs.acs.session.ACSSession.authenticate>},
+as a 93 is), then prints
 C{Login OK.  Initiating SIP} and the connection carries SIP2 exactly as a
 raw port does, already logged in (no 93 needed). A wrong login gets
 C{Invalid login} and a new prompt; the third, or the listener's login
@@ -30,6 +32,7 @@ After C{Login OK} the bytes go to L{SIP2Protocol} unchanged.
 
 from twisted.logger import Logger
 
+from sip2acs.acs.auth import SIPPassword
 from sip2acs.transports.protocol import SIP2Protocol
 
 __all__ = ["TelnetLoginProtocol"]
@@ -198,30 +201,30 @@ class TelnetLoginProtocol(SIP2Protocol):
         user, self._user = self._user, None
         self._checking = True
         session = self.session
-        d = session.server.checkLogin(
+        credentials = SIPPassword(
             user,
             _text(line),
             session.peer,
-            listener=self.listener,
-            subject=session.certificateSubject,
+            self.listener,
+            session.certificateSubject,
+            via="telnet",
         )
-        d.addCallback(self._cbChecked, user)
+        d = session.authenticate(credentials, wanted=self._stillOpen)
+        d.addCallback(self._cbChecked)
         d.addErrback(self._ebChecked)
 
-    def _cbChecked(self, account, user):
+    def _stillOpen(self):
+        return self.connected and not self._closing
+
+    def _cbChecked(self, ok):
         self._checking = False
         pending, self._pending = self._pending, b""
-        if self._closing or not self.connected:
+        if ok is None:
+            # The connection closed during the check.
             return
-        session = self.session
-        if account is None:
-            self.log.info(
-                "telnet {login} from {peer} refused",
-                login=session.server.describeLogin(user),
-                peer=session.peer,
-            )
+        if not ok:
             self.transport.write(self.INVALID_LOGIN)
-            if isinstance(session._loginFailed(None), tuple) or self._stopping:
+            if self.session.tooManyLoginFailures or self._stopping:
                 self.close()
                 return
             self.transport.write(self.LOGIN_PROMPT)
@@ -230,11 +233,7 @@ class TelnetLoginProtocol(SIP2Protocol):
             if self._readClosed:
                 self._continue()
             return
-        session.login(account)
         self.loggedIn = True
-        self.log.info(
-            "{login} logged in from {peer} (telnet)", login=user, peer=session.peer
-        )
         self.transport.write(self.LOGIN_OK)
         if self._stopping:
             self.close()

@@ -71,9 +71,26 @@ class Session(Protocol):
         Make C{account} the SC's identity.
         """
 
-    def _loginFailed(self, response: Any) -> Any:
+    def authenticate(
+        self,
+        credentials: Any,
+        location: str | None = None,
+        wanted: Callable[[], bool] | None = None,
+    ) -> "Deferred[Any]":
         """
-        Count a refused login.
+        Log the SC in through the server's portal, or count the refusal:
+        fires with C{True} or C{False}.
+        """
+
+    def loginFailed(self) -> bool:
+        """
+        Count a refused login; whether the connection must now close.
+        """
+
+    @property
+    def tooManyLoginFailures(self) -> bool:
+        """
+        Whether the SC failed to log in too often: its connection must close.
         """
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
 
+from sip2acs.acs.auth import SIPPassword
 from sip2acs.acs.handlers.common import Session
 from sip2acs.sip import codec
 from sip2acs.sip.spec import OPERATIONS
@@ -16,40 +17,38 @@ __all__ = ["login", "scStatus"]
 
 def login(session: Session, message: Any) -> "Deferred[Any]":
     """
-    93: check the login id and password (through the server) and log the
-    SC in, or count a failed login.
+    93: log the SC in through L{Session.authenticate}, or count a failed
+    login; the third in a row closes the connection.
     """
     # The message classes are typed type[Message] (built from the spec at
     # import), so mypy does not know their fields.
-    refused = codec.LoginResponse(ok=False)
     if message.uidAlgorithm != "0" or message.pwdAlgorithm != "0":
         session.log.info(
             "login from {peer} with unsupported algorithms; refused",
             peer=session.peer,
         )
-        return succeed(session._loginFailed(refused))
-    login = message.loginUserId or ""
-    d = session.server.checkLogin(
-        login,
+        session.loginFailed()
+        return succeed(_loginResponse(session, False))
+    credentials = SIPPassword(
+        message.loginUserId or "",
         message.loginPassword or "",
         session.peer,
-        listener=session.listener,
-        subject=session.certificateSubject,
+        session.listener,
+        session.certificateSubject,
     )
+    d = session.authenticate(credentials, message.locationCode)
+    return d.addCallback(lambda ok: _loginResponse(session, ok))
 
-    def checked(account):
-        if account is None:
-            session.log.info(
-                "{login} from {peer} refused",
-                login=session.server.describeLogin(login),
-                peer=session.peer,
-            )
-            return session._loginFailed(refused)
-        session.login(account, message.locationCode)
-        session.log.info("{login} logged in from {peer}", login=login, peer=session.peer)
-        return codec.LoginResponse(ok=True)
 
-    return d.addCallback(checked)
+def _loginResponse(session: Session, ok: bool) -> Any:
+    """
+    The 94 answering a 93, closing the connection after too many failed
+    logins.
+    """
+    response = codec.LoginResponse(ok=ok)
+    if not ok and session.tooManyLoginFailures:
+        return (response, True)
+    return response
 
 
 def scStatus(session: Session, message: Any) -> "Deferred[Any]":
