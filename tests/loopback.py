@@ -1,295 +1,66 @@
 # -*- test-case-name: tests.test_protocol,tests.test_session -*-
 """
-Helpers for the transport and session tests: a configuration, an ACS
-listening on a real loopback socket for one test, a small kiosk-like client,
-and fixtures for building requests and capturing log events.
+An ACS listening on a real loopback socket for one test, and a small
+kiosk-like client: for the tests of what only a socket shows (framing
+across reads, TLS, telnet, PROXY, half-close, back-pressure, twistd).
+Session tests use L{tests.memory} instead.
 
 Everything listens on and connects to 127.0.0.1 only, and every port and
 connection is closed by the test's cleanups, so trial finds a clean reactor.
-"""
 
-from datetime import datetime
+The fixtures (L{tests.fixtures}) and the in-memory harness
+(L{tests.memory}) are importable from here too, where older tests look.
+"""
 
 import attrs
-from twisted.internet.address import IPv4Address
-from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks, succeed
+from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Protocol
-from twisted.internet.task import Clock
-from twisted.internet.testing import EventLoggingObserver, StringTransport
-from twisted.logger import globalLogPublisher
 
 from sip2acs.acs.server import ACSServer
-from sip2acs.config import AccountConfig, Config, InstitutionConfig, ListenerConfig
-from sip2acs.ils.memory import MemoryILS, MemoryItem, MemoryPatron
-from sip2acs.passwords import hashPassword
 from sip2acs.sip import codec
-from sip2acs.sip.spec import FIELDS
 from sip2acs.transports.factory import SIP2ServerFactory
+from tests import fixtures
+from tests.fixtures import *  # noqa: F403 (re-exported: older tests import them from here)
+from tests.fixtures import INSTITUTION, LOGIN, PASSWORD, TIMEOUT, login, makeConfig, makeILS
+from tests.kiosk import ConnectionClosed, KioskReplies
+from tests.memory import connectInMemory
 
 __all__ = [
-    "INSTITUTION",
-    "LOGIN",
-    "PASSWORD",
-    "TIMEOUT",
+    *fixtures.__all__,
+    "ConnectionClosed",
     "LoopbackServer",
     "SIP2Client",
-    "captureLogs",
     "connectInMemory",
     "demoKiosk",
-    "login",
-    "makeAccount",
-    "makeConfig",
-    "makeILS",
-    "request",
-    "runInline",
-    "withChecksum",
 ]
-
-INSTITUTION = "DEMO"
-LOGIN = "kiosk"
-PASSWORD = "secret"
-WHEN = "20250314    101500"
-"""
-A transaction date for requests: SIP's 18-character local-time form.
-"""
-
-TIMEOUT = 5.0
-"""
-How long a helper waits for a reply or a close before failing the test.
-"""
-
-# Patrons and items of the default in-memory library.
-ADA = "P1001"
-ADA_PIN = "7319"
-ZOE = "P1002"
-ZOE_PIN = "5802"
-FREE_ITEM = "B2001"
-OTHER_ITEM = "B2002"
-ADA_LOAN = "B2003"
-ADA_DUE = datetime(2025, 3, 20, 23, 59)
-
-_hashes = {}
-
-
-def _hash(password):
-    """
-    A cheap (cost 10) hash of C{password}, computed once per test run.
-    """
-    if password not in _hashes:
-        _hashes[password] = hashPassword(password, cost=10)
-    return _hashes[password]
-
-
-def makeAccount(login=LOGIN, password=PASSWORD, **settings):
-    """
-    An SC account of the C{DEMO} institution.
-
-    @param settings: Other L{AccountConfig} attributes (C{errorDetection},
-        C{encoding}, C{terminator}, C{location}, ...).
-    """
-    settings.setdefault("institution", INSTITUTION)
-    return AccountConfig(login=login, passwordHash=_hash(password), **settings)
-
-
-def makeConfig(
-    loginTimeout=30.0,
-    idleTimeout=600.0,
-    maxFrame=16384,
-    statusBeforeLogin=False,
-    accounts=None,
-    **institution,
-):
-    """
-    A configuration with one loopback listener, the C{DEMO} institution and
-    the accounts given (by default C{kiosk}/C{secret}, error detection
-    mirrored, ASCII, CR).
-
-    @param institution: L{InstitutionConfig} attributes overriding the
-        defaults (C{timeoutPeriod}, C{retries}, C{checkin}, ...).
-    """
-    if accounts is None:
-        accounts = [makeAccount()]
-    institution.setdefault("libraryName", "Harbour Street Library")
-    return Config(
-        listeners=(
-            ListenerConfig(
-                endpoint="tcp:0:interface=127.0.0.1",
-                loginTimeout=loginTimeout,
-                idleTimeout=idleTimeout,
-                maxFrame=maxFrame,
-                statusBeforeLogin=statusBeforeLogin,
-            ),
-        ),
-        institutions={
-            INSTITUTION: InstitutionConfig(
-                id=INSTITUTION, adapter="memory", **institution
-            )
-        },
-        accounts={account.login: account for account in accounts},
-    )
-
-
-def makeILS(cls=MemoryILS):
-    """
-    A small in-memory library: two patrons with PINs (one with a
-    non-ASCII name), two items on the shelf and one on loan to the first
-    patron.
-
-    @param cls: L{MemoryILS} or a subclass.
-    """
-    return cls(
-        patrons=[
-            MemoryPatron(ADA, "Ada Quillfeather", pin=ADA_PIN),
-            MemoryPatron(ZOE, "Zo\N{LATIN SMALL LETTER E WITH DIAERESIS} Marsh", pin=ZOE_PIN),
-        ],
-        items=[
-            MemoryItem(FREE_ITEM, "Clockwork Gardens"),
-            MemoryItem(OTHER_ITEM, "Tidal Maps of the North"),
-            MemoryItem(ADA_LOAN, "Lantern Stories", borrower=ADA, dueDate=ADA_DUE),
-        ],
-    )
-
-
-# -- building requests ------------------------------------------------------
-
-
-def withChecksum(prefix):
-    """
-    Complete a frame that ends in the literal C{AZ} with its checksum.
-
-    @type prefix: L{bytes}
-    """
-    return prefix + codec.checksum(prefix).encode("ascii")
-
-
-def request(cls, sequence=None, checksum=False, encoding="ascii", **fields):
-    """
-    Encode a request (without terminator) the way a kiosk would.
-
-    Fixed fields left out get harmless defaults: the transaction date
-    L{WHEN}, C{N} flags, the institution C{DEMO}.
-    """
-    names = {field.name for field in cls.spec.fixed}
-    for name, default in [
-        ("transactionDate", WHEN),
-        ("scRenewalPolicy", False),
-        ("noBlock", False),
-        ("nbDueDate", None),
-        ("returnDate", None),
-        ("language", "001"),
-        ("cardRetained", False),
-        ("holdMode", "+"),
-        ("summary", " " * 10),
-        ("thirdPartyAllowed", False),
-        ("feeType", "01"),
-        ("paymentType", "00"),
-        ("currencyType", "USD"),
-        ("uidAlgorithm", "0"),
-        ("pwdAlgorithm", "0"),
-    ]:
-        if name in names:
-            fields.setdefault(name, default)
-    if "transactionDate" in fields and isinstance(fields["transactionDate"], str):
-        fields["transactionDate"] = codec.parseDate(fields["transactionDate"])
-    if "institutionId" in {FIELDS[fid].name for fid in cls.spec.fields}:
-        fields.setdefault("institutionId", INSTITUTION)
-    return codec.encode(
-        cls(**fields), sequence=sequence, checksum=checksum, encoding=encoding
-    )
-
-
-def runInline(f, *args):
-    """
-    An L{ACSServer}'s C{runInThread} for servers on a test clock, which has
-    no thread pool: the work runs at once.
-    """
-    return succeed(f(*args))
-
-
-def login(user=LOGIN, password=PASSWORD, sequence=None, **fields):
-    """
-    A 93 login request for C{user}.
-    """
-    return request(
-        codec.Login, sequence=sequence, loginUserId=user, loginPassword=password,
-        **fields,
-    )
-
-
-# -- logs -----------------------------------------------------------------
-
-
-def captureLogs(testCase):
-    """
-    Collect every log event published while the test runs.
-
-    @return: An L{EventLoggingObserver}, a sequence of events.
-    """
-    return EventLoggingObserver.createWithCleanup(testCase, globalLogPublisher)
 
 
 # -- the client -----------------------------------------------------------
 
 
-class ConnectionClosed(Exception):
-    """
-    The server closed the connection while the test waited for replies.
-    """
-
-
-class SIP2Client(Protocol):
+class SIP2Client(KioskReplies, Protocol):
     """
     A kiosk on a loopback connection: it sends raw bytes and collects the
-    server's CR-terminated replies.
+    server's CR-terminated replies (see L{KioskReplies}).
 
-    @ivar data: Every byte received, as received.
-    @ivar frames: Complete replies not yet taken by L{replies}, without
-        their terminator (the LF of a CRLF terminator is dropped too).
     @ivar server: The server side of this connection (a L{SIP2Protocol
         <sip2acs.transports.protocol.SIP2Protocol>}), set by L{LoopbackServer.connect}.
     """
 
     def __init__(self, reactor):
-        self.reactor = reactor
-        self.data = b""
-        self.frames = []
-        self._partial = b""
-        self._waiting = []
+        KioskReplies.__init__(self, reactor)
         self.server = None
-        self.connected = False
-        self.lost = Deferred()
 
     def connectionMade(self):
         self.connected = True
         self.transport.setTcpNoDelay(True)
 
     def dataReceived(self, data):
-        self.data += data
-        *complete, self._partial = (self._partial + data).split(b"\r")
-        for frame in complete:
-            if frame.startswith(b"\n"):
-                frame = frame[1:]
-            self.frames.append(frame)
-        self._deliver()
+        self._received(data)
 
     def connectionLost(self, reason):
-        self.connected = False
-        waiting, self._waiting = self._waiting, []
-        for count, d in waiting:
-            d.errback(
-                ConnectionClosed(
-                    "connection closed with %d of %d replies received: %r"
-                    % (len(self.frames), count, self.data)
-                )
-            )
-        self.lost.callback(None)
-
-    def _deliver(self):
-        while self._waiting and len(self.frames) >= self._waiting[0][0]:
-            count, d = self._waiting.pop(0)
-            taken, self.frames = self.frames[:count], self.frames[count:]
-            d.callback(taken)
+        self._closed()
 
     def send(self, data):
         """
@@ -299,20 +70,9 @@ class SIP2Client(Protocol):
 
     def replies(self, count=1, timeout=TIMEOUT):
         """
-        Wait for the next C{count} replies.
-
-        @return: A Deferred firing with a list of C{count} frames; it fails
-            with L{ConnectionClosed} if the server closes first, and with
-            L{TimeoutError <twisted.internet.defer.TimeoutError>} after
-            C{timeout} seconds.
+        Wait for the next C{count} replies (L{KioskReplies.whenReplies}).
         """
-        d = Deferred()
-        if not self.connected:
-            d.errback(ConnectionClosed("not connected: %r" % (self.data,)))
-            return d
-        self._waiting.append((count, d))
-        self._deliver()
-        return d.addTimeout(timeout, self.reactor)
+        return self.whenReplies(count, timeout)
 
     def reply(self, timeout=TIMEOUT):
         """
@@ -345,11 +105,10 @@ class SIP2Client(Protocol):
 
     def waitForClose(self, timeout=TIMEOUT):
         """
-        Wait until the server closes the connection.
+        Wait until the server closes the connection
+        (L{KioskReplies.whenClosed}).
         """
-        d = Deferred()
-        self.lost.addCallback(lambda ignored: (d.callback(None), None)[1])
-        return d.addTimeout(timeout, self.reactor)
+        return self.whenClosed(timeout)
 
     @inlineCallbacks
     def sendInPieces(self, pieces, timeout=TIMEOUT):
@@ -544,33 +303,7 @@ class LoopbackServer:
         return d
 
 
-# -- in memory ------------------------------------------------------------
-
-
-def connectInMemory(adapter=None, config=None, ilsTimeout=30.0, clock=None):
-    """
-    A server protocol on a L{StringTransport} with every timer on a
-    L{Clock}: for timeout and flow-control tests that need no socket.
-
-    @return: C{(protocol, transport, clock)}; the clock starts at a
-        plausible wall-clock time.
-    """
-    if clock is None:
-        clock = Clock()
-        clock.advance(1741947300)
-    config = makeConfig() if config is None else config
-    adapter = makeILS() if adapter is None else adapter
-    server = ACSServer(
-        config, {INSTITUTION: adapter}, clock, ilsTimeout=ilsTimeout, runInThread=runInline
-    )
-    factory = SIP2ServerFactory(server, config.listeners[0])
-    peer = IPv4Address("TCP", "127.0.0.1", 40001)
-    protocol = factory.buildProtocol(peer)
-    transport = StringTransport(
-        hostAddress=IPv4Address("TCP", "127.0.0.1", 6001), peerAddress=peer
-    )
-    protocol.makeConnection(transport)
-    return protocol, transport, clock
+# -- the demo library ---------------------------------------------------
 
 
 @inlineCallbacks
