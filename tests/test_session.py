@@ -1,13 +1,18 @@
 """
 Tests for L{sip2acs.acs.session}: login, status, every request type, error
-detection, resend and replay, encodings and secrets, as a kiosk sees them
-over a loopback socket.
+detection, resend and replay, encodings and secrets, as a kiosk sees them.
+
+The kiosks talk to the server in memory (L{tests.memory}): no socket, a
+L{Clock} for every timer, password checks inline, so almost every test is
+synchronous. Framing across reads, TLS, telnet and the like are tested over
+real sockets in L{tests.test_protocol} and the transport modules.
 """
 
 import re
 from datetime import datetime
 from decimal import Decimal
 
+from twisted.internet import reactor
 from twisted.internet.defer import (
     Deferred,
     fail,
@@ -34,7 +39,7 @@ from sip2acs.ils.base import (
 from sip2acs.ils.interfaces import OPERATIONS
 from sip2acs.ils.memory import MemoryILS, MemoryPatron
 from sip2acs.sip import codec
-from tests.loopback import (
+from tests.fixtures import (
     ADA,
     ADA_LOAN,
     ADA_PIN,
@@ -42,7 +47,6 @@ from tests.loopback import (
     INSTITUTION,
     OTHER_ITEM,
     ZOE,
-    LoopbackServer,
     captureLogs,
     login,
     makeAccount,
@@ -51,6 +55,7 @@ from tests.loopback import (
     request,
     withChecksum,
 )
+from tests.memory import InMemoryServer, NoReply
 
 UNAVAILABLE = "This service is not available at this library."
 SYSTEM_DOWN = "The library system is not available. Please try again later."
@@ -257,23 +262,22 @@ def checkout(item=FREE_ITEM, patron=ADA, sequence=None, **fields):
     )
 
 
-class LoginTests(TestCase):
+class LoginTests(SynchronousTestCase):
     """
     Until a 93 succeeds only 93 (and 99 where the listener allows it) is
     answered.
     """
 
     def setUp(self):
-        self.acs = LoopbackServer(self)
+        self.acs = InMemoryServer(self)
 
-    @inlineCallbacks
     def test_goodLogin(self):
         """
         A 93 with a configured login and its password is answered 941 and
         logs the SC in with the account's institution and location.
         """
-        client = yield self.acs.connect()
-        reply = yield client.exchange(login(locationCode="NORTH") + b"\r")
+        client = self.acs.connect()
+        reply = client.exchange(login(locationCode="NORTH") + b"\r")
         self.assertEqual(reply, b"941")
         session = client.server.session
         self.assertEqual(session.account.login, "kiosk")
@@ -282,14 +286,135 @@ class LoginTests(TestCase):
             (INSTITUTION, "NORTH"),
         )
 
+    def test_goodLoginChecksummed(self):
+        """
+        A checksummed 93 gets a 94 with the same sequence digit and a valid
+        checksum (the spec's C{941AY1AZFDFC}).
+        """
+        client = self.acs.connect()
+        reply = client.exchange(login(sequence=1) + b"\r")
+        self.assertEqual(reply, b"941AY1AZFDFC")
+
+    def test_badPassword(self):
+        """
+        A wrong password is answered 940; the connection stays open and a
+        later good login succeeds.
+        """
+        client = self.acs.connect()
+        self.assertEqual(client.exchange(login(password="Secret") + b"\r"), b"940")
+        self.assertIsNone(client.server.session.account)
+        self.assertEqual(client.exchange(login() + b"\r"), b"941")
+
+    def test_unknownLogin(self):
+        """
+        A login that is not configured is answered 940.
+        """
+        client = self.acs.connect()
+        reply = client.exchange(login(user="intruder") + b"\r")
+        self.assertEqual(reply, b"940")
+
+    def test_nonZeroAlgorithm(self):
+        """
+        A login announcing a UID or password algorithm other than 0 (plain
+        text) is refused with 940, even with the right password.
+        """
+        client = self.acs.connect()
+        reply = client.exchange(login(uidAlgorithm="1") + b"\r")
+        self.assertEqual(reply, b"940")
+        reply = client.exchange(login(pwdAlgorithm="2") + b"\r")
+        self.assertEqual(reply, b"940")
+
+    def test_threeBadLoginsClose(self):
+        """
+        The third refused login in a row is answered 940 and the
+        connection is then closed.
+        """
+        client = self.acs.connect()
+        client.send(login(password="a") + b"\r")
+        client.send(login(user="nobody") + b"\r")
+        client.send(login(uidAlgorithm="1") + b"\r" + login() + b"\r")
+        client.waitForClose()
+        self.assertEqual(client.data, b"940\r" * 3)
+
+    def test_goodLoginResetsFailures(self):
+        """
+        Failures only count in a row: two refused logins and a good one
+        leave the SC logged in.
+        """
+        client = self.acs.connect()
+        client.send(login(password="a") + b"\r" + login(password="b") + b"\r")
+        client.send(login() + b"\r")
+        self.assertEqual(client.replies(3), [b"940", b"940", b"941"])
+        self.assertEqual(client.server.session.loginFailures, 0)
+
+    def test_refusedReloginLogsOut(self):
+        """
+        A refused 93 on a logged-in connection ends the earlier login: the
+        next request is treated as coming from an SC that has not logged
+        in, and the connection is closed.
+        """
+        client = self.acs.connect()
+        client.send(login() + b"\r" + login(password="wrong") + b"\r")
+        self.assertEqual(client.replies(2), [b"941", b"940"])
+        self.assertIsNone(client.server.session.account)
+        client.send(b"9900302.00\r")
+        client.waitForClose()
+
+    def test_statusBeforeLoginRefused(self):
+        """
+        By default a 99 before login closes the connection without a
+        reply.
+        """
+        client = self.acs.connect()
+        client.send(b"9900802.00\r")
+        client.waitForClose()
+        self.assertEqual(client.data, b"")
+
+    def test_statusBeforeLoginAllowed(self):
+        """
+        Where the listener allows status before login, a 99 before 93 is
+        answered with the institution's 98; other requests still close
+        the connection.
+        """
+        acs = InMemoryServer(self, config=makeConfig(statusBeforeLogin=True))
+        client = acs.connect()
+        status = decode(client.exchange(b"9900802.00AY1AZFCA0\r"))
+        self.assertEqual(
+            (status.message.code, status.message.institutionId, status.sequence),
+            ("98", INSTITUTION, 1),
+        )
+        self.assertIsNone(status.message.terminalLocation)
+        client.send(patronStatus() + b"\r")
+        client.waitForClose()
+        self.assertEqual(acs.adapter.calls, [])
+
+    def test_statusThenLogin(self):
+        """
+        A kiosk that sends 99 first (where allowed) can then log in and
+        work normally.
+        """
+        acs = InMemoryServer(self, config=makeConfig(statusBeforeLogin=True))
+        client = acs.connect()
+        self.assertEqual(client.exchange(b"9900802.00\r")[:2], b"98")
+        self.assertEqual(client.exchange(login() + b"\r"), b"941")
+        reply = decode(client.exchange(patronStatus() + b"\r"))
+        self.assertEqual(reply.message.personalName, "Ada Quillfeather")
+
+
+class LoginThreadTests(TestCase):
+    """
+    On a real reactor, the password check leaves the reactor thread.
+    """
+
     @inlineCallbacks
     def test_passwordCheckedOffReactorThread(self):
         """
         The password hash is checked in a worker thread, not on the
         reactor thread.
         """
+        acs = InMemoryServer(self, reactor=reactor)
         threads = []
-        checker = self.acs.server.portal.checkers[ISIPPassword]
+        checker = acs.server.portal.checkers[ISIPPassword]
         verify = checker.verify
 
         def recordingVerify(password, stored):
@@ -297,151 +422,26 @@ class LoginTests(TestCase):
             return verify(password, stored)
 
         self.patch(checker, "verify", recordingVerify)
-        client = yield self.acs.connect()
-        self.assertEqual((yield client.exchange(login() + b"\r")), b"941")
+        client = acs.connect()
+        client.send(login() + b"\r")
+        self.assertEqual((yield client.whenReplies()), [b"941"])
         self.assertEqual(threads, [False])
 
-    @inlineCallbacks
-    def test_goodLoginChecksummed(self):
-        """
-        A checksummed 93 gets a 94 with the same sequence digit and a valid
-        checksum (the spec's C{941AY1AZFDFC}).
-        """
-        client = yield self.acs.connect()
-        reply = yield client.exchange(login(sequence=1) + b"\r")
-        self.assertEqual(reply, b"941AY1AZFDFC")
 
-    @inlineCallbacks
-    def test_badPassword(self):
-        """
-        A wrong password is answered 940; the connection stays open and a
-        later good login succeeds.
-        """
-        client = yield self.acs.connect()
-        self.assertEqual((yield client.exchange(login(password="Secret") + b"\r")), b"940")
-        self.assertIsNone(client.server.session.account)
-        self.assertEqual((yield client.exchange(login() + b"\r")), b"941")
-
-    @inlineCallbacks
-    def test_unknownLogin(self):
-        """
-        A login that is not configured is answered 940.
-        """
-        client = yield self.acs.connect()
-        reply = yield client.exchange(login(user="intruder") + b"\r")
-        self.assertEqual(reply, b"940")
-
-    @inlineCallbacks
-    def test_nonZeroAlgorithm(self):
-        """
-        A login announcing a UID or password algorithm other than 0 (plain
-        text) is refused with 940, even with the right password.
-        """
-        client = yield self.acs.connect()
-        reply = yield client.exchange(login(uidAlgorithm="1") + b"\r")
-        self.assertEqual(reply, b"940")
-        reply = yield client.exchange(login(pwdAlgorithm="2") + b"\r")
-        self.assertEqual(reply, b"940")
-
-    @inlineCallbacks
-    def test_threeBadLoginsClose(self):
-        """
-        The third refused login in a row is answered 940 and the
-        connection is then closed.
-        """
-        client = yield self.acs.connect()
-        client.send(login(password="a") + b"\r")
-        client.send(login(user="nobody") + b"\r")
-        client.send(login(uidAlgorithm="1") + b"\r" + login() + b"\r")
-        yield client.waitForClose()
-        self.assertEqual(client.data, b"940\r" * 3)
-
-    @inlineCallbacks
-    def test_goodLoginResetsFailures(self):
-        """
-        Failures only count in a row: two refused logins and a good one
-        leave the SC logged in.
-        """
-        client = yield self.acs.connect()
-        client.send(login(password="a") + b"\r" + login(password="b") + b"\r")
-        client.send(login() + b"\r")
-        self.assertEqual((yield client.replies(3)), [b"940", b"940", b"941"])
-        self.assertEqual(client.server.session.loginFailures, 0)
-
-    @inlineCallbacks
-    def test_refusedReloginLogsOut(self):
-        """
-        A refused 93 on a logged-in connection ends the earlier login: the
-        next request is treated as coming from an SC that has not logged
-        in, and the connection is closed.
-        """
-        client = yield self.acs.connect()
-        client.send(login() + b"\r" + login(password="wrong") + b"\r")
-        self.assertEqual((yield client.replies(2)), [b"941", b"940"])
-        self.assertIsNone(client.server.session.account)
-        client.send(b"9900302.00\r")
-        yield client.waitForClose()
-
-    @inlineCallbacks
-    def test_statusBeforeLoginRefused(self):
-        """
-        By default a 99 before login closes the connection without a
-        reply.
-        """
-        client = yield self.acs.connect()
-        client.send(b"9900802.00\r")
-        yield client.waitForClose()
-        self.assertEqual(client.data, b"")
-
-    @inlineCallbacks
-    def test_statusBeforeLoginAllowed(self):
-        """
-        Where the listener allows status before login, a 99 before 93 is
-        answered with the institution's 98; other requests still close
-        the connection.
-        """
-        acs = LoopbackServer(self, config=makeConfig(statusBeforeLogin=True))
-        client = yield acs.connect()
-        status = decode((yield client.exchange(b"9900802.00AY1AZFCA0\r")))
-        self.assertEqual(
-            (status.message.code, status.message.institutionId, status.sequence),
-            ("98", INSTITUTION, 1),
-        )
-        self.assertIsNone(status.message.terminalLocation)
-        client.send(patronStatus() + b"\r")
-        yield client.waitForClose()
-        self.assertEqual(acs.adapter.calls, [])
-
-    @inlineCallbacks
-    def test_statusThenLogin(self):
-        """
-        A kiosk that sends 99 first (where allowed) can then log in and
-        work normally.
-        """
-        acs = LoopbackServer(self, config=makeConfig(statusBeforeLogin=True))
-        client = yield acs.connect()
-        self.assertEqual((yield client.exchange(b"9900802.00\r"))[:2], b"98")
-        self.assertEqual((yield client.exchange(login() + b"\r")), b"941")
-        reply = decode((yield client.exchange(patronStatus() + b"\r")))
-        self.assertEqual(reply.message.personalName, "Ada Quillfeather")
-
-
-class StatusTests(TestCase):
+class StatusTests(SynchronousTestCase):
     """
     99 is answered with 98: the institution's policy and a C{BX} built from
     what the adapter really supports.
     """
 
-    @inlineCallbacks
     def status(self, adapter=None, clock=None, **institution):
-        acs = LoopbackServer(
+        acs = InMemoryServer(
             self, adapter=adapter, config=makeConfig(**institution), clock=clock
         )
-        client = yield acs.loggedIn()
-        reply = yield client.exchange(b"9900802.00AY2AZFC9F\r")
+        client = acs.loggedIn()
+        reply = client.exchange(b"9900802.00AY2AZFC9F\r")
         return decode(reply)
 
-    @inlineCallbacks
     def test_defaultPolicyWithMemoryILS(self):
         """
         With the default policy and L{MemoryILS}: on-line, checkin,
@@ -449,7 +449,7 @@ class StatusTests(TestCase):
         patrons), no off-line; 60 s timeout as 600 tenths; 3 retries; the
         institution id and library name; protocol 2.00.
         """
-        reply = yield self.status()
+        reply = self.status()
         m = reply.message
         self.assertEqual(reply.sequence, 2)
         self.assertEqual(
@@ -463,7 +463,6 @@ class StatusTests(TestCase):
             (m.institutionId, m.libraryName), (INSTITUTION, "Harbour Street Library")
         )
 
-    @inlineCallbacks
     def test_supportedMessagesOfMemoryILS(self):
         """
         C{BX} has C{Y} exactly for what L{MemoryILS} implements (patron
@@ -471,42 +470,39 @@ class StatusTests(TestCase):
         renew, end session) and the session's own status, resend and
         login; C{N} for the rest.
         """
-        reply = yield self.status()
+        reply = self.status()
         self.assertEqual(reply.message.supportedMessages, "YYYNYYYYYNYNNNYN")
         adapter = makeILS()
         expected = "".join("Y" if adapter.supports(op) else "N" for op in OPERATIONS)
         self.assertEqual(reply.message.supportedMessages, expected)
 
-    @inlineCallbacks
     def test_supportedMessagesOfFullAdapter(self):
         """
         An adapter that implements everything gets an all-C{Y} C{BX}, and
         status update is allowed.
         """
-        reply = yield self.status(adapter=makeILS(FullILS))
+        reply = self.status(adapter=makeILS(FullILS))
         self.assertEqual(reply.message.supportedMessages, "Y" * 16)
         self.assertTrue(reply.message.statusUpdateOk)
 
-    @inlineCallbacks
     def test_supportedMessagesOfCheckinOnlyAdapter(self):
         """
         An adapter that only checks in: C{BX} says so, and 98 reports
         checkout and renewal as not allowed whatever the policy says.
         """
-        reply = yield self.status(adapter=CheckinOnlyILS())
+        reply = self.status(adapter=CheckinOnlyILS())
         m = reply.message
         self.assertEqual(m.supportedMessages, "NNYNYYYNNNNNNNNN")
         self.assertEqual(
             (m.checkinOk, m.checkoutOk, m.renewalPolicy), (True, False, False)
         )
 
-    @inlineCallbacks
     def test_institutionPolicy(self):
         """
         The institution's configured policy is what 98 reports: flags, the
         timeout period in tenths of a second, retries, library name.
         """
-        reply = yield self.status(
+        reply = self.status(
             checkin=False,
             renewal=False,
             offline=True,
@@ -522,7 +518,6 @@ class StatusTests(TestCase):
         self.assertEqual((m.timeoutPeriod, m.retriesAllowed), (125, 7))
         self.assertEqual(m.libraryName, "Quay Branch")
 
-    @inlineCallbacks
     def test_dateTimeSyncAndLocation(self):
         """
         The 98 date/time sync is the ACS's clock, and the terminal location
@@ -530,35 +525,33 @@ class StatusTests(TestCase):
         """
         clock = Clock()
         clock.advance(1741947300)
-        acs = LoopbackServer(self, clock=clock)
-        client = yield acs.connect()
-        yield client.exchange(login(locationCode="QUAY") + b"\r")
-        reply = decode((yield client.exchange(b"9900802.00\r")))
+        acs = InMemoryServer(self, clock=clock)
+        client = acs.connect()
+        client.exchange(login(locationCode="QUAY") + b"\r")
+        reply = decode(client.exchange(b"9900802.00\r"))
         self.assertEqual(reply.message.dateTimeSync, datetime.fromtimestamp(1741947300))
         self.assertEqual(reply.message.terminalLocation, "QUAY")
 
 
-class RequestTests(TestCase):
+class RequestTests(SynchronousTestCase):
     """
     Every request type reaches the adapter and gets a response of the
     right type with the right fields.
     """
 
-    @inlineCallbacks
     def connect(self, adapter=None, **kwargs):
-        self.acs = LoopbackServer(self, adapter=adapter, **kwargs)
+        self.acs = InMemoryServer(self, adapter=adapter, **kwargs)
         self.adapter = self.acs.adapter
-        client = yield self.acs.loggedIn()
+        client = self.acs.loggedIn()
         return client
 
-    @inlineCallbacks
     def test_patronStatus(self):
         """
         23 gets a 24 with the patron's status, name, C{BLY}, C{CQY} for the
         right PIN, the fee amount, the institution and the sequence digit.
         """
-        client = yield self.connect()
-        reply = yield client.ask(patronStatus(sequence=3, patronPassword=ADA_PIN))
+        client = self.connect()
+        reply = client.ask(patronStatus(sequence=3, patronPassword=ADA_PIN))
         m = reply.message
         self.assertEqual((m.code, reply.sequence), ("24", 3))
         self.assertEqual(m.patronStatus, " " * 14)
@@ -571,27 +564,25 @@ class RequestTests(TestCase):
         self.assertEqual((m.currencyType, m.feeAmount), ("USD", "0.00"))
         self.assertEqual(self.adapter.calls[-1], ("lookupPatron", ADA))
 
-    @inlineCallbacks
     def test_patronStatusWrongOrNoPin(self):
         """
         A wrong PIN gives C{CQN}; no PIN at all gives no C{CQ}.
         """
-        client = yield self.connect()
-        wrong = yield client.ask(patronStatus(patronPassword="0000"))
+        client = self.connect()
+        wrong = client.ask(patronStatus(patronPassword="0000"))
         self.assertEqual(
             (wrong.message.validPatron, wrong.message.validPatronPassword), (True, False)
         )
-        none = yield client.ask(patronStatus())
+        none = client.ask(patronStatus())
         self.assertIsNone(none.message.validPatronPassword)
 
-    @inlineCallbacks
     def test_patronStatusUnknownPatron(self):
         """
         An unknown patron gets C{BLN}, the all-blocked status, an empty
         name, the barcode echoed and the adapter's screen message.
         """
-        client = yield self.connect()
-        reply = yield client.ask(patronStatus("P404"))
+        client = self.connect()
+        reply = client.ask(patronStatus("P404"))
         m = reply.message
         self.assertEqual(
             (m.patronStatus, m.patronIdentifier, m.personalName, m.validPatron),
@@ -599,7 +590,6 @@ class RequestTests(TestCase):
         )
         self.assertEqual(m.screenMessage, ("Unknown patron.",))
 
-    @inlineCallbacks
     def test_patronInformationSummaryPositions(self):
         """
         63 with a C{Y} in summary position 0 to 5 gets a 64 with all six
@@ -607,7 +597,7 @@ class RequestTests(TestCase):
         charged (C{AU}), fines with their amounts (C{AV}), recalls (C{BU})
         and unavailable holds (C{CD}).
         """
-        client = yield self.connect(adapter=makeILS(ListsILS))
+        client = self.connect(adapter=makeILS(ListsILS))
         expected = [
             ("holdItems", ("H1", "H2")),
             ("overdueItems", ("O1",)),
@@ -619,7 +609,7 @@ class RequestTests(TestCase):
         names = [name for name, _ in expected]
         for position, (name, items) in enumerate(expected):
             summary = " " * position + "Y" + " " * (9 - position)
-            reply = yield client.ask(
+            reply = client.ask(
                 request(codec.PatronInformation, sequence=position,
                         patronIdentifier=ADA, summary=summary)
             )
@@ -635,14 +625,13 @@ class RequestTests(TestCase):
                 if other != name:
                     self.assertEqual(getattr(m, other), (), other)
 
-    @inlineCallbacks
     def test_patronInformationFields(self):
         """
         64 carries the patron's status flags, limits, fees, e-mail and
         C{BL}/C{CQ}, and no list when the summary asks for none.
         """
-        client = yield self.connect(adapter=makeILS(ListsILS))
-        reply = yield client.ask(
+        client = self.connect(adapter=makeILS(ListsILS))
+        reply = client.ask(
             request(codec.PatronInformation, patronIdentifier=ADA,
                     patronPassword=ADA_PIN)
         )
@@ -656,57 +645,53 @@ class RequestTests(TestCase):
         self.assertEqual((m.validPatron, m.validPatronPassword), (True, True))
         self.assertEqual((m.chargedItems, m.holdItems), ((), ()))
 
-    @inlineCallbacks
     def test_patronInformationWindow(self):
         """
         C{BP}/C{BQ} select a window of the list (1-based, inclusive);
         C{BP} alone runs to the end.
         """
-        client = yield self.connect(adapter=makeILS(ListsILS))
+        client = self.connect(adapter=makeILS(ListsILS))
         summary = "  Y       "
-        window = yield client.ask(
+        window = client.ask(
             request(codec.PatronInformation, patronIdentifier=ADA, summary=summary,
                     startItem=2, endItem=3)
         )
         self.assertEqual(window.message.chargedItems, ("C2", "C3"))
         self.assertEqual(window.message.chargedItemsCount, 5)
-        tail = yield client.ask(
+        tail = client.ask(
             request(codec.PatronInformation, patronIdentifier=ADA, summary=summary,
                     startItem=4)
         )
         self.assertEqual(tail.message.chargedItems, ("C4", "C5"))
 
-    @inlineCallbacks
     def test_patronInformationMemoryILS(self):
         """
         Against L{MemoryILS}, 63 lists the patron's real loans.
         """
-        client = yield self.connect()
-        reply = yield client.ask(
+        client = self.connect()
+        reply = client.ask(
             request(codec.PatronInformation, patronIdentifier=ADA, summary="  Y       ")
         )
         self.assertEqual(reply.message.chargedItems, (ADA_LOAN,))
         self.assertEqual(reply.message.chargedItemsCount, 1)
 
-    @inlineCallbacks
     def test_patronInformationUnknownPatron(self):
         """
         63 for an unknown patron: C{BLN}, zero counts, the screen message.
         """
-        client = yield self.connect()
-        reply = yield client.ask(request(codec.PatronInformation, patronIdentifier="P404"))
+        client = self.connect()
+        reply = client.ask(request(codec.PatronInformation, patronIdentifier="P404"))
         m = reply.message
         self.assertEqual((m.code, m.validPatron, m.chargedItemsCount), ("64", False, 0))
         self.assertEqual(m.screenMessage, ("Unknown patron.",))
 
-    @inlineCallbacks
     def test_checkout(self):
         """
         11 checks the item out: 12 with ok, no renewal, desensitize, the
         title, an 18-character due date, C{BLY}, and the echoed ids.
         """
-        client = yield self.connect()
-        reply = yield client.ask(checkout(sequence=6, patronPassword=ADA_PIN))
+        client = self.connect()
+        reply = client.ask(checkout(sequence=6, patronPassword=ADA_PIN))
         m = reply.message
         self.assertEqual((m.code, reply.sequence), ("12", 6))
         self.assertEqual(
@@ -720,26 +705,24 @@ class RequestTests(TestCase):
         self.assertEqual((m.validPatron, m.validPatronPassword), (True, True))
         self.assertEqual(self.adapter.items[FREE_ITEM].borrower, ADA)
 
-    @inlineCallbacks
     def test_checkoutRefused(self):
         """
         A refused checkout (item out to someone else) is a 12 with ok 0, no
         desensitize, an empty due date and the adapter's screen message.
         """
-        client = yield self.connect()
-        reply = yield client.ask(checkout(ADA_LOAN, patron=ZOE))
+        client = self.connect()
+        reply = client.ask(checkout(ADA_LOAN, patron=ZOE))
         m = reply.message
         self.assertEqual((m.ok, m.desensitize, m.dueDate), (False, False, ""))
         self.assertEqual(m.screenMessage, ("This item is checked out to someone else.",))
 
-    @inlineCallbacks
     def test_checkin(self):
         """
         09 checks the item in: 10 with ok, resensitize, its home location,
         its title and the patron who had it.
         """
-        client = yield self.connect()
-        reply = yield client.ask(
+        client = self.connect()
+        reply = client.ask(
             request(codec.Checkin, sequence=8, itemIdentifier=ADA_LOAN,
                     currentLocation="MAIN")
         )
@@ -751,56 +734,52 @@ class RequestTests(TestCase):
         )
         self.assertIsNone(self.adapter.items[ADA_LOAN].borrower)
 
-    @inlineCallbacks
     def test_checkinUnknownItem(self):
         """
         Checking in an unknown item: ok 0, alert, alert type 99, screen
         message.
         """
-        client = yield self.connect()
-        reply = yield client.ask(request(codec.Checkin, itemIdentifier="B0000"))
+        client = self.connect()
+        reply = client.ask(request(codec.Checkin, itemIdentifier="B0000"))
         m = reply.message
         self.assertEqual((m.ok, m.alert, m.alertType), (False, True, "99"))
         self.assertEqual(m.screenMessage, ("Unknown item.",))
 
-    @inlineCallbacks
     def test_itemInformation(self):
         """
         17 gets an 18 with the circulation status (03 on the shelf, 04
         charged), the title, locations and media type.
         """
-        client = yield self.connect()
-        shelf = yield client.ask(request(codec.ItemInformation, itemIdentifier=FREE_ITEM))
+        client = self.connect()
+        shelf = client.ask(request(codec.ItemInformation, itemIdentifier=FREE_ITEM))
         m = shelf.message
         self.assertEqual(
             (m.code, m.circulationStatus, m.itemIdentifier, m.titleIdentifier),
             ("18", "03", FREE_ITEM, "Clockwork Gardens"),
         )
         self.assertEqual((m.permanentLocation, m.mediaType), ("MAIN", "001"))
-        loan = yield client.ask(request(codec.ItemInformation, itemIdentifier=ADA_LOAN))
+        loan = client.ask(request(codec.ItemInformation, itemIdentifier=ADA_LOAN))
         self.assertEqual(loan.message.circulationStatus, "04")
         self.assertEqual(loan.message.dueDate, "20250320    235900")
 
-    @inlineCallbacks
     def test_itemInformationUnknownItem(self):
         """
         An unknown item is reported with circulation status 01 (other) and
         an empty title.
         """
-        client = yield self.connect()
-        reply = yield client.ask(request(codec.ItemInformation, itemIdentifier="B0000"))
+        client = self.connect()
+        reply = client.ask(request(codec.ItemInformation, itemIdentifier="B0000"))
         m = reply.message
         self.assertEqual(
             (m.circulationStatus, m.itemIdentifier, m.titleIdentifier), ("01", "B0000", "")
         )
 
-    @inlineCallbacks
     def test_renew(self):
         """
         29 renews a loan: 30 with ok, renewal ok and the new due date.
         """
-        client = yield self.connect()
-        reply = yield client.ask(
+        client = self.connect()
+        reply = client.ask(
             request(codec.Renew, sequence=1, patronIdentifier=ADA, itemIdentifier=ADA_LOAN)
         )
         m = reply.message
@@ -808,14 +787,13 @@ class RequestTests(TestCase):
         self.assertEqual(m.dueDate, "20250403    235900")
         self.assertEqual(m.titleIdentifier, "Lantern Stories")
 
-    @inlineCallbacks
     def test_renewRefused(self):
         """
         Renewing an item the patron does not have: ok 0 with a screen
         message.
         """
-        client = yield self.connect()
-        reply = yield client.ask(
+        client = self.connect()
+        reply = client.ask(
             request(codec.Renew, patronIdentifier=ZOE, itemIdentifier=ADA_LOAN)
         )
         self.assertEqual(
@@ -823,27 +801,25 @@ class RequestTests(TestCase):
             (False, ("You do not have this item.",)),
         )
 
-    @inlineCallbacks
     def test_endPatronSession(self):
         """
         35 gets a 36 with end session Y and the adapter's message.
         """
-        client = yield self.connect()
-        reply = yield client.ask(
+        client = self.connect()
+        reply = client.ask(
             request(codec.EndPatronSession, sequence=9, patronIdentifier=ADA)
         )
         m = reply.message
         self.assertEqual((m.code, reply.sequence, m.endSession), ("36", 9, True))
         self.assertEqual((m.patronIdentifier, m.screenMessage), (ADA, ("Thank you!",)))
 
-    @inlineCallbacks
     def test_blockPatron(self):
         """
         01 reaches an adapter that can block patrons, and is answered with
         a 24 showing the patron's new status.
         """
-        client = yield self.connect(adapter=makeILS(FullILS))
-        reply = yield client.ask(
+        client = self.connect(adapter=makeILS(FullILS))
+        reply = client.ask(
             request(codec.BlockPatron, patronIdentifier=ADA, cardRetained=True,
                     blockedCardMessage="Card found in return slot")
         )
@@ -855,13 +831,12 @@ class RequestTests(TestCase):
             ("blockPatron", ADA, True, "Card found in return slot"),
         )
 
-    @inlineCallbacks
     def test_itemStatusUpdate(self):
         """
         19 reaches the adapter and gets a 20 with the new properties.
         """
-        client = yield self.connect(adapter=makeILS(FullILS))
-        reply = yield client.ask(
+        client = self.connect(adapter=makeILS(FullILS))
+        reply = client.ask(
             request(codec.ItemStatusUpdate, itemIdentifier=FREE_ITEM,
                     itemProperties="Large print")
         )
@@ -871,14 +846,13 @@ class RequestTests(TestCase):
             ("20", True, "Clockwork Gardens", "Large print"),
         )
 
-    @inlineCallbacks
     def test_patronEnable(self):
         """
         25 reaches the adapter and gets a 26 with the patron's status and
         C{CQ} for the PIN.
         """
-        client = yield self.connect(adapter=makeILS(FullILS))
-        reply = yield client.ask(
+        client = self.connect(adapter=makeILS(FullILS))
+        reply = client.ask(
             request(codec.PatronEnable, patronIdentifier=ADA, patronPassword=ADA_PIN)
         )
         m = reply.message
@@ -888,14 +862,13 @@ class RequestTests(TestCase):
         )
         self.assertEqual(self.adapter.calls[-1], ("enablePatron", ADA))
 
-    @inlineCallbacks
     def test_hold(self):
         """
         15 reaches the adapter with its mode and gets a 16 with the queue
         position and pickup location.
         """
-        client = yield self.connect(adapter=makeILS(FullILS))
-        reply = yield client.ask(
+        client = self.connect(adapter=makeILS(FullILS))
+        reply = client.ask(
             request(codec.Hold, holdMode="+", patronIdentifier=ADA,
                     itemIdentifier=OTHER_ITEM, pickupLocation="QUAY")
         )
@@ -906,28 +879,26 @@ class RequestTests(TestCase):
         )
         self.assertEqual(self.adapter.calls[-1], ("hold", "add", ADA, OTHER_ITEM))
 
-    @inlineCallbacks
     def test_renewAll(self):
         """
         65 reaches the adapter and gets a 66 with the counts and lists of
         renewed and unrenewed items.
         """
-        client = yield self.connect(adapter=makeILS(FullILS))
-        reply = yield client.ask(request(codec.RenewAll, patronIdentifier=ADA))
+        client = self.connect(adapter=makeILS(FullILS))
+        reply = client.ask(request(codec.RenewAll, patronIdentifier=ADA))
         m = reply.message
         self.assertEqual(
             (m.code, m.ok, m.renewedCount, m.unrenewedCount), ("66", True, 1, 1)
         )
         self.assertEqual((m.renewedItems, m.unrenewedItems), ((ADA_LOAN,), ("B9999 lost",)))
 
-    @inlineCallbacks
     def test_feePaid(self):
         """
         37 reaches the adapter with the exact amount and gets a 38 with
         payment accepted and the ACS's transaction id.
         """
-        client = yield self.connect(adapter=makeILS(FullILS))
-        reply = yield client.ask(
+        client = self.connect(adapter=makeILS(FullILS))
+        reply = client.ask(
             request(codec.FeePaid, patronIdentifier=ADA, feeAmount="2.50",
                     feeIdentifier="FINE-7", transactionId="TILL-1")
         )
@@ -936,105 +907,95 @@ class RequestTests(TestCase):
         self.assertTrue(m.transactionId.startswith("ACS-"))
         self.assertEqual(self.adapter.calls[-1], ("feePaid", ADA, Decimal("2.50"), "FINE-7"))
 
-    @inlineCallbacks
     def test_malformedRequest(self):
         """
         A known request cut short inside its fixed part is answered with a
         refusal of the right type, without reaching the adapter.
         """
-        client = yield self.connect()
-        reply = yield client.ask(b"11NN20250314")
+        client = self.connect()
+        reply = client.ask(b"11NN20250314")
         m = reply.message
         self.assertEqual((m.code, m.ok), ("12", False))
         self.assertEqual(m.screenMessage, ("Malformed request.",))
         self.assertEqual(self.adapter.calls, [])
 
 
-class UnsupportedTests(TestCase):
+class UnsupportedTests(SynchronousTestCase):
     """
     Requests the adapter does not support are answered with a refusal of
     the right type carrying a screen message, without calling the adapter.
     """
 
-    @inlineCallbacks
     def setUp(self):
-        self.acs = LoopbackServer(self)
-        self.client = yield self.acs.loggedIn()
+        self.acs = InMemoryServer(self)
+        self.client = self.acs.loggedIn()
 
-    @inlineCallbacks
     def refused(self, frame, code):
-        reply = yield self.client.ask(frame)
+        reply = self.client.ask(frame)
         self.assertEqual(reply.message.code, code)
         self.assertEqual(reply.message.screenMessage, (UNAVAILABLE,))
         self.assertEqual(self.acs.adapter.calls, [])
         return reply.message
 
-    @inlineCallbacks
     def test_blockPatron(self):
         """
         01 is answered with a 24 showing an unknown (all blocked) status.
         """
-        m = yield self.refused(
+        m = self.refused(
             request(codec.BlockPatron, patronIdentifier=ADA, blockedCardMessage="x"), "24"
         )
         self.assertEqual((m.patronStatus, m.patronIdentifier), ("YYYY" + " " * 10, ADA))
 
-    @inlineCallbacks
     def test_itemStatusUpdate(self):
         """
         19 is answered with a 20, item properties ok 0.
         """
-        m = yield self.refused(
+        m = self.refused(
             request(codec.ItemStatusUpdate, itemIdentifier=FREE_ITEM, itemProperties="x"),
             "20",
         )
         self.assertFalse(m.itemPropertiesOk)
 
-    @inlineCallbacks
     def test_patronEnable(self):
         """
         25 is answered with a 26 showing an unknown status.
         """
-        m = yield self.refused(request(codec.PatronEnable, patronIdentifier=ADA), "26")
+        m = self.refused(request(codec.PatronEnable, patronIdentifier=ADA), "26")
         self.assertEqual(m.patronStatus, "YYYY" + " " * 10)
 
-    @inlineCallbacks
     def test_hold(self):
         """
         15 is answered with a 16, ok 0, not available.
         """
-        m = yield self.refused(
+        m = self.refused(
             request(codec.Hold, patronIdentifier=ADA, itemIdentifier=FREE_ITEM), "16"
         )
         self.assertEqual((m.ok, m.available), (False, False))
 
-    @inlineCallbacks
     def test_renewAll(self):
         """
         65 is answered with a 66, ok 0, nothing renewed.
         """
-        m = yield self.refused(request(codec.RenewAll, patronIdentifier=ADA), "66")
+        m = self.refused(request(codec.RenewAll, patronIdentifier=ADA), "66")
         self.assertEqual((m.ok, m.renewedCount, m.unrenewedCount), (False, 0, 0))
 
-    @inlineCallbacks
     def test_feePaid(self):
         """
         37 is answered with a 38, payment not accepted.
         """
-        m = yield self.refused(
+        m = self.refused(
             request(codec.FeePaid, patronIdentifier=ADA, feeAmount="1.00"), "38"
         )
         self.assertFalse(m.paymentAccepted)
 
-    @inlineCallbacks
     def test_adapterSaysUnsupported(self):
         """
         An adapter that fails with L{UnsupportedOperation} gets the same
         refusal, and nothing is logged as an error.
         """
-        acs = LoopbackServer(self, adapter=makeILS(ChangedMindILS))
-        client = yield acs.loggedIn()
-        reply = yield client.ask(
+        acs = InMemoryServer(self, adapter=makeILS(ChangedMindILS))
+        client = acs.loggedIn()
+        reply = client.ask(
             request(codec.Renew, patronIdentifier=ADA, itemIdentifier=ADA_LOAN)
         )
         self.assertEqual(
@@ -1044,44 +1005,41 @@ class UnsupportedTests(TestCase):
         self.assertEqual(self.flushLoggedErrors(), [])
 
 
-class AdapterFailureTests(TestCase):
+class AdapterFailureTests(SynchronousTestCase):
     """
     An adapter that fails or never answers gives a refusal with a screen
     message, and the connection stays usable.
     """
 
-    @inlineCallbacks
     def test_failedDeferred(self):
         """
         A checkout whose Deferred fails is answered with a 12, ok 0, saying
         the library system is unavailable; the failure is logged and the
         next request is answered.
         """
-        acs = LoopbackServer(self, adapter=makeILS(FailingILS))
-        client = yield acs.loggedIn()
-        reply = yield client.ask(checkout(sequence=1))
+        acs = InMemoryServer(self, adapter=makeILS(FailingILS))
+        client = acs.loggedIn()
+        reply = client.ask(checkout(sequence=1))
         m = reply.message
         self.assertEqual((m.code, reply.sequence, m.ok), ("12", 1, False))
         self.assertEqual(m.screenMessage, (SYSTEM_DOWN,))
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
-        status = yield client.ask(patronStatus())
+        status = client.ask(patronStatus())
         self.assertEqual(status.message.personalName, "Ada Quillfeather")
 
-    @inlineCallbacks
     def test_adapterRaises(self):
         """
         An adapter method that raises instead of returning a Deferred is
         treated like a failed Deferred.
         """
-        acs = LoopbackServer(self, adapter=makeILS(FailingILS))
-        client = yield acs.loggedIn()
-        reply = yield client.ask(request(codec.ItemInformation, itemIdentifier=FREE_ITEM))
+        acs = InMemoryServer(self, adapter=makeILS(FailingILS))
+        client = acs.loggedIn()
+        reply = client.ask(request(codec.ItemInformation, itemIdentifier=FREE_ITEM))
         m = reply.message
         self.assertEqual((m.code, m.circulationStatus, m.itemIdentifier), ("18", "01", FREE_ITEM))
         self.assertEqual(m.screenMessage, (SYSTEM_DOWN,))
         self.assertEqual(len(self.flushLoggedErrors(ValueError)), 1)
 
-    @inlineCallbacks
     def test_adapterNeverAnswers(self):
         """
         An adapter that never answers is cut off after the server's ILS
@@ -1090,17 +1048,15 @@ class AdapterFailureTests(TestCase):
         """
         clock = Clock()
         adapter = makeILS(SilentILS)
-        acs = LoopbackServer(self, adapter=adapter, ilsTimeout=10, clock=clock)
-        client = yield acs.loggedIn()
-        frame = checkout(sequence=2) + b"\r"
-        before = client.server.bytesReceived
-        client.send(frame)
-        yield client.waitForServerBytes(before + len(frame))
+        acs = InMemoryServer(self, adapter=adapter, ilsTimeout=10, clock=clock)
+        client = acs.loggedIn()
+        client.send(checkout(sequence=2) + b"\r")
         clock.advance(9.9)
         self.assertEqual(adapter.cancelled, [])
         self.assertTrue(client.server.paused)
+        self.assertRaises(NoReply, client.reply)
         clock.advance(0.1)
-        reply = decode((yield client.reply()))
+        reply = decode(client.reply())
         self.assertEqual(
             (reply.message.code, reply.sequence, reply.message.ok), ("12", 2, False)
         )
@@ -1108,17 +1064,17 @@ class AdapterFailureTests(TestCase):
         self.assertEqual(adapter.cancelled, adapter.pending)
         # A slow ILS is an operational event, logged as such, not an error.
         self.assertEqual(self.flushLoggedErrors(), [])
-        status = yield client.ask(patronStatus())
+        status = client.ask(patronStatus())
         self.assertEqual(status.message.code, "24")
 
 
-class ErrorDetectionTests(TestCase):
+class ErrorDetectionTests(SynchronousTestCase):
     """
     Checksums, resend (97/96) and replay of retransmitted requests.
     """
 
     def setUp(self):
-        self.acs = LoopbackServer(
+        self.acs = InMemoryServer(
             self,
             adapter=makeILS(FullILS),
             config=makeConfig(
@@ -1130,131 +1086,121 @@ class ErrorDetectionTests(TestCase):
             ),
         )
 
-    @inlineCallbacks
     def test_resendWithNothingToResend(self):
         """
         97 before any response has been sent is answered 96: bare, or
         C{96AZFEF6} when the 97 carried a checksum.
         """
-        client = yield self.acs.connect()
-        self.assertEqual((yield client.exchange(b"97\r")), b"96")
-        self.assertEqual((yield client.exchange(b"97AZFEF5\r")), b"96AZFEF6")
-        self.assertEqual((yield client.exchange(login() + b"\r")), b"941")
+        client = self.acs.connect()
+        self.assertEqual(client.exchange(b"97\r"), b"96")
+        self.assertEqual(client.exchange(b"97AZFEF5\r"), b"96AZFEF6")
+        self.assertEqual(client.exchange(login() + b"\r"), b"941")
 
-    @inlineCallbacks
     def test_resendRepeatsLastResponse(self):
         """
         97 resends the last response byte for byte (its sequence digit and
         checksum included), and a 97 does not itself become the last
         response.
         """
-        client = yield self.acs.loggedIn()
-        original = yield client.exchange(patronStatus(sequence=4) + b"\r")
-        self.assertEqual((yield client.exchange(b"97AZFEF5\r")), original)
-        self.assertEqual((yield client.exchange(b"97\r")), original)
+        client = self.acs.loggedIn()
+        original = client.exchange(patronStatus(sequence=4) + b"\r")
+        self.assertEqual(client.exchange(b"97AZFEF5\r"), original)
+        self.assertEqual(client.exchange(b"97\r"), original)
         self.assertEqual(client.data.count(original + b"\r"), 3)
         self.assertEqual(self.acs.adapter.calls, [("lookupPatron", ADA)])
 
-    @inlineCallbacks
     def test_resendAfterRefusedLogin(self):
         """
         A 97 after a refused login resends the 940.
         """
-        client = yield self.acs.connect()
-        self.assertEqual((yield client.exchange(login(password="x", sequence=0) + b"\r")),
+        client = self.acs.connect()
+        self.assertEqual(client.exchange(login(password="x", sequence=0) + b"\r"),
                          b"940AY0AZFDFE")
-        self.assertEqual((yield client.exchange(b"97AZFEF5\r")), b"940AY0AZFDFE")
+        self.assertEqual(client.exchange(b"97AZFEF5\r"), b"940AY0AZFDFE")
 
-    @inlineCallbacks
     def test_badChecksum(self):
         """
         A request whose checksum does not verify is answered C{96AZFEF6},
         never reaches the adapter, and the connection stays open for the
         SC's retransmission.
         """
-        client = yield self.acs.loggedIn()
+        client = self.acs.loggedIn()
         good = checkout(sequence=1)
         bad = good[:-4] + (b"0000" if good[-4:] != b"0000" else b"0001")
-        self.assertEqual((yield client.exchange(bad + b"\r")), b"96AZFEF6")
+        self.assertEqual(client.exchange(bad + b"\r"), b"96AZFEF6")
         self.assertEqual(self.acs.adapter.calls, [])
-        reply = decode((yield client.exchange(good + b"\r")))
+        reply = decode(client.exchange(good + b"\r"))
         self.assertEqual((reply.message.code, reply.message.ok, reply.sequence), ("12", True, 1))
 
-    @inlineCallbacks
     def test_badChecksumOnLogin(self):
         """
         A 93 with a bad checksum is answered C{96AZFEF6} (not closed), and
         the retransmitted login succeeds.
         """
-        client = yield self.acs.connect()
+        client = self.acs.connect()
         good = login(sequence=3)
-        self.assertEqual((yield client.exchange(good[:-4] + b"FFFF\r")), b"96AZFEF6")
-        self.assertEqual((yield client.exchange(good + b"\r")), b"941AY3AZFDFA")
+        self.assertEqual(client.exchange(good[:-4] + b"FFFF\r"), b"96AZFEF6")
+        self.assertEqual(client.exchange(good + b"\r"), b"941AY3AZFDFA")
 
-    @inlineCallbacks
     def test_errorDetectionMirrored(self):
         """
         A request with C{AY3AZ...} gets a response ending in C{AY3AZ} and
         a valid checksum; a request without gets a response without.
         """
-        client = yield self.acs.loggedIn()
-        checked = yield client.exchange(patronStatus(sequence=3) + b"\r")
+        client = self.acs.loggedIn()
+        checked = client.exchange(patronStatus(sequence=3) + b"\r")
         match = TRAILER.search(checked)
         self.assertIsNotNone(match)
         self.assertEqual(match.group(1), b"3")
         self.assertTrue(codec.checksumOk(checked))
-        plain = yield client.exchange(patronStatus() + b"\r")
+        plain = client.exchange(patronStatus() + b"\r")
         self.assertNotIn(b"AY", plain)
         self.assertNotIn(b"AZ", plain)
         self.assertTrue(plain.endswith(b"|"))
 
-    @inlineCallbacks
     def test_checksumWithoutSequence(self):
         """
         A request with C{AZ} but no C{AY} gets a response with a checksum
         and no sequence number.
         """
-        client = yield self.acs.loggedIn()
+        client = self.acs.loggedIn()
         frame = withChecksum(b"1720250314    101500AODEMO|AB" + FREE_ITEM.encode() + b"|AZ")
-        reply = yield client.exchange(frame + b"\r")
+        reply = client.exchange(frame + b"\r")
         self.assertRegex(reply, rb"\|AZ[0-9A-F]{4}\Z")
         self.assertNotIn(b"AY", reply)
         self.assertTrue(codec.checksumOk(reply))
 
-    @inlineCallbacks
     def test_requiredErrorDetection(self):
         """
         For an account with error detection required, a request without a
         checksum is answered C{96AZFEF6} and not run; a checksummed one is
         answered normally.
         """
-        client = yield self.acs.connect()
+        client = self.acs.connect()
         self.assertEqual(
-            (yield client.exchange(login("strict", sequence=0) + b"\r")), b"941AY0AZFDFD"
+            client.exchange(login("strict", sequence=0) + b"\r"), b"941AY0AZFDFD"
         )
-        self.assertEqual((yield client.exchange(patronStatus() + b"\r")), b"96AZFEF6")
+        self.assertEqual(client.exchange(patronStatus() + b"\r"), b"96AZFEF6")
         self.assertEqual(self.acs.adapter.calls, [])
-        reply = yield client.exchange(patronStatus(sequence=1) + b"\r")
+        reply = client.exchange(patronStatus(sequence=1) + b"\r")
         self.assertEqual(decode(reply).sequence, 1)
 
-    @inlineCallbacks
     def test_errorDetectionOff(self):
         """
         For an account with error detection off, responses never carry
         C{AY}/C{AZ}, even when the request did; a bad checksum still gets
         a (bare) 96.
         """
-        client = yield self.acs.connect()
-        yield client.exchange(login("plain") + b"\r")
-        reply = yield client.exchange(patronStatus(sequence=5) + b"\r")
+        client = self.acs.connect()
+        client.exchange(login("plain") + b"\r")
+        reply = client.exchange(patronStatus(sequence=5) + b"\r")
         self.assertEqual(reply[:2], b"24")
         self.assertNotIn(b"AY", reply)
         self.assertNotIn(b"AZ", reply)
         self.assertEqual(
-            (yield client.exchange(patronStatus(sequence=6)[:-4] + b"0000\r")), b"96"
+            client.exchange(patronStatus(sequence=6)[:-4] + b"0000\r"), b"96"
         )
 
-    @inlineCallbacks
     def test_retransmittedCheckoutReplayed(self):
         """
         A checkout retransmitted with the same sequence digit and checksum
@@ -1262,11 +1208,11 @@ class ErrorDetectionTests(TestCase):
         byte for byte, and the item is checked out only once.
         """
         events = captureLogs(self)
-        client = yield self.acs.loggedIn()
+        client = self.acs.loggedIn()
         frame = checkout(sequence=4) + b"\r"
-        first = yield client.exchange(frame)
+        first = client.exchange(frame)
         self.assertTrue(decode(first).message.ok)
-        again = yield client.exchange(frame)
+        again = client.exchange(frame)
         self.assertEqual(again, first)
         checkouts = [call for call in self.acs.adapter.calls if call[0] == "checkout"]
         self.assertEqual(checkouts, [("checkout", ADA, FREE_ITEM)])
@@ -1274,68 +1220,64 @@ class ErrorDetectionTests(TestCase):
             [e for e in events if "retransmitted" in e.get("log_format", "")]
         )
 
-    @inlineCallbacks
     def test_retransmittedPaymentReplayed(self):
         """
         A retransmitted fee payment is not charged twice.
         """
-        client = yield self.acs.loggedIn()
+        client = self.acs.loggedIn()
         frame = request(codec.FeePaid, sequence=7, patronIdentifier=ADA, feeAmount="3.00") + b"\r"
-        first = yield client.exchange(frame)
-        self.assertEqual((yield client.exchange(frame)), first)
+        first = client.exchange(frame)
+        self.assertEqual(client.exchange(frame), first)
         payments = [call for call in self.acs.adapter.calls if call[0] == "feePaid"]
         self.assertEqual(len(payments), 1)
 
-    @inlineCallbacks
     def test_newSequenceRunsAgain(self):
         """
         The same checkout with a new sequence digit is a new request: it
         runs (and, the item being out already, is refused).
         """
-        client = yield self.acs.loggedIn()
-        first = decode((yield client.exchange(checkout(sequence=4) + b"\r")))
-        second = decode((yield client.exchange(checkout(sequence=5) + b"\r")))
+        client = self.acs.loggedIn()
+        first = decode(client.exchange(checkout(sequence=4) + b"\r"))
+        second = decode(client.exchange(checkout(sequence=5) + b"\r"))
         self.assertEqual((first.message.ok, second.message.ok), (True, False))
         self.assertEqual(second.message.screenMessage, ("You already have this item.",))
         checkouts = [call for call in self.acs.adapter.calls if call[0] == "checkout"]
         self.assertEqual(len(checkouts), 2)
 
-    @inlineCallbacks
     def test_onlyPreviousRequestReplayed(self):
         """
         Only a repeat of the immediately previous request is a
         retransmission: A, B, A runs A twice.
         """
-        client = yield self.acs.loggedIn()
+        client = self.acs.loggedIn()
         a = checkout(sequence=1) + b"\r"
         b = request(codec.ItemInformation, sequence=2, itemIdentifier=FREE_ITEM) + b"\r"
-        yield client.exchange(a)
-        yield client.exchange(b)
-        third = decode((yield client.exchange(a)))
+        client.exchange(a)
+        client.exchange(b)
+        third = decode(client.exchange(a))
         self.assertFalse(third.message.ok)
         checkouts = [call for call in self.acs.adapter.calls if call[0] == "checkout"]
         self.assertEqual(len(checkouts), 2)
 
-    @inlineCallbacks
     def test_uncheckedRepeatRunsAgain(self):
         """
         Without error detection a repeated request cannot be told from a
         new one, and runs again.
         """
-        client = yield self.acs.loggedIn()
-        yield client.exchange(patronStatus() + b"\r")
-        yield client.exchange(patronStatus() + b"\r")
+        client = self.acs.loggedIn()
+        client.exchange(patronStatus() + b"\r")
+        client.exchange(patronStatus() + b"\r")
         self.assertEqual(self.acs.adapter.calls, [("lookupPatron", ADA)] * 2)
 
 
-class EncodingTests(TestCase):
+class EncodingTests(SynchronousTestCase):
     """
     The account's terminator and character set apply to what the ACS
     sends, and to how it reads the SC's requests.
     """
 
     def setUp(self):
-        self.acs = LoopbackServer(
+        self.acs = InMemoryServer(
             self,
             config=makeConfig(
                 accounts=[
@@ -1348,66 +1290,59 @@ class EncodingTests(TestCase):
             ),
         )
 
-    @inlineCallbacks
     def test_crlfTerminator(self):
         """
         An account with the CRLF terminator gets every reply, from the
         941 on, ended by CRLF.
         """
-        client = yield self.acs.connect()
-        yield client.exchange(login("crlf") + b"\r\n")
-        status = yield client.exchange(patronStatus(sequence=1) + b"\r\n")
-        junk = yield client.exchange(b"junk\r\n")
+        client = self.acs.connect()
+        client.exchange(login("crlf") + b"\r\n")
+        status = client.exchange(patronStatus(sequence=1) + b"\r\n")
+        junk = client.exchange(b"junk\r\n")
         self.assertEqual(junk, b"96")
         self.assertEqual(client.data, b"941\r\n" + status + b"\r\n96\r\n")
 
-    @inlineCallbacks
     def nameAs(self, account, encoding, patron=ZOE):
-        client = yield self.acs.loggedIn(account, encoding=encoding)
-        raw = yield client.exchange(patronStatus(patron, sequence=2) + b"\r")
+        client = self.acs.loggedIn(account, encoding=encoding)
+        raw = client.exchange(patronStatus(patron, sequence=2) + b"\r")
         return raw
 
-    @inlineCallbacks
     def test_cp850(self):
         """
         A cp850 account gets the patron's name in code page 850, with a
         checksum computed over those bytes.
         """
-        raw = yield self.nameAs("dos", "cp850")
+        raw = self.nameAs("dos", "cp850")
         self.assertIn(b"|AEZo\x89 Marsh|", raw)
         self.assertEqual(codec.checksum(raw[:-4]).encode("ascii"), raw[-4:])
         self.assertEqual(decode(raw, "cp850").message.personalName, "Zo\u00eb Marsh")
 
-    @inlineCallbacks
     def test_utf8(self):
         """
         A UTF-8 account gets the name in UTF-8, checksummed over those
         bytes.
         """
-        raw = yield self.nameAs("unicode", "utf-8")
+        raw = self.nameAs("unicode", "utf-8")
         self.assertIn(b"|AEZo\xc3\xab Marsh|", raw)
         self.assertEqual(codec.checksum(raw[:-4]).encode("ascii"), raw[-4:])
         self.assertEqual(decode(raw, "utf-8").message.personalName, "Zo\u00eb Marsh")
 
-    @inlineCallbacks
     def test_latin1(self):
         """
         A Latin-1 account gets the name in ISO 8859-1.
         """
-        raw = yield self.nameAs("western", "latin-1")
+        raw = self.nameAs("western", "latin-1")
         self.assertIn(b"|AEZo\xeb Marsh|", raw)
         self.assertTrue(codec.checksumOk(raw))
 
-    @inlineCallbacks
     def test_asciiFoldsAccents(self):
         """
         An ASCII account gets the name with its accent dropped.
         """
-        raw = yield self.nameAs(makeAccount().login, "ascii")
+        raw = self.nameAs(makeAccount().login, "ascii")
         self.assertIn(b"|AEZoe Marsh|", raw)
         self.assertTrue(codec.checksumOk(raw))
 
-    @inlineCallbacks
     def test_requestsReadInAccountEncoding(self):
         """
         Requests are decoded with the account's character set: a non-ASCII
@@ -1415,10 +1350,10 @@ class EncodingTests(TestCase):
         bytes.
         """
         for account, encoding in [("dos", "cp850"), ("unicode", "utf-8")]:
-            client = yield self.acs.loggedIn(account, encoding=encoding)
+            client = self.acs.loggedIn(account, encoding=encoding)
             frame = request(codec.PatronStatus, sequence=1, encoding=encoding,
                             patronIdentifier="Zo\u00eb")
-            raw = yield client.exchange(frame + b"\r")
+            raw = client.exchange(frame + b"\r")
             self.assertIn(b"|AA" + "Zo\u00eb".encode(encoding) + b"|", raw)
             self.assertTrue(codec.checksumOk(raw))
             self.assertEqual(
@@ -1426,46 +1361,42 @@ class EncodingTests(TestCase):
             )
 
 
-class PrintWidthTests(TestCase):
+class PrintWidthTests(SynchronousTestCase):
     """
     Print lines are wrapped at the width the SC's 99 announced.
     """
 
-    @inlineCallbacks
     def endSession(self, status=None):
-        acs = LoopbackServer(self, adapter=makeILS(ReceiptILS))
-        client = yield acs.loggedIn()
+        acs = InMemoryServer(self, adapter=makeILS(ReceiptILS))
+        client = acs.loggedIn()
         if status is not None:
-            yield client.exchange(status + b"\r")
-        reply = yield client.ask(request(codec.EndPatronSession, patronIdentifier=ADA))
+            client.exchange(status + b"\r")
+        reply = client.ask(request(codec.EndPatronSession, patronIdentifier=ADA))
         return reply.message.printLine
 
-    @inlineCallbacks
     def test_wrappedAtMaxPrintWidth(self):
         """
         After a 99 announcing 24 columns, every C{AG} line fits in 24
         characters and the words are all there, in order.
         """
-        lines = yield self.endSession(b"9900242.00")
+        lines = self.endSession(b"9900242.00")
         self.assertGreater(len(lines), 3)
         self.assertTrue(all(len(line) <= 24 for line in lines), lines)
         self.assertEqual(" ".join(lines), LONG_LINE + " Goodbye.")
 
-    @inlineCallbacks
     def test_noWidthAnnounced(self):
         """
         Without a 99 (or with width 000) print lines are sent as they are.
         """
-        self.assertEqual((yield self.endSession()), (LONG_LINE, "Goodbye."))
-        self.assertEqual((yield self.endSession(b"9900002.00")), (LONG_LINE, "Goodbye."))
+        self.assertEqual(self.endSession(), (LONG_LINE, "Goodbye."))
+        self.assertEqual(self.endSession(b"9900002.00"), (LONG_LINE, "Goodbye."))
 
 
-class SecretTests(TestCase):
+class SecretTests(SynchronousTestCase):
     """
     The SC's password and patrons' PINs never reach the logs.
     """
 
-    @inlineCallbacks
     def test_noSecretsInLogs(self):
         """
         A whole conversation (refused and accepted logins, patron status
@@ -1479,14 +1410,14 @@ class SecretTests(TestCase):
             items=makeILS().items.values(),
         )
         events = captureLogs(self)
-        acs = LoopbackServer(
+        acs = InMemoryServer(
             self,
             adapter=adapter,
             config=makeConfig(accounts=[makeAccount(password=password)]),
         )
-        client = yield acs.connect()
-        self.assertEqual((yield client.exchange(login(password=wrong) + b"\r")), b"940")
-        self.assertEqual((yield client.exchange(login(password=password) + b"\r")), b"941")
+        client = acs.connect()
+        self.assertEqual(client.exchange(login(password=wrong) + b"\r"), b"940")
+        self.assertEqual(client.exchange(login(password=password) + b"\r"), b"941")
         for n, frame in enumerate(
             [
                 patronStatus(patronPassword=pin),
@@ -1499,13 +1430,13 @@ class SecretTests(TestCase):
                 request(codec.EndPatronSession, patronIdentifier=ADA, patronPassword=pin),
             ]
         ):
-            yield client.ask(withChecksum(frame + b"AY%dAZ" % (n,)))
+            client.ask(withChecksum(frame + b"AY%dAZ" % (n,)))
         bad = withChecksum(patronStatus(patronPassword=pin) + b"AY8AZ")
-        self.assertEqual((yield client.exchange(bad[:-4] + b"0000\r")), b"96AZFEF6")
-        yield client.exchange(b"23001" + b"AD" + pin.encode() + b"\r")
-        other = yield acs.connect()
+        self.assertEqual(client.exchange(bad[:-4] + b"0000\r"), b"96AZFEF6")
+        client.exchange(b"23001" + b"AD" + pin.encode() + b"\r")
+        other = acs.connect()
         other.send(b"".join(login(password=p) + b"\r" for p in [wrong, password + "x", pin]))
-        yield other.waitForClose()
+        other.waitForClose()
 
         self.assertGreater(len(events), 10)
         for event in events:
