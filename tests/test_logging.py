@@ -6,23 +6,22 @@ unless an account's tracing is C{full}.
 import json
 import re
 
-from twisted.internet.defer import inlineCallbacks
 from twisted.logger import eventAsJSON, formatEvent
-from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.trial.unittest import SynchronousTestCase
 
 from sip2acs.ops import observers
 from sip2acs.sip import codec
-from tests.loopback import (
+from tests.fixtures import (
     ADA,
     ADA_PIN,
     FREE_ITEM,
-    LoopbackServer,
     captureLogs,
     login,
     makeAccount,
     makeConfig,
     request,
 )
+from tests.memory import InMemoryServer
 
 SECRETS = (ADA_PIN, "secret", "terminal-pw")
 
@@ -46,24 +45,22 @@ def conversation():
     ]
 
 
-class RedactionTests(TestCase):
-    @inlineCallbacks
+class RedactionTests(SynchronousTestCase):
     def converse(self, trace):
         events = captureLogs(self)
         config = makeConfig(accounts=[makeAccount(trace=trace)])
-        acs = LoopbackServer(self, config=config)
-        client = yield acs.connect()
-        reply = yield client.ask(login())
+        acs = InMemoryServer(self, config=config)
+        client = acs.connect()
+        reply = client.ask(login())
         self.assertTrue(reply.message.ok)
         for frame in conversation():
-            yield client.ask(frame)
+            client.ask(frame)
         texts = []
         for event in events:
             texts.append(formatEvent(event))
             texts.append(eventAsJSON(event))
         return "\n".join(texts)
 
-    @inlineCallbacks
     def test_noSecretsInAnyMode(self):
         """
         With tracing off, redacted or full, no log event (formatted, or
@@ -71,7 +68,7 @@ class RedactionTests(TestCase):
         terminal password of a whole conversation.
         """
         for trace in ("off", "redacted", "full"):
-            logs = yield self.converse(trace)
+            logs = self.converse(trace)
             self.assertIn("11->12 ok", logs)
             for secret in SECRETS:
                 # Not inside a number: an event's log_time or duration
@@ -79,28 +76,26 @@ class RedactionTests(TestCase):
                 found = re.search(r"(?<![\d.])%s(?!\d)" % (re.escape(secret),), logs)
                 self.assertIsNone(found, (trace, secret))
 
-    @inlineCallbacks
     def test_redactedHidesPersonalData(self):
         """
         Redacted tracing logs every frame with the patron's name masked;
         full tracing shows it; neither shows the PIN.
         """
-        logs = yield self.converse("redacted")
+        logs = self.converse("redacted")
         self.assertIn("trace kiosk@127.0.0.1 in 11", logs)
         self.assertIn("trace kiosk@127.0.0.1 out 12", logs)
         self.assertIn("AE***|", logs)
         self.assertNotIn("Ada", logs)
-        logs = yield self.converse("full")
+        logs = self.converse("full")
         self.assertIn("AEAda", logs)
         self.assertIn("AD***|", logs)
 
-    @inlineCallbacks
     def test_offLogsNoFrames(self):
         """
         With tracing off (the default) no frame is logged, only the one
         line per transaction.
         """
-        logs = yield self.converse("off")
+        logs = self.converse("off")
         self.assertNotIn("trace kiosk", logs)
 
 
