@@ -42,6 +42,7 @@ __all__ = [
     "makeILS",
     "request",
     "runInline",
+    "startDemoILS",
     "withChecksum",
 ]
 
@@ -148,6 +149,25 @@ def makeILS(cls: type[MemoryILS] = MemoryILS) -> MemoryILS:
             MemoryItem(ADA_LOAN, "Lantern Stories", borrower=ADA, dueDate=ADA_DUE),
         ],
     )
+
+
+def startDemoILS(testCase: Any, now: datetime) -> Deferred[Any]:
+    """
+    The embedded SQLite system with the demo library, its clock pinned at
+    C{now}, started now and stopped when the test ends.
+
+    @return: A Deferred firing with the L{SQLiteILS
+        <sip2acs.ils.sqlite.SQLiteILS>} once its database is open.
+    """
+    from sip2acs.ils.sqlite import SQLiteILS
+
+    ils = SQLiteILS(testCase.mktemp(), demo=True, clock=lambda: now, allowOverpayment=False)
+
+    def started(ignored: object) -> Any:
+        testCase.addCleanup(ils.stopService)
+        return ils
+
+    return ils.startService().addCallback(started)
 
 
 # -- building requests ------------------------------------------------------

@@ -22,7 +22,16 @@ from sip2acs.sip import codec
 from sip2acs.transports.factory import SIP2ServerFactory
 from tests import fixtures
 from tests.fixtures import *  # noqa: F403 (re-exported: older tests import them from here)
-from tests.fixtures import INSTITUTION, LOGIN, PASSWORD, TIMEOUT, login, makeConfig, makeILS
+from tests.fixtures import (
+    INSTITUTION,
+    LOGIN,
+    PASSWORD,
+    TIMEOUT,
+    login,
+    makeConfig,
+    makeILS,
+    startDemoILS,
+)
 from tests.kiosk import ConnectionClosed, KioskReplies
 from tests.memory import connectInMemory
 
@@ -309,19 +318,15 @@ class LoopbackServer:
 @inlineCallbacks
 def demoKiosk(testCase, now, config=None, sequence=None):
     """
-    The embedded SQLite system with the demo library (its clock pinned at
-    C{now}) behind a L{LoopbackServer}, and a kiosk logged in to it; all
+    The embedded SQLite system with the demo library (see
+    L{startDemoILS}) behind a L{LoopbackServer}, and a kiosk logged in to it; all
     stopped when the test ends.
 
     @param config: The ACS configuration; L{makeConfig}'s by default.
     @param sequence: The login's C{AY} digit, if any.
     @return: A Deferred firing with C{(ils, acs, client)}.
     """
-    from sip2acs.ils.sqlite import SQLiteILS
-
-    ils = SQLiteILS(testCase.mktemp(), demo=True, clock=lambda: now, allowOverpayment=False)
-    yield ils.startService()
-    testCase.addCleanup(ils.stopService)
+    ils = yield startDemoILS(testCase, now)
     acs = LoopbackServer(testCase, adapter=ils, config=config)
     client = yield acs.connect()
     reply = yield client.ask(login(sequence=sequence))

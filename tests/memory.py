@@ -22,10 +22,12 @@ L{InMemoryKiosk.whenClosed}, which wait on the reactor whatever clock the
 server has.
 """
 
+from collections.abc import Generator
+from datetime import datetime
 from typing import Any, cast
 
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import Clock
@@ -47,6 +49,7 @@ from tests.fixtures import (
     makeConfig,
     makeILS,
     runInline,
+    startDemoILS,
 )
 from tests.kiosk import ConnectionClosed, KioskReplies
 
@@ -57,6 +60,7 @@ __all__ = [
     "InMemoryServer",
     "NoReply",
     "connectInMemory",
+    "demoInMemory",
 ]
 
 CLOCK_START = 1741947300
@@ -191,14 +195,24 @@ class InMemoryKiosk(KioskReplies):
         if self.connected:
             raise AssertionError("the connection is still open: %r" % (self.data,))
 
+    def exchangeLater(self, data: bytes, count: int = 1, timeout: float = TIMEOUT) -> Deferred[Any]:
+        """
+        Send C{data} and wait for C{count} replies: L{exchange} for
+        adapters that answer from another thread.
+        """
+        d = self.whenReplies(count, timeout)
+        self.send(data)
+        if count == 1:
+            d.addCallback(lambda frames: frames[0])
+        return d
+
     def askLater(self, frame: bytes, timeout: float = TIMEOUT) -> Deferred[codec.Decoded]:
         """
         Send one request with a CR and wait for its decoded reply: L{ask}
         for adapters that answer from another thread.
         """
-        d = self.whenReplies(1, timeout)
-        self.send(frame + b"\r")
-        return d.addCallback(lambda frames: codec.decode(frames[0], encoding=self.encoding))
+        d = self.exchangeLater(frame + b"\r", 1, timeout)
+        return d.addCallback(codec.decode, encoding=self.encoding)
 
     def whenReplies(self, count: int = 1, timeout: float = TIMEOUT) -> Deferred[list[bytes]]:
         """
@@ -318,6 +332,33 @@ class InMemoryServer:
         for kiosk in self.kiosks:
             if kiosk.connected:
                 kiosk.hangUp()
+
+
+@inlineCallbacks
+def demoInMemory(
+    testCase: SynchronousTestCase,
+    now: datetime,
+    config: Config | None = None,
+    sequence: int | None = None,
+) -> Generator[Deferred[Any], Any, tuple[Any, InMemoryServer, InMemoryKiosk]]:
+    """
+    The embedded SQLite system with the demo library (see L{startDemoILS})
+    behind an L{InMemoryServer} whose clock reads C{now} too, and a kiosk
+    logged in to it.
+
+    @param config: The ACS configuration; L{makeConfig}'s by default.
+    @param sequence: The login's C{AY} digit, if any.
+    @return: A Deferred firing with C{(ils, acs, kiosk)}; the kiosk's
+        requests to the adapter need the Deferred forms (L{askLater}).
+    """
+    ils = yield startDemoILS(testCase, now)
+    clock = Clock()
+    clock.advance(now.timestamp())
+    acs = InMemoryServer(testCase, adapter=ils, config=config, clock=clock)
+    kiosk = acs.connect()
+    reply = kiosk.ask(login(sequence=sequence))
+    testCase.assertEqual(reply.message, codec.LoginResponse(ok=True))  # type: ignore[call-arg]
+    return ils, acs, kiosk
 
 
 def connectInMemory(
