@@ -1,7 +1,7 @@
 """
-Regression tests over a real loopback socket for the time model and the
-bounds on what reaches storage (issue 9, items 3, 4 and 14): a kiosk on
-127.0.0.1, the ACS session and the embedded SQLite circulation system with
+Regression tests for the time model and the bounds on what reaches
+storage (issue 9, items 3, 4 and 14): a kiosk talking in memory to the ACS
+session (L{tests.memory}) and the embedded SQLite circulation system with
 the demo library, in the institution's zone C{America/Chicago} (the host's
 zone, or a configured one on a host in another zone), both clocks pinned
 at L{NOW}.
@@ -25,7 +25,8 @@ from sip2acs.ils.sqlite import SQLiteILS, openDatabase
 from sip2acs.ils.sqlite.demo import loadDemo
 from sip2acs.passwords import hashPassword
 from sip2acs.sip import codec
-from tests.loopback import LoopbackServer, captureLogs, login, makeConfig
+from tests.fixtures import captureLogs, login, makeConfig
+from tests.memory import InMemoryServer
 
 ZONE = ZoneInfo("America/Chicago")
 NOW = datetime(2026, 12, 1, 12, 0, 0, tzinfo=ZONE)
@@ -63,7 +64,7 @@ def sipDue(days):
 class TimeRegressionTests(TestCase):
     """
     Dates with and without a zone, and absurd dates and amounts, from a
-    kiosk on a socket.
+    kiosk.
     """
 
     timeout = 60
@@ -95,12 +96,12 @@ class TimeRegressionTests(TestCase):
         self.addCleanup(self.ils.stopService)
         clock = Clock()
         clock.advance(NOW.timestamp())
-        self.acs = LoopbackServer(
+        self.acs = InMemoryServer(
             self, adapter=self.ils, config=makeConfig(**self.zoneSettings()),
             clock=clock,
         )
-        self.client = yield self.acs.connect()
-        reply = yield self.client.ask(login())
+        self.client = self.acs.connect()
+        reply = self.client.ask(login())
         self.assertEqual(reply.message, codec.LoginResponse(ok=True))
 
     def ask(self, text):
@@ -108,7 +109,7 @@ class TimeRegressionTests(TestCase):
         Send a request written as a kiosk writes it; C{<now>} is L{NOW}.
         """
         frame = text.replace("<now>", NOW_WIRE).encode("ascii")
-        return self.client.ask(frame).addCallback(lambda decoded: decoded.message)
+        return self.client.askLater(frame).addCallback(lambda decoded: decoded.message)
 
     def stored(self, sql, params=()):
         """

@@ -1,8 +1,7 @@
 """
 Regression tests for the wire-level defects of issue 9 (items 1, 11, 12,
-13, 14, 17 and 18), each over a real loopback socket: a kiosk talking to
-the ACS and the embedded SQLite circulation system with the demo library,
-or the in-memory library of L{tests.loopback}.
+13, 14, 17 and 18): a kiosk talking in memory (L{tests.memory}) to the
+ACS and the embedded SQLite circulation system with the demo library.
 """
 
 from datetime import datetime
@@ -15,13 +14,8 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from sip2acs.acs.session import MAX_FEE_AMOUNT, feeAmount
 from sip2acs.config import ConfigError, parseConfig
 from sip2acs.sip import codec
-from tests.loopback import (
-    captureLogs,
-    demoKiosk,
-    makeAccount,
-    makeConfig,
-    withChecksum,
-)
+from tests.fixtures import captureLogs, makeAccount, makeConfig, withChecksum
+from tests.memory import demoInMemory
 
 NOW = datetime(2025, 3, 14, 10, 15)
 WHEN = b"20250101    120000"
@@ -41,7 +35,7 @@ class DemoLibraryTestCase(TestCase):
     def setUp(self):
         self.events = captureLogs(self)
         config = makeConfig(accounts=[makeAccount(**self.accountSettings)])
-        self.ils, self.acs, self.client = yield demoKiosk(self, NOW, config, sequence=2)
+        self.ils, self.acs, self.client = yield demoInMemory(self, NOW, config, sequence=2)
 
     def logs(self):
         """
@@ -83,9 +77,9 @@ class ReplayTests(DemoLibraryTestCase):
         alice = patronInformation(b"P0001")
         jack = patronInformation(b"P0010")
         self.assertEqual(alice[-4:], jack[-4:])
-        first = yield self.client.ask(alice)
+        first = yield self.client.askLater(alice)
         self.assertEqual(first.message.personalName, "Alice Able")
-        second = yield self.client.ask(jack)
+        second = yield self.client.askLater(jack)
         self.assertEqual(second.message.patronIdentifier, "P0010")
         self.assertEqual(second.message.personalName, "Jack Jones")
         self.assertNotIn(b"Alice", self.client.data.split(b"\r")[-2])
@@ -97,8 +91,8 @@ class ReplayTests(DemoLibraryTestCase):
         previous answer is replayed as it was sent.
         """
         frame = patronInformation(b"P0001") + b"\r"
-        first = yield self.client.exchange(frame)
-        again = yield self.client.exchange(frame)
+        first = yield self.client.exchangeLater(frame)
+        again = yield self.client.exchangeLater(frame)
         self.assertEqual(again, first)
         self.assertIn("replaying the previous response", self.logs())
 
@@ -121,7 +115,7 @@ class PrintableRepliesTests(DemoLibraryTestCase):
             b"23\x00\x1b\x7f" + WHEN + b"AODEMO|AAP0001|AC|AD1234|"
             b"ZZ\x00\x01\x02\x1b[2J\x7f|AY3AZ"
         )
-        reply = yield self.client.exchange(frame + b"\r")
+        reply = yield self.client.exchangeLater(frame + b"\r")
         self.assertEqual(reply[:2], b"24")
         self.assertEqual(
             [byte for byte in reply if not 0x20 <= byte < 0x7F], [], reply
@@ -144,7 +138,7 @@ class DeployedClientTests(DemoLibraryTestCase):
         as a widely copied client class sends it, renews Alice Able's
         loans instead of being refused as malformed.
         """
-        reply = yield self.client.ask(b"65AODEMO|AAP0001|AD1234|BON|")
+        reply = yield self.client.askLater(b"65AODEMO|AAP0001|AD1234|BON|")
         message = reply.message
         self.assertIsInstance(message, codec.RenewAllResponse)
         self.assertTrue(message.ok, message)
@@ -166,14 +160,14 @@ class DeployedClientTests(DemoLibraryTestCase):
             if value < 0x1000:
                 break
         short = prefix + b"%X" % (value,)
-        reply = yield self.client.exchange(short + b"\r")
+        reply = yield self.client.exchangeLater(short + b"\r")
         self.assertRegex(reply, rb"\|AY4AZ[0-9A-F]{4}\Z")
         self.assertTrue(codec.checksumOk(reply))
         decoded = codec.decode(reply)
         self.assertEqual(decoded.message.itemIdentifier, "I0001")
         self.assertTrue(decoded.message.titleIdentifier)
         wrong = prefix + b"%X" % (value + 1,)
-        self.assertEqual((yield self.client.exchange(wrong + b"\r")), b"96AZFEF6")
+        self.assertEqual((yield self.client.exchangeLater(wrong + b"\r")), b"96AZFEF6")
 
 
 PINS = ("97531", "97532", "97533", "97534", "97535", "97536")
@@ -205,7 +199,7 @@ class TraceMaskingMixin:
             b"23000" + WHEN + b"AODEMO|AAP0001AD" + PINS[5].encode() + b"|",
         ]
         for frame in frames:
-            yield self.client.exchange(frame + b"\r")
+            yield self.client.exchangeLater(frame + b"\r")
         logs = self.logs()
         self.assertIn("trace kiosk@127.0.0.1 in 63AD***|", logs)
         self.assertIn("trace kiosk@127.0.0.1 in 6XAD***|AAP0001|", logs)
@@ -247,7 +241,7 @@ class WrongPinTests(DemoLibraryTestCase):
         or item list.
         """
         frame = b"63000" + WHEN + b"  Y       AODEMO|AAP0001|AD9999|"
-        reply = yield self.client.exchange(frame + b"\r")
+        reply = yield self.client.exchangeLater(frame + b"\r")
         message = codec.decode(reply).message
         self.assertEqual((message.validPatron, message.validPatronPassword), (True, False))
         self.assertEqual(message.personalName, "")
@@ -268,7 +262,7 @@ class WrongPinTests(DemoLibraryTestCase):
         """
         for pin in [b"AD1234|", b""]:
             frame = b"63000" + WHEN + b"  Y       AODEMO|AAP0001|" + pin
-            reply = yield self.client.exchange(frame + b"\r")
+            reply = yield self.client.exchangeLater(frame + b"\r")
             message = codec.decode(reply).message
             self.assertEqual(message.personalName, "Alice Able")
             self.assertIn("I0003", message.chargedItems)
@@ -288,7 +282,7 @@ class WrongPinAllowedTests(DemoLibraryTestCase):
         e-mail and item list, with C{CQ N}.
         """
         frame = b"63000" + WHEN + b"  Y       AODEMO|AAP0001|AD9999|"
-        message = (yield self.client.ask(frame)).message
+        message = (yield self.client.askLater(frame)).message
         self.assertEqual(message.validPatronPassword, False)
         self.assertEqual(message.personalName, "Alice Able")
         self.assertEqual(message.emailAddress, "alice@example.org")
@@ -360,17 +354,17 @@ class FeeAmountTests(DemoLibraryTestCase):
         amount is then taken.
         """
         for amount in BAD_AMOUNTS:
-            message = (yield self.client.ask(self.feePaid(amount))).message
+            message = (yield self.client.askLater(self.feePaid(amount))).message
             self.assertIsInstance(message, codec.FeePaidResponse, amount)
             self.assertIs(message.paymentAccepted, False, amount)
             self.assertEqual(message.screenMessage, ("The amount is not valid.",), amount)
-        status = yield self.client.ask(
+        status = yield self.client.askLater(
             b"23000" + WHEN + b"AODEMO|AAP0001|AC|AD1234|"
         )
         self.assertEqual(status.message.feeAmount, "2.50")
         self.assertEqual([e for e in self.events if "log_failure" in e], [])
         self.assertNotIn("critical", [str(e.get("log_level")) for e in self.events])
-        paid = (yield self.client.ask(self.feePaid("1.00"))).message
+        paid = (yield self.client.askLater(self.feePaid("1.00"))).message
         self.assertIs(paid.paymentAccepted, True, paid)
 
 
