@@ -2,14 +2,17 @@
 Tests for network access control (L{sip2acs.transports.access}, L{sip2acs.transports.proxy}):
 listener and account allow lists, Sierra-style login by address, the
 cooling-off after failed logins, the per-address cap, and the PROXY
-protocol behind a load balancer. Kiosks on loopback sockets (127.0.0.1 and,
-where the host has it, ::1).
+protocol behind a load balancer. What the listener does (its allow list,
+the cap, PROXY, TLS) is tested with kiosks on loopback sockets (127.0.0.1
+and, where the host has it, ::1); what the session does (account allow
+lists, login by address, the cooling-off) with kiosks in memory.
 """
 
 import ipaddress
 import socket
 import struct
 
+import attrs
 from twisted.internet import reactor
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import inlineCallbacks
@@ -23,7 +26,7 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
 from sip2acs.acs.addresses import AddressList, parseAddress
 from sip2acs.acs.throttle import LoginThrottle
-from sip2acs.config import ConfigError, parseConfig
+from sip2acs.config import ConfigError, ListenerConfig, parseConfig
 from sip2acs.passwords import hashPassword
 from sip2acs.sip import codec
 from sip2acs.transports.proxy import V2_SIGNATURE, InvalidHeader, parseHeader
@@ -36,8 +39,10 @@ from tests.loopback import (
     captureLogs,
     login,
     makeAccount,
+    makeConfig,
     request,
 )
+from tests.memory import InMemoryServer
 
 STATUS = b"9900302.00"
 REFUSED = codec.LoginResponse(ok=False)
@@ -90,6 +95,16 @@ def proxyV2(
         )
     body += tlvs
     return V2_SIGNATURE + bytes((command, family)) + struct.pack("!H", len(body)) + body
+
+
+def memoryListener(testCase, accounts=None, clock=None, **listenerSettings):
+    """
+    An L{InMemoryServer} whose one listener is set up as
+    L{ListenerHarness}'s: on 127.0.0.1 with C{listenerSettings}.
+    """
+    listener = ListenerConfig(endpoint="tcp:0:interface=127.0.0.1", **listenerSettings)
+    config = attrs.evolve(makeConfig(accounts=accounts), listeners=(listener,))
+    return InMemoryServer(testCase, config=config, clock=clock)
 
 
 def hasIPv6():
@@ -474,8 +489,7 @@ class ListenerAllowTests(TestCase):
         self.assertEqual(refusing.built, [])
 
 
-class AccountAllowTests(TestCase):
-    @inlineCallbacks
+class AccountAllowTests(SynchronousTestCase):
     def test_outsideAnswered940(self):
         """
         A 93 with the right password from outside the account's allow list
@@ -483,29 +497,28 @@ class AccountAllowTests(TestCase):
         list logs in from the same address.
         """
         events = captureLogs(self)
-        acs = ListenerHarness(
+        acs = memoryListener(
             self,
             accounts=[
                 makeAccount(allow=addresses("10.0.4.0/24")),
                 makeAccount("open", "pw"),
             ],
         )
-        client = yield acs.connect()
-        self.assertEqual((yield client.ask(login())).message, REFUSED)
+        client = acs.connect()
+        self.assertEqual(client.ask(login()).message, REFUSED)
         self.assertIn(
             "login 'kiosk' from 127.0.0.1 refused: the address is not in the"
             " account's allow list",
             messages(events),
         )
-        self.assertEqual((yield client.ask(login("open", "pw"))).message, ACCEPTED)
+        self.assertEqual(client.ask(login("open", "pw")).message, ACCEPTED)
 
 
-class AddressLoginTests(TestCase):
+class AddressLoginTests(SynchronousTestCase):
     """
     Sierra's way: a kiosk that never sends 93 is logged in by its address.
     """
 
-    @inlineCallbacks
     def test_loggedInWithout93(self):
         """
         A kiosk from an address bound to an account is served at once: its
@@ -513,58 +526,55 @@ class AddressLoginTests(TestCase):
         location reaches the 98.
         """
         events = captureLogs(self)
-        acs = ListenerHarness(
+        acs = memoryListener(
             self,
             accounts=[makeAccount(addresses=addresses("127.0.0.1"), location="EAST")],
         )
-        client = yield acs.connect()
+        client = acs.connect()
         patron = request(
             codec.PatronInformation, patronIdentifier=ADA, patronPassword=ADA_PIN
         )
-        information = (yield client.ask(patron)).message
+        information = client.ask(patron).message
         self.assertEqual(information.personalName, "Ada Quillfeather")
-        status = (yield client.ask(STATUS)).message
+        status = client.ask(STATUS).message
         self.assertEqual(status.terminalLocation, "EAST")
         self.assertIn("kiosk logged in from 127.0.0.1 by its address", messages(events))
 
-    @inlineCallbacks
     def test_93Overrides(self):
         """
         A 93 from a kiosk logged in by its address logs it in as the
         account it names; a wrong 93 logs it out, as on any connection.
         """
-        acs = ListenerHarness(
+        acs = memoryListener(
             self,
             accounts=[
                 makeAccount(addresses=addresses("127.0.0.0/8")),
                 makeAccount("other", "pw", location="WEST"),
             ],
         )
-        client = yield acs.connect()
-        session = acs.built[0].session
+        client = acs.connect()
+        session = client.server.session
         self.assertEqual(session.account.login, "kiosk")
-        self.assertEqual((yield client.ask(login("other", "pw"))).message, ACCEPTED)
+        self.assertEqual(client.ask(login("other", "pw")).message, ACCEPTED)
         self.assertEqual(session.account.login, "other")
-        self.assertEqual((yield client.ask(login("other", "bad"))).message, REFUSED)
+        self.assertEqual(client.ask(login("other", "bad")).message, REFUSED)
         self.assertIsNone(session.account)
 
-    @inlineCallbacks
     def test_otherAddressesNeed93(self):
         """
         A kiosk from an address no account is bound to must log in with a
         93, as before.
         """
-        acs = ListenerHarness(
+        acs = memoryListener(
             self, accounts=[makeAccount(addresses=addresses("10.0.4.21"))]
         )
-        client = yield acs.connect(client=RawClient())
-        client.transport.write(STATUS + b"\r")
-        yield client.lost
+        client = acs.connect()
+        client.send(STATUS + b"\r")
+        client.waitForClose()
         self.assertEqual(client.data, b"")
 
 
-class CoolingOffTests(TestCase):
-    @inlineCallbacks
+class CoolingOffTests(SynchronousTestCase):
     def test_refusedThenAllowed(self):
         """
         After three failed logins from one address, even the right password
@@ -573,42 +583,41 @@ class CoolingOffTests(TestCase):
         """
         events = captureLogs(self)
         clock = Clock()
-        acs = ListenerHarness(
+        acs = memoryListener(
             self, clock=clock, loginFailuresBeforeCooloff=3, cooloff=120
         )
-        first = yield acs.connect()
+        first = acs.connect()
         for _ in range(2):
-            self.assertEqual((yield first.ask(login(password="bad"))).message, REFUSED)
-        second = yield acs.connect()
-        self.assertEqual((yield second.ask(login(password="bad"))).message, REFUSED)
+            self.assertEqual(first.ask(login(password="bad")).message, REFUSED)
+        second = acs.connect()
+        self.assertEqual(second.ask(login(password="bad")).message, REFUSED)
         self.assertIn(
             "127.0.0.1: 3 failed logins as login 'kiosk' on"
             " tcp:0:interface=127.0.0.1; refusing them for 120 s",
             messages(events),
         )
-        self.assertEqual((yield second.ask(login())).message, REFUSED)
+        self.assertEqual(second.ask(login()).message, REFUSED)
         self.assertIn(
             "login 'kiosk' from 127.0.0.1 refused: cooling off after repeated"
             " failed logins (120 s left)",
             messages(events),
         )
         clock.advance(119)
-        third = yield acs.connect()
-        self.assertEqual((yield third.ask(login())).message, REFUSED)
+        third = acs.connect()
+        self.assertEqual(third.ask(login()).message, REFUSED)
         clock.advance(1)
-        self.assertEqual((yield third.ask(login())).message, ACCEPTED)
+        self.assertEqual(third.ask(login()).message, ACCEPTED)
 
-    @inlineCallbacks
     def test_off(self):
         """
         With C{login-failures-before-cooloff = 0} there is no cooling-off.
         """
-        acs = ListenerHarness(self, loginFailuresBeforeCooloff=0)
+        acs = memoryListener(self, loginFailuresBeforeCooloff=0)
         for _attempt in range(2):
-            client = yield acs.connect()
+            client = acs.connect()
             for _ in range(2):
-                yield client.ask(login(password="bad"))
-        self.assertEqual((yield client.ask(login())).message, ACCEPTED)
+                client.ask(login(password="bad"))
+        self.assertEqual(client.ask(login()).message, ACCEPTED)
 
 
 class ConnectionCapTests(TestCase):
