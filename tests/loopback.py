@@ -22,16 +22,6 @@ from sip2acs.sip import codec
 from sip2acs.transports.factory import SIP2ServerFactory
 from tests import fixtures
 from tests.fixtures import *  # noqa: F403 (re-exported: older tests import them from here)
-from tests.fixtures import (
-    INSTITUTION,
-    LOGIN,
-    PASSWORD,
-    TIMEOUT,
-    login,
-    makeConfig,
-    makeILS,
-    startDemoILS,
-)
 from tests.kiosk import ConnectionClosed, KioskReplies
 from tests.memory import connectInMemory
 
@@ -77,13 +67,13 @@ class SIP2Client(KioskReplies, Protocol):
         """
         self.transport.write(data)
 
-    def replies(self, count=1, timeout=TIMEOUT):
+    def replies(self, count=1, timeout=fixtures.TIMEOUT):
         """
         Wait for the next C{count} replies (L{KioskReplies.whenReplies}).
         """
         return self.whenReplies(count, timeout)
 
-    def reply(self, timeout=TIMEOUT):
+    def reply(self, timeout=fixtures.TIMEOUT):
         """
         Wait for the next reply.
 
@@ -91,7 +81,7 @@ class SIP2Client(KioskReplies, Protocol):
         """
         return self.replies(1, timeout).addCallback(lambda frames: frames[0])
 
-    def exchange(self, data, count=1, timeout=TIMEOUT):
+    def exchange(self, data, count=1, timeout=fixtures.TIMEOUT):
         """
         Send C{data} and wait for C{count} replies.
         """
@@ -100,7 +90,7 @@ class SIP2Client(KioskReplies, Protocol):
             return self.reply(timeout)
         return self.replies(count, timeout)
 
-    def ask(self, frame, timeout=TIMEOUT):
+    def ask(self, frame, timeout=fixtures.TIMEOUT):
         """
         Send one request with a CR and wait for its decoded reply.
 
@@ -112,7 +102,7 @@ class SIP2Client(KioskReplies, Protocol):
 
     encoding = "ascii"
 
-    def waitForClose(self, timeout=TIMEOUT):
+    def waitForClose(self, timeout=fixtures.TIMEOUT):
         """
         Wait until the server closes the connection
         (L{KioskReplies.whenClosed}).
@@ -120,7 +110,7 @@ class SIP2Client(KioskReplies, Protocol):
         return self.whenClosed(timeout)
 
     @inlineCallbacks
-    def sendInPieces(self, pieces, timeout=TIMEOUT):
+    def sendInPieces(self, pieces, timeout=fixtures.TIMEOUT):
         """
         Write C{pieces} one at a time, each only once the server has read
         the one before, so each arrives in its own read (its own packet).
@@ -130,7 +120,7 @@ class SIP2Client(KioskReplies, Protocol):
             self.send(piece)
             yield self.server.whenReceived(target, timeout)
 
-    def waitForServerBytes(self, count, timeout=TIMEOUT):
+    def waitForServerBytes(self, count, timeout=fixtures.TIMEOUT):
         """
         Wait until the server side has read C{count} bytes in all.
         """
@@ -209,7 +199,7 @@ def _track(protocol, reactor):
         finally:
             protocol.disconnected.callback(None)
 
-    def whenReceived(target, timeout=TIMEOUT):
+    def whenReceived(target, timeout=fixtures.TIMEOUT):
         d = Deferred()
         if protocol.bytesReceived >= target:
             d.callback(protocol.bytesReceived)
@@ -248,10 +238,10 @@ class LoopbackServer:
         if reactor is None:
             from twisted.internet import reactor
         self.reactor = reactor
-        self.adapter = makeILS() if adapter is None else adapter
-        self.config = makeConfig() if config is None else config
+        self.adapter = fixtures.makeILS() if adapter is None else adapter
+        self.config = fixtures.makeConfig() if config is None else config
         self.server = ACSServer(
-            self.config, {INSTITUTION: self.adapter}, reactor, ilsTimeout=ilsTimeout
+            self.config, {fixtures.INSTITUTION: self.adapter}, reactor, ilsTimeout=ilsTimeout
         )
         self.listener = self.config.listeners[0]
         self.factory = _LoopbackFactory(self.server, self.listener, clock)
@@ -269,25 +259,25 @@ class LoopbackServer:
             the connection exists too (as C{client.server}).
         """
         endpoint = TCP4ClientEndpoint(
-            self.reactor, "127.0.0.1", self.port.getHost().port, timeout=TIMEOUT
+            self.reactor, "127.0.0.1", self.port.getHost().port, timeout=fixtures.TIMEOUT
         )
         client = SIP2Client(self.reactor)
         client.encoding = encoding
         self.clients.append(client)
         yield connectProtocol(endpoint, client)
         accepted = self.factory.whenAccepted(client.transport.getHost().port)
-        client.server = yield accepted.addTimeout(TIMEOUT, self.reactor)
+        client.server = yield accepted.addTimeout(fixtures.TIMEOUT, self.reactor)
         return client
 
     @inlineCallbacks
-    def loggedIn(self, user=LOGIN, password=PASSWORD, encoding="ascii"):
+    def loggedIn(self, user=fixtures.LOGIN, password=fixtures.PASSWORD, encoding="ascii"):
         """
         Connect a client and log it in with a 93.
 
         @return: A Deferred firing with the client.
         """
         client = yield self.connect(encoding)
-        response = yield client.ask(login(user, password))
+        response = yield client.ask(fixtures.login(user, password))
         assert response.message == codec.LoginResponse(ok=True), response
         return client
 
@@ -307,7 +297,7 @@ class LoopbackServer:
                 protocol.transport.loseConnection()
             waits.append(protocol.disconnected)
         d = gatherResults(waits, consumeErrors=True)
-        d.addTimeout(TIMEOUT, self.reactor)
+        d.addTimeout(fixtures.TIMEOUT, self.reactor)
         d.addBoth(lambda result: (self.port.stopListening(), result)[1])
         return d
 
@@ -326,9 +316,9 @@ def demoKiosk(testCase, now, config=None, sequence=None):
     @param sequence: The login's C{AY} digit, if any.
     @return: A Deferred firing with C{(ils, acs, client)}.
     """
-    ils = yield startDemoILS(testCase, now)
+    ils = yield fixtures.startDemoILS(testCase, now)
     acs = LoopbackServer(testCase, adapter=ils, config=config)
     client = yield acs.connect()
-    reply = yield client.ask(login(sequence=sequence))
+    reply = yield client.ask(fixtures.login(sequence=sequence))
     testCase.assertEqual(reply.message, codec.LoginResponse(ok=True))
     return ils, acs, client
