@@ -55,10 +55,10 @@ class InMemoryKioskTests(SynchronousTestCase):
         afterwards raises L{ConnectionClosed}.
         """
         kiosk = self.acs.connect()
-        self.assertEqual(self.acs.server.connections, {kiosk.server})
+        self.assertEqual(set(self.acs.server.connections), {kiosk.server})
         self.acs.clock.advance(10)
         kiosk.waitForClose()
-        self.assertEqual(self.acs.server.connections, set())
+        self.assertEqual(set(self.acs.server.connections), set())
         self.assertRaises(ConnectionClosed, kiosk.reply)
         self.assertEqual(self.successResultOf(kiosk.lost), None)
 
@@ -176,4 +176,4 @@ class ConnectInMemoryTests(SynchronousTestCase):
         self.assertEqual(clock.seconds(), CLOCK_START)
         clock.advance(10)
         self.assertTrue(transport.disconnecting)
-        self.assertEqual(protocol.session.server.connections, {protocol})
+        self.assertEqual(set(protocol.session.server.connections), {protocol})
