@@ -12,7 +12,7 @@ import attrs
 from hypothesis import HealthCheck, given, settings, strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from sip2acs.sip import codec, spec
+from sip2acs.sip import codec, fields, masking, messages, spec
 
 # -- the vectors of SIP2.md section 6 ----------------------------------------
 
@@ -2967,14 +2967,14 @@ class RedactionTests(SynchronousTestCase):
 class TypeCheckingNamesTests(SynchronousTestCase):
     """
     The message classes, built at import time, are also declared for type
-    checkers in an C{if TYPE_CHECKING:} block of L{sip2acs.sip.codec}.
+    checkers in an C{if TYPE_CHECKING:} block of L{sip2acs.sip.messages}.
     """
 
     def test_declaredNamesMatchTheSpec(self) -> None:
         """
         The block declares exactly the message classes of the spec's table.
         """
-        tree = ast.parse(inspect.getsource(codec))
+        tree = ast.parse(inspect.getsource(messages))
         declared = {
             statement.target.id
             for node in tree.body
@@ -2999,3 +2999,75 @@ class TypeCheckingNamesTests(SynchronousTestCase):
             self.assertEqual(cls().code, messageSpec.code)
             names = {field.name for field in attrs.fields(cls)}
             self.assertLessEqual({"extra", "order"}, names, messageSpec.name)
+
+
+class ModulesTests(SynchronousTestCase):
+    """
+    L{sip2acs.sip.codec} is the public face of the SIP2 language: what
+    L{sip2acs.sip.messages}, L{sip2acs.sip.fields} and
+    L{sip2acs.sip.masking} define is importable from it too.
+    """
+
+    def test_reExported(self) -> None:
+        """
+        Every public name of the three modules that C{codec} promises is
+        the very object of its home module.
+        """
+        promised = set(codec.__all__) | {"NO_DATE", "FieldValue"}
+        for module in (messages, fields, masking):
+            for name in set(module.__all__) & promised:
+                self.assertIs(getattr(codec, name), getattr(module, name), name)
+
+    def test_all(self) -> None:
+        """
+        C{codec.__all__} names what it did before the split: its own names,
+        the re-exported ones and every message class, in the spec's order.
+        """
+        self.assertEqual(
+            codec.__all__[:20],
+            [
+                "SIP2Error", "ChecksumError", "UnknownMessage", "MalformedMessage",
+                "Message", "Decoded", "decode", "encode", "checksum", "checksumOk",
+                "parseDate", "formatDate", "formatFixed", "messageClass", "maskFrame",
+                "maskSecrets", "PERSONAL", "SENSITIVE", "MAX_FIELD_BYTES",
+                "FIXED_PART_OPTIONAL",
+            ],
+        )
+        self.assertEqual(codec.__all__[20:], [m.name for m in spec.MESSAGES])
+        for name in codec.__all__:
+            self.assertTrue(hasattr(codec, name), name)
+
+    def test_fixedLength(self) -> None:
+        """
+        L{messages.FIXED_LENGTH} is the length of each message's fixed
+        part, for every message: 38 for a checkout (two flags and two
+        dates), 18 for an end patron session (a date), 0 for a 97.
+        """
+        self.assertEqual(messages.FIXED_LENGTH["11"], 1 + 1 + 18 + 18)
+        self.assertEqual(messages.FIXED_LENGTH["35"], 18)
+        self.assertEqual(messages.FIXED_LENGTH["97"], 0)
+        self.assertEqual(set(messages.FIXED_LENGTH), {m.code for m in spec.MESSAGES})
+
+    def test_layers(self) -> None:
+        """
+        The modules import one way: C{fields} and C{messages} know only the
+        spec, C{masking} the messages, and none of them the codec or
+        Twisted.
+        """
+        allowed = {
+            fields: {"sip2acs.sip"},
+            messages: {"sip2acs.sip"},
+            masking: {"sip2acs.sip.messages"},
+        }
+        for module, expected in allowed.items():
+            tree = ast.parse(inspect.getsource(module))
+            imported = {
+                node.module
+                for node in tree.body
+                if isinstance(node, ast.ImportFrom) and node.module is not None
+            }
+            self.assertEqual(
+                {name for name in imported if name.startswith(("sip2acs", "twisted"))},
+                expected,
+                module.__name__,
+            )

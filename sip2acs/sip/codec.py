@@ -2,9 +2,9 @@
 """
 The SIP2 codec: bytes to typed messages and back. Pure Python, no Twisted.
 
-Every message of L{sip2acs.sip.spec.MESSAGES} becomes a frozen attrs class in
-this module (L{Login}, L{CheckoutResponse}, ...), with one attribute per
-fixed field and per identified field, named after the spec's field names in
+Every message of L{sip2acs.sip.spec.MESSAGES} is a frozen attrs class
+(L{Login}, L{CheckoutResponse}, ...), with one attribute per fixed field
+and per identified field, named after the spec's field names in
 mixedCase. Repeatable fields (C{AF}, C{AG}, C{AS}..C{AV}, C{BU}, C{CD},
 C{BM}, C{BN}) are tuples.
 
@@ -26,17 +26,79 @@ no control character (NUL, CR, LF, ...) or delimiter inside a value, fixed
 fields and unknown fields included, and at most 255 encoded bytes per field,
 screen messages and print lines longer than that being split over several
 fields.
+
+This module is the public face of the SIP2 language: it reads and writes
+frames (decode, encode, checksums) and re-exports what its neighbours
+define, so that callers import everything from here:
+L{sip2acs.sip.messages} builds the message classes,
+L{sip2acs.sip.fields} reads and writes one field's value (dates, flags,
+counts, text cut to fit) and L{sip2acs.sip.masking} masks frames for logs.
 """
 
 import re
-import unicodedata
-from collections.abc import Collection, Iterable
-from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, cast
+from typing import TypeAlias
 
 import attrs
 
 from sip2acs.sip import spec as _spec
+from sip2acs.sip.fields import (
+    MAX_FIELD_BYTES as MAX_FIELD_BYTES,
+    NO_DATE as NO_DATE,
+    FieldValue as FieldValue,
+    cleanText,
+    fitField,
+    formatDate as formatDate,
+    formatFixed as formatFixed,
+    formatVariable,
+    parseDate as parseDate,
+    parseFixed,
+    parseValue,
+    splitField,
+)
+from sip2acs.sip.masking import (
+    PERSONAL as PERSONAL,
+    maskFrame as maskFrame,
+    maskSecrets as maskSecrets,
+)
+
+# Message, messageClass and every message class, built in sip2acs.sip.messages.
+from sip2acs.sip.messages import (
+    FIXED_LENGTH,
+    SENSITIVE as SENSITIVE,
+    ACSStatus as ACSStatus,
+    BlockPatron as BlockPatron,
+    Checkin as Checkin,
+    CheckinResponse as CheckinResponse,
+    Checkout as Checkout,
+    CheckoutResponse as CheckoutResponse,
+    EndPatronSession as EndPatronSession,
+    EndSessionResponse as EndSessionResponse,
+    FeePaid as FeePaid,
+    FeePaidResponse as FeePaidResponse,
+    Hold as Hold,
+    HoldResponse as HoldResponse,
+    ItemInformation as ItemInformation,
+    ItemInformationResponse as ItemInformationResponse,
+    ItemStatusUpdate as ItemStatusUpdate,
+    ItemStatusUpdateResponse as ItemStatusUpdateResponse,
+    Login as Login,
+    LoginResponse as LoginResponse,
+    Message as Message,
+    PatronEnable as PatronEnable,
+    PatronEnableResponse as PatronEnableResponse,
+    PatronInformation as PatronInformation,
+    PatronInformationResponse as PatronInformationResponse,
+    PatronStatus as PatronStatus,
+    PatronStatusResponse as PatronStatusResponse,
+    Renew as Renew,
+    RenewAll as RenewAll,
+    RenewAllResponse as RenewAllResponse,
+    RenewResponse as RenewResponse,
+    RequestACSResend as RequestACSResend,
+    RequestSCResend as RequestSCResend,
+    SCStatus as SCStatus,
+    messageClass as messageClass,
+)
 
 __all__ = [
     "SIP2Error",
@@ -60,19 +122,21 @@ __all__ = [
     "MAX_FIELD_BYTES",
     "FIXED_PART_OPTIONAL",
 ]
+__all__.extend(messageSpec.name for messageSpec in _spec.MESSAGES)
 
-MAX_FIELD_BYTES = 255
-SENSITIVE = frozenset({"AC", "AD", "CO"})
+_Plan: TypeAlias = tuple[tuple[str, str, _spec.FieldInfo, bool], ...]
 """
-Field ids whose values are secrets: terminal password, patron PIN, login
-password. They never appear in a message's C{repr}.
+How L{encode} writes a message's identified fields in the spec's order: a
+C{(fid, attribute name, field, required)} row for each.
 """
 
-PERSONAL = frozenset({"AE", "BD", "BE", "BF", "PB", "DA"})
-"""
-Field ids whose values are a patron's personal data: name, address, e-mail,
-phone, birth date, the name of the patron a hold is for.
-"""
+_PLANS: dict[str, _Plan] = {
+    messageSpec.code: tuple(
+        (fid, _spec.FIELDS[fid].name, _spec.FIELDS[fid], fid in messageSpec.required)
+        for fid in messageSpec.fields
+    )
+    for messageSpec in _spec.MESSAGES
+}
 
 
 class SIP2Error(ValueError):
@@ -122,6 +186,7 @@ def checksum(prefix: bytes) -> str:
     return "%04X" % (-sum(prefix) & 0xFFFF)
 
 
+_HEX = re.compile(rb"[0-9A-Fa-f]{4}")
 _SHORT_CHECKSUM = re.compile(rb"AZ([0-9A-Fa-f]{1,3})\Z")
 
 
@@ -154,346 +219,6 @@ def _verifies(frame: bytes, digits: bytes) -> bool:
     return (sum(frame[: -len(digits)]) + int(digits, 16)) & 0xFFFF == 0
 
 
-# -- dates ------------------------------------------------------------------
-
-
-def _zones() -> dict[str, timezone]:
-    zones = {"Z": timezone.utc}
-    for index, letter in enumerate("ABCDEFGHIKLM", start=1):
-        zones[letter] = timezone(timedelta(hours=index))
-    for index, letter in enumerate("NOPQRSTUVWXY", start=1):
-        zones[letter] = timezone(timedelta(hours=-index))
-    return zones
-
-
-_HEX = re.compile(rb"[0-9A-Fa-f]{4}")
-
-_ZONES = _zones()
-_LETTERS = {tz.utcoffset(None): letter for letter, tz in _ZONES.items()}
-NO_DATE = " " * 18
-
-
-def parseDate(text: str) -> datetime | None:
-    """
-    Parse an 18-character SIP date, C{YYYYMMDDZZZZHHMMSS}.
-
-    Four blanks in the zone part mean local time (a naive datetime); a
-    military zone letter (C{Z} for UTC) gives an aware one. Blanks,
-    truncated or impossible dates are "no date", never an error, so a kiosk
-    with a broken clock cannot stop a checkout.
-
-    @type text: L{str}
-    @rtype: L{datetime} or L{None}
-    """
-    if len(text) != 18 or not (text[:8].isdigit() and text[12:].isdigit()):
-        return None
-    try:
-        value = datetime(
-            int(text[0:4]),
-            int(text[4:6]),
-            int(text[6:8]),
-            int(text[12:14]),
-            int(text[14:16]),
-            int(text[16:18]),
-        )
-    except ValueError:
-        return None
-    zone = text[8:12].strip()
-    if zone and zone[-1].upper() in _ZONES:
-        value = value.replace(tzinfo=_ZONES[zone[-1].upper()])
-    return value
-
-
-def formatDate(value: datetime | None) -> str:
-    """
-    Format a datetime as an 18-character SIP date; L{None} gives 18 blanks.
-
-    A naive datetime is local time (four blank zone characters, the form
-    every server sends); an aware one gets its military zone letter, or is
-    converted to UTC (C{Z}) when its offset has no letter.
-
-    @type value: L{datetime} or L{None}
-    @rtype: L{str}
-    """
-    if value is None:
-        return NO_DATE
-    offset = value.utcoffset()
-    if offset is None:
-        zone = "    "
-    elif offset in _LETTERS:
-        zone = "   " + _LETTERS[offset]
-    else:
-        value = value.astimezone(timezone.utc)
-        zone = "   Z"
-    return "%04d%02d%02d%s%02d%02d%02d" % (
-        value.year,
-        value.month,
-        value.day,
-        zone,
-        value.hour,
-        value.minute,
-        value.second,
-    )
-
-
-# -- value conversion -------------------------------------------------------
-
-FieldValue: TypeAlias = str | bool | int | datetime | None
-"""
-What the codec decodes one field to, by the field's kind (see
-L{sip2acs.sip.spec}): text, a flag, a count or a date; L{None} for "no
-value". A repeatable field is a tuple of texts.
-"""
-
-
-def _parseValue(kind: str, text: str) -> FieldValue:
-    if kind == "text":
-        return text
-    if kind == "ok":
-        return text == "1"
-    if kind == "yn":
-        return text == "Y" if text in ("Y", "N") else None
-    if kind == "ynu":
-        return {"Y": True, "N": False}.get(text)
-    if kind == "date":
-        return parseDate(text)
-    if kind == "int":
-        text = text.strip()
-        return int(text) if text.isascii() and text.isdigit() else None
-    raise AssertionError(kind)
-
-
-def _parseFixed(field: _spec.FixedField, text: str) -> FieldValue:
-    if field.kind == "yn":
-        # A fixed Y/N flag is a plain boolean: anything but Y is "no".
-        return text == "Y"
-    return _parseValue(field.kind, text)
-
-
-def formatFixed(
-    field: _spec.FixedField, value: Any, encoding: str = "ascii", delimiter: str = "|"
-) -> str:
-    """
-    The characters a fixed field's value is sent as. Text is cleaned like
-    every other value (no control characters, no delimiter: a fixed part
-    never contains the delimiter), then padded or cut to the field's
-    length.
-
-    @type field: L{sip2acs.sip.spec.FixedField}
-    @param value: The field's value, of the type its kind gives (a
-        L{FieldValue}); message classes do not check what callers give
-        them, so it is typed as anything.
-    @param encoding: The account's character set.
-    @param delimiter: The field delimiter.
-    @rtype: L{str}
-    """
-    kind, length = field.kind, field.length
-    if kind == "text":
-        return _clean(value or "", encoding, delimiter).ljust(length)[:length]
-    if kind == "ok":
-        return "1" if value else "0"
-    if kind == "yn":
-        return "Y" if value else "N"
-    if kind == "ynu":
-        return "U" if value is None else ("Y" if value else "N")
-    if kind == "date":
-        return formatDate(value)
-    if kind == "int":
-        if value is None:
-            return " " * length
-        return str(min(max(int(value), 0), 10**length - 1)).zfill(length)
-    raise AssertionError(kind)
-
-
-def _formatVariable(info: _spec.FieldInfo, value: Any) -> str:
-    kind = info.kind
-    if kind == "text":
-        return cast(str, value)  # what a text field holds
-    if kind == "yn":
-        return "Y" if value else "N"
-    if kind == "date":
-        return formatDate(value)
-    if kind == "int":
-        text = str(max(int(value), 0))
-        return text.zfill(info.width)[-info.width :] if info.width else text
-    raise AssertionError(kind)
-
-
-# -- message classes --------------------------------------------------------
-
-
-class Message:
-    """
-    Base class of every SIP2 message class built from the table.
-
-    @cvar spec: The message's L{sip2acs.sip.spec.MessageSpec}.
-    @ivar extra: Identified fields this message does not define (vendor
-        extensions, fields of other messages), as C{(fid, value)} pairs in
-        the order received. They are re-encoded as they came.
-    @ivar order: The order of the identified fields in the frame this
-        message was decoded from (an empty string stands for an empty field
-        or stray delimiter), so that a decoded message re-encodes byte for
-        byte. L{None} for messages built in code: they are encoded in the
-        spec's order. Not part of equality.
-    """
-
-    if TYPE_CHECKING:
-        # What every message class built from the table has.
-        spec: ClassVar[_spec.MessageSpec]
-        extra: tuple[tuple[str, str], ...]
-        order: tuple[str, ...] | None
-
-        # Each class takes its own fields as keywords. Their values are not
-        # checked: a caller may give any value a field's kind formats
-        # (a str for an int field, say), hence object.
-        def __init__(self, **fields: object) -> None: ...
-
-        # One attribute per field of the class's spec, made at import time.
-        # Its type follows the field's kind (a L{FieldValue}, or a tuple of
-        # texts for a repeatable field) and is known only at run time: Any,
-        # so that callers need not narrow a union they know the answer to.
-        def __getattr__(self, name: str) -> Any: ...
-
-    else:
-        spec = None
-
-    @property
-    def code(self) -> str:
-        """
-        The two-character command identifier.
-        """
-        return self.spec.code
-
-    def fields(self) -> list[tuple[str, Any]]:
-        """
-        The message's identified fields with a value, in the spec's order
-        and then the extra ones.
-
-        @return: C{(fid, value)} pairs; a repeatable field gives one pair
-            per value.
-        @rtype: L{list}
-        """
-        pairs: list[tuple[str, Any]] = []
-        for fid in self.spec.fields:
-            info = _spec.FIELDS[fid]
-            value = getattr(self, info.name)
-            if info.repeatable:
-                pairs.extend((fid, each) for each in value)
-            elif value is not None:
-                pairs.append((fid, value))
-        pairs.extend(self.extra)
-        return pairs
-
-
-def _redacted(value: object) -> str:
-    return repr(value) if not value else "'***'"
-
-
-def _redactedExtra(pairs: Iterable[tuple[str, str]]) -> str:
-    return repr(
-        tuple(
-            (fid, "***" if fid in SENSITIVE and value else value)
-            for fid, value in pairs
-        )
-    )
-
-
-def _tuple(value: Iterable[Any] | None) -> tuple[Any, ...]:
-    return tuple(value) if value is not None else ()
-
-
-def _build(messageSpec: _spec.MessageSpec) -> type[Message]:
-    attributes: dict[str, Any] = {}
-    for field in messageSpec.fixed:
-        attributes[field.name] = attrs.field(default=None)
-    for fid in messageSpec.fields:
-        info = _spec.FIELDS[fid]
-        if info.repeatable:
-            attributes[info.name] = attrs.field(default=(), converter=_tuple)
-        elif fid in SENSITIVE:
-            attributes[info.name] = attrs.field(default=None, repr=_redacted)
-        else:
-            attributes[info.name] = attrs.field(default=None)
-    attributes["extra"] = attrs.field(default=(), converter=_tuple, repr=_redactedExtra)
-    attributes["order"] = attrs.field(default=None, eq=False, repr=False)
-    # make_class is typed as returning any class; this one has Message as its
-    # base.
-    cls = cast(
-        type[Message],
-        attrs.make_class(
-            messageSpec.name,
-            attributes,
-            bases=(Message,),
-            frozen=True,
-            slots=True,
-        ),
-    )
-    cls.spec = messageSpec
-    cls.__module__ = __name__
-    cls.__doc__ = "SIP2 message %s (%s), built from L{sip2acs.sip.spec}." % (
-        messageSpec.code,
-        messageSpec.name,
-    )
-    return cls
-
-
-_Plan: TypeAlias = tuple[tuple[str, str, _spec.FieldInfo, bool], ...]
-"""
-How L{encode} writes a message's identified fields in the spec's order: a
-C{(fid, attribute name, field, required)} row for each.
-"""
-
-_BY_CODE: dict[str, type[Message]] = {}
-_PLANS: dict[str, _Plan] = {}
-_FIXED_LENGTH: dict[str, int] = {}
-for _messageSpec in _spec.MESSAGES:
-    _FIXED_LENGTH[_messageSpec.code] = sum(f.length for f in _messageSpec.fixed)
-    _PLANS[_messageSpec.code] = tuple(
-        (fid, _spec.FIELDS[fid].name, _spec.FIELDS[fid], fid in _messageSpec.required)
-        for fid in _messageSpec.fields
-    )
-    _cls = _build(_messageSpec)
-    _BY_CODE[_messageSpec.code] = _cls
-    globals()[_messageSpec.name] = _cls
-    __all__.append(_messageSpec.name)
-del _messageSpec, _cls
-
-if TYPE_CHECKING:
-    # The message classes above, built at import time, named for type
-    # checkers (tests.test_codec checks that this list matches the spec).
-    Login: type[Message]
-    LoginResponse: type[Message]
-    SCStatus: type[Message]
-    ACSStatus: type[Message]
-    PatronStatus: type[Message]
-    PatronStatusResponse: type[Message]
-    PatronInformation: type[Message]
-    PatronInformationResponse: type[Message]
-    Checkout: type[Message]
-    CheckoutResponse: type[Message]
-    Checkin: type[Message]
-    CheckinResponse: type[Message]
-    BlockPatron: type[Message]
-    ItemInformation: type[Message]
-    ItemInformationResponse: type[Message]
-    ItemStatusUpdate: type[Message]
-    ItemStatusUpdateResponse: type[Message]
-    PatronEnable: type[Message]
-    PatronEnableResponse: type[Message]
-    Hold: type[Message]
-    HoldResponse: type[Message]
-    Renew: type[Message]
-    RenewResponse: type[Message]
-    RenewAll: type[Message]
-    RenewAllResponse: type[Message]
-    EndPatronSession: type[Message]
-    EndSessionResponse: type[Message]
-    FeePaid: type[Message]
-    FeePaidResponse: type[Message]
-    RequestACSResend: type[Message]
-    RequestSCResend: type[Message]
-
-
 FIXED_PART_OPTIONAL = frozenset(
     messageSpec.code
     for messageSpec in _spec.MESSAGES
@@ -514,15 +239,6 @@ renewal policy and no-block flag, 09's no-block flag, 37's payment type,
 15's hold mode, ...) are not guessed at: a missing fixed part is still
 L{MalformedMessage} for them.
 """
-
-
-def messageClass(code: str) -> type[Message]:
-    """
-    The message class for a two-character command identifier.
-
-    @raise KeyError: C{code} is not a SIP 2.00 message.
-    """
-    return _BY_CODE[code]
 
 
 # -- decoding ---------------------------------------------------------------
@@ -566,9 +282,10 @@ def decode(frame: bytes, encoding: str = "ascii", delimiter: str = "|") -> Decod
     if len(frame) < 2:
         raise MalformedMessage("frame too short: %r" % (frame,))
     code = frame[:2].decode("ascii", "replace")
-    cls = _BY_CODE.get(code)
-    if cls is None:
-        raise UnknownMessage("unknown command identifier %r" % (code,), code)
+    try:
+        cls = messageClass(code)
+    except KeyError:
+        raise UnknownMessage("unknown command identifier %r" % (code,), code) from None
     sequence = sent = None
     digits = _checksumDigits(frame, code, encoding, delimiter)
     if digits is not None:
@@ -584,7 +301,7 @@ def decode(frame: bytes, encoding: str = "ascii", delimiter: str = "|") -> Decod
     messageSpec = cls.spec
     values: dict[str, FieldValue | list[str]] = {}
     position = 2
-    fixedLength = _FIXED_LENGTH[code]
+    fixedLength = FIXED_LENGTH[code]
     if (
         code in FIXED_PART_OPTIONAL
         and delimiter in text[2 : 2 + fixedLength]
@@ -599,7 +316,7 @@ def decode(frame: bytes, encoding: str = "ascii", delimiter: str = "|") -> Decod
                     "%s is too short for its fixed field %s" % (code, field.name),
                     code,
                 )
-            values[field.name] = _parseFixed(field, chunk)
+            values[field.name] = parseFixed(field, chunk)
             position += field.length
     known = messageSpec.fields
     order: list[str] = []
@@ -621,7 +338,7 @@ def decode(frame: bytes, encoding: str = "ascii", delimiter: str = "|") -> Decod
         elif info.name in values:
             continue  # a duplicate of a single field: the first one wins
         else:
-            values[info.name] = _parseValue(info.kind, raw)
+            values[info.name] = parseValue(info.kind, raw)
         order.append(fid)
     values.update(repeated)
     message = cls(extra=extra, order=tuple(order), **values)
@@ -647,83 +364,13 @@ def _checksumDigits(frame: bytes, code: str, encoding: str, delimiter: str) -> b
     if (
         frame[:start].endswith(delimiter.encode(encoding, "replace"))
         or (frame[start - 3 : start - 1] == b"AY" and 48 <= frame[start - 1] <= 57)
-        or start == 2 + _FIXED_LENGTH[code]
+        or start == 2 + FIXED_LENGTH[code]
     ):
         return match.group(1)
     return None
 
 
 # -- encoding ---------------------------------------------------------------
-
-
-def _fold(value: str) -> str:
-    """
-    Fold a value to ASCII: accents dropped ("é" to "e"), the rest "?".
-    """
-    decomposed = unicodedata.normalize("NFKD", value)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def _byteLength(value: str, encoding: str) -> int:
-    if value.isascii():
-        return len(value)
-    return len(value.encode(encoding, "replace"))
-
-
-def _truncate(value: str, encoding: str, limit: int = MAX_FIELD_BYTES) -> str:
-    """
-    Cut C{value} to at most C{limit} encoded bytes, at a character boundary.
-    """
-    if _byteLength(value, encoding) <= limit:
-        return value
-    end = limit
-    while _byteLength(value[:end], encoding) > limit:
-        end -= 1
-    return value[:end]
-
-
-def _fit(value: str, encoding: str, limit: int = MAX_FIELD_BYTES) -> list[str]:
-    """
-    Split C{value} into pieces of at most C{limit} encoded bytes, breaking
-    at the last space where there is one.
-    """
-    pieces = []
-    while _byteLength(value, encoding) > limit:
-        end = limit
-        while _byteLength(value[:end], encoding) > limit:
-            end -= 1
-        space = value.rfind(" ", 0, end + 1)
-        if space > 0:
-            pieces.append(value[:space])
-            value = value[space + 1 :]
-        else:
-            pieces.append(value[:end])
-            value = value[end:]
-    pieces.append(value)
-    return pieces
-
-
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-"""
-What a reply never carries: the C0 control characters (NUL, CR, LF, ...),
-DEL, the C1 control characters and the Unicode line and paragraph
-separators.
-"""
-
-
-def _clean(value: str, encoding: str, delimiter: str) -> str:
-    """
-    C{value} made printable text fit for a frame: for ASCII, accents
-    dropped; every control character (see L{_UNSAFE}) and the delimiter
-    replaced by a space. The one cleaning every value written by
-    L{encode} goes through, fixed and identified fields alike.
-    """
-    if not value.isascii() and encoding == "ascii":
-        value = _fold(value)
-    if delimiter in value or _UNSAFE.search(value) is not None:
-        value = _UNSAFE.sub(" ", value).replace(delimiter, " ")
-    return value
-
 
 def encode(
     message: Message,
@@ -767,20 +414,6 @@ def encode(
     return data
 
 
-def _safe(value: str, encoding: str, delimiter: str) -> str:
-    """
-    C{value} made fit for one field: cleaned, and cut to 255 bytes.
-    """
-    if (
-        value.isascii()
-        and len(value) <= MAX_FIELD_BYTES
-        and delimiter not in value
-        and _UNSAFE.search(value) is None
-    ):
-        return value
-    return _truncate(_clean(value, encoding, delimiter), encoding)
-
-
 def _appendFields(
     parts: list[str], message: Message, plan: _Plan, encoding: str, delimiter: str
 ) -> None:
@@ -792,12 +425,12 @@ def _appendFields(
         value = getattr(message, name)
         if info.repeatable:
             for each in value:
-                for piece in _fit(_clean(each, encoding, delimiter), encoding):
+                for piece in splitField(cleanText(each, encoding, delimiter), encoding):
                     parts.append(fid + piece + delimiter)
         elif value is not None:
             if info.kind != "text":
-                value = _formatVariable(info, value)
-            parts.append(fid + _safe(value, encoding, delimiter) + delimiter)
+                value = formatVariable(info, value)
+            parts.append(fid + fitField(value, encoding, delimiter) + delimiter)
         elif required:
             parts.append(fid + delimiter)
 
@@ -815,22 +448,22 @@ def _appendOrdered(parts: list[str], message: Message, encoding: str, delimiter:
         if info.repeatable:
             values = []
             for each in value:
-                values.extend(_fit(_clean(each, encoding, delimiter), encoding))
+                values.extend(splitField(cleanText(each, encoding, delimiter), encoding))
             if values:
                 pending[fid] = values
         elif value is not None:
-            pending[fid] = [_safe(_formatVariable(info, value), encoding, delimiter)]
+            pending[fid] = [fitField(formatVariable(info, value), encoding, delimiter)]
         elif fid in messageSpec.required:
             pending[fid] = [""]
     for fid, value in message.extra:
-        pending.setdefault(fid, []).append(_safe(value, encoding, delimiter))
+        pending.setdefault(fid, []).append(fitField(value, encoding, delimiter))
     if message.order is not None:
         for fid in message.order:
             if not fid:
                 parts.append(delimiter)
             elif pending.get(fid):
                 parts.append(
-                    _clean(fid, encoding, delimiter) + pending[fid].pop(0) + delimiter
+                    cleanText(fid, encoding, delimiter) + pending[fid].pop(0) + delimiter
                 )
     for fid in messageSpec.fields:
         for value in pending.pop(fid, ()):
@@ -839,123 +472,9 @@ def _appendOrdered(parts: list[str], message: Message, encoding: str, delimiter:
         if pending.get(fid):
             # The id of an unknown field is text from the SC: cleaned too.
             parts.append(
-                _clean(fid, encoding, delimiter) + pending[fid].pop(0) + delimiter
+                cleanText(fid, encoding, delimiter) + pending[fid].pop(0) + delimiter
             )
 
 
 def _checksumBytes(prefix: bytes) -> bytes:
     return checksum(prefix).encode("ascii")
-
-
-def maskFrame(
-    frame: bytes,
-    encoding: str = "ascii",
-    delimiter: str = "|",
-    masked: Collection[str] = SENSITIVE,
-    anywhere: bool = False,
-) -> str:
-    """
-    A frame as text for logs and display, with the values of the fields in
-    C{masked} replaced by C{***} and control characters escaped.
-
-    Fields are found by their id on the raw text, so that a frame that
-    does not decode (shorter than its fixed part, an unknown command, a
-    foreign delimiter) is masked too; see L{_maskFields}.
-
-    @param frame: The bytes of one message (any message, even a malformed
-        one).
-    @param masked: Field ids to mask: L{SENSITIVE} (passwords and PINs) by
-        default, C{SENSITIVE | PERSONAL} to hide personal data too, or an
-        empty set for everything in clear.
-    @param anywhere: Mask from every occurrence of an id of C{masked}, even
-        inside a word: for frames from an SC, which may have lost a
-        delimiter (C{AAP0001AD1234|}) and carry little free text.
-    @rtype: L{str}
-    """
-    text = frame.decode(encoding, "replace")
-    if masked:
-        text = _maskFields(text, delimiter, masked, anywhere)
-    return "".join(
-        c if c.isprintable() else "\\x%02x" % ord(c) if ord(c) < 256 else c
-        for c in text
-    )
-
-
-def maskSecrets(text: str, masked: Iterable[str] = SENSITIVE) -> str:
-    """
-    An identifier from an SC (a login id, a patron id) as text for logs:
-    cut at the first id of C{masked} it contains, which is a secret field
-    whose delimiter the SC lost (C{P0001AD1234}, C{kiosk1CO<password>}).
-
-    @type text: L{str}
-    @rtype: L{str}
-    """
-    cut = min((i for i in (text.find(fid) for fid in masked) if i >= 0), default=-1)
-    return text if cut < 0 else text[: cut + 2] + "***"
-
-
-def _maskFields(
-    text: str, delimiter: str, masked: Collection[str], anywhere: bool = False
-) -> str:
-    """
-    Replace the value of every field of C{masked} in C{text} by C{***}.
-
-    Where fields start is not trusted to the fixed part alone: an id of
-    C{masked} counts as starting a field at the very start of the text (a
-    frame without a command identifier), right after the fixed part (or
-    right after the command identifier, when the command is unknown, the
-    text is shorter than its fixed part or that part holds the delimiter)
-    and wherever it follows anything but a letter: a delimiter, another
-    punctuation character (a foreign delimiter), a digit or blank ending a
-    fixed part of the wrong length; in a frame without its fixed part
-    (unknown command, cut short, delimiter inside it), which may have lost
-    delimiters too, anywhere. Its value is masked to the next
-    delimiter, or to the end of the frame (checksum included) when there
-    is none, as with a foreign delimiter. This masks too much now and then
-    (an item barcode with C{-AD} in it), never too little.
-    """
-    start = 2
-    fixed = _FIXED_LENGTH.get(text[:2])
-    # A frame that does not even have its fixed part (an unknown command, a
-    # cut frame) may have lost delimiters too: there, an id counts wherever
-    # it appears, even after a letter.
-    broken = True
-    if fixed is not None and len(text) >= 2 + fixed:
-        if delimiter not in text[2 : 2 + fixed]:
-            start = 2 + fixed
-            broken = False
-    anywhere = anywhere or broken
-    pieces = []
-    done = 0
-    position = 0
-    while True:
-        position = _nextMasked(text, position, start, masked, anywhere)
-        if position < 0:
-            break
-        value = position + 2
-        end = text.find(delimiter, value)
-        if end < 0:
-            end = len(text)
-        if end > value:
-            pieces.append(text[done:value])
-            pieces.append("***")
-            done = end
-        position = end
-    pieces.append(text[done:])
-    return "".join(pieces)
-
-
-def _nextMasked(
-    text: str, position: int, start: int, masked: Collection[str], anywhere: bool = False
-) -> int:
-    """
-    The index of the next id of C{masked} at or after C{position} that
-    starts a field (see L{_maskFields}), or -1. With C{anywhere}, every
-    occurrence counts.
-    """
-    for index in range(position, len(text) - 1):
-        if text[index : index + 2] in masked and (
-            anywhere or index in (0, start) or not text[index - 1].isalpha()
-        ):
-            return index
-    return -1
