@@ -19,7 +19,7 @@ from twisted.internet import reactor
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.error import CannotListenError
+from twisted.internet.error import CannotListenError, ConnectionDone
 from twisted.internet.interfaces import (
     IHalfCloseableProtocol,
     IOpenSSLClientConnectionCreator,
@@ -29,6 +29,7 @@ from twisted.internet.task import deferLater
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import formatEvent
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
+from twisted.python.failure import Failure
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 from zope.interface import implementer
@@ -37,6 +38,7 @@ from sip2acs.app.tap import Options, makeService
 from sip2acs.config import ConfigError, ListenerConfig, parseConfig
 from sip2acs.passwords import hashPassword
 from sip2acs.sip import codec
+from sip2acs.transports import tls as tlsModule, tlstransport
 from sip2acs.transports.tls import (
     HalfCloseableTLS,
     ServerTLS,
@@ -1097,3 +1099,51 @@ class BusyPortTests(TestCase):
         service = listenerService(acs.server, listener, reactor)
         self.assertRaises(CannotListenError, service.privilegedStartService)
         yield deferLater(reactor, 0, lambda: None)
+
+
+class HandshakeWatchTests(SynchronousTestCase):
+    """
+    L{tlstransport.HandshakeWatch} reports a connection that ends before its
+    handshake completes to what its factory was given, once, and nothing
+    after a completed handshake.
+    """
+
+    def setUp(self) -> None:
+        self.failed: list[tuple[object, Failure]] = []
+        self.factory = tlstransport.HandshakeWatchFactory(Factory.forProtocol(Protocol), self)
+
+    def handshakeFailed(self, watch: object, reason: Failure) -> None:
+        self.failed.append((watch, reason))
+
+    def connect(self) -> tlstransport.HandshakeWatch:
+        watch = self.factory.buildProtocol(IPv4Address("TCP", "192.0.2.7", 40000))
+        watch.makeConnection(StringTransport())
+        return watch
+
+    def test_failedHandshake(self) -> None:
+        """
+        A connection lost before the handshake completed is reported with
+        its reason.
+        """
+        watch = self.connect()
+        reason = Failure(ConnectionDone())
+        watch.connectionLost(reason)
+        self.assertEqual(self.failed, [(watch, reason)])
+
+    def test_completedHandshake(self) -> None:
+        """
+        After L{tlstransport.HandshakeWatch.handshakeCompleted}, losing the
+        connection reports nothing.
+        """
+        watch = self.connect()
+        watch.handshakeCompleted()
+        watch.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual(self.failed, [])
+
+    def test_reExported(self) -> None:
+        """
+        The TLS transport's names are importable from
+        L{sip2acs.transports.tls} too, as they were.
+        """
+        for name in tlstransport.__all__:
+            self.assertIs(getattr(tlsModule, name), getattr(tlstransport, name), name)
