@@ -26,6 +26,7 @@ from sip2acs.config import (
     loadConfig,
     model as configModel,
     parseConfig,
+    writer,
     xml as xmlconfig,
 )
 from sip2acs.passwords import hashPassword, verifyPassword
@@ -846,3 +847,40 @@ class TwistdOptionsTests(XMLTestCase):
         with self.assertRaises(UsageError) as caught:
             Options().parseOptions(["--config", path])
         self.assertIn('%s:3: service "6001/udp": port:' % (path,), str(caught.exception))
+
+
+class WriterTests(SynchronousTestCase):
+    """
+    L{sip2acs.config.writer} writes any L{writer.Converted}, not only an
+    XML conversion, and its names stay importable from
+    L{sip2acs.config.xml}.
+    """
+
+    def test_anyConverted(self) -> None:
+        """
+        A plain object with the four attributes of L{writer.Converted} is
+        written as commented TOML that reads back to its data.
+        """
+
+        class Converted:
+            source = "/etc/other.conf"
+            data = {
+                "listener": [{"endpoint": "tcp:6001", "idle-timeout": 60.0}],
+                "institution": [],
+                "account": [],
+            }
+            warnings = ("other.conf:3: not carried over: x",)
+            notes = {("listener", 0): ("other.conf:2: <service>", {"endpoint": "port 6001"})}
+
+        text = writer.toTOML(Converted())
+        self.assertIn("converted from other.conf", text)
+        self.assertIn("# - other.conf:3: not carried over: x", text)
+        self.assertIn('endpoint = "tcp:6001"  # port 6001', text)
+        self.assertEqual(tomllib.loads(text), {"listener": Converted.data["listener"]})
+
+    def test_reExported(self) -> None:
+        """
+        The writer's names are importable from L{sip2acs.config.xml}.
+        """
+        for name in ("toTOML", "tomlString", "tomlValue", "tomlKey"):
+            self.assertIs(getattr(xmlconfig, name), getattr(writer, name), name)

@@ -3,6 +3,9 @@
 Koha's C{SIPconfig.xml} and Evergreen's C{oils_sip.xml}: read them as a
 sip2acs configuration, or convert them to TOML.
 
+The TOML writer (L{toTOML}, L{tomlString}, L{tomlValue}, L{tomlKey}) is
+L{sip2acs.config.writer}; its names are importable from here too.
+
 Both projects inherit one XML dialect from SIPServer: an C{<acsconfig>}
 document (usually in the C{http://openncip.org/acs-config/1.0/}
 namespace; files without it are read the same way) with C{<listeners>} of
@@ -53,6 +56,14 @@ from twisted.logger import Logger
 from sip2acs.config import model as _config
 from sip2acs.config.model import Config, ConfigError
 from sip2acs.config.toml import parseConfig
+from sip2acs.config.writer import (
+    TableKey,
+    TOMLValue,
+    tomlKey as tomlKey,
+    tomlString as tomlString,
+    tomlValue as tomlValue,
+    toTOML as toTOML,
+)
 from sip2acs.passwords import hashPassword, isHashed
 
 __all__ = [
@@ -69,17 +80,6 @@ __all__ = [
 ]
 
 NAMESPACE = "http://openncip.org/acs-config/1.0/"
-
-_TOMLValue: TypeAlias = str | bool | int | float
-"""
-A value this module writes into a TOML table.
-"""
-
-_TableKey: TypeAlias = tuple[str, int]
-"""
-A TOML table of the conversion: its kind (C{listener}, C{institution},
-C{account}) and its index among the tables of that kind.
-"""
 
 _Located: TypeAlias = tuple[int, str]
 """
@@ -184,10 +184,10 @@ class Conversion:
     """
 
     source: str
-    data: dict[str, list[dict[str, _TOMLValue]]]
+    data: dict[str, list[dict[str, TOMLValue]]]
     config: Config
     warnings: tuple[str, ...]
-    notes: dict[_TableKey, tuple[str, dict[str, str]]] = attrs.field(eq=False, repr=False)
+    notes: dict[TableKey, tuple[str, dict[str, str]]] = attrs.field(eq=False, repr=False)
 
 
 def looksLikeXML(path: str, raw: bytes) -> bool:
@@ -285,7 +285,7 @@ class _Reader:
         self.lines = lines
         self.problems: list[_Located] = []
         self.warnings: list[_Located] = []
-        self.data: dict[str, list[dict[str, _TOMLValue]]] = {
+        self.data: dict[str, list[dict[str, TOMLValue]]] = {
             "listener": [],
             "institution": [],
             "account": [],
@@ -296,7 +296,7 @@ class _Reader:
             "institution": [],
             "account": [],
         }
-        self.notes: dict[_TableKey, dict[str, str]] = {}
+        self.notes: dict[TableKey, dict[str, str]] = {}
         # The (kind, index, key) of each problem reported while reading.
         self.reported: set[tuple[str, int, str | None]] = set()
         # The kinds of table with a problem (None: at the document).
@@ -327,7 +327,7 @@ class _Reader:
         element: ET.Element,
         label: str | None,
         text: str,
-        table: _TableKey | None = None,
+        table: TableKey | None = None,
         key: str | None = None,
     ) -> None:
         self.problems.append((self.line(element), "%s %s" % (self.at(element, label), text)))
@@ -349,7 +349,7 @@ class _Reader:
                 "not carried over: %s%s" % (", ".join(unique), why),
             )
 
-    def note(self, table: _TableKey, key: str, text: str) -> None:
+    def note(self, table: TableKey, key: str, text: str) -> None:
         self.notes.setdefault(table, {})[key] = text
 
     # -- the document ---------------------------------------------------
@@ -440,7 +440,7 @@ class _Reader:
         label = 'service "%s"' % (port,) if port is not None else "service"
         index = len(self.data["listener"])
         table = ("listener", index)
-        values: dict[str, _TOMLValue] = {}
+        values: dict[str, TOMLValue] = {}
         transport = attributes.pop("transport", None)
         protocol = attributes.pop("protocol", None)
         if transport is not None and transport.strip().lower() == "http":
@@ -555,7 +555,7 @@ class _Reader:
         self.origins["listener"].append((element, label))
 
     def endpoint(
-        self, element: ET.Element, label: str, port: str, table: _TableKey
+        self, element: ET.Element, label: str, port: str, table: TableKey
     ) -> tuple[str | None, str | None]:
         """
         Net::Server's C{[host:]port[/proto]} as a Twisted endpoint.
@@ -617,7 +617,7 @@ class _Reader:
         label = 'institution "%s"' % (ident,) if ident is not None else "institution"
         index = len(self.data["institution"])
         table = ("institution", index)
-        values: dict[str, _TOMLValue] = {}
+        values: dict[str, TOMLValue] = {}
         if ident is None:
             self.problem(element, label, "id: is required", table, "id")
         else:
@@ -685,8 +685,8 @@ class _Reader:
         self,
         element: ET.Element,
         label: str,
-        values: dict[str, _TOMLValue],
-        table: _TableKey,
+        values: dict[str, TOMLValue],
+        table: TableKey,
     ) -> None:
         attributes = dict(element.attrib)
         if "renew" in attributes and "renewal" not in attributes:
@@ -751,8 +751,8 @@ class _Reader:
         self,
         element: ET.Element,
         label: str,
-        values: dict[str, _TOMLValue],
-        table: _TableKey,
+        values: dict[str, TOMLValue],
+        table: TableKey,
     ) -> tuple[_EncodingSource | None, str | None]:
         """
         Evergreen's C{<implementation_config>}: C{currency}, C{encoding}
@@ -796,7 +796,7 @@ class _Reader:
         label = 'login "%s"' % (ident,) if ident is not None else "login"
         index = len(self.data["account"])
         table = ("account", index)
-        values: dict[str, _TOMLValue] = {}
+        values: dict[str, TOMLValue] = {}
         if ident is None:
             self.problem(element, label, "id: is required", table, "login")
         else:
@@ -951,7 +951,7 @@ def convertXML(path: str, raw: bytes | None = None) -> Conversion:
         problems.sort(key=lambda p: p[0])
         raise ConfigError([text for line, text in problems], path)
     warnings = tuple(text for line, text in sorted(reader.warnings, key=lambda w: w[0]))
-    notes: dict[_TableKey, tuple[str, dict[str, str]]] = {}
+    notes: dict[TableKey, tuple[str, dict[str, str]]] = {}
     for kind, origins in reader.origins.items():
         for index, (element, label) in enumerate(origins):
             origin = "%s:%d: <%s> %s" % (
@@ -981,116 +981,6 @@ def loadXMLConfig(
     else:
         warnings.extend(conversion.warnings)
     return conversion.config
-
-
-# -- TOML -------------------------------------------------------------------
-
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-_ESCAPES = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\b": "\\b",
-    "\t": "\\t",
-    "\n": "\\n",
-    "\f": "\\f",
-    "\r": "\\r",
-}
-
-
-def tomlString(text: str) -> str:
-    """
-    A TOML basic string holding C{text}.
-    """
-    out = []
-    for ch in text:
-        if ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append("\\u%04X" % (ord(ch),))
-        else:
-            out.append(ch)
-    return '"%s"' % ("".join(out),)
-
-
-def tomlValue(value: object) -> str:
-    """
-    A TOML value: string, boolean, integer, float, array or inline table.
-    """
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError("%r has no TOML form here" % (value,))
-        return repr(value)
-    if isinstance(value, str):
-        return tomlString(value)
-    if isinstance(value, (list, tuple)):
-        return "[%s]" % (", ".join(tomlValue(v) for v in value),)
-    if isinstance(value, dict):
-        return "{%s}" % (
-            ", ".join("%s = %s" % (tomlKey(k), tomlValue(v)) for k, v in value.items()),
-        )
-    raise TypeError("%r has no TOML form" % (value,))
-
-
-def tomlKey(key: str) -> str:
-    """
-    A TOML key: bare when it can be, quoted otherwise.
-    """
-    return key if _BARE_KEY.match(key) else tomlString(key)
-
-
-def _comment(text: str) -> str:
-    return "# " + " ".join(text.split())
-
-
-_HEADINGS = {
-    "listener": "Listeners (from <listeners>)",
-    "institution": "Institutions (from <institutions>)",
-    "account": "SC accounts (from <accounts>)",
-}
-
-
-def toTOML(conversion: Conversion) -> str:
-    """
-    The conversion as a commented sip2acs TOML file: L{loadConfig
-    <sip2acs.config.loadConfig>} reads it back to an equal configuration.
-    Warnings come first, as comments; passwords are hashes.
-
-    @type conversion: L{Conversion}
-    @rtype: L{str}
-    """
-    name = os.path.basename(conversion.source)
-    lines = [
-        "# sip2acs configuration converted from %s by `sip2acs config convert`." % (name,),
-        "# Check it with `sip2acs config check`; tap.md explains every key.",
-        "# Passwords are hashes of those in %s: the clear text is not in this file." % (name,),
-        "#",
-    ]
-    if conversion.warnings:
-        lines.append("# Not carried over, or changed (review before going live):")
-        for warning in conversion.warnings:
-            lines.append(_comment("- " + warning))
-    else:
-        lines.append("# Everything in %s was carried over." % (name,))
-    for kind in ("listener", "institution", "account"):
-        tables = conversion.data[kind]
-        if not tables:
-            continue
-        lines += ["", "# --- %s %s" % (_HEADINGS[kind], "-" * (60 - len(_HEADINGS[kind])))]
-        for index, table in enumerate(tables):
-            origin, notes = conversion.notes.get((kind, index), ("", {}))
-            lines += ["", "[[%s]]" % (kind,)]
-            if origin:
-                lines.append(_comment(origin))
-            for key, value in table.items():
-                line = "%s = %s" % (tomlKey(key), tomlValue(value))
-                if key in notes:
-                    line += "  " + _comment(notes[key])
-                lines.append(line)
-    return "\n".join(lines) + "\n"
 
 
 def convertFile(
