@@ -21,6 +21,7 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from sip2acs.acs import handlers
+from sip2acs.acs.frames import MAX_BAD_FRAMES, FrameChecks, Reply, Request
 from sip2acs.acs.interfaces import ISIPConnection
 from sip2acs.acs.refusals import ADAPTER_OPERATIONS, NEGATIVE, REFUSALS, refusal
 from sip2acs.acs.registry import ConnectionRegistry
@@ -160,6 +161,81 @@ class _Account:
     delimiter: str = "|"
     terminator: bytes = b"\r\n"
     errorDetection: str = "auto"
+
+
+class _Session:
+    """
+    What L{FrameChecks} sees of a session.
+    """
+
+    log = Logger()
+    peer = "192.0.2.7"
+
+    def __init__(self, authenticated: bool = True, statusBeforeLogin: bool = False) -> None:
+        self.authenticated = authenticated
+        self.listener = attrs.make_class("Listener", ["statusBeforeLogin"])(statusBeforeLogin)
+
+    def refuse(self, code: str, request: object, text: str) -> codec.Message:
+        return refusal(code, request, text, datetime(2025, 3, 3, 10, 0), "DEMO")
+
+
+class FrameChecksTests(SynchronousTestCase):
+    """
+    L{FrameChecks} answers what it can before dispatch, and hands back the
+    rest as a L{Request}.
+    """
+
+    wire = WireFormat()
+
+    def test_request(self) -> None:
+        """
+        A readable request is handed back to dispatch, keyed by its frame
+        when it carries a checksum.
+        """
+        checks = FrameChecks(_Session())
+        frame = request(codec.ItemInformation, sequence=1, checksum=True, itemIdentifier="B1")
+        checked = checks.check(frame, self.wire)
+        assert isinstance(checked, Request)
+        self.assertIsInstance(checked.decoded.message, codec.ItemInformation)
+        self.assertEqual(checked.key, frame)
+        plain = checks.check(request(codec.ItemInformation, itemIdentifier="B1"), self.wire)
+        assert isinstance(plain, Request)
+        self.assertIsNone(plain.key)
+
+    def test_resendAndReplay(self) -> None:
+        """
+        A 97 gets the last response again, as does a byte-identical
+        retransmission of the request it answered.
+        """
+        checks = FrameChecks(_Session())
+        frame = request(codec.ItemInformation, sequence=1, checksum=True, itemIdentifier="B1")
+        checked = checks.check(frame, self.wire)
+        assert isinstance(checked, Request)
+        checks.answered(b"18...\r", checked)
+        self.assertEqual(checks.check(frame, self.wire), Reply(b"18...\r"))
+        self.assertEqual(checks.check(b"97", self.wire), Reply(b"18...\r"))
+
+    def test_badFramesInARow(self) -> None:
+        """
+        After login an unreadable frame gets a 96; the
+        L{MAX_BAD_FRAMES}th in a row also closes.
+        """
+        checks = FrameChecks(_Session())
+        replies = [checks.check(b"garbage", self.wire) for _ in range(MAX_BAD_FRAMES)]
+        self.assertEqual(replies[0], Reply(b"96\r"))
+        self.assertEqual([r.close for r in replies], [False] * (MAX_BAD_FRAMES - 1) + [True])
+
+    def test_loginGate(self) -> None:
+        """
+        Before login only a 93 passes, and a 99 where the listener allows
+        it; anything else closes the connection.
+        """
+        checks = FrameChecks(_Session(authenticated=False))
+        self.assertIsInstance(checks.check(login(), self.wire), Request)
+        status = request(codec.SCStatus, statusCode="0", maxPrintWidth=40, protocolVersion="2.00")
+        self.assertEqual(checks.check(status, self.wire), Reply(close=True))
+        allowed = FrameChecks(_Session(authenticated=False, statusBeforeLogin=True))
+        self.assertIsInstance(allowed.check(status, self.wire), Request)
 
 
 class WireFormatTests(SynchronousTestCase):

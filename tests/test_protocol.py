@@ -131,7 +131,7 @@ class FramingTests(TestCase):
         self.assertEqual(codec.decode(second).sequence, 2)
         self.assertEqual(client.frames, [])
         self.assertEqual(client.data.count(b"\r"), 3)
-        self.assertEqual(client.server.session.badFrames, 0)
+        self.assertEqual(client.server.session.frames.badFrames, 0)
         self.assertFalse(
             [text for text in messages(events) if "unreadable" in text]
         )

@@ -1456,7 +1456,7 @@ class OperationTableTests(SynchronousTestCase):
         the response the table gives its request, and every refusal
         belongs to such an operation; the method is one of L{IILS}.
         """
-        from sip2acs.acs.session import _OPERATION, _REFUSALS
+        from sip2acs.acs.refusals import ADAPTER_OPERATIONS as _OPERATION, REFUSALS as _REFUSALS
         from sip2acs.ils.interfaces import IILS
         from sip2acs.sip import spec
 

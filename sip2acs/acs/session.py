@@ -13,10 +13,12 @@ when it goes.
 
 Where each part lives:
 
-  - here: per-connection state, the frame pipeline (decoding, error
-    detection AY/AZ, resend 97/96, replay of retransmitted requests, the
-    login gate, logging and counting each answer), login and reload
+  - here: per-connection state, the frame pipeline (check, dispatch,
+    encode, log and count each answer), login and reload
     (L{ACSSession.configChanged});
+  - L{sip2acs.acs.frames}: the checks before dispatch (decoding, error
+    detection AY/AZ, resend 97/96, replay of retransmitted requests, bad
+    frames in a row, the login gate);
   - L{sip2acs.acs.wire}: how responses are framed for the account;
   - L{sip2acs.acs.dispatch}: the adapter's support, the ILS watchdog
     (L{sip2acs.acs.watchdog}) and adapter failures as refusals;
@@ -30,7 +32,6 @@ import time
 from datetime import datetime, tzinfo
 from typing import Any
 
-import attrs
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
@@ -38,8 +39,9 @@ from twisted.python.failure import Failure
 
 from sip2acs.acs.auth import LOGGED_IN, REFUSED, ISIPAccount, SIPAddress
 from sip2acs.acs.dispatch import Dispatcher
+from sip2acs.acs.frames import FrameChecks, Reply
 from sip2acs.acs.handlers.common import MAX_FEE_AMOUNT, feeAmount
-from sip2acs.acs.refusals import ADAPTER_OPERATIONS, REFUSALS, refusal
+from sip2acs.acs.refusals import ADAPTER_OPERATIONS, refusal
 from sip2acs.acs.tracing import traceFrame
 from sip2acs.acs.wire import WireFormat, wrapPrint
 from sip2acs.ils.base import HOST_ZONE, Terminal, inZone, wallTime
@@ -49,23 +51,6 @@ from sip2acs.sip.success import succeeded
 __all__ = ["ACSSession", "MAX_FEE_AMOUNT", "Reply", "feeAmount", "outcome"]
 
 MAX_LOGIN_FAILURES = 3
-MAX_BAD_FRAMES = 5
-
-_OPERATION = ADAPTER_OPERATIONS
-_REFUSALS = REFUSALS
-# The names tests.test_session imports; the tables live in
-# sip2acs.acs.refusals.
-
-
-@attrs.frozen
-class Reply:
-    """
-    What the transport must do after a frame: write C{data} (if any), then
-    close the connection if C{close}.
-    """
-
-    data: bytes | None = None
-    close: bool = False
 
 
 def outcome(response: codec.Message) -> str:
@@ -114,11 +99,9 @@ class ACSSession:
         self.institution = None
         self.ils = None
         self.loginFailures = 0
-        self.badFrames = 0
         self.maxPrintWidth = None
         self.certificateSubject = None
-        self.lastResponse = None
-        self.lastRequestKey = None
+        self.frames = FrameChecks(self)
         self.messages = 0
         self.lastMessageAt = None
         self._dispatcher = Dispatcher(self)
@@ -221,114 +204,23 @@ class ACSSession:
         """
         started = time.perf_counter()
         self._refusedHere = False
-        wire = self.wire
-        try:
-            decoded = codec.decode(frame, encoding=wire.encoding, delimiter=wire.delimiter)
-        except codec.ChecksumError:
-            self.log.info(
-                "bad checksum from {peer}; asking for a resend", peer=self.peer
-            )
-            return succeed(self._badFrame(wire.resendRequest(True)))
-        except codec.MalformedMessage as e:
-            if e.code is not None and self.authenticated and e.code in _OPERATION:
-                self.log.info(
-                    "malformed {code} from {peer}: {reason}",
-                    code=e.code,
-                    peer=self.peer,
-                    reason=e.reason,
-                )
-                response = self.refuse(e.code, None, "Malformed request.")
-                return succeed(self._badFrame(wire.encode(response)))
-            return succeed(self._garbage(frame, e))
-        except codec.SIP2Error as e:
-            return succeed(self._garbage(frame, e))
-
-        message = decoded.message
-        if message.spec.request is False:
-            return succeed(self._garbage(frame, codec.UnknownMessage(
-                "a response (%s) sent to the ACS" % (message.code,), message.code)))
-        if isinstance(message, codec.RequestACSResend):
-            self.badFrames = 0
-            if self.lastResponse is None:
-                return succeed(Reply(wire.resendRequest(decoded.checksum is not None)))
-            return succeed(Reply(self.lastResponse))
-        if wire.errorDetection == "required" and decoded.checksum is None:
-            self.log.info(
-                "{peer} sent {code} without the required checksum",
-                peer=self.peer,
-                code=message.code,
-            )
-            return succeed(self._badFrame(wire.resendRequest(True)))
-        self.badFrames = 0
-        key = None
-        if decoded.checksum is not None:
-            # A retransmission is the same frame, byte for byte. Sequence
-            # digit and checksum alone do not identify a request: kiosks
-            # often send a constant digit, and the checksum is a byte sum
-            # (AAP0001 and AAP0010 have the same one).
-            key = frame.strip(b"\r\n")
-            if key == self.lastRequestKey and self.lastResponse is not None:
-                self.log.info(
-                    "{peer} retransmitted {code} (sequence {sequence});"
-                    " replaying the previous response",
-                    peer=self.peer,
-                    code=message.code,
-                    sequence=decoded.sequence,
-                )
-                return succeed(Reply(self.lastResponse))
-
-        if not self.authenticated and not isinstance(message, codec.Login):
-            if isinstance(message, codec.SCStatus) and self.listener.statusBeforeLogin:
-                pass
-            else:
-                self.log.info(
-                    "{peer} sent {code} before logging in; closing",
-                    peer=self.peer,
-                    code=message.code,
-                )
-                return succeed(Reply(close=True))
-
-        d = self._dispatcher.dispatch(message)
+        checked = self.frames.check(frame, self.wire)
+        if isinstance(checked, Reply):
+            return succeed(checked)
+        d = self._dispatcher.dispatch(checked.decoded.message)
         return d.addCallbacks(
             self._cbAnswered,
             self._ebUnexpected,
-            callbackArgs=(decoded, key, started),
-            errbackArgs=(decoded, key),
+            callbackArgs=(checked, started),
+            errbackArgs=(checked,),
         )
 
-    def _badFrame(self, data):
-        self.badFrames += 1
-        close = self.badFrames >= MAX_BAD_FRAMES
-        if close:
-            self.log.info(
-                "{peer} sent {count} bad frames in a row; closing",
-                peer=self.peer,
-                count=self.badFrames,
-            )
-        return Reply(data, close)
-
-    def _garbage(self, frame, error):
-        """
-        A frame that is not a SIP2 request: before login the connection is
-        closed; after login the SC is asked to resend, and closed after
-        several in a row.
-        """
-        self.log.info(
-            "unreadable frame from {peer}: {reason} ({size} bytes)",
-            peer=self.peer,
-            reason=error.reason,
-            size=len(frame),
-        )
-        if not self.authenticated:
-            return Reply(close=True)
-        return self._badFrame(self.wire.resendRequest(False))
-
-    def _cbAnswered(self, result, decoded, key, started):
+    def _cbAnswered(self, result, request, started):
         self._dispatcher.answered()
+        decoded = request.decoded
         response, close = result if isinstance(result, tuple) else (result, False)
         data = self.wire.encode(wrapPrint(response, self.maxPrintWidth), decoded)
-        self.lastResponse = data
-        self.lastRequestKey = key
+        self.frames.answered(data, request)
         self.messages += 1
         self.lastMessageAt = self.clock.seconds()
         seconds = time.perf_counter() - started
@@ -354,8 +246,9 @@ class ACSSession:
         )
         return Reply(data, close)
 
-    def _ebUnexpected(self, failure, decoded, key):
+    def _ebUnexpected(self, failure, request):
         self._dispatcher.answered()
+        decoded = request.decoded
         self.server.failureLog.failed(
             failure,
             "answering %s" % (decoded.message.code,),
@@ -364,7 +257,7 @@ class ACSSession:
             peer=self.peer,
         )
         code = decoded.message.code
-        if code in _OPERATION:
+        if code in ADAPTER_OPERATIONS:
             response = self.refuse(
                 code, decoded.message, "The library system is not available."
             )
