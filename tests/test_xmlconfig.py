@@ -29,6 +29,7 @@ from sip2acs.config import (
     writer,
     xml as xmlconfig,
 )
+from sip2acs.config.xmlimport import document, report as xmlreport
 from sip2acs.passwords import hashPassword, verifyPassword
 from sip2acs.tools import cli
 
@@ -884,3 +885,122 @@ class WriterTests(SynchronousTestCase):
         """
         for name in ("toTOML", "tomlString", "tomlValue", "tomlKey"):
             self.assertIs(getattr(xmlconfig, name), getattr(writer, name), name)
+
+
+class PublicNamesTests(SynchronousTestCase):
+    """
+    L{sip2acs.config.xml} stays the public face of the XML import, whose
+    parts live in L{sip2acs.config.xmlimport}.
+    """
+
+    def test_publicNames(self) -> None:
+        """
+        Every name of C{sip2acs.config.xml.__all__} is importable from it.
+        """
+        from sip2acs.config.xml import (  # noqa: F401 (importable is the test)
+            NAMESPACE,
+            Conversion,
+            convertFile,
+            convertXML,
+            loadXMLConfig,
+            looksLikeXML,
+            tomlKey,
+            tomlString,
+            tomlValue,
+            toTOML,
+        )
+
+        for name in xmlconfig.__all__:
+            self.assertTrue(hasattr(xmlconfig, name), name)
+        self.assertEqual(
+            sorted(xmlconfig.__all__),
+            sorted(
+                [
+                    "NAMESPACE",
+                    "Conversion",
+                    "looksLikeXML",
+                    "convertXML",
+                    "loadXMLConfig",
+                    "toTOML",
+                    "tomlString",
+                    "tomlValue",
+                    "tomlKey",
+                    "convertFile",
+                ]
+            ),
+        )
+
+    def test_namespace(self) -> None:
+        """
+        L{sip2acs.config.xml.NAMESPACE} is the one the document walker
+        reads.
+        """
+        self.assertEqual(xmlconfig.NAMESPACE, "http://openncip.org/acs-config/1.0/")
+        self.assertIs(xmlconfig.NAMESPACE, document.NAMESPACE)
+
+
+class ReportTests(SynchronousTestCase):
+    """
+    L{xmlreport.Report} keeps the tables read and the problems, warnings
+    and notes, each located in the file.
+    """
+
+    def setUp(self) -> None:
+        root, lines = document.parse(
+            "s.xml", b'<acsconfig>\n  <listeners>\n    <service port="1/tcp"/>'
+            b"\n  </listeners>\n</acsconfig>"
+        )
+        self.service = root[0][0]
+        self.report = xmlreport.Report("s.xml", lines)
+
+    def test_located(self) -> None:
+        """
+        Problems and warnings start with the file and the element's line;
+        a problem about a table's key is remembered as reported, and its
+        kind as troubled.
+        """
+        table = self.report.nextTable("listener")
+        self.report.problem(self.service, 'service "1/tcp"', "port: bad", table, "endpoint")
+        self.report.warn(self.service, None, "careful")
+        self.assertEqual(self.report.problems, [(3, 's.xml:3: service "1/tcp": port: bad')])
+        self.assertEqual(self.report.warnings, [(3, "s.xml:3: careful")])
+        self.assertEqual(self.report.reported, {("listener", 0, "endpoint")})
+        self.assertEqual(self.report.troubled, {"listener"})
+
+    def test_tables(self) -> None:
+        """
+        L{xmlreport.Report.nextTable} is the key of the table that
+        L{xmlreport.Report.add} keeps next, with its origin.
+        """
+        self.assertEqual(self.report.nextTable("listener"), ("listener", 0))
+        self.report.add("listener", self.service, "service", {"transport": "raw"})
+        self.assertEqual(self.report.nextTable("listener"), ("listener", 1))
+        self.assertEqual(self.report.data["listener"], [{"transport": "raw"}])
+        self.assertEqual(self.report.origins["listener"], [(self.service, "service")])
+
+    def test_notCarried(self) -> None:
+        """
+        L{xmlreport.Report.notCarried} warns once of each name, in order,
+        and not at all when there are none.
+        """
+        self.report.notCarried(self.service, "service", [])
+        self.report.notCarried(self.service, "service", ["b", "a", "b"], " (why)")
+        self.assertEqual(
+            self.report.warnings, [(3, "s.xml:3: service: not carried over: b, a (why)")]
+        )
+
+    def test_values(self) -> None:
+        """
+        Koha and Evergreen booleans and numbers.
+        """
+        self.assertEqual(
+            [xmlreport.asBoolean(v) for v in ("Enabled", " 1 ", "0", "", "off", "maybe")],
+            [True, True, False, False, False, None],
+        )
+        self.assertEqual(
+            [xmlreport.asNumber(v) for v in ("30", " 2.5", "-1", "inf", "x")],
+            [30.0, 2.5, None, None, None],
+        )
+        self.assertTrue(xmlreport.isDigits("600"))
+        self.assertFalse(xmlreport.isDigits("6.0"))
+        self.assertEqual(xmlreport.local("{%s}service" % (xmlconfig.NAMESPACE,)), "service")
