@@ -90,20 +90,39 @@ class Institutions:
     ] = attrs.Factory(dict)
 
 
+def _begin(
+    report: Report, element: ET.Element, kind: str, key: str
+) -> tuple[dict[str, str], str | None, str, TableKey, Table]:
+    """
+    Begin reading an C{<institution>} or a C{<login>}, which its C{id}
+    names.
+
+    @param kind: The table it becomes: C{institution} or C{account}.
+    @param key: The table's key for the C{id}.
+    @return: C{(attributes, id, label, table, values)}: its attributes
+        but C{id}; its C{id} (L{None} after reporting that it has none);
+        its label in problems and warnings; its table's key; and the
+        table's values so far.
+    """
+    attributes = dict(element.attrib)
+    ident = attributes.pop("id", None)
+    tag = local(element.tag)
+    label = '%s "%s"' % (tag, ident) if ident is not None else tag
+    table = report.nextTable(kind)
+    values: Table = {}
+    if ident is None:
+        report.problem(element, label, "id: is required", table, key)
+    else:
+        values[key] = ident
+    return attributes, ident, label, table, values
+
+
 def readInstitution(report: Report, element: ET.Element, institutions: Institutions) -> None:
     """
     Read an C{<institution>} and its C{<policy>} as an C{[[institution]]}
     table, and keep in C{institutions} what its logins inherit.
     """
-    attributes = dict(element.attrib)
-    ident = attributes.pop("id", None)
-    label = 'institution "%s"' % (ident,) if ident is not None else "institution"
-    table = report.nextTable("institution")
-    values: Table = {}
-    if ident is None:
-        report.problem(element, label, "id: is required", table, "id")
-    else:
-        values["id"] = ident
+    attributes, ident, label, table, values = _begin(report, element, "institution", "id")
     implementation = attributes.pop("implementation", None)
     parms = attributes.pop("parms", None)
     institutions.implementations[ident] = implementation or ""
@@ -184,16 +203,10 @@ def readPolicy(
         if value is None:
             values[key] = False
             continue
-        flag = asBoolean(value)
-        if flag is None:
-            report.problem(
-                element,
-                label,
-                "policy %s: %r is not true or false" % (xmlName, value),
-                table,
-                key,
-            )
-        else:
+        flag = report.valueOf(
+            element, label, table, key, "policy " + xmlName, value, asBoolean, "true or false"
+        )
+        if flag is not None:
             values[key] = flag
     timeout = attributes.pop("timeout", None)
     if timeout is not None:
@@ -285,15 +298,7 @@ def readAccount(
     institution gives it (L{Institutions}) and the document's
     C{delimiter}.
     """
-    attributes = dict(element.attrib)
-    ident = attributes.pop("id", None)
-    label = 'login "%s"' % (ident,) if ident is not None else "login"
-    table = report.nextTable("account")
-    values: Table = {}
-    if ident is None:
-        report.problem(element, label, "id: is required", table, "login")
-    else:
-        values["login"] = ident
+    attributes, ident, label, table, values = _begin(report, element, "account", "login")
     password = attributes.pop("password", None)
     if not password:
         report.problem(

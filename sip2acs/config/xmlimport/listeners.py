@@ -87,13 +87,11 @@ def readListener(
         # Koha and Evergreen fall back on a global timeout, then 30 s.
         timeout = globalTimeout
     if timeout is not None:
-        seconds = asNumber(timeout)
-        if seconds is None:
-            report.problem(
-                element, label, "timeout: %r is not a number of seconds" % (timeout,),
-                table, "login-timeout",
-            )
-        elif seconds:
+        seconds = report.valueOf(
+            element, label, table, "login-timeout", "timeout", timeout, asNumber,
+            "a number of seconds",
+        )
+        if seconds:
             values["login-timeout"] = seconds
     clientTimeout = attributes.pop("client_timeout", None)
     if clientTimeout is None:
@@ -106,31 +104,21 @@ def readListener(
             % (timeout if timeout is not None else 30,),
         )
     else:
-        seconds = asNumber(clientTimeout)
-        if seconds is None:
-            report.problem(
-                element,
-                label,
-                "client_timeout: %r is not a number of seconds" % (clientTimeout,),
-                table,
-                "idle-timeout",
-            )
-        else:
+        seconds = report.valueOf(
+            element, label, table, "idle-timeout", "client_timeout", clientTimeout, asNumber,
+            "a number of seconds",
+        )
+        if seconds is not None:
             values["idle-timeout"] = seconds
             if not seconds:
                 report.note(table, "idle-timeout", "client_timeout=0: never")
     before = attributes.pop("allow_sc_status_then_login", None)
     if before is not None:
-        flag = asBoolean(before)
-        if flag is None:
-            report.problem(
-                element,
-                label,
-                "allow_sc_status_then_login: %r is not enabled or disabled" % (before,),
-                table,
-                "status-before-login",
-            )
-        else:
+        flag = report.valueOf(
+            element, label, table, "status-before-login", "allow_sc_status_then_login",
+            before, asBoolean, "enabled or disabled",
+        )
+        if flag is not None:
             values["status-before-login"] = flag
             if flag and firstInstitution is not None and firstInstitution[0]:
                 # Evergreen answers a 99 before login with the policy of

@@ -12,8 +12,8 @@ L{asBoolean} and L{asNumber}.
 import math
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
-from typing import TypeAlias
+from collections.abc import Callable, Iterable
+from typing import TypeAlias, TypeVar
 
 from sip2acs.config.writer import TableKey, TOMLValue
 
@@ -32,6 +32,8 @@ Table: TypeAlias = dict[str, TOMLValue]
 One TOML table being built: C{[[listener]]}, C{[[institution]]} or
 C{[[account]]}.
 """
+
+_T = TypeVar("_T")
 
 KINDS = {"service": "listener", "institution": "institution", "login": "account"}
 """
@@ -172,6 +174,34 @@ class Report:
         self.troubled.add(KINDS.get((label or "").partition(" ")[0]))
         if table is not None:
             self.reported.add(table + (key,))
+
+    def valueOf(
+        self,
+        element: ET.Element,
+        label: str,
+        table: TableKey,
+        key: str,
+        name: str,
+        value: str,
+        convert: Callable[[str], _T | None],
+        expected: str,
+    ) -> _T | None:
+        """
+        Read an attribute's value with C{convert}.
+
+        @param key: The TOML key it becomes in C{table}.
+        @param name: The attribute, as the problem names it.
+        @param expected: What it should be, for the problem: C{"a number
+            of seconds"}.
+        @return: C{convert(value)}, or L{None} after reporting that
+            C{value} is not C{expected}.
+        """
+        converted = convert(value)
+        if converted is None:
+            self.problem(
+                element, label, "%s: %r is not %s" % (name, value, expected), table, key
+            )
+        return converted
 
     def warn(self, element: ET.Element, label: str | None, text: str) -> None:
         """
