@@ -33,8 +33,13 @@ import sys
 import threading
 import time
 
-from twisted.logger import ILogObserver, LogLevel, formatEvent, formatTime
-from twisted.logger._format import formatEventAsClassicLogText
+from twisted.logger import (
+    ILogObserver,
+    LogLevel,
+    formatEvent,
+    formatEventAsClassicLogText,
+    formatTime,
+)
 from zope.interface import implementer
 
 __all__ = ["FastTextObserver", "stdout", "logfile", "jsonlines", "syslog"]
