@@ -44,7 +44,8 @@ from sip2acs.acs.handlers.common import MAX_FEE_AMOUNT, feeAmount
 from sip2acs.acs.refusals import ADAPTER_OPERATIONS, refusal
 from sip2acs.acs.tracing import traceFrame
 from sip2acs.acs.wire import WireFormat, wrapPrint
-from sip2acs.ils.base import HOST_ZONE, Terminal, inZone, wallTime
+from sip2acs.ils.values import Terminal
+from sip2acs.ils.zones import HOST_ZONE, inZone, wallTime
 from sip2acs.sip import codec
 from sip2acs.sip.success import succeeded
 

@@ -21,8 +21,9 @@ from twisted.python import usage
 
 from sip2acs.acs.server import ACSServer, makeAdapter
 from sip2acs.config import DEFAULT_ADMIN_ENDPOINT, ConfigError, defaultConfig, loadConfig
-from sip2acs.ils.base import ILSUnavailable, zoneName
+from sip2acs.ils.base import ILSUnavailable
 from sip2acs.ils.interfaces import IILS
+from sip2acs.ils.zones import zoneName
 from sip2acs.ops.admin import DrainService, makeSite
 from sip2acs.ops.reload import ConfigReloader, ReloadService
 from sip2acs.transports.access import AccessGate

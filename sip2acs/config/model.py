@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 
 from sip2acs.acs.addresses import AddressList
-from sip2acs.ils.base import HOST_ZONE
+from sip2acs.ils.zones import HOST_ZONE
 from sip2acs.passwords import hashPassword
 
 __all__ = [
@@ -123,9 +123,9 @@ class InstitutionConfig:
     @ivar options: Every other key of the institution's table, for the
         adapter (e.g. C{database}, C{demo}).
     @ivar zone: The institution's time zone (setting C{timezone}, an IANA
-        name), L{HOST_ZONE <sip2acs.ils.base.HOST_ZONE>} by default: the
+        name), L{HOST_ZONE <sip2acs.ils.zones.HOST_ZONE>} by default: the
         zone of every time the adapter takes and gives, and of the dates
-        with a blank zone on the wire (see L{sip2acs.ils.base}).
+        with a blank zone on the wire (see L{sip2acs.ils.zones}).
     """
 
     id: str

@@ -26,7 +26,7 @@ from sip2acs.config.model import (
     InstitutionConfig,
     ListenerConfig,
 )
-from sip2acs.ils.base import zoneNamed
+from sip2acs.ils.zones import zoneNamed
 from sip2acs.passwords import isHashed
 from sip2acs.transports.tls import TLS_VERSIONS, TLSMaterialError, loadMaterial, normalizeSubject
 

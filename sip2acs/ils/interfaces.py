@@ -5,7 +5,7 @@ The seams of sip2acs, as zope interfaces.
 L{IILS} is the contract between the SIP2 session and a library's
 circulation system. It speaks in patrons, items, loans and payments, never
 in SIP2 frames: the session turns its results (the attrs classes in
-L{sip2acs.ils.base}) into responses.
+L{sip2acs.ils.values}) into responses.
 """
 
 from zope.interface import Attribute, Interface
@@ -33,11 +33,11 @@ class IILS(Interface):
 
     Every method but L{supports} returns a L{Deferred
     <twisted.internet.defer.Deferred>}; none may block the reactor thread.
-    C{terminal} is the L{Terminal <sip2acs.ils.base.Terminal>} asking: the
+    C{terminal} is the L{Terminal <sip2acs.ils.values.Terminal>} asking: the
     SC account, its institution, location and network address.
 
     Refusals are results with C{ok} false, a C{reason} code from
-    L{sip2acs.ils.base.Reason} and a screen message for the patron; a
+    L{sip2acs.ils.values.Reason} and a screen message for the patron; a
     failed Deferred means the system itself failed (the session then
     answers with a refusal saying the library system is unavailable).
 
@@ -66,7 +66,7 @@ class IILS(Interface):
 
         @param pin: The PIN the patron typed, or L{None} when none was sent.
             It is checked in constant time against a salted hash.
-        @return: Deferred firing with a L{Patron <sip2acs.ils.base.Patron>}
+        @return: Deferred firing with a L{Patron <sip2acs.ils.values.Patron>}
             (C{found} false for an unknown patron; C{pinValid} L{None}
             when no PIN was given).
         """
@@ -75,7 +75,7 @@ class IILS(Interface):
         """
         Look up an item for 17.
 
-        @return: Deferred firing with an L{Item <sip2acs.ils.base.Item>}
+        @return: Deferred firing with an L{Item <sip2acs.ils.values.Item>}
             (C{found} false for an unknown item).
         """
 
@@ -84,27 +84,27 @@ class IILS(Interface):
         Lend an item (11), or renew it when it is already out to the same
         patron and C{request.scRenewalPolicy} allows.
 
-        @type request: L{CheckoutRequest <sip2acs.ils.base.CheckoutRequest>}
+        @type request: L{CheckoutRequest <sip2acs.ils.values.CheckoutRequest>}
         @return: Deferred firing with a L{CirculationResult
-            <sip2acs.ils.base.CirculationResult>}, after the loan is durable.
+            <sip2acs.ils.values.CirculationResult>}, after the loan is durable.
         """
 
     def checkin(terminal, request):
         """
         Return an item (09).
 
-        @type request: L{CheckinRequest <sip2acs.ils.base.CheckinRequest>}
+        @type request: L{CheckinRequest <sip2acs.ils.values.CheckinRequest>}
         @return: Deferred firing with a L{CheckinResult
-            <sip2acs.ils.base.CheckinResult>}, after the return is durable.
+            <sip2acs.ils.values.CheckinResult>}, after the return is durable.
         """
 
     def renew(terminal, request):
         """
         Renew one loan (29).
 
-        @type request: L{RenewRequest <sip2acs.ils.base.RenewRequest>}
+        @type request: L{RenewRequest <sip2acs.ils.values.RenewRequest>}
         @return: Deferred firing with a L{CirculationResult
-            <sip2acs.ils.base.CirculationResult>}.
+            <sip2acs.ils.values.CirculationResult>}.
         """
 
     def renewAll(terminal, patronId, pin=None, feeAcknowledged=False):
@@ -112,25 +112,25 @@ class IILS(Interface):
         Renew every loan of a patron (65).
 
         @return: Deferred firing with a L{RenewAllResult
-            <sip2acs.ils.base.RenewAllResult>}.
+            <sip2acs.ils.values.RenewAllResult>}.
         """
 
     def hold(terminal, request):
         """
         Place, cancel or change a hold (15).
 
-        @type request: L{HoldRequest <sip2acs.ils.base.HoldRequest>}
+        @type request: L{HoldRequest <sip2acs.ils.values.HoldRequest>}
         @return: Deferred firing with a L{HoldResult
-            <sip2acs.ils.base.HoldResult>}.
+            <sip2acs.ils.values.HoldResult>}.
         """
 
     def feePaid(terminal, payment):
         """
         Record a payment taken by the SC (37).
 
-        @type payment: L{Payment <sip2acs.ils.base.Payment>}
+        @type payment: L{Payment <sip2acs.ils.values.Payment>}
         @return: Deferred firing with a L{PaymentResult
-            <sip2acs.ils.base.PaymentResult>}, after the payment is durable.
+            <sip2acs.ils.values.PaymentResult>}, after the payment is durable.
         """
 
     def blockPatron(terminal, patronId, cardRetained, reason):
@@ -138,7 +138,7 @@ class IILS(Interface):
         Block a patron's card at the SC's request (01).
 
         @param reason: The SC's explanation (C{AL}), kept as a note.
-        @return: Deferred firing with the L{Patron <sip2acs.ils.base.Patron>}
+        @return: Deferred firing with the L{Patron <sip2acs.ils.values.Patron>}
             as it is after the block.
         """
 
@@ -147,7 +147,7 @@ class IILS(Interface):
         Lift a block placed by L{blockPatron} (25).
 
         @return: Deferred firing with the L{Patron
-            <sip2acs.ils.base.Patron>} as it is afterwards.
+            <sip2acs.ils.values.Patron>} as it is afterwards.
         """
 
     def updateItemStatus(terminal, itemId, properties):
@@ -155,7 +155,7 @@ class IILS(Interface):
         Store item properties sent by the SC (19).
 
         @return: Deferred firing with an L{ItemStatusResult
-            <sip2acs.ils.base.ItemStatusResult>}.
+            <sip2acs.ils.values.ItemStatusResult>}.
         """
 
     def endPatronSession(terminal, patronId, pin=None):
@@ -163,5 +163,5 @@ class IILS(Interface):
         The patron is done at the SC (35).
 
         @return: Deferred firing with a L{SessionEnd
-            <sip2acs.ils.base.SessionEnd>}.
+            <sip2acs.ils.values.SessionEnd>}.
         """

@@ -9,7 +9,7 @@ from typing import Any
 from twisted.internet.defer import Deferred
 
 from sip2acs.acs.handlers.common import Session, money, pin, yn
-from sip2acs.ils.base import CheckinRequest, CheckoutRequest, RenewRequest
+from sip2acs.ils.values import CheckinRequest, CheckoutRequest, RenewRequest
 from sip2acs.sip import codec
 
 __all__ = ["checkin", "checkout", "renew", "renewAll"]

@@ -9,7 +9,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, succeed
 
 from sip2acs.acs.handlers.common import Session, feeAmount, pin
-from sip2acs.ils.base import Payment
+from sip2acs.ils.values import Payment
 from sip2acs.sip import codec
 
 __all__ = ["feePaid"]

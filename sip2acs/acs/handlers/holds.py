@@ -7,7 +7,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, succeed
 
 from sip2acs.acs.handlers.common import Session, pin
-from sip2acs.ils.base import HoldRequest
+from sip2acs.ils.values import HoldRequest
 from sip2acs.sip import codec
 
 __all__ = ["hold"]

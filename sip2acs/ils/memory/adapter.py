@@ -28,18 +28,7 @@ from datetime import datetime, tzinfo
 
 from twisted.internet.defer import Deferred, succeed
 
-from sip2acs.ils.base import (
-    CheckinRequest,
-    CheckinResult,
-    CheckoutRequest,
-    ILSBase,
-    Item,
-    ItemStatusResult,
-    Patron,
-    Reason,
-    SessionEnd,
-    Terminal,
-)
+from sip2acs.ils.base import ILSBase
 from sip2acs.ils.interfaces import OPERATIONS
 from sip2acs.ils.memory.requests import MemoryRequests
 from sip2acs.ils.memory.state import (
@@ -50,6 +39,17 @@ from sip2acs.ils.memory.state import (
     MemoryPatron,
     MemoryRules,
     refused,
+)
+from sip2acs.ils.values import (
+    CheckinRequest,
+    CheckinResult,
+    CheckoutRequest,
+    Item,
+    ItemStatusResult,
+    Patron,
+    Reason,
+    SessionEnd,
+    Terminal,
 )
 
 __all__ = [

@@ -12,7 +12,14 @@ from decimal import Decimal
 
 from twisted.internet.defer import Deferred, succeed
 
-from sip2acs.ils.base import (
+from sip2acs.ils.memory.state import (
+    MemoryHold,
+    MemoryItem,
+    MemoryPatron,
+    MemoryViews,
+    refused,
+)
+from sip2acs.ils.values import (
     HoldRequest,
     HoldResult,
     Patron,
@@ -21,13 +28,6 @@ from sip2acs.ils.base import (
     Reason,
     RenewAllResult,
     Terminal,
-)
-from sip2acs.ils.memory.state import (
-    MemoryHold,
-    MemoryItem,
-    MemoryPatron,
-    MemoryViews,
-    refused,
 )
 
 __all__ = ["MemoryRequests"]

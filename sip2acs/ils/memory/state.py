@@ -16,7 +16,7 @@ from decimal import Decimal
 import attrs
 from twisted.internet.defer import Deferred, succeed
 
-from sip2acs.ils.base import (
+from sip2acs.ils.values import (
     AlertType,
     CirculationResult,
     CirculationStatus,
@@ -25,8 +25,8 @@ from sip2acs.ils.base import (
     ItemRef,
     Patron,
     Reason,
-    inZone,
 )
+from sip2acs.ils.zones import inZone
 
 __all__ = [
     "MemoryPatron",
@@ -429,7 +429,7 @@ class MemoryViews:
         fills (on the shelf here, or in transit to the pickup branch), else
         home. Updates the item and the hold.
 
-        @return: The L{CheckinResult <sip2acs.ils.base.CheckinResult>}
+        @return: The L{CheckinResult <sip2acs.ils.values.CheckinResult>}
             fields saying so.
         """
         hold = self.trappedHold(item)

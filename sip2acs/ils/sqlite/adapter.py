@@ -27,7 +27,7 @@ from twisted.application.service import Service
 from twisted.internet.defer import fail, succeed
 from twisted.logger import Logger
 
-from sip2acs.ils.base import HOST_ZONE, ILSBase
+from sip2acs.ils.base import ILSBase
 from sip2acs.ils.interfaces import OPERATIONS, SESSION_OPERATIONS
 from sip2acs.ils.sqlite.circulation import Circulation
 from sip2acs.ils.sqlite.demo import loadDemo
@@ -40,6 +40,7 @@ from sip2acs.ils.sqlite.store import (
     openDatabase,
 )
 from sip2acs.ils.worker import SerialWorker
+from sip2acs.ils.zones import HOST_ZONE
 
 __all__ = ["SQLiteILS", "POOL_NAME"]
 
@@ -79,7 +80,7 @@ class SQLiteILS(ILSBase, Service):
         @param sortBins: The checkin sort bin mapping, see L{SortBins}.
         @param clock: A function returning the time now (aware, or naive
             wall time in C{zone}); the real time in C{zone} by default.
-        @param zone: The institution's time zone (see L{sip2acs.ils.base}):
+        @param zone: The institution's time zone (see L{sip2acs.ils.zones}):
             every time this adapter takes and gives is aware, in it; the
             host's local zone by default.
         @type zone: L{datetime.tzinfo}

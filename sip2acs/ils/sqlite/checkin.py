@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_ils_sqlite -*-
-# The result values of ils/base.py take lists (and None) through attrs converters that
+# The result values of ils/values.py take lists (and None) through attrs converters that
 # mypy types as their stored tuples (and str): arguments are not checked here until they are.
 """
 Checkins (09): ending the loan (with its overdue fine), routing the item,
@@ -17,18 +17,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sip2acs.ils.base import (
-    AlertType,
-    CheckinRequest,
-    CheckinResult,
-    FeeType,
-    Reason,
-)
 from sip2acs.ils.sqlite.fees import Fees
 from sip2acs.ils.sqlite.holds import Holds
 from sip2acs.ils.sqlite.items import Items
 from sip2acs.ils.sqlite.rules import MESSAGES, Rules, SortBins, dueDate
 from sip2acs.ils.sqlite.store import Operation, Row, Store
+from sip2acs.ils.values import AlertType, CheckinRequest, CheckinResult, FeeType, Reason
 
 __all__ = ["Checkins"]
 

@@ -13,12 +13,6 @@ someone else is checked in from them first.
 
 from __future__ import annotations
 
-from sip2acs.ils.base import (
-    CheckoutRequest,
-    CirculationResult,
-    FeeType,
-    Reason,
-)
 from sip2acs.ils.sqlite.checkin import Checkins
 from sip2acs.ils.sqlite.fees import Fees
 from sip2acs.ils.sqlite.holds import Holds
@@ -35,6 +29,7 @@ from sip2acs.ils.sqlite.rules import (
     refusalFor,
 )
 from sip2acs.ils.sqlite.store import Operation, Row, Store, appendLog, fromCents
+from sip2acs.ils.values import CheckoutRequest, CirculationResult, FeeType, Reason
 
 __all__ = ["Checkouts"]
 

@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_ils_sqlite -*-
-# The result values of ils/base.py take lists (and None) through attrs converters that
+# The result values of ils/values.py take lists (and None) through attrs converters that
 # mypy types as their stored tuples (and str): arguments are not checked here until they are.
 """
 The circulation operations of the embedded SQLite system, on one
@@ -11,7 +11,7 @@ Each public method is one operation of L{IILS
 ends with a row in the append-only C{transaction_log} table and commits
 before the method returns (a lookup is a read-only transaction and is not
 logged). Refusals are results (C{ok} false, a L{Reason
-<sip2acs.ils.base.Reason>} and a screen message), never exceptions; an
+<sip2acs.ils.values.Reason>} and a screen message), never exceptions; an
 exception means the database failed, and rolls the whole operation back.
 
 The work is done by one collaborator per concern, sharing the L{Store}:
@@ -19,7 +19,7 @@ L{Rules} (reference rows), L{Patrons}, L{Items}, L{Holds}, L{Fees},
 L{Checkins}, L{Renewals}, L{Checkouts}. This class only says which
 operation is which transaction.
 
-Times are aware, in the institution's zone (see L{sip2acs.ils.base} for
+Times are aware, in the institution's zone (see L{sip2acs.ils.zones} for
 the time model); the database keeps the zone's wall time as text (see
 L{sip2acs.ils.sqlite.store}). Reading a row never fails on its contents:
 a time or date that cannot be read (written by hand, or by an older
@@ -36,7 +36,16 @@ from typing import Any, TypeVar
 
 import attrs
 
-from sip2acs.ils.base import (
+from sip2acs.ils.sqlite.checkin import Checkins
+from sip2acs.ils.sqlite.checkout import Checkouts
+from sip2acs.ils.sqlite.fees import Fees
+from sip2acs.ils.sqlite.holds import Holds
+from sip2acs.ils.sqlite.items import Items
+from sip2acs.ils.sqlite.patrons import Patrons
+from sip2acs.ils.sqlite.renewals import Renewals
+from sip2acs.ils.sqlite.rules import Rules, SortBins
+from sip2acs.ils.sqlite.store import Operation, Store
+from sip2acs.ils.values import (
     CheckinRequest,
     CheckinResult,
     CheckoutRequest,
@@ -53,15 +62,6 @@ from sip2acs.ils.base import (
     SessionEnd,
     Terminal,
 )
-from sip2acs.ils.sqlite.checkin import Checkins
-from sip2acs.ils.sqlite.checkout import Checkouts
-from sip2acs.ils.sqlite.fees import Fees
-from sip2acs.ils.sqlite.holds import Holds
-from sip2acs.ils.sqlite.items import Items
-from sip2acs.ils.sqlite.patrons import Patrons
-from sip2acs.ils.sqlite.renewals import Renewals
-from sip2acs.ils.sqlite.rules import Rules, SortBins
-from sip2acs.ils.sqlite.store import Operation, Store
 
 __all__ = ["Circulation"]
 

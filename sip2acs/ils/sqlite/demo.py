@@ -70,8 +70,8 @@ from datetime import timedelta
 
 from sqlite_utils import Database
 
-from sip2acs.ils.base import FeeType
 from sip2acs.ils.sqlite.store import appendLog, writeTime
+from sip2acs.ils.values import FeeType
 from sip2acs.passwords import PIN_COST, hashPassword
 
 __all__ = ["loadDemo", "DEMO_PIN"]

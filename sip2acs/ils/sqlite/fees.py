@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_ils_sqlite -*-
-# The result values of ils/base.py take lists (and None) through attrs converters that
+# The result values of ils/values.py take lists (and None) through attrs converters that
 # mypy types as their stored tuples (and str): arguments are not checked here until they are.
 """
 Fees and payments (37): the rental fee of a loan, the overdue fine of a
@@ -13,10 +13,10 @@ negative amount).
 
 from __future__ import annotations
 
-from sip2acs.ils.base import FeeType, Payment, PaymentResult, Reason
 from sip2acs.ils.sqlite.patrons import Patrons
 from sip2acs.ils.sqlite.rules import MESSAGES, LoanRule, refusalFor
 from sip2acs.ils.sqlite.store import Operation, Row, Store, toCents
+from sip2acs.ils.values import FeeType, Payment, PaymentResult, Reason
 
 __all__ = ["Fees"]
 

@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_ils_sqlite -*-
-# The result values of ils/base.py take lists (and None) through attrs converters that
+# The result values of ils/values.py take lists (and None) through attrs converters that
 # mypy types as their stored tuples (and str): arguments are not checked here until they are.
 """
 Holds (15): placing, cancelling and changing them, and the queue a
@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sip2acs.ils.base import HoldRequest, HoldResult, Reason
 from sip2acs.ils.sqlite.items import Items
 from sip2acs.ils.sqlite.patrons import Patrons
 from sip2acs.ils.sqlite.rules import ACTIVE_HOLD, MAX_HOLD_PERIOD, MESSAGES, Rules
 from sip2acs.ils.sqlite.store import Operation, Row, Store
+from sip2acs.ils.values import HoldRequest, HoldResult, Reason
 
 __all__ = ["Holds"]
 

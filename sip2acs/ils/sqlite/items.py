@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_ils_sqlite -*-
-# The result values of ils/base.py take lists (and None) through attrs converters that
+# The result values of ils/values.py take lists (and None) through attrs converters that
 # mypy types as their stored tuples (and str): arguments are not checked here until they are.
 """
 Items: looking them up (17), their open loan and hold queue, and storing
@@ -13,15 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sip2acs.ils.base import (
+from sip2acs.ils.sqlite.rules import ACTIVE_HOLD, MESSAGES, Rules
+from sip2acs.ils.sqlite.store import Operation, Row, Store, fromCents
+from sip2acs.ils.values import (
     CirculationStatus,
     FeeType,
     Item,
     ItemStatusResult,
     Reason,
 )
-from sip2acs.ils.sqlite.rules import ACTIVE_HOLD, MESSAGES, Rules
-from sip2acs.ils.sqlite.store import Operation, Row, Store, fromCents
 
 __all__ = ["Items", "itemFields", "STATUS_CODES"]
 

@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_ils_sqlite -*-
-# The result values of ils/base.py take lists (and None) through attrs converters that
+# The result values of ils/values.py take lists (and None) through attrs converters that
 # mypy types as their stored tuples (and str): arguments are not checked here until they are.
 """
 Patrons: looking them up (23, 63), their standing (loans, balance, the
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import attrs
 
-from sip2acs.ils.base import ItemRef, Patron, Reason
 from sip2acs.ils.sqlite.rules import ACTIVE_HOLD, MESSAGES, LoanRule, Rules, refusalFor
 from sip2acs.ils.sqlite.store import Operation, Row, Store, fromCents
+from sip2acs.ils.values import ItemRef, Patron, Reason
 from sip2acs.passwords import VerifiedCache
 
 __all__ = ["Patrons", "PatronState", "PRIVILEGES_DENIED"]

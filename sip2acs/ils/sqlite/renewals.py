@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_ils_sqlite -*-
-# The result values of ils/base.py take lists (and None) through attrs converters that
+# The result values of ils/values.py take lists (and None) through attrs converters that
 # mypy types as their stored tuples (and str): arguments are not checked here until they are.
 """
 Renewals: one loan (29, or a checkout of an item the patron already has),
@@ -16,13 +16,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sip2acs.ils.base import (
-    CirculationResult,
-    FeeType,
-    Reason,
-    RenewAllResult,
-    RenewRequest,
-)
 from sip2acs.ils.sqlite.fees import Fees
 from sip2acs.ils.sqlite.items import Items, itemFields
 from sip2acs.ils.sqlite.patrons import Patrons
@@ -35,6 +28,13 @@ from sip2acs.ils.sqlite.rules import (
     refusalFor,
 )
 from sip2acs.ils.sqlite.store import Operation, Row, Store, fromCents
+from sip2acs.ils.values import (
+    CirculationResult,
+    FeeType,
+    Reason,
+    RenewAllResult,
+    RenewRequest,
+)
 
 __all__ = ["Renewals"]
 

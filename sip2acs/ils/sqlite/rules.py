@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_ils_sqlite -*-
-# The result values of ils/base.py take lists (and None) through attrs converters that
+# The result values of ils/values.py take lists (and None) through attrs converters that
 # mypy types as their stored tuples (and str): arguments are not checked here until they are.
 """
 The circulation rules: loan rules and limits, sort bins, refusal messages.
@@ -26,7 +26,7 @@ record: a date out of bounds is replaced by now (or, for a due date, by the
 rule's due date), and the transaction log detail says so. A hold
 expiration must be after now and at most L{MAX_HOLD_PERIOD} ahead; a hold
 request with another is refused (L{Reason.BAD_DATE
-<sip2acs.ils.base.Reason.BAD_DATE>}).
+<sip2acs.ils.values.Reason.BAD_DATE>}).
 
 "This branch", where a checkin happens, is the checkin's current location
 (C{AP}) if it is a branch code, else the terminal's location (C{CP}) if it
@@ -41,8 +41,8 @@ from typing import Any
 
 import attrs
 
-from sip2acs.ils.base import AlertType, CirculationResult, Reason, Terminal
 from sip2acs.ils.sqlite.store import Institution, Operation, Row, Store
+from sip2acs.ils.values import AlertType, CirculationResult, Reason, Terminal
 
 __all__ = [
     "LoanRule",

@@ -37,7 +37,9 @@ import attrs
 from sqlite_utils import Database
 from twisted.logger import Logger
 
-from sip2acs.ils.base import HOST_ZONE, ILSUnavailable, Terminal, inZone
+from sip2acs.ils.base import ILSUnavailable
+from sip2acs.ils.values import Terminal
+from sip2acs.ils.zones import HOST_ZONE, inZone
 
 __all__ = [
     "DatabaseError",
@@ -349,7 +351,7 @@ def appendLog(conn: sqlite3.Connection, at: datetime, operation: str, *,
     @param conn: The sqlite3 connection.
     @param at: When (internal times are already in the institution's zone).
     @param operation: The operation name (an L{IILS} method, or C{import}).
-    @param terminal: The L{Terminal <sip2acs.ils.base.Terminal>}, or
+    @param terminal: The L{Terminal <sip2acs.ils.values.Terminal>}, or
         L{None} for the command line.
     @return: The row id: the transaction id reported to the SC.
     """

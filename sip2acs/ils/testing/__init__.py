@@ -29,13 +29,13 @@ adapter that:
     C{*} matches any patron class or item type);
   - has its clock pinned at C{library.now} and works in C{library.zone}:
     every time it returns is aware, in that zone (see
-    L{sip2acs.ils.base});
+    L{sip2acs.ils.zones});
   - supports every operation (C{supports()} true for each of
     L{OPERATIONS <sip2acs.ils.interfaces.OPERATIONS>});
   - is stopped by the test's own cleanup (C{addCleanup}).
 
 The contract checks result shapes, refusals as values with a
-L{Reason <sip2acs.ils.base.Reason>} and a screen message, unknown patrons
+L{Reason <sip2acs.ils.values.Reason>} and a screen message, unknown patrons
 and items, PIN checks, checkout/checkin/renew round trips, hold placing,
 changing and cancelling, fee payments, card blocks, aware times and
 C{verifyObject}. It does not check a system's own policy (loan periods by

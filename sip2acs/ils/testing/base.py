@@ -11,19 +11,19 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, maybeDeferred
 
-from sip2acs.ils.base import (
+from sip2acs.ils.testing.library import (
+    CONTRACT_NOW,
+    CONTRACT_ZONE,
+    ContractLibrary,
+    contractLibrary,
+)
+from sip2acs.ils.values import (
     CheckinRequest,
     CheckoutRequest,
     HoldRequest,
     Payment,
     RenewRequest,
     Terminal,
-)
-from sip2acs.ils.testing.library import (
-    CONTRACT_NOW,
-    CONTRACT_ZONE,
-    ContractLibrary,
-    contractLibrary,
 )
 
 __all__ = ["ContractCase", "DENIED"]

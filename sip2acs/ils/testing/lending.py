@@ -8,9 +8,9 @@ requests and results.
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from sip2acs.ils.base import AlertType, CirculationStatus, FeeType, Reason
 from sip2acs.ils.testing.base import ContractCase
 from sip2acs.ils.testing.library import PIN
+from sip2acs.ils.values import AlertType, CirculationStatus, FeeType, Reason
 
 __all__ = ["LendingContract"]
 

@@ -45,7 +45,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from sip2acs.ils.base import FeeType
+from sip2acs.ils.values import FeeType
 
 __all__ = [
     "PIN",

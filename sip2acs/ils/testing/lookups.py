@@ -10,10 +10,10 @@ from decimal import Decimal
 
 from zope.interface.verify import verifyObject
 
-from sip2acs.ils.base import CirculationStatus, FeeType
 from sip2acs.ils.interfaces import IILS, OPERATIONS
 from sip2acs.ils.testing.base import DENIED, ContractCase
 from sip2acs.ils.testing.library import PIN
+from sip2acs.ils.values import CirculationStatus, FeeType
 
 __all__ = ["LookupContract"]
 

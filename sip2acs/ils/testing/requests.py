@@ -8,9 +8,9 @@ The adapter contract, part three: the patron's other requests: renew
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sip2acs.ils.base import AlertType, Reason
 from sip2acs.ils.testing.base import DENIED, ContractCase
 from sip2acs.ils.testing.library import PIN
+from sip2acs.ils.values import AlertType, Reason
 
 __all__ = ["RequestContract"]
 
