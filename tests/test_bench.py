@@ -6,9 +6,12 @@ Nothing here depends on how fast anything is.
 import json
 import os
 
+from twisted.python.reflect import namedAny
 from twisted.trial.unittest import SynchronousTestCase
 
+from sip2acs import tools
 from sip2acs.tools import bench, cli
+from sip2acs.tools.bench import data, load, report, server
 
 
 class PercentileTests(SynchronousTestCase):
@@ -21,6 +24,59 @@ class PercentileTests(SynchronousTestCase):
         self.assertEqual(bench.percentile(values, 0.99), 99)
         self.assertEqual(bench.percentile(values, 1.0), 100)
         self.assertEqual(bench.percentile([7], 0.99), 7)
+
+
+class PackageTests(SynchronousTestCase):
+    """
+    The package's modules and what L{sip2acs.tools.bench} re-exports.
+    """
+
+    def test_reexports(self) -> None:
+        """
+        Every name the package promises is the object of the module it
+        lives in, and the memory adapter factory the bench's server
+        configuration names imports.
+        """
+        modules = (data, load, report, server)
+        for name in bench.__all__:
+            if name in ("register", "run"):
+                continue
+            homes = [m for m in modules if getattr(m, name, None) is getattr(bench, name)]
+            self.assertTrue(homes, name)
+        self.assertIs(namedAny("sip2acs.tools.bench.benchLibrary"), data.benchLibrary)
+
+    def test_dataSet(self) -> None:
+        """
+        The data set's patrons and items, the same in SQLite and in the
+        memory adapter.
+        """
+        self.assertEqual((data.patronId(7), data.itemId(7)), ("BP000007", "BI0000007"))
+        ils = data.benchLibrary({"patrons": 3, "items": 5}, None)
+        self.assertEqual((sorted(ils.patrons), sorted(ils.items)[-1]),
+                         (["BP000000", "BP000001", "BP000002"], "BI0000004"))
+        ils.calls.append("kept?")
+        self.assertEqual(list(ils.calls), [])
+
+    def test_statsWindow(self) -> None:
+        """
+        L{report.Stats} counts only inside the measured window.
+        """
+        stats = report.Stats()
+        stats.record("63", 0.5, True)
+        stats.measuring = True
+        stats.record("63", 0.25, False)
+        self.assertEqual((stats.completed, stats.latencies, stats.refusals),
+                         (1, {"63": [0.25]}, {"63": 1}))
+
+    def test_serverImportsThisPackage(self) -> None:
+        """
+        The started server is given the folder holding this very
+        C{sip2acs} package on its C{PYTHONPATH}.
+        """
+        self.assertEqual(
+            os.path.join(server.packageFolder(), "sip2acs", "tools", "__init__.py"),
+            os.path.abspath(tools.__file__),
+        )
 
 
 class HarnessTests(SynchronousTestCase):

@@ -1,0 +1,138 @@
+# -*- test-case-name: tests.test_bench -*-
+"""
+What the bench measured and how it says so: the latencies and outcomes
+gathered during the measured window (L{Stats}), the figures of a run
+(L{summarize}, with L{percentile}), the text report (L{printReport}) and
+the machine line of the JSON report (L{machine}).
+"""
+
+import math
+import os
+import platform
+import sys
+from collections.abc import Sequence
+from typing import IO, Any, cast
+
+__all__ = ["Stats", "percentile", "summarize", "printReport", "machine"]
+
+
+class Stats:
+    """
+    Latencies and outcomes per message type, during the measured window.
+
+    @ivar latencies: Seconds per exchange, by message type.
+    @ivar refusals: How many answers were not the expected ones, by type.
+    @ivar errors: How many kiosks failed (set at the end of a run).
+    @ivar measuring: Whether the measured window is open: L{record} keeps
+        nothing outside it.
+    @ivar completed: Exchanges completed in the measured window.
+    """
+
+    def __init__(self) -> None:
+        self.latencies: dict[str, list[float]] = {}
+        self.refusals: dict[str, int] = {}
+        self.errors = 0
+        self.measuring = False
+        self.completed = 0
+
+    def record(self, kind: str, seconds: float, ok: bool) -> None:
+        """
+        Count one exchange of message type C{kind} that took C{seconds}
+        and was answered as expected (C{ok}) or not.
+        """
+        if not self.measuring:
+            return
+        self.completed += 1
+        self.latencies.setdefault(kind, []).append(seconds)
+        if not ok:
+            self.refusals[kind] = self.refusals.get(kind, 0) + 1
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """
+    The C{fraction} (0..1) percentile of sorted C{values} (nearest rank).
+    """
+    if not values:
+        return float("nan")
+    index = min(len(values), max(1, math.ceil(fraction * len(values)))) - 1
+    return values[index]
+
+
+def summarize(
+    stats: Stats, measured: float, cpuSeconds: float | None, memory: tuple[int, int] | None
+) -> dict[str, Any]:
+    """
+    The figures of one load run, as a dict.
+    """
+    total = stats.completed
+    perType = {}
+    for kind in ("63", "17", "11", "09"):
+        values = sorted(stats.latencies.get(kind, []))
+        if not values:
+            continue
+        perType[kind] = {
+            "count": len(values),
+            "p50_ms": percentile(values, 0.50) * 1000,
+            "p90_ms": percentile(values, 0.90) * 1000,
+            "p99_ms": percentile(values, 0.99) * 1000,
+            "max_ms": values[-1] * 1000,
+            "refusals": stats.refusals.get(kind, 0),
+        }
+    every = sorted(v for vs in stats.latencies.values() for v in vs)
+    return {
+        "requests": total,
+        "seconds": measured,
+        "requests_per_s": total / measured if measured else 0,
+        "p50_ms": percentile(every, 0.50) * 1000,
+        "p90_ms": percentile(every, 0.90) * 1000,
+        "p99_ms": percentile(every, 0.99) * 1000,
+        "max_ms": every[-1] * 1000 if every else float("nan"),
+        "errors": stats.errors,
+        "refusals": sum(stats.refusals.values()),
+        "server_cpu_us_per_request": (
+            cpuSeconds / total * 1e6 if total and cpuSeconds is not None else None
+        ),
+        "server_rss_mb": memory[0] / 2**20 if memory else None,
+        "server_peak_rss_mb": memory[1] / 2**20 if memory else None,
+        "by_type": perType,
+    }
+
+
+def printReport(title: str, figures: dict[str, Any], out: IO[str] = sys.stdout) -> None:
+    """
+    Write the figures of L{summarize} as the bench's text report.
+    """
+    w = out.write
+    w("\n== %s ==\n" % (title,))
+    w("%d requests in %.1f s: %.0f requests/s; latency p50 %.2f ms, p90 %.2f ms, "
+      "p99 %.2f ms, max %.2f ms\n" % (
+          figures["requests"], figures["seconds"], figures["requests_per_s"],
+          figures["p50_ms"], figures["p90_ms"], figures["p99_ms"], figures["max_ms"]))
+    if figures["server_cpu_us_per_request"] is not None:
+        w("server CPU %.1f us/request; server memory %.1f MB resident, %.1f MB peak\n" % (
+            figures["server_cpu_us_per_request"], figures["server_rss_mb"],
+            figures["server_peak_rss_mb"]))
+    w("errors %d, refusals %d\n" % (figures["errors"], figures["refusals"]))
+    w("%-4s %8s %9s %9s %9s %9s %8s\n" % ("type", "count", "p50 ms", "p90 ms", "p99 ms",
+                                         "max ms", "refused"))
+    for kind, row in figures["by_type"].items():
+        w("%-4s %8d %9.2f %9.2f %9.2f %9.2f %8d\n" % (
+            kind, row["count"], row["p50_ms"], row["p90_ms"], row["p99_ms"],
+            row["max_ms"], row["refusals"]))
+
+
+def machine() -> str:
+    """
+    The machine the bench runs on, in one line: CPU model, cores, Python.
+    """
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return "%s, %d cores, Python %s" % (model or platform.machine(), cast(int, os.cpu_count()),
+                                        platform.python_version())

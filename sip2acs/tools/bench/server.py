@@ -1,0 +1,227 @@
+# -*- test-case-name: tests.test_bench -*-
+"""
+The server under measurement: a C{twistd sip2acs} child process configured
+for the bench's data set and pinned to one core (L{Server}), a throw-away
+certificate for TLS runs (L{makeCertificate}), and what /proc says of a
+process's CPU time and memory (L{processCPU}, L{processMemory}).
+"""
+
+import ipaddress
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+import sip2acs
+from sip2acs.passwords import hashPassword
+from sip2acs.tools.bench.data import INSTITUTION, LOGIN, PASSWORD
+
+__all__ = [
+    "CONFIG",
+    "Server",
+    "packageFolder",
+    "makeCertificate",
+    "processCPU",
+    "processMemory",
+]
+
+_PORT = re.compile(r"SIP2ServerFactory[^\n]* starting on (\d+)")
+
+CONFIG = """\
+[[listener]]
+endpoint = "tcp:0:interface=127.0.0.1"
+login-timeout = 600
+idle-timeout = 0
+{tls}
+[[institution]]
+id = "{institution}"
+library-name = "sip2acs bench"
+{adapter}
+
+[[account]]
+login = "{login}"
+password = "{hash}"
+institution = "{institution}"
+location = "MAIN"
+"""
+
+
+def packageFolder() -> str:
+    """
+    The folder holding this very C{sip2acs} package: the first entry of
+    the server's C{PYTHONPATH}, so that it runs the code under measurement
+    whatever the working directory.
+    """
+    return os.path.dirname(os.path.dirname(os.path.abspath(sip2acs.__file__)))
+
+
+class Server:
+    """
+    A C{twistd sip2acs} child process pinned to one core.
+
+    @ivar ports: The ports it listens on: the plain listener's, then the
+        TLS listener's if there is one.
+    @ivar pid: Its process id.
+    """
+
+    def __init__(
+        self,
+        workdir: str,
+        database: str | None,
+        core: int,
+        tls: tuple[str, str] | None = None,
+        logger: str = "default",
+        memory: tuple[int, int] | None = None,
+    ) -> None:
+        """
+        Write the configuration and start the server; return once it
+        listens.
+
+        @param database: The SQLite data set, used unless C{memory} is given.
+        @param core: The core to pin it to; negative: no pinning.
+        @param tls: C{(certificate path, key path)} for a TLS listener.
+        @param logger: C{"default"} (twistd's text log) or C{"fast"}
+            (L{sip2acs.ops.observers.logfile}).
+        @param memory: C{(patrons, items)} for the in-memory adapter
+            (L{sip2acs.tools.bench.data.benchLibrary}).
+        """
+        self.workdir = workdir
+        self.log = os.path.join(workdir, "twistd.log")
+        config = os.path.join(workdir, "sip2acs.toml")
+        tlsListener = ""
+        if tls is not None:
+            tlsListener = (
+                '[[listener]]\nendpoint = "tcp:0:interface=127.0.0.1"\n'
+                'transport = "tls"\ncertificate = "%s"\nprivate-key = "%s"\n'
+                "login-timeout = 600\nidle-timeout = 0\n" % tls
+            )
+        with open(config, "w") as f:
+            f.write(CONFIG.format(
+                adapter='database = "%s"' % (database,) if memory is None else (
+                    'adapter = "sip2acs.tools.bench.benchLibrary"\npatrons = %d\nitems = %d'
+                    % memory),
+                login=LOGIN, institution=INSTITUTION,
+                hash=hashPassword(PASSWORD, cost=10), tls=tlsListener))
+        logging = ["--logfile=" + self.log]
+        env = dict(os.environ)
+        # The server must import this very sip2acs, whatever the directory.
+        inherited = [os.path.abspath(p) for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        env["PYTHONPATH"] = os.pathsep.join([packageFolder()] + inherited)
+        if logger == "fast":
+            logging = ["--logger=sip2acs.ops.observers.logfile"]
+            env["SIP2ACS_LOG"] = self.log
+        args = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
+                "--nodaemon", "--pidfile=", *logging, "sip2acs", "--config", config]
+        preexec: Callable[[], None] | None = None
+        if core >= 0 and hasattr(os, "sched_setaffinity"):
+            preexec = lambda: os.sched_setaffinity(0, {core})  # noqa: E731
+        self.errors = os.path.join(workdir, "twistd.stderr")
+        with open(self.errors, "wb") as errors:
+            self.process = subprocess.Popen(
+                args, cwd=workdir, env=env, preexec_fn=preexec, stdin=subprocess.DEVNULL,
+                stdout=errors, stderr=subprocess.STDOUT)
+        self.pid = self.process.pid
+        try:
+            self.ports = self._waitForPorts(2 if tls else 1)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _waitForPorts(self, count: int, timeout: float = 60) -> list[int]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit("bench: the server exited:\n" + self.output())
+            ports = [int(p) for p in _PORT.findall(self.output())]
+            if len(ports) >= count:
+                return ports
+            time.sleep(0.1)
+        raise SystemExit("bench: the server did not listen in time:\n" + self.output())
+
+    def output(self) -> str:
+        """
+        What the server has logged and written to its standard error so far.
+        """
+        text = ""
+        for path in (self.log, self.errors):
+            try:
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    text += f.read()
+            except OSError:
+                pass
+        return text
+
+    def stop(self) -> None:
+        """
+        Terminate the server (kill it if it takes more than 30 seconds).
+        """
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def processCPU(pid: int) -> float:
+    """
+    CPU seconds (user + system, all threads) a process has used.
+    """
+    with open("/proc/%d/stat" % (pid,)) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def processMemory(pid: int) -> tuple[int, int]:
+    """
+    C{(resident, peak resident)} memory of a process, in bytes.
+    """
+    values = {}
+    with open("/proc/%d/status" % (pid,)) as f:
+        for line in f:
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                values[key] = int(rest.split()[0]) * 1024
+    return values.get("VmRSS", 0), values.get("VmHWM", 0)
+
+
+def makeCertificate(workdir: str) -> tuple[str, str]:
+    """
+    A throw-away CA and server certificate for 127.0.0.1, for TLS runs.
+
+    @return: C{(certificate path, private key path)}, both PEM files in
+        C{workdir}.
+    """
+    from datetime import timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sip2acs bench")])
+    now = datetime.utcnow()
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    certPath = os.path.join(workdir, "bench-cert.pem")
+    keyPath = os.path.join(workdir, "bench-key.pem")
+    with open(certPath, "wb") as f:
+        f.write(certificate.public_bytes(serialization.Encoding.PEM))
+    with open(keyPath, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM,
+                                  serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    return certPath, keyPath
