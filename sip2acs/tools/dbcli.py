@@ -34,7 +34,7 @@ from sip2acs.ils.sqlite.demo import loadDemo
 from sip2acs.ils.sqlite.importing import KINDS, CSVImportError, ImportSummary, importCSV
 from sip2acs.ils.sqlite.store import DatabaseError, migrations, openDatabase
 
-__all__ = ["register", "importCSV", "CSVImportError", "ImportSummary"]
+__all__ = ["register", "main", "importCSV", "CSVImportError", "ImportSummary"]
 
 DEFAULT_DATABASE = "sip2acs.sqlite3"
 
@@ -247,3 +247,18 @@ def register(subparsers):
     _databaseOption(imports)
     imports.set_defaults(func=runImport)
     return db
+
+
+def main(argv: list[str]) -> int:
+    """
+    Run one C{sip2acs db} command, as C{sip2acs db ARGV...} would: for
+    tools that build databases (C{sip2acs bench}) without the whole
+    command line.
+
+    @param argv: The arguments after C{db}, e.g. C{["init", "--database", path]}.
+    @return: The exit status.
+    """
+    parser = argparse.ArgumentParser(prog="sip2acs")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["db", *argv])
+    return int(args.func(args))

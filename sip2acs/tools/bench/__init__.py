@@ -5,7 +5,7 @@ C{sip2acs bench}: measure a sip2acs server under a kiosk load.
     sip2acs bench                      # 100 kiosks for 20 s on a fresh data set
     sip2acs bench --kiosks 1           # latency of a single kiosk
     sip2acs bench --idle 10000         # memory per logged-in idle connection
-    sip2acs bench --target 127.0.0.1:6001 --server-pid 1234 --login L --password P
+    sip2acs bench --target 127.0.0.1:6001 --server-pid 1234   # a running server
 
 By default the bench generates a data set through the project's own import
 path (C{sip2acs db import}: 10,000 patrons and 100,000 items, timed), starts
@@ -22,7 +22,9 @@ The kiosks are L{sip2acs.client} connections on a reactor of their own
 (L{load.react <sip2acs.tools.bench.load.react>}), so that the command also
 runs where a reactor is installed.
 
-Only loopback targets are accepted.
+Only loopback targets are accepted. A C{--target} server must have the
+bench's account (login C{bench}, password C{bench-password}, institution
+C{BENCH}) and its data set (C{--database} of an earlier run).
 
 This package: L{data <sip2acs.tools.bench.data>} (the data set, and
 L{benchLibrary} for C{--ils memory}), L{server <sip2acs.tools.bench.server>}

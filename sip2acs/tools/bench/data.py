@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import IO, Any
 
 from sip2acs.ils.memory import MemoryILS, MemoryItem, MemoryPatron
-from sip2acs.tools import cli
+from sip2acs.tools import dbcli
 
 __all__ = [
     "INSTITUTION",
@@ -73,14 +73,14 @@ def generateData(
         "%s,Bench Title %d,BEN %07d\n" % (itemId(n), n, n) for n in range(items)])
     timings = {}
     for step, argv in [
-        ("init", ["db", "init", "--database", database, "--institution",
+        ("init", ["init", "--database", database, "--institution",
                   INSTITUTION, "--branch", "MAIN"]),
-        ("rules", ["db", "import", "rules", rules, "--replace", "--database", database]),
-        ("patrons", ["db", "import", "patrons", patronsCSV, "--database", database]),
-        ("items", ["db", "import", "items", itemsCSV, "--database", database]),
+        ("rules", ["import", "rules", rules, "--replace", "--database", database]),
+        ("patrons", ["import", "patrons", patronsCSV, "--database", database]),
+        ("items", ["import", "items", itemsCSV, "--database", database]),
     ]:
         started = time.perf_counter()
-        if cli.main(argv) != 0:
+        if dbcli.main(argv) != 0:
             raise SystemExit("bench: generating the data set failed at %s" % (step,))
         timings[step] = time.perf_counter() - started
     return database, timings

@@ -8,11 +8,11 @@ process's CPU time and memory (L{processCPU}, L{processMemory}).
 
 import ipaddress
 import os
-import re
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 import sip2acs
@@ -23,16 +23,15 @@ __all__ = [
     "CONFIG",
     "Server",
     "packageFolder",
+    "freePort",
     "makeCertificate",
     "processCPU",
     "processMemory",
 ]
 
-_PORT = re.compile(r"SIP2ServerFactory[^\n]* starting on (\d+)")
-
 CONFIG = """\
 [[listener]]
-endpoint = "tcp:0:interface=127.0.0.1"
+endpoint = "tcp:{port}:interface=127.0.0.1"
 login-timeout = 600
 idle-timeout = 0
 {tls}
@@ -47,6 +46,32 @@ password = "{hash}"
 institution = "{institution}"
 location = "MAIN"
 """
+
+
+def freePort(avoid: Iterable[int] = ()) -> int:
+    """
+    A loopback TCP port free at the moment, for the server to listen on:
+    the bench knows its ports without reading them from the server's log.
+    (Another program could take it before the server does; the server
+    then exits saying so, and the bench with it.)
+    """
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port: int = s.getsockname()[1]
+        if port not in avoid:
+            return port
+
+
+def _accepts(port: int) -> bool:
+    """
+    Whether something accepts TCP connections on loopback C{port}.
+    """
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def packageFolder() -> str:
@@ -91,19 +116,21 @@ class Server:
         self.workdir = workdir
         self.log = os.path.join(workdir, "twistd.log")
         config = os.path.join(workdir, "sip2acs.toml")
+        self.ports = [freePort()]
         tlsListener = ""
         if tls is not None:
+            self.ports.append(freePort(avoid=self.ports))
             tlsListener = (
-                '[[listener]]\nendpoint = "tcp:0:interface=127.0.0.1"\n'
+                '[[listener]]\nendpoint = "tcp:%d:interface=127.0.0.1"\n'
                 'transport = "tls"\ncertificate = "%s"\nprivate-key = "%s"\n'
-                "login-timeout = 600\nidle-timeout = 0\n" % tls
+                "login-timeout = 600\nidle-timeout = 0\n" % (self.ports[1], *tls)
             )
         with open(config, "w") as f:
             f.write(CONFIG.format(
                 adapter='database = "%s"' % (database,) if memory is None else (
                     'adapter = "sip2acs.tools.bench.benchLibrary"\npatrons = %d\nitems = %d'
                     % memory),
-                login=LOGIN, institution=INSTITUTION,
+                login=LOGIN, institution=INSTITUTION, port=self.ports[0],
                 hash=hashPassword(PASSWORD, cost=10), tls=tlsListener))
         logging = ["--logfile=" + self.log]
         env = dict(os.environ)
@@ -125,19 +152,23 @@ class Server:
                 stdout=errors, stderr=subprocess.STDOUT)
         self.pid = self.process.pid
         try:
-            self.ports = self._waitForPorts(2 if tls else 1)
+            self._waitForPorts()
         except BaseException:
             self.stop()
             raise
 
-    def _waitForPorts(self, count: int, timeout: float = 60) -> list[int]:
+    def _waitForPorts(self, timeout: float = 60) -> None:
+        """
+        Wait until the server accepts connections on each of its ports.
+        """
         deadline = time.monotonic() + timeout
+        waiting = list(self.ports)
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise SystemExit("bench: the server exited:\n" + self.output())
-            ports = [int(p) for p in _PORT.findall(self.output())]
-            if len(ports) >= count:
-                return ports
+            waiting = [port for port in waiting if not _accepts(port)]
+            if not waiting:
+                return
             time.sleep(0.1)
         raise SystemExit("bench: the server did not listen in time:\n" + self.output())
 
