@@ -149,24 +149,38 @@ class Options(usage.Options):
             ) from e
 
 
+class BridgeService(MultiService):
+    """
+    The bridge's service tree.
+
+    @ivar bridgeFactory: The L{BridgeFactory} every listener shares.
+    @ivar reloader: The L{ReloadService} reloading the TLS files on SIGHUP.
+    @ivar listeners: The L{ListeningService} of each C{--listen}.
+    """
+
+    def __init__(self, bridgeFactory: BridgeFactory, reloader: ReloadService) -> None:
+        MultiService.__init__(self)
+        self.bridgeFactory = bridgeFactory
+        self.reloader = reloader
+        self.listeners: list[ListeningService] = []
+        reloader.setServiceParent(self)
+
+
 def makeService(options, reactor=None):
     """
     The bridge: one listener per C{--listen}, all relaying to the upstream,
     and SIGHUP reloading the TLS files.
 
-    @rtype: L{MultiService}
+    @rtype: L{BridgeService}
     """
     if reactor is None:
         from twisted.internet import reactor
-    top = MultiService()
     factory = BridgeFactory(
         reactor, options["host"], options["port"], options["tls"], options["timeout"]
     )
-    top.bridgeFactory = factory
-    top.reloader = ReloadService(reactor)
-    top.reloader.addReloader("bridge TLS files", options["tls"].reload)
-    top.reloader.setServiceParent(top)
-    top.listeners = []
+    reloader = ReloadService(reactor)
+    reloader.addReloader("bridge TLS files", options["tls"].reload)
+    top = BridgeService(factory, reloader)
     for description in options["listen"]:
         try:
             endpoint = serverFromString(reactor, description)

@@ -220,6 +220,10 @@ class ServerService(MultiService):
     server (their start failing is logged, and the server runs on).
 
     @ivar acsServer: The L{ACSServer <sip2acs.acs.server.ACSServer>}.
+    @ivar reloader: The L{ReloadService} (SIGHUP) re-reading the
+        configuration and TLS files.
+    @ivar adminService: The admin listener's service, or L{None} without
+        one.
     """
 
     log = Logger()
@@ -228,6 +232,8 @@ class ServerService(MultiService):
         MultiService.__init__(self)
         self._reactor = reactor
         self.acsServer = None
+        self.reloader = None
+        self.adminService = None
 
     def isAdapter(self, service):
         """
@@ -492,9 +498,7 @@ def listenerService(server, listener, reactor, reloader=None):
         endpoint = serverFromString(reactor, listener.endpoint)
     except (ValueError, TypeError, KeyError) as e:
         raise SystemExit("listener %s: bad endpoint: %s" % (listener.endpoint, e)) from e
-    service = ListeningService(endpoint, listenerFactory(server, listener, reactor, tls))
-    service.tls = tls
-    return service
+    return ListeningService(endpoint, listenerFactory(server, listener, reactor, tls))
 
 
 def adapterKey(institution):
@@ -582,7 +586,6 @@ def makeService(options, reactor=None):
         service.setServiceParent(top)
     # SIGUSR1/SIGUSR2 drain and resume, with or without an admin listener.
     DrainService(server.readiness, reactor).setServiceParent(top)
-    top.adminService = None
     if config.admin.endpoint is not None:
         site = makeSite(server, reactor, config.admin.healthTimeout)
         top.adminService = strports.service(config.admin.endpoint, site, reactor=reactor)
