@@ -15,7 +15,15 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.testing import EventLoggingObserver
 from twisted.logger import globalLogPublisher
 
-from sip2acs.config import AccountConfig, Config, InstitutionConfig, ListenerConfig
+from sip2acs.config import (
+    AccessSettings,
+    AccountConfig,
+    Config,
+    InstitutionConfig,
+    ListenerConfig,
+    ProxySettings,
+    TLSSettings,
+)
 from sip2acs.ils.memory import MemoryILS, MemoryItem, MemoryPatron
 from sip2acs.passwords import hashPassword
 from sip2acs.sip import codec
@@ -40,6 +48,7 @@ __all__ = [
     "makeAccount",
     "makeConfig",
     "makeILS",
+    "makeListener",
     "request",
     "runInline",
     "startDemoILS",
@@ -90,6 +99,36 @@ def makeAccount(login: str = LOGIN, password: str = PASSWORD, **settings: Any) -
     """
     settings.setdefault("institution", INSTITUTION)
     return AccountConfig(login=login, passwordHash=_hash(password), **settings)
+
+
+_TLS_SETTINGS = {
+    "certificate": "certificate",
+    "privateKey": "privateKey",
+    "chain": "chain",
+    "clientCA": "clientCA",
+    "tlsMinimum": "minimum",
+}
+_ACCESS_SETTINGS = ("allow", "maxConnectionsPerAddress", "loginFailuresBeforeCooloff", "cooloff")
+
+
+def makeListener(endpoint: str = "tcp:0:interface=127.0.0.1", **settings: Any) -> ListenerConfig:
+    """
+    A L{ListenerConfig} from settings named as the TOML keys are, flat:
+    C{certificate}, C{privateKey}, C{chain}, C{clientCA} and C{tlsMinimum}
+    make its L{TLSSettings} (given C{transport="tls"}); C{proxyProtocol}
+    and C{proxyFrom} its L{ProxySettings}; C{allow},
+    C{maxConnectionsPerAddress}, C{loginFailuresBeforeCooloff} and
+    C{cooloff} its L{AccessSettings}; the rest are L{ListenerConfig}'s own.
+    """
+    tls = {_TLS_SETTINGS[name]: settings.pop(name) for name in _TLS_SETTINGS if name in settings}
+    access = {name: settings.pop(name) for name in _ACCESS_SETTINGS if name in settings}
+    if settings.pop("proxyProtocol", False):
+        settings["proxy"] = ProxySettings(settings.pop("proxyFrom", None))
+    if settings.get("transport") == "tls":
+        settings["tls"] = TLSSettings(**tls)
+    if (tls and "tls" not in settings) or "proxyFrom" in settings:
+        raise TypeError("TLS files need transport='tls', proxyFrom proxyProtocol=True")
+    return ListenerConfig(endpoint=endpoint, access=AccessSettings(**access), **settings)
 
 
 def makeConfig(

@@ -21,7 +21,7 @@ from twisted.internet.task import deferLater
 
 from sip2acs.acs.server import ACSServer
 from sip2acs.app.tap import ListeningService, listenerFactory, serverTLS
-from sip2acs.config import ListenerConfig
+from tests.fixtures import makeListener
 from tests.loopback import INSTITUTION, TIMEOUT, SIP2Client, makeConfig, makeILS, runInline
 
 __all__ = ["ListenerHarness", "RawClient"]
@@ -108,9 +108,8 @@ class ListenerHarness:
         self.host = host
         if listener is None:
             interface = host.replace(":", "\\:")
-            listener = ListenerConfig(
-                endpoint="%s:0:interface=%s"
-                % ("tcp6" if ":" in host else "tcp", interface),
+            listener = makeListener(
+                "%s:0:interface=%s" % ("tcp6" if ":" in host else "tcp", interface),
                 **listenerSettings,
             )
         self.listener = listener

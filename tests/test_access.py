@@ -26,11 +26,12 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
 from sip2acs.acs.addresses import AddressList, parseAddress
 from sip2acs.acs.throttle import LoginThrottle
-from sip2acs.config import ConfigError, ListenerConfig, parseConfig
+from sip2acs.config import ConfigError, parseConfig
 from sip2acs.passwords import hashPassword
 from sip2acs.sip import codec
 from sip2acs.transports.proxy import V2_SIGNATURE, InvalidHeader, parseHeader
 from tests.certs import clientOptions
+from tests.fixtures import makeListener
 from tests.listeners import ListenerHarness, RawClient, waitFor
 from tests.loopback import (
     ADA,
@@ -102,7 +103,7 @@ def memoryListener(testCase, accounts=None, clock=None, **listenerSettings):
     An L{InMemoryServer} whose one listener is set up as
     L{ListenerHarness}'s: on 127.0.0.1 with C{listenerSettings}.
     """
-    listener = ListenerConfig(endpoint="tcp:0:interface=127.0.0.1", **listenerSettings)
+    listener = makeListener(**listenerSettings)
     config = attrs.evolve(makeConfig(accounts=accounts), listeners=(listener,))
     return InMemoryServer(testCase, config=config, clock=clock)
 
@@ -206,14 +207,13 @@ class AccessConfigTests(SynchronousTestCase):
         listener = config.listeners[0]
         self.assertEqual(
             (
-                listener.allow,
-                listener.proxyProtocol,
-                listener.proxyFrom,
-                listener.maxConnectionsPerAddress,
-                listener.loginFailuresBeforeCooloff,
-                listener.cooloff,
+                listener.access.allow,
+                listener.proxy,
+                listener.access.maxConnectionsPerAddress,
+                listener.access.loginFailuresBeforeCooloff,
+                listener.access.cooloff,
             ),
-            (None, False, None, 0, 10, 300.0),
+            (None, None, 0, 10, 300.0),
         )
         config = self.config(
             {
@@ -227,16 +227,16 @@ class AccessConfigTests(SynchronousTestCase):
             [{"allow": ["10.0.4.0/24"], "addresses": ["10.0.4.21"]}],
         )
         listener = config.listeners[0]
-        self.assertIn("10.1.2.3", listener.allow)
-        self.assertIn("192.0.2.10", listener.proxyFrom)
+        self.assertIn("10.1.2.3", listener.access.allow)
+        self.assertIsNotNone(listener.proxy)
+        self.assertIn("192.0.2.10", listener.proxy.trusted)
         self.assertEqual(
             (
-                listener.proxyProtocol,
-                listener.maxConnectionsPerAddress,
-                listener.loginFailuresBeforeCooloff,
-                listener.cooloff,
+                listener.access.maxConnectionsPerAddress,
+                listener.access.loginFailuresBeforeCooloff,
+                listener.access.cooloff,
             ),
-            (True, 4, 5, 60.0),
+            (4, 5, 60.0),
         )
         account = config.accounts["sc0"]
         self.assertIn("10.0.4.21", account.addresses)

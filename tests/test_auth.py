@@ -32,8 +32,8 @@ from sip2acs.acs.auth import (
 from sip2acs.acs.server import ACSServer
 from sip2acs.acs.session import ACSSession
 from sip2acs.acs.throttle import ListenerThrottles
-from sip2acs.config import ListenerConfig
 from tests import loopback
+from tests.fixtures import makeListener
 from tests.loopback import INSTITUTION, LOGIN, PASSWORD, captureLogs, makeAccount
 
 PEER = "10.0.0.7"
@@ -60,9 +60,7 @@ def texts(events):
 
 
 def cooling(failures=2, cooloff=60.0):
-    return ListenerConfig(
-        endpoint="tcp:0", loginFailuresBeforeCooloff=failures, cooloff=cooloff
-    )
+    return makeListener("tcp:0", loginFailuresBeforeCooloff=failures, cooloff=cooloff)
 
 
 class RecordingRunner:

@@ -16,9 +16,9 @@ from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from sip2acs.app.bridgetap import Options, makeService, parseUpstream
-from sip2acs.config import ListenerConfig
 from sip2acs.sip import codec
 from tests.certs import CertificateAuthority
+from tests.fixtures import makeListener
 from tests.listeners import ListenerHarness, RawClient, waitFor
 from tests.loopback import (
     ADA,
@@ -65,8 +65,8 @@ class Site:
         """
         The central TLS listener, requiring client certificates.
         """
-        return ListenerConfig(
-            endpoint=endpoint,
+        return makeListener(
+            endpoint,
             transport="tls",
             certificate=certificate or self.certificate,
             privateKey=key or self.privateKey,

@@ -18,9 +18,9 @@ from twisted.trial.unittest import TestCase
 
 from sip2acs.acs.addresses import AddressList
 from sip2acs.acs.auth import ISIPPassword
-from sip2acs.config import ListenerConfig
 from sip2acs.sip import codec
 from sip2acs.transports.telnet import PRELUDE_BUDGET
+from tests.fixtures import makeListener
 from tests.listeners import ListenerHarness, RawClient, waitFor
 from tests.loopback import (
     LOGIN,
@@ -52,9 +52,7 @@ def buffered(transport):
 
 
 def telnetListener(**settings):
-    return ListenerConfig(
-        endpoint="tcp:0:interface=127.0.0.1", transport="telnet", **settings
-    )
+    return makeListener(transport="telnet", **settings)
 
 
 class NeverReadingClientTests(TestCase):

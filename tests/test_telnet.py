@@ -15,10 +15,10 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from sip2acs.acs.addresses import AddressList
 from sip2acs.acs.server import ACSServer
-from sip2acs.config import ListenerConfig
 from sip2acs.sip import codec
 from sip2acs.transports.factory import SIP2ServerFactory
 from sip2acs.transports.telnet import TelnetLoginProtocol
+from tests.fixtures import makeListener
 from tests.listeners import ListenerHarness, RawClient, waitFor
 from tests.loopback import (
     ADA,
@@ -53,9 +53,7 @@ def replies(data):
 
 
 def telnetListener(**settings):
-    return ListenerConfig(
-        endpoint="tcp:0:interface=127.0.0.1", transport="telnet", **settings
-    )
+    return makeListener(transport="telnet", **settings)
 
 
 class TelnetLoginTests(TestCase):

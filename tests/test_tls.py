@@ -35,7 +35,7 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 from zope.interface import implementer
 
 from sip2acs.app.tap import Options, makeService
-from sip2acs.config import ConfigError, ListenerConfig, parseConfig
+from sip2acs.config import ConfigError, parseConfig
 from sip2acs.passwords import hashPassword
 from sip2acs.sip import codec
 from sip2acs.transports import tls as tlsModule, tlstransport
@@ -47,6 +47,7 @@ from sip2acs.transports.tls import (
     normalizeSubject,
 )
 from tests.certs import CertificateAuthority, certificatePEM, clientOptions, keyPEM
+from tests.fixtures import makeListener
 from tests.listeners import ListenerHarness, RawClient, waitFor
 from tests.loopback import SIP2Client, captureLogs, login, makeAccount
 from tests.process import startServer
@@ -79,13 +80,10 @@ class Files:
         """
         A TLS listener on 127.0.0.1 port 0 serving these files.
         """
-        return ListenerConfig(
-            endpoint="tcp:0:interface=127.0.0.1",
-            transport="tls",
-            certificate=self.certificate,
-            privateKey=self.privateKey,
-            clientCA=self.caPath if mutual else None,
-            **settings,
+        settings.setdefault("certificate", self.certificate)
+        settings.setdefault("privateKey", self.privateKey)
+        return makeListener(
+            transport="tls", clientCA=self.caPath if mutual else None, **settings
         )
 
 
@@ -150,12 +148,8 @@ class TLSConversationTests(TestCase):
 
         certificate, key = files.server.write(files.directory, "bare", fullchain=False)
         chain = files.server.writeChain(files.directory, "chain")
-        listener = ListenerConfig(
-            endpoint="tcp:0:interface=127.0.0.1",
-            transport="tls",
-            certificate=certificate,
-            privateKey=key,
-            chain=chain,
+        listener = makeListener(
+            transport="tls", certificate=certificate, privateKey=key, chain=chain
         )
         separate = ListenerHarness(self, listener)
         client = yield separate.connect(clientOptions(files.ca))
@@ -429,9 +423,7 @@ class VersionFloorTests(TestCase):
         """
         rsa = self.files.ca.issue("sip2acs.example", rsa=True)
         certificate, key = rsa.write(self.files.directory, "rsa")
-        listener = attrs.evolve(
-            self.files.listener(), certificate=certificate, privateKey=key
-        )
+        listener = self.files.listener(certificate=certificate, privateKey=key)
         acs = ListenerHarness(self, listener)
         client, reply = yield self.legacyLogin(acs, SSL.TLS1_2_VERSION)
         self.assertEqual(reply, b"941")
@@ -927,7 +919,7 @@ class TLSConfigTests(SynchronousTestCase):
         )
         listener = config.listeners[0]
         self.assertEqual(
-            (listener.transport, listener.tlsMinimum, listener.clientCA),
+            (listener.transport, listener.tls.minimum, listener.tls.clientCA),
             ("tls", "1.2", self.files.caPath),
         )
         self.assertEqual(

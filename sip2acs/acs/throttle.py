@@ -222,11 +222,11 @@ class ListenerThrottles:
         <sip2acs.config.ListenerConfig>}, or L{None} if it has no
         cooling-off (or is L{None}).
         """
-        if listener is None or not listener.loginFailuresBeforeCooloff:
+        if listener is None or not listener.access.loginFailuresBeforeCooloff:
             return None
         throttle = self._throttles.get(listener)
         if throttle is None:
             throttle = self._throttles[listener] = LoginThrottle(
-                listener.loginFailuresBeforeCooloff, listener.cooloff, self.clock
+                listener.access.loginFailuresBeforeCooloff, listener.access.cooloff, self.clock
             )
         return throttle

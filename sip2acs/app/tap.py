@@ -432,14 +432,15 @@ def listenerFactory(server, listener, reactor, tls=None):
     factory = SIP2ServerFactory(server, listener)
     if listener.transport == "tls":
         factory = tls.wrapFactory(factory, reactor)
-    if listener.allow is not None or listener.maxConnectionsPerAddress:
+    access = listener.access
+    if access.gated:
         factory = AccessGate(
-            factory, listener.allow, listener.maxConnectionsPerAddress, listener.endpoint
+            factory, access.allow, access.maxConnectionsPerAddress, listener.endpoint
         )
-    if listener.proxyProtocol:
+    if listener.proxy is not None:
         factory = ProxyHeaderFactory(
             factory,
-            listener.proxyFrom,
+            listener.proxy.trusted,
             timeout=listener.loginTimeout,
             clock=reactor,
             endpoint=listener.endpoint,
@@ -471,10 +472,7 @@ def listenerService(server, listener, reactor, reloader=None):
     """
     log = Logger()
     plain = (
-        listener.transport == "raw"
-        and listener.allow is None
-        and not listener.maxConnectionsPerAddress
-        and not listener.proxyProtocol
+        listener.transport == "raw" and not listener.access.gated and listener.proxy is None
     )
     if plain:
         factory = SIP2ServerFactory(server, listener)
@@ -487,7 +485,7 @@ def listenerService(server, listener, reactor, reloader=None):
             raise SystemExit("listener %s: %s" % (listener.endpoint, e)) from e
         if reloader is not None:
             reloader.addReloader("TLS files of %s" % (listener.endpoint,), tls.reload)
-    if listener.proxyProtocol and listener.proxyFrom is None:
+    if listener.proxy is not None and listener.proxy.trusted is None:
         log.warn(
             "{endpoint} takes PROXY headers from any address: set proxy-from to"
             " the load balancers' addresses, or anyone who reaches the port can"

@@ -1,8 +1,10 @@
 # -*- test-case-name: tests.test_config -*-
 """
-The configuration model: listeners, institutions, SC accounts and the
-admin listener, as validated frozen values, and the error that lists a
-file's problems. L{defaultConfig} gives the out-of-the-box server.
+The configuration model: listeners (each with its optional TLS and PROXY
+parts and its access rules), institutions, SC accounts and the admin
+listener, as validated frozen values. L{defaultConfig} gives the
+out-of-the-box server. The error that lists a file's problems is
+L{sip2acs.config.problems}; L{ConfigError} is importable from here too.
 """
 
 from collections.abc import Iterable
@@ -12,12 +14,16 @@ from typing import Any
 import attrs
 
 from sip2acs.acs.addresses import AddressList
+from sip2acs.config.problems import ConfigError
 from sip2acs.ils.zones import HOST_ZONE
 from sip2acs.passwords import hashPassword
 
 __all__ = [
     "ConfigError",
     "ListenerConfig",
+    "TLSSettings",
+    "ProxySettings",
+    "AccessSettings",
     "InstitutionConfig",
     "AccountConfig",
     "AdminConfig",
@@ -34,32 +40,96 @@ ITEM_LISTS = ("barcode", "title")
 TRACING = ("off", "redacted", "full")
 
 
-class ConfigError(ValueError):
+@attrs.frozen
+class TLSSettings:
     """
-    A configuration that cannot run. C{problems} lists every problem found,
-    each prefixed with where it is.
+    The TLS part of a listener with C{transport = "tls"}.
+
+    @ivar certificate: The server certificate's PEM file (further
+        certificates in it are its chain).
+    @ivar privateKey: The unencrypted private key's PEM file.
+    @ivar chain: A PEM file of intermediate certificates, or L{None}.
+    @ivar clientCA: A PEM bundle of the CAs whose certificates kiosks must
+        present (mutual TLS), or L{None} for no client certificates.
+    @ivar minimum: The oldest version accepted, C{"1.2"}, C{"1.3"}, or the
+        insecure C{"1.0"}/C{"1.1"} (setting C{tls-minimum}).
     """
 
-    def __init__(self, problems: Iterable[str], source: str = "configuration") -> None:
-        self.problems = list(problems)
-        self.source = source
-        ValueError.__init__(
-            self,
-            "%s has %d problem(s):\n  %s"
-            % (source, len(self.problems), "\n  ".join(self.problems)),
+    certificate: str
+    privateKey: str
+    chain: str | None = None
+    clientCA: str | None = None
+    minimum: str = "1.2"
+
+
+@attrs.frozen
+class ProxySettings:
+    """
+    The PROXY protocol part of a listener with C{proxy-protocol = true}:
+    its connections start with a PROXY (v1 or v2) header from a load
+    balancer, naming the kiosk's address.
+
+    @ivar trusted: The balancers' addresses allowed to send those headers
+        (setting C{proxy-from}), or L{None} for any.
+    """
+
+    trusted: AddressList | None = None
+
+
+@attrs.frozen
+class AccessSettings:
+    """
+    Who may connect to a listener, and how often they may fail to log in.
+
+    @ivar allow: An L{AddressList} of the addresses that may connect, or
+        L{None} for every address.
+    @ivar maxConnectionsPerAddress: Open connections allowed per address;
+        C{0} for no cap.
+    @ivar loginFailuresBeforeCooloff: Failed logins from one address
+        (within C{cooloff} seconds) after which its logins are refused for
+        C{cooloff} seconds; C{0} turns this off.
+    @ivar cooloff: Seconds of the cooling-off.
+    """
+
+    allow: AddressList | None = None
+    maxConnectionsPerAddress: int = 0
+    loginFailuresBeforeCooloff: int = 10
+    cooloff: float = 300.0
+
+    @property
+    def gated(self) -> bool:
+        """
+        Whether connections pass a gate before SIP2 (an allow list or a
+        cap per address); the login throttle is not a gate.
+        """
+        return self.allow is not None or bool(self.maxConnectionsPerAddress)
+
+
+def _tlsForTransport(
+    listener: "ListenerConfig", attribute: "attrs.Attribute[TLSSettings | None]", value: object
+) -> None:
+    """
+    A listener has a TLS part exactly when its transport is C{tls}.
+    """
+    if (value is not None) != (listener.transport == "tls"):
+        raise ValueError(
+            "a listener has TLS settings exactly when its transport is tls"
+            " (transport %r, tls %r)" % (listener.transport, value)
         )
 
 
 @attrs.frozen
 class ListenerConfig:
     """
-    One listening port.
+    One listening port: the endpoint and SIP2 settings every listener has,
+    and its optional parts.
 
     @ivar endpoint: A Twisted server endpoint description, e.g.
         C{tcp:6001:interface=127.0.0.1}.
     @ivar transport: C{raw} (SIP2 login with 93), C{telnet} (a
         C{login:}/C{password:} prelude, then SIP2; see
-        L{sip2acs.transports.telnet}) or C{tls} (SIP2 in TLS; see L{sip2acs.transports.tls}).
+        L{sip2acs.transports.telnet}) or C{tls} (SIP2 in TLS; see
+        L{sip2acs.transports.tls}).
     @ivar loginTimeout: Seconds an unauthenticated connection may stay.
     @ivar idleTimeout: Seconds without a message before an authenticated
         connection is closed; L{None} for never.
@@ -67,26 +137,12 @@ class ListenerConfig:
     @ivar statusBeforeLogin: Answer 99 before 93 (some kiosks need it), with
         the policy of C{institution}.
     @ivar institution: The institution reported to a 99 before login.
-    @ivar certificate: TLS: the server certificate's PEM file (further
-        certificates in it are its chain).
-    @ivar privateKey: TLS: the unencrypted private key's PEM file.
-    @ivar chain: TLS: a PEM file of intermediate certificates, or L{None}.
-    @ivar clientCA: TLS: a PEM bundle of the CAs whose certificates kiosks
-        must present (mutual TLS), or L{None} for no client certificates.
-    @ivar tlsMinimum: TLS: the oldest version accepted, C{"1.2"},
-        C{"1.3"}, or the insecure C{"1.0"}/C{"1.1"}.
-    @ivar allow: An L{AddressList} of the addresses that may connect, or
-        L{None} for every address.
-    @ivar proxyProtocol: Connections start with a PROXY protocol (v1 or
-        v2) header from a load balancer, naming the kiosk's address.
-    @ivar proxyFrom: The balancers' addresses allowed to send those
-        headers, or L{None} for any.
-    @ivar maxConnectionsPerAddress: Open connections allowed per address;
-        C{0} for no cap.
-    @ivar loginFailuresBeforeCooloff: Failed logins from one address
-        (within C{cooloff} seconds) after which its logins are refused for
-        C{cooloff} seconds; C{0} turns this off.
-    @ivar cooloff: Seconds of the cooling-off.
+    @ivar tls: The L{TLSSettings}: given exactly when C{transport} is
+        C{tls}.
+    @ivar proxy: The L{ProxySettings} when connections start with a PROXY
+        protocol header, else L{None}.
+    @ivar access: The L{AccessSettings}: allow list, cap per address and
+        login cooling-off.
     """
 
     endpoint: str
@@ -96,17 +152,9 @@ class ListenerConfig:
     maxFrame: int = 16384
     statusBeforeLogin: bool = False
     institution: str | None = None
-    certificate: str | None = None
-    privateKey: str | None = None
-    chain: str | None = None
-    clientCA: str | None = None
-    tlsMinimum: str = "1.2"
-    allow: AddressList | None = None
-    proxyProtocol: bool = False
-    proxyFrom: AddressList | None = None
-    maxConnectionsPerAddress: int = 0
-    loginFailuresBeforeCooloff: int = 10
-    cooloff: float = 300.0
+    tls: TLSSettings | None = attrs.field(default=None, validator=_tlsForTransport)
+    proxy: ProxySettings | None = None
+    access: AccessSettings = AccessSettings()
 
 
 @attrs.frozen

@@ -7,7 +7,7 @@ its location (C{account[2].encoding: ...}), as a L{ConfigError}.
 
 from collections.abc import Collection, Mapping
 from datetime import tzinfo
-from typing import Any, Literal, NotRequired, TypedDict, TypeVar, overload
+from typing import Any, NotRequired, TypedDict, TypeVar, overload
 
 import attrs
 
@@ -19,13 +19,16 @@ from sip2acs.config.model import (
     TERMINATORS,
     TRACING,
     TRANSPORTS,
+    AccessSettings,
     AccountConfig,
     AdminConfig,
     Config,
-    ConfigError,
     InstitutionConfig,
     ListenerConfig,
+    ProxySettings,
+    TLSSettings,
 )
+from sip2acs.config.problems import ConfigError, Problem
 from sip2acs.ils.zones import zoneNamed
 from sip2acs.passwords import isHashed
 from sip2acs.transports.tls import TLS_VERSIONS, TLSMaterialError, loadMaterial, normalizeSubject
@@ -39,16 +42,27 @@ class _Table:
     """
     Reads typed keys from one TOML table, collecting problems instead of
     stopping at the first.
+
+    @ivar section: The table's kind (C{"listener"}, ...), for its problems.
+    @ivar index: Its place in its array of tables, or L{None} for a plain
+        table (C{[admin]}).
     """
 
-    def __init__(self, data: Mapping[str, Any], where: str, problems: list[str]) -> None:
+    def __init__(
+        self,
+        data: Mapping[str, Any],
+        section: str,
+        index: int | None,
+        problems: list[Problem],
+    ) -> None:
         # Parsed TOML: a value may be of any TOML type until get checks it.
         self.data: dict[str, Any] = dict(data)
-        self.where = where
+        self.section = section
+        self.index = index
         self.problems = problems
 
     def problem(self, key: str, text: str) -> None:
-        self.problems.append("%s.%s: %s" % (self.where, key, text))
+        self.problems.append(Problem(self.section, self.index, key, text))
 
     @overload
     def get(
@@ -119,78 +133,57 @@ def _addressList(t: _Table, key: str) -> AddressList | None:
     return None if problems else addresses
 
 
-_TLSName = Literal["certificate", "privateKey", "chain", "clientCA"]
-
-_TLS_KEYS: dict[str, _TLSName] = {
-    "certificate": "certificate",
-    "private-key": "privateKey",
-    "chain": "chain",
-    "client-ca": "clientCA",
-}
-
-
-class _TLSSettings(TypedDict):
-    """
-    A listener's TLS keys, as L{ListenerConfig} names them.
-    """
-
-    certificate: str | None
-    privateKey: str | None
-    chain: str | None
-    clientCA: str | None
-    tlsMinimum: str
-
-
-def _listenerTLS(t: _Table, transport: str) -> _TLSSettings:
+def _listenerTLS(t: _Table, transport: str) -> TLSSettings | None:
     """
     Read a listener's TLS keys, and check its files: they must exist and
     hold a certificate and its key.
+
+    @return: Its L{TLSSettings}, or L{None} when it is not a TLS listener.
+        A missing file is named C{""} after its problem is noted: such a
+        listener never leaves L{parseConfig}, which keeps it only for its
+        checks across tables.
     """
-    files = {name: t.get(key, str, None) for key, name in _TLS_KEYS.items()}
-    given = "tls-minimum" in t.data
-    values = _TLSSettings(
-        certificate=files["certificate"],
-        privateKey=files["privateKey"],
-        chain=files["chain"],
-        clientCA=files["clientCA"],
-        tlsMinimum=t.get("tls-minimum", str, "1.2", tuple(TLS_VERSIONS)),
-    )
+    files = {key: t.get(key, str, None) for key in ("certificate", "private-key")}
+    files.update({key: t.get(key, str, None) for key in ("chain", "client-ca")})
+    minimumGiven = "tls-minimum" in t.data
+    minimum = t.get("tls-minimum", str, "1.2", tuple(TLS_VERSIONS))
     if transport != "tls":
-        for key, name in _TLS_KEYS.items():
-            if values[name] is not None:
+        for key, value in files.items():
+            if value is not None:
                 t.problem(key, 'is only for transport = "tls"')
-        if given:
+        if minimumGiven:
             t.problem("tls-minimum", 'is only for transport = "tls"')
-        return values
+        return None
+    certificate, privateKey = files["certificate"], files["private-key"]
     for key in ("certificate", "private-key"):
-        if values[_TLS_KEYS[key]] is None:
+        if files[key] is None:
             t.problem(key, 'is required for transport = "tls"')
-    if values["certificate"] is not None and values["privateKey"] is not None:
+    if certificate is not None and privateKey is not None:
         try:
-            loadMaterial(
-                values["certificate"],
-                values["privateKey"],
-                values["chain"],
-                values["clientCA"],
-            )
+            loadMaterial(certificate, privateKey, files["chain"], files["client-ca"])
         except TLSMaterialError as e:
             for key, text in e.problems:
                 t.problem(key, text)
-    return values
+    return TLSSettings(
+        certificate or "", privateKey or "", files["chain"], files["client-ca"], minimum
+    )
 
 
-def _listener(
-    data: Mapping[str, Any], where: str, problems: list[str]
-) -> ListenerConfig | None:
-    t = _Table(data, where, problems)
-    endpoint = t.get("endpoint", str)
-    transport = t.get("transport", str, "raw", TRANSPORTS)
-    tls = _listenerTLS(t, transport)
-    allow = _addressList(t, "allow")
+def _listenerProxy(t: _Table) -> ProxySettings | None:
+    """
+    Read a listener's PROXY protocol keys.
+    """
     proxy = t.get("proxy-protocol", bool, False)
-    proxyFrom = _addressList(t, "proxy-from")
-    if proxyFrom is not None and not proxy:
+    trusted = _addressList(t, "proxy-from")
+    if trusted is not None and not proxy:
         t.problem("proxy-from", "is only for proxy-protocol = true")
+    return ProxySettings(trusted) if proxy else None
+
+
+def _listenerAccess(t: _Table, allow: AddressList | None) -> AccessSettings:
+    """
+    Read a listener's cap per address and login cooling-off.
+    """
     perAddress = t.get("max-connections-per-address", int, 0)
     if perAddress is not None and perAddress < 0:
         t.problem("max-connections-per-address", "must be 0 (no cap) or more")
@@ -200,6 +193,24 @@ def _listener(
     cooloff = t.get("cooloff", float, 300.0)
     if cooloff is not None and not 0 < cooloff <= 86400:
         t.problem("cooloff", "must be more than 0 and at most 86400 seconds")
+    return AccessSettings(
+        allow=allow,
+        maxConnectionsPerAddress=perAddress or 0,
+        loginFailuresBeforeCooloff=failures if failures is not None else 10,
+        cooloff=cooloff or 300.0,
+    )
+
+
+def _listener(
+    data: Mapping[str, Any], index: int, problems: list[Problem]
+) -> ListenerConfig | None:
+    t = _Table(data, "listener", index, problems)
+    endpoint = t.get("endpoint", str)
+    transport = t.get("transport", str, "raw", TRANSPORTS)
+    tls = _listenerTLS(t, transport)
+    allow = _addressList(t, "allow")
+    proxy = _listenerProxy(t)
+    access = _listenerAccess(t, allow)
     if endpoint is not None:
         kind = endpoint.split(":", 1)[0].strip().lower()
         if transport == "tls" and kind in ("ssl", "tls"):
@@ -209,7 +220,8 @@ def _listener(
                 " TLS itself",
             )
         if kind == "haproxy" and (
-            proxy or allow is not None or perAddress or transport != "raw"
+            proxy is not None or allow is not None or access.maxConnectionsPerAddress
+            or transport != "raw"
         ):
             t.problem(
                 "endpoint",
@@ -234,13 +246,9 @@ def _listener(
         maxFrame=maxFrame,
         statusBeforeLogin=before,
         institution=institution,
-        allow=allow,
-        proxyProtocol=proxy,
-        proxyFrom=proxyFrom,
-        maxConnectionsPerAddress=perAddress or 0,
-        loginFailuresBeforeCooloff=failures if failures is not None else 10,
-        cooloff=cooloff or 300.0,
-        **tls,
+        tls=tls,
+        proxy=proxy,
+        access=access,
     )
 
 
@@ -264,9 +272,9 @@ class _InstitutionSettings(TypedDict):
 
 
 def _institution(
-    data: Mapping[str, Any], where: str, problems: list[str]
+    data: Mapping[str, Any], index: int, problems: list[Problem]
 ) -> InstitutionConfig | None:
-    t = _Table(data, where, problems)
+    t = _Table(data, "institution", index, problems)
     institutionId = t.get("id", str)
     values = _InstitutionSettings(
         libraryName=t.get("library-name", str, None),
@@ -313,8 +321,10 @@ class _AccountSettings(TypedDict):
     certificateSubject: str | None
 
 
-def _account(data: Mapping[str, Any], where: str, problems: list[str]) -> AccountConfig | None:
-    t = _Table(data, where, problems)
+def _account(
+    data: Mapping[str, Any], index: int, problems: list[Problem]
+) -> AccountConfig | None:
+    t = _Table(data, "account", index, problems)
     login = t.get("login", str)
     password = t.get("password", str)
     if password is not None and not isHashed(password):
@@ -370,11 +380,11 @@ def _account(data: Mapping[str, Any], where: str, problems: list[str]) -> Accoun
     )
 
 
-def _admin(data: object, problems: list[str]) -> AdminConfig:
+def _admin(data: object, problems: list[Problem]) -> AdminConfig:
     if not isinstance(data, dict):
-        problems.append("admin: must be a table ([admin])")
+        problems.append(Problem("admin", None, None, "must be a table ([admin])"))
         return AdminConfig()
-    t = _Table(data, "admin", problems)
+    t = _Table(data, "admin", None, problems)
     endpoint = t.get("endpoint", str, None)
     if endpoint is not None and not endpoint.strip():
         t.problem("endpoint", "must not be empty (leave it out for no admin listener)")
@@ -388,37 +398,45 @@ def _admin(data: object, problems: list[str]) -> AdminConfig:
 
 
 def _checkAccountAccess(
-    located: list[tuple[str, AccountConfig]],
+    located: list[tuple[int, AccountConfig]],
     listeners: list[ListenerConfig],
-    problems: list[str],
+    problems: list[Problem],
 ) -> None:
     """
     Checks across accounts and listeners: no address may log two accounts
     in, and an account bound to a certificate subject needs a listener
     that asks for client certificates.
 
-    @param located: C{(where, account)} pairs.
+    @param located: C{(index, account)} pairs.
     """
     bound = [
-        (where, account.addresses, account.login)
-        for where, account in located
+        (index, account.addresses, account.login)
+        for index, account in located
         if account.addresses
     ]
-    for index, (where, addresses, _login) in enumerate(bound):
-        for otherWhere, otherAddresses, otherLogin in bound[index + 1 :]:
+    for position, (index, addresses, _login) in enumerate(bound):
+        for otherIndex, otherAddresses, otherLogin in bound[position + 1 :]:
             for mine, theirs in addresses.overlapping(otherAddresses):
                 problems.append(
-                    "%s.addresses: %s overlaps %s of %s (%r): each address"
-                    " may log in one account"
-                    % (where, mine, theirs, otherWhere, otherLogin)
+                    Problem(
+                        "account",
+                        index,
+                        "addresses",
+                        "%s overlaps %s of account[%d] (%r): each address may log in one account"
+                        % (mine, theirs, otherIndex, otherLogin),
+                    )
                 )
-    mutual = any(each.transport == "tls" and each.clientCA for each in listeners)
-    for where, account in located:
+    mutual = any(each.tls is not None and each.tls.clientCA for each in listeners)
+    for index, account in located:
         if account.certificateSubject is not None and not mutual:
             problems.append(
-                "%s.certificate-subject: no [[listener]] with transport ="
-                ' "tls" and a client-ca asks for client certificates, so this'
-                " account could never log in" % (where,)
+                Problem(
+                    "account",
+                    index,
+                    "certificate-subject",
+                    'no [[listener]] with transport = "tls" and a client-ca asks for'
+                    " client certificates, so this account could never log in",
+                )
             )
 
 
@@ -427,69 +445,89 @@ def parseConfig(data: Mapping[str, Any], source: str = "configuration") -> Confi
     Validate parsed TOML data into a L{Config}.
 
     @type data: L{dict}
-    @raise ConfigError: With every problem found.
+    @raise ConfigError: With every problem found, as L{Problem}s.
     """
-    problems: list[str] = []
+    problems: list[Problem] = []
     # Parsed TOML: any TOML value under each key, checked as it is read.
     data = dict(data)
 
     def tables(key: str) -> list[dict[str, Any]]:
         value = data.pop(key, [])
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            problems.append("%s: must be an array of tables ([[%s]])" % (key, key))
+            problems.append(
+                Problem(key, None, None, "must be an array of tables ([[%s]])" % (key,))
+            )
             return []
         return value
 
     listeners = []
     for index, table in enumerate(tables("listener")):
-        listener = _listener(table, "listener[%d]" % (index,), problems)
+        listener = _listener(table, index, problems)
         if listener is not None:
             listeners.append(listener)
     institutions = {}
     for index, table in enumerate(tables("institution")):
-        where = "institution[%d]" % (index,)
-        institution = _institution(table, where, problems)
+        institution = _institution(table, index, problems)
         if institution is None:
             continue
         if institution.id in institutions:
-            problems.append("%s.id: %r is defined twice" % (where, institution.id))
+            problems.append(
+                Problem("institution", index, "id", "%r is defined twice" % (institution.id,))
+            )
         institutions[institution.id] = institution
     accounts = {}
     located = []
     for index, table in enumerate(tables("account")):
-        where = "account[%d]" % (index,)
-        account = _account(table, where, problems)
+        account = _account(table, index, problems)
         if account is None:
             continue
-        located.append((where, account))
+        located.append((index, account))
         if account.login in accounts:
-            problems.append("%s.login: %r is defined twice" % (where, account.login))
+            problems.append(
+                Problem("account", index, "login", "%r is defined twice" % (account.login,))
+            )
         if account.institution not in institutions:
             problems.append(
-                "%s.institution: %r is not a configured institution"
-                % (where, account.institution)
+                Problem(
+                    "account",
+                    index,
+                    "institution",
+                    "%r is not a configured institution" % (account.institution,),
+                )
             )
         accounts[account.login] = account
     _checkAccountAccess(located, listeners, problems)
     for index, listener in enumerate(listeners):
         if listener.institution is not None and listener.institution not in institutions:
             problems.append(
-                "listener[%d].institution: %r is not a configured institution"
-                % (index, listener.institution)
+                Problem(
+                    "listener",
+                    index,
+                    "institution",
+                    "%r is not a configured institution" % (listener.institution,),
+                )
             )
     admin = _admin(data.pop("admin", {}), problems)
     for index, listener in enumerate(listeners):
         if admin.endpoint is not None and listener.endpoint == admin.endpoint:
             problems.append(
-                "admin.endpoint: %r is also listener[%d]'s endpoint"
-                % (admin.endpoint, index)
+                Problem(
+                    "admin",
+                    None,
+                    "endpoint",
+                    "%r is also listener[%d]'s endpoint" % (admin.endpoint, index),
+                )
             )
     for key in data:
-        problems.append("%s: is not a known section" % (key,))
+        problems.append(Problem(key, None, None, "is not a known section"))
     if not listeners:
-        problems.append("listener: at least one [[listener]] is needed")
+        problems.append(
+            Problem("listener", None, None, "at least one [[listener]] is needed")
+        )
     if not institutions:
-        problems.append("institution: at least one [[institution]] is needed")
+        problems.append(
+            Problem("institution", None, None, "at least one [[institution]] is needed")
+        )
     if problems:
         raise ConfigError(problems, source)
     return Config(tuple(listeners), institutions, accounts, admin=admin)

@@ -143,7 +143,7 @@ def convertXML(path: str, raw: bytes | None = None) -> Conversion:
     try:
         config = parseConfig(report.data, path)
     except ConfigError as e:
-        for problem in e.problems:
+        for problem in e.details:
             located = translate(report, problem)
             if located is not None:
                 problems.append(located)

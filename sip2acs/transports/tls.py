@@ -332,17 +332,17 @@ class ServerTLS:
         self._context = None
         self._onFailure = handshakeFailed
         self._load()
-        if listener.tlsMinimum in INSECURE_VERSIONS:
+        if listener.tls.minimum in INSECURE_VERSIONS:
             self.log.warn(
                 "{endpoint} accepts TLS {version}, which is insecure: raise"
                 " tls-minimum to 1.2 once its kiosks can do better",
                 endpoint=listener.endpoint,
-                version=listener.tlsMinimum,
+                version=listener.tls.minimum,
             )
         self.log.info(
             "{endpoint}: TLS {minimum}+ with {certificate}{mutual}",
             endpoint=listener.endpoint,
-            minimum=listener.tlsMinimum,
+            minimum=listener.tls.minimum,
             certificate=_describe(self.material),
             mutual=", client certificates required" if self.material.clientCAs else "",
         )
@@ -359,13 +359,13 @@ class ServerTLS:
         )
 
     def _load(self):
-        listener = self.listener
+        settings = self.listener.tls
         material = loadMaterial(
-            listener.certificate, listener.privateKey, listener.chain, listener.clientCA
+            settings.certificate, settings.privateKey, settings.chain, settings.clientCA
         )
-        context = serverOptions(material, listener.tlsMinimum).getContext()
+        context = serverOptions(material, settings.minimum).getContext()
         context.set_info_callback(self._info)
-        if listener.tlsMinimum in INSECURE_VERSIONS:
+        if settings.minimum in INSECURE_VERSIONS:
             # OpenSSL 3 refuses TLS 1.0/1.1 above security level 0.
             context.set_cipher_list(LEGACY_CIPHERS.encode("ascii") + b":@SECLEVEL=0")
         self.material = material

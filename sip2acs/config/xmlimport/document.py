@@ -9,11 +9,10 @@ and L{translate} locates in the file a problem that L{parseConfig
 <sip2acs.config.toml.parseConfig>} found in the tables read.
 """
 
-import re
 import xml.etree.ElementTree as ET
 from xml.parsers import expat
 
-from sip2acs.config.model import ConfigError
+from sip2acs.config.problems import ConfigError, Problem
 from sip2acs.config.xmlimport.accounts import (
     Institutions,
     readAccount,
@@ -52,8 +51,6 @@ _XML_NAMES = {
         "item-list": "msg64_summary_datatype",
     },
 }
-
-_PROBLEM = re.compile(r"^(listener|institution|account)\[(\d+)\](?:\.([\w-]+))?: (.*)$", re.DOTALL)
 
 _WHY = {
     "syspref_overrides": " (Koha system preferences)",
@@ -187,7 +184,17 @@ def readSection(report: Report, element: ET.Element, kind: str) -> list[ET.Eleme
     return found
 
 
-def translate(report: Report, problem: str) -> Located | None:
+# What to say instead when a whole kind of table is missing.
+_NONE_OF = {
+    "listener": "<listeners>: no RAW or telnet <service> to listen on",
+    "institution": "<institutions>: at least one <institution> is needed"
+    " (Koha 25.11 and later keep institutions and SIP accounts in its"
+    " database instead: write them as [[institution]] and [[account]]"
+    " tables of a TOML file)",
+}
+
+
+def translate(report: Report, problem: Problem) -> Located | None:
     """
     Locate a problem reported by L{parseConfig} in the XML file, by the
     table and key it names.
@@ -195,24 +202,20 @@ def translate(report: Report, problem: str) -> Located | None:
     @return: C{(line, text)}, or L{None} for a problem already
         reported while reading.
     """
-    match = _PROBLEM.match(problem)
-    if match is None:
-        if problem.partition(":")[0] in report.troubled:
-            # "At least one is needed", after reporting why one is not.
-            return None
-        text = {
-            "listener": "<listeners>: no RAW or telnet <service> to listen on",
-            "institution": "<institutions>: at least one <institution> is needed"
-            " (Koha 25.11 and later keep institutions and SIP accounts in its"
-            " database instead: write them as [[institution]] and [[account]]"
-            " tables of a TOML file)",
-        }.get(problem.partition(":")[0], problem)
+    if problem.section not in report.origins or problem.index is None:
+        if problem.key is None and problem.section is not None:
+            if problem.section in report.troubled:
+                # "At least one is needed", after reporting why one is not.
+                return None
+            text = _NONE_OF.get(problem.section, str(problem))
+        else:
+            text = str(problem)
         return 0, "%s: %s" % (report.path, text)
-    kind, number, key, text = match.groups()
-    index = int(number)
+    kind, index, key = problem.section, problem.index, problem.key
     if (kind, index, key) in report.reported:
         return None
     element, label = report.origins[kind][index]
+    text = problem.text
     if key is not None:
         text = "%s: %s" % (_XML_NAMES[kind].get(key, key), text)
     return report.line(element), "%s %s" % (report.at(element, label), text)
