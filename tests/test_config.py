@@ -5,9 +5,21 @@ problems.
 
 import os
 
+import attrs
 from twisted.trial.unittest import SynchronousTestCase
 
-from sip2acs.config import ConfigError, defaultConfig, loadConfig, parseConfig
+from sip2acs.acs.addresses import AddressList
+from sip2acs.config import (
+    AccessSettings,
+    ConfigError,
+    ListenerConfig,
+    Problem,
+    ProxySettings,
+    TLSSettings,
+    defaultConfig,
+    loadConfig,
+    parseConfig,
+)
 from sip2acs.passwords import hashPassword, verifyPassword
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -159,3 +171,162 @@ class ConfigTests(SynchronousTestCase):
             {"database": "sip2acs.sqlite3", "demo": True},
         )
         self.assertTrue(verifyPassword("demo", config.accounts["demo"].passwordHash))
+
+
+class ProblemTests(SynchronousTestCase):
+    """
+    L{Problem}: a problem's place as values, and its text as before.
+    """
+
+    def test_text(self) -> None:
+        """
+        A problem's text names its section, the table's index and the key
+        that it has, then what is wrong.
+        """
+        self.assertEqual(
+            [
+                str(Problem("listener", 0, "max-frame", "too big")),
+                str(Problem("admin", None, "endpoint", "taken")),
+                str(Problem("institution", None, None, "at least one")),
+                str(Problem.unplaced("cannot read it: gone")),
+            ],
+            [
+                "listener[0].max-frame: too big",
+                "admin.endpoint: taken",
+                "institution: at least one",
+                "cannot read it: gone",
+            ],
+        )
+        self.assertIsNone(Problem.unplaced("x").where())
+
+    def test_error(self) -> None:
+        """
+        L{ConfigError} takes problems as values or as text: C{details}
+        holds them as values (text as an unplaced one), C{problems} as
+        text, and its message lists them under the source.
+        """
+        placed = Problem("account", 2, "encoding", "must be one of ascii")
+        error = ConfigError([placed, "cannot read it"], "x.toml")
+        self.assertEqual(error.details, [placed, Problem.unplaced("cannot read it")])
+        self.assertEqual(
+            error.problems, ["account[2].encoding: must be one of ascii", "cannot read it"]
+        )
+        self.assertEqual(
+            str(error),
+            "x.toml has 2 problem(s):\n  account[2].encoding: must be one of ascii"
+            "\n  cannot read it",
+        )
+
+    def test_parsed(self) -> None:
+        """
+        L{parseConfig} reports its problems as values, in the order of
+        their text.
+        """
+        data = minimal(admin={"endpoint": "tcp:0:interface=127.0.0.1"}, extra={})
+        data["listener"][0]["max-frame"] = 1
+        with self.assertRaises(ConfigError) as raised:
+            parseConfig(data)
+        self.assertEqual(
+            raised.exception.details,
+            [
+                Problem("listener", 0, "max-frame", "must be between 64 and 1048576 bytes"),
+                Problem(
+                    "admin",
+                    None,
+                    "endpoint",
+                    "'tcp:0:interface=127.0.0.1' is also listener[0]'s endpoint",
+                ),
+                Problem("extra", None, None, "is not a known section"),
+            ],
+        )
+
+
+class ListenerModelTests(SynchronousTestCase):
+    """
+    L{ListenerConfig} and its parts.
+    """
+
+    def test_parts(self) -> None:
+        """
+        Left out, a listener has no TLS or PROXY part, and the default
+        access rules: every address, no cap, a cooling-off after 10 failed
+        logins for 300 seconds.
+        """
+        listener = ListenerConfig(endpoint="tcp:0")
+        self.assertEqual(
+            (listener.tls, listener.proxy, listener.access),
+            (None, None, AccessSettings(None, 0, 10, 300.0)),
+        )
+        self.assertFalse(listener.access.gated)
+
+    def test_gated(self) -> None:
+        """
+        An allow list or a cap per address puts a gate before SIP2; the
+        login cooling-off alone does not.
+        """
+        allow = AddressList.parse(["10.0.0.0/8"])[0]
+        self.assertTrue(AccessSettings(allow=allow).gated)
+        self.assertTrue(AccessSettings(maxConnectionsPerAddress=2).gated)
+        self.assertFalse(AccessSettings(loginFailuresBeforeCooloff=3).gated)
+
+    def test_tlsForTransport(self) -> None:
+        """
+        A listener has TLS settings exactly when its transport is C{tls}.
+        """
+        tls = TLSSettings("server.pem", "server.key")
+        self.assertEqual(ListenerConfig("tcp:0", "tls", tls=tls).tls, tls)
+        self.assertRaises(ValueError, ListenerConfig, "tcp:0", "tls")
+        self.assertRaises(ValueError, ListenerConfig, "tcp:0", "raw", tls=tls)
+
+    def test_hashable(self) -> None:
+        """
+        Listeners with the same settings, parts included, are equal and
+        hash alike (the login throttles are kept by listener).
+        """
+
+        def make() -> ListenerConfig:
+            return ListenerConfig(
+                "tcp:0",
+                "tls",
+                tls=TLSSettings("server.pem", "server.key", clientCA="ca.pem"),
+                proxy=ProxySettings(AddressList.parse(["192.0.2.10"])[0]),
+                access=AccessSettings(cooloff=60.0),
+            )
+
+        throttles = {make(): "throttle"}
+        self.assertEqual(throttles[make()], "throttle")
+        self.assertNotIn(attrs.evolve(make(), access=AccessSettings()), throttles)
+
+    def test_parsed(self) -> None:
+        """
+        The TOML keys of a listener fill its parts.
+        """
+        data = minimal()
+        data["listener"][0].update(
+            {"proxy-protocol": True, "allow": ["10.0.0.0/8"], "cooloff": 60}
+        )
+        listener = parseConfig(data).listeners[0]
+        self.assertEqual(listener.proxy, ProxySettings(None))
+        self.assertEqual(
+            listener.access,
+            AccessSettings(allow=AddressList.parse(["10.0.0.0/8"])[0], cooloff=60.0),
+        )
+        self.assertIsNone(listener.tls)
+
+    def test_incompleteTLS(self) -> None:
+        """
+        A TLS listener without its private key is one problem; it still
+        counts as asking for client certificates, so an account bound to a
+        certificate subject is not a second one.
+        """
+        data = minimal()
+        data["listener"][0].update(
+            {"transport": "tls", "certificate": "server.pem", "client-ca": "ca.pem"}
+        )
+        data["account"][0]["certificate-subject"] = "CN=kiosk1"
+        with self.assertRaises(ConfigError) as raised:
+            parseConfig(data)
+        self.assertEqual(
+            raised.exception.problems,
+            ['listener[0].private-key: is required for transport = "tls"'],
+        )

@@ -23,6 +23,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from sip2acs.app.tap import Options
 from sip2acs.config import (
     ConfigError,
+    Problem,
     loadConfig,
     model as configModel,
     parseConfig,
@@ -1010,3 +1011,45 @@ class ReportTests(SynchronousTestCase):
         self.assertTrue(xmlreport.isDigits("600"))
         self.assertFalse(xmlreport.isDigits("6.0"))
         self.assertEqual(xmlreport.local("{%s}service" % (xmlconfig.NAMESPACE,)), "service")
+
+    def test_translateTable(self) -> None:
+        """
+        L{document.translate} places a problem of a table at the element
+        it was read from, naming the key as the XML did; one already
+        reported while reading is not repeated.
+        """
+        self.report.add("listener", self.service, 'service "1/tcp"', {})
+        self.assertEqual(
+            document.translate(
+                self.report, Problem("listener", 0, "login-timeout", "must be a float")
+            ),
+            (3, 's.xml:3: service "1/tcp": timeout: must be a float'),
+        )
+        self.assertEqual(
+            document.translate(self.report, Problem("listener", 0, "max-frame", "too big")),
+            (3, 's.xml:3: service "1/tcp": max-frame: too big'),
+        )
+        self.report.problem(
+            self.service, 'service "1/tcp"', "port: bad", ("listener", 0), "endpoint"
+        )
+        self.assertIsNone(
+            document.translate(self.report, Problem("listener", 0, "endpoint", "required"))
+        )
+
+    def test_translateSection(self) -> None:
+        """
+        A missing kind of table is said in the XML's terms, unless a
+        problem of that kind was already reported; other problems keep
+        their text, at the file.
+        """
+        none = Problem("listener", None, None, "at least one [[listener]] is needed")
+        self.assertEqual(
+            document.translate(self.report, none),
+            (0, "s.xml: <listeners>: no RAW or telnet <service> to listen on"),
+        )
+        self.assertEqual(
+            document.translate(self.report, Problem("admin", None, "endpoint", "taken")),
+            (0, "s.xml: admin.endpoint: taken"),
+        )
+        self.report.problem(self.service, 'service "1/tcp"', "port: bad")
+        self.assertIsNone(document.translate(self.report, none))
