@@ -20,8 +20,10 @@ from decimal import Decimal
 from sqlite_utils import Database
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
+from twisted.logger import formatEvent
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from sip2acs.acs.server import ACSServer
 from sip2acs.ils.base import (
     CheckinRequest,
     CheckoutRequest,
@@ -51,6 +53,7 @@ from sip2acs.ils.testing import (
 )
 from sip2acs.passwords import PIN_COST, hashPassword, isHashed, verifyPassword
 from sip2acs.tools import dbcli
+from tests.fixtures import INSTITUTION, captureLogs, makeConfig, runInline
 
 POOL_THREAD = "PoolThread-%s-0" % (POOL_NAME,)
 
@@ -353,6 +356,44 @@ class RecordingConnection(sqlite3.Connection):
     def close(self):
         self._record()
         return sqlite3.Connection.close(self)
+
+
+class CurrencyTests(SQLiteTestMixin, TestCase):
+    """
+    The database keeps the currency of its amounts (C{sip2acs db init
+    --currency}); an institution's C{currency} setting that says otherwise
+    is warned of when the server starts.
+    """
+
+    async def currencyWarnings(self, setting):
+        ils = await self.startILS(self.databasePath(demo=False), demo=True)
+        self.assertEqual(await ils.currency("DEMO"), "USD")
+        config = makeConfig(currency=setting)
+        server = ACSServer(config, {INSTITUTION: ils}, reactor, runInThread=runInline)
+        events = captureLogs(self)
+        await server.compareCurrencies()
+        return [formatEvent(e) for e in events if "currency setting" in e["log_format"]]
+
+    async def test_differentSettingWarned(self):
+        """
+        A setting other than the database's is named, with the database's
+        and how to change it.
+        """
+        [warning] = await self.currencyWarnings("EUR")
+        self.assertEqual(
+            warning,
+            "institution DEMO: its currency setting is EUR, but its circulation"
+            " system keeps amounts in USD, which the kiosks are told; remove the"
+            " setting, or change the system's currency (sip2acs db init --currency"
+            " EUR for the embedded one)",
+        )
+
+    async def test_sameOrNoSetting(self):
+        """
+        The same currency, or no setting, is no warning.
+        """
+        self.assertEqual(await self.currencyWarnings("USD"), [])
+        self.assertEqual(await self.currencyWarnings(None), [])
 
 
 class ServiceTests(SQLiteTestMixin, TestCase):

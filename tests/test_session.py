@@ -564,6 +564,16 @@ class RequestTests(SynchronousTestCase):
         self.assertEqual((m.currencyType, m.feeAmount), ("USD", "0.00"))
         self.assertEqual(self.adapter.calls[-1], ("lookupPatron", ADA))
 
+    def test_currencyFallsBackToTheSetting(self):
+        """
+        An amount whose currency the adapter does not say is in the
+        institution's C{currency} setting (C{USD} without one: see
+        L{test_patronStatus}).
+        """
+        client = self.connect(config=makeConfig(currency="EUR"))
+        m = client.ask(patronStatus(patronPassword=ADA_PIN)).message
+        self.assertEqual((m.currencyType, m.feeAmount), ("EUR", "0.00"))
+
     def test_patronStatusWrongOrNoPin(self):
         """
         A wrong PIN gives C{CQN}; no PIN at all gives no C{CQ}.

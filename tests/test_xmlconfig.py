@@ -305,8 +305,9 @@ class EvergreenTests(XMLTestCase):
         ebook = self.config.institutions["NORTHCONS-EBOOK"]
         self.assertEqual(
             (ebook.checkin, ebook.checkout, ebook.timeoutPeriod, ebook.retries, ebook.currency),
-            (False, True, 30.0, 2, "USD"),
+            (False, True, 30.0, 2, None),
         )
+        # No currency: the circulation system's, else USD (see currencyOf).
 
     def test_accounts(self) -> None:
         """

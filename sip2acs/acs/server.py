@@ -5,6 +5,7 @@ ILS adapters, open connections, the login portal of L{sip2acs.acs.auth}).
 """
 
 from twisted.cred.error import UnauthorizedLogin
+from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.reflect import namedAny
@@ -130,6 +131,39 @@ class ACSServer:
         self.portal = self._makePortal(config.accounts)
         for connection in self.connections:
             connection.session.configChanged()
+
+    def compareCurrencies(self) -> "Deferred[None]":
+        """
+        Warn of each institution whose C{currency} setting differs from the
+        currency its circulation system keeps amounts in (adapters that
+        say, with a C{currency(institution)} method, as the SQLite system
+        does): the system's is the one sent, so the setting is misleading.
+
+        @return: A Deferred firing when every adapter has answered; it
+            never fails (an adapter that cannot say is skipped).
+        """
+        checks = []
+        for institution in self.institutions.values():
+            currency = getattr(self.adapters.get(institution.id), "currency", None)
+            if institution.currency is None or not callable(currency):
+                continue
+            d = maybeDeferred(currency, institution.id)
+            d.addCallback(self._compareCurrency, institution)
+            d.addErrback(lambda _: None)
+            checks.append(d)
+        return gatherResults(checks).addCallback(lambda _: None)
+
+    def _compareCurrency(self, kept, institution):
+        if kept != institution.currency:
+            self.log.warn(
+                "institution {id}: its currency setting is {setting}, but its"
+                " circulation system keeps amounts in {kept}, which the kiosks"
+                " are told; remove the setting, or change the system's currency"
+                " (sip2acs db init --currency {setting} for the embedded one)",
+                id=institution.id,
+                setting=institution.currency,
+                kept=kept,
+            )
 
     def transactionDone(self, session, request, response, outcome, seconds):
         """

@@ -272,6 +272,8 @@ class ServerService(MultiService):
             if all(results):
                 for listener in listeners:
                     listener.resumeAccepting()
+                if self.acsServer is not None:
+                    self.acsServer.compareCurrencies()
 
         gatherResults(started).addCallback(accept)
 

@@ -185,7 +185,7 @@ class InstitutionConfig:
     offline: bool = False
     timeoutPeriod: float = 60.0
     retries: int = 3
-    currency: str = "USD"
+    currency: str | None = None
     adapter: str = "sqlite"
     # The rest of a parsed TOML table: values of any TOML type, read by the
     # adapter.

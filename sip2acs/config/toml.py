@@ -266,7 +266,7 @@ class _InstitutionSettings(TypedDict):
     offline: bool
     timeoutPeriod: float
     retries: int
-    currency: str
+    currency: str | None
     adapter: str
     zone: NotRequired[tzinfo]
 
@@ -285,7 +285,7 @@ def _institution(
         offline=t.get("offline", bool, False),
         timeoutPeriod=t.get("timeout-period", float, 60.0),
         retries=t.get("retries", int, 3),
-        currency=t.get("currency", str, "USD"),
+        currency=t.get("currency", str, None),
         adapter=t.get("adapter", str, "sqlite"),
     )
     zoneSetting = t.get("timezone", str, None)

@@ -8,7 +8,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from sip2acs.acs.handlers.common import Session, money, pin, yn
+from sip2acs.acs.handlers.common import Session, currencyOf, money, pin, yn
 from sip2acs.ils.values import CheckinRequest, CheckoutRequest, RenewRequest
 from sip2acs.sip import codec
 
@@ -34,7 +34,7 @@ def _circulationResponse(session: Session, cls: Any, result: Any, message: Any) 
         else "",
         feeType=result.feeType,
         securityInhibit=yn(result.securityInhibit),
-        currencyType=(result.currency or session.institution.currency)
+        currencyType=currencyOf(session, result.currency)
         if result.feeAmount is not None
         else None,
         feeAmount=money(result.feeAmount),

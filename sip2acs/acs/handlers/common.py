@@ -12,7 +12,17 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-__all__ = ["Handler", "MAX_FEE_AMOUNT", "Session", "feeAmount", "money", "pin", "yn"]
+__all__ = [
+    "DEFAULT_CURRENCY",
+    "Handler",
+    "MAX_FEE_AMOUNT",
+    "Session",
+    "currencyOf",
+    "feeAmount",
+    "money",
+    "pin",
+    "yn",
+]
 
 MAX_FEE_AMOUNT = Decimal("9999999.99")
 """
@@ -128,6 +138,22 @@ def feeAmount(text: str) -> Decimal | None:
     if amount != amount.quantize(_CENT):
         return None
     return amount
+
+
+DEFAULT_CURRENCY = "USD"
+"""
+The currency of amounts when neither the circulation system nor the
+institution's C{currency} setting says.
+"""
+
+
+def currencyOf(session: Session, reported: str | None) -> str:
+    """
+    The currency (C{BH}) of an amount the adapter reported in
+    C{reported}: the circulation system's, which keeps the amounts, else
+    the institution's C{currency} setting, else L{DEFAULT_CURRENCY}.
+    """
+    return reported or session.institution.currency or DEFAULT_CURRENCY
 
 
 def yn(value: object) -> bool | None:

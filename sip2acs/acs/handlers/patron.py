@@ -11,7 +11,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from sip2acs.acs.handlers.common import Session, money, pin
+from sip2acs.acs.handlers.common import Session, currencyOf, money, pin
 from sip2acs.acs.refusals import UNKNOWN_PATRON_STATUS
 from sip2acs.sip import codec
 from sip2acs.sip.spec import FIELDS, PATRON_STATUS_FLAGS, SUMMARY_FIELDS
@@ -69,7 +69,7 @@ def _amountOwed(session: Session, patron: Any, message: Any) -> dict[str, Any]:
     if not personal(session, patron, message):
         return {}
     return dict(
-        currencyType=patron.currency or session.institution.currency,
+        currencyType=currencyOf(session, patron.currency),
         feeAmount=money(patron.feeAmount or 0),
     )
 

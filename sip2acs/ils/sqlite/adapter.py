@@ -274,6 +274,16 @@ class SQLiteILS(ILSBase, Service):
         self._checkFileSync()
         self._conn.execute("SELECT 1").fetchone()
 
+    def currency(self, institution):
+        """
+        The currency the database keeps C{institution}'s amounts in (set
+        by C{sip2acs db init --currency}): what the answers' C{BH} says,
+        whatever the institution's C{currency} setting.
+
+        @return: A Deferred firing with the ISO 4217 code.
+        """
+        return self._run(Circulation.currency, institution)
+
     def lookupPatron(self, terminal, patronId, pin=None):
         """
         L{IILS.lookupPatron <sip2acs.ils.interfaces.IILS.lookupPatron>}

@@ -129,6 +129,13 @@ class Circulation:
         """
         return self.fees.allowOverpayment
 
+    def currency(self, institution: str) -> str:
+        """
+        The currency the database keeps C{institution}'s amounts in.
+        """
+        with self.store.transaction(write=False):
+            return self.rules.institutionNamed(institution).currency
+
     def _operation(self, terminal: Terminal | None, patronId: str | None,
                    itemId: str | None) -> Operation:
         return Operation(

@@ -306,7 +306,13 @@ class Rules:
         """
         The institution a terminal serves (the first one for none).
         """
-        institution = terminal.institution if terminal else None
+        return self.institutionNamed(terminal.institution if terminal else None)
+
+    def institutionNamed(self, institution: str | None) -> Institution:
+        """
+        The institution C{institution} (the first one for L{None}, or when
+        the database has no such institution).
+        """
         return self.store.cached(
             ("institution", institution), lambda: self._loadInstitution(institution)
         )
