@@ -43,13 +43,35 @@ package.
 """
 
 
-def _imports(path: pathlib.Path) -> list[tuple[int, str]]:
+def _typeCheckingOnly(tree: ast.AST) -> set[ast.AST]:
+    """
+    The nodes inside C{if TYPE_CHECKING:} blocks (not their C{else}): the
+    imports there are for the type checker and never run, so a layer may
+    name a type from above (e.g. a config class) that way.
+    """
+    inside: set[ast.AST] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and (
+            (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING")
+            or (isinstance(node.test, ast.Attribute) and node.test.attr == "TYPE_CHECKING")
+        ):
+            for statement in node.body:
+                inside.update(ast.walk(statement))
+    return inside
+
+
+def _imports(path: pathlib.Path, runtime: bool = True) -> list[tuple[int, str]]:
     """
     The C{sip2acs} modules C{path} imports, with their line numbers.
+
+    @param runtime: Leave out the imports under C{if TYPE_CHECKING:}.
     """
     tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped = _typeCheckingOnly(tree) if runtime else set()
     found = []
     for node in ast.walk(tree):
+        if node in skipped:
+            continue
         if isinstance(node, ast.Import):
             found.extend((node.lineno, alias.name) for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -106,7 +128,33 @@ class LayerTests(SynchronousTestCase):
         """
         shims = []
         for path in sorted(PACKAGE.rglob("*.py")):
-            for line, name in _imports(path):
+            for line, name in _imports(path, runtime=False):
                 if name in ("sip2acs.testing", "sip2acs.observers"):
                     shims.append("%s:%d imports %s" % (path.name, line, name))
         self.assertEqual(shims, [])
+
+    def test_typeCheckingImportsAreNotRunTimeImports(self) -> None:
+        """
+        An import under C{if TYPE_CHECKING:} (or C{typing.TYPE_CHECKING})
+        does not count as a run-time import; one in its C{else} does.
+        """
+        path = pathlib.Path(self.mktemp())
+        path.write_text(
+            "import typing\n"
+            "from typing import TYPE_CHECKING\n"
+            "from sip2acs.acs import session\n"
+            "if TYPE_CHECKING:\n"
+            "    from sip2acs.config import ListenerConfig\n"
+            "if typing.TYPE_CHECKING:\n"
+            "    import sip2acs.app.tap\n"
+            "else:\n"
+            "    import sip2acs.ops.admin\n",
+            encoding="utf-8",
+        )
+        self.assertEqual(
+            _imports(path), [(3, "sip2acs.acs"), (9, "sip2acs.ops.admin")]
+        )
+        self.assertEqual(
+            sorted(name for _, name in _imports(path, runtime=False)),
+            ["sip2acs.acs", "sip2acs.app.tap", "sip2acs.config", "sip2acs.ops.admin"],
+        )
