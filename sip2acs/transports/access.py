@@ -5,16 +5,17 @@ networks, and a cap on connections per address (L{AccessGate}). The
 address lists themselves are L{sip2acs.acs.addresses}.
 """
 
+from twisted.internet.interfaces import IAddress, IProtocol, IProtocolFactory
 from twisted.logger import Logger
 from twisted.protocols.policies import WrappingFactory
 
-from sip2acs.acs.addresses import addressKey
+from sip2acs.acs.addresses import AddressList, addressKey
 from sip2acs.transports.halfclose import HalfCloseableWrapper
 
 __all__ = ["AccessGate"]
 
 
-class AccessGate(WrappingFactory):
+class AccessGate(WrappingFactory[HalfCloseableWrapper]):
     """
     Guards a listener: a connection from an address outside its allow list,
     or beyond its cap of connections per address, is closed before any
@@ -35,14 +36,24 @@ class AccessGate(WrappingFactory):
     noisy = False
     protocol = HalfCloseableWrapper
 
-    def __init__(self, wrappedFactory, allow=None, maxPerAddress=0, endpoint=""):
-        WrappingFactory.__init__(self, wrappedFactory)
+    def __init__(
+        self,
+        wrappedFactory: IProtocolFactory,
+        allow: AddressList | None = None,
+        maxPerAddress: int = 0,
+        endpoint: str = "",
+    ) -> None:
+        super().__init__(wrappedFactory)
         self.allow = allow
         self.maxPerAddress = maxPerAddress
         self.endpoint = endpoint
-        self.counts = {}
+        self.counts: dict[str, int] = {}
 
-    def buildProtocol(self, addr):
+    # Not always a WrappingFactory's wrapper: the wrapped factory's own
+    # protocol when nothing is counted, None for a refusal.
+    def buildProtocol(  # type: ignore[override]
+        self, addr: IAddress | None
+    ) -> IProtocol | None:
         host = getattr(addr, "host", None)
         if self.allow is not None and host not in self.allow:
             self.log.info(
@@ -72,13 +83,13 @@ class AccessGate(WrappingFactory):
         protocol.addressKey = key
         return protocol
 
-    def registerProtocol(self, protocol):
-        WrappingFactory.registerProtocol(self, protocol)
+    def registerProtocol(self, protocol: HalfCloseableWrapper) -> None:
+        super().registerProtocol(protocol)
         key = protocol.addressKey
         self.counts[key] = self.counts.get(key, 0) + 1
 
-    def unregisterProtocol(self, protocol):
-        WrappingFactory.unregisterProtocol(self, protocol)
+    def unregisterProtocol(self, protocol: HalfCloseableWrapper) -> None:
+        super().unregisterProtocol(protocol)
         key = protocol.addressKey
         left = self.counts.get(key, 0) - 1
         if left > 0:

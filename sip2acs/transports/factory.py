@@ -5,16 +5,25 @@ The protocol factory behind a listener: a fresh L{ACSSession
 each connection.
 """
 
+from typing import TYPE_CHECKING
+
+from twisted.internet.interfaces import IAddress
 from twisted.internet.protocol import ServerFactory
 
+from sip2acs.acs.server import ACSServer
 from sip2acs.acs.session import ACSSession
 from sip2acs.transports.protocol import SIP2Protocol
 from sip2acs.transports.telnet import TelnetLoginProtocol
 
+if TYPE_CHECKING:
+    # For the type checker only: transports/ must not import config/ at
+    # run time (tests/test_layers.py).
+    from sip2acs.config import ListenerConfig
+
 __all__ = ["SIP2ServerFactory"]
 
 
-class SIP2ServerFactory(ServerFactory):
+class SIP2ServerFactory(ServerFactory[SIP2Protocol]):
     """
     The factory behind one listener: it builds a L{SIP2Protocol
     <sip2acs.transports.protocol.SIP2Protocol>} (a L{TelnetLoginProtocol
@@ -24,15 +33,15 @@ class SIP2ServerFactory(ServerFactory):
     starts logged in as that account.
     """
 
-    def __init__(self, server, listener):
+    def __init__(self, server: ACSServer, listener: "ListenerConfig") -> None:
         self.server = server
         self.listener = listener
 
-    def buildProtocol(self, addr):
+    def buildProtocol(self, addr: IAddress | None) -> SIP2Protocol:
         peer = getattr(addr, "host", None)
         session = ACSSession(self.server, self.listener, peer=peer)
         if self.listener.transport == "telnet":
-            protocol = TelnetLoginProtocol(session, self.listener)
+            protocol: SIP2Protocol = TelnetLoginProtocol(session, self.listener)
         else:
             session.loginByAddress()
             protocol = SIP2Protocol(session, self.listener)

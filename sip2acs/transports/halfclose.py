@@ -22,14 +22,20 @@ __all__ = ["HalfCloseableWrapper"]
 class HalfCloseableWrapper(ProtocolWrapper):
     """
     A L{ProtocolWrapper} that passes half-closes to the wrapped protocol.
+
+    @ivar addressKey: The address key the L{AccessGate
+        <sip2acs.transports.access.AccessGate>} counts this connection
+        under; set only on the connections it counts.
     """
 
-    def readConnectionLost(self):
+    addressKey: str
+
+    def readConnectionLost(self) -> None:
         if IHalfCloseableProtocol.providedBy(self.wrappedProtocol):
             self.wrappedProtocol.readConnectionLost()
         else:
             self.loseConnection()
 
-    def writeConnectionLost(self):
+    def writeConnectionLost(self) -> None:
         if IHalfCloseableProtocol.providedBy(self.wrappedProtocol):
             self.wrappedProtocol.writeConnectionLost()

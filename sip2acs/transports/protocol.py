@@ -21,20 +21,47 @@ closed. A connection on a plain port that starts with a TLS handshake
 record is closed with one log line saying so.
 """
 
+from typing import TYPE_CHECKING, cast
+
 from twisted.internet.interfaces import (
+    IConsumer,
     IHalfCloseableProtocol,
     IHandshakeListener,
     IPushProducer,
     ISSLTransport,
+    ISystemHandle,
+    ITCPTransport,
 )
+from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.protocols.policies import TimeoutMixin
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from sip2acs.acs.frames import Reply
 from sip2acs.acs.interfaces import ISIPConnection
+from sip2acs.acs.session import ACSSession
 
-__all__ = ["SIP2Protocol"]
+if TYPE_CHECKING:
+    # For the type checker only: transports/ must not import config/ at
+    # run time (tests/test_layers.py).
+    from OpenSSL import SSL
+
+    from sip2acs.config import ListenerConfig
+
+__all__ = ["SIP2Protocol", "IConnectionTransport"]
+
+
+class IConnectionTransport(ITCPTransport, IConsumer, IPushProducer, ISystemHandle):
+    """
+    What L{SIP2Protocol} uses of its transport: a TCP connection (or the
+    TLS or protocol wrapper standing for one) that takes a streaming
+    producer, pauses its reading and gives its handle (under TLS, the
+    C{OpenSSL} connection). Every transport Twisted gives a listener's
+    protocol provides all four; this interface only names the sum, for
+    type checking.
+    """
 
 
 def looksLikeTLS(data: bytes) -> bool:
@@ -59,11 +86,15 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
     log = Logger()
     delimiter = b"\r"
 
-    def __init__(self, session, listener):
+    transport: IConnectionTransport
+
+    def __init__(self, session: ACSSession, listener: "ListenerConfig") -> None:
         self.session = session
         self.listener = listener
         self.MAX_LENGTH = listener.maxFrame
-        self.callLater = session.clock.callLater
+        # TimeoutMixin's way to run its timer on another clock (the
+        # session's): mypy sees a method replaced.
+        self.callLater = session.clock.callLater  # type: ignore[method-assign]
         self._closing = False
         self._transportPaused = False
         self._inFlight = False
@@ -74,9 +105,9 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         self._producing = False
         self._started = False
         self._handshaking = False
-        self.connectedAt = None
+        self.connectedAt: float | None = None
 
-    def connectionMade(self):
+    def connectionMade(self) -> None:
         self.connectedAt = self.session.clock.seconds()
         self._handshaking = ISSLTransport.providedBy(self.transport)
         # Back-pressure on replies: the transport pauses us when its write
@@ -95,7 +126,7 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
             endpoint=self.listener.endpoint,
         )
 
-    def handshakeCompleted(self):
+    def handshakeCompleted(self) -> None:
         """
         TLS listeners: the handshake is done. Tell the session the subject
         of the SC's client certificate, and log the SC in by its address if
@@ -105,17 +136,19 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
 
         self._handshaking = False
         self.session.certificateSubject = peerSubject(self.transport)
+        # Under TLS the handle is the OpenSSL connection.
+        handle = cast("SSL.Connection", self.transport.getHandle())
         self.log.info(
             "TLS from {peer}: {version} {cipher}, client certificate {subject}",
             peer=self.session.peer,
-            version=self.transport.getHandle().get_protocol_version_name(),
-            cipher=self.transport.getHandle().get_cipher_name(),
+            version=handle.get_protocol_version_name(),
+            cipher=handle.get_cipher_name(),
             subject=self.session.certificateSubject or "none",
         )
         if not self.session.authenticated and self.session.loginByAddress():
             self.setTimeout(self.listener.idleTimeout)
 
-    def connectionLost(self, reason):
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.setTimeout(None)
         self.session.connectionLost()
         self.session.server.connections.unregister(self)
@@ -125,7 +158,7 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
             count=self.session.messages,
         )
 
-    def timeoutConnection(self):
+    def timeoutConnection(self) -> None:
         if self._handshaking:
             # A TLS client that never completed its handshake.
             handshakeTimedOut = getattr(self.transport, "handshakeTimedOut", None)
@@ -141,7 +174,7 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         )
         self.close()
 
-    def close(self):
+    def close(self) -> None:
         """
         Stop reading and close the connection once pending replies are
         written.
@@ -153,7 +186,7 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
             self.transport.unregisterProducer()
         self.transport.loseConnection()
 
-    def _startOfConnection(self, data):
+    def _startOfConnection(self, data: bytes) -> bool:
         """
         Check the first bytes of the connection: on a plain port, a TLS
         handshake is logged and closes the connection.
@@ -174,7 +207,7 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
             return True
         return False
 
-    def dataReceived(self, data):
+    def dataReceived(self, data: bytes) -> None:
         if self._closing or self._startOfConnection(data):
             return
         # A bare LF ends a frame too; a CRLF then gives an empty frame,
@@ -190,7 +223,7 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
             return None
         return LineReceiver.dataReceived(self, data)
 
-    def lineReceived(self, line):
+    def lineReceived(self, line: bytes) -> None:
         if self._closing:
             return
         line = line.strip(b"\x00")
@@ -208,7 +241,7 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         self.session.traceFrame("in", line)
         self.session.frameReceived(line).addCallbacks(self._cbReply, self._ebReply)
 
-    def _cbReply(self, reply):
+    def _cbReply(self, reply: Reply) -> None:
         self._inFlight = False
         if reply.data and not self._closing:
             self.session.traceFrame("out", reply.data)
@@ -220,13 +253,13 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
             self.setTimeout(self.listener.idleTimeout)
         self._continue()
 
-    def _busy(self):
+    def _busy(self) -> bool:
         """
         Whether a request is being answered.
         """
         return self._inFlight
 
-    def _continue(self):
+    def _continue(self) -> None:
         """
         Take the next request, if nothing holds it back: a request in
         flight, or a transport whose write buffer is full. Once a
@@ -247,7 +280,7 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         if self._readClosed and not self._busy() and not self._closing:
             self._finishHalfClosed()
 
-    def shutdown(self):
+    def shutdown(self) -> None:
         """
         The server is stopping (see L{ConnectionRegistry.shutdown
         <sip2acs.acs.registry.ConnectionRegistry.shutdown>}): read and take
@@ -259,7 +292,7 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         self._pauseReading()
         self._continue()
 
-    def _finishHalfClosed(self):
+    def _finishHalfClosed(self) -> None:
         """
         A half-closed SC's complete requests are answered: answer what is
         left of a frame without its terminator, if anything, then close.
@@ -273,17 +306,17 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         if not self._closing:
             self.close()
 
-    def _pauseReading(self):
+    def _pauseReading(self) -> None:
         if not self._transportPaused:
             self._transportPaused = True
             self.transport.pauseProducing()
 
-    def _resumeReading(self):
+    def _resumeReading(self) -> None:
         if self._transportPaused:
             self._transportPaused = False
             self.transport.resumeProducing()
 
-    def pauseProducing(self):
+    def pauseProducing(self) -> None:
         """
         The transport's write buffer is over its high-water mark (the SC is
         not reading its answers): take no request and read nothing until
@@ -293,21 +326,21 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         self.paused = True
         self._pauseReading()
 
-    def resumeProducing(self):
+    def resumeProducing(self) -> None:
         """
         The transport's write buffer has drained: carry on.
         """
         self._writeBlocked = False
         self._continue()
 
-    def stopProducing(self):
+    def stopProducing(self) -> None:
         """
         The transport is going away: take no more requests.
         """
         self._closing = True
         self._producing = False
 
-    def readConnectionLost(self):
+    def readConnectionLost(self) -> None:
         """
         The SC shut down its side of the connection: answer every request
         received, then close (see L{_continue}).
@@ -317,12 +350,12 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         self._readClosed = True
         self._continue()
 
-    def writeConnectionLost(self):
+    def writeConnectionLost(self) -> None:
         """
         Our side was shut down; nothing to do (L{close} follows).
         """
 
-    def _ebReply(self, failure):
+    def _ebReply(self, failure: Failure) -> None:
         self.log.failure(
             "session failed on a frame from {peer}; closing",
             failure,
@@ -330,7 +363,7 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         )
         self.close()
 
-    def lineLengthExceeded(self, line):
+    def lineLengthExceeded(self, line: bytes) -> None:
         self.log.info(
             "frame from {peer} longer than {limit} bytes; closing",
             peer=self.session.peer,

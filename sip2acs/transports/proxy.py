@@ -20,13 +20,23 @@ has been read; it closes a connection whose first read is shorter than
 
 import ipaddress
 import struct
+from typing import cast
 
 from twisted.internet.address import IPv4Address, IPv6Address
-from twisted.internet.protocol import Protocol
+from twisted.internet.interfaces import (
+    IAddress,
+    IProtocol,
+    IProtocolFactory,
+    IReactorTime,
+    ITransport,
+)
+from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin, WrappingFactory
+from twisted.python.failure import Failure
 from zope.interface import directlyProvides, providedBy
 
+from sip2acs.acs.addresses import AddressList
 from sip2acs.transports.halfclose import HalfCloseableWrapper
 
 __all__ = ["InvalidHeader", "ProxyHeaderFactory", "parseHeader", "V2_SIGNATURE"]
@@ -39,6 +49,11 @@ V2_MAX = 16 + 1024
 Longest v2 header accepted: the addresses and a reasonable amount of TLVs.
 """
 
+Header = tuple[IPv4Address | IPv6Address | None, IPv4Address | IPv6Address | None, int]
+"""
+A parsed header: C{(source, destination, size)} (see L{parseHeader}).
+"""
+
 
 class InvalidHeader(ValueError):
     """
@@ -46,13 +61,13 @@ class InvalidHeader(ValueError):
     """
 
 
-def _port(text):
+def _port(text: str) -> int:
     if not text.isdigit() or len(text) > 5 or int(text) > 65535:
         raise InvalidHeader("bad port %r" % (text,))
     return int(text)
 
 
-def _parseV1(buffer):
+def _parseV1(buffer: bytes) -> Header | None:
     end = buffer.find(b"\r\n", 0, V1_MAX)
     if end < 0:
         if len(buffer) >= V1_MAX:
@@ -82,7 +97,7 @@ def _parseV1(buffer):
     )
 
 
-def _parseV2(buffer):
+def _parseV2(buffer: bytes) -> Header | None:
     if len(buffer) < 16:
         return None
     command = buffer[12]
@@ -101,6 +116,8 @@ def _parseV2(buffer):
         # LOCAL: the balancer's own connection (a health check).
         return None, None, size
     body = buffer[16:size]
+    kind: type[IPv4Address] | type[IPv6Address]
+    convert: type[ipaddress.IPv4Address] | type[ipaddress.IPv6Address]
     if family == 0x11:
         if length < 12:
             raise InvalidHeader("short version 2 IPv4 addresses")
@@ -121,7 +138,7 @@ def _parseV2(buffer):
     )
 
 
-def parseHeader(buffer):
+def parseHeader(buffer: bytes) -> Header | None:
     """
     Parse a PROXY header at the start of C{buffer}.
 
@@ -146,27 +163,37 @@ class _ProxyHeaderProtocol(HalfCloseableWrapper, TimeoutMixin):
     """
     Reads the PROXY header, then builds the wrapped protocol for the
     address it names and relays everything after it.
+
+    @ivar wrappedProtocol: L{None} until the header is read.
     """
 
-    def __init__(self, factory, addr):
-        HalfCloseableWrapper.__init__(self, factory, None)
-        self.callLater = factory.clock.callLater
-        self._buffer = b""
-        self._peer = addr
-        self._host = None
+    transport: ITransport
+    # ProtocolWrapper's is never None; this one is until the header is read.
+    wrappedProtocol: IProtocol | None  # type: ignore[assignment]
 
-    def logPrefix(self):
+    def __init__(
+        self, factory: "ProxyHeaderFactory", addr: IPv4Address | IPv6Address
+    ) -> None:
+        HalfCloseableWrapper.__init__(self, factory, None)  # type: ignore[arg-type]
+        # TimeoutMixin's way to run its timer on another clock (the
+        # factory's): mypy sees a method replaced.
+        self.callLater = factory.clock.callLater  # type: ignore[method-assign,assignment]
+        self._buffer: bytes | None = b""
+        self._peer = addr
+        self._host: IPv4Address | IPv6Address | None = None
+
+    def logPrefix(self) -> str:
         return "ProxyHeaderProtocol"
 
-    def makeConnection(self, transport):
+    def makeConnection(self, transport: ITransport) -> None:
         directlyProvides(self, providedBy(transport))
         Protocol.makeConnection(self, transport)
         self.factory.registerProtocol(self)
 
-    def connectionMade(self):
+    def connectionMade(self) -> None:
         self.setTimeout(self.factory.timeout)
 
-    def dataReceived(self, data):
+    def dataReceived(self, data: bytes) -> None:
         if self.wrappedProtocol is not None:
             self.wrappedProtocol.dataReceived(data)
             return
@@ -202,7 +229,7 @@ class _ProxyHeaderProtocol(HalfCloseableWrapper, TimeoutMixin):
         if rest and self.wrappedProtocol is not None and self.connected:
             protocol.dataReceived(rest)
 
-    def timeoutConnection(self):
+    def timeoutConnection(self) -> None:
         self.factory.log.info(
             "closing a connection from {peer} on {endpoint}: no PROXY header"
             " within {timeout} s",
@@ -213,13 +240,13 @@ class _ProxyHeaderProtocol(HalfCloseableWrapper, TimeoutMixin):
         self._buffer = None
         self.transport.loseConnection()
 
-    def getPeer(self):
+    def getPeer(self) -> IAddress:
         return self._peer
 
-    def getHost(self):
+    def getHost(self) -> IAddress:
         return self._host if self._host is not None else self.transport.getHost()
 
-    def connectionLost(self, reason):
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.setTimeout(None)
         self.connected = 0
         self.factory.unregisterProtocol(self)
@@ -228,7 +255,7 @@ class _ProxyHeaderProtocol(HalfCloseableWrapper, TimeoutMixin):
             wrapped.connectionLost(reason)
 
 
-class ProxyHeaderFactory(WrappingFactory):
+class ProxyHeaderFactory(WrappingFactory[_ProxyHeaderProtocol]):
     """
     Accepts the PROXY protocol on a listener: see the module docstring.
 
@@ -242,17 +269,27 @@ class ProxyHeaderFactory(WrappingFactory):
     noisy = False
 
     def __init__(
-        self, wrappedFactory, trusted=None, timeout=10.0, clock=None, endpoint=""
-    ):
-        WrappingFactory.__init__(self, wrappedFactory)
+        self,
+        wrappedFactory: IProtocolFactory,
+        trusted: AddressList | None = None,
+        timeout: float = 10.0,
+        clock: IReactorTime | None = None,
+        endpoint: str = "",
+    ) -> None:
+        super().__init__(wrappedFactory)
         if clock is None:
-            from twisted.internet import reactor as clock
+            from twisted.internet import reactor
+
+            clock = cast(IReactorTime, reactor)
         self.trusted = trusted
         self.timeout = timeout
         self.clock = clock
         self.endpoint = endpoint
 
-    def buildProtocol(self, addr):
+    # None refuses the connection, which WrappingFactory's never does.
+    def buildProtocol(  # type: ignore[override]
+        self, addr: IAddress | None
+    ) -> _ProxyHeaderProtocol | None:
         host = getattr(addr, "host", None)
         if self.trusted is not None and host not in self.trusted:
             self.log.info(
@@ -262,4 +299,5 @@ class ProxyHeaderFactory(WrappingFactory):
                 endpoint=self.endpoint,
             )
             return None
-        return self.protocol(self, addr)
+        # A TCP listener's peer: an IP address.
+        return self.protocol(self, cast("IPv4Address | IPv6Address", addr))

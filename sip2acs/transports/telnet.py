@@ -30,10 +30,19 @@ prelude only:
 After C{Login OK} the bytes go to L{SIP2Protocol} unchanged.
 """
 
+from typing import TYPE_CHECKING
+
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from sip2acs.acs.auth import SIPPassword
+from sip2acs.acs.session import ACSSession
 from sip2acs.transports.protocol import SIP2Protocol
+
+if TYPE_CHECKING:
+    # For the type checker only: transports/ must not import config/ at
+    # run time (tests/test_layers.py).
+    from sip2acs.config import ListenerConfig
 
 __all__ = ["TelnetLoginProtocol"]
 
@@ -59,7 +68,7 @@ empty lines) may take on one connection before the connection is closed.
 """
 
 
-def _text(line):
+def _text(line: bytes) -> str:
     try:
         return line.decode("utf-8")
     except UnicodeDecodeError:
@@ -81,23 +90,24 @@ class TelnetLoginProtocol(SIP2Protocol):
     LOGIN_OK = b"Login OK.  Initiating SIP\r\n"
     INVALID_LOGIN = b"Invalid login\r\n"
 
-    def __init__(self, session, listener):
+    def __init__(self, session: ACSSession, listener: "ListenerConfig") -> None:
         SIP2Protocol.__init__(self, session, listener)
         self.loggedIn = False
         self._checking = False
-        self._user = None
+        self._user: str | None = None
         self._line = bytearray()
-        self._telnetState = None
-        self._verb = None
+        self._telnetState: str | None = None
+        # The verb of the option command being read (set with the state "option").
+        self._verb = 0
         self._pending = b""
-        self._refused = set()
+        self._refused: set[tuple[int, int]] = set()
         self._preludeBytes = 0
 
-    def connectionMade(self):
+    def connectionMade(self) -> None:
         SIP2Protocol.connectionMade(self)
         self.transport.write(self.LOGIN_PROMPT)
 
-    def dataReceived(self, data):
+    def dataReceived(self, data: bytes) -> None:
         if self.loggedIn:
             return SIP2Protocol.dataReceived(self, data)
         if self._closing or self._startOfConnection(data):
@@ -110,7 +120,7 @@ class TelnetLoginProtocol(SIP2Protocol):
             return
         self._prelude(data)
 
-    def _prelude(self, data):
+    def _prelude(self, data: bytes) -> None:
         """
         Read login and password lines from C{data}, removing telnet
         commands; once the password line is complete, check the login and
@@ -166,7 +176,7 @@ class TelnetLoginProtocol(SIP2Protocol):
             elif state == "subnegotiation-iac":
                 self._telnetState = None if byte == SE else "subnegotiation"
 
-    def _overBudget(self):
+    def _overBudget(self) -> None:
         """
         The prelude took more than L{PRELUDE_BUDGET} bytes without a login:
         log it and close.
@@ -178,10 +188,10 @@ class TelnetLoginProtocol(SIP2Protocol):
         )
         self.close()
 
-    def _busy(self):
+    def _busy(self) -> bool:
         return self._inFlight or self._checking
 
-    def _negotiate(self, verb, option):
+    def _negotiate(self, verb: int, option: int) -> None:
         """
         Refuse, once per option, what the peer asks us to enable or offers
         to enable; acknowledge nothing else (we are already in the
@@ -193,7 +203,7 @@ class TelnetLoginProtocol(SIP2Protocol):
         self._refused.add((verb, option))
         self.transport.write(bytes((IAC, answer, option)))
 
-    def _lineReceived(self, line):
+    def _lineReceived(self, line: bytes) -> None:
         if self._user is None:
             self._user = _text(line)
             self.transport.write(self.PASSWORD_PROMPT)
@@ -213,10 +223,10 @@ class TelnetLoginProtocol(SIP2Protocol):
         d.addCallback(self._cbChecked)
         d.addErrback(self._ebChecked)
 
-    def _stillOpen(self):
-        return self.connected and not self._closing
+    def _stillOpen(self) -> bool:
+        return bool(self.connected) and not self._closing
 
-    def _cbChecked(self, ok):
+    def _cbChecked(self, ok: bool | None) -> None:
         self._checking = False
         pending, self._pending = self._pending, b""
         if ok is None:
@@ -244,7 +254,7 @@ class TelnetLoginProtocol(SIP2Protocol):
         if self._readClosed:
             self._continue()
 
-    def _ebChecked(self, failure):
+    def _ebChecked(self, failure: Failure) -> None:
         self._checking = False
         self.log.failure(
             "checking a telnet login from {peer} failed; closing",

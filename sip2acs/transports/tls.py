@@ -29,17 +29,27 @@ attribute first, e.g. C{CN=kiosk1,OU=East,O=Harbour Library}: what
 C{openssl x509 -noout -subject -nameopt RFC2253} prints for ASCII names.
 """
 
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, cast
+
 import attrs
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from OpenSSL import SSL
 from twisted.internet import ssl
 from twisted.internet.interfaces import (
     IOpenSSLServerConnectionCreator,
+    IProtocolFactory,
+    IReactorTime,
     ISSLTransport,
+    ISystemHandle,
+    ITransport,
 )
 from twisted.logger import Logger
+from twisted.protocols.tls import TLSMemoryBIOProtocol
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from sip2acs.transports.tlstransport import (
@@ -48,6 +58,11 @@ from sip2acs.transports.tlstransport import (
     HandshakeWatch,
     HandshakeWatchFactory,
 )
+
+if TYPE_CHECKING:
+    # For the type checker only: transports/ must not import config/ at
+    # run time (tests/test_layers.py).
+    from sip2acs.config import ListenerConfig, TLSSettings
 
 __all__ = [
     "HalfCloseableTLS",
@@ -120,7 +135,7 @@ class TLSMaterialError(ValueError):
     (C{certificate}, C{private-key}, C{chain}, C{client-ca}).
     """
 
-    def __init__(self, problems):
+    def __init__(self, problems: Iterable[tuple[str, str]]) -> None:
         self.problems = list(problems)
         ValueError.__init__(
             self, "; ".join("%s: %s" % (key, text) for key, text in self.problems)
@@ -140,12 +155,12 @@ class TLSMaterial:
     """
 
     certificate: x509.Certificate
-    privateKey: object = attrs.field(repr=False)
-    chain: tuple = ()
-    clientCAs: tuple = ()
+    privateKey: PrivateKeyTypes = attrs.field(repr=False)
+    chain: tuple[x509.Certificate, ...] = ()
+    clientCAs: tuple[x509.Certificate, ...] = ()
 
 
-def _read(path, key, problems):
+def _read(path: str, key: str, problems: list[tuple[str, str]]) -> bytes | None:
     try:
         with open(path, "rb") as f:
             return f.read()
@@ -156,7 +171,9 @@ def _read(path, key, problems):
     return None
 
 
-def _certificates(path, key, problems):
+def _certificates(
+    path: str, key: str, problems: list[tuple[str, str]]
+) -> tuple[x509.Certificate, ...]:
     data = _read(path, key, problems)
     if data is None:
         return ()
@@ -168,7 +185,7 @@ def _certificates(path, key, problems):
     return certificates
 
 
-def _publicBytes(key):
+def _publicBytes(key: PublicKeyTypes) -> bytes:
     return key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -209,10 +226,10 @@ def loadMaterial(
             problems.append(
                 ("private-key", "%s holds no PEM private key" % (privateKey,))
             )
-    extra = ()
+    extra: tuple[x509.Certificate, ...] = ()
     if chain is not None:
         extra = _certificates(chain, "chain", problems)
-    cas = ()
+    cas: tuple[x509.Certificate, ...] = ()
     if clientCA is not None:
         cas = _certificates(clientCA, "client-ca", problems)
     if certificates and key is not None:
@@ -224,7 +241,8 @@ def loadMaterial(
                     % (privateKey, certificate),
                 )
             )
-    if problems:
+    if problems or key is None:
+        # (No key always comes with a problem saying why.)
         raise TLSMaterialError(problems)
     return TLSMaterial(
         certificate=certificates[0],
@@ -234,7 +252,7 @@ def loadMaterial(
     )
 
 
-def serverOptions(material, minimum="1.2"):
+def serverOptions(material: TLSMaterial, minimum: str = "1.2") -> ssl.CertificateOptions:
     """
     The TLS settings of a listener.
 
@@ -258,10 +276,12 @@ def serverOptions(material, minimum="1.2"):
             ]
         )
     ciphers = LEGACY_CIPHERS if minimum in INSECURE_VERSIONS else MODERN_CIPHERS
+    # Twisted's annotations name pyOpenSSL's PKey and X509; the context
+    # it hands them to takes cryptography's keys and certificates too.
     return ssl.CertificateOptions(
-        privateKey=material.privateKey,
-        certificate=material.certificate,
-        extraCertChain=list(material.chain),
+        privateKey=material.privateKey,  # type: ignore[arg-type]
+        certificate=material.certificate,  # type: ignore[arg-type]
+        extraCertChain=list(material.chain),  # type: ignore[arg-type]
         trustRoot=trustRoot,
         acceptableCiphers=ssl.AcceptableCiphers.fromOpenSSLCipherString(ciphers),
         **floor,
@@ -285,7 +305,7 @@ def normalizeSubject(text: str) -> str:
     return name.rfc4514_string()
 
 
-def peerSubject(transport):
+def peerSubject(transport: ITransport | None) -> str | None:
     """
     The subject of the certificate the peer presented, in normal form.
 
@@ -295,13 +315,15 @@ def peerSubject(transport):
     """
     if not ISSLTransport.providedBy(transport):
         return None
-    certificate = transport.getHandle().get_peer_certificate(as_cryptography=True)
+    # Twisted's TLS transports give their OpenSSL connection as their handle.
+    connection = cast(SSL.Connection, cast(ISystemHandle, transport).getHandle())
+    certificate = connection.get_peer_certificate(as_cryptography=True)
     if certificate is None:
         return None
     return certificate.subject.rfc4514_string()
 
 
-def _describe(material):
+def _describe(material: TLSMaterial) -> str:
     return "%s (expires %s)" % (
         material.certificate.subject.rfc4514_string(),
         material.certificate.not_valid_after_utc.strftime("%Y-%m-%d"),
@@ -318,8 +340,14 @@ class ServerTLS:
     """
 
     log = Logger()
+    material: TLSMaterial
+    _context: SSL.Context
 
-    def __init__(self, listener, handshakeFailed=None):
+    def __init__(
+        self,
+        listener: "ListenerConfig",
+        handshakeFailed: Callable[[], object] | None = None,
+    ) -> None:
         """
         Read the listener's files.
 
@@ -328,26 +356,26 @@ class ServerTLS:
         @raise TLSMaterialError: They cannot serve.
         """
         self.listener = listener
-        self.material = None
-        self._context = None
         self._onFailure = handshakeFailed
         self._load()
-        if listener.tls.minimum in INSECURE_VERSIONS:
+        if self._settings().minimum in INSECURE_VERSIONS:
             self.log.warn(
                 "{endpoint} accepts TLS {version}, which is insecure: raise"
                 " tls-minimum to 1.2 once its kiosks can do better",
                 endpoint=listener.endpoint,
-                version=listener.tls.minimum,
+                version=self._settings().minimum,
             )
         self.log.info(
             "{endpoint}: TLS {minimum}+ with {certificate}{mutual}",
             endpoint=listener.endpoint,
-            minimum=listener.tls.minimum,
+            minimum=self._settings().minimum,
             certificate=_describe(self.material),
             mutual=", client certificates required" if self.material.clientCAs else "",
         )
 
-    def wrapFactory(self, factory, clock=None):
+    def wrapFactory(
+        self, factory: IProtocolFactory, clock: IReactorTime | None = None
+    ) -> HalfCloseableTLSFactory:
         """
         Put TLS with these settings around C{factory}.
 
@@ -358,8 +386,12 @@ class ServerTLS:
             self, False, HandshakeWatchFactory(factory, self), clock=clock
         )
 
-    def _load(self):
-        settings = self.listener.tls
+    def _settings(self) -> "TLSSettings":
+        # A TLS listener has its TLS part (ListenerConfig checks it).
+        return cast("TLSSettings", self.listener.tls)
+
+    def _load(self) -> None:
+        settings = self._settings()
         material = loadMaterial(
             settings.certificate, settings.privateKey, settings.chain, settings.clientCA
         )
@@ -371,7 +403,7 @@ class ServerTLS:
         self.material = material
         self._context = context
 
-    def reload(self):
+    def reload(self) -> None:
         """
         Re-read the files for connections made from now on; open ones are
         not affected.
@@ -395,13 +427,13 @@ class ServerTLS:
             certificate=_describe(self.material),
         )
 
-    def serverConnectionForTLS(self, tlsProtocol):
+    def serverConnectionForTLS(self, tlsProtocol: TLSMemoryBIOProtocol) -> SSL.Connection:
         """
         A connection with the current settings.
         """
         return SSL.Connection(self._context, None)
 
-    def _info(self, connection, where, value):
+    def _info(self, connection: SSL.Connection, where: int, value: int) -> None:
         """
         Remember the fatal alert sent or received during a handshake (no
         client certificate, an unknown CA, a TLS version below the floor;
@@ -422,7 +454,7 @@ class ServerTLS:
         if isinstance(watch, HandshakeWatch) and watch.alert is None:
             watch.alert = text
 
-    def handshakeFailed(self, watch, reason):
+    def handshakeFailed(self, watch: HandshakeWatch, reason: Failure) -> None:
         """
         A connection ended before its handshake completed: log why, with
         the peer's address, and count it.

@@ -15,14 +15,25 @@ C{handshakeFailed(watch, reason)}: L{sip2acs.transports.tls.ServerTLS}).
 The TLS files and settings themselves are L{sip2acs.transports.tls}.
 """
 
+from typing import TYPE_CHECKING, cast
+
 from OpenSSL import SSL
-from twisted.internet.interfaces import IHalfCloseableProtocol, IHandshakeListener
+from twisted.internet.interfaces import (
+    IHalfCloseableProtocol,
+    IHandshakeListener,
+    IProtocolFactory,
+    ITCPTransport,
+)
+from twisted.internet.protocol import connectionDone
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.protocols.tls import BufferingTLSTransport, TLSMemoryBIOFactory
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from sip2acs.transports.halfclose import HalfCloseableWrapper
+
+if TYPE_CHECKING:
+    from sip2acs.transports.tls import ServerTLS
 
 __all__ = [
     "HalfCloseableTLS",
@@ -71,11 +82,12 @@ class HalfCloseableTLS(BufferingTLSTransport):
     @ivar writeClosing: L{loseWriteConnection} was called.
     """
 
+    transport: ITCPTransport
     readClosed = False
     writeClosing = False
     _writeClosed = False
 
-    def _halfCloses(self):
+    def _halfCloses(self) -> bool:
         """
         Whether the wrapped protocol takes half-closes.
         """
@@ -83,15 +95,15 @@ class HalfCloseableTLS(BufferingTLSTransport):
             self.wrappedProtocol
         )
 
-    def _peerFinished(self):
+    def _peerFinished(self) -> None:
         """
         The peer sends nothing more: tell the wrapped protocol, once.
         """
         self.readClosed = True
-        self.wrappedProtocol.readConnectionLost()
+        cast(IHalfCloseableProtocol, self.wrappedProtocol).readConnectionLost()
         self._closeIfDone()
 
-    def _closeIfDone(self):
+    def _closeIfDone(self) -> None:
         """
         Close TCP once both sides are done: the peer sends nothing more and
         our C{close_notify} has gone out. (OpenSSL closes TCP itself when
@@ -105,7 +117,7 @@ class HalfCloseableTLS(BufferingTLSTransport):
         ):
             self.transport.loseConnection()
 
-    def _closeWriteIfReady(self):
+    def _closeWriteIfReady(self) -> None:
         """
         After L{loseWriteConnection}: once the handshake is done and every
         byte written is in TLS, send C{close_notify} and shut down TCP's
@@ -133,7 +145,7 @@ class HalfCloseableTLS(BufferingTLSTransport):
         else:
             self.transport.loseWriteConnection()
 
-    def readConnectionLost(self):
+    def readConnectionLost(self) -> None:
         """
         TCP half-close from the peer (with or without a C{close_notify}
         before it).
@@ -149,14 +161,14 @@ class HalfCloseableTLS(BufferingTLSTransport):
             return
         self._peerFinished()
 
-    def writeConnectionLost(self):
+    def writeConnectionLost(self) -> None:
         """
         Our TCP sending side is shut down (after L{loseWriteConnection}).
         """
         if self._halfCloses():
-            self.wrappedProtocol.writeConnectionLost()
+            cast(IHalfCloseableProtocol, self.wrappedProtocol).writeConnectionLost()
 
-    def loseWriteConnection(self):
+    def loseWriteConnection(self) -> None:
         """
         Send nothing more, but go on reading: send C{close_notify} and
         shut down TCP's sending side, after what was written.
@@ -169,22 +181,22 @@ class HalfCloseableTLS(BufferingTLSTransport):
         self._aggregator.flush()
         self._closeWriteIfReady()
 
-    def dataReceived(self, data):
+    def dataReceived(self, data: bytes) -> None:
         BufferingTLSTransport.dataReceived(self, data)
         # The handshake may have completed, sending what waited for it.
         self._closeWriteIfReady()
 
-    def loseConnection(self):
+    def loseConnection(self) -> None:
         BufferingTLSTransport.loseConnection(self)
         self._closeIfDone()
 
-    def unregisterProducer(self):
+    def unregisterProducer(self) -> None:
         # Twisted sends close_notify here if loseConnection waited for the
         # producer.
         BufferingTLSTransport.unregisterProducer(self)
         self._closeIfDone()
 
-    def _flushReceiveBIO(self):
+    def _flushReceiveBIO(self) -> None:
         """
         Hand what OpenSSL has decrypted to the wrapped protocol; a
         C{close_notify} is a half-close.
@@ -239,11 +251,12 @@ class HandshakeWatch(HalfCloseableWrapper):
     @ivar alert: The TLS alert sent or received, as text, if any.
     """
 
+    transport: HalfCloseableTLS
     done = False
-    alert = None
-    why = None
+    alert: str | None = None
+    why: str | None = None
 
-    def loseConnection(self):
+    def loseConnection(self) -> None:
         """
         Close: give up the SIP2 protocol's producer registration first, or
         TLS would wait for it before its shutdown. Before the handshake
@@ -255,7 +268,7 @@ class HandshakeWatch(HalfCloseableWrapper):
             return
         ProtocolWrapper.loseConnection(self)
 
-    def handshakeTimedOut(self, seconds):
+    def handshakeTimedOut(self, seconds: float) -> None:
         """
         The SC's login timeout ran out before the handshake completed:
         close TCP cleanly; L{ServerTLS.handshakeFailed} logs it as a
@@ -266,18 +279,18 @@ class HandshakeWatch(HalfCloseableWrapper):
         self.why = "no handshake within %g s (handshake timeout)" % (seconds,)
         self.loseConnection()
 
-    def handshakeCompleted(self):
+    def handshakeCompleted(self) -> None:
         self.done = True
         if IHandshakeListener.providedBy(self.wrappedProtocol):
             self.wrappedProtocol.handshakeCompleted()
 
-    def connectionLost(self, reason):
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         if not self.done:
             self.factory.tls.handshakeFailed(self, reason)
         ProtocolWrapper.connectionLost(self, reason)
 
 
-class HandshakeWatchFactory(WrappingFactory):
+class HandshakeWatchFactory(WrappingFactory[HandshakeWatch]):
     """
     Puts a L{HandshakeWatch} around each connection of C{wrappedFactory}.
 
@@ -289,6 +302,6 @@ class HandshakeWatchFactory(WrappingFactory):
     protocol = HandshakeWatch
     noisy = False
 
-    def __init__(self, wrappedFactory, tls):
-        WrappingFactory.__init__(self, wrappedFactory)
+    def __init__(self, wrappedFactory: IProtocolFactory, tls: "ServerTLS") -> None:
+        super().__init__(wrappedFactory)
         self.tls = tls
