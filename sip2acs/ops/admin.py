@@ -34,14 +34,21 @@ import html
 import json
 import signal
 from datetime import datetime
+from typing import Any, overload
 
 from twisted.internet.defer import Deferred, TimeoutError, maybeDeferred
+from twisted.internet.interfaces import IReactorThreads, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from twisted.web import http
 from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET, Site
+from twisted.web.server import NOT_DONE_YET, Request, Site
 
 from sip2acs._version import __version__
+from sip2acs.acs.interfaces import ISIPConnection
+from sip2acs.acs.metrics import Readiness
+from sip2acs.acs.server import ACSServer
+from sip2acs.ils.interfaces import IILS
 from sip2acs.ops.metrics import CONTENT_TYPE, render
 from sip2acs.ops.signals import SignalService
 
@@ -64,30 +71,36 @@ it failing.
 """
 
 
-def _commonHeaders(request):
+def _commonHeaders(request: Request) -> None:
     request.setHeader(b"cache-control", b"no-store")
     request.setHeader(b"x-content-type-options", b"nosniff")
 
 
-def _json(request, code, value):
+def _json(request: Request, code: int, value: object) -> bytes:
     request.setResponseCode(code)
     request.setHeader(b"content-type", b"application/json")
     _commonHeaders(request)
     return json.dumps(value, indent=2, sort_keys=True).encode("utf-8") + b"\n"
 
 
-def _account(connection):
+def _account(connection: ISIPConnection) -> str | None:
     account = connection.session.account
     return account.login if account is not None else None
 
 
-def _isoTime(seconds):
+@overload
+def _isoTime(seconds: float) -> str: ...
+@overload
+def _isoTime(seconds: float | None) -> str | None: ...
+
+
+def _isoTime(seconds: float | None) -> str | None:
     if seconds is None:
         return None
     return datetime.fromtimestamp(seconds).astimezone().isoformat(timespec="seconds")
 
 
-def connectedKiosks(server):
+def connectedKiosks(server: ACSServer) -> list[dict[str, Any]]:
     """
     Describe the open connections of C{server}, for the status page.
 
@@ -142,11 +155,11 @@ class MetricsResource(Resource):
         L{Resource.putChild} overwrites that attribute).
     """
 
-    def __init__(self, server):
+    def __init__(self, server: ACSServer) -> None:
         Resource.__init__(self)
         self.acs = server
 
-    def render_GET(self, request):
+    def render_GET(self, request: Request) -> bytes:
         server = self.acs
         connections = [
             (connection.session.listener.endpoint, _account(connection) or "")
@@ -169,11 +182,11 @@ class ReadyResource(Resource):
     503 C{{"status": "draining"}} while it drains.
     """
 
-    def __init__(self, server):
+    def __init__(self, server: ACSServer) -> None:
         Resource.__init__(self)
         self.acs = server
 
-    def render_GET(self, request):
+    def render_GET(self, request: Request) -> bytes:
         if self.acs.readiness.ready:
             return _json(request, 200, {"status": "ready"})
         return _json(request, 503, {"status": "draining"})
@@ -196,7 +209,9 @@ class HealthResource(Resource):
 
     log = Logger()
 
-    def __init__(self, server, clock, timeout=HEALTH_TIMEOUT):
+    def __init__(
+        self, server: ACSServer, clock: IReactorTime, timeout: float = HEALTH_TIMEOUT
+    ) -> None:
         """
         @param server: The L{ACSServer <sip2acs.acs.server.ACSServer>}.
         @param clock: The L{IReactorTime} timing the checks out.
@@ -206,10 +221,10 @@ class HealthResource(Resource):
         self.acs = server
         self.clock = clock
         self.timeout = timeout
-        self._inflight = {}
-        self._failing = set()
+        self._inflight: dict[int, list[Deferred[object]]] = {}
+        self._failing: set[str] = set()
 
-    def _check(self, adapter):
+    def _check(self, adapter: IILS) -> "Deferred[object]":
         """
         Run C{adapter.healthCheck()}, or join the run in progress.
 
@@ -218,21 +233,21 @@ class HealthResource(Resource):
         """
         check = getattr(adapter, "healthCheck", None)
         if check is None:
-            d = Deferred()
-            d.callback(None)
-            return d
+            ready: Deferred[object] = Deferred()
+            ready.callback(None)
+            return ready
         key = id(adapter)
         waiting = self._inflight.get(key)
         start = waiting is None
-        if start:
+        if waiting is None:
             waiting = self._inflight[key] = []
-        d = Deferred()
+        d: Deferred[object] = Deferred()
         waiting.append(d)
         if start:
             maybeDeferred(check).addBoth(self._checked, key)
         return d.addTimeout(self.timeout, self.clock)
 
-    def _checked(self, result, key):
+    def _checked(self, result: object, key: int) -> None:
         for d in self._inflight.pop(key):
             if not d.called:
                 if isinstance(result, Failure):
@@ -240,15 +255,15 @@ class HealthResource(Resource):
                 else:
                     d.callback(result)
 
-    def render_GET(self, request):
-        finished = []
+    def render_GET(self, request: Request) -> int:
+        finished: list[object] = []
         request.notifyFinish().addBoth(finished.append)
         adapters = self.acs.adapters
         distinct = {id(adapter): adapter for adapter in adapters.values()}
-        results = {}
+        results: dict[int, str | None] = {}
         pending = [len(distinct)]
 
-        def done(outcome, key):
+        def done(outcome: str | None, key: int) -> None:
             results[key] = outcome
             pending[0] -= 1
             if pending[0] == 0:
@@ -258,17 +273,19 @@ class HealthResource(Resource):
             self._answer(request, finished, results)
             return NOT_DONE_YET
         for key, adapter in distinct.items():
-            d = self._check(adapter)
-            d.addCallbacks(lambda _: None, self._describe)
+            # None for a healthy adapter, else what went wrong.
+            d = self._check(adapter).addCallbacks(lambda _: None, self._describe)
             d.addCallback(done, key)
         return NOT_DONE_YET
 
-    def _describe(self, failure):
+    def _describe(self, failure: Failure) -> str:
         if failure.check(TimeoutError):
             return "no answer within %g s" % (self.timeout,)
         return "%s: %s" % (failure.type.__name__, failure.getErrorMessage())
 
-    def _answer(self, request, finished, results):
+    def _answer(
+        self, request: Request, finished: list[object], results: dict[int, str | None]
+    ) -> None:
         institutions = {}
         failing = []
         for name, adapter in sorted(self.acs.adapters.items()):
@@ -294,7 +311,7 @@ class HealthResource(Resource):
         request.write(body)
         request.finish()
 
-    def _logChanges(self, institutions):
+    def _logChanges(self, institutions: dict[str, dict[str, Any]]) -> None:
         for name, entry in institutions.items():
             if entry["status"] == "failing" and name not in self._failing:
                 self._failing.add(name)
@@ -358,13 +375,13 @@ class StatusResource(Resource):
     "kiosks": [...]}} (see L{connectedKiosks}).
     """
 
-    def __init__(self, server, clock, asJSON=False):
+    def __init__(self, server: ACSServer, clock: IReactorTime, asJSON: bool = False) -> None:
         Resource.__init__(self)
         self.acs = server
         self.clock = clock
         self.asJSON = asJSON
 
-    def render_GET(self, request):
+    def render_GET(self, request: Request) -> bytes:
         kiosks = connectedKiosks(self.acs)
         ready = self.acs.readiness.ready
         if self.asJSON:
@@ -428,13 +445,17 @@ class AdminSite(Site):
 
     displayTracebacks = False
 
-    def log(self, request):
+    def log(self, request: http.Request) -> None:
         """
         Keep no access log.
         """
 
 
-def makeSite(server, clock=None, healthTimeout=HEALTH_TIMEOUT):
+def makeSite(
+    server: ACSServer,
+    clock: IReactorTime | None = None,
+    healthTimeout: float = HEALTH_TIMEOUT,
+) -> AdminSite:
     """
     Build the admin listener's site.
 
@@ -467,7 +488,9 @@ class DrainService(SignalService):
 
     signals = (signal.SIGUSR1, signal.SIGUSR2)
 
-    def __init__(self, readiness, reactor, installSignals=True):
+    def __init__(
+        self, readiness: Readiness, reactor: IReactorThreads, installSignals: bool = True
+    ) -> None:
         """
         @param readiness: The server's L{Readiness
             <sip2acs.acs.metrics.Readiness>}.
@@ -477,7 +500,7 @@ class DrainService(SignalService):
         SignalService.__init__(self, reactor, installSignals)
         self.readiness = readiness
 
-    def signalled(self, signum):
+    def signalled(self, signum: int) -> None:
         """
         Act on a drain signal, on the reactor thread.
 

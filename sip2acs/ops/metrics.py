@@ -32,8 +32,10 @@ Metric families (see L{render}):
 
 import math
 import re
+from collections.abc import Collection, Iterable, Sequence
 
 from sip2acs._version import __version__
+from sip2acs.acs.metrics import Metrics
 
 __all__ = [
     "CONTENT_TYPE",
@@ -51,7 +53,7 @@ The HTTP content type of the text exposition format.
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
 _LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 
-def escapeLabelValue(value):
+def escapeLabelValue(value: str) -> str:
     """
     Escape a label value for the text format: backslash, double quote and
     line feed.
@@ -62,11 +64,11 @@ def escapeLabelValue(value):
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def _escapeHelp(text):
+def _escapeHelp(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
-def formatValue(value):
+def formatValue(value: float) -> str:
     """
     A sample value as the text format writes it: integers as they are,
     floats by C{repr}, and C{+Inf}, C{-Inf}, C{NaN}.
@@ -93,10 +95,10 @@ class Exposition:
     samples, then L{render}.
     """
 
-    def __init__(self):
-        self._lines = []
+    def __init__(self) -> None:
+        self._lines: list[str] = []
 
-    def family(self, name, kind, help):
+    def family(self, name: str, kind: str, help: str) -> None:
         """
         Start a metric family: its C{# HELP} and C{# TYPE} lines.
 
@@ -108,7 +110,7 @@ class Exposition:
         self._lines.append("# HELP %s %s" % (name, _escapeHelp(help)))
         self._lines.append("# TYPE %s %s" % (name, kind))
 
-    def sample(self, name, labels, value):
+    def sample(self, name: str, labels: Sequence[tuple[str, object]], value: float) -> None:
         """
         Add one sample.
 
@@ -128,7 +130,7 @@ class Exposition:
             name = "%s{%s}" % (name, ",".join(parts))
         self._lines.append("%s %s" % (name, formatValue(value)))
 
-    def render(self):
+    def render(self) -> bytes:
         """
         @return: The exposition, UTF-8, ending with a line feed.
         @rtype: L{bytes}
@@ -136,7 +138,12 @@ class Exposition:
         return ("\n".join(self._lines) + "\n").encode("utf-8")
 
 
-def render(metrics, connections=(), listeners=(), ready=True):
+def render(
+    metrics: Metrics,
+    connections: Iterable[tuple[str, str]] = (),
+    listeners: Collection[str] = (),
+    ready: bool = True,
+) -> bytes:
     """
     The exposition of every metric of C{metrics}.
 

@@ -32,9 +32,11 @@ import os
 import sys
 import threading
 import time
+from typing import TextIO
 
 from twisted.logger import (
     ILogObserver,
+    LogEvent,
     LogLevel,
     formatEvent,
     formatEventAsClassicLogText,
@@ -54,10 +56,10 @@ class FastTextObserver:
     message}), formatted and written cheaply.
     """
 
-    def __init__(self, stream, flushInterval=_FLUSH_INTERVAL):
+    def __init__(self, stream: TextIO, flushInterval: float = _FLUSH_INTERVAL) -> None:
         self._stream = stream
         self._flushInterval = flushInterval
-        self._second = None
+        self._second: int | None = None
         self._stamp = ""
         self._lock = threading.Lock()
         self._dirty = False
@@ -67,20 +69,20 @@ class FastTextObserver:
         )
         flusher.start()
 
-    def _flushEvery(self):
+    def _flushEvery(self) -> None:
         while True:
             time.sleep(self._flushInterval)
             if self._dirty:
                 self.flush()
 
-    def _timestamp(self, when):
+    def _timestamp(self, when: float) -> str:
         second = int(when)
         if second != self._second:
             self._second = second
             self._stamp = formatTime(second)
         return self._stamp
 
-    def __call__(self, event):
+    def __call__(self, event: LogEvent) -> None:
         if "log_failure" in event or "log_format" not in event:
             text = formatEventAsClassicLogText(event)
             if text is None:
@@ -105,7 +107,7 @@ class FastTextObserver:
             else:
                 self._dirty = True
 
-    def flush(self):
+    def flush(self) -> None:
         """
         Write out buffered lines.
         """
@@ -117,7 +119,7 @@ class FastTextObserver:
                 pass  # closed at interpreter exit
 
 
-def stdout():
+def stdout() -> FastTextObserver:
     """
     A L{FastTextObserver} on standard output (for C{twistd --logger}).
     """
@@ -127,7 +129,7 @@ def stdout():
     )
 
 
-def logfile():
+def logfile() -> FastTextObserver:
     """
     A L{FastTextObserver} appending to the file named by C{SIP2ACS_LOG}
     (default C{sip2acs.log}), for C{twistd --logger}.
@@ -138,7 +140,7 @@ def logfile():
     )
 
 
-def _output():
+def _output() -> TextIO:
     path = os.environ.get("SIP2ACS_LOG")
     if path:
         return open(path, "a", encoding="utf-8", errors="replace")
@@ -146,7 +148,7 @@ def _output():
                 closefd=False)
 
 
-def jsonlines():
+def jsonlines() -> ILogObserver:
     """
     Events as JSON, one per line, to the file named by C{SIP2ACS_LOG} or to
     standard output (for C{twistd --logger}). Read them back with
@@ -157,7 +159,7 @@ def jsonlines():
     return jsonFileLogObserver(_output(), recordSeparator="")
 
 
-def syslog():
+def syslog() -> ILogObserver:
     """
     Events to the local syslog daemon as C{sip2acs}, facility C{local6}
     (the one the SIP2 servers' documentation teaches) or the one named by
@@ -172,4 +174,8 @@ def syslog():
     facility = getattr(_syslog, "LOG_" + name, None)
     if not isinstance(facility, int):
         raise SystemExit("SIP2ACS_SYSLOG_FACILITY: unknown facility %r" % (name,))
-    return LegacyLogObserverWrapper(SyslogObserver("sip2acs", facility=facility).emit)
+    # Twisted annotates the legacy observer as an ILogObserver; any callable
+    # taking the event dict is what it wraps (here a bound method).
+    return LegacyLogObserverWrapper(
+        SyslogObserver("sip2acs", facility=facility).emit  # type: ignore[arg-type]
+    )

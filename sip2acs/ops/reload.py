@@ -9,11 +9,15 @@ is logged and leaves what it manages as it was; the others still run.
 """
 
 import signal
+from collections.abc import Callable, Hashable, Mapping
 
-from twisted.application.service import IService
+from twisted.application.service import IService, IServiceCollection
+from twisted.internet.interfaces import IReactorThreads
 from twisted.logger import Logger
 
-from sip2acs.config import ConfigError, loadConfig
+from sip2acs.acs.server import ACSServer
+from sip2acs.config import Config, ConfigError, InstitutionConfig, loadConfig
+from sip2acs.ils.interfaces import IILS
 from sip2acs.ops.signals import SignalService
 
 __all__ = ["ReloadService", "ConfigReloader"]
@@ -27,20 +31,20 @@ class ReloadService(SignalService):
     log = Logger()
     signals = (signal.SIGHUP,)
 
-    def __init__(self, reactor, installSignal=True):
+    def __init__(self, reactor: IReactorThreads, installSignal: bool = True) -> None:
         SignalService.__init__(self, reactor, installSignal)
-        self.reloaders = []
+        self.reloaders: list[tuple[str, Callable[[], object]]] = []
 
-    def addReloader(self, name, function):
+    def addReloader(self, name: str, function: Callable[[], object]) -> None:
         """
         Register C{function()} to run on each reload, under C{name} in logs.
         """
         self.reloaders.append((name, function))
 
-    def signalled(self, signum):
+    def signalled(self, signum: int) -> None:
         self.reload()
 
-    def reload(self):
+    def reload(self) -> list[str]:
         """
         Run every reload function.
 
@@ -69,7 +73,14 @@ class ConfigReloader:
 
     log = Logger()
 
-    def __init__(self, path, server, parent, makeAdapter, adapterKey):
+    def __init__(
+        self,
+        path: str,
+        server: ACSServer,
+        parent: IServiceCollection,
+        makeAdapter: Callable[[InstitutionConfig], IILS],
+        adapterKey: Callable[[InstitutionConfig], Hashable],
+    ) -> None:
         """
         @param server: The L{ACSServer <sip2acs.acs.server.ACSServer>}.
         @param parent: The service tree, for new adapters' services.
@@ -83,7 +94,7 @@ class ConfigReloader:
         self.makeAdapter = makeAdapter
         self.adapterKey = adapterKey
 
-    def __call__(self):
+    def __call__(self) -> None:
         try:
             config = loadConfig(self.path)
         except ConfigError as e:
@@ -123,7 +134,7 @@ class ConfigReloader:
             institutions=len(config.institutions),
         )
 
-    def _stopUnused(self, replaced, adapters):
+    def _stopUnused(self, replaced: Mapping[str, IILS], adapters: Mapping[str, IILS]) -> None:
         """
         Stop the adapters no institution will use any more (their options
         changed, or their institutions are gone). What an old one has been
@@ -140,7 +151,7 @@ class ConfigReloader:
                 )
                 adapter.disownServiceParent()
 
-    def _adapters(self, config):
+    def _adapters(self, config: Config) -> tuple[dict[str, IILS], list[IILS]]:
         """
         Adapters for the new institutions: the running one where the adapter
         and its options are unchanged, a new one otherwise.
@@ -148,11 +159,11 @@ class ConfigReloader:
         @return: C{(institution id to adapter, the new adapters)}; the new
             ones are not started yet.
         """
-        running = {}
+        running: dict[Hashable, IILS] = {}
         for name, institution in self.server.institutions.items():
             running[self.adapterKey(institution)] = self.server.adapters[name]
-        adapters = {}
-        new = []
+        adapters: dict[str, IILS] = {}
+        new: list[IILS] = []
         for name, institution in config.institutions.items():
             key = self.adapterKey(institution)
             if key not in running:

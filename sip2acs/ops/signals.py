@@ -6,8 +6,11 @@ L{sip2acs.ops.admin.DrainService}).
 """
 
 import signal
+from collections.abc import Callable
+from types import FrameType
 
 from twisted.application.service import Service
+from twisted.internet.interfaces import IReactorThreads
 
 __all__ = ["SignalService"]
 
@@ -25,7 +28,7 @@ class SignalService(Service):
     The signals this service answers.
     """
 
-    def __init__(self, reactor, installSignals=True):
+    def __init__(self, reactor: IReactorThreads, installSignals: bool = True) -> None:
         """
         @param reactor: The reactor to hand the signals to.
         @param installSignals: Whether to install the handlers (tests call
@@ -33,24 +36,24 @@ class SignalService(Service):
         """
         self._reactor = reactor
         self._installSignals = installSignals
-        self._previous = {}
+        self._previous: dict[int, Callable[[int, FrameType | None], object] | int | None] = {}
 
-    def startService(self):
+    def startService(self) -> None:
         Service.startService(self)
         if self._installSignals:
             for signum in self.signals:
                 self._previous[signum] = signal.signal(signum, self._onSignal)
 
-    def stopService(self):
+    def stopService(self) -> None:
         Service.stopService(self)
         previous, self._previous = self._previous, {}
         for signum, handler in previous.items():
             signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
 
-    def _onSignal(self, signum, frame):
+    def _onSignal(self, signum: int, frame: FrameType | None) -> None:
         self._reactor.callFromThread(self.signalled, signum)
 
-    def signalled(self, signum):
+    def signalled(self, signum: int) -> None:
         """
         Act on C{signum}, on the reactor thread.
         """
