@@ -15,8 +15,10 @@ from twisted.plugin import getPlugins
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from sip2acs.app.bridge import BridgeTLS
 from sip2acs.app.bridgetap import Options, makeService, parseUpstream
 from sip2acs.sip import codec
+from sip2acs.transports.tls import TLSMaterialError
 from tests.certs import CertificateAuthority
 from tests.fixtures import makeListener
 from tests.listeners import ListenerHarness, RawClient, waitFor
@@ -430,3 +432,14 @@ class BridgeOptionsTests(SynchronousTestCase):
         )
         self.assertIn("--ca: cannot read /nonexistent/ca.pem", str(error))
         self.assertIn("--certificate: /nonexistent/b.pem does not exist", str(error))
+
+    def test_certificateWithoutKey(self) -> None:
+        """
+        L{BridgeTLS} given a certificate without its key reports it as a
+        problem with the key (it used to fail with a C{TypeError} from
+        opening L{None}).
+        """
+        error = self.assertRaises(
+            TLSMaterialError, BridgeTLS, "h", certificate="/nonexistent/b.pem"
+        )
+        self.assertEqual(error.problems, [("private-key", "is required with a certificate")])

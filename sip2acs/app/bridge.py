@@ -23,16 +23,34 @@ or TCP half-close), whatever it sent is relayed to the kiosk and both
 connections are closed.
 """
 
+from typing import Any, cast
+
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from twisted.internet import ssl
+from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import HostnameEndpoint
-from twisted.internet.interfaces import IHalfCloseableProtocol, IHandshakeListener
-from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IHalfCloseableProtocol,
+    IHandshakeListener,
+    IOpenSSLClientConnectionCreator,
+    IPushProducer,
+    IReactorTime,
+    ITransport,
+)
+from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from sip2acs.transports.tls import HalfCloseableTLSFactory, TLSMaterialError, loadMaterial
+from sip2acs.transports.protocol import IConnectionTransport
+from sip2acs.transports.tls import (
+    HalfCloseableTLS,
+    HalfCloseableTLSFactory,
+    TLSMaterialError,
+    loadMaterial,
+)
 
 __all__ = ["BridgeFactory", "BridgeTLS"]
 
@@ -48,8 +66,15 @@ class BridgeTLS:
     """
 
     log = Logger()
+    options: IOpenSSLClientConnectionCreator
 
-    def __init__(self, serverName, ca=None, certificate=None, privateKey=None):
+    def __init__(
+        self,
+        serverName: str,
+        ca: str | None = None,
+        certificate: str | None = None,
+        privateKey: str | None = None,
+    ) -> None:
         """
         @param ca: PEM file of the CA certificates to trust for the server;
             L{None} for the system's trust store.
@@ -62,12 +87,11 @@ class BridgeTLS:
         self.ca = ca
         self.certificate = certificate
         self.privateKey = privateKey
-        self.options = None
-        self.subject = None
+        self.subject: str | None = None
         self._load()
 
-    def _load(self):
-        problems = []
+    def _load(self) -> None:
+        problems: list[tuple[str, str]] = []
         trustRoot = None
         if self.ca is not None:
             try:
@@ -86,9 +110,12 @@ class BridgeTLS:
                         for c in authorities
                     ]
                 )
-        extra = {}
+        extra: dict[str, Any] = {}
         subject = None
-        if self.certificate is not None:
+        if self.certificate is not None and self.privateKey is None:
+            # (Not a TypeError from open(None): a problem like the others.)
+            problems.append(("private-key", "is required with a certificate"))
+        elif self.certificate is not None and self.privateKey is not None:
             try:
                 material = loadMaterial(self.certificate, self.privateKey)
             except TLSMaterialError as e:
@@ -107,7 +134,7 @@ class BridgeTLS:
         )
         self.subject = subject
 
-    def reload(self):
+    def reload(self) -> None:
         """
         Re-read the files; a failure is logged and the old settings stay.
 
@@ -127,7 +154,7 @@ class BridgeTLS:
         )
 
 
-def _host(transport):
+def _host(transport: ITransport) -> str:
     return getattr(transport.getPeer(), "host", "?")
 
 
@@ -137,12 +164,14 @@ class _Upstream(Protocol):
     The TLS connection to the central server for one kiosk.
     """
 
-    def __init__(self, kiosk):
+    transport: HalfCloseableTLS
+
+    def __init__(self, kiosk: "_Kiosk") -> None:
         self.kiosk = kiosk
-        self._handshake = None
+        self._handshake: IDelayedCall | None = None
         self.secure = False
 
-    def connectionMade(self):
+    def connectionMade(self) -> None:
         factory = self.kiosk.factory
         try:
             self.transport.setTcpKeepAlive(True)
@@ -152,7 +181,7 @@ class _Upstream(Protocol):
             factory.timeout, self._handshakeTimedOut
         )
 
-    def _handshakeTimedOut(self):
+    def _handshakeTimedOut(self) -> None:
         self._handshake = None
         self.kiosk.factory.log.info(
             "no TLS handshake with {upstream} within {timeout} s for kiosk {peer};"
@@ -163,7 +192,7 @@ class _Upstream(Protocol):
         )
         self.transport.abortConnection()
 
-    def handshakeCompleted(self):
+    def handshakeCompleted(self) -> None:
         if self._handshake is not None and self._handshake.active():
             self._handshake.cancel()
         self._handshake = None
@@ -177,10 +206,10 @@ class _Upstream(Protocol):
             cipher=handle.get_cipher_name(),
         )
 
-    def dataReceived(self, data):
+    def dataReceived(self, data: bytes) -> None:
         self.kiosk.transport.write(data)
 
-    def readConnectionLost(self):
+    def readConnectionLost(self) -> None:
         """
         The central server sends nothing more: everything it sent is
         written to the kiosk already, so close both connections (each
@@ -190,12 +219,12 @@ class _Upstream(Protocol):
         self.transport.unregisterProducer()
         self.transport.loseConnection()
 
-    def writeConnectionLost(self):
+    def writeConnectionLost(self) -> None:
         """
         Our sending side is shut down, after the kiosk's; keep reading.
         """
 
-    def connectionLost(self, reason):
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         if self._handshake is not None and self._handshake.active():
             self._handshake.cancel()
         self._handshake = None
@@ -208,15 +237,18 @@ class _Kiosk(Protocol):
     One kiosk connection: paused until its upstream is up, then relayed.
     """
 
-    def __init__(self):
-        self.upstream = None
-        self.peer = None
-        self._buffer = []
-        self._connecting = None
+    transport: IConnectionTransport
+    factory: "BridgeFactory"
+
+    def __init__(self) -> None:
+        self.upstream: _Upstream | None = None
+        self.peer: str | None = None
+        self._buffer: list[bytes] = []
+        self._connecting: Deferred[_Upstream] | None = None
         self._closed = False
         self._finished = False
 
-    def connectionMade(self):
+    def connectionMade(self) -> None:
         self.peer = _host(self.transport)
         self.factory.kiosks.add(self)
         # Read nothing more until the upstream can take it.
@@ -229,7 +261,7 @@ class _Kiosk(Protocol):
         self._connecting = self.factory.connectUpstream(_Upstream(self))
         self._connecting.addCallbacks(self._cbConnected, self._ebConnected)
 
-    def _cbConnected(self, upstream):
+    def _cbConnected(self, upstream: _Upstream) -> None:
         self._connecting = None
         if self._closed:
             upstream.transport.loseConnection()
@@ -238,12 +270,14 @@ class _Kiosk(Protocol):
         pending, self._buffer = self._buffer, []
         for data in pending:
             upstream.transport.write(data)
-        # Back-pressure both ways.
-        self.transport.registerProducer(upstream.transport, True)
+        # Back-pressure both ways. (The TLS wrapper provides what its TCP
+        # transport provides, IPushProducer included: see
+        # ProtocolWrapper.makeConnection.)
+        self.transport.registerProducer(cast(IPushProducer, upstream.transport), True)
         upstream.transport.registerProducer(self.transport, True)
         self.transport.resumeProducing()
 
-    def _ebConnected(self, failure):
+    def _ebConnected(self, failure: Failure) -> None:
         self._connecting = None
         if self._closed:
             return
@@ -256,13 +290,13 @@ class _Kiosk(Protocol):
         )
         self.transport.loseConnection()
 
-    def dataReceived(self, data):
+    def dataReceived(self, data: bytes) -> None:
         if self.upstream is not None:
             self.upstream.transport.write(data)
         else:
             self._buffer.append(data)
 
-    def readConnectionLost(self):
+    def readConnectionLost(self) -> None:
         """
         The kiosk shut down its sending side: pass that on upstream after
         what it sent, and go on relaying the answers.
@@ -281,12 +315,12 @@ class _Kiosk(Protocol):
         self.upstream.transport.unregisterProducer()
         self.upstream.transport.loseWriteConnection()
 
-    def writeConnectionLost(self):
+    def writeConnectionLost(self) -> None:
         """
         Never called: the bridge does not half-close a kiosk.
         """
 
-    def closeAfterWrites(self):
+    def closeAfterWrites(self) -> None:
         """
         Close the kiosk's connection once what is buffered for it is
         written (the upstream's last answers). The upstream is
@@ -296,7 +330,7 @@ class _Kiosk(Protocol):
         self.transport.unregisterProducer()
         self.transport.loseConnection()
 
-    def upstreamLost(self, reason, secure):
+    def upstreamLost(self, reason: Failure, secure: bool) -> None:
         """
         The upstream connection ended: close the kiosk's too.
         """
@@ -315,7 +349,7 @@ class _Kiosk(Protocol):
         )
         self.closeAfterWrites()
 
-    def connectionLost(self, reason):
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._closed = True
         self.factory.kiosks.discard(self)
         if self._connecting is not None:
@@ -327,7 +361,7 @@ class _Kiosk(Protocol):
             self.upstream.transport.loseConnection()
 
 
-class BridgeFactory(Factory):
+class BridgeFactory(Factory["_Kiosk"]):
     """
     Builds a relay for each kiosk connection.
 
@@ -337,7 +371,9 @@ class BridgeFactory(Factory):
     log = Logger()
     protocol = _Kiosk
 
-    def __init__(self, reactor, host, port, tls, timeout=10.0):
+    def __init__(
+        self, reactor: IReactorTime, host: str, port: int, tls: BridgeTLS, timeout: float = 10.0
+    ) -> None:
         """
         @param host: The central server's name or address.
         @param port: Its TLS port.
@@ -349,13 +385,13 @@ class BridgeFactory(Factory):
         self.port = port
         self.tls = tls
         self.timeout = timeout
-        self.kiosks = set()
+        self.kiosks: set[_Kiosk] = set()
         self.upstreamName = "%s:%d" % (
             host if ":" not in host else "[%s]" % (host,),
             port,
         )
 
-    def connectUpstream(self, protocol):
+    def connectUpstream(self, protocol: _Upstream) -> Deferred[_Upstream]:
         """
         Open a TLS connection to the central server for C{protocol}.
 

@@ -11,12 +11,14 @@ before twistd daemonizes; the listeners bind when the service starts, and
 SIGHUP re-reads the files for new connections.
 """
 
+from typing import cast
+
 from twisted.application.service import MultiService
 from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 
 from sip2acs.app.bridge import BridgeFactory, BridgeTLS
-from sip2acs.app.tap import ListeningService
+from sip2acs.app.tap import IServerReactor, ListeningService
 from sip2acs.ops.reload import ReloadService
 from sip2acs.transports.tls import TLSMaterialError
 
@@ -25,7 +27,7 @@ __all__ = ["Options", "makeService", "parseUpstream"]
 DEFAULT_LISTEN = "tcp:6001:interface=127.0.0.1"
 
 
-def parseUpstream(text):
+def parseUpstream(text: str) -> tuple[str, int]:
     """
     Split C{HOST:PORT} (C{[v6address]:PORT} for IPv6 addresses).
 
@@ -101,11 +103,11 @@ class Options(usage.Options):
         ],
     ]
 
-    def __init__(self):
+    def __init__(self) -> None:
         usage.Options.__init__(self)
         self["listen"] = []
 
-    def opt_listen(self, endpoint):
+    def opt_listen(self, endpoint: str) -> None:
         self["listen"].append(endpoint)
 
     opt_listen.__doc__ = (
@@ -114,7 +116,7 @@ class Options(usage.Options):
         "the bridge over the network." % (DEFAULT_LISTEN,)
     )
 
-    def postOptions(self):
+    def postOptions(self) -> None:
         if not self["listen"]:
             self["listen"] = [DEFAULT_LISTEN]
         if self["upstream"] is None:
@@ -166,7 +168,7 @@ class BridgeService(MultiService):
         reloader.setServiceParent(self)
 
 
-def makeService(options, reactor=None):
+def makeService(options: usage.Options, reactor: IServerReactor | None = None) -> BridgeService:
     """
     The bridge: one listener per C{--listen}, all relaying to the upstream,
     and SIGHUP reloading the TLS files.
@@ -174,7 +176,9 @@ def makeService(options, reactor=None):
     @rtype: L{BridgeService}
     """
     if reactor is None:
-        from twisted.internet import reactor
+        from twisted.internet import reactor as installed
+
+        reactor = cast(IServerReactor, installed)
     factory = BridgeFactory(
         reactor, options["host"], options["port"], options["tls"], options["timeout"]
     )

@@ -11,16 +11,36 @@ import atexit
 import os
 import resource
 import sys
+from collections.abc import Hashable
+from typing import cast
 
 from twisted.application import strports
 from twisted.application.service import IService, MultiService, Service
-from twisted.internet.defer import gatherResults, maybeDeferred
+from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
 from twisted.internet.endpoints import serverFromString
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IProtocolFactory,
+    IReactorCore,
+    IReactorTCP,
+    IReactorThreads,
+    IReactorTime,
+    IStreamServerEndpoint,
+)
 from twisted.logger import Logger
 from twisted.python import usage
+from twisted.python.failure import Failure
 
 from sip2acs.acs.server import ACSServer, makeAdapter
-from sip2acs.config import DEFAULT_ADMIN_ENDPOINT, ConfigError, defaultConfig, loadConfig
+from sip2acs.config import (
+    DEFAULT_ADMIN_ENDPOINT,
+    Config,
+    ConfigError,
+    InstitutionConfig,
+    ListenerConfig,
+    defaultConfig,
+    loadConfig,
+)
 from sip2acs.ils.base import ILSUnavailable
 from sip2acs.ils.interfaces import IILS
 from sip2acs.ils.zones import zoneName
@@ -43,6 +63,15 @@ __all__ = [
 ]
 
 DEFAULT_ENDPOINT = "tcp:6001:interface=127.0.0.1"
+
+
+class IServerReactor(IReactorCore, IReactorTime, IReactorTCP, IReactorThreads):
+    """
+    What the server and the bridge use of their reactor: its life cycle,
+    its clock, TCP, and its threads (the password hashes, the signals).
+    Every reactor twistd runs provides them all; this interface only names
+    the sum, for type checking (as Twisted's own C{_IReactorCommon} does).
+    """
 
 
 class Options(usage.Options):
@@ -90,11 +119,11 @@ class Options(usage.Options):
         ],
     ]
 
-    def __init__(self):
+    def __init__(self) -> None:
         usage.Options.__init__(self)
         self["sip"] = []
 
-    def opt_sip(self, endpoint):
+    def opt_sip(self, endpoint: str) -> None:
         """
         Listen for raw SIP2 on this Twisted endpoint description, e.g.
         tcp:6001:interface=127.0.0.1 (repeatable; the default is
@@ -102,7 +131,7 @@ class Options(usage.Options):
         """
         self["sip"].append(endpoint)
 
-    def postOptions(self):
+    def postOptions(self) -> None:
         if self["config"] is not None:
             if self["sip"]:
                 raise usage.UsageError(
@@ -126,7 +155,7 @@ class Options(usage.Options):
             )
 
 
-def _adminEndpoint(option):
+def _adminEndpoint(option: str | None) -> str | None:
     if option is None:
         return DEFAULT_ADMIN_ENDPOINT
     if option.lower() == "none":
@@ -143,7 +172,7 @@ class FileLimitService(Service):
 
     log = Logger()
 
-    def privilegedStartService(self):
+    def privilegedStartService(self) -> None:
         Service.privilegedStartService(self)
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         if hard == resource.RLIM_INFINITY:
@@ -181,7 +210,7 @@ log files are then at most 0640 (the database is created 0600 anyway).
 """
 
 
-def restrictUmask(mask=UMASK):
+def restrictUmask(mask: int = UMASK) -> int:
     """
     Make the process's file creation mask at least C{mask} (keeping any
     bit the operator's umask has besides), so that the files twistd and
@@ -228,21 +257,21 @@ class ServerService(MultiService):
 
     log = Logger()
 
-    def __init__(self, reactor):
+    def __init__(self, reactor: IReactorCore) -> None:
         MultiService.__init__(self)
         self._reactor = reactor
-        self.acsServer = None
-        self.reloader = None
-        self.adminService = None
+        self.acsServer: ACSServer | None = None
+        self.reloader: ReloadService | None = None
+        self.adminService: IService | None = None
 
-    def isAdapter(self, service):
+    def isAdapter(self, service: IService) -> bool:
         """
         Whether the child C{service} is an ILS adapter.
         """
         serving = self.acsServer.adapters.values() if self.acsServer else ()
         return IILS.providedBy(service) or any(service is a for a in serving)
 
-    def addService(self, service):
+    def addService(self, service: IService) -> None:
         if not self.running:
             return MultiService.addService(self, service)
         self.running = False
@@ -253,7 +282,7 @@ class ServerService(MultiService):
         service.privilegedStartService()
         self._start(service, fatal=False)
 
-    def startService(self):
+    def startService(self) -> None:
         """
         Start the adapters and everything else; the listeners, bound
         already, accept no connection until every adapter has started (a
@@ -268,7 +297,7 @@ class ServerService(MultiService):
             listener.pauseAccepting()
         started = [self._start(s, fatal=True) for s in self if self.isAdapter(s)]
 
-        def accept(results):
+        def accept(results: list[bool]) -> None:
             if all(results):
                 for listener in listeners:
                     listener.resumeAccepting()
@@ -277,7 +306,7 @@ class ServerService(MultiService):
 
         gatherResults(started).addCallback(accept)
 
-    def _start(self, service, fatal):
+    def _start(self, service: IService, fatal: bool) -> Deferred[bool]:
         """
         Start C{service}.
 
@@ -287,7 +316,7 @@ class ServerService(MultiService):
         d.addCallbacks(lambda _: True, self._startFailed, errbackArgs=(service, fatal))
         return d
 
-    def _startFailed(self, failure, service, fatal):
+    def _startFailed(self, failure: Failure, service: IService, fatal: bool) -> bool:
         name = getattr(service, "name", None) or type(service).__name__
         then = "; sip2acs stops" if fatal else ""
         if failure.check(ILSUnavailable):
@@ -305,7 +334,7 @@ class ServerService(MultiService):
             self._reactor.callWhenRunning(self._reactor.stop)
         return False
 
-    def stopService(self):
+    def stopService(self) -> Deferred[list[object]]:
         Service.stopService(self)
         adapters = [s for s in reversed(list(self)) if self.isAdapter(s)]
         rest = [s for s in reversed(list(self)) if not self.isAdapter(s)]
@@ -318,20 +347,20 @@ class ServerService(MultiService):
         )
         return d
 
-    def _closeConnections(self, result):
+    def _closeConnections(self, result: object) -> Deferred[None] | None:
         if self.acsServer is None:
             return None
         return self.acsServer.closeConnections(self.acsServer.ilsTimeout)
 
 
-def _exitWithFailure():
+def _exitWithFailure() -> None:
     """
     Make the process exit with status 1 once twistd has shut down cleanly
     (pid file removed, logs flushed): twistd itself always exits with 0
     after the reactor stops.
     """
 
-    def exit():
+    def exit() -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(1)
@@ -353,40 +382,40 @@ class ListeningService(Service):
 
     log = Logger()
 
-    def __init__(self, endpoint, factory):
+    def __init__(self, endpoint: IStreamServerEndpoint, factory: IProtocolFactory) -> None:
         self.endpoint = endpoint
         self.factory = factory
-        self.port = None
-        self._listening = None
+        self.port: IListeningPort | None = None
+        self._listening: Deferred[IListeningPort] | None = None
         self._paused = False
 
-    def privilegedStartService(self):
+    def privilegedStartService(self) -> None:
         Service.privilegedStartService(self)
         self._listen()
 
-    def startService(self):
+    def startService(self) -> None:
         Service.startService(self)
         if self._listening is None:
             self._listen()
 
-    def _listen(self):
-        failures = []
-        self._listening = self.endpoint.listen(self.factory)
-        self._listening.addCallbacks(self._gotPort, failures.append)
+    def _listen(self) -> None:
+        failures: list[Failure] = []
+        listening = self._listening = self.endpoint.listen(self.factory)
+        listening.addCallbacks(self._gotPort, failures.append)
         if failures:
             self._listening = None
             failures[0].raiseException()
-        self._listening.addErrback(
+        listening.addErrback(
             lambda failure: self.log.failure("cannot listen", failure)
         )
 
-    def _gotPort(self, port):
+    def _gotPort(self, port: IListeningPort) -> IListeningPort:
         self.port = port
         if self._paused:
             self._reading("stopReading")
         return port
 
-    def pauseAccepting(self):
+    def pauseAccepting(self) -> None:
         """
         Accept no connection for now: the port stays bound and connections
         wait in its backlog. (A port that is not a file descriptor the
@@ -396,30 +425,37 @@ class ListeningService(Service):
         self._paused = True
         self._reading("stopReading")
 
-    def resumeAccepting(self):
+    def resumeAccepting(self) -> None:
         """
         Accept connections again.
         """
         self._paused = False
         self._reading("startReading")
 
-    def _reading(self, name):
+    def _reading(self, name: str) -> None:
         method = getattr(self.port, name, None)
         if method is not None:
             method()
 
-    def stopService(self):
+    def stopService(self) -> Deferred[None] | None:
         Service.stopService(self)
         listening, self._listening = self._listening, None
         port, self.port = self.port, None
         if port is not None:
-            return maybeDeferred(port.stopListening)
+            # stopListening gives a Deferred or None, which maybeDeferred's
+            # overloads do not spell.
+            return maybeDeferred(port.stopListening)  # type: ignore[call-overload]
         if listening is not None:
             listening.cancel()
         return None
 
 
-def listenerFactory(server, listener, reactor, tls=None):
+def listenerFactory(
+    server: ACSServer,
+    listener: ListenerConfig,
+    reactor: IReactorTime,
+    tls: ServerTLS | None = None,
+) -> IProtocolFactory:
     """
     The factory stack of one listener, outermost first: the PROXY header
     (if C{proxy-protocol}), the access gate (if C{allow} or
@@ -431,8 +467,10 @@ def listenerFactory(server, listener, reactor, tls=None):
     @param listener: The L{ListenerConfig <sip2acs.config.ListenerConfig>}.
     @param tls: For TLS listeners, the L{ServerTLS}.
     """
-    factory = SIP2ServerFactory(server, listener)
+    factory: IProtocolFactory = SIP2ServerFactory(server, listener)
     if listener.transport == "tls":
+        if tls is None:
+            raise TypeError("listener %s: TLS needs its ServerTLS" % (listener.endpoint,))
         factory = tls.wrapFactory(factory, reactor)
     access = listener.access
     if access.gated:
@@ -450,7 +488,7 @@ def listenerFactory(server, listener, reactor, tls=None):
     return factory
 
 
-def serverTLS(server, listener):
+def serverTLS(server: ACSServer, listener: ListenerConfig) -> ServerTLS:
     """
     The L{ServerTLS} of a TLS listener, counting failed handshakes in the
     server's metrics.
@@ -463,7 +501,12 @@ def serverTLS(server, listener):
     )
 
 
-def listenerService(server, listener, reactor, reloader=None):
+def listenerService(
+    server: ACSServer,
+    listener: ListenerConfig,
+    reactor: IServerReactor,
+    reloader: ReloadService | None = None,
+) -> IService:
     """
     The service of one listener. A plain raw listener is a strports
     service as always; the others are built in code (L{listenerFactory})
@@ -501,7 +544,7 @@ def listenerService(server, listener, reactor, reloader=None):
     return ListeningService(endpoint, listenerFactory(server, listener, reactor, tls))
 
 
-def adapterKey(institution):
+def adapterKey(institution: InstitutionConfig) -> Hashable:
     """
     Institutions with equal keys share one adapter: the same adapter,
     options and time zone.
@@ -513,7 +556,7 @@ def adapterKey(institution):
     )
 
 
-def buildAdapters(config, reactor):
+def buildAdapters(config: Config, reactor: IServerReactor) -> dict[str, IILS]:
     """
     One adapter per distinct (adapter, options) pair, shared by the
     institutions that name the same ones.
@@ -521,9 +564,9 @@ def buildAdapters(config, reactor):
     @return: A mapping of institution id to adapter.
     @raise ConfigError: An adapter cannot be built from its options.
     """
-    built = {}
-    adapters = {}
-    problems = []
+    built: dict[Hashable, IILS] = {}
+    adapters: dict[str, IILS] = {}
+    problems: list[str] = []
     for index, institution in enumerate(config.institutions.values()):
         key = adapterKey(institution)
         if key not in built:
@@ -541,7 +584,7 @@ def buildAdapters(config, reactor):
     return adapters
 
 
-def makeService(options, reactor=None):
+def makeService(options: usage.Options, reactor: IServerReactor | None = None) -> ServerService:
     """
     Build the sip2acs service tree (a L{ServerService}): the ILS adapters'
     services first, then one listener per configured endpoint, the drain
@@ -554,7 +597,9 @@ def makeService(options, reactor=None):
     @rtype: L{MultiService}
     """
     if reactor is None:
-        from twisted.internet import reactor
+        from twisted.internet import reactor as installed
+
+        reactor = cast(IServerReactor, installed)
     restrictUmask()
     config = options["parsedConfig"]
     top = ServerService(reactor)
