@@ -18,6 +18,8 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import TypeGuard
 
 __all__ = [
     "hashPassword",
@@ -42,15 +44,15 @@ the ten thousand and looked up at every kiosk transaction.
 _PREFIX = "scrypt$"
 
 
-def _b64(data):
+def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii").rstrip("=")
 
 
-def _unb64(text):
+def _unb64(text: str) -> bytes:
     return base64.b64decode(text + "=" * (-len(text) % 4))
 
 
-def _derive(secret, salt, cost, r, p):
+def _derive(secret: str, salt: bytes, cost: int, r: int, p: int) -> bytes:
     return hashlib.scrypt(
         secret.encode("utf-8"),
         salt=salt,
@@ -77,7 +79,7 @@ def hashPassword(secret: str, cost: int = PASSWORD_COST, salt: bytes | None = No
     return "%s%d$%d$%d$%s$%s" % (_PREFIX, cost, r, p, _b64(salt), _b64(digest))
 
 
-def isHashed(value: object) -> bool:
+def isHashed(value: object) -> TypeGuard[str]:
     """
     Whether C{value} looks like a hash made by L{hashPassword}.
     """
@@ -86,7 +88,7 @@ def isHashed(value: object) -> bool:
     )
 
 
-def verifyPassword(secret, stored):
+def verifyPassword(secret: str | None, stored: str | None) -> bool:
     """
     Check C{secret} against a stored hash, in constant time.
 
@@ -123,19 +125,21 @@ class VerifiedCache:
     so old entries never match it. Thread-safe.
     """
 
-    def __init__(self, size=10000, ttl=900.0, now=time.monotonic):
+    def __init__(
+        self, size: int = 10000, ttl: float = 900.0, now: Callable[[], float] = time.monotonic
+    ) -> None:
         self._key = os.urandom(32)
         self._size = size
         self._ttl = ttl
         self._now = now
-        self._entries = OrderedDict()
+        self._entries: OrderedDict[bytes, float] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _digest(self, secret, stored):
+    def _digest(self, secret: str, stored: str) -> bytes:
         message = stored.encode("ascii", "replace") + b"\0" + secret.encode("utf-8")
         return hmac.new(self._key, message, hashlib.sha256).digest()
 
-    def verify(self, secret, stored):
+    def verify(self, secret: str | None, stored: str | None) -> bool:
         """
         L{verifyPassword}, answered from the cache when this secret was
         verified against C{stored} within the last C{ttl} seconds.
