@@ -544,7 +544,7 @@ def listenerService(
     return ListeningService(endpoint, listenerFactory(server, listener, reactor, tls))
 
 
-def adapterKey(institution: InstitutionConfig) -> Hashable:
+def adapterKey(institution: InstitutionConfig) -> tuple[str, str, str]:
     """
     Institutions with equal keys share one adapter: the same adapter,
     options and time zone.
