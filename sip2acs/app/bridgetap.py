@@ -18,7 +18,7 @@ from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 
 from sip2acs.app.bridge import BridgeFactory, BridgeTLS
-from sip2acs.app.tap import IServerReactor, ListeningService
+from sip2acs.app.services import IServerReactor, ListeningService
 from sip2acs.ops.reload import ReloadService
 from sip2acs.transports.tls import TLSMaterialError
 
