@@ -18,14 +18,16 @@ import attrs
 __all__ = ["AddressList", "addressKey", "parseAddress"]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def parseAddress(host):
+def parseAddress(host: object) -> Address | None:
     """
     The IP address in a peer's C{host}.
 
     @param host: An address string (C{"10.0.4.21"}, C{"::1"},
-        C{"fe80::1%eth0"}), an L{ipaddress} address, or L{None}.
+        C{"fe80::1%eth0"}), its bytes, an L{ipaddress} address, or L{None};
+        anything else is read as its C{str}.
     @return: An L{ipaddress.IPv4Address} or L{ipaddress.IPv6Address}, with
         IPv4-mapped IPv6 addresses turned into IPv4 and any zone dropped;
         L{None} when C{host} is not an IP address (a UNIX socket, a test
@@ -47,7 +49,7 @@ def parseAddress(host):
     return address
 
 
-def addressKey(host):
+def addressKey(host: object) -> str:
     """
     The key one address is counted under: its normal form, or the string
     itself when it is not an IP address.
@@ -65,7 +67,7 @@ class AddressList:
         of one (C{/32}, C{/128}).
     """
 
-    networks: tuple
+    networks: tuple[Network, ...]
 
     @classmethod
     def parse(cls, entries: Iterable[object]) -> tuple["AddressList", list[str]]:
@@ -111,7 +113,7 @@ class AddressList:
             networks.append(network)
         return cls(tuple(networks)), problems
 
-    def __contains__(self, host):
+    def __contains__(self, host: object) -> bool:
         address = parseAddress(host)
         if address is None:
             return False
@@ -136,10 +138,13 @@ class AddressList:
             network
             for network in other.networks
             if not any(
-                network.version == mine.version and network.subnet_of(mine)
+                # The version check pairs IPv4 with IPv4 and IPv6 with IPv6,
+                # which the stub's overloads cannot see.
+                network.version == mine.version
+                and network.subnet_of(mine)  # type: ignore[arg-type]
                 for mine in self.networks
             )
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return ", ".join(str(network) for network in self.networks)

@@ -21,7 +21,7 @@ logs the SC in with what the portal answers.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from twisted.cred.checkers import ICredentialsChecker
@@ -37,6 +37,11 @@ from sip2acs.acs.addresses import parseAddress
 from sip2acs.acs.throttle import ListenerThrottles, LoginThrottle
 from sip2acs.passwords import VerifiedCache, hashPassword, verifyPassword
 from sip2acs.sip import codec
+
+if TYPE_CHECKING:
+    # For the annotations only: acs/ must not import config/ at run time
+    # (tests/test_layers.py).
+    from sip2acs.config import ListenerConfig
 
 __all__ = [
     "ISIPAccount",
@@ -158,7 +163,7 @@ class SIPPassword:
     username: str
     password: str = attrs.field(repr=False)
     peer: str | None = None
-    listener: Any = None
+    listener: ListenerConfig | None = None
     subject: str | None = None
     via: str = "93"
 
@@ -173,7 +178,7 @@ class SIPAddress:
 
     peer: str | None
     subject: str | None = None
-    listener: Any = None
+    listener: ListenerConfig | None = None
     via: str = "address"
 
 

@@ -17,7 +17,11 @@ kind gets a traceback again only after it has been quiet for
 L{REARM_INTERVAL}.
 """
 
+from typing import Any
+
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from sip2acs.ils.base import ILSUnavailable
 
@@ -38,7 +42,7 @@ logged in full again.
 class _Kind:
     __slots__ = ("since", "count", "last")
 
-    def __init__(self, now):
+    def __init__(self, now: float) -> None:
         self.since = now
         self.last = now
         self.count = 0
@@ -52,8 +56,8 @@ class FailureLog:
     @ivar interval: Seconds between two lines about one kind.
     """
 
-    def __init__(self, log: Logger, clock, interval: float = SUMMARY_INTERVAL,
-                 rearm: float = REARM_INTERVAL):
+    def __init__(self, log: Logger, clock: IReactorTime, interval: float = SUMMARY_INTERVAL,
+                 rearm: float = REARM_INTERVAL) -> None:
         """
         @param log: The L{Logger} the lines go to.
         @param clock: An L{IReactorTime} provider, for the time.
@@ -66,7 +70,7 @@ class FailureLog:
         self.rearm = rearm
         self._kinds: dict[tuple[str, type[BaseException] | None], _Kind] = {}
 
-    def failed(self, failure, kind: str, format: str, **fields) -> None:
+    def failed(self, failure: Failure, kind: str, format: str, **fields: Any) -> None:
         """
         Log C{failure}.
 

@@ -11,7 +11,9 @@ tells it each response it sends (L{FrameChecks.answered}), which is what a
 97 or a retransmission gets again.
 """
 
-from typing import Any
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import attrs
 from twisted.logger import Logger
@@ -19,6 +21,10 @@ from twisted.logger import Logger
 from sip2acs.acs.refusals import ADAPTER_OPERATIONS
 from sip2acs.acs.wire import WireFormat
 from sip2acs.sip import codec
+
+if TYPE_CHECKING:
+    # For the annotations only: the session module imports this one.
+    from sip2acs.acs.session import ACSSession
 
 __all__ = ["MAX_BAD_FRAMES", "FrameChecks", "Reply", "Request"]
 
@@ -64,7 +70,7 @@ class FrameChecks:
         its log, peer, login state, listener and refusals.
     """
 
-    def __init__(self, session: Any) -> None:
+    def __init__(self, session: ACSSession) -> None:
         self.session = session
         self.badFrames = 0
         self.lastResponse: bytes | None = None

@@ -12,6 +12,7 @@ import math
 import os
 import time
 from bisect import bisect_left
+from collections.abc import Iterable
 
 from twisted.logger import Logger
 
@@ -54,13 +55,13 @@ class Histogram:
     @ivar count: How many observations.
     """
 
-    def __init__(self, bounds=LATENCY_BUCKETS):
+    def __init__(self, bounds: Iterable[float] = LATENCY_BUCKETS) -> None:
         self.bounds = tuple(sorted(bounds))
         self.counts = [0] * (len(self.bounds) + 1)
         self.sum = 0.0
         self.count = 0
 
-    def observe(self, value):
+    def observe(self, value: float) -> None:
         """
         Count one observation: it falls in the first bucket whose bound is
         at least C{value}.
@@ -69,7 +70,7 @@ class Histogram:
         self.sum += value
         self.count += 1
 
-    def cumulative(self):
+    def cumulative(self) -> list[tuple[float, int]]:
         """
         @return: C{(bound, observations at most bound)} pairs, the last
             bound being C{math.inf}.
@@ -83,7 +84,7 @@ class Histogram:
         return result
 
 
-def processStartTime():
+def processStartTime() -> float:
     """
     When this process started, in seconds since the Unix epoch: from
     C{/proc} on Linux, else when this module was imported.
@@ -125,20 +126,22 @@ class Metrics:
     @ivar startTime: When the process started (Unix time).
     """
 
-    def __init__(self, buckets=LATENCY_BUCKETS, startTime=None):
+    def __init__(
+        self, buckets: Iterable[float] = LATENCY_BUCKETS, startTime: float | None = None
+    ) -> None:
         """
         @param buckets: The answer-time histogram's bucket bounds, seconds.
         @param startTime: When the process started; read from the system
             by default (L{processStartTime}).
         """
         self.buckets = tuple(sorted(buckets))
-        self.messages = {}
-        self.latency = {}
-        self.loginFailures = {}
-        self.tlsHandshakeFailures = {}
+        self.messages: dict[tuple[str, str, str], int] = {}
+        self.latency: dict[str, Histogram] = {}
+        self.loginFailures: dict[str, int] = {}
+        self.tlsHandshakeFailures: dict[str, int] = {}
         self.startTime = processStartTime() if startTime is None else startTime
 
-    def transactionDone(self, request, response, outcome, seconds):
+    def transactionDone(self, request: str, response: str, outcome: str, seconds: float) -> None:
         """
         Count one answered request.
 
@@ -154,7 +157,7 @@ class Metrics:
             histogram = self.latency[request] = Histogram(self.buckets)
         histogram.observe(seconds)
 
-    def loginFailed(self, listener):
+    def loginFailed(self, listener: str) -> None:
         """
         Count one refused login (a 93 answered with C{940}).
 
@@ -163,7 +166,7 @@ class Metrics:
         """
         self.loginFailures[listener] = self.loginFailures.get(listener, 0) + 1
 
-    def tlsHandshakeFailed(self, listener):
+    def tlsHandshakeFailed(self, listener: str) -> None:
         """
         Count one failed TLS handshake. A TLS listener calls this (on the
         reactor thread) when a connection is lost before its handshake
@@ -191,10 +194,10 @@ class Readiness:
 
     log = Logger()
 
-    def __init__(self, ready=True):
+    def __init__(self, ready: bool = True) -> None:
         self.ready = ready
 
-    def drain(self, why="on request"):
+    def drain(self, why: str = "on request") -> None:
         """
         Stop reporting ready.
 
@@ -207,7 +210,7 @@ class Readiness:
                 why=why,
             )
 
-    def resume(self, why="on request"):
+    def resume(self, why: str = "on request") -> None:
         """
         Report ready again.
 

@@ -4,17 +4,27 @@ The ACS server: state shared by every connection (accounts, institutions,
 ILS adapters, open connections, the login portal of L{sip2acs.acs.auth}).
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, cast
+
 from twisted.cred.error import UnauthorizedLogin
+from twisted.cred.portal import Portal
 from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
+from twisted.internet.interfaces import IReactorThreads, IReactorTime
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.python.reflect import namedAny
 
 from sip2acs.acs.auth import (
     PLAUSIBLE_LOGIN as PLAUSIBLE_LOGIN,  # moved there
+    AddressChecker,
     IAddressLogin,
     ISIPAccount,
     PasswordChecker,
+    RunInThread,
     SIPPassword,
     describeLogin,
     loginRefusal,
@@ -23,24 +33,32 @@ from sip2acs.acs.auth import (
 from sip2acs.acs.failurelog import FailureLog
 from sip2acs.acs.metrics import Metrics, Readiness
 from sip2acs.acs.registry import ConnectionRegistry
-from sip2acs.acs.throttle import ListenerThrottles
+from sip2acs.acs.throttle import ListenerThrottles, LoginThrottle
+from sip2acs.ils.interfaces import IILS
 from sip2acs.passwords import VerifiedCache
+
+if TYPE_CHECKING:
+    # For the annotations only: the session module needs none of this one
+    # at run time, and acs/ must not import config/ at run time
+    # (tests/test_layers.py).
+    from sip2acs.acs.session import ACSSession
+    from sip2acs.config import AccountConfig, Config, InstitutionConfig, ListenerConfig
 
 __all__ = ["ACSServer", "makeAdapter"]
 
 ILS_TIMEOUT = 30.0
 
 
-def _avatar(result):
+def _avatar(result: tuple[object, AccountConfig, Callable[[], None]]) -> AccountConfig:
     return result[1]
 
 
-def _unauthorized(failure):
+def _unauthorized(failure: Failure) -> None:
     failure.trap(UnauthorizedLogin)
     return None
 
 
-def makeAdapter(institution, reactor):
+def makeAdapter(institution: InstitutionConfig, reactor: IReactorTime) -> IILS:
     """
     Build the ILS adapter an institution names.
 
@@ -90,8 +108,17 @@ class ACSServer:
 
     log = Logger()
 
-    def __init__(self, config, adapters, reactor, ilsTimeout=ILS_TIMEOUT, runInThread=None):
+    def __init__(
+        self,
+        config: Config,
+        adapters: Mapping[str, IILS],
+        reactor: IReactorTime,
+        ilsTimeout: float = ILS_TIMEOUT,
+        runInThread: RunInThread | None = None,
+    ) -> None:
         """
+        @param reactor: The clock of timeouts and cooling-off; for the
+            default C{runInThread}, also an L{IReactorThreads} provider.
         @param runInThread: C{f(function, *args)} running blocking work
             (the password hash) off the reactor thread, returning a
             Deferred of its result; the reactor's thread pool by default.
@@ -103,9 +130,12 @@ class ACSServer:
         self.reactor = reactor
         self.ilsTimeout = ilsTimeout
         if runInThread is None:
+            # Only a real reactor has threads; tests on a Clock pass their
+            # own runInThread.
+            threads = cast(IReactorThreads, reactor)
 
-            def runInThread(f, *args):
-                return deferToThreadPool(reactor, reactor.getThreadPool(), f, *args)
+            def runInThread(f: Callable[..., Any], *args: Any) -> Deferred[Any]:
+                return deferToThreadPool(threads, threads.getThreadPool(), f, *args)
 
         self.runInThread = runInThread
         self.connections = ConnectionRegistry(reactor, self.log)
@@ -116,7 +146,7 @@ class ACSServer:
         self.readiness = Readiness()
         self.failureLog = FailureLog(self.log, reactor)
 
-    def applyConfig(self, config, adapters):
+    def applyConfig(self, config: Config, adapters: Mapping[str, IILS]) -> None:
         """
         Use a reloaded configuration: new logins see its accounts and
         institutions at once, and connected SCs whose account still exists
@@ -132,7 +162,7 @@ class ACSServer:
         for connection in self.connections:
             connection.session.configChanged()
 
-    def compareCurrencies(self) -> "Deferred[None]":
+    def compareCurrencies(self) -> Deferred[None]:
         """
         Warn of each institution whose C{currency} setting differs from the
         currency its circulation system keeps amounts in (adapters that
@@ -142,7 +172,7 @@ class ACSServer:
         @return: A Deferred firing when every adapter has answered; it
             never fails (an adapter that cannot say is skipped).
         """
-        checks = []
+        checks: list[Deferred[None]] = []
         for institution in self.institutions.values():
             currency = getattr(self.adapters.get(institution.id), "currency", None)
             if institution.currency is None or not callable(currency):
@@ -153,7 +183,7 @@ class ACSServer:
             checks.append(d)
         return gatherResults(checks).addCallback(lambda _: None)
 
-    def _compareCurrency(self, kept, institution):
+    def _compareCurrency(self, kept: str, institution: InstitutionConfig) -> None:
         if kept != institution.currency:
             self.log.warn(
                 "institution {id}: its currency setting is {setting}, but its"
@@ -165,7 +195,9 @@ class ACSServer:
                 kept=kept,
             )
 
-    def transactionDone(self, session, request, response, outcome, seconds):
+    def transactionDone(
+        self, session: ACSSession, request: str, response: str, outcome: str, seconds: float
+    ) -> None:
         """
         Called by each session after it answers a request: count it in
         L{metrics}.
@@ -179,13 +211,13 @@ class ACSServer:
         """
         self.metrics.transactionDone(request, response, outcome, seconds)
 
-    def ilsFor(self, institution):
+    def ilsFor(self, institution: str) -> IILS:
         """
         The adapter serving C{institution}.
         """
         return self.adapters[institution]
 
-    def _makePortal(self, accounts):
+    def _makePortal(self, accounts: Mapping[str, AccountConfig]) -> Portal:
         """
         The portal of C{accounts}: see L{sip2acs.acs.auth.makePortal}. The
         throttles and the cache of checked passwords are the server's, so
@@ -196,7 +228,7 @@ class ACSServer:
         )
         return makePortal(checker)
 
-    def describeLogin(self, login):
+    def describeLogin(self, login: str) -> str:
         """
         How a login id appears in the log: see
         L{describeLogin <sip2acs.acs.auth.describeLogin>}.
@@ -206,7 +238,14 @@ class ACSServer:
         """
         return describeLogin(login, self.accounts)
 
-    def checkLogin(self, login, password, peer=None, listener=None, subject=None):
+    def checkLogin(
+        self,
+        login: str,
+        password: str,
+        peer: str | None = None,
+        listener: ListenerConfig | None = None,
+        subject: str | None = None,
+    ) -> Deferred[AccountConfig | None]:
         """
         Check an SC's login and password through L{portal} (see
         L{PasswordChecker <sip2acs.acs.auth.PasswordChecker>}), without
@@ -223,7 +262,9 @@ class ACSServer:
         d = self.portal.login(credentials, None, ISIPAccount)
         return d.addCallbacks(_avatar, _unauthorized)
 
-    def loginRefusal(self, account, peer, subject=None):
+    def loginRefusal(
+        self, account: AccountConfig, peer: str | None, subject: str | None = None
+    ) -> str | None:
         """
         Why an SC at C{peer}, whose TLS client certificate has C{subject},
         may not log in as C{account} whatever its password: see
@@ -233,7 +274,9 @@ class ACSServer:
         """
         return loginRefusal(account, peer, subject)
 
-    def accountForAddress(self, peer, subject=None):
+    def accountForAddress(
+        self, peer: str | None, subject: str | None = None
+    ) -> AccountConfig | None:
         """
         The account bound to C{peer} by its C{addresses}, if any, and if
         the SC may log in as it from there (see L{AddressChecker
@@ -241,15 +284,18 @@ class ACSServer:
 
         @return: An L{AccountConfig} or L{None}.
         """
-        return self.portal.checkers[IAddressLogin].accountFor(peer, subject)
+        # makePortal registers an AddressChecker for address logins.
+        checker = cast(AddressChecker, self.portal.checkers[IAddressLogin])
+        account: AccountConfig | None = checker.accountFor(peer, subject)
+        return account
 
-    def throttleFor(self, listener):
+    def throttleFor(self, listener: ListenerConfig | None) -> LoginThrottle | None:
         """
         The L{LoginThrottle} of C{listener}, or L{None} if it has none.
         """
         return self.throttles.forListener(listener)
 
-    def closeConnections(self, timeout, interval=0.05):
+    def closeConnections(self, timeout: float, interval: float = 0.05) -> Deferred[None]:
         """
         Shut down gracefully (after the listeners stopped accepting): see
         L{ConnectionRegistry.shutdown

@@ -28,26 +28,38 @@ Where each part lives:
   - L{sip2acs.acs.tracing}: frame tracing.
 """
 
+from __future__ import annotations
+
 import time
+from collections.abc import Callable
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from sip2acs.acs.auth import LOGGED_IN, REFUSED, ISIPAccount, SIPAddress
+from sip2acs.acs.auth import LOGGED_IN, REFUSED, ISIPAccount, SIPAddress, SIPPassword
 from sip2acs.acs.dispatch import Dispatcher
-from sip2acs.acs.frames import FrameChecks, Reply
+from sip2acs.acs.frames import FrameChecks, Reply, Request
 from sip2acs.acs.handlers.common import MAX_FEE_AMOUNT, feeAmount
 from sip2acs.acs.refusals import ADAPTER_OPERATIONS, refusal
 from sip2acs.acs.tracing import traceFrame
 from sip2acs.acs.wire import WireFormat, wrapPrint
+from sip2acs.ils.interfaces import IILS
 from sip2acs.ils.values import Terminal
 from sip2acs.ils.zones import HOST_ZONE, inZone, wallTime
 from sip2acs.sip import codec
 from sip2acs.sip.success import succeeded
+
+if TYPE_CHECKING:
+    # For the annotations only: the server, whose module names this one in
+    # its own annotations, and the config classes, which acs/ must not
+    # import at run time (tests/test_layers.py).
+    from sip2acs.acs.server import ACSServer
+    from sip2acs.config import AccountConfig, InstitutionConfig, ListenerConfig
 
 __all__ = ["ACSSession", "MAX_FEE_AMOUNT", "Reply", "feeAmount", "outcome"]
 
@@ -82,7 +94,13 @@ class ACSSession:
 
     log = Logger()
 
-    def __init__(self, server, listener, peer=None, clock=None):
+    def __init__(
+        self,
+        server: ACSServer,
+        listener: ListenerConfig,
+        peer: str | None = None,
+        clock: IReactorTime | None = None,
+    ) -> None:
         """
         @param server: The L{ACSServer <sip2acs.acs.server.ACSServer>} holding
             accounts, institutions and adapters.
@@ -95,16 +113,16 @@ class ACSSession:
         self.listener = listener
         self.peer = peer
         self.clock = clock if clock is not None else server.reactor
-        self.account = None
-        self.terminal = None
-        self.institution = None
-        self.ils = None
+        self.account: AccountConfig | None = None
+        self.terminal: Terminal | None = None
+        self.institution: InstitutionConfig | None = None
+        self.ils: IILS | None = None
         self.loginFailures = 0
-        self.maxPrintWidth = None
-        self.certificateSubject = None
+        self.maxPrintWidth: int | None = None
+        self.certificateSubject: str | None = None
         self.frames = FrameChecks(self)
         self.messages = 0
-        self.lastMessageAt = None
+        self.lastMessageAt: float | None = None
         self._dispatcher = Dispatcher(self)
         self._refusedHere = False
 
@@ -194,7 +212,7 @@ class ACSSession:
 
     # -- the frame pipeline -----------------------------------------------
 
-    def frameReceived(self, frame: bytes) -> "Deferred[Reply]":
+    def frameReceived(self, frame: bytes) -> Deferred[Reply]:
         """
         Answer one frame.
 
@@ -216,7 +234,12 @@ class ACSSession:
             errbackArgs=(checked,),
         )
 
-    def _cbAnswered(self, result, request, started):
+    def _cbAnswered(
+        self,
+        result: codec.Message | tuple[codec.Message, bool],
+        request: Request,
+        started: float,
+    ) -> Reply:
         self._dispatcher.answered()
         decoded = request.decoded
         response, close = result if isinstance(result, tuple) else (result, False)
@@ -229,7 +252,7 @@ class ACSSession:
         # A refusal the session made itself (the service is not supported,
         # the library system failed or was too slow) is a refusal, even
         # where its message has no flag that says so (24, 26, 64).
-        result = "refused" if self._refusedHere else outcome(response)
+        answered = "refused" if self._refusedHere else outcome(response)
         self._refusedHere = False
         self.log.info(
             "{account}@{peer} on {listener}: {request}->{response} {outcome}"
@@ -239,15 +262,15 @@ class ACSSession:
             listener=self.listener.endpoint,
             request=decoded.message.code,
             response=response.code,
-            outcome=result,
+            outcome=answered,
             ms=seconds * 1000,
         )
         self.server.transactionDone(
-            self, decoded.message.code, response.code, result, seconds
+            self, decoded.message.code, response.code, answered, seconds
         )
         return Reply(data, close)
 
-    def _ebUnexpected(self, failure, request):
+    def _ebUnexpected(self, failure: Failure, request: Request) -> Reply:
         self._dispatcher.answered()
         decoded = request.decoded
         self.server.failureLog.failed(
@@ -274,7 +297,7 @@ class ACSSession:
 
     # -- login ------------------------------------------------------------
 
-    def login(self, account, location=None):
+    def login(self, account: AccountConfig, location: str | None = None) -> None:
         """
         Make C{account} the SC's identity, once L{authenticate} checked
         it.
@@ -290,7 +313,12 @@ class ACSSession:
         )
         self.loginFailures = 0
 
-    def authenticate(self, credentials, location=None, wanted=None) -> Deferred:
+    def authenticate(
+        self,
+        credentials: SIPPassword | SIPAddress,
+        location: str | None = None,
+        wanted: Callable[[], bool] | None = None,
+    ) -> Deferred[bool | None]:
         """
         Log the SC in through the server's portal (see L{sip2acs.acs.auth}):
         the one path of the 93, the telnet prelude and address login.
@@ -310,7 +338,7 @@ class ACSSession:
             no; failing when the check could not be made.
         """
 
-        def loggedIn(result):
+        def loggedIn(result: tuple[object, AccountConfig, Callable[[], None]]) -> bool | None:
             if wanted is not None and not wanted():
                 return None
             _, account, _ = result
@@ -320,16 +348,18 @@ class ACSSession:
             )
             return True
 
-        def refused(failure):
+        def refused(failure: Failure) -> bool | None:
             failure.trap(UnauthorizedLogin)
             if wanted is not None and not wanted():
                 return None
             text = REFUSED.get(credentials.via)
             if text is None:
                 return False
+            # Only password logins (93, telnet) have a line in REFUSED.
+            password = cast(SIPPassword, credentials)
             self.log.info(
                 text,
-                login=self.server.describeLogin(credentials.username),
+                login=self.server.describeLogin(password.username),
                 peer=self.peer,
             )
             self.loginFailed()
@@ -385,7 +415,7 @@ class ACSSession:
 
     # -- reload -----------------------------------------------------------
 
-    def configChanged(self):
+    def configChanged(self) -> None:
         """
         The server's configuration was reloaded: carry on under the
         account's new settings, or, if the account was removed, log out

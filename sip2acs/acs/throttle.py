@@ -5,16 +5,25 @@ counted before each password check (L{LoginThrottle}), and the throttle of
 each listener (L{ListenerThrottles}).
 """
 
+from __future__ import annotations
+
 import hashlib
+from typing import TYPE_CHECKING
 
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IReactorTime
 
 from sip2acs.acs.addresses import addressKey
+
+if TYPE_CHECKING:
+    # For the annotations only: acs/ must not import config/ at run time
+    # (tests/test_layers.py).
+    from sip2acs.config import ListenerConfig
 
 __all__ = ["ListenerThrottles", "LoginThrottle"]
 
 
-def _loginKey(login):
+def _loginKey(login: str | None) -> str | None:
     """
     The key one login id is counted under: itself, or a digest of it when
     it is too long to keep (so a flood of huge login ids costs no memory).
@@ -23,6 +32,12 @@ def _loginKey(login):
     if login is None or len(login) <= 64:
         return login
     return "sha256:" + hashlib.sha256(login.encode("utf-8", "replace")).hexdigest()
+
+
+_Key = tuple[str, str | None]
+"""
+What L{LoginThrottle} counts under: the address's key and the login's.
+"""
 
 
 class LoginThrottle:
@@ -59,28 +74,28 @@ class LoginThrottle:
     refused.
     """
 
-    def __init__(self, limit, period, clock):
+    def __init__(self, limit: int, period: float, clock: IReactorTime) -> None:
         """
         @param clock: An L{IReactorTime} provider.
         """
         self.limit = limit
         self.period = period
         self.clock = clock
-        self._failures = {}
-        self._cooling = {}
-        self._checking = {}
-        self._waiting = {}
+        self._failures: dict[_Key, tuple[int, float]] = {}
+        self._cooling: dict[_Key, float] = {}
+        self._checking: dict[_Key, int] = {}
+        self._waiting: dict[_Key, list[Deferred[str | None]]] = {}
 
-    def _key(self, host, login):
+    def _key(self, host: object, login: str | None) -> _Key:
         return (addressKey(host), _loginKey(login))
 
-    def _failureCount(self, key, now):
+    def _failureCount(self, key: _Key, now: float) -> tuple[int, float]:
         count, since = self._failures.get(key, (0, now))
         if now - since >= self.period:
             return 0, now
         return count, since
 
-    def attempt(self, host, login):
+    def attempt(self, host: object, login: str | None) -> Deferred[str | None]:
         """
         Take a slot to check a login from C{host} as C{login}; give it back
         with L{succeeded}, L{failed} or L{released}. While the failures and
@@ -103,11 +118,11 @@ class LoginThrottle:
             waiting = self._waiting[key] = []
         if len(waiting) >= self.MAX_WAITING:
             return succeed("too many logins waiting for the ones being checked")
-        d = Deferred()
+        d: Deferred[str | None] = Deferred()
         waiting.append(d)
         return d
 
-    def _refusal(self, key):
+    def _refusal(self, key: _Key) -> str | None:
         until = self._cooling.get(key)
         if until is None:
             return None
@@ -119,7 +134,7 @@ class LoginThrottle:
         del self._cooling[key]
         return None
 
-    def _take(self, key):
+    def _take(self, key: _Key) -> bool:
         count, since = self._failureCount(key, self.clock.seconds())
         checking = self._checking.get(key, 0)
         if count + checking >= self.limit:
@@ -127,7 +142,7 @@ class LoginThrottle:
         self._checking[key] = checking + 1
         return True
 
-    def _wake(self, key):
+    def _wake(self, key: _Key) -> None:
         """
         A slot of C{key} was given back: let waiting attempts go on, or
         refuse them all if C{key} is cooling off now.
@@ -145,13 +160,13 @@ class LoginThrottle:
             waiting.pop(0).callback(None)
         self._waiting.pop(key, None)
 
-    def released(self, host, login):
+    def released(self, host: object, login: str | None) -> None:
         """
         Give back the slot of an attempt whose check could not be made.
         """
         self._release(self._key(host, login))
 
-    def _release(self, key):
+    def _release(self, key: _Key) -> None:
         left = self._checking.get(key, 0) - 1
         if left > 0:
             self._checking[key] = left
@@ -159,7 +174,7 @@ class LoginThrottle:
             self._checking.pop(key, None)
         self._wake(key)
 
-    def failed(self, host, login):
+    def failed(self, host: object, login: str | None) -> bool:
         """
         The check of an attempt failed: give back its slot and count the
         failure.
@@ -180,7 +195,7 @@ class LoginThrottle:
         self._release(key)
         return cooling
 
-    def succeeded(self, host, login):
+    def succeeded(self, host: object, login: str | None) -> None:
         """
         The check of an attempt succeeded: give back its slot and forget
         the failures of this login from this address (only).
@@ -189,7 +204,7 @@ class LoginThrottle:
         self._failures.pop(key, None)
         self._release(key)
 
-    def _prune(self, now):
+    def _prune(self, now: float) -> None:
         if len(self._failures) + len(self._cooling) <= self.MAX_TRACKED:
             return
         for key, (_count, since) in list(self._failures.items()):
@@ -209,14 +224,14 @@ class ListenerThrottles:
     settings did not change keeps its counts.
     """
 
-    def __init__(self, clock):
+    def __init__(self, clock: IReactorTime) -> None:
         """
         @param clock: An L{IReactorTime} provider.
         """
         self.clock = clock
-        self._throttles = {}
+        self._throttles: dict[ListenerConfig, LoginThrottle] = {}
 
-    def forListener(self, listener) -> LoginThrottle | None:
+    def forListener(self, listener: ListenerConfig | None) -> LoginThrottle | None:
         """
         The L{LoginThrottle} of C{listener}, a L{ListenerConfig
         <sip2acs.config.ListenerConfig>}, or L{None} if it has no

@@ -3,16 +3,25 @@ Frame tracing: one log line per frame in and out, for the accounts whose
 C{trace} setting asks for it, with secrets (and personal data) masked.
 """
 
-from typing import Any
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from twisted.logger import Logger
 
 from sip2acs.sip import codec
 
+if TYPE_CHECKING:
+    # For the annotations only: acs/ must not import config/ at run time
+    # (tests/test_layers.py).
+    from sip2acs.config import AccountConfig
+
 __all__ = ["traceFrame"]
 
 
-def traceFrame(log: Logger, account: Any, peer: Any, direction: str, frame: bytes) -> None:
+def traceFrame(
+    log: Logger, account: AccountConfig | None, peer: str | None, direction: str, frame: bytes
+) -> None:
     """
     Log one frame if C{account}'s tracing is on, with passwords and PINs
     masked, and personal data too unless tracing is C{full}.

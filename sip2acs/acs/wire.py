@@ -8,12 +8,19 @@ Before login (no account) frames are ASCII with C{|} and CR, and error
 detection is C{auto}: mirrored.
 """
 
+from __future__ import annotations
+
 import textwrap
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from sip2acs.sip import codec
+
+if TYPE_CHECKING:
+    # For the annotations only: acs/ must not import config/ at run time
+    # (tests/test_layers.py).
+    from sip2acs.config import AccountConfig
 
 __all__ = ["WireFormat", "wrapPrint"]
 
@@ -36,7 +43,7 @@ class WireFormat:
     errorDetection: str = "auto"
 
     @classmethod
-    def forAccount(cls, account: Any) -> "WireFormat":
+    def forAccount(cls, account: AccountConfig | None) -> WireFormat:
         """
         The framing of C{account}, or the default one before login
         (C{account} L{None}).
@@ -47,7 +54,7 @@ class WireFormat:
             account.encoding, account.delimiter, account.terminator, account.errorDetection
         )
 
-    def encode(self, message: codec.Message, decoded: Any = None) -> bytes:
+    def encode(self, message: codec.Message, decoded: codec.Decoded | None = None) -> bytes:
         """
         Encode a response, mirroring the request's error detection (or as
         the account requires), and add the terminator.

@@ -94,7 +94,7 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         self.MAX_LENGTH = listener.maxFrame
         # TimeoutMixin's way to run its timer on another clock (the
         # session's): mypy sees a method replaced.
-        self.callLater = session.clock.callLater  # type: ignore[method-assign]
+        self.callLater = session.clock.callLater  # type: ignore[method-assign,assignment]
         self._closing = False
         self._transportPaused = False
         self._inFlight = False

@@ -9,7 +9,13 @@ from typing import Any
 from twisted.internet.defer import Deferred
 
 from sip2acs.acs.handlers.common import Session, currencyOf, money, pin, yn
-from sip2acs.ils.values import CheckinRequest, CheckoutRequest, RenewRequest
+from sip2acs.ils.values import (
+    CheckinRequest,
+    CheckinResult,
+    CheckoutRequest,
+    RenewAllResult,
+    RenewRequest,
+)
 from sip2acs.sip import codec
 
 __all__ = ["checkin", "checkout", "renew", "renewAll"]
@@ -110,7 +116,7 @@ def renewAll(session: Session, message: Any) -> "Deferred[Any]":
         bool(message.feeAcknowledged),
     )
 
-    def answer(result):
+    def answer(result: RenewAllResult) -> codec.Message:
         return codec.RenewAllResponse(
             ok=result.ok,
             renewedCount=len(result.renewed),
@@ -141,7 +147,7 @@ def checkin(session: Session, message: Any) -> "Deferred[Any]":
     )
     d = session.ils.checkin(session.terminal, request)
 
-    def answer(result):
+    def answer(result: CheckinResult) -> codec.Message:
         return codec.CheckinResponse(
             ok=result.ok,
             resensitize=result.resensitize,

@@ -9,7 +9,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, succeed
 
 from sip2acs.acs.handlers.common import Session, feeAmount, pin
-from sip2acs.ils.values import Payment
+from sip2acs.ils.values import Payment, PaymentResult
 from sip2acs.sip import codec
 
 __all__ = ["feePaid"]
@@ -36,7 +36,7 @@ def feePaid(session: Session, message: Any) -> "Deferred[Any]":
     )
     d = session.ils.feePaid(session.terminal, payment)
 
-    def answer(result):
+    def answer(result: PaymentResult) -> codec.Message:
         return codec.FeePaidResponse(
             paymentAccepted=result.accepted,
             transactionDate=session.now(),

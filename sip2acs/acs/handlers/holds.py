@@ -7,7 +7,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, succeed
 
 from sip2acs.acs.handlers.common import Session, pin
-from sip2acs.ils.values import HoldRequest
+from sip2acs.ils.values import HoldRequest, HoldResult
 from sip2acs.sip import codec
 
 __all__ = ["hold"]
@@ -37,7 +37,7 @@ def hold(session: Session, message: Any) -> "Deferred[Any]":
     )
     d = session.ils.hold(session.terminal, request)
 
-    def answer(result):
+    def answer(result: HoldResult) -> codec.Message:
         return codec.HoldResponse(
             ok=result.ok,
             available=result.available,

@@ -7,6 +7,7 @@ from typing import Any
 from twisted.internet.defer import Deferred
 
 from sip2acs.acs.handlers.common import Session, money
+from sip2acs.ils.values import Item, ItemStatusResult
 from sip2acs.sip import codec
 
 __all__ = ["itemInformation", "itemStatusUpdate"]
@@ -18,7 +19,7 @@ def itemInformation(session: Session, message: Any) -> "Deferred[Any]":
     """
     d = session.ils.lookupItem(session.terminal, message.itemIdentifier or "")
 
-    def answer(item):
+    def answer(item: Item) -> codec.Message:
         if not item.found:
             return codec.ItemInformationResponse(
                 circulationStatus="01",
@@ -67,7 +68,7 @@ def itemStatusUpdate(session: Session, message: Any) -> "Deferred[Any]":
         session.terminal, message.itemIdentifier or "", message.itemProperties or ""
     )
 
-    def answer(result):
+    def answer(result: ItemStatusResult) -> codec.Message:
         return codec.ItemStatusUpdateResponse(
             itemPropertiesOk=result.ok,
             transactionDate=session.now(),

@@ -13,6 +13,7 @@ from twisted.internet.defer import Deferred
 
 from sip2acs.acs.handlers.common import Session, currencyOf, money, pin
 from sip2acs.acs.refusals import UNKNOWN_PATRON_STATUS
+from sip2acs.ils.values import Patron, SessionEnd
 from sip2acs.sip import codec
 from sip2acs.sip.spec import FIELDS, PATRON_STATUS_FLAGS, SUMMARY_FIELDS
 
@@ -93,7 +94,7 @@ def patronStatus(session: Session, message: Any) -> "Deferred[Any]":
         session.terminal, message.patronIdentifier or "", pin(message)
     )
 
-    def answer(patron):
+    def answer(patron: Patron) -> codec.Message:
         return codec.PatronStatusResponse(
             language=message.language or "000",
             **_patronFields(session, patron, message),
@@ -112,7 +113,7 @@ def patronInformation(session: Session, message: Any) -> "Deferred[Any]":
         session.terminal, message.patronIdentifier or "", pin(message)
     )
 
-    def answer(patron):
+    def answer(patron: Patron) -> codec.Message:
         lists = (
             patron.holdItems,
             patron.overdueItems,
@@ -176,7 +177,7 @@ def blockPatron(session: Session, message: Any) -> "Deferred[Any]":
         message.blockedCardMessage or "",
     )
 
-    def answer(patron):
+    def answer(patron: Patron) -> codec.Message:
         session.log.info(
             "{account}@{peer} blocked patron {patron}",
             account=session.account.login,
@@ -198,7 +199,7 @@ def patronEnable(session: Session, message: Any) -> "Deferred[Any]":
         session.terminal, message.patronIdentifier or "", pin(message)
     )
 
-    def answer(patron):
+    def answer(patron: Patron) -> codec.Message:
         fields = _patronFields(session, patron, message)
         return codec.PatronEnableResponse(language=patron.language, **fields)
 
@@ -213,7 +214,7 @@ def endPatronSession(session: Session, message: Any) -> "Deferred[Any]":
         session.terminal, message.patronIdentifier or "", pin(message)
     )
 
-    def answer(result):
+    def answer(result: SessionEnd) -> codec.Message:
         return codec.EndSessionResponse(
             endSession=result.ok,
             transactionDate=session.now(),
