@@ -12,6 +12,7 @@ under C{twistd sip2acs}).
 import argparse
 import getpass
 import sys
+from collections.abc import Sequence
 
 from sip2acs.config import ConfigError, loadConfig, xml as xmlconfig
 from sip2acs.passwords import hashPassword
@@ -20,7 +21,7 @@ from sip2acs.tools import bench, client, dbcli
 __all__ = ["main"]
 
 
-def _hashPassword(args):
+def _hashPassword(args: argparse.Namespace) -> int:
     if args.stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -35,8 +36,8 @@ def _hashPassword(args):
     return 0
 
 
-def _configCheck(args):
-    warnings = []
+def _configCheck(args: argparse.Namespace) -> int:
+    warnings: list[str] = []
     try:
         config = loadConfig(args.path, warnings)
     except ConfigError as e:
@@ -56,7 +57,7 @@ def _configCheck(args):
     return 0
 
 
-def makeParser():
+def makeParser() -> argparse.ArgumentParser:
     """
     The argument parser of the C{sip2acs} command.
     """
@@ -100,7 +101,7 @@ def makeParser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """
     Run the C{sip2acs} command.
 

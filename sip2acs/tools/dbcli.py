@@ -33,13 +33,14 @@ from datetime import datetime
 from sip2acs.ils.sqlite.demo import loadDemo
 from sip2acs.ils.sqlite.importing import KINDS, CSVImportError, ImportSummary, importCSV
 from sip2acs.ils.sqlite.store import DatabaseError, migrations, openDatabase
+from sip2acs.tools import Subparsers
 
 __all__ = ["register", "main", "importCSV", "CSVImportError", "ImportSummary"]
 
 DEFAULT_DATABASE = "sip2acs.sqlite3"
 
 
-def _open(args, create=False):
+def _open(args: argparse.Namespace, create: bool = False) -> tuple[sqlite3.Connection, int]:
     """
     Open the database of C{args}; C{init} and C{demo} create it (mode
     0600) when missing, C{import} needs it to exist.
@@ -47,7 +48,7 @@ def _open(args, create=False):
     return openDatabase(args.database, create=create)
 
 
-def runInit(args):
+def runInit(args: argparse.Namespace) -> int:
     """
     C{sip2acs db init}: create or migrate the database and set the
     institution.
@@ -103,7 +104,7 @@ def runInit(args):
     return 0
 
 
-def runDemo(args):
+def runDemo(args: argparse.Namespace) -> int:
     """
     C{sip2acs db demo}: load the demo data into a database without patrons
     or items.
@@ -128,7 +129,7 @@ def runDemo(args):
     return 0
 
 
-def runImport(args):
+def runImport(args: argparse.Namespace) -> int:
     """
     C{sip2acs db import KIND FILE}: import a CSV file, all or nothing.
 
@@ -140,7 +141,10 @@ def runImport(args):
         conn, found = _open(args)
     except DatabaseError as e:
         if not os.path.exists(args.database):
-            e = "%s; create it with: sip2acs db init --database %s" % (e, args.database)
+            return _fail(
+                "import",
+                "%s; create it with: sip2acs db init --database %s" % (e, args.database),
+            )
         return _fail("import", e)
     except (sqlite3.Error, OSError) as e:
         return _fail("import", e)
@@ -169,12 +173,12 @@ def runImport(args):
     return 0
 
 
-def _fail(command, error):
+def _fail(command: str, error: object) -> int:
     print("sip2acs db %s: error: %s" % (command, error), file=sys.stderr)
     return 1
 
 
-def _columnsHelp():
+def _columnsHelp() -> str:
     lines = ["columns (* = required; see the sip2acs.tools.dbcli documentation):"]
     for kind, spec in sorted(KINDS.items()):
         names = ", ".join(
@@ -187,14 +191,14 @@ def _columnsHelp():
     return "\n".join(lines)
 
 
-def _databaseOption(parser):
+def _databaseOption(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--database", default=DEFAULT_DATABASE, metavar="PATH",
         help="the SQLite database file (default: %(default)s)",
     )
 
 
-def register(subparsers):
+def register(subparsers: Subparsers) -> argparse.ArgumentParser:
     """
     Add the C{db} command to the C{sip2acs} command line.
 

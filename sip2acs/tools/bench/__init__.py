@@ -45,6 +45,7 @@ from datetime import datetime
 from typing import Any
 
 from sip2acs.client import clientTLS
+from sip2acs.tools import Subparsers
 from sip2acs.tools.bench.data import (
     INSTITUTION,
     LOGIN,
@@ -181,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subparsers) -> None:
     """
     Add the C{bench} command to the C{sip2acs} command line.
     """

@@ -5,18 +5,24 @@ blocking client (L{sip2acs.client.blocking}), log in, send, show; and
 the entry points L{main} and L{register}.
 """
 
+from __future__ import annotations
+
 import argparse
 import getpass
 import json
 import os
+import ssl
 import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import IO, cast
 
 import attrs
 
 from sip2acs.client import blocking
 from sip2acs.client.blocking import SIP2Connection, openSocket
 from sip2acs.sip import codec
-from sip2acs.sip.exchange import ConnectionFailed, LoginRefused, ProtocolError
+from sip2acs.sip.exchange import ConnectionFailed, Exchange, LoginRefused, ProtocolError
+from sip2acs.tools import Subparsers
 from sip2acs.tools.client.errors import (
     EXIT_NO_ANSWER,
     EXIT_OK,
@@ -38,7 +44,12 @@ from sip2acs.tools.client.shell import ClientShell
 __all__ = ["ClientCommand", "main", "register", "makeTLSContext"]
 
 
-def makeTLSContext(ca=None, certificate=None, privateKey=None, insecure=False):
+def makeTLSContext(
+    ca: str | None = None,
+    certificate: str | None = None,
+    privateKey: str | None = None,
+    insecure: bool = False,
+) -> ssl.SSLContext:
     """
     L{blocking.makeTLSContext}, for the command line.
 
@@ -50,7 +61,7 @@ def makeTLSContext(ca=None, certificate=None, privateKey=None, insecure=False):
         raise UsageError(str(e)) from e
 
 
-def _askSecret(prompt):
+def _askSecret(prompt: str) -> str:
     if not sys.stdin.isatty():
         raise UsageError(
             "%s not given and no terminal to ask on" % (prompt.rstrip(": "),)
@@ -68,13 +79,20 @@ class ClientCommand:
         shell's C{set}).
     """
 
-    def __init__(self, args, out, err, environ, askSecret=_askSecret):
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        out: IO[str],
+        err: IO[str],
+        environ: Mapping[str, str],
+        askSecret: Callable[[str], str] = _askSecret,
+    ) -> None:
         self.args = args
         self.out = out
         self.err = err
         self.environ = environ
         self.askSecret = askSecret
-        self.connection = None
+        self.connection: SIP2Connection | None = None
         self.json = args.json
         self.showRaw = args.showRaw
         self.options = RequestOptions.fromNamespace(args)
@@ -83,7 +101,7 @@ class ClientCommand:
 
     # -- set up --
 
-    def transport(self):
+    def transport(self) -> str:
         """
         The transport: C{tls} when a TLS option is given and none is named.
 
@@ -110,7 +128,7 @@ class ClientCommand:
             raise UsageError("the telnet prelude needs --login")
         return transport
 
-    def resolveSecrets(self):
+    def resolveSecrets(self) -> None:
         """
         Get the login password and the PIN from the environment or a
         prompt when they are not on the command line.
@@ -125,7 +143,7 @@ class ClientCommand:
             options = attrs.evolve(options, pin=self.askSecret("Patron PIN: "))
         self.options = options
 
-    def connect(self):
+    def connect(self) -> int | None:
         """
         Connect and log in (93 or the telnet prelude), optionally followed
         by a 99.
@@ -157,8 +175,9 @@ class ClientCommand:
         )
         if transport == "telnet":
             try:
+                # transport() refuses the telnet prelude without --login.
                 self.connection.telnetLogin(
-                    self.options.login, self.options.password or ""
+                    cast(str, self.options.login), self.options.password or ""
                 )
             except LoginRefused as e:
                 self.disconnect()
@@ -177,7 +196,7 @@ class ClientCommand:
                 return status
         return None
 
-    def disconnect(self):
+    def disconnect(self) -> None:
         """
         Close the connection, if any.
         """
@@ -187,7 +206,9 @@ class ClientCommand:
 
     # -- requests and output --
 
-    def perform(self, name, options=None, value=None):
+    def perform(
+        self, name: str, options: RequestOptions | None = None, value: str | None = None
+    ) -> int:
         """
         Send the request C{name} and print its response.
 
@@ -205,15 +226,16 @@ class ClientCommand:
             return self.failed(name, e)
         return self.show(exchange)
 
-    def show(self, exchange):
+    def show(self, exchange: Exchange) -> int:
         """
         Print one exchange as a table (or JSON).
 
         @return: Its exit status.
         """
-        connection = self.connection
+        # An exchange is shown right after it was made on the connection.
+        connection = cast(SIP2Connection, self.connection)
         message = exchange.decoded.message
-        request = exchange.requestMessage
+        request: codec.Message | str | None = exchange.requestMessage
         if isinstance(request, str):
             try:
                 request = codec.decode(
@@ -275,7 +297,7 @@ class ClientCommand:
         self.out.flush()
         return status
 
-    def failed(self, name, error, status=EXIT_NO_ANSWER):
+    def failed(self, name: str, error: Exception, status: int = EXIT_NO_ANSWER) -> int:
         """
         Report an error (on standard error, and as JSON with C{--json}).
 
@@ -307,7 +329,7 @@ class ClientCommand:
 
     # -- running --
 
-    def run(self, stdin=None):
+    def run(self, stdin: IO[str] | None = None) -> int:
         """
         Do what the command line asks.
 
@@ -338,7 +360,7 @@ class ClientCommand:
         finally:
             self.disconnect()
 
-    def shell(self, stdin=None):
+    def shell(self, stdin: IO[str] | None = None) -> int:
         """
         Connect and run the interactive shell until C{quit} or end of
         input.
@@ -364,7 +386,14 @@ class ClientCommand:
 
 
 
-def main(argv=None, out=None, err=None, environ=None, askSecret=None, stdin=None):
+def main(
+    argv: Sequence[str] | None = None,
+    out: IO[str] | None = None,
+    err: IO[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    askSecret: Callable[[str], str] | None = None,
+    stdin: IO[str] | None = None,
+) -> int:
     """
     Run C{sip2acs client}.
 
@@ -401,11 +430,11 @@ def main(argv=None, out=None, err=None, environ=None, askSecret=None, stdin=None
         return EXIT_NO_ANSWER
 
 
-def _run(args):
+def _run(args: argparse.Namespace) -> int:
     return main(args.argv)
 
 
-def register(subparsers):
+def register(subparsers: Subparsers) -> argparse.ArgumentParser:
     """
     Add the C{client} command to the C{sip2acs} command line.
 

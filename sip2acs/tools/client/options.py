@@ -7,11 +7,16 @@ L{makeShellParser} for one shell line; both share the request options.
 import argparse
 import re
 import sys
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from sip2acs.sip import codec, codes
 from sip2acs.tools.client.errors import UsageError
 from sip2acs.tools.client.requests import REQUESTS, SUMMARY_NAMES
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 __all__ = ["makeParser", "makeShellParser", "EPILOG"]
 
@@ -38,23 +43,23 @@ class _Parser(argparse.ArgumentParser):
     status 2, and prints help to a chosen stream.
     """
 
-    def __init__(self, *args, stream=None, **kwargs):
+    def __init__(self, *args: Any, stream: IO[str] | None = None, **kwargs: Any) -> None:
         argparse.ArgumentParser.__init__(self, *args, **kwargs)
         self.stream = stream
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         raise UsageError(message)
 
-    def exit(self, status=0, message=None):
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         if message:
             (self.stream or sys.stderr).write(message)
         raise SystemExit(status)
 
-    def print_help(self, file=None):
+    def print_help(self, file: "SupportsWrite[str] | None" = None) -> None:
         argparse.ArgumentParser.print_help(self, file or self.stream)
 
 
-def _date(text):
+def _date(text: str) -> datetime:
     """
     An argparse type: C{now}, a SIP date (C{YYYYMMDDZZZZHHMMSS}) or an
     ISO 8601 date or date and time.
@@ -82,8 +87,13 @@ _HOLD_TYPE_WORDS = {
 }
 
 
-def _codeType(table, what, free=None, words=None):
-    def convert(text):
+def _codeType(
+    table: Mapping[str, str],
+    what: str,
+    free: str | None = None,
+    words: Mapping[str, str] | None = None,
+) -> Callable[[str], str]:
+    def convert(text: str) -> str:
         code = (words or {}).get(text.lower()) or codes.codeFor(table, text)
         if code is None and free is not None and re.fullmatch(free, text):
             code = text
@@ -98,33 +108,33 @@ def _codeType(table, what, free=None, words=None):
     return convert
 
 
-def _holdMode(text):
+def _holdMode(text: str) -> str:
     if text.lower() not in _HOLD_MODES:
         raise argparse.ArgumentTypeError("hold mode is +, - or * (add, cancel, change)")
     return _HOLD_MODES[text.lower()]
 
 
-def _language(text):
+def _language(text: str) -> str:
     code = text.zfill(3) if text.isdigit() else codes.codeFor(codes.LANGUAGE, text)
     if code is None or len(code) != 3:
         raise argparse.ArgumentTypeError("%r is not a language code" % (text,))
     return code
 
 
-def _currency(text):
+def _currency(text: str) -> str:
     if not re.fullmatch(r"[A-Za-z]{3}", text):
         raise argparse.ArgumentTypeError("a currency is a 3-letter ISO 4217 code")
     return text.upper()
 
 
-def _addRequestOptions(parser):
+def _addRequestOptions(parser: argparse.ArgumentParser) -> None:
     """
     Add the options of the request itself: the same on the command line
     and in the shell. They have no argparse defaults: an option not given
     is absent from the namespace and keeps its L{RequestOptions} value.
     """
 
-    def add(group, *flags, **kwargs):
+    def add(group: argparse._ActionsContainer, *flags: str, **kwargs: Any) -> None:
         group.add_argument(*flags, default=argparse.SUPPRESS, **kwargs)
 
     who = parser.add_argument_group("institution, patron and item")
@@ -324,7 +334,7 @@ def _addRequestOptions(parser):
     )
 
 
-def _requestList():
+def _requestList() -> str:
     return "\n".join("  %-14s %s" % (k.name, k.summary) for k in REQUESTS.values())
 
 
@@ -359,7 +369,7 @@ examples:
 """ % (_requestList(),)
 
 
-def makeParser(stream=None):
+def makeParser(stream: IO[str] | None = None) -> argparse.ArgumentParser:
     """
     The argument parser of C{sip2acs client}.
 
@@ -538,7 +548,7 @@ def makeParser(stream=None):
     return parser
 
 
-def makeShellParser(stream=None):
+def makeShellParser(stream: IO[str] | None = None) -> argparse.ArgumentParser:
     """
     The parser of one shell line: a request, its argument and request
     options, without defaults.

@@ -8,18 +8,20 @@ success.
 
 import re
 import shutil
+from collections.abc import Sequence
+from typing import Any
 
 import attrs
 
 from sip2acs.sip import codec, codes
 from sip2acs.sip.exchange import TRAILER
-from sip2acs.sip.spec import FIELDS
+from sip2acs.sip.spec import FIELDS, FieldInfo, FixedField
 from sip2acs.sip.success import succeeded
 
 __all__ = ["Row", "describe", "formatTable", "maskFrame", "messageTitle", "responseOk"]
 
 
-def responseOk(message, request=None):
+def responseOk(message: codec.Message, request: codec.Message | None = None) -> bool:
     """
     Whether a response means the operation succeeded: the strict reading of
     L{sip2acs.sip.success.succeeded} (the response must show success).
@@ -50,7 +52,7 @@ class Row:
     value: str
     meaning: str = ""
 
-    def asDict(self):
+    def asDict(self) -> dict[str, str | None]:
         """
         The row as a JSON-ready dictionary.
         """
@@ -94,13 +96,13 @@ _TABLES = {
 }
 
 
-def _label(name):
+def _label(name: str) -> str:
     if name in _LABELS:
         return _LABELS[name]
     return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).lower()
 
 
-def messageTitle(message):
+def messageTitle(message: codec.Message) -> str:
     """
     A message's name for people: C{12 Checkout Response}.
     """
@@ -109,7 +111,7 @@ def messageTitle(message):
     return "%s %s" % (message.code, spaced)
 
 
-def _dateMeaning(text):
+def _dateMeaning(text: str) -> str:
     if not text.strip():
         return "no date"
     value = codec.parseDate(text)
@@ -122,7 +124,7 @@ def _dateMeaning(text):
     return value.strftime("%Y-%m-%d %H:%M:%S") + zone
 
 
-def _meaning(name, value, kind="text"):
+def _meaning(name: str, value: str, kind: str = "text") -> str:
     """
     What C{value} means in the field called C{name}.
     """
@@ -178,7 +180,7 @@ def _meaning(name, value, kind="text"):
     return ""
 
 
-def _variableText(info, value):
+def _variableText(info: FieldInfo, value: Any) -> str:
     if info.kind == "yn":
         return "Y" if value else "N"
     if info.kind == "date" and not isinstance(value, str):
@@ -188,11 +190,11 @@ def _variableText(info, value):
     return value
 
 
-def _fixedRow(field, value):
+def _fixedRow(field: FixedField, value: str) -> Row:
     return Row("", field.name, _label(field.name), value, _meaning(field.name, value, field.kind))
 
 
-def _variableRow(fid, value, showSecrets):
+def _variableRow(fid: str, value: str, showSecrets: bool) -> Row:
     info = FIELDS.get(fid)
     if info is None:
         name = label = codes.VENDOR_FIELDS.get(fid, "unknown field")
@@ -204,7 +206,13 @@ def _variableRow(fid, value, showSecrets):
     return Row(fid, name, label, value, _meaning(name, value, kind))
 
 
-def describe(message, frame=None, encoding="ascii", delimiter="|", showSecrets=False):
+def describe(
+    message: codec.Message,
+    frame: bytes | None = None,
+    encoding: str = "ascii",
+    delimiter: str = "|",
+    showSecrets: bool = False,
+) -> list[Row]:
     """
     The rows of a table describing C{message}: its fixed fields, then its
     identified fields, each with what its code means (circulation status,
@@ -220,7 +228,7 @@ def describe(message, frame=None, encoding="ascii", delimiter="|", showSecrets=F
     @param showSecrets: Show C{CO}, C{AD} and C{AC} instead of C{***}.
     @rtype: L{list} of L{Row}
     """
-    rows = []
+    rows: list[Row] = []
     fixed = message.spec.fixed
     if frame is not None:
         text = frame.strip(b"\r\n").decode(encoding, "replace")
@@ -254,7 +262,9 @@ def describe(message, frame=None, encoding="ascii", delimiter="|", showSecrets=F
     return rows
 
 
-def maskFrame(frame, encoding="ascii", delimiter="|", showSecrets=False):
+def maskFrame(
+    frame: bytes, encoding: str = "ascii", delimiter: str = "|", showSecrets: bool = False
+) -> str:
     """
     A frame as text for display, with the values of C{CO}, C{AD} and
     C{AC} replaced by C{***} (unless C{showSecrets}) and control
@@ -267,7 +277,7 @@ def maskFrame(frame, encoding="ascii", delimiter="|", showSecrets=False):
     return codec.maskFrame(frame, encoding, delimiter, masked)
 
 
-def formatTable(rows, width=None):
+def formatTable(rows: Sequence[Row], width: int | None = None) -> str:
     """
     Lay C{rows} out as aligned text: id, field name, value, meaning. Long
     meanings wrap under the meaning column.
@@ -283,7 +293,7 @@ def formatTable(rows, width=None):
     idWidth = max(2, *(len(r.fid) for r in rows))
     labelWidth = max(len(r.label) for r in rows)
     valueWidth = min(max(len(_shown(r.value)) for r in rows), 32)
-    lines = []
+    lines: list[str] = []
     for row in rows:
         left = "  %s  %s  %s" % (
             row.fid.ljust(idWidth),
@@ -305,7 +315,7 @@ def formatTable(rows, width=None):
     return "\n".join(lines)
 
 
-def _shown(value):
+def _shown(value: str) -> str:
     """
     A value as the table shows it: quoted when it is empty or starts or
     ends with a blank, so that blanks can be counted.
@@ -315,8 +325,10 @@ def _shown(value):
     return value
 
 
-def _wrap(text, room):
-    words, lines, current = text.split(" "), [], ""
+def _wrap(text: str, room: int) -> list[str]:
+    words = text.split(" ")
+    lines: list[str] = []
+    current = ""
     for word in words:
         if current and len(current) + 1 + len(word) > room:
             lines.append(current)

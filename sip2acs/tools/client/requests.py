@@ -5,8 +5,12 @@ L{RequestOptions} carries what they may say, L{buildRequest} makes the
 message.
 """
 
+from __future__ import annotations
+
+import argparse
 import re
 from datetime import datetime
+from typing import Any
 
 import attrs
 
@@ -239,7 +243,9 @@ class RequestOptions:
     message: str | None = None
 
     @classmethod
-    def fromNamespace(cls, namespace, base=None):
+    def fromNamespace(
+        cls, namespace: argparse.Namespace, base: RequestOptions | None = None
+    ) -> RequestOptions:
         """
         Request options from parsed arguments.
 
@@ -252,7 +258,7 @@ class RequestOptions:
         return attrs.evolve(base if base is not None else cls(), **given)
 
 
-def withPositional(name, options, value):
+def withPositional(name: str, options: RequestOptions, value: str | None) -> RequestOptions:
     """
     Put the positional argument of request C{name} where it belongs: the
     item of C{checkout I0001}, the patron of C{patron-info P0001}, the
@@ -265,10 +271,12 @@ def withPositional(name, options, value):
     kind = REQUESTS[name]
     if kind.positional is None:
         raise UsageError("%s takes no argument (got %r)" % (name, value))
-    return attrs.evolve(options, **{kind.positional: value})
+    # The field the positional argument fills is named at run time.
+    changes: dict[str, Any] = {kind.positional: value}
+    return attrs.evolve(options, **changes)
 
 
-def _need(name, **values):
+def _need(name: str, **values: object) -> None:
     missing = [
         "--" + re.sub("([A-Z])", r"-\1", k).lower() for k, v in values.items() if not v
     ]
@@ -276,7 +284,9 @@ def _need(name, **values):
         raise UsageError("%s needs %s" % (name, " and ".join(missing)))
 
 
-def buildRequest(name, options, now=None):
+def buildRequest(
+    name: str, options: RequestOptions, now: datetime | None = None
+) -> codec.Message | str:
     """
     Build the request called C{name}.
 

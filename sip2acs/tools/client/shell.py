@@ -4,10 +4,15 @@ The interactive shell of C{sip2acs client} (L{ClientShell}): one request
 per line, with line parsing (L{parseShellLine}) and completion.
 """
 
+from __future__ import annotations
+
 import argparse
 import cmd
 import os
 import shlex
+from collections.abc import Sequence
+from types import ModuleType
+from typing import IO, TYPE_CHECKING, Any
 
 import attrs
 
@@ -17,12 +22,18 @@ from sip2acs.tools.client.errors import EXIT_OK, EXIT_USAGE, UsageError
 from sip2acs.tools.client.options import _requestList, makeShellParser
 from sip2acs.tools.client.requests import REQUESTS, SUMMARY_NAMES, RequestOptions
 
+if TYPE_CHECKING:
+    # For the annotations only: the command module imports this one.
+    from sip2acs.tools.client.command import ClientCommand
+
 __all__ = ["ClientShell", "parseShellLine", "completeRequest", "completeOption"]
 
 SECRET_OPTIONS = ("--pin", "--password", "--terminal-password")
 
 
-def parseShellLine(line, stream=None):
+def parseShellLine(
+    line: str, stream: IO[str] | None = None
+) -> tuple[str, str | None, argparse.Namespace]:
     """
     Parse one shell line: a request name, its argument and options.
 
@@ -51,7 +62,7 @@ def parseShellLine(line, stream=None):
     return namespace.request, getattr(namespace, "value", None), namespace
 
 
-def completeRequest(text, names=None):
+def completeRequest(text: str, names: Sequence[str] | None = None) -> list[str]:
     """
     The request (and shell command) names that start with C{text}.
     """
@@ -69,7 +80,7 @@ _CHOICES = {
 }
 
 
-def completeOption(name, text, previous=None):
+def completeOption(name: str, text: str, previous: str | None = None) -> list[str]:
     """
     Complete a word of request C{name}'s line: its option names, or the
     values of an option that has a fixed list (C{--summary ch} gives
@@ -81,6 +92,7 @@ def completeOption(name, text, previous=None):
         return [value for value in _CHOICES[previous] if value.startswith(text)]
     if text and not text.startswith("-"):
         return []
+    options: Sequence[str]
     if name == "set":
         options = sorted({o for kind in REQUESTS.values() for o in kind.options})
     elif name in REQUESTS:
@@ -101,12 +113,14 @@ class ClientShell(cmd.Cmd):
     prompt = "sip2> "
     identchars = cmd.Cmd.identchars + "-"
     commands = ("help", "set", "output", "reconnect", "quit", "exit")
-    intro = (
+    intro: str | None = (
         "Type a request (help lists them; Tab completes), or quit."
         " Secrets typed here stay out of the history."
     )
 
-    def __init__(self, command, stdin=None, historyFile=None):
+    def __init__(
+        self, command: ClientCommand, stdin: IO[str] | None = None, historyFile: str | None = None
+    ) -> None:
         """
         @param command: The L{ClientCommand} to send requests with.
         @param stdin: Where lines come from (no prompt, no history); the
@@ -121,9 +135,9 @@ class ClientShell(cmd.Cmd):
         self.command = command
         self.historyFile = historyFile
         self.lastStatus = EXIT_OK
-        self._readline = None
+        self._readline: ModuleType | None = None
 
-    def run(self):
+    def run(self) -> None:
         """
         Run until C{quit}; Ctrl-C cancels the line being typed.
         """
@@ -137,7 +151,7 @@ class ClientShell(cmd.Cmd):
 
     # -- readline --
 
-    def preloop(self):
+    def preloop(self) -> None:
         if not self.use_rawinput or self._readline is not None:
             return
         try:
@@ -154,7 +168,7 @@ class ClientShell(cmd.Cmd):
             except OSError:
                 pass
 
-    def postloop(self):
+    def postloop(self) -> None:
         readline = self._readline
         if readline is None:
             return
@@ -167,7 +181,7 @@ class ClientShell(cmd.Cmd):
             except OSError as e:
                 self.command.err.write("cannot save the history: %s\n" % (reason(e),))
 
-    def precmd(self, line):
+    def precmd(self, line: str) -> str:
         readline = self._readline
         if readline is not None and any(s in line for s in SECRET_OPTIONS):
             length = readline.get_current_history_length()
@@ -177,20 +191,23 @@ class ClientShell(cmd.Cmd):
 
     # -- commands --
 
-    def emptyline(self):
+    def emptyline(self) -> bool:
         """
         Do nothing: repeating the last request (the L{cmd.Cmd} default)
         could check an item out twice.
         """
+        return False
 
-    def do_EOF(self, arg):
+    def do_EOF(self, arg: str) -> bool:
         """
         End of input (Ctrl-D): leave the shell.
         """
         self.stdout.write("\n")
         return True
 
-    def default(self, line):
+    # The stub says None, but cmd.Cmd.onecmd returns what default returns:
+    # whether to stop.
+    def default(self, line: str) -> bool:  # type: ignore[override]
         try:
             name, value, namespace = parseShellLine(line, self.stdout)
             options = RequestOptions.fromNamespace(namespace, self.command.options)
@@ -202,7 +219,7 @@ class ClientShell(cmd.Cmd):
             pass
         return False
 
-    def do_set(self, arg):
+    def do_set(self, arg: str) -> None:
         """
         set [OPTIONS]: keep request options for the next requests
         (set --patron P0001 --institution DEMO); without options, show them.
@@ -231,7 +248,7 @@ class ClientShell(cmd.Cmd):
             namespace, self.command.options
         )
 
-    def do_output(self, arg):
+    def do_output(self, arg: str) -> None:
         """
         output text|raw|json: tables, tables with the raw lines, or JSON.
         """
@@ -242,7 +259,7 @@ class ClientShell(cmd.Cmd):
         self.command.json = arg == "json"
         self.command.showRaw = arg == "raw"
 
-    def do_reconnect(self, arg):
+    def do_reconnect(self, arg: str) -> None:
         """
         reconnect: open a new connection and log in again.
         """
@@ -250,7 +267,7 @@ class ClientShell(cmd.Cmd):
         status = self.command.connect()
         self.lastStatus = EXIT_OK if status is None else status
 
-    def do_quit(self, arg):
+    def do_quit(self, arg: str) -> bool:
         """
         quit: leave the shell.
         """
@@ -258,7 +275,7 @@ class ClientShell(cmd.Cmd):
 
     do_exit = do_quit
 
-    def do_help(self, arg):
+    def do_help(self, arg: str) -> None:
         """
         help [REQUEST]: list the requests, or the options of one.
         """
@@ -285,19 +302,19 @@ class ClientShell(cmd.Cmd):
 
     # -- completion (a single match gets a space, as in a Unix shell) --
 
-    def completenames(self, text, *ignored):
+    def completenames(self, text: str, *ignored: Any) -> list[str]:
         return _spaced(completeRequest(text))
 
-    def completedefault(self, text, line, begidx, endidx):
+    def completedefault(self, text: str, line: str, begidx: int, endidx: int) -> list[str]:
         words = line[:begidx].split()
         if not words:
             return []
         previous = words[-1] if len(words) > 1 else None
         return _spaced(completeOption(words[0], text, previous))
 
-    def complete_help(self, text, *ignored):
+    def complete_help(self, text: str, *ignored: Any) -> list[str]:
         return _spaced(completeRequest(text))
 
 
-def _spaced(matches):
+def _spaced(matches: list[str]) -> list[str]:
     return [matches[0] + " "] if len(matches) == 1 else matches
