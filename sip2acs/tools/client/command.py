@@ -45,10 +45,8 @@ __all__ = ["ClientCommand", "main", "register", "makeTLSContext"]
 
 
 def makeTLSContext(
-    ca: str | None = None,
-    certificate: str | None = None,
-    privateKey: str | None = None,
-    insecure: bool = False,
+    ca: str | None = None, certificate: str | None = None,
+    privateKey: str | None = None, insecure: bool = False,
 ) -> ssl.SSLContext:
     """
     L{blocking.makeTLSContext}, for the command line.
