@@ -1,17 +1,18 @@
 """
-The embedded SQLite circulation system, split by concern.
+The embedded SQLite circulation system: SQLite's side of the SQL store
+seam, with the circulation rules shared from L{sip2acs.ils.sql}.
 
   - C{adapter}: L{SQLiteILS}, the L{IILS <sip2acs.ils.interfaces.IILS>}
     service (its worker thread, start and stop, the file watch);
-  - C{store}: what is SQLite's own (opening, migrating, transactions, the
-    stored form of times and money, the journal);
-  - C{circulation}: L{Circulation <sip2acs.ils.sqlite.circulation.Circulation>},
-    the facade saying which operation is which transaction;
-  - C{rules}: loan rules, limits, sort bins, refusal messages;
-  - C{patrons}, C{items}: lookups; C{checkout}, C{checkin}, C{renewals},
-    C{holds}, C{fees}: one module per operation group;
+  - C{store}: what is SQLite's own (opening, migrating, C{BEGIN
+    IMMEDIATE}, explaining its errors): L{SQLiteStore
+    <sip2acs.ils.sqlite.store.SQLiteStore>};
+  - C{circulation}: the shared facade on a sqlite3 connection;
   - C{importing}: the CSV import of patrons, items and rules;
-  - C{demo}: the demo data; C{schema/}: the migrations, as package data.
+  - C{demo}: the demo data; C{schema/}: the migrations, as package data;
+  - C{rules}, C{patrons}, C{items}, C{checkout}, C{checkin},
+    C{renewals}, C{holds}, C{fees}: their old homes, re-exporting
+    L{sip2acs.ils.sql}'s.
 
 The names below are the ones C{sip2acs.ils.sqlite} has always exported.
 """

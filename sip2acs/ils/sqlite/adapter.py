@@ -29,9 +29,10 @@ from twisted.logger import Logger
 
 from sip2acs.ils.base import ILSBase
 from sip2acs.ils.interfaces import OPERATIONS, SESSION_OPERATIONS
+from sip2acs.ils.sql.rules import SortBins
+from sip2acs.ils.sql.service import CirculationCalls
 from sip2acs.ils.sqlite.circulation import Circulation
 from sip2acs.ils.sqlite.demo import loadDemo
-from sip2acs.ils.sqlite.rules import SortBins
 from sip2acs.ils.sqlite.store import (
     SYNCHRONOUS,
     DatabaseError,
@@ -51,7 +52,7 @@ The name of the one SQLite thread (a L{SerialWorker}).
 """
 
 
-class SQLiteILS(ILSBase, Service):
+class SQLiteILS(CirculationCalls, ILSBase, Service):
     """
     The embedded SQLite circulation system, as a service.
 
@@ -273,101 +274,3 @@ class SQLiteILS(ILSBase, Service):
     def _healthSync(self):
         self._checkFileSync()
         self._conn.execute("SELECT 1").fetchone()
-
-    def currency(self, institution):
-        """
-        The currency the database keeps C{institution}'s amounts in (set
-        by C{sip2acs db init --currency}): what the answers' C{BH} says,
-        whatever the institution's C{currency} setting.
-
-        @return: A Deferred firing with the ISO 4217 code.
-        """
-        return self._run(Circulation.currency, institution)
-
-    def lookupPatron(self, terminal, patronId, pin=None):
-        """
-        L{IILS.lookupPatron <sip2acs.ils.interfaces.IILS.lookupPatron>}
-        on the SQLite thread.
-        """
-        return self._run(Circulation.lookupPatron, terminal, patronId, pin)
-
-    def lookupItem(self, terminal, itemId):
-        """
-        L{IILS.lookupItem <sip2acs.ils.interfaces.IILS.lookupItem>}
-        on the SQLite thread.
-        """
-        return self._run(Circulation.lookupItem, terminal, itemId)
-
-    def checkout(self, terminal, request):
-        """
-        L{IILS.checkout <sip2acs.ils.interfaces.IILS.checkout>}
-        on the SQLite thread.
-        """
-        return self._run(Circulation.checkout, terminal, request)
-
-    def checkin(self, terminal, request):
-        """
-        L{IILS.checkin <sip2acs.ils.interfaces.IILS.checkin>}
-        on the SQLite thread.
-        """
-        return self._run(Circulation.checkin, terminal, request)
-
-    def renew(self, terminal, request):
-        """
-        L{IILS.renew <sip2acs.ils.interfaces.IILS.renew>}
-        on the SQLite thread.
-        """
-        return self._run(Circulation.renew, terminal, request)
-
-    def renewAll(self, terminal, patronId, pin=None, feeAcknowledged=False):
-        """
-        L{IILS.renewAll <sip2acs.ils.interfaces.IILS.renewAll>}
-        on the SQLite thread.
-        """
-        return self._run(
-            Circulation.renewAll, terminal, patronId, pin, feeAcknowledged
-        )
-
-    def hold(self, terminal, request):
-        """
-        L{IILS.hold <sip2acs.ils.interfaces.IILS.hold>}
-        on the SQLite thread.
-        """
-        return self._run(Circulation.hold, terminal, request)
-
-    def feePaid(self, terminal, payment):
-        """
-        L{IILS.feePaid <sip2acs.ils.interfaces.IILS.feePaid>}
-        on the SQLite thread.
-        """
-        return self._run(Circulation.feePaid, terminal, payment)
-
-    def blockPatron(self, terminal, patronId, cardRetained, reason):
-        """
-        L{IILS.blockPatron <sip2acs.ils.interfaces.IILS.blockPatron>}
-        on the SQLite thread.
-        """
-        return self._run(
-            Circulation.blockPatron, terminal, patronId, cardRetained, reason
-        )
-
-    def enablePatron(self, terminal, patronId, pin=None):
-        """
-        L{IILS.enablePatron <sip2acs.ils.interfaces.IILS.enablePatron>}
-        on the SQLite thread.
-        """
-        return self._run(Circulation.enablePatron, terminal, patronId, pin)
-
-    def updateItemStatus(self, terminal, itemId, properties):
-        """
-        L{IILS.updateItemStatus <sip2acs.ils.interfaces.IILS.updateItemStatus>}
-        on the SQLite thread.
-        """
-        return self._run(Circulation.updateItemStatus, terminal, itemId, properties)
-
-    def endPatronSession(self, terminal, patronId, pin=None):
-        """
-        L{IILS.endPatronSession <sip2acs.ils.interfaces.IILS.endPatronSession>}
-        on the SQLite thread.
-        """
-        return self._run(Circulation.endPatronSession, terminal, patronId, pin)

@@ -1,0 +1,253 @@
+# -*- test-case-name: tests.test_ils_sqlite -*-
+# The result values of ils/values.py take lists (and None) through attrs converters that
+# mypy types as their stored tuples (and str): arguments are not checked here until they are.
+"""
+Patrons: looking them up (23, 63), their standing (loans, balance, the
+blocks that stop them borrowing), blocking (01) and enabling (25) cards.
+
+PINs are checked against the stored hash through a
+L{VerifiedCache <sip2acs.passwords.VerifiedCache>}, so a kiosk asking again
+with the same PIN costs no second hash.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from sip2acs.ils.sql.rules import ACTIVE_HOLD, MESSAGES, LoanRule, Rules, refusalFor
+from sip2acs.ils.sql.store import Operation, Row, Store, fromCents
+from sip2acs.ils.values import ItemRef, Patron, Reason
+from sip2acs.passwords import VerifiedCache
+
+__all__ = ["Patrons", "PatronState", "PRIVILEGES_DENIED"]
+
+PRIVILEGES_DENIED = frozenset(
+    {
+        "chargePrivilegesDenied",
+        "renewalPrivilegesDenied",
+        "recallPrivilegesDenied",
+        "holdPrivilegesDenied",
+    }
+)
+"""
+The flags of a patron whose card is blocked for any reason.
+"""
+
+
+@attrs.define
+class PatronState:
+    """
+    A patron's loans, balance and blocks, as of now.
+    """
+
+    rule: LoanRule
+    loans: list[Row]
+    overdue: list[Row]
+    balanceCents: int
+    blocks: list[tuple[str, str]]
+
+
+def _unknown(op: Operation) -> Patron:
+    """
+    The answer for a patron barcode that is not in the database.
+    """
+    return Patron(
+        found=False,
+        patronId=op.patron or "",
+        screenMessages=[MESSAGES[Reason.UNKNOWN_PATRON]],
+    )
+
+
+class Patrons:
+    """
+    Patron lookups and card blocks, on a L{Store}.
+    """
+
+    def __init__(self, store: Store, rules: Rules) -> None:
+        self.store = store
+        self.rules = rules
+        self._pins = VerifiedCache()
+
+    def row(self, barcode: str | None) -> Row | None:
+        """
+        The patron with this barcode, or L{None}.
+        """
+        return self.store.row("SELECT * FROM patrons WHERE barcode = ?", (barcode,))
+
+    def checkPin(self, patron: Row, pin: str | None) -> bool | None:
+        """
+        Whether C{pin} is the patron's; L{None} when none was given.
+        """
+        if pin is None or pin == "":
+            return None
+        return self._pins.verify(pin, patron["pin_hash"])
+
+    def state(self, op: Operation, patron: Row) -> PatronState:
+        """
+        The patron's loans, balance and blocks as of C{op.now}.
+        """
+        rule = self.rules.patronRule(patron["patron_class"])
+        loans = self.store.rows(
+            "SELECT loans.*, items.barcode, items.title, items.item_type"
+            " FROM loans JOIN items ON items.id = loans.item_id"
+            " WHERE loans.patron_id = ? AND loans.returned_at IS NULL"
+            " ORDER BY loans.due_at, loans.id",
+            (patron["id"],),
+        )
+        now = self.store.stamp(op.now)
+        overdue = [loan for loan in loans if loan["due_at"] < now]
+        balance = self.store.row(
+            "SELECT coalesce(sum(balance_cents), 0) FROM fees"
+            " WHERE patron_id = ? AND voided_at IS NULL",
+            (patron["id"],),
+        )[0]
+        blocks = []
+        expires = self.store.date(patron["expires"], "patrons.expires")
+        if patron["card_lost"]:
+            blocks.append(refusalFor(Reason.CARD_LOST))
+        if patron["blocked"]:
+            blocks.append(refusalFor(Reason.CARD_BLOCKED))
+        if expires is not None and expires < op.now.date():
+            blocks.append(refusalFor(Reason.CARD_EXPIRED))
+        if rule.feeLimitCents is not None and balance > rule.feeLimitCents:
+            blocks.append(
+                refusalFor(
+                    Reason.EXCESSIVE_FINES,
+                    owed=op.money(balance),
+                    limit=op.money(rule.feeLimitCents),
+                )
+            )
+        if rule.maxOverdue is not None and len(overdue) > rule.maxOverdue:
+            blocks.append(refusalFor(Reason.TOO_MANY_OVERDUE, count=len(overdue)))
+        return PatronState(rule, loans, overdue, balance, blocks)
+
+    def result(self, op: Operation, patron: Row, pinValid: bool | None) -> Patron:
+        """
+        What a patron lookup (23, 63) reports of C{patron}.
+        """
+        state = self.state(op, patron)
+        rule = state.rule
+        reasons = {reason for reason, _ in state.blocks}
+        flags: set[str] = set()
+        if reasons:
+            flags |= PRIVILEGES_DENIED
+        if patron["card_lost"]:
+            flags.add("cardReportedLost")
+        if rule.maxLoans is not None and len(state.loans) >= rule.maxLoans:
+            flags.add("tooManyItemsCharged")
+        if Reason.TOO_MANY_OVERDUE in reasons:
+            flags.add("tooManyItemsOverdue")
+        if Reason.EXCESSIVE_FINES in reasons:
+            flags |= {"excessiveOutstandingFines", "excessiveOutstandingFees"}
+        messages = [message for _, message in state.blocks]
+        if rule.maxLoans is not None and len(state.loans) >= rule.maxLoans:
+            messages.append(MESSAGES[Reason.LOAN_LIMIT].format(limit=rule.maxLoans))
+        if pinValid is False:
+            messages.insert(0, MESSAGES[Reason.BAD_PIN])
+
+        holds = self.store.rows(
+            "SELECT holds.*, coalesce(t.barcode, c.barcode, '') AS barcode"
+            " FROM holds LEFT JOIN items t ON t.id = holds.trapped_item_id"
+            " LEFT JOIN items c ON c.id = holds.item_id"
+            " WHERE holds.patron_id = ? AND holds.status IN " + ACTIVE_HOLD +
+            " ORDER BY holds.placed_at, holds.id",
+            (patron["id"],),
+        )
+        fees = self.store.rows(
+            "SELECT fees.*, items.barcode, items.title FROM fees"
+            " LEFT JOIN items ON items.id = fees.item_id"
+            " WHERE fees.patron_id = ? AND fees.voided_at IS NULL"
+            " AND fees.balance_cents > 0 ORDER BY fees.created_at, fees.id",
+            (patron["id"],),
+        )
+
+        def loanRef(loan):
+            return ItemRef(
+                itemId=loan["barcode"],
+                title=loan["title"],
+                dueDate=self.store.time(loan["due_at"], "loans.due_at"),
+            )
+
+        return Patron(
+            found=True,
+            patronId=patron["barcode"],
+            name=patron["name"],
+            pinValid=pinValid,
+            flags=flags,
+            language=patron["language"],
+            holdItems=[ItemRef(h["barcode"], h["title"]) for h in holds],
+            overdueItems=[loanRef(loan) for loan in state.overdue],
+            chargedItems=[loanRef(loan) for loan in state.loans],
+            fineItems=[
+                ItemRef(
+                    itemId=fee["barcode"] or "",
+                    title=fee["title"] or fee["description"],
+                    amount=fromCents(fee["balance_cents"]),
+                )
+                for fee in fees
+            ],
+            unavailableHoldItems=[
+                ItemRef(h["barcode"], h["title"]) for h in holds
+                if h["status"] != "ready"
+            ],
+            holdItemsLimit=rule.maxHolds,
+            overdueItemsLimit=rule.maxOverdue,
+            chargedItemsLimit=rule.maxLoans,
+            feeAmount=fromCents(state.balanceCents),
+            feeLimit=(
+                None if rule.feeLimitCents is None else fromCents(rule.feeLimitCents)
+            ),
+            currency=op.institution.currency,
+            homeAddress=patron["address"],
+            email=patron["email"],
+            phone=patron["phone"],
+            birthDate=self.store.date(patron["birth_date"], "patrons.birth_date"),
+            patronClass=patron["patron_class"],
+            homeLibrary=patron["home_branch"],
+            expires=self.store.date(patron["expires"], "patrons.expires"),
+            screenMessages=messages,
+        )
+
+    def lookup(self, op: Operation, pin: str | None) -> Patron:
+        """
+        Look up C{op.patron} (23, 63).
+        """
+        patron = self.row(op.patron)
+        if patron is None:
+            return _unknown(op)
+        return self.result(op, patron, self.checkPin(patron, pin))
+
+    def block(self, op: Operation, cardRetained: bool, reason: str | None) -> Patron:
+        """
+        Block C{op.patron}'s card (01), keeping the note.
+        """
+        patron = self.row(op.patron)
+        if patron is None:
+            return _unknown(op)
+        note = (reason or "").strip() or "Blocked by a self-check"
+        if cardRetained:
+            note += " (card retained)"
+        self.store.execute(
+            "UPDATE patrons SET blocked = 1, block_note = ?, blocked_at = ?"
+            " WHERE id = ?",
+            (note, self.store.stamp(op.now), patron["id"]),
+        )
+        op.details.append(note)
+        return self.result(op, self.row(op.patron), None)
+
+    def enable(self, op: Operation, pin: str | None) -> Patron:
+        """
+        Lift a block (25).
+        """
+        patron = self.row(op.patron)
+        if patron is None:
+            return _unknown(op)
+        pinValid = self.checkPin(patron, pin)
+        if pinValid is not False:
+            self.store.execute(
+                "UPDATE patrons SET blocked = 0, block_note = NULL,"
+                " blocked_at = NULL WHERE id = ?",
+                (patron["id"],),
+            )
+            patron = self.row(op.patron)
+        return self.result(op, patron, pinValid)
