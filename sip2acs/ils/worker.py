@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_worker -*-
 """
-A single worker thread for blocking work (SQLite), with cheap hand-offs.
+Worker threads for blocking work (SQLite, PostgreSQL), with cheap hand-offs.
 
 Twisted's L{ThreadPool} is general: every call goes through its team
 coordinator, and every result wakes the reactor on its own. The SQLite
@@ -10,6 +10,10 @@ results are collected in a list, and the reactor is woken once for all the
 results that finished while it was busy, so under load one wake-up carries
 many answers.
 
+With C{size} threads (the PostgreSQL adapter: one per pooled connection)
+the calls are taken from the one queue in order by whichever thread is
+free; the SQLite adapter has one, so its calls run one after another.
+
 A submitted call can be cancelled (L{Deferred.cancel}): one still waiting in
 the queue never runs; one already running cannot be stopped, so its
 Deferred then fires with what the call really did (see L{SerialWorker.submit}).
@@ -18,7 +22,7 @@ Deferred then fires with what the call really did (see L{SerialWorker.submit}).
 import threading
 from collections import deque
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, gatherResults
 from twisted.python.failure import Failure
 
 __all__ = ["SerialWorker"]
@@ -56,13 +60,18 @@ class _Call:
 
 class SerialWorker:
     """
-    One thread running submitted calls one after another.
+    Threads (one by default) running submitted calls in order.
 
-    @ivar name: The thread's name.
+    @ivar name: The thread's name (with C{-N} added when there are more).
+    @ivar size: How many threads.
     """
 
-    def __init__(self, reactor, name):
+    def __init__(self, reactor, name, size=1):
+        if size < 1:
+            raise ValueError("a worker needs at least one thread")
         self.name = name
+        self.size = size
+        self._threads = []
         self._reactor = reactor
         self._calls = deque()
         self._wake = threading.Condition(threading.Lock())
@@ -80,10 +89,14 @@ class SerialWorker:
 
     def start(self):
         """
-        Start the thread.
+        Start the threads.
         """
-        self._thread = threading.Thread(target=self._work, name=self.name, daemon=True)
-        self._thread.start()
+        for index in range(self.size):
+            name = self.name if self.size == 1 else "%s-%d" % (self.name, index)
+            thread = threading.Thread(target=self._work, name=name, daemon=True)
+            self._threads.append(thread)
+            thread.start()
+        self._thread = self._threads[0]
 
     def submit(self, function, *args):
         """
@@ -134,12 +147,13 @@ class SerialWorker:
 
     def stop(self):
         """
-        Finish the calls already submitted, then end the thread.
+        Finish the calls already submitted, then end the threads.
 
-        @return: A Deferred firing when the thread has ended.
+        @return: A Deferred firing when every thread has ended.
         """
         if self._stopped is None:
-            self._stopped = self.submit(_STOP)
+            stops = [self.submit(_STOP) for _ in range(max(len(self._threads), 1))]
+            self._stopped = stops[0] if len(stops) == 1 else gatherResults(stops)
         return self._stopped
 
     def _work(self):
