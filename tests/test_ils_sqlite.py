@@ -51,8 +51,9 @@ from sip2acs.ils.testing import (
     ContractLibrary,
     ILSContractMixin,
 )
-from sip2acs.passwords import PIN_COST, hashPassword, isHashed, verifyPassword
+from sip2acs.passwords import isHashed, verifyPassword
 from sip2acs.tools import dbcli
+from tests.contractrows import contractTables
 from tests.fixtures import INSTITUTION, captureLogs, makeConfig, runInline
 
 POOL_THREAD = "PoolThread-%s-0" % (POOL_NAME,)
@@ -127,70 +128,11 @@ def loadContractLibrary(conn: sqlite3.Connection, library: ContractLibrary) -> N
     through the tables the import commands write.
     """
     db = Database(conn, execute_plugins=False)
-    ids = {}
-    db["branches"].upsert_all(
-        [{"code": code, "name": name} for code, name in library.branches], pk="code"
-    )
-    db["institutions"].upsert(
-        {"id": library.institution, "name": library.libraryName,
-         "currency": library.currency, "default_branch": library.defaultBranch,
-         "hold_shelf_days": library.holdShelfDays}, pk="id",
-    )
-    db["loan_rules"].upsert_all(
-        [{"patron_class": r.patronClass, "item_type": r.itemType,
-          "loan_days": r.loanDays, "max_loans": r.maxLoans,
-          "max_renewals": r.maxRenewals, "fine_per_day_cents": toCents(r.finePerDay),
-          "fine_cap_cents": None if r.fineCap is None else toCents(r.fineCap),
-          "rental_fee_cents": toCents(r.rentalFee),
-          "fee_limit_cents": None if r.feeLimit is None else toCents(r.feeLimit),
-          "max_overdue": r.maxOverdue, "max_holds": r.maxHolds}
-         for r in library.rules],
-        pk=("patron_class", "item_type"),
-    )
-    for number, p in enumerate(library.patrons, start=1):
-        ids[p.patronId] = number
-        db["patrons"].insert({
-            "id": number, "barcode": p.patronId, "name": p.name,
-            "pin_hash": p.pin and hashPassword(p.pin, cost=PIN_COST),
-            "patron_class": p.patronClass, "home_branch": p.homeBranch,
-            "expires": p.expires and p.expires.isoformat(), "language": p.language,
-            "card_lost": int(p.cardLost), "blocked": int(p.blocked),
-            "block_note": p.blockNote, "blocked_at": writeTime(p.blockedAt),
-            "email": p.email, "phone": p.phone, "address": p.address,
-            "birth_date": p.birthDate and p.birthDate.isoformat(),
-        })
-    for number, i in enumerate(library.items, start=1):
-        ids[i.itemId] = number
-        db["items"].insert({
-            "id": number, "barcode": i.itemId, "title": i.title, "title_id": i.titleId,
-            "item_type": i.itemType, "home_branch": i.homeBranch,
-            "current_branch": i.homeBranch if i.status == "available" else "MAIN",
-            "status": i.status, "destination": i.destination,
-            "media_type": i.mediaType, "magnetic": int(i.magnetic),
-            "call_number": i.callNumber, "collection_code": i.collectionCode,
-        })
-    db["loans"].insert_all(
-        {"item_id": ids[loan.itemId], "patron_id": ids[loan.patronId], "branch": "MAIN",
-         "out_at": writeTime(loan.out), "due_at": writeTime(loan.due),
-         "renewals": loan.renewals}
-        for loan in library.loans
-    )
-    db["holds"].insert_all(
-        {"patron_id": ids[h.patronId], "item_id": h.itemId and ids[h.itemId],
-         "title_key": h.titleKey, "title": h.title, "pickup_branch": h.pickup,
-         "placed_at": writeTime(h.placed), "status": "ready" if h.ready else "waiting",
-         "trapped_item_id": ids[h.itemId] if h.ready else None,
-         "trapped_at": writeTime(h.placed) if h.ready else None,
-         "shelf_expires_at": writeTime(h.shelfExpires)}
-        for h in library.holds
-    )
-    db["fees"].insert_all(
-        {"patron_id": ids[f.patronId], "item_id": f.itemId and ids[f.itemId],
-         "fee_type": f.feeType, "description": f.description,
-         "amount_cents": toCents(f.amount), "balance_cents": toCents(f.amount),
-         "created_at": writeTime(f.created)}
-        for f in library.fees
-    )
+    for table, key, rows in contractTables(library):
+        if key:
+            db[table].upsert_all(rows, pk=key)
+        else:
+            db[table].insert_all(rows)
     conn.commit()
 
 
