@@ -120,3 +120,43 @@ class SerialWorkerTests(TestCase):
         d.cancel()
         release.set()
         yield self.assertFailure(d, ZeroDivisionError)
+
+
+class WorkerThreadsTests(TestCase):
+    """
+    A L{SerialWorker} of several threads (the PostgreSQL adapter's).
+    """
+
+    def setUp(self):
+        self.worker = SerialWorker(reactor, "test-workers", 3)
+        self.worker.start()
+        self.addCleanup(self.worker.stop)
+
+    @inlineCallbacks
+    def test_callsRunAtOnce(self):
+        """
+        Three calls that wait for each other all finish: each runs on its
+        own thread, named with its number.
+        """
+        barrier = threading.Barrier(3, timeout=TIMEOUT)
+        names = yield gatherResults([
+            self.worker.submit(lambda: (barrier.wait(), threading.current_thread().name)[1])
+            for _ in range(3)
+        ])
+        self.assertEqual(sorted(names), ["test-workers-0", "test-workers-1", "test-workers-2"])
+
+    @inlineCallbacks
+    def test_stopEndsEveryThread(self):
+        """
+        C{stop} finishes the calls submitted, then ends every thread.
+        """
+        done = []
+        pending = [self.worker.submit(done.append, n) for n in range(10)]
+        yield self.worker.stop()
+        yield gatherResults(pending)
+        self.assertEqual(sorted(done), list(range(10)))
+        self.assertFalse(any(thread.is_alive() for thread in self.worker._threads))
+
+    def test_atLeastOne(self):
+        with self.assertRaises(ValueError):
+            SerialWorker(reactor, "none", 0)
