@@ -348,3 +348,46 @@ class LocationTests(SynchronousTestCase):
     def test_namedRow(self):
         row = NamedRow((1, "a", 2), {"id": 0, "code": 1, "n": 2})
         self.assertEqual((row["code"], row[0], len(row), list(row)), ("a", 1, 3, [1, "a", 2]))
+
+
+class ConfigurationTests(SynchronousTestCase):
+    """
+    An institution's C{database} chooses the store: a path SQLite, a
+    C{postgresql://} URL PostgreSQL; the configuration file says so.
+    """
+
+    def institution(self, **options: Any) -> Any:
+        from sip2acs.config import InstitutionConfig
+
+        return InstitutionConfig(id="LIB", options=options)
+
+    def test_chosenFromURL(self):
+        from sip2acs.acs.server import makeAdapter
+        from sip2acs.ils.sqlite import SQLiteILS
+
+        ils = makeAdapter(self.institution(database="postgresql://sip@db:5432/lib"), reactor)
+        self.assertIsInstance(ils, PostgresILS)
+        self.assertEqual(ils.location.url, "postgresql://sip@db:5432/lib")
+        self.assertIsInstance(makeAdapter(self.institution(database="lib.sqlite3"), reactor),
+                              SQLiteILS)
+
+    def test_passwordInURLIsAConfigurationError(self):
+        """
+        A configuration whose database URL holds a password does not load;
+        the error names the institution and says where the password goes.
+        """
+        from sip2acs.app.tap import buildAdapters
+        from sip2acs.config import ConfigError, loadConfig
+
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write(
+                '[[listener]]\nendpoint = "tcp:0"\n\n[[institution]]\nid = "LIB"\n'
+                'database = "postgresql://sip:hunter2@db:5432/lib"\n'
+            )
+        with self.assertRaises(ConfigError) as caught:
+            buildAdapters(loadConfig(path), reactor)
+        message = str(caught.exception)
+        self.assertIn("LIB", message)
+        self.assertIn("must not hold a password", message)
+        self.assertNotIn("hunter2", message)

@@ -63,15 +63,27 @@ def makeAdapter(institution: InstitutionConfig, reactor: IReactorTime) -> IILS:
     Build the ILS adapter an institution names.
 
     @param institution: An L{InstitutionConfig
-        <sip2acs.config.InstitutionConfig>}; C{adapter} is C{"sqlite"} or
-        the dotted name of a factory C{f(options, reactor)}.
+        <sip2acs.config.InstitutionConfig>}; C{adapter} is C{"sqlite"} (the
+        embedded circulation system: on a SQLite file, or on PostgreSQL
+        when its C{database} is a C{postgresql://} URL), C{"postgresql"},
+        or the dotted name of a factory C{f(options, reactor)}.
     @return: An L{IILS <sip2acs.ils.interfaces.IILS>} provider (which may also
         be an L{IService <twisted.application.service.IService>} to start
-        and stop with the server). The embedded SQLite system works in the
+        and stop with the server). The embedded systems work in the
         institution's time zone; other adapters get aware times in it (see
-        L{sip2acs.ils.base}).
+        L{sip2acs.ils.zones}).
     """
-    if institution.adapter == "sqlite":
+    if institution.adapter in ("sqlite", "postgresql"):
+        from sip2acs.ils.sql.store import isPostgresURL
+
+        if institution.adapter == "postgresql" or isPostgresURL(
+            institution.options.get("database")
+        ):
+            from sip2acs.ils.postgres import PostgresILS
+
+            return PostgresILS.fromConfig(
+                institution.options, reactor, zone=institution.zone
+            )
         from sip2acs.ils.sqlite import SQLiteILS
 
         return SQLiteILS.fromConfig(

@@ -30,6 +30,7 @@ import sys
 import textwrap
 from datetime import datetime
 
+from sip2acs.ils.sql.store import isPostgresURL
 from sip2acs.ils.sqlite.demo import loadDemo
 from sip2acs.ils.sqlite.importing import KINDS, CSVImportError, ImportSummary, importCSV
 from sip2acs.ils.sqlite.store import DatabaseError, migrations, openDatabase
@@ -44,7 +45,16 @@ def _open(args: argparse.Namespace, create: bool = False) -> tuple[sqlite3.Conne
     """
     Open the database of C{args}; C{init} and C{demo} create it (mode
     0600) when missing, C{import} needs it to exist.
+
+    @raise DatabaseError: The database is a PostgreSQL URL: these commands
+        do not manage one yet.
     """
+    if isPostgresURL(args.database):
+        raise DatabaseError(
+            "%s is a PostgreSQL database: sip2acs db works on SQLite files only"
+            " for now; sip2acs creates the PostgreSQL tables itself when the"
+            " server starts" % (args.database,)
+        )
     return openDatabase(args.database, create=create)
 
 
@@ -140,7 +150,7 @@ def runImport(args: argparse.Namespace) -> int:
     try:
         conn, found = _open(args)
     except DatabaseError as e:
-        if not os.path.exists(args.database):
+        if not (os.path.exists(args.database) or isPostgresURL(args.database)):
             return _fail(
                 "import",
                 "%s; create it with: sip2acs db init --database %s" % (e, args.database),

@@ -39,7 +39,14 @@ import psycopg
 from psycopg import errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from sip2acs.ils.sql.store import DatabaseError, Row, Store, schemaScripts
+from sip2acs.ils.sql.store import (
+    SCHEMES,
+    DatabaseError,
+    Row,
+    Store,
+    isPostgresURL,
+    schemaScripts,
+)
 
 __all__ = [
     "Location",
@@ -83,17 +90,6 @@ The advisory lock key held while migrating.
 """
 
 _R = TypeVar("_R")
-
-SCHEMES = ("postgresql", "postgres")
-
-
-def isPostgresURL(database: object) -> bool:
-    """
-    Whether an institution's C{database} setting names a PostgreSQL
-    database (a C{postgresql://} URL) rather than a SQLite file.
-    """
-    return isinstance(database, str) and database.partition("://")[0] in SCHEMES
-
 
 @attrs.frozen
 class Location:

@@ -46,6 +46,7 @@ from sip2acs.ils.zones import HOST_ZONE, inZone
 
 __all__ = [
     "DatabaseError",
+    "isPostgresURL",
     "Store",
     "Operation",
     "Institution",
@@ -77,6 +78,17 @@ The largest money amount, either way, that is taken (a payment) or stored
 CENT = Decimal("0.01")
 
 _R = TypeVar("_R")
+
+
+SCHEMES = ("postgresql", "postgres")
+
+
+def isPostgresURL(database: object) -> bool:
+    """
+    Whether an institution's C{database} setting names a PostgreSQL
+    database (a C{postgresql://} URL) rather than a SQLite file.
+    """
+    return isinstance(database, str) and database.partition("://")[0] in SCHEMES
 
 
 class DatabaseError(ILSUnavailable):
