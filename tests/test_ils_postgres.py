@@ -391,3 +391,33 @@ class ConfigurationTests(SynchronousTestCase):
         self.assertIn("LIB", message)
         self.assertIn("must not hold a password", message)
         self.assertNotIn("hunter2", message)
+
+
+class HarnessTests(SynchronousTestCase):
+    """
+    Without PostgreSQL the tests skip saying how to install it, except in
+    CI, where that is a failure.
+    """
+
+    def setUp(self):
+        from tests import postgres
+
+        self.harness = postgres
+        self.patch(postgres, "_cluster", None)
+        self.patch(postgres, "_failure", None)
+        self.patch(postgres, "_programs", lambda: None)
+
+    def test_skipWithoutPostgreSQL(self):
+        self.patch(os, "environ", {k: v for k, v in os.environ.items() if k != "CI"})
+        with self.assertRaises(Exception) as caught:
+            self.harness.cluster()
+        from twisted.trial.unittest import SkipTest
+
+        self.assertIsInstance(caught.exception, SkipTest)
+        self.assertIn("apt-get install postgresql", str(caught.exception))
+
+    def test_failureInCI(self):
+        self.patch(os, "environ", dict(os.environ, CI="true"))
+        with self.assertRaises(RuntimeError) as caught:
+            self.harness.cluster()
+        self.assertIn("apt-get install postgresql", str(caught.exception))
