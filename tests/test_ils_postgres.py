@@ -229,6 +229,14 @@ class AdapterTests(PostgresTestMixin, TestCase):
         ils = await self.startILS(freshDatabase(self))
         self.assertIsNone(await ils.healthCheck())
 
+    async def test_currency(self):
+        """
+        The currency the database keeps the institution's amounts in.
+        """
+        library = contractLibrary(self.NOW)
+        ils = await self.startILS(self.contractDatabase(library))
+        self.assertEqual(await ils.currency(library.institution), library.currency)
+
     async def test_unreachable(self):
         """
         A database nobody listens for fails the start with a sentence
