@@ -8,8 +8,26 @@ in SIP2 frames: the session turns its results (the attrs classes in
 L{sip2acs.ils.values}) into responses.
 """
 
+from twisted.internet.defer import Deferred
 from zope.interface import Attribute, Interface
 
+from sip2acs.ils.values import (
+    CheckinRequest,
+    CheckinResult,
+    CheckoutRequest,
+    CirculationResult,
+    HoldRequest,
+    HoldResult,
+    Item,
+    ItemStatusResult,
+    Patron,
+    Payment,
+    PaymentResult,
+    RenewAllResult,
+    RenewRequest,
+    SessionEnd,
+    Terminal,
+)
 from sip2acs.sip import spec
 
 OPERATIONS = tuple(operation.name for operation in spec.OPERATIONS)
@@ -51,7 +69,7 @@ class IILS(Interface):
 
     name = Attribute("A short name for logs, e.g. C{sqlite:/path/db}.")
 
-    def supports(operation):
+    def supports(operation: str) -> bool:
         """
         Whether this system implements C{operation}, one of L{OPERATIONS}.
         Drives the C{BX} field of 98 and the refusal of unsupported
@@ -60,7 +78,9 @@ class IILS(Interface):
         @rtype: L{bool}
         """
 
-    def lookupPatron(terminal, patronId, pin=None):
+    def lookupPatron(
+        terminal: Terminal, patronId: str, pin: str | None = None
+    ) -> Deferred[Patron]:
         """
         Look up a patron for 23, 63 and the patron part of other answers.
 
@@ -71,7 +91,7 @@ class IILS(Interface):
             when no PIN was given).
         """
 
-    def lookupItem(terminal, itemId):
+    def lookupItem(terminal: Terminal, itemId: str) -> Deferred[Item]:
         """
         Look up an item for 17.
 
@@ -79,7 +99,9 @@ class IILS(Interface):
             (C{found} false for an unknown item).
         """
 
-    def checkout(terminal, request):
+    def checkout(
+        terminal: Terminal, request: CheckoutRequest
+    ) -> Deferred[CirculationResult]:
         """
         Lend an item (11), or renew it when it is already out to the same
         patron and C{request.scRenewalPolicy} allows.
@@ -89,7 +111,7 @@ class IILS(Interface):
             <sip2acs.ils.values.CirculationResult>}, after the loan is durable.
         """
 
-    def checkin(terminal, request):
+    def checkin(terminal: Terminal, request: CheckinRequest) -> Deferred[CheckinResult]:
         """
         Return an item (09).
 
@@ -98,7 +120,7 @@ class IILS(Interface):
             <sip2acs.ils.values.CheckinResult>}, after the return is durable.
         """
 
-    def renew(terminal, request):
+    def renew(terminal: Terminal, request: RenewRequest) -> Deferred[CirculationResult]:
         """
         Renew one loan (29).
 
@@ -107,7 +129,10 @@ class IILS(Interface):
             <sip2acs.ils.values.CirculationResult>}.
         """
 
-    def renewAll(terminal, patronId, pin=None, feeAcknowledged=False):
+    def renewAll(
+        terminal: Terminal, patronId: str, pin: str | None = None,
+        feeAcknowledged: bool = False,
+    ) -> Deferred[RenewAllResult]:
         """
         Renew every loan of a patron (65).
 
@@ -115,7 +140,7 @@ class IILS(Interface):
             <sip2acs.ils.values.RenewAllResult>}.
         """
 
-    def hold(terminal, request):
+    def hold(terminal: Terminal, request: HoldRequest) -> Deferred[HoldResult]:
         """
         Place, cancel or change a hold (15).
 
@@ -124,7 +149,7 @@ class IILS(Interface):
             <sip2acs.ils.values.HoldResult>}.
         """
 
-    def feePaid(terminal, payment):
+    def feePaid(terminal: Terminal, payment: Payment) -> Deferred[PaymentResult]:
         """
         Record a payment taken by the SC (37).
 
@@ -133,7 +158,9 @@ class IILS(Interface):
             <sip2acs.ils.values.PaymentResult>}, after the payment is durable.
         """
 
-    def blockPatron(terminal, patronId, cardRetained, reason):
+    def blockPatron(
+        terminal: Terminal, patronId: str, cardRetained: bool, reason: str
+    ) -> Deferred[Patron]:
         """
         Block a patron's card at the SC's request (01).
 
@@ -142,7 +169,9 @@ class IILS(Interface):
             as it is after the block.
         """
 
-    def enablePatron(terminal, patronId, pin=None):
+    def enablePatron(
+        terminal: Terminal, patronId: str, pin: str | None = None
+    ) -> Deferred[Patron]:
         """
         Lift a block placed by L{blockPatron} (25).
 
@@ -150,7 +179,9 @@ class IILS(Interface):
             <sip2acs.ils.values.Patron>} as it is afterwards.
         """
 
-    def updateItemStatus(terminal, itemId, properties):
+    def updateItemStatus(
+        terminal: Terminal, itemId: str, properties: str
+    ) -> Deferred[ItemStatusResult]:
         """
         Store item properties sent by the SC (19).
 
@@ -158,7 +189,9 @@ class IILS(Interface):
             <sip2acs.ils.values.ItemStatusResult>}.
         """
 
-    def endPatronSession(terminal, patronId, pin=None):
+    def endPatronSession(
+        terminal: Terminal, patronId: str, pin: str | None = None
+    ) -> Deferred[SessionEnd]:
         """
         The patron is done at the SC (35).
 
