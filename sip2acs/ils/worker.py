@@ -21,13 +21,23 @@ Deferred then fires with what the call really did (see L{SerialWorker.submit}).
 
 import threading
 from collections import deque
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.interfaces import IReactorFromThreads
 from twisted.python.failure import Failure
 
 __all__ = ["SerialWorker"]
 
-_STOP = object()
+_T = TypeVar("_T")
+
+
+def _STOP() -> None:
+    """
+    The sentinel call that ends a worker thread (compared by identity,
+    never called).
+    """
 
 
 class _AlreadyStarted(Exception):
@@ -49,13 +59,16 @@ class _Call:
 
     __slots__ = ("function", "args", "deferred", "started", "cancelled", "later")
 
-    def __init__(self, function, args):
+    # Set by SerialWorker.submit right after the call is made (its
+    # canceller needs the call).
+    deferred: Deferred[Any]
+
+    def __init__(self, function: Callable[..., Any], args: tuple[Any, ...]) -> None:
         self.function = function
         self.args = args
-        self.deferred = None
         self.started = False
         self.cancelled = False
-        self.later = None
+        self.later: Deferred[Any] | None = None
 
 
 class SerialWorker:
@@ -66,28 +79,28 @@ class SerialWorker:
     @ivar size: How many threads.
     """
 
-    def __init__(self, reactor, name, size=1):
+    def __init__(self, reactor: IReactorFromThreads, name: str, size: int = 1) -> None:
         if size < 1:
             raise ValueError("a worker needs at least one thread")
         self.name = name
         self.size = size
-        self._threads = []
+        self._threads: list[threading.Thread] = []
         self._reactor = reactor
-        self._calls = deque()
+        self._calls: deque[_Call] = deque()
         self._wake = threading.Condition(threading.Lock())
-        self._results = []
+        self._results: list[tuple[_Call, bool, Any]] = []
         self._resultsLock = threading.Lock()
-        self._thread = None
-        self._stopped = None
+        self._thread: threading.Thread | None = None
+        self._stopped: Deferred[Any] | None = None
 
     @property
-    def running(self):
+    def running(self) -> bool:
         """
         Whether the thread accepts calls.
         """
         return self._thread is not None and self._stopped is None
 
-    def start(self):
+    def start(self) -> None:
         """
         Start the threads.
         """
@@ -98,7 +111,7 @@ class SerialWorker:
             thread.start()
         self._thread = self._threads[0]
 
-    def submit(self, function, *args):
+    def submit(self, function: Callable[..., _T], *args: Any) -> Deferred[_T]:
         """
         Run C{function(*args)} on the worker thread, after every call
         submitted before it.
@@ -120,14 +133,15 @@ class SerialWorker:
             failing with the exception.
         """
         call = _Call(function, args)
-        d = call.deferred = Deferred(lambda d: self._cancel(call))
+        d: Deferred[_T] = Deferred(lambda d: self._cancel(call))
+        call.deferred = d
         d.addErrback(self._ebStarted, call)
         with self._wake:
             self._calls.append(call)
             self._wake.notify()
         return d
 
-    def _cancel(self, call):
+    def _cancel(self, call: _Call) -> None:
         """
         The canceller of C{call}'s Deferred (on the reactor thread).
         """
@@ -141,11 +155,11 @@ class SerialWorker:
         call.deferred.errback(Failure(_AlreadyStarted()))
 
     @staticmethod
-    def _ebStarted(failure, call):
+    def _ebStarted(failure: Failure, call: _Call) -> Deferred[Any] | None:
         failure.trap(_AlreadyStarted)
         return call.later
 
-    def stop(self):
+    def stop(self) -> Deferred[Any]:
         """
         Finish the calls already submitted, then end the threads.
 
@@ -156,7 +170,7 @@ class SerialWorker:
             self._stopped = stops[0] if len(stops) == 1 else gatherResults(stops)
         return self._stopped
 
-    def _work(self):
+    def _work(self) -> None:
         calls = self._calls
         while True:
             with self._wake:
@@ -175,14 +189,14 @@ class SerialWorker:
                 result = (call, False, Failure())
             self._post(*result)
 
-    def _post(self, call, ok, value):
+    def _post(self, call: _Call, ok: bool, value: Any) -> None:
         with self._resultsLock:
             self._results.append((call, ok, value))
             wake = len(self._results) == 1
         if wake:
             self._reactor.callFromThread(self._deliver)
 
-    def _deliver(self):
+    def _deliver(self) -> None:
         with self._resultsLock:
             results, self._results = self._results, []
         for call, ok, value in results:

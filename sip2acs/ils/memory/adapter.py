@@ -48,6 +48,7 @@ from sip2acs.ils.values import (
     ItemStatusResult,
     Patron,
     Reason,
+    RenewRequest,
     SessionEnd,
     Terminal,
 )
@@ -266,7 +267,7 @@ class MemoryILS(MemoryRequests, ILSBase):
                 return place
         return self.defaultBranch
 
-    def renew(self, terminal, request) -> Deferred:
+    def renew(self, terminal: Terminal, request: RenewRequest) -> Deferred:
         self.calls.append(("renew", request.patronId, request.itemId))
         patron = self.patrons.get(request.patronId)
         if patron is None:

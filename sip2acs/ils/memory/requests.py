@@ -9,6 +9,7 @@ methods the rest of C{MemoryILS} has.
 """
 
 from decimal import Decimal
+from typing import Any, TypeVar
 
 from twisted.internet.defer import Deferred, succeed
 
@@ -32,6 +33,8 @@ from sip2acs.ils.values import (
 
 __all__ = ["MemoryRequests"]
 
+_Result = TypeVar("_Result")
+
 
 class MemoryRequests(MemoryViews):
     """
@@ -39,8 +42,11 @@ class MemoryRequests(MemoryViews):
     enable (25) for a memory adapter.
     """
 
-    def _known(self, kind: type, patronId: str, pin: str | None):
+    def _known(self, kind: type[_Result], patronId: str,
+               pin: str | None) -> tuple[Any, _Result | None]:
         # The patron, or a refusal of result class kind for who they are.
+        # (The patron is Any: it is a MemoryPatron exactly when there is no
+        # refusal, which mypy cannot follow through the unpacking.)
         patron = self.patrons.get(patronId)
         if patron is None:
             return None, refused(kind, Reason.UNKNOWN_PATRON, "Unknown patron.")

@@ -12,6 +12,7 @@ that reads and routes; it works on the attributes C{MemoryILS} sets
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
+from typing import Any, TypeVar
 
 import attrs
 from twisted.internet.defer import Deferred, succeed
@@ -27,6 +28,8 @@ from sip2acs.ils.values import (
     Reason,
 )
 from sip2acs.ils.zones import inZone
+
+_Result = TypeVar("_Result")
 
 __all__ = [
     "MemoryPatron",
@@ -202,13 +205,14 @@ class MemoryRules:
     currency: str | None = None
 
 
-def refused(kind: type, reason: str, text: str, **fields):
+def refused(kind: type[_Result], reason: str, text: str, **fields: Any) -> _Result:
     """
     A refusal of result class C{kind} for C{reason}, with C{text} for the
     patron.
     """
     ok = "accepted" if kind.__name__ == "PaymentResult" else "ok"
-    return kind(**{ok: False}, reason=reason, screenMessages=(text,), **fields)
+    make: Callable[..., _Result] = kind
+    return make(**{ok: False}, reason=reason, screenMessages=(text,), **fields)
 
 
 class MemoryViews:
@@ -481,7 +485,7 @@ class MemoryViews:
             return _REFUSALS[problem]
         return None
 
-    def _blockRefusal(self, patron: MemoryPatron, **fields) -> CirculationResult | None:
+    def _blockRefusal(self, patron: MemoryPatron, **fields: Any) -> CirculationResult | None:
         block = self.blockReason(patron)
         return None if block is None else refused(CirculationResult, *block, **fields)
 
@@ -533,5 +537,5 @@ class MemoryViews:
                    fromNow: bool = False) -> Deferred:
         return succeed(self._renewed(patron, item, pin, fromNow=fromNow))
 
-    def _refuse(self, reason: str, text: str, **kw) -> Deferred:
+    def _refuse(self, reason: str, text: str, **kw: Any) -> Deferred:
         return succeed(refused(CirculationResult, reason, text, **kw))
