@@ -209,7 +209,8 @@ class Checkins:
             alertType=None, destination=None, holdPatronId=None, holdPatronName=None
         )
 
-    def _cancelCheckout(self, op, item, loan, common):
+    def _cancelCheckout(self, op: Operation, item: Row, loan: Row | None,
+                        common: dict[str, Any]) -> CheckinResult:
         """
         Undo a checkout that the SC could not complete: the loan is
         cancelled without a fine, its rental fee voided and the hold it

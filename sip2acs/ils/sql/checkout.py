@@ -13,6 +13,8 @@ someone else is checked in from them first.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sip2acs.ils.sql.checkin import Checkins
 from sip2acs.ils.sql.fees import Fees
 from sip2acs.ils.sql.holds import Holds
@@ -182,7 +184,8 @@ class Checkouts:
                 return refusalFor(Reason.LOAN_LIMIT, limit=rule.maxLoans)
         return None
 
-    def _settleHoldsAtCheckout(self, op, patron, item, loanId):
+    def _settleHoldsAtCheckout(self, op: Operation, patron: Row, item: Row,
+                               loanId: int) -> None:
         """
         The patron's own hold on the item (or its title) is filled; a hold
         of another patron that had trapped it (no-block checkouts only)
@@ -202,7 +205,8 @@ class Checkouts:
                 self.holds.untrap(hold)
                 op.details.append("hold %d back in the queue" % (hold["id"],))
 
-    def _implicitCheckin(self, op, item, loan, request, outAt):
+    def _implicitCheckin(self, op: Operation, item: Row, loan: Row,
+                         request: CheckoutRequest, outAt: datetime) -> None:
         returned = self.checkins.returnTime(op, outAt, loan)
         fine = self.checkins.closeLoan(op, item, loan, returned, self.rules.thisBranch(op))
         self.store.journal(
@@ -214,7 +218,7 @@ class Checkouts:
         op.details.append("checked in from %s first" % (loan["patron_barcode"],))
         op.amountCents = None
 
-    def _cancelCheckin(self, op, request):
+    def _cancelCheckin(self, op: Operation, request: CheckoutRequest) -> CirculationResult:
         """
         Undo the last checkin of the item: its loan is open again, its
         overdue fine voided and any hold it trapped back in the queue.

@@ -131,7 +131,8 @@ class Holds:
             return None, _holdRefusal(Reason.BAD_DATE)
         return expiration, None
 
-    def _addHold(self, op, request, patron, item, items, titleKey):
+    def _addHold(self, op: Operation, request: HoldRequest, patron: Row, item: Row | None,
+                 items: list[Row], titleKey: str) -> HoldResult:
         expiration, refusal = self._holdExpiration(op, request)
         if refusal is not None:
             return refusal
@@ -214,7 +215,7 @@ class Holds:
             ],
         )
 
-    def _cancelHold(self, op, hold):
+    def _cancelHold(self, op: Operation, hold: Row) -> HoldResult:
         self.store.execute(
             "UPDATE holds SET status = 'cancelled', closed_at = ? WHERE id = ?",
             (self.store.stamp(op.now), hold["id"]),
@@ -233,7 +234,7 @@ class Holds:
             screenMessages=["Your hold was cancelled."],
         )
 
-    def _alterHold(self, op, request, hold):
+    def _alterHold(self, op: Operation, request: HoldRequest, hold: Row) -> HoldResult:
         pickup = request.pickupLocation or hold["pickup_branch"]
         if not self.rules.isBranch(pickup):
             return _holdRefusal(

@@ -161,7 +161,7 @@ class Patrons:
             (patron["id"],),
         )
 
-        def loanRef(loan):
+        def loanRef(loan: Row) -> ItemRef:
             return ItemRef(
                 itemId=loan["barcode"],
                 title=loan["title"],

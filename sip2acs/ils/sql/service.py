@@ -13,6 +13,23 @@ from typing import Any
 from twisted.internet.defer import Deferred
 
 from sip2acs.ils.sql.circulation import Circulation
+from sip2acs.ils.values import (
+    CheckinRequest,
+    CheckinResult,
+    CheckoutRequest,
+    CirculationResult,
+    HoldRequest,
+    HoldResult,
+    Item,
+    ItemStatusResult,
+    Patron,
+    Payment,
+    PaymentResult,
+    RenewAllResult,
+    RenewRequest,
+    SessionEnd,
+    Terminal,
+)
 
 __all__ = ["CirculationCalls"]
 
@@ -29,7 +46,7 @@ class CirculationCalls:
         """
         raise NotImplementedError
 
-    def currency(self, institution):
+    def currency(self, institution: str) -> Deferred[str]:
         """
         The currency the database keeps C{institution}'s amounts in (set
         by C{sip2acs db init --currency}): what the answers' C{BH} says,
@@ -39,42 +56,47 @@ class CirculationCalls:
         """
         return self._run(Circulation.currency, institution)
 
-    def lookupPatron(self, terminal, patronId, pin=None):
+    def lookupPatron(self, terminal: Terminal | None, patronId: str,
+                     pin: str | None = None) -> Deferred[Patron]:
         """
         L{IILS.lookupPatron <sip2acs.ils.interfaces.IILS.lookupPatron>}
         on a worker thread.
         """
         return self._run(Circulation.lookupPatron, terminal, patronId, pin)
 
-    def lookupItem(self, terminal, itemId):
+    def lookupItem(self, terminal: Terminal | None, itemId: str) -> Deferred[Item]:
         """
         L{IILS.lookupItem <sip2acs.ils.interfaces.IILS.lookupItem>}
         on a worker thread.
         """
         return self._run(Circulation.lookupItem, terminal, itemId)
 
-    def checkout(self, terminal, request):
+    def checkout(self, terminal: Terminal | None,
+                 request: CheckoutRequest) -> Deferred[CirculationResult]:
         """
         L{IILS.checkout <sip2acs.ils.interfaces.IILS.checkout>}
         on a worker thread.
         """
         return self._run(Circulation.checkout, terminal, request)
 
-    def checkin(self, terminal, request):
+    def checkin(self, terminal: Terminal | None,
+                request: CheckinRequest) -> Deferred[CheckinResult]:
         """
         L{IILS.checkin <sip2acs.ils.interfaces.IILS.checkin>}
         on a worker thread.
         """
         return self._run(Circulation.checkin, terminal, request)
 
-    def renew(self, terminal, request):
+    def renew(self, terminal: Terminal | None,
+              request: RenewRequest) -> Deferred[CirculationResult]:
         """
         L{IILS.renew <sip2acs.ils.interfaces.IILS.renew>}
         on a worker thread.
         """
         return self._run(Circulation.renew, terminal, request)
 
-    def renewAll(self, terminal, patronId, pin=None, feeAcknowledged=False):
+    def renewAll(self, terminal: Terminal | None, patronId: str, pin: str | None = None,
+                 feeAcknowledged: bool = False) -> Deferred[RenewAllResult]:
         """
         L{IILS.renewAll <sip2acs.ils.interfaces.IILS.renewAll>}
         on a worker thread.
@@ -83,21 +105,22 @@ class CirculationCalls:
             Circulation.renewAll, terminal, patronId, pin, feeAcknowledged
         )
 
-    def hold(self, terminal, request):
+    def hold(self, terminal: Terminal | None, request: HoldRequest) -> Deferred[HoldResult]:
         """
         L{IILS.hold <sip2acs.ils.interfaces.IILS.hold>}
         on a worker thread.
         """
         return self._run(Circulation.hold, terminal, request)
 
-    def feePaid(self, terminal, payment):
+    def feePaid(self, terminal: Terminal | None, payment: Payment) -> Deferred[PaymentResult]:
         """
         L{IILS.feePaid <sip2acs.ils.interfaces.IILS.feePaid>}
         on a worker thread.
         """
         return self._run(Circulation.feePaid, terminal, payment)
 
-    def blockPatron(self, terminal, patronId, cardRetained, reason):
+    def blockPatron(self, terminal: Terminal | None, patronId: str, cardRetained: bool,
+                    reason: str) -> Deferred[Patron]:
         """
         L{IILS.blockPatron <sip2acs.ils.interfaces.IILS.blockPatron>}
         on a worker thread.
@@ -106,21 +129,24 @@ class CirculationCalls:
             Circulation.blockPatron, terminal, patronId, cardRetained, reason
         )
 
-    def enablePatron(self, terminal, patronId, pin=None):
+    def enablePatron(self, terminal: Terminal | None, patronId: str,
+                     pin: str | None = None) -> Deferred[Patron]:
         """
         L{IILS.enablePatron <sip2acs.ils.interfaces.IILS.enablePatron>}
         on a worker thread.
         """
         return self._run(Circulation.enablePatron, terminal, patronId, pin)
 
-    def updateItemStatus(self, terminal, itemId, properties):
+    def updateItemStatus(self, terminal: Terminal | None, itemId: str,
+                         properties: str) -> Deferred[ItemStatusResult]:
         """
         L{IILS.updateItemStatus <sip2acs.ils.interfaces.IILS.updateItemStatus>}
         on a worker thread.
         """
         return self._run(Circulation.updateItemStatus, terminal, itemId, properties)
 
-    def endPatronSession(self, terminal, patronId, pin=None):
+    def endPatronSession(self, terminal: Terminal | None, patronId: str,
+                         pin: str | None = None) -> Deferred[SessionEnd]:
         """
         L{IILS.endPatronSession <sip2acs.ils.interfaces.IILS.endPatronSession>}
         on a worker thread.

@@ -20,11 +20,15 @@ is L{sip2acs.ils.sqlite.store}'s; the schema lives in
 C{sip2acs/ils/sqlite/schema/NNNN_name.sql}.
 """
 
+import os
 import sqlite3
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import datetime, tzinfo
+from typing import Any, cast
 
 from twisted.application.service import Service
-from twisted.internet.defer import fail, succeed
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
 
 from sip2acs.ils.base import ILSBase
@@ -66,9 +70,12 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
 
     operations = frozenset(OPERATIONS) - SESSION_OPERATIONS
 
-    def __init__(self, path, reactor=None, *, demo=False, allowOverpayment=False,
-                 synchronous="normal", sortBins=None, clock=None, zone=None,
-                 create=True):
+    def __init__(self, path: str | os.PathLike[str],
+                 reactor: IReactorFromThreads | None = None, *, demo: bool = False,
+                 allowOverpayment: bool = False, synchronous: str = "normal",
+                 sortBins: Mapping[str, str] | None = None,
+                 clock: Callable[[], datetime] | None = None,
+                 zone: tzinfo | None = None, create: bool = True) -> None:
         """
         @param path: The database file.
         @param reactor: The reactor the results are delivered on.
@@ -90,7 +97,9 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
         @raise ValueError: On a bad C{synchronous} or C{sortBins}.
         """
         if reactor is None:
-            from twisted.internet import reactor
+            from twisted.internet import reactor as installed
+
+            reactor = cast(IReactorFromThreads, installed)
         if synchronous not in SYNCHRONOUS:
             raise ValueError(
                 "synchronous must be one of %s, not %r"
@@ -108,14 +117,15 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
             lambda: datetime.now(self._zone)
         )
         self._create = create
-        self._pool = None
-        self._conn = None
-        self._circulation = None
-        self._identity = None
-        self._lost = None
+        self._pool: SerialWorker | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._circulation: Circulation | None = None
+        self._identity: tuple[int, int] | None = None
+        self._lost: str | None = None
 
     @classmethod
-    def fromConfig(cls, config, reactor, zone=None):
+    def fromConfig(cls, config: Mapping[str, Any], reactor: Any,
+                   zone: tzinfo | None = None) -> "SQLiteILS":
         """
         Build from an institution's adapter options (the keys of its
         configuration table that the server does not use itself).
@@ -127,6 +137,10 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
         (table, see L{SortBins}). C{type} is ignored; other keys are errors.
 
         @type config: L{dict}
+        @param reactor: The reactor the results are delivered on (its
+            L{IReactorFromThreads} side; typed C{Any} because
+            L{sip2acs.acs.server.makeAdapter} hands every adapter factory
+            the reactor it has).
         @param zone: The institution's time zone (its C{timezone} setting).
         @raise ValueError: On an unknown key or a bad value.
         """
@@ -155,7 +169,7 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
             create=config.get("demo", False),
         )
 
-    def startService(self):
+    def startService(self) -> Deferred[None]:
         """
         Start the SQLite thread and open the database on it.
 
@@ -169,7 +183,7 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
         self._pool.start()
         return self._defer(self._openSync)
 
-    def stopService(self):
+    def stopService(self) -> Deferred[None]:
         """
         Close the database on its thread, then stop the thread.
 
@@ -182,8 +196,8 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
         d = pool.submit(self._closeSync)
         return d.addBoth(lambda result: pool.stop().addCallback(lambda _: result))
 
-    def _openSync(self):
-        created = []
+    def _openSync(self) -> None:
+        created: list[bool] = []
         conn, found = openDatabase(
             self.path, self._synchronous, create=self._create, created=created
         )
@@ -204,23 +218,23 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
             zone=self._zone,
         )
 
-    def _closeSync(self):
+    def _closeSync(self) -> None:
         conn, self._conn, self._circulation = self._conn, None, None
         if conn is not None:
             conn.close()
 
-    def _defer(self, function, *args):
+    def _defer(self, function: Callable[..., Any], *args: Any) -> Deferred[Any]:
         if self._pool is None:
             return fail(DatabaseError("the SQLite ILS is not running"))
         return self._pool.submit(function, *args)
 
-    def _run(self, method, *args):
+    def _run(self, method: Any, *args: Any) -> Deferred[Any]:
         """
         Call C{method} of the L{Circulation} on the SQLite thread.
         """
         return self._defer(self._callSync, method, args)
 
-    def _callSync(self, method, args):
+    def _callSync(self, method: Any, args: tuple[Any, ...]) -> Any:
         self._checkFileSync()
         try:
             return method(self._circulation, *args)
@@ -230,7 +244,7 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
                 raise
             raise known from e
 
-    def _checkFileSync(self):
+    def _checkFileSync(self) -> None:
         """
         Before each operation and health check, on the SQLite thread: the
         database is open and its path still names the file opened (a
@@ -260,7 +274,7 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
             self._reactor.callFromThread(self.log.error, "{reason}", reason=self._lost)
         raise DatabaseError(self._lost)
 
-    def healthCheck(self):
+    def healthCheck(self) -> Deferred[None]:
         """
         Whether the database answers: a C{SELECT 1} on the SQLite thread,
         queued behind the operations already submitted.
@@ -271,6 +285,9 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
         """
         return self._defer(self._healthSync)
 
-    def _healthSync(self):
+    def _healthSync(self) -> None:
         self._checkFileSync()
-        self._conn.execute("SELECT 1").fetchone()
+        # Open: _conn is set and cleared with _circulation, which
+        # _checkFileSync has just found set.
+        conn = cast(sqlite3.Connection, self._conn)
+        conn.execute("SELECT 1").fetchone()
