@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, maybeDeferred
 
+from sip2acs.ils.interfaces import IILS
 from sip2acs.ils.testing.library import (
     CONTRACT_NOW,
     CONTRACT_ZONE,
@@ -19,9 +20,15 @@ from sip2acs.ils.testing.library import (
 )
 from sip2acs.ils.values import (
     CheckinRequest,
+    CheckinResult,
     CheckoutRequest,
+    CirculationResult,
     HoldRequest,
+    HoldResult,
+    Item,
+    Patron,
     Payment,
+    PaymentResult,
     RenewRequest,
     Terminal,
 )
@@ -65,7 +72,7 @@ class ContractCase(_Base):
         account="kiosk2", institution="DEMO", location="EAST", peer="192.0.2.20"
     )
 
-    ils: Any
+    ils: IILS
     library: ContractLibrary
 
     def makeILS(self, library: ContractLibrary) -> Any:
@@ -77,11 +84,11 @@ class ContractCase(_Base):
         """
         raise NotImplementedError("%s must implement makeILS" % (type(self),))
 
-    def setUp(self) -> Deferred:  # type: ignore[override]
+    def setUp(self) -> Deferred[None]:  # type: ignore[override]
         self.library = contractLibrary(self.NOW)
         d = maybeDeferred(self.makeILS, self.library)
 
-        def _cbStore(ils: Any) -> None:
+        def _cbStore(ils: IILS) -> None:
             self.ils = ils
 
         return d.addCallback(_cbStore)
@@ -95,34 +102,35 @@ class ContractCase(_Base):
         )
 
     def patron(self, patronId: str, pin: str | None = None,
-               terminal: Terminal | None = None) -> Deferred:
+               terminal: Terminal | None = None) -> Deferred[Patron]:
         return self.ils.lookupPatron(terminal or self.terminal, patronId, pin)
 
-    def item(self, itemId: str) -> Deferred:
+    def item(self, itemId: str) -> Deferred[Item]:
         return self.ils.lookupItem(self.terminal, itemId)
 
     def checkout(self, patronId: str, itemId: str, terminal: Terminal | None = None,
-                 **kw: Any) -> Deferred:
+                 **kw: Any) -> Deferred[CirculationResult]:
         return self.ils.checkout(
             terminal or self.terminal, CheckoutRequest(patronId, itemId, **kw)
         )
 
     def checkin(self, itemId: str, terminal: Terminal | None = None,
-                **kw: Any) -> Deferred:
+                **kw: Any) -> Deferred[CheckinResult]:
         return self.ils.checkin(terminal or self.terminal, CheckinRequest(itemId, **kw))
 
-    def renew(self, patronId: str, itemId: str | None = None, **kw: Any) -> Deferred:
+    def renew(self, patronId: str, itemId: str | None = None,
+              **kw: Any) -> Deferred[CirculationResult]:
         return self.ils.renew(self.terminal, RenewRequest(patronId, itemId, **kw))
 
-    def hold(self, mode: str, patronId: str, **kw: Any) -> Deferred:
+    def hold(self, mode: str, patronId: str, **kw: Any) -> Deferred[HoldResult]:
         return self.ils.hold(self.terminal, HoldRequest(mode, patronId, **kw))
 
-    def pay(self, patronId: str, amount: str, **kw: Any) -> Deferred:
+    def pay(self, patronId: str, amount: str, **kw: Any) -> Deferred[PaymentResult]:
         return self.ils.feePaid(
             self.terminal, Payment(patronId, Decimal(amount), **kw)
         )
 
-    async def chargedTo(self, patronId: str) -> set:
+    async def chargedTo(self, patronId: str) -> set[str]:
         """
         The barcodes of the items out to C{patronId}.
         """

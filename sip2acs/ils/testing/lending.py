@@ -22,7 +22,7 @@ class LendingContract(ContractCase):
 
     # Checkout (11)
 
-    async def test_checkout(self):
+    async def test_checkout(self) -> None:
         """
         A checkout lends the item until 23:59 on the last day of the loan
         period, desensitizes it and returns a transaction id.
@@ -41,7 +41,7 @@ class LendingContract(ContractCase):
         item = await self.item("I0001")
         self.assertEqual(item.circulationStatus, CirculationStatus.CHARGED)
 
-    async def test_checkoutUnknownPatron(self):
+    async def test_checkoutUnknownPatron(self) -> None:
         """
         An unknown patron is refused, patron not valid.
         """
@@ -49,7 +49,7 @@ class LendingContract(ContractCase):
         self.assertRefused(result, Reason.UNKNOWN_PATRON)
         self.assertIs(result.patronValid, False)
 
-    async def test_checkoutBadPin(self):
+    async def test_checkoutBadPin(self) -> None:
         """
         A wrong PIN is refused, PIN not valid.
         """
@@ -57,13 +57,13 @@ class LendingContract(ContractCase):
         self.assertRefused(result, Reason.BAD_PIN)
         self.assertIs(result.pinValid, False)
 
-    async def test_checkoutUnknownItem(self):
+    async def test_checkoutUnknownItem(self) -> None:
         """
         An unknown item is refused.
         """
         self.assertRefused(await self.checkout("P0001", "NOSUCH"), Reason.UNKNOWN_ITEM)
 
-    async def test_checkoutCardExpired(self):
+    async def test_checkoutCardExpired(self) -> None:
         """
         An expired card is refused: "Your card has expired".
         """
@@ -71,19 +71,19 @@ class LendingContract(ContractCase):
         self.assertRefused(result, Reason.CARD_EXPIRED)
         self.assertIn("expired", result.screenMessages[0])
 
-    async def test_checkoutCardLost(self):
+    async def test_checkoutCardLost(self) -> None:
         """
         A card reported lost is refused.
         """
         self.assertRefused(await self.checkout("P0003", "I0001"), Reason.CARD_LOST)
 
-    async def test_checkoutCardBlocked(self):
+    async def test_checkoutCardBlocked(self) -> None:
         """
         A card blocked by a kiosk is refused.
         """
         self.assertRefused(await self.checkout("P0004", "I0001"), Reason.CARD_BLOCKED)
 
-    async def test_checkoutExcessiveFines(self):
+    async def test_checkoutExcessiveFines(self) -> None:
         """
         Fines over the limit are refused.
         """
@@ -91,7 +91,7 @@ class LendingContract(ContractCase):
             await self.checkout("P0005", "I0001"), Reason.EXCESSIVE_FINES
         )
 
-    async def test_checkoutTooManyOverdue(self):
+    async def test_checkoutTooManyOverdue(self) -> None:
         """
         Too many overdue items are refused.
         """
@@ -99,13 +99,13 @@ class LendingContract(ContractCase):
             await self.checkout("P0006", "I0001"), Reason.TOO_MANY_OVERDUE
         )
 
-    async def test_checkoutLoanLimit(self):
+    async def test_checkoutLoanLimit(self) -> None:
         """
         A patron at the loan limit is refused.
         """
         self.assertRefused(await self.checkout("P0007", "I0001"), Reason.LOAN_LIMIT)
 
-    async def test_checkoutNotCirculating(self):
+    async def test_checkoutNotCirculating(self) -> None:
         """
         An in-library-use item is refused and not desensitized.
         """
@@ -113,26 +113,26 @@ class LendingContract(ContractCase):
         self.assertRefused(result, Reason.NOT_CIRCULATING)
         self.assertIs(result.desensitize, False)
 
-    async def test_checkoutItemLost(self):
+    async def test_checkoutItemLost(self) -> None:
         """
         A lost item is refused.
         """
         self.assertRefused(await self.checkout("P0001", "I0006"), Reason.ITEM_LOST)
 
-    async def test_checkoutItemMissing(self):
+    async def test_checkoutItemMissing(self) -> None:
         """
         A missing item is refused.
         """
         self.assertRefused(await self.checkout("P0001", "I0007"), Reason.ITEM_MISSING)
 
-    async def test_checkoutOutToOther(self):
+    async def test_checkoutOutToOther(self) -> None:
         """
         An item out to another patron is refused and stays with them.
         """
         self.assertRefused(await self.checkout("P0001", "I0004"), Reason.OUT_TO_OTHER)
         self.assertIn("I0004", await self.chargedTo("P0010"))
 
-    async def test_checkoutOnHoldForOther(self):
+    async def test_checkoutOnHoldForOther(self) -> None:
         """
         An item on the hold shelf for another patron is refused.
         """
@@ -140,7 +140,7 @@ class LendingContract(ContractCase):
             await self.checkout("P0001", "I0008"), Reason.ON_HOLD_FOR_OTHER
         )
 
-    async def test_checkoutOwnHold(self):
+    async def test_checkoutOwnHold(self) -> None:
         """
         The patron a hold is for can check the item out, which fills the
         hold.
@@ -151,7 +151,7 @@ class LendingContract(ContractCase):
         self.assertEqual([ref.itemId for ref in patron.holdItems], ["I0004"])
         self.assertIn("I0008", {ref.itemId for ref in patron.chargedItems})
 
-    async def test_checkoutRenews(self):
+    async def test_checkoutRenews(self) -> None:
         """
         Checking out an item already out to the same patron renews it when
         the SC's renewal policy allows.
@@ -161,7 +161,7 @@ class LendingContract(ContractCase):
         self.assertIs(result.renewal, True)
         self.assertEqual(result.dueDate, self.due(21))
 
-    async def test_checkoutRenewalNotAllowed(self):
+    async def test_checkoutRenewalNotAllowed(self) -> None:
         """
         Without the SC's renewal policy, checking out an item already out to
         the same patron is refused with renewal set.
@@ -170,7 +170,7 @@ class LendingContract(ContractCase):
         self.assertRefused(result, Reason.RENEWAL_NOT_ALLOWED)
         self.assertIs(result.renewal, True)
 
-    async def test_checkoutFeeNotAcknowledged(self):
+    async def test_checkoutFeeNotAcknowledged(self) -> None:
         """
         An item with a rental fee is refused until the fee is acknowledged,
         reporting fee type, amount and currency.
@@ -181,18 +181,19 @@ class LendingContract(ContractCase):
         self.assertEqual(result.feeAmount, Decimal("1.00"))
         self.assertEqual(result.currency, "USD")
 
-    async def test_checkoutFeeAcknowledgedCharges(self):
+    async def test_checkoutFeeAcknowledgedCharges(self) -> None:
         """
         With the rental fee acknowledged the item is lent and the fee
         charged to the patron.
         """
         result = await self.checkout("P0001", "I0010", feeAcknowledged=True)
         self.assertIs(result.ok, True, result)
+        assert result.dueDate is not None
         self.assertGreater(result.dueDate, self.NOW)
         self.assertIn("I0010", await self.chargedTo("P0001"))
         self.assertEqual((await self.patron("P0001")).feeAmount, Decimal("3.50"))
 
-    async def test_checkoutMagneticMedia(self):
+    async def test_checkoutMagneticMedia(self) -> None:
         """
         A checkout reports magnetic media.
         """
@@ -201,7 +202,7 @@ class LendingContract(ContractCase):
         self.assertIs(result.magneticMedia, True)
         self.assertEqual(result.mediaType, "005")
 
-    async def test_checkoutNoBlock(self):
+    async def test_checkoutNoBlock(self) -> None:
         """
         A no-block (off-line) checkout is accepted despite a blocked card,
         with the SC's due date.
@@ -212,7 +213,7 @@ class LendingContract(ContractCase):
         self.assertEqual(result.dueDate, due)
         self.assertIn("I0001", await self.chargedTo("P0004"))
 
-    async def test_checkoutNoBlockOutToOther(self):
+    async def test_checkoutNoBlockOutToOther(self) -> None:
         """
         A no-block checkout of an item out to another patron checks it in
         from them first.
@@ -222,7 +223,7 @@ class LendingContract(ContractCase):
         self.assertNotIn("I0004", await self.chargedTo("P0010"))
         self.assertIn("I0004", await self.chargedTo("P0001"))
 
-    async def test_checkoutNoBlockRenews(self):
+    async def test_checkoutNoBlockRenews(self) -> None:
         """
         A no-block checkout of an item already out to the same patron is
         accepted as a renewal.
@@ -235,22 +236,24 @@ class LendingContract(ContractCase):
 
     # Aware times
 
-    async def test_resultTimesAreAwareInTheZone(self):
+    async def test_resultTimesAreAwareInTheZone(self) -> None:
         """
         The times an adapter gives are aware, in the institution's zone,
         across a daylight saving change (due dates after it are in CDT).
         """
         result = await self.checkout("P0001", "I0001")
         self.assertEqual(result.dueDate, self.due(21))
+        assert result.dueDate is not None
         self.assertEqual(result.dueDate.utcoffset(), timedelta(hours=-5))
         patron = await self.patron("P0001")
         for ref in patron.chargedItems:
             self.assertEqual(ref.dueDate.tzinfo, self.ZONE, ref)
         item = await self.item("I0003")
         self.assertEqual(item.dueDate, self.due(10))
+        assert item.dueDate is not None
         self.assertEqual(item.dueDate.utcoffset(), timedelta(hours=-5))
 
-    async def test_requestTimesInAnotherZone(self):
+    async def test_requestTimesInAnotherZone(self) -> None:
         """
         Times given in another zone (UTC) are the same instants in the
         institution's zone: a no-block due date in UTC is that moment.
@@ -259,6 +262,7 @@ class LendingContract(ContractCase):
         result = await self.checkout("P0004", "I0001", noBlock=True, nbDueDate=due)
         self.assertIs(result.ok, True, result)
         self.assertEqual(result.dueDate, due)
+        assert result.dueDate is not None
         self.assertEqual(
             result.dueDate.astimezone(self.ZONE).replace(tzinfo=None),
             datetime(2025, 3, 20, 22, 0),
@@ -266,7 +270,7 @@ class LendingContract(ContractCase):
 
     # Checkin (09)
 
-    async def test_checkin(self):
+    async def test_checkin(self) -> None:
         """
         A checkin closes the loan, names the patron who had the item and
         puts it back on the shelf.
@@ -282,7 +286,7 @@ class LendingContract(ContractCase):
         item = await self.item("I0003")
         self.assertEqual(item.circulationStatus, CirculationStatus.AVAILABLE)
 
-    async def test_checkinHoldHere(self):
+    async def test_checkinHoldHere(self) -> None:
         """
         Checking in an item a patron waits for at this branch traps the
         hold: alert 01, the hold patron, the hold shelf.
@@ -299,7 +303,7 @@ class LendingContract(ContractCase):
         patron = await self.patron("P0009")
         self.assertEqual(patron.unavailableHoldItems, ())
 
-    async def test_checkinHoldOtherBranch(self):
+    async def test_checkinHoldOtherBranch(self) -> None:
         """
         Checking in an item held for pickup elsewhere traps the title-level
         hold and sends the item there: alert 02 with the destination.
@@ -312,7 +316,7 @@ class LendingContract(ContractCase):
         item = await self.item("I0014")
         self.assertEqual(item.circulationStatus, CirculationStatus.IN_TRANSIT)
 
-    async def test_checkinHoldArrives(self):
+    async def test_checkinHoldArrives(self) -> None:
         """
         An item in transit for a hold, checked in at the pickup branch, goes
         on that branch's hold shelf.
@@ -324,7 +328,7 @@ class LendingContract(ContractCase):
         item = await self.item("I0014")
         self.assertEqual(item.circulationStatus, CirculationStatus.ON_HOLD_SHELF)
 
-    async def test_checkinTransit(self):
+    async def test_checkinTransit(self) -> None:
         """
         An item of another branch is sent home: alert 04 with the
         destination.
@@ -337,7 +341,7 @@ class LendingContract(ContractCase):
         item = await self.item("I0009")
         self.assertEqual(item.circulationStatus, CirculationStatus.IN_TRANSIT)
 
-    async def test_checkinAtHome(self):
+    async def test_checkinAtHome(self) -> None:
         """
         An item checked in at its own branch raises no alert.
         """
@@ -347,21 +351,21 @@ class LendingContract(ContractCase):
             (await self.item("I0009")).circulationStatus, CirculationStatus.AVAILABLE
         )
 
-    async def test_checkinCurrentLocation(self):
+    async def test_checkinCurrentLocation(self) -> None:
         """
         The checkin's current location, when a branch, is where it happens.
         """
         result = await self.checkin("I0009", currentLocation="EAST")
         self.assertIs(result.alert, False)
 
-    async def test_checkinMagneticMedia(self):
+    async def test_checkinMagneticMedia(self) -> None:
         """
         A checkin reports magnetic media.
         """
         result = await self.checkin("I0011")
         self.assertIs(result.magneticMedia, True)
 
-    async def test_checkinNotOut(self):
+    async def test_checkinNotOut(self) -> None:
         """
         Checking in an item that was not out is fine, with a message.
         """
@@ -370,7 +374,7 @@ class LendingContract(ContractCase):
         self.assertIsNone(result.patronId)
         self.assertTrue(result.screenMessages)
 
-    async def test_checkinFound(self):
+    async def test_checkinFound(self) -> None:
         """
         Checking in an item marked lost makes it available again and says
         so.
@@ -382,7 +386,7 @@ class LendingContract(ContractCase):
             (await self.item("I0006")).circulationStatus, CirculationStatus.AVAILABLE
         )
 
-    async def test_checkoutCancelUndoesCheckin(self):
+    async def test_checkoutCancelUndoesCheckin(self) -> None:
         """
         A checkout with cancel undoes a checkin: the loan is back with the
         patron, due when it was.
@@ -396,13 +400,13 @@ class LendingContract(ContractCase):
         item = await self.item("I0003")
         self.assertEqual(item.circulationStatus, CirculationStatus.CHARGED)
 
-    async def test_checkinUnknownItem(self):
+    async def test_checkinUnknownItem(self) -> None:
         """
         An unknown item is refused.
         """
         self.assertRefused(await self.checkin("NOSUCH"), Reason.UNKNOWN_ITEM)
 
-    async def test_checkinCancel(self):
+    async def test_checkinCancel(self) -> None:
         """
         A checkin with cancel undoes a checkout.
         """

@@ -217,7 +217,7 @@ class ContractLibrary:
     fees: tuple
 
 
-def _rules() -> tuple:
+def _rules() -> tuple[ContractRule, ...]:
     money = Decimal
     return (
         ContractRule(21, maxLoans=10, finePerDay=money("0.25"), fineCap=money("5.00"),
@@ -234,7 +234,7 @@ def _rules() -> tuple:
     )
 
 
-def _patrons(today: date, blockedAt: datetime) -> tuple:
+def _patrons(today: date, blockedAt: datetime) -> tuple[ContractPatron, ...]:
     card = today + timedelta(days=365)
     return (
         ContractPatron("P0001", "Alice Able", expires=card, email="alice@example.org",
@@ -255,7 +255,7 @@ def _patrons(today: date, blockedAt: datetime) -> tuple:
     )
 
 
-def _items() -> tuple:
+def _items() -> tuple[ContractItem, ...]:
     out, juvenile = "charged", {"collectionCode": "JUV"}
     shelved: list[tuple[str, str, dict[str, Any]]] = [
         ("Pride and Prejudice", "available", {"titleId": "B001"}),

@@ -25,14 +25,14 @@ class LookupContract(ContractCase):
 
     # The adapter itself
 
-    def test_provides(self):
+    def test_provides(self) -> None:
         """
         The adapter provides L{IILS} and has a name.
         """
         self.assertTrue(verifyObject(IILS, self.ils))
         self.assertIsInstance(self.ils.name, str)
 
-    def test_supportsEveryOperation(self):
+    def test_supportsEveryOperation(self) -> None:
         """
         The adapter supports every operation of L{OPERATIONS}.
         """
@@ -42,7 +42,7 @@ class LookupContract(ContractCase):
 
     # Patron lookup (23, 63)
 
-    async def test_patronGoodStanding(self):
+    async def test_patronGoodStanding(self) -> None:
         """
         A patron in good standing with the right PIN: found, PIN valid, no
         status flags, loans with due dates, fines with amounts, limits,
@@ -75,7 +75,7 @@ class LookupContract(ContractCase):
         self.assertEqual(patron.expires, self.NOW.date() + timedelta(days=365))
         self.assertEqual(patron.screenMessages, ())
 
-    async def test_patronWrongPin(self):
+    async def test_patronWrongPin(self) -> None:
         """
         A wrong PIN is reported as C{pinValid} false, with a message.
         """
@@ -84,14 +84,14 @@ class LookupContract(ContractCase):
         self.assertIs(patron.pinValid, False)
         self.assertTrue(patron.screenMessages)
 
-    async def test_patronNoPinGiven(self):
+    async def test_patronNoPinGiven(self) -> None:
         """
         Without a PIN, or with an empty one, C{pinValid} is L{None}.
         """
         self.assertIsNone((await self.patron("P0001")).pinValid)
         self.assertIsNone((await self.patron("P0001", "")).pinValid)
 
-    async def test_patronWithoutPin(self):
+    async def test_patronWithoutPin(self) -> None:
         """
         A patron who has no PIN set fails any PIN given.
         """
@@ -99,7 +99,7 @@ class LookupContract(ContractCase):
         self.assertTrue(patron.found)
         self.assertIs(patron.pinValid, False)
 
-    async def test_patronUnknown(self):
+    async def test_patronUnknown(self) -> None:
         """
         An unknown patron is a result with C{found} false, not an error.
         """
@@ -107,7 +107,7 @@ class LookupContract(ContractCase):
         self.assertFalse(patron.found)
         self.assertEqual(patron.patronId, "NOSUCH")
 
-    async def test_patronExpired(self):
+    async def test_patronExpired(self) -> None:
         """
         An expired card denies the four privileges and says so.
         """
@@ -115,7 +115,7 @@ class LookupContract(ContractCase):
         self.assertTrue(DENIED <= patron.flags)
         self.assertIn("expired", " ".join(patron.screenMessages))
 
-    async def test_patronCardLost(self):
+    async def test_patronCardLost(self) -> None:
         """
         A card reported lost sets C{cardReportedLost} and denies privileges.
         """
@@ -123,7 +123,7 @@ class LookupContract(ContractCase):
         self.assertTrue(DENIED | {"cardReportedLost"} <= patron.flags)
         self.assertIn("lost", " ".join(patron.screenMessages))
 
-    async def test_patronBlocked(self):
+    async def test_patronBlocked(self) -> None:
         """
         A card blocked by a kiosk denies privileges and says so.
         """
@@ -131,7 +131,7 @@ class LookupContract(ContractCase):
         self.assertTrue(DENIED <= patron.flags)
         self.assertIn("blocked", " ".join(patron.screenMessages))
 
-    async def test_patronExcessiveFines(self):
+    async def test_patronExcessiveFines(self) -> None:
         """
         Fines over the limit set C{excessiveOutstandingFines}, deny
         privileges and list every fine.
@@ -141,7 +141,7 @@ class LookupContract(ContractCase):
         self.assertEqual(patron.feeAmount, Decimal("15.00"))
         self.assertEqual(sum(ref.amount for ref in patron.fineItems), Decimal("15.00"))
 
-    async def test_patronTooManyOverdue(self):
+    async def test_patronTooManyOverdue(self) -> None:
         """
         Too many overdue items set C{tooManyItemsOverdue}, deny privileges
         and are listed.
@@ -152,7 +152,7 @@ class LookupContract(ContractCase):
             {ref.itemId for ref in patron.overdueItems}, {"I0015", "I0016", "I0017"}
         )
 
-    async def test_patronAtLoanLimit(self):
+    async def test_patronAtLoanLimit(self) -> None:
         """
         A patron at the loan limit of their class has C{tooManyItemsCharged}.
         """
@@ -161,7 +161,7 @@ class LookupContract(ContractCase):
         self.assertEqual(patron.chargedItemsLimit, 3)
         self.assertEqual(len(patron.chargedItems), 3)
 
-    async def test_patronHolds(self):
+    async def test_patronHolds(self) -> None:
         """
         All holds are hold items; those not yet on the shelf are also
         unavailable holds.
@@ -170,7 +170,7 @@ class LookupContract(ContractCase):
         self.assertEqual({ref.itemId for ref in patron.holdItems}, {"I0008", "I0004"})
         self.assertEqual([ref.itemId for ref in patron.unavailableHoldItems], ["I0004"])
 
-    async def test_patronTitleHold(self):
+    async def test_patronTitleHold(self) -> None:
         """
         A title-level hold not yet filled is listed by title, with no item.
         """
@@ -181,7 +181,7 @@ class LookupContract(ContractCase):
 
     # Item lookup (17)
 
-    async def test_itemAvailable(self):
+    async def test_itemAvailable(self) -> None:
         """
         An available item: status 03, title, location, media.
         """
@@ -194,7 +194,7 @@ class LookupContract(ContractCase):
         self.assertIs(item.magneticMedia, False)
         self.assertIsNone(item.dueDate)
 
-    async def test_itemCharged(self):
+    async def test_itemCharged(self) -> None:
         """
         An item on loan: status 04 and its due date.
         """
@@ -202,7 +202,7 @@ class LookupContract(ContractCase):
         self.assertEqual(item.circulationStatus, CirculationStatus.CHARGED)
         self.assertEqual(item.dueDate, self.due(10))
 
-    async def test_itemOnHoldShelf(self):
+    async def test_itemOnHoldShelf(self) -> None:
         """
         An item on the hold shelf: status 08, for whom, until when.
         """
@@ -212,7 +212,7 @@ class LookupContract(ContractCase):
         self.assertEqual(item.holdQueueLength, 1)
         self.assertIsNotNone(item.holdPickupDate)
 
-    async def test_itemLostAndMissing(self):
+    async def test_itemLostAndMissing(self) -> None:
         """
         Lost and missing items report statuses 12 and 13.
         """
@@ -221,7 +221,7 @@ class LookupContract(ContractCase):
         self.assertEqual((await self.item("I0007")).circulationStatus,
                          CirculationStatus.MISSING)
 
-    async def test_itemInTransit(self):
+    async def test_itemInTransit(self) -> None:
         """
         An item in transit: status 10 and its destination.
         """
@@ -229,7 +229,7 @@ class LookupContract(ContractCase):
         self.assertEqual(item.circulationStatus, CirculationStatus.IN_TRANSIT)
         self.assertEqual(item.destination, "EAST")
 
-    async def test_itemMagneticMedia(self):
+    async def test_itemMagneticMedia(self) -> None:
         """
         A video cassette is magnetic media, media type 005.
         """
@@ -237,7 +237,7 @@ class LookupContract(ContractCase):
         self.assertIs(item.magneticMedia, True)
         self.assertEqual(item.mediaType, "005")
 
-    async def test_itemRentalFee(self):
+    async def test_itemRentalFee(self) -> None:
         """
         An item with a rental fee reports fee type 06 and the amount.
         """
@@ -245,7 +245,7 @@ class LookupContract(ContractCase):
         self.assertEqual(item.feeType, FeeType.RENTAL)
         self.assertEqual(item.feeAmount, Decimal("1.00"))
 
-    async def test_itemUnknown(self):
+    async def test_itemUnknown(self) -> None:
         """
         An unknown item is a result with C{found} false.
         """

@@ -22,7 +22,7 @@ class RequestContract(ContractCase):
 
     # Renew (29)
 
-    async def test_renewExtendsLoan(self):
+    async def test_renewExtendsLoan(self) -> None:
         """
         A renewal moves the due date later, says it was a renewal, has a
         transaction id, and the item reports the new due date.
@@ -30,36 +30,37 @@ class RequestContract(ContractCase):
         result = await self.renew("P0001", "I0003")
         self.assertIs(result.ok, True, result)
         self.assertIs(result.renewal, True)
+        assert result.dueDate is not None
         self.assertGreater(result.dueDate, self.due(10))
         self.assertTrue(result.transactionId)
         self.assertEqual((await self.item("I0003")).dueDate, result.dueDate)
 
-    async def test_renewByTitle(self):
+    async def test_renewByTitle(self) -> None:
         """
         A renewal may name the title instead of the item.
         """
         result = await self.renew("P0001", titleId="Moby Dick")
         self.assertIs(result.ok, True, result)
 
-    async def test_renewLimit(self):
+    async def test_renewLimit(self) -> None:
         """
         A loan renewed the maximum number of times is refused.
         """
         self.assertRefused(await self.renew("P0001", "I0013"), Reason.RENEWAL_LIMIT)
 
-    async def test_renewHoldsWaiting(self):
+    async def test_renewHoldsWaiting(self) -> None:
         """
         A loan another patron waits for is refused.
         """
         self.assertRefused(await self.renew("P0010", "I0004"), Reason.HOLDS_WAITING)
 
-    async def test_renewPatronBlocked(self):
+    async def test_renewPatronBlocked(self) -> None:
         """
         A patron with a block is refused.
         """
         self.assertRefused(await self.renew("P0005", "I0014"), Reason.EXCESSIVE_FINES)
 
-    async def test_renewNotOutToPatron(self):
+    async def test_renewNotOutToPatron(self) -> None:
         """
         An item out to someone else is refused, unless third-party renewal
         is allowed.
@@ -68,13 +69,13 @@ class RequestContract(ContractCase):
         result = await self.renew("P0001", "I0018", thirdPartyAllowed=True)
         self.assertIs(result.ok, True, result)
 
-    async def test_renewNotOnLoan(self):
+    async def test_renewNotOnLoan(self) -> None:
         """
         An item not out is refused.
         """
         self.assertRefused(await self.renew("P0001", "I0001"), Reason.NOT_ON_LOAN)
 
-    async def test_renewUnknown(self):
+    async def test_renewUnknown(self) -> None:
         """
         Unknown patrons and items are refused.
         """
@@ -83,7 +84,7 @@ class RequestContract(ContractCase):
 
     # Renew all (65)
 
-    async def test_renewAll(self):
+    async def test_renewAll(self) -> None:
         """
         Renew all renews what it can and lists the rest with the reason.
         """
@@ -92,7 +93,7 @@ class RequestContract(ContractCase):
         self.assertEqual(set(result.renewed), {"I0003", "I0009"})
         self.assertEqual(list(result.unrenewed), ["I0013 " + Reason.RENEWAL_LIMIT])
 
-    async def test_renewAllBlocked(self):
+    async def test_renewAllBlocked(self) -> None:
         """
         Renew all for a blocked patron is refused.
         """
@@ -100,14 +101,14 @@ class RequestContract(ContractCase):
         self.assertRefused(result, Reason.TOO_MANY_OVERDUE)
         self.assertEqual(result.renewed, ())
 
-    async def test_renewAllUnknownPatron(self):
+    async def test_renewAllUnknownPatron(self) -> None:
         """
         Renew all for an unknown patron is refused.
         """
         result = await self.ils.renewAll(self.terminal, "NOSUCH")
         self.assertRefused(result, Reason.UNKNOWN_PATRON)
 
-    async def test_renewAllBadPin(self):
+    async def test_renewAllBadPin(self) -> None:
         """
         Renew all with a wrong PIN is refused.
         """
@@ -116,7 +117,7 @@ class RequestContract(ContractCase):
 
     # Hold (15)
 
-    async def test_holdCopy(self):
+    async def test_holdCopy(self) -> None:
         """
         A copy-level hold joins the queue behind earlier holds, for pickup
         at the patron's home branch.
@@ -129,7 +130,7 @@ class RequestContract(ContractCase):
         self.assertEqual(result.itemId, "I0004")
         self.assertEqual(result.title, "Emma")
 
-    async def test_holdTitle(self):
+    async def test_holdTitle(self) -> None:
         """
         A title-level hold on a title with a copy on the shelf is available.
         """
@@ -141,7 +142,7 @@ class RequestContract(ContractCase):
         patron = await self.patron("P0010")
         self.assertIn("Pride and Prejudice", {ref.title for ref in patron.holdItems})
 
-    async def test_holdPickupAndExpiry(self):
+    async def test_holdPickupAndExpiry(self) -> None:
         """
         A hold takes the pickup location and expiry given.
         """
@@ -153,7 +154,7 @@ class RequestContract(ContractCase):
         self.assertEqual(result.pickupLocation, "EAST")
         self.assertEqual(result.expiration, expires)
 
-    async def test_holdCancel(self):
+    async def test_holdCancel(self) -> None:
         """
         Cancelling a hold removes it from the queue, so the loan can be
         renewed again.
@@ -164,7 +165,7 @@ class RequestContract(ContractCase):
         self.assertEqual([ref.itemId for ref in patron.holdItems], ["I0008"])
         self.assertIs((await self.renew("P0010", "I0004")).ok, True)
 
-    async def test_holdCancelNoSuchHold(self):
+    async def test_holdCancelNoSuchHold(self) -> None:
         """
         Cancelling a hold that does not exist is refused.
         """
@@ -172,7 +173,7 @@ class RequestContract(ContractCase):
             await self.hold("cancel", "P0001", itemId="I0001"), Reason.NO_SUCH_HOLD
         )
 
-    async def test_holdAlter(self):
+    async def test_holdAlter(self) -> None:
         """
         Changing a hold's pickup location routes the item there at checkin.
         """
@@ -185,7 +186,7 @@ class RequestContract(ContractCase):
         self.assertEqual(checkin.alertType, AlertType.HOLD_OTHER_BRANCH)
         self.assertEqual(checkin.destination, "EAST")
 
-    async def test_holdAlterNoSuchHold(self):
+    async def test_holdAlterNoSuchHold(self) -> None:
         """
         Changing a hold that does not exist is refused.
         """
@@ -194,7 +195,7 @@ class RequestContract(ContractCase):
             Reason.NO_SUCH_HOLD,
         )
 
-    async def test_holdUnknown(self):
+    async def test_holdUnknown(self) -> None:
         """
         Holds for unknown patrons or items are refused.
         """
@@ -209,7 +210,7 @@ class RequestContract(ContractCase):
             Reason.UNKNOWN_ITEM,
         )
 
-    async def test_holdPatronBlocked(self):
+    async def test_holdPatronBlocked(self) -> None:
         """
         A blocked patron may not place holds.
         """
@@ -217,7 +218,7 @@ class RequestContract(ContractCase):
             await self.hold("add", "P0004", itemId="I0003"), Reason.CARD_BLOCKED
         )
 
-    async def test_holdNotCirculating(self):
+    async def test_holdNotCirculating(self) -> None:
         """
         In-library-use items cannot be held.
         """
@@ -225,7 +226,7 @@ class RequestContract(ContractCase):
             await self.hold("add", "P0001", itemId="I0005"), Reason.HOLD_NOT_ALLOWED
         )
 
-    async def test_holdAlreadyHeld(self):
+    async def test_holdAlreadyHeld(self) -> None:
         """
         A second hold on the same title by the same patron is refused.
         """
@@ -233,7 +234,7 @@ class RequestContract(ContractCase):
             await self.hold("add", "P0009", itemId="I0004"), Reason.HOLD_NOT_ALLOWED
         )
 
-    async def test_holdOwnLoan(self):
+    async def test_holdOwnLoan(self) -> None:
         """
         A hold on an item the patron has out is refused.
         """
@@ -241,7 +242,7 @@ class RequestContract(ContractCase):
             await self.hold("add", "P0001", itemId="I0003"), Reason.HOLD_NOT_ALLOWED
         )
 
-    async def test_holdUnknownMode(self):
+    async def test_holdUnknownMode(self) -> None:
         """
         A hold mode other than add, cancel and alter is refused.
         """
@@ -249,7 +250,7 @@ class RequestContract(ContractCase):
             await self.hold("swap", "P0001", itemId="I0004"), Reason.UNSUPPORTED
         )
 
-    async def test_holdBadPin(self):
+    async def test_holdBadPin(self) -> None:
         """
         A hold with a wrong PIN is refused.
         """
@@ -257,7 +258,7 @@ class RequestContract(ContractCase):
             await self.hold("add", "P0001", itemId="I0004", pin="0000"), Reason.BAD_PIN
         )
 
-    async def test_holdExpirationInThePast(self):
+    async def test_holdExpirationInThePast(self) -> None:
         """
         A hold cannot be set to expire before now: refused, and the hold is
         still trapped at checkin.
@@ -272,7 +273,7 @@ class RequestContract(ContractCase):
 
     # Fee paid (37)
 
-    async def test_feePaid(self):
+    async def test_feePaid(self) -> None:
         """
         A payment is accepted with a transaction id and lowers the balance.
         """
@@ -281,7 +282,7 @@ class RequestContract(ContractCase):
         self.assertTrue(result.transactionId)
         self.assertEqual((await self.patron("P0001")).feeAmount, Decimal("1.50"))
 
-    async def test_feePaidInFull(self):
+    async def test_feePaidInFull(self) -> None:
         """
         Paying the whole balance clears the fines.
         """
@@ -291,7 +292,7 @@ class RequestContract(ContractCase):
         self.assertEqual(patron.feeAmount, Decimal("0.00"))
         self.assertEqual(patron.fineItems, ())
 
-    async def test_feePaidOldestFirst(self):
+    async def test_feePaidOldestFirst(self) -> None:
         """
         A payment goes to the oldest fees first.
         """
@@ -300,27 +301,27 @@ class RequestContract(ContractCase):
         self.assertEqual([ref.amount for ref in patron.fineItems], [Decimal("4.00")])
         self.assertNotIn("excessiveOutstandingFines", patron.flags)
 
-    async def test_feePaidOverpayment(self):
+    async def test_feePaidOverpayment(self) -> None:
         """
         Paying more than is owed is refused and changes nothing.
         """
         self.assertRefused(await self.pay("P0001", "5.00"), Reason.OVERPAYMENT)
         self.assertEqual((await self.patron("P0001")).feeAmount, Decimal("2.50"))
 
-    async def test_feePaidBadAmount(self):
+    async def test_feePaidBadAmount(self) -> None:
         """
         Zero and negative amounts are refused.
         """
         self.assertRefused(await self.pay("P0001", "0.00"), Reason.BAD_AMOUNT)
         self.assertRefused(await self.pay("P0001", "-1.00"), Reason.BAD_AMOUNT)
 
-    async def test_feePaidUnknownPatron(self):
+    async def test_feePaidUnknownPatron(self) -> None:
         """
         A payment for an unknown patron is refused.
         """
         self.assertRefused(await self.pay("NOSUCH", "1.00"), Reason.UNKNOWN_PATRON)
 
-    async def test_feePaidBadPin(self):
+    async def test_feePaidBadPin(self) -> None:
         """
         A payment with a wrong PIN is refused.
         """
@@ -328,7 +329,7 @@ class RequestContract(ContractCase):
 
     # Block patron (01), patron enable (25)
 
-    async def test_blockPatron(self):
+    async def test_blockPatron(self) -> None:
         """
         Blocking a card denies its privileges at once.
         """
@@ -337,14 +338,14 @@ class RequestContract(ContractCase):
         self.assertTrue(DENIED <= patron.flags)
         self.assertRefused(await self.checkout("P0001", "I0001"), Reason.CARD_BLOCKED)
 
-    async def test_blockUnknownPatron(self):
+    async def test_blockUnknownPatron(self) -> None:
         """
         Blocking an unknown patron reports them not found.
         """
         patron = await self.ils.blockPatron(self.terminal, "NOSUCH", False, "")
         self.assertFalse(patron.found)
 
-    async def test_enablePatron(self):
+    async def test_enablePatron(self) -> None:
         """
         Enabling a card blocked by a kiosk lifts the block.
         """
@@ -353,7 +354,7 @@ class RequestContract(ContractCase):
         self.assertEqual(patron.flags, frozenset())
         self.assertIs((await self.checkout("P0004", "I0001")).ok, True)
 
-    async def test_enablePatronBadPin(self):
+    async def test_enablePatronBadPin(self) -> None:
         """
         Enabling with a wrong PIN leaves the block.
         """
@@ -361,7 +362,7 @@ class RequestContract(ContractCase):
         self.assertIs(patron.pinValid, False)
         self.assertTrue(DENIED <= patron.flags)
 
-    async def test_blockThenEnable(self):
+    async def test_blockThenEnable(self) -> None:
         """
         A card blocked and enabled again is back in good standing.
         """
@@ -369,7 +370,7 @@ class RequestContract(ContractCase):
         patron = await self.ils.enablePatron(self.terminal, "P0001")
         self.assertEqual(patron.flags, frozenset())
 
-    async def test_enableUnknownPatron(self):
+    async def test_enableUnknownPatron(self) -> None:
         """
         Enabling an unknown patron reports them not found.
         """
@@ -377,7 +378,7 @@ class RequestContract(ContractCase):
 
     # Item status update (19), end patron session (35)
 
-    async def test_updateItemStatus(self):
+    async def test_updateItemStatus(self) -> None:
         """
         Item properties are stored and reported back.
         """
@@ -386,7 +387,7 @@ class RequestContract(ContractCase):
         self.assertEqual(result.properties, "weight=420g")
         self.assertEqual((await self.item("I0001")).properties, "weight=420g")
 
-    async def test_updateItemStatusUnknown(self):
+    async def test_updateItemStatusUnknown(self) -> None:
         """
         Properties of an unknown item are refused.
         """
@@ -395,7 +396,7 @@ class RequestContract(ContractCase):
             Reason.UNKNOWN_ITEM,
         )
 
-    async def test_endPatronSession(self):
+    async def test_endPatronSession(self) -> None:
         """
         Ending a patron session succeeds.
         """
