@@ -11,23 +11,7 @@ L{sip2acs.ils.values}) into responses.
 from twisted.internet.defer import Deferred
 from zope.interface import Attribute, Interface
 
-from sip2acs.ils.values import (
-    CheckinRequest,
-    CheckinResult,
-    CheckoutRequest,
-    CirculationResult,
-    HoldRequest,
-    HoldResult,
-    Item,
-    ItemStatusResult,
-    Patron,
-    Payment,
-    PaymentResult,
-    RenewAllResult,
-    RenewRequest,
-    SessionEnd,
-    Terminal,
-)
+from sip2acs.ils import values
 from sip2acs.sip import spec
 
 OPERATIONS = tuple(operation.name for operation in spec.OPERATIONS)
@@ -79,8 +63,8 @@ class IILS(Interface):
         """
 
     def lookupPatron(
-        terminal: Terminal, patronId: str, pin: str | None = None
-    ) -> Deferred[Patron]:
+        terminal: values.Terminal, patronId: str, pin: str | None = None
+    ) -> Deferred[values.Patron]:
         """
         Look up a patron for 23, 63 and the patron part of other answers.
 
@@ -91,7 +75,7 @@ class IILS(Interface):
             when no PIN was given).
         """
 
-    def lookupItem(terminal: Terminal, itemId: str) -> Deferred[Item]:
+    def lookupItem(terminal: values.Terminal, itemId: str) -> Deferred[values.Item]:
         """
         Look up an item for 17.
 
@@ -100,8 +84,8 @@ class IILS(Interface):
         """
 
     def checkout(
-        terminal: Terminal, request: CheckoutRequest
-    ) -> Deferred[CirculationResult]:
+        terminal: values.Terminal, request: values.CheckoutRequest
+    ) -> Deferred[values.CirculationResult]:
         """
         Lend an item (11), or renew it when it is already out to the same
         patron and C{request.scRenewalPolicy} allows.
@@ -111,7 +95,9 @@ class IILS(Interface):
             <sip2acs.ils.values.CirculationResult>}, after the loan is durable.
         """
 
-    def checkin(terminal: Terminal, request: CheckinRequest) -> Deferred[CheckinResult]:
+    def checkin(
+        terminal: values.Terminal, request: values.CheckinRequest
+    ) -> Deferred[values.CheckinResult]:
         """
         Return an item (09).
 
@@ -120,7 +106,9 @@ class IILS(Interface):
             <sip2acs.ils.values.CheckinResult>}, after the return is durable.
         """
 
-    def renew(terminal: Terminal, request: RenewRequest) -> Deferred[CirculationResult]:
+    def renew(
+        terminal: values.Terminal, request: values.RenewRequest
+    ) -> Deferred[values.CirculationResult]:
         """
         Renew one loan (29).
 
@@ -130,9 +118,9 @@ class IILS(Interface):
         """
 
     def renewAll(
-        terminal: Terminal, patronId: str, pin: str | None = None,
+        terminal: values.Terminal, patronId: str, pin: str | None = None,
         feeAcknowledged: bool = False,
-    ) -> Deferred[RenewAllResult]:
+    ) -> Deferred[values.RenewAllResult]:
         """
         Renew every loan of a patron (65).
 
@@ -140,7 +128,9 @@ class IILS(Interface):
             <sip2acs.ils.values.RenewAllResult>}.
         """
 
-    def hold(terminal: Terminal, request: HoldRequest) -> Deferred[HoldResult]:
+    def hold(
+        terminal: values.Terminal, request: values.HoldRequest
+    ) -> Deferred[values.HoldResult]:
         """
         Place, cancel or change a hold (15).
 
@@ -149,7 +139,9 @@ class IILS(Interface):
             <sip2acs.ils.values.HoldResult>}.
         """
 
-    def feePaid(terminal: Terminal, payment: Payment) -> Deferred[PaymentResult]:
+    def feePaid(
+        terminal: values.Terminal, payment: values.Payment
+    ) -> Deferred[values.PaymentResult]:
         """
         Record a payment taken by the SC (37).
 
@@ -159,8 +151,8 @@ class IILS(Interface):
         """
 
     def blockPatron(
-        terminal: Terminal, patronId: str, cardRetained: bool, reason: str
-    ) -> Deferred[Patron]:
+        terminal: values.Terminal, patronId: str, cardRetained: bool, reason: str
+    ) -> Deferred[values.Patron]:
         """
         Block a patron's card at the SC's request (01).
 
@@ -170,8 +162,8 @@ class IILS(Interface):
         """
 
     def enablePatron(
-        terminal: Terminal, patronId: str, pin: str | None = None
-    ) -> Deferred[Patron]:
+        terminal: values.Terminal, patronId: str, pin: str | None = None
+    ) -> Deferred[values.Patron]:
         """
         Lift a block placed by L{blockPatron} (25).
 
@@ -180,8 +172,8 @@ class IILS(Interface):
         """
 
     def updateItemStatus(
-        terminal: Terminal, itemId: str, properties: str
-    ) -> Deferred[ItemStatusResult]:
+        terminal: values.Terminal, itemId: str, properties: str
+    ) -> Deferred[values.ItemStatusResult]:
         """
         Store item properties sent by the SC (19).
 
@@ -190,8 +182,8 @@ class IILS(Interface):
         """
 
     def endPatronSession(
-        terminal: Terminal, patronId: str, pin: str | None = None
-    ) -> Deferred[SessionEnd]:
+        terminal: values.Terminal, patronId: str, pin: str | None = None
+    ) -> Deferred[values.SessionEnd]:
         """
         The patron is done at the SC (35).
 

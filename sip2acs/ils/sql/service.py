@@ -12,24 +12,8 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
+from sip2acs.ils import values
 from sip2acs.ils.sql.circulation import Circulation
-from sip2acs.ils.values import (
-    CheckinRequest,
-    CheckinResult,
-    CheckoutRequest,
-    CirculationResult,
-    HoldRequest,
-    HoldResult,
-    Item,
-    ItemStatusResult,
-    Patron,
-    Payment,
-    PaymentResult,
-    RenewAllResult,
-    RenewRequest,
-    SessionEnd,
-    Terminal,
-)
 
 __all__ = ["CirculationCalls"]
 
@@ -56,47 +40,47 @@ class CirculationCalls:
         """
         return self._run(Circulation.currency, institution)
 
-    def lookupPatron(self, terminal: Terminal | None, patronId: str,
-                     pin: str | None = None) -> Deferred[Patron]:
+    def lookupPatron(self, terminal: values.Terminal | None, patronId: str,
+                     pin: str | None = None) -> Deferred[values.Patron]:
         """
         L{IILS.lookupPatron <sip2acs.ils.interfaces.IILS.lookupPatron>}
         on a worker thread.
         """
         return self._run(Circulation.lookupPatron, terminal, patronId, pin)
 
-    def lookupItem(self, terminal: Terminal | None, itemId: str) -> Deferred[Item]:
+    def lookupItem(self, terminal: values.Terminal | None, itemId: str) -> Deferred[values.Item]:
         """
         L{IILS.lookupItem <sip2acs.ils.interfaces.IILS.lookupItem>}
         on a worker thread.
         """
         return self._run(Circulation.lookupItem, terminal, itemId)
 
-    def checkout(self, terminal: Terminal | None,
-                 request: CheckoutRequest) -> Deferred[CirculationResult]:
+    def checkout(self, terminal: values.Terminal | None,
+                 request: values.CheckoutRequest) -> Deferred[values.CirculationResult]:
         """
         L{IILS.checkout <sip2acs.ils.interfaces.IILS.checkout>}
         on a worker thread.
         """
         return self._run(Circulation.checkout, terminal, request)
 
-    def checkin(self, terminal: Terminal | None,
-                request: CheckinRequest) -> Deferred[CheckinResult]:
+    def checkin(self, terminal: values.Terminal | None,
+                request: values.CheckinRequest) -> Deferred[values.CheckinResult]:
         """
         L{IILS.checkin <sip2acs.ils.interfaces.IILS.checkin>}
         on a worker thread.
         """
         return self._run(Circulation.checkin, terminal, request)
 
-    def renew(self, terminal: Terminal | None,
-              request: RenewRequest) -> Deferred[CirculationResult]:
+    def renew(self, terminal: values.Terminal | None,
+              request: values.RenewRequest) -> Deferred[values.CirculationResult]:
         """
         L{IILS.renew <sip2acs.ils.interfaces.IILS.renew>}
         on a worker thread.
         """
         return self._run(Circulation.renew, terminal, request)
 
-    def renewAll(self, terminal: Terminal | None, patronId: str, pin: str | None = None,
-                 feeAcknowledged: bool = False) -> Deferred[RenewAllResult]:
+    def renewAll(self, terminal: values.Terminal | None, patronId: str, pin: str | None = None,
+                 feeAcknowledged: bool = False) -> Deferred[values.RenewAllResult]:
         """
         L{IILS.renewAll <sip2acs.ils.interfaces.IILS.renewAll>}
         on a worker thread.
@@ -105,22 +89,24 @@ class CirculationCalls:
             Circulation.renewAll, terminal, patronId, pin, feeAcknowledged
         )
 
-    def hold(self, terminal: Terminal | None, request: HoldRequest) -> Deferred[HoldResult]:
+    def hold(self, terminal: values.Terminal | None,
+             request: values.HoldRequest) -> Deferred[values.HoldResult]:
         """
         L{IILS.hold <sip2acs.ils.interfaces.IILS.hold>}
         on a worker thread.
         """
         return self._run(Circulation.hold, terminal, request)
 
-    def feePaid(self, terminal: Terminal | None, payment: Payment) -> Deferred[PaymentResult]:
+    def feePaid(self, terminal: values.Terminal | None,
+                payment: values.Payment) -> Deferred[values.PaymentResult]:
         """
         L{IILS.feePaid <sip2acs.ils.interfaces.IILS.feePaid>}
         on a worker thread.
         """
         return self._run(Circulation.feePaid, terminal, payment)
 
-    def blockPatron(self, terminal: Terminal | None, patronId: str, cardRetained: bool,
-                    reason: str) -> Deferred[Patron]:
+    def blockPatron(self, terminal: values.Terminal | None, patronId: str, cardRetained: bool,
+                    reason: str) -> Deferred[values.Patron]:
         """
         L{IILS.blockPatron <sip2acs.ils.interfaces.IILS.blockPatron>}
         on a worker thread.
@@ -129,24 +115,24 @@ class CirculationCalls:
             Circulation.blockPatron, terminal, patronId, cardRetained, reason
         )
 
-    def enablePatron(self, terminal: Terminal | None, patronId: str,
-                     pin: str | None = None) -> Deferred[Patron]:
+    def enablePatron(self, terminal: values.Terminal | None, patronId: str,
+                     pin: str | None = None) -> Deferred[values.Patron]:
         """
         L{IILS.enablePatron <sip2acs.ils.interfaces.IILS.enablePatron>}
         on a worker thread.
         """
         return self._run(Circulation.enablePatron, terminal, patronId, pin)
 
-    def updateItemStatus(self, terminal: Terminal | None, itemId: str,
-                         properties: str) -> Deferred[ItemStatusResult]:
+    def updateItemStatus(self, terminal: values.Terminal | None, itemId: str,
+                         properties: str) -> Deferred[values.ItemStatusResult]:
         """
         L{IILS.updateItemStatus <sip2acs.ils.interfaces.IILS.updateItemStatus>}
         on a worker thread.
         """
         return self._run(Circulation.updateItemStatus, terminal, itemId, properties)
 
-    def endPatronSession(self, terminal: Terminal | None, patronId: str,
-                         pin: str | None = None) -> Deferred[SessionEnd]:
+    def endPatronSession(self, terminal: values.Terminal | None, patronId: str,
+                         pin: str | None = None) -> Deferred[values.SessionEnd]:
         """
         L{IILS.endPatronSession <sip2acs.ils.interfaces.IILS.endPatronSession>}
         on a worker thread.
