@@ -32,11 +32,11 @@ from sip2acs.ils.base import (
     Reason,
     RenewRequest,
 )
+from sip2acs.ils.sql import importing
 from sip2acs.ils.sqlite import (
     POOL_NAME,
     DatabaseError,
     SQLiteILS,
-    importing,
     migrate,
     migrations,
     openDatabase,

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, tzinfo
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -370,6 +370,51 @@ class PostgresStore(Store):
     def _referenceVersion(self) -> object:
         row = self.row("SELECT version FROM reference_version")
         return None if row is None else row[0]
+
+    # Loading and copying whole tables
+
+    integrityErrors = (psycopg.IntegrityError,)
+
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
+        """
+        Run one statement once for each parameter sequence (pipelined by
+        psycopg).
+        """
+        self._connection().cursor().executemany(translate(sql), params)
+
+    def tables(self) -> list[str]:
+        """
+        The tables of the connection's current schema.
+        """
+        return [row[0] for row in self.rows(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+            " ORDER BY table_name"
+        )]
+
+    def columns(self, table: str) -> list[str]:
+        """
+        The columns of C{table} that are neither generated nor an identity
+        always generated.
+        """
+        return [row[0] for row in self.rows(
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name = ?"
+            " AND is_generated = 'NEVER'"
+            " AND coalesce(identity_generation, '') <> 'ALWAYS'"
+            " ORDER BY ordinal_position",
+            (table,),
+        )]
+
+    def followIds(self, table: str) -> None:
+        """
+        Set the identity sequence of C{table}'s C{id} past its largest id.
+        """
+        self.execute(
+            "SELECT setval(pg_get_serial_sequence(?, 'id'),"
+            " coalesce((SELECT max(id) FROM %s), 0) + 1, false)" % (table,),
+            (table,),
+        )
 
     def atomically(self, body: Callable[[], _R], write: bool = True) -> _R:
         """

@@ -22,7 +22,11 @@ What differs between databases is a subclass's (the dialect):
   - L{Store._referenceVersion}: what says reference rows may have
     changed since they were cached;
   - L{Store.atomically}: running one operation, retried where the
-    database may ask for that (a serialization failure).
+    database may ask for that (a serialization failure);
+  - for the C{sip2acs db} commands (loading and copying whole tables):
+    L{Store.executemany}, L{Store.integrityErrors} (the errors of a row
+    the database refuses), L{Store.tables}, L{Store.columns},
+    L{Store.followIds} (new ids after rows inserted with explicit ones).
 
 L{sip2acs.ils.sqlite.store} and L{sip2acs.ils.postgres.store} are the two.
 """
@@ -30,7 +34,7 @@ L{sip2acs.ils.sqlite.store} and L{sip2acs.ils.postgres.store} are the two.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -482,3 +486,65 @@ class Store:
             % (what, writeTime(local) if local is not None else "unrepresentable")
         )
         return None
+
+    # Loading and copying whole tables (the sip2acs db commands)
+
+    integrityErrors: tuple[type[Exception], ...] = ()
+    """
+    The errors the database raises for a row it refuses (a constraint, a
+    trigger), as opposed to one that cannot serve.
+    """
+
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
+        """
+        Run one statement (with C{?} placeholders) once for each parameter
+        sequence.
+        """
+        raise NotImplementedError
+
+    def tables(self) -> list[str]:
+        """
+        The names of the tables in the database, sorted.
+        """
+        raise NotImplementedError
+
+    def columns(self, table: str) -> list[str]:
+        """
+        The columns of C{table} a row may be inserted with, in their order:
+        neither generated (C{items.title_key}) nor an identity always
+        generated (PostgreSQL's C{rowid} of branches and institutions).
+        """
+        raise NotImplementedError
+
+    def followIds(self, table: str) -> None:
+        """
+        After rows were inserted into C{table} with explicit C{id}s, make
+        the ids of rows inserted later follow the largest (PostgreSQL's
+        identity sequences do not see explicit ids; SQLite's do).
+        """
+        raise NotImplementedError
+
+    @contextmanager
+    def savepoint(self, name: str) -> Iterator[None]:
+        """
+        A savepoint inside the transaction: what the block did is undone
+        when it raises (and the transaction can go on), kept when it ends.
+        """
+        self.execute("SAVEPOINT %s" % (name,))
+        try:
+            yield
+        except BaseException:
+            self.execute("ROLLBACK TO SAVEPOINT %s" % (name,))
+            self.execute("RELEASE SAVEPOINT %s" % (name,))
+            raise
+        self.execute("RELEASE SAVEPOINT %s" % (name,))
+
+    @staticmethod
+    def refusal(error: BaseException) -> str:
+        """
+        The sentence of an error the database raised, without the detail
+        lines (PostgreSQL's C{DETAIL} shows the row, which may hold a PIN
+        hash).
+        """
+        lines = str(error).strip().splitlines()
+        return lines[0] if lines else type(error).__name__

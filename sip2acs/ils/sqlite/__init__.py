@@ -8,8 +8,10 @@ seam, with the circulation rules shared from L{sip2acs.ils.sql}.
     IMMEDIATE}, explaining its errors): L{SQLiteStore
     <sip2acs.ils.sqlite.store.SQLiteStore>};
   - C{circulation}: the shared facade on a sqlite3 connection;
-  - C{importing}: the CSV import of patrons, items and rules;
-  - C{demo}: the demo data; C{schema/}: the migrations, as package data;
+  - C{schema/}: the migrations, as package data;
+  - C{importing}, C{demo}: their old homes (the CSV import and the demo
+    data live in L{sip2acs.ils.sql} now), taking a sqlite3 connection as
+    they always did;
   - C{rules}, C{patrons}, C{items}, C{checkout}, C{checkin},
     C{renewals}, C{holds}, C{fees}: their old homes, re-exporting
     L{sip2acs.ils.sql}'s.

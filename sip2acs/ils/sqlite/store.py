@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 from urllib.parse import quote
@@ -326,6 +326,39 @@ class SQLiteStore(BaseStore):
     def _referenceVersion(self) -> object:
         # Changes when another connection (sip2acs db import) commits.
         return self.conn.execute("PRAGMA data_version").fetchone()[0]
+
+    # Loading and copying whole tables
+
+    integrityErrors = (sqlite3.IntegrityError,)
+
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
+        """
+        Run one statement once for each parameter sequence.
+        """
+        self.conn.executemany(sql, params)
+
+    def tables(self) -> list[str]:
+        """
+        The tables, SQLite's own (C{sqlite_*}) left out.
+        """
+        return [row[0] for row in self.conn.execute(
+            "SELECT name FROM sqlite_schema WHERE type = 'table'"
+            " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+        )]
+
+    def columns(self, table: str) -> list[str]:
+        """
+        The columns of C{table} that are not generated.
+        """
+        # hidden: 0 a plain column, 2 and 3 generated ones.
+        return [row[1] for row in self.conn.execute(
+            "SELECT * FROM pragma_table_xinfo(?)", (table,)
+        ) if row[6] == 0]
+
+    def followIds(self, table: str) -> None:
+        """
+        Nothing to do: a new rowid is one more than the largest.
+        """
 
 
 Store = SQLiteStore
