@@ -1,9 +1,12 @@
 # -*- test-case-name: tests.test_ils_sqlite -*-
 """
-C{sip2acs db}: create the embedded SQLite database, load the demo data and
-import patrons, items and loan rules from CSV files.
+C{sip2acs db}: create the circulation database (a SQLite file or a
+PostgreSQL database), load the demo data, import patrons, items and loan
+rules from CSV files, and copy a whole library from one database to
+another.
 
-Commands (each takes C{--database PATH}, default C{sip2acs.sqlite3})::
+Commands (each takes C{--database PATH-OR-URL}, default
+C{sip2acs.sqlite3}, and C{--password-file FILE} for a PostgreSQL URL)::
 
     sip2acs db init [--institution ID] [--branch CODE] [--branch-name NAME]
                     [--currency USD]
@@ -11,51 +14,116 @@ Commands (each takes C{--database PATH}, default C{sip2acs.sqlite3})::
     sip2acs db import patrons FILE.csv
     sip2acs db import items FILE.csv
     sip2acs db import rules FILE.csv [--replace]
+    sip2acs db copy SRC DST [--src-password-file FILE] [--dst-password-file FILE]
 
 C{init} creates the database (or migrates an older one) and sets the
 institution, its default branch (C{MAIN} for a new database) and its
-currency (C{USD}). C{demo} loads the demo data of L{sip2acs.ils.sqlite.demo} into
-a database without patrons or items. Both create a missing database file,
-readable and writable by its owner only (mode 0600); C{import} needs an
-existing one. These commands run without the server and may run while it
-does (SQLite serialises the writers).
+currency (C{USD}). C{demo} loads the demo data of L{sip2acs.ils.sql.demo}
+into a database without patrons or items. On SQLite both create a missing
+database file, readable and writable by its owner only (mode 0600);
+C{import} needs an existing one. A PostgreSQL database must exist (C{createdb});
+every command creates or migrates sip2acs's tables in it, as the server
+does. The password of a C{postgresql://user@host:port/dbname} URL (which
+must hold none) comes from the C{--password-file} (the file an
+institution's C{database-password-file} names), else from libpq's
+C{PGPASSWORD}, C{~/.pgpass} or a service file. These commands run without
+the server and may run while it does (each is one transaction).
 
-The CSV formats are those of L{sip2acs.ils.sqlite.importing}.
+C{copy} copies everything of L{sip2acs.ils.sql.copying} from SRC to DST
+(either may be a SQLite file or a PostgreSQL URL), all or nothing, and
+prints the rows per table.
+
+The CSV formats are those of L{sip2acs.ils.sql.importing}.
 """
+
+from __future__ import annotations
 
 import argparse
 import os
 import sqlite3
 import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 
-from sip2acs.ils.sql.store import isPostgresURL
-from sip2acs.ils.sqlite.demo import loadDemo
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from sip2acs.ils.postgres import store as postgres
+from sip2acs.ils.sql.copying import CopyFailed, CopyRefused, CopySummary, copyLibrary
+from sip2acs.ils.sql.demo import loadDemo
+from sip2acs.ils.sql.store import DatabaseError, Store, isPostgresURL
+from sip2acs.ils.sqlite import store as sqlite
 from sip2acs.ils.sqlite.importing import KINDS, CSVImportError, ImportSummary, importCSV
-from sip2acs.ils.sqlite.store import DatabaseError, migrations, openDatabase
 from sip2acs.tools import Subparsers
 
-__all__ = ["register", "main", "importCSV", "CSVImportError", "ImportSummary"]
+__all__ = ["register", "main", "openStore", "importCSV", "CSVImportError",
+           "ImportSummary"]
 
 DEFAULT_DATABASE = "sip2acs.sqlite3"
 
+TIMEOUT = 10.0
+"""
+Seconds to wait for a PostgreSQL connection.
+"""
 
-def _open(args: argparse.Namespace, create: bool = False) -> tuple[sqlite3.Connection, int]:
-    """
-    Open the database of C{args}; C{init} and C{demo} create it (mode
-    0600) when missing, C{import} needs it to exist.
+ERRORS = (sqlite3.Error, psycopg.Error, DatabaseError, OSError, ValueError)
+"""
+What a command reports in one line (and exits 1) rather than as a
+traceback.
+"""
 
-    @raise DatabaseError: The database is a PostgreSQL URL: these commands
-        do not manage one yet.
+
+@contextmanager
+def openStore(database: str, passwordFile: str | None = None,
+              create: bool = False) -> Iterator[tuple[Store, int, int]]:
     """
-    if isPostgresURL(args.database):
-        raise DatabaseError(
-            "%s is a PostgreSQL database: sip2acs db works on SQLite files only"
-            " for now; sip2acs creates the PostgreSQL tables itself when the"
-            " server starts" % (args.database,)
-        )
-    return openDatabase(args.database, create=create)
+    Open and migrate the database C{database}, a SQLite file or a
+    PostgreSQL URL, in the calling thread, and close it when the block
+    ends.
+
+    @param passwordFile: PostgreSQL: a file whose first line is the
+        password (else libpq looks in its own places).
+    @param create: SQLite: create a missing file (mode 0600); without it
+        a missing file is an error.
+    @return: A context of C{(store, schema version found before
+        migrating, the current version)}; the store runs one transaction
+        at a time.
+    @raise DatabaseError: The database cannot be used; the message names
+        it and says why.
+    @raise ValueError: A bad PostgreSQL URL.
+    """
+    if not isPostgresURL(database):
+        if passwordFile is not None:
+            raise ValueError("a password file is for a PostgreSQL database only")
+        conn, found = sqlite.openDatabase(database, create=create)
+        try:
+            yield sqlite.SQLiteStore(conn), found, len(sqlite.migrations())
+        finally:
+            conn.close()
+        return
+    location = postgres.Location.fromURL(database, passwordFile)
+    try:
+        with location.connect(TIMEOUT) as connection:
+            found = postgres.migrate(connection)
+    except psycopg.Error as e:
+        raise (postgres.explained(e, location) or e) from e
+    pool = ConnectionPool(
+        location.url, kwargs=location.connectArguments(TIMEOUT), min_size=1,
+        max_size=1, timeout=TIMEOUT, name="sip2acs-db", open=False,
+    )
+    pool.open(wait=True, timeout=TIMEOUT)
+    try:
+        yield (postgres.PostgresStore(pool, location), found,
+               len(postgres.migrations()))
+    finally:
+        pool.close()
+
+
+def _open(args: argparse.Namespace,
+          create: bool = False) -> AbstractContextManager[tuple[Store, int, int]]:
+    return openStore(args.database, args.passwordFile, create=create)
 
 
 def runInit(args: argparse.Namespace) -> int:
@@ -66,42 +134,12 @@ def runInit(args: argparse.Namespace) -> int:
     @return: The exit code.
     """
     try:
-        conn, found = _open(args, create=True)
-    except (sqlite3.Error, DatabaseError, OSError) as e:
-        return _fail("init", e)
-    try:
-        version = len(migrations())
-        conn.execute("BEGIN IMMEDIATE")
-        institution = conn.execute(
-            "SELECT id, currency, default_branch FROM institutions"
-            " ORDER BY rowid LIMIT 1"
-        ).fetchone()
-        institutionId, currency, branch = institution or ("LIBRARY", "USD", None)
-        institutionId = args.institution or institutionId
-        currency = (args.currency or currency).upper()
-        branch = args.branch or branch or "MAIN"
-        conn.execute(
-            "INSERT INTO branches (code, name) VALUES (?, ?) ON CONFLICT (code)"
-            " DO UPDATE SET name = coalesce(?, name)",
-            (branch, args.branchName or branch, args.branchName),
-        )
-        if institution is not None and institution[0] != institutionId:
-            conn.execute(
-                "UPDATE institutions SET id = ? WHERE id = ?",
-                (institutionId, institution[0]),
+        with _open(args, create=True) as (store, found, version):
+            institutionId, branch, currency = store.atomically(
+                lambda: _initialise(store, args)
             )
-        conn.execute(
-            "INSERT INTO institutions (id, currency, default_branch) VALUES (?, ?, ?)"
-            " ON CONFLICT (id) DO UPDATE SET currency = excluded.currency,"
-            " default_branch = excluded.default_branch",
-            (institutionId, currency, branch),
-        )
-        conn.commit()
-    except (sqlite3.Error, ValueError) as e:
-        conn.rollback()
-        conn.close()
+    except ERRORS as e:
         return _fail("init", e)
-    conn.close()
     state = (
         "created" if found == 0 else
         "up to date" if found == version else "migrated from version %d" % (found,)
@@ -114,6 +152,41 @@ def runInit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _initialise(store: Store, args: argparse.Namespace) -> tuple[str, str, str]:
+    """
+    Set the institution, its default branch and currency, in the caller's
+    transaction.
+
+    @return: C{(institution id, default branch, currency)}.
+    """
+    institution = store.row(
+        "SELECT id, currency, default_branch FROM institutions ORDER BY rowid LIMIT 1"
+    )
+    institutionId, currency, branch = (
+        tuple(institution) if institution is not None else ("LIBRARY", "USD", None)
+    )
+    institutionId = args.institution or institutionId
+    currency = (args.currency or currency).upper()
+    branch = args.branch or branch or "MAIN"
+    store.execute(
+        "INSERT INTO branches (code, name) VALUES (?, ?) ON CONFLICT (code)"
+        " DO UPDATE SET name = coalesce(?, branches.name)",
+        (branch, args.branchName or branch, args.branchName),
+    )
+    if institution is not None and institution[0] != institutionId:
+        store.execute(
+            "UPDATE institutions SET id = ? WHERE id = ?",
+            (institutionId, institution[0]),
+        )
+    store.execute(
+        "INSERT INTO institutions (id, currency, default_branch) VALUES (?, ?, ?)"
+        " ON CONFLICT (id) DO UPDATE SET currency = excluded.currency,"
+        " default_branch = excluded.default_branch",
+        (institutionId, currency, branch),
+    )
+    return institutionId, branch, currency
+
+
 def runDemo(args: argparse.Namespace) -> int:
     """
     C{sip2acs db demo}: load the demo data into a database without patrons
@@ -122,15 +195,10 @@ def runDemo(args: argparse.Namespace) -> int:
     @return: The exit code.
     """
     try:
-        conn, found = _open(args, create=True)
-    except (sqlite3.Error, DatabaseError, OSError) as e:
+        with _open(args, create=True) as (store, _, _):
+            loadDemo(store, datetime.now())
+    except ERRORS as e:
         return _fail("demo", e)
-    try:
-        loadDemo(conn, datetime.now())
-    except (sqlite3.Error, ValueError) as e:
-        return _fail("demo", e)
-    finally:
-        conn.close()
     print(
         "%s: demo data loaded: patrons P0001-P0010 (PIN 1234), items"
         " I0001-I0021, branches MAIN and EAST. Try patron P0001 with item"
@@ -148,7 +216,14 @@ def runImport(args: argparse.Namespace) -> int:
     if args.replace and args.kind != "rules":
         return _fail("import", "--replace is only for rules")
     try:
-        conn, found = _open(args)
+        with _open(args) as (store, _, _):
+            summary = importCSV(store, args.kind, args.file, replace=args.replace)
+    except CSVImportError as e:
+        print("sip2acs db import: %s: nothing imported:" % (args.file,),
+              file=sys.stderr)
+        for error in e.errors:
+            print("  %s: %s" % (args.file, error), file=sys.stderr)
+        return 1
     except DatabaseError as e:
         if not (os.path.exists(args.database) or isPostgresURL(args.database)):
             return _fail(
@@ -156,20 +231,8 @@ def runImport(args: argparse.Namespace) -> int:
                 "%s; create it with: sip2acs db init --database %s" % (e, args.database),
             )
         return _fail("import", e)
-    except (sqlite3.Error, OSError) as e:
+    except ERRORS as e:
         return _fail("import", e)
-    try:
-        summary = importCSV(conn, args.kind, args.file, replace=args.replace)
-    except CSVImportError as e:
-        print("sip2acs db import: %s: nothing imported:" % (args.file,),
-              file=sys.stderr)
-        for error in e.errors:
-            print("  %s: %s" % (args.file, error), file=sys.stderr)
-        return 1
-    except (sqlite3.Error, OSError) as e:
-        return _fail("import", e)
-    finally:
-        conn.close()
     print(
         "%s: imported %d %s from %s (%d new, %d updated)."
         % (args.database, summary.rows, args.kind, args.file, summary.created,
@@ -183,8 +246,71 @@ def runImport(args: argparse.Namespace) -> int:
     return 0
 
 
+def runCopy(args: argparse.Namespace) -> int:
+    """
+    C{sip2acs db copy SRC DST}: copy a whole library, all or nothing.
+
+    @return: The exit code.
+    """
+    if _sameDatabase(args.src, args.dst):
+        return _fail("copy", "SRC and DST are the same database")
+    if not isPostgresURL(args.src) and not os.path.exists(args.src):
+        return _fail("copy", "the database %s does not exist" % (args.src,))
+    created = not isPostgresURL(args.dst) and not os.path.exists(args.dst)
+    try:
+        with openStore(args.src, args.srcPasswordFile) as (src, _, _), \
+                openStore(args.dst, args.dstPasswordFile, create=True) as (dst, _, _):
+            summary = copyLibrary(src, dst)
+    except (CopyRefused, CopyFailed, *ERRORS) as e:
+        if created:
+            _remove(args.dst)
+        message = str(e) if isinstance(e, (CopyRefused, CopyFailed)) else (
+            "%s; nothing was copied" % (Store.refusal(e),)
+        )
+        return _fail("copy", message)
+    print(_copyReport(args.src, args.dst, summary))
+    return 0
+
+
+def _sameDatabase(src: str, dst: str) -> bool:
+    if isPostgresURL(src) or isPostgresURL(dst):
+        return src == dst
+    return os.path.realpath(src) == os.path.realpath(dst)
+
+
+def _remove(path: str) -> None:
+    """
+    Remove a SQLite database file this command created, with its WAL
+    files.
+    """
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.remove(path + suffix)
+        except FileNotFoundError:
+            pass
+
+
+def _copyReport(src: str, dst: str, summary: CopySummary) -> str:
+    lines = [
+        "Copied %s to %s, all or nothing; rows in each table:" % (src, dst),
+        "  %-16s %10s %10s" % ("table", "SRC", "DST"),
+    ]
+    for table in summary.tables:
+        lines.append("  %-16s %10d %10d" % (table.name, table.source, table.copied))
+    lines.append(
+        "Every table of DST holds as many rows as SRC's; new ids follow the"
+        " largest copied."
+    )
+    for name, rows in summary.skipped:
+        lines.append(
+            "Not copied: %s (%d rows), a table db copy does not know." % (name, rows)
+        )
+    return "\n".join(lines)
+
+
 def _fail(command: str, error: object) -> int:
-    print("sip2acs db %s: error: %s" % (command, error), file=sys.stderr)
+    text = Store.refusal(error) if isinstance(error, BaseException) else str(error)
+    print("sip2acs db %s: error: %s" % (command, text), file=sys.stderr)
     return 1
 
 
@@ -203,8 +329,20 @@ def _columnsHelp() -> str:
 
 def _databaseOption(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--database", default=DEFAULT_DATABASE, metavar="PATH",
-        help="the SQLite database file (default: %(default)s)",
+        "--database", default=DEFAULT_DATABASE, metavar="PATH-OR-URL",
+        help="a SQLite database file, or a PostgreSQL database as"
+        " postgresql://user@host:port/dbname (default: %(default)s)",
+    )
+    _passwordOption(parser, "--password-file", "passwordFile", "the PostgreSQL")
+
+
+def _passwordOption(parser: argparse.ArgumentParser, option: str, dest: str,
+                    which: str) -> None:
+    parser.add_argument(
+        option, dest=dest, metavar="FILE",
+        help="%s database's password: the first line of FILE (the file"
+        " database-password-file names); else PGPASSWORD, ~/.pgpass or a"
+        " service file" % (which,),
     )
 
 
@@ -218,9 +356,10 @@ def register(subparsers: Subparsers) -> argparse.ArgumentParser:
     """
     db = subparsers.add_parser(
         "db",
-        help="manage the embedded SQLite circulation database",
-        description="Create the embedded SQLite database, load the demo data"
-        " or import CSV files.",
+        help="manage the circulation database (SQLite or PostgreSQL)",
+        description="Create the circulation database (a SQLite file or a"
+        " PostgreSQL database), load the demo data, import CSV files, or copy"
+        " a library from one database to another.",
     )
     commands = db.add_subparsers(dest="dbCommand", metavar="COMMAND")
     commands.required = True
@@ -260,6 +399,28 @@ def register(subparsers: Subparsers) -> argparse.ArgumentParser:
                          help="rules only: replace all existing rules")
     _databaseOption(imports)
     imports.set_defaults(func=runImport)
+
+    copy = commands.add_parser(
+        "copy", help="copy a whole library from one database to another",
+        description=textwrap.fill(
+            "Copy a whole library (institutions, branches, item types, loan"
+            " rules, patrons with their hashed PINs, items, loans, holds, fees"
+            " and payments, the transaction log) from SRC to DST, each a"
+            " SQLite file or a postgresql://user@host:port/dbname URL, all or"
+            " nothing. DST must hold no patrons, items or transactions (a new"
+            " file, an empty PostgreSQL database, or one fresh from sip2acs db"
+            " init: its institutions, branches, item types and rules are"
+            " replaced by SRC's). The rows of each table are counted after"
+            " the copy.",
+            width=78,
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    copy.add_argument("src", metavar="SRC", help="the database copied from")
+    copy.add_argument("dst", metavar="DST", help="the database copied to")
+    _passwordOption(copy, "--src-password-file", "srcPasswordFile", "SRC's")
+    _passwordOption(copy, "--dst-password-file", "dstPasswordFile", "DST's")
+    copy.set_defaults(func=runCopy)
     return db
 
 

@@ -11,7 +11,10 @@ circulation rules, shared by the SQLite and PostgreSQL stores.
     adapters;
   - C{rules}: loan rules, limits, sort bins, refusal messages;
   - C{patrons}, C{items}: lookups; C{checkout}, C{checkin}, C{renewals},
-    C{holds}, C{fees}: one module per operation group.
+    C{holds}, C{fees}: one module per operation group;
+  - C{importing}, C{demo}, C{copying}: what the C{sip2acs db} commands do
+    to a whole database (the CSV import, the demo data, copying a library
+    between two databases).
 
 The SQL here runs unchanged on both databases: C{?} placeholders (a
 dialect may translate them), times as C{YYYY-MM-DD HH:MM:SS} text, money
