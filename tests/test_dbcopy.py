@@ -112,14 +112,14 @@ class CopyMixin:
             assert checkout.ok, checkout
             await ils.renew(TERMINAL, RenewRequest("P0001", "I0003"))
             await ils.checkin(TERMINAL, CheckinRequest("I0009"))
-            hold = await ils.hold(TERMINAL, HoldRequest("add", "P0002", itemId="I0012"))
+            hold = await ils.hold(TERMINAL, HoldRequest("add", "P0009", itemId="I0012"))
+            assert hold.ok, hold
             await ils.hold(TERMINAL, HoldRequest("add", "P0001", titleId="B001"))
             paid = await ils.feePaid(TERMINAL, Payment("P0005", Decimal("12.00")))
             assert paid.accepted, paid
             await ils.feePaid(TERMINAL, Payment("P0001", Decimal("1.00")))
         finally:
             await ils.stopService()
-        del hold
         return path
 
 
