@@ -8,6 +8,7 @@ database, the dialect.
 
 import os
 import threading
+from decimal import Decimal
 from typing import Any
 
 from twisted.internet import reactor
@@ -17,6 +18,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from sip2acs.ils.base import ILSUnavailable
 from sip2acs.ils.postgres import Location, PostgresILS, isPostgresURL
 from sip2acs.ils.postgres.store import NamedRow, migrations, translate
+from sip2acs.ils.sql.store import writeTime
 from sip2acs.ils.testing import (
     CONTRACT_NOW,
     ContractCase,
@@ -24,7 +26,14 @@ from sip2acs.ils.testing import (
     ILSContractMixin,
     contractLibrary,
 )
-from sip2acs.ils.values import CheckinRequest, CheckoutRequest, Reason, Terminal
+from sip2acs.ils.values import (
+    CheckinRequest,
+    CheckoutRequest,
+    HoldRequest,
+    Payment,
+    Reason,
+    Terminal,
+)
 from tests.contractrows import contractTables
 from tests.postgres import cluster, freshDatabase
 
@@ -103,85 +112,319 @@ class PostgresContractTests(PostgresTestMixin, ILSContractMixin, TestCase):
         return Deferred.fromCoroutine(self.startILS(self.contractDatabase(library)))
 
 
+RACE_ROUNDS = int(os.environ.get("SIP2ACS_RACE_ROUNDS", "25"))
+"""
+Rounds of each race test: 25 by default, more with C{SIP2ACS_RACE_ROUNDS}.
+"""
+
+
 class RaceTests(PostgresTestMixin, TestCase):
     """
-    Kiosks on two instances checking out the same item at the same
-    moment: exactly one loan, the others a clear refusal.
+    Kiosks on two instances (two adapters with four connections each, on
+    one database) doing conflicting things at the same moment, C{ROUNDS}
+    times over: checkouts of one item, of the last copy on a hold shelf,
+    holds placed on one title, payments of one fee, renew-all racing a
+    checkin. Each test counts the operations tried and the anomalies
+    found (every one a failure), and prints them with the transactions
+    tried and retried after a conflict.
     """
 
-    ROUNDS = int(os.environ.get("SIP2ACS_RACE_ROUNDS", "25"))
+    ROUNDS = RACE_ROUNDS
     KIOSKS = 8
     timeout = 600
 
-    async def test_concurrentCheckoutsOneLoan(self):
+    async def twoInstances(self) -> Any:
         """
-        In each round, C{KIOSKS} kiosks, half on each of two adapters with
-        four connections each, check out the same item for different
-        patrons at once: one loan is made, every other kiosk is refused
-        because the item is out to another patron, and the database never
-        holds two open loans of one item. The item is then checked in.
+        The contract library with C{KIOSKS} more patrons (C{R1}...), two
+        adapters on it (C{self.instances}) and a connection to look with
+        (C{self.check}).
+
+        @return: The database URL.
         """
         import psycopg
 
         url = self.contractDatabase(contractLibrary(self.NOW))
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(
-                "INSERT INTO patrons (barcode, name, patron_class, home_branch, language)"
-                " SELECT 'R' || n, 'Racer ' || n, 'ADULT', 'MAIN', '000'"
-                " FROM generate_series(1, %s) n",
-                (self.KIOSKS,),
-            )
-            conn.execute(
-                "INSERT INTO items (barcode, title, item_type, home_branch, current_branch)"
-                " SELECT 'RACE' || n, 'Contested ' || n, 'BOOK', 'MAIN', 'MAIN'"
-                " FROM generate_series(1, %s) n",
-                (self.ROUNDS,),
-            )
-        first = await self.startILS(url)
-        second = await self.startILS(url)
-        terminals = [
+        self.check = psycopg.connect(url, autocommit=True)
+        self.addCleanup(self.check.close)
+        self.check.execute(
+            "INSERT INTO patrons (barcode, name, patron_class, home_branch, language)"
+            " SELECT 'R' || n, 'Racer ' || n, 'ADULT', 'MAIN', '000'"
+            " FROM generate_series(1, %s) n",
+            (self.KIOSKS,),
+        )
+        self.instances = (await self.startILS(url), await self.startILS(url))
+        self.terminals = [
             Terminal(account="kiosk%d" % (n,), institution="DEMO", location="MAIN",
                      peer="192.0.2.%d" % (n,))
             for n in range(self.KIOSKS)
         ]
-        wins = refusals = doubles = 0
-        check = psycopg.connect(url, autocommit=True)
-        self.addCleanup(check.close)
+        return url
+
+    def kiosk(self, n: int) -> tuple[PostgresILS, Terminal]:
+        """
+        The adapter and terminal of kiosk C{n}: even kiosks on one
+        instance, odd ones on the other.
+        """
+        return self.instances[n % 2], self.terminals[n % self.KIOSKS]
+
+    def addItems(self, prefix: str) -> None:
+        """
+        One available item per round, C{prefix1}..., each its own title.
+        """
+        self.check.execute(
+            "INSERT INTO items (barcode, title, item_type, home_branch, current_branch)"
+            " SELECT %s || n, %s || n, 'BOOK', 'MAIN', 'MAIN'"
+            " FROM generate_series(1, %s) n",
+            (prefix, "Title " + prefix, self.ROUNDS),
+        )
+
+    def value(self, sql: str, *params: Any) -> Any:
+        row = self.check.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def report(self, race: str, tried: int, anomalies: list[str]) -> None:
+        """
+        Print the counts of a race, then fail on any anomaly.
+        """
+        counts = [ils.counts() for ils in self.instances]
+        print(
+            "\nrace %s: %d operations in %d rounds, %d anomalies; transactions %d,"
+            " retried after a conflict %d"
+            % (race, tried, self.ROUNDS, len(anomalies),
+               sum(c["attempts"] for c in counts), sum(c["retries"] for c in counts))
+        )
+        self.assertEqual(anomalies, [])
+
+    async def test_concurrentCheckoutsOneLoan(self):
+        """
+        In each round, C{KIOSKS} kiosks check out the same item for
+        different patrons at once: one loan is made, every other kiosk is
+        refused because the item is out to another patron, and the
+        database never holds two open loans of one item. The item is then
+        checked in.
+        """
+        await self.twoInstances()
+        self.addItems("RACE")
+        anomalies = []
         for round in range(1, self.ROUNDS + 1):
             item = "RACE%d" % (round,)
             results = await gatherResults([
-                (first if n % 2 else second).checkout(
-                    terminals[n], CheckoutRequest("R%d" % (n + 1,), item)
+                self.kiosk(n)[0].checkout(
+                    self.kiosk(n)[1], CheckoutRequest("R%d" % (n + 1,), item)
                 )
                 for n in range(self.KIOSKS)
             ])
             winners = [r for r in results if r.ok]
-            self.assertEqual(len(winners), 1, results)
+            if len(winners) != 1:
+                anomalies.append("round %d: %d checkouts made" % (round, len(winners)))
             for result in results:
-                if not result.ok:
-                    self.assertEqual(result.reason, Reason.OUT_TO_OTHER, result)
-                    self.assertTrue(result.screenMessages)
-            wins += len(winners)
-            refusals += len(results) - len(winners)
-            (openLoans,) = check.execute(
+                if not result.ok and (
+                    result.reason != Reason.OUT_TO_OTHER or not result.screenMessages
+                ):
+                    anomalies.append("round %d: refused with %r" % (round, result))
+            openLoans = self.value(
                 "SELECT count(*) FROM loans JOIN items ON items.id = loans.item_id"
-                " WHERE items.barcode = %s AND loans.returned_at IS NULL", (item,)
-            ).fetchone()
-            doubles += openLoans > 1
+                " WHERE items.barcode = %s AND loans.returned_at IS NULL", item
+            )
+            if openLoans != 1:
+                anomalies.append("round %d: %d open loans" % (round, openLoans))
             # Returned, so that no racer reaches a loan limit.
-            self.assertIs((await first.checkin(terminals[0], CheckinRequest(item))).ok, True)
-        (loans,) = check.execute(
+            self.assertIs((await self.instances[0].checkin(
+                self.terminals[0], CheckinRequest(item))).ok, True)
+        loans = self.value(
             "SELECT count(*) FROM loans JOIN items ON items.id = loans.item_id"
             " WHERE items.barcode LIKE 'RACE%%'"
-        ).fetchone()
-        self.assertEqual((doubles, loans, wins), (0, self.ROUNDS, self.ROUNDS))
-        counts = [first.counts(), second.counts()]
-        print(
-            "\nrace: %d checkouts in %d rounds, %d loans, %d refused, %d double"
-            " loans; transactions %d, retried after a conflict %d"
-            % (self.ROUNDS * self.KIOSKS, self.ROUNDS, loans, refusals, doubles,
-               sum(c["attempts"] for c in counts), sum(c["retries"] for c in counts))
         )
+        if loans != self.ROUNDS:
+            anomalies.append("%d loans in %d rounds" % (loans, self.ROUNDS))
+        self.report("checkout", self.ROUNDS * self.KIOSKS, anomalies)
+
+    async def test_lastCopyOnHoldShelf(self):
+        """
+        In each round, the only copy of a title waits on the hold shelf
+        for C{R1}'s hold, and C{KIOSKS} kiosks check it out at once for
+        C{R1} and the other racers: C{R1} gets it (the hold is filled),
+        every other kiosk is refused because the item is held for, or
+        already lent to, another patron.
+        """
+        await self.twoInstances()
+        self.addItems("SHELF")
+        now = writeTime(self.NOW, self.ZONE)
+        self.check.execute(
+            "UPDATE items SET status = 'on_hold_shelf' WHERE barcode LIKE 'SHELF%%'"
+        )
+        self.check.execute(
+            "INSERT INTO holds (patron_id, title_key, title, pickup_branch, placed_at,"
+            " status, trapped_item_id, trapped_at, shelf_expires_at)"
+            " SELECT patrons.id, items.title_key, items.title, 'MAIN', %s, 'ready',"
+            " items.id, %s, %s FROM patrons, items"
+            " WHERE patrons.barcode = 'R1' AND items.barcode LIKE 'SHELF%%'",
+            (now, now, now),
+        )
+        anomalies = []
+        for round in range(1, self.ROUNDS + 1):
+            item = "SHELF%d" % (round,)
+            results = await gatherResults([
+                self.kiosk(n)[0].checkout(
+                    self.kiosk(n)[1], CheckoutRequest("R%d" % (n + 1,), item)
+                )
+                for n in range(self.KIOSKS)
+            ])
+            if not results[0].ok:
+                anomalies.append("round %d: the hold's patron refused: %r"
+                                 % (round, results[0]))
+            for n, result in enumerate(results[1:], start=2):
+                if result.ok or result.reason not in (
+                    Reason.ON_HOLD_FOR_OTHER, Reason.OUT_TO_OTHER
+                ):
+                    anomalies.append("round %d: R%d got %r" % (round, n, result))
+            borrowers = [row[0] for row in self.check.execute(
+                "SELECT patrons.barcode FROM loans"
+                " JOIN patrons ON patrons.id = loans.patron_id"
+                " JOIN items ON items.id = loans.item_id WHERE items.barcode = %s",
+                (item,),
+            )]
+            status = self.value(
+                "SELECT holds.status FROM holds JOIN items"
+                " ON items.id = holds.trapped_item_id WHERE items.barcode = %s", item
+            )
+            if borrowers != ["R1"] or status != "filled":
+                anomalies.append("round %d: loans to %s, hold %s"
+                                 % (round, borrowers, status))
+            await self.instances[1].checkin(self.terminals[0], CheckinRequest(item))
+        self.report("last copy on the hold shelf", self.ROUNDS * self.KIOSKS, anomalies)
+
+    async def test_holdQueuePositions(self):
+        """
+        In each round, C{KIOSKS} patrons place a hold on one item (even
+        rounds) or title (odd rounds) at once: every hold is placed, and
+        their queue positions are 1 to C{KIOSKS}, each once, as the
+        database orders the queue.
+        """
+        await self.twoInstances()
+        self.addItems("QUEUE")
+        anomalies = []
+        for round in range(1, self.ROUNDS + 1):
+            item, title = "QUEUE%d" % (round,), "Title QUEUE%d" % (round,)
+            byTitle = round % 2
+            results = await gatherResults([
+                self.kiosk(n)[0].hold(self.kiosk(n)[1], HoldRequest(
+                    "+", "R%d" % (n + 1,), itemId=None if byTitle else item,
+                    titleId=title if byTitle else None, pickupLocation="MAIN",
+                ))
+                for n in range(self.KIOSKS)
+            ])
+            positions = sorted(r.queuePosition for r in results if r.ok)
+            if positions != list(range(1, self.KIOSKS + 1)):
+                anomalies.append("round %d: positions %s" % (round, positions))
+            queue = [row[0] for row in self.check.execute(
+                "SELECT patrons.barcode FROM holds"
+                " JOIN patrons ON patrons.id = holds.patron_id"
+                " WHERE holds.title = %s AND holds.status = 'waiting'"
+                " ORDER BY holds.placed_at, holds.id", (title,),
+            )]
+            told = {"R%d" % (n + 1,): r.queuePosition for n, r in enumerate(results)}
+            if [told[barcode] for barcode in queue] != list(range(1, len(queue) + 1)):
+                anomalies.append("round %d: queue %s, told %s" % (round, queue, told))
+            # Closed, so that no racer reaches the hold limit.
+            self.check.execute(
+                "UPDATE holds SET status = 'cancelled' WHERE title = %s", (title,)
+            )
+        self.report("hold queue position", self.ROUNDS * self.KIOSKS, anomalies)
+
+    async def test_feePaidTwice(self):
+        """
+        In each round, C{R1} owes one fee of 5.00 and C{KIOSKS} kiosks pay
+        5.00 of it at once: one payment is taken, every other is refused
+        as more than is owed, and the balance is 0: never negative, no
+        credit made.
+        """
+        await self.twoInstances()
+        now = writeTime(self.NOW, self.ZONE)
+        anomalies = []
+        for round in range(1, self.ROUNDS + 1):
+            self.check.execute(
+                "INSERT INTO fees (patron_id, fee_type, description, amount_cents,"
+                " balance_cents, created_at) SELECT id, '01', %s, 500, 500, %s"
+                " FROM patrons WHERE barcode = 'R1'",
+                ("Race %d" % (round,), now),
+            )
+            results = await gatherResults([
+                self.kiosk(n)[0].feePaid(self.kiosk(n)[1], Payment(
+                    "R1", Decimal("5.00"), transactionId="T%d.%d" % (round, n)
+                ))
+                for n in range(self.KIOSKS)
+            ])
+            taken = [r for r in results if r.accepted]
+            refused = [r for r in results if not r.accepted
+                       and r.reason == Reason.OVERPAYMENT]
+            if len(taken) != 1 or len(refused) != self.KIOSKS - 1:
+                anomalies.append("round %d: %r" % (round, results))
+            balance, lowest = self.check.execute(
+                "SELECT sum(balance_cents), min(balance_cents) FROM fees"
+                " JOIN patrons ON patrons.id = fees.patron_id"
+                " WHERE patrons.barcode = 'R1' AND voided_at IS NULL"
+            ).fetchone()
+            paid = self.value(
+                "SELECT sum(amount_cents) FROM payments JOIN patrons"
+                " ON patrons.id = payments.patron_id WHERE patrons.barcode = 'R1'"
+            )
+            if (balance, lowest, paid) != (0, 0, 500 * round):
+                anomalies.append("round %d: balance %s (lowest fee %s), paid %s"
+                                 % (round, balance, lowest, paid))
+        self.report("fee paid twice", self.ROUNDS * self.KIOSKS, anomalies)
+
+    async def test_renewAllRacesCheckin(self):
+        """
+        In each round, C{R1} has two loans; a renew-all of C{R1} on one
+        instance races a checkin of one of the items on the other. Either
+        order is right, but nothing else: the returned item's loan stays
+        closed, and it was renewed exactly when the renew-all says so; the
+        other loan is renewed once.
+        """
+        await self.twoInstances()
+        self.addItems("KEEP")
+        self.addItems("BACK")
+        anomalies = []
+        for round in range(1, self.ROUNDS + 1):
+            keep, back = "KEEP%d" % (round,), "BACK%d" % (round,)
+            for item in (keep, back):
+                result = await self.instances[0].checkout(
+                    self.terminals[0], CheckoutRequest("R1", item))
+                self.assertIs(result.ok, True, result)
+            renewer, returner = self.kiosk(round), self.kiosk(round + 1)
+
+            def startRenewAll(renewer=renewer):
+                return renewer[0].renewAll(renewer[1], "R1")
+
+            def startCheckin(returner=returner, back=back):
+                return returner[0].checkin(returner[1], CheckinRequest(back))
+
+            # Sent in one order two rounds out of three, the other in the third.
+            calls = [startRenewAll, startCheckin] if round % 3 else [startCheckin, startRenewAll]
+            results = await gatherResults([call() for call in calls])
+            renewAll, checkin = results if round % 3 else results[::-1]
+            loans = {barcode: (renewals, returned) for barcode, renewals, returned in
+                     self.check.execute(
+                         "SELECT items.barcode, loans.renewals,"
+                         " loans.returned_at IS NOT NULL FROM loans"
+                         " JOIN items ON items.id = loans.item_id"
+                         " WHERE items.barcode IN (%s, %s)", (keep, back))}
+            status = self.value("SELECT status FROM items WHERE barcode = %s", back)
+            renewedBack = back in renewAll.renewed
+            if not (checkin.ok and renewAll.ok):
+                anomalies.append("round %d: %r, %r" % (round, renewAll, checkin))
+            elif (
+                loans != {keep: (1, False), back: (int(renewedBack), True)}
+                or status == "charged"
+                or keep not in renewAll.renewed
+                or any(line.startswith(back) for line in renewAll.unrenewed)
+            ):
+                anomalies.append("round %d: loans %s, %s %s, renewed %s, not %s"
+                                 % (round, loans, back, status, renewAll.renewed,
+                                    renewAll.unrenewed))
+            await self.instances[0].checkin(self.terminals[0], CheckinRequest(keep))
+        self.report("renew-all racing a checkin", self.ROUNDS * 2, anomalies)
 
     async def test_checkinRacesCheckout(self):
         """
