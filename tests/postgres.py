@@ -107,6 +107,22 @@ class Cluster:
                   os.path.join(self.folder, "server.log"), "-w", "-t", "60",
                   "-o", options, "start")
 
+    def restart(self) -> None:
+        """
+        Restart the cluster as a failover would look to its clients: every
+        connection is closed by the server (C{-m fast}), and the server
+        is back when this returns.
+        """
+        self._run(self._pgCtl, "-D", self.data, "-l",
+                  os.path.join(self.folder, "server.log"), "-m", "fast", "-w",
+                  "-t", "60", "restart")
+
+    def stopServer(self) -> None:
+        """
+        Stop the server, keeping its data; L{restart} starts it again.
+        """
+        self._run(self._pgCtl, "-D", self.data, "-m", "fast", "-w", "stop")
+
     def stop(self) -> None:
         """
         Stop the cluster at once and remove its folder.

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.defer import Deferred, DeferredList, gatherResults
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from sip2acs.ils.base import ILSUnavailable
@@ -447,6 +447,72 @@ class RaceTests(PostgresTestMixin, TestCase):
         self.assertEqual(item.circulationStatus == "04", bool(checkout.ok))
 
 
+class FailoverTests(PostgresTestMixin, TestCase):
+    """
+    The database restarting under a running adapter, as after a failover:
+    every pooled connection is stale.
+    """
+
+    timeout = 300
+
+    async def outcomes(self, calls: list[Deferred]) -> list[str]:
+        """
+        C{"ok"}, or the error's message, for each call.
+        """
+        outcomes: list[str] = []
+        for d in calls:
+            d.addCallbacks(lambda _: outcomes.append("ok"),
+                           lambda f: outcomes.append(f.getErrorMessage()))
+        await DeferredList(calls)
+        return outcomes
+
+    async def test_restartCostsNoRequest(self):
+        """
+        Once the database is back after a restart, no request fails for a
+        connection the restart closed: each stale one is found out before
+        its transaction begins, the pool checked, and the transaction run
+        on a new connection. Reads and writes, as many at once as the pool
+        has connections and more, on each of several restarts.
+        """
+        url = self.contractDatabase(contractLibrary(self.NOW))
+        ils = await self.startILS(url, poolSize=4)
+        terminal = ContractCase.terminal
+        restarts, requests, failed = 3, 0, []
+        for _ in range(restarts):
+            # Every connection of the pool in use once, so that all are stale.
+            self.assertEqual(set(await self.outcomes([
+                ils.lookupPatron(terminal, "P0001") for _ in range(8)
+            ])), {"ok"})
+            cluster().restart()
+            calls = [ils.lookupPatron(terminal, "P0001") for _ in range(8)]
+            calls += [ils.checkout(terminal, CheckoutRequest("P0001", "I0001")),
+                      ils.lookupItem(terminal, "I0001"),
+                      ils.checkin(terminal, CheckinRequest("I0001"))]
+            outcomes = await self.outcomes(calls)
+            requests += len(outcomes)
+            failed += [outcome for outcome in outcomes if outcome != "ok"]
+        print("\nfailover: %d database restarts, %d requests after them, %d failed;"
+              " transactions begun again on a new connection %d"
+              % (restarts, requests, len(failed), ils.counts()["reconnections"]))
+        self.assertEqual(failed, [])
+
+    async def test_databaseStillDown(self):
+        """
+        While the database is down, a request fails with L{ILSUnavailable}
+        saying it cannot be reached (after one more try on a new
+        connection), not with a driver error.
+        """
+        url = self.contractDatabase(contractLibrary(self.NOW))
+        ils = await self.startILS(url, poolSize=2, timeout=2)
+        terminal = ContractCase.terminal
+        await ils.lookupPatron(terminal, "P0001")
+        cluster().stopServer()
+        self.addCleanup(cluster().restart)
+        with self.assertRaises(ILSUnavailable) as caught:
+            await ils.lookupPatron(terminal, "P0001")
+        self.assertIn("PostgreSQL database %s" % (url,), str(caught.exception))
+
+
 class AdapterTests(PostgresTestMixin, TestCase):
     """
     Starting, the schema version, health and an unreachable database.
@@ -503,7 +569,7 @@ class AdapterTests(PostgresTestMixin, TestCase):
         saying so, not with a driver error.
         """
         url = self.contractDatabase(contractLibrary(self.NOW))
-        ils = await self.startILS(url)
+        ils = await self.startILS(url, timeout=2)
         cluster().admin("DROP DATABASE %s WITH (FORCE)" % (url.rsplit("/", 1)[1],))
         with self.assertRaises(ILSUnavailable) as caught:
             await ils.lookupPatron(ContractCase.terminal, "P0001")

@@ -261,12 +261,14 @@ class PostgresILS(CirculationCalls, ILSBase, Service):
 
     def counts(self) -> dict[str, int]:
         """
-        Transactions tried and retried after a conflict, by every worker
-        thread so far (for tests and the log).
+        Transactions tried, retried after a conflict, and begun again on
+        a new connection after finding one closed, by every worker thread
+        so far (for tests and the log).
         """
         return {
             "attempts": sum(store.attempts for store in self._stores),
             "retries": sum(store.retries for store in self._stores),
+            "reconnections": sum(store.reconnections for store in self._stores),
         }
 
 

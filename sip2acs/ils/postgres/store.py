@@ -21,6 +21,10 @@ side of the store seam (L{sip2acs.ils.sql.store}).
   - The shared SQL's C{?} placeholders become C{%s} (L{translate}); a new
     row's id comes back through C{RETURNING id}; rows are read by column
     name or position (L{NamedRow}).
+  - A pooled connection found closed as a transaction begins (the
+    database restarted or failed over since) is replaced and the
+    transaction begun on another: a failover costs no request once the
+    database is back.
   - L{explained}: the sentence for a database that cannot serve.
 """
 
@@ -296,7 +300,8 @@ class PostgresStore(Store):
 
     @ivar conn: The connection of the transaction in progress, or L{None}.
     @ivar attempts: Transactions tried; C{retries}: of those, how many were
-        run again after a conflict.
+        run again after a conflict; C{reconnections}: how many were begun
+        again on another connection, the first found closed.
     """
 
     def __init__(self, pool: ConnectionPool, location: Location,
@@ -308,6 +313,7 @@ class PostgresStore(Store):
         self.conn: psycopg.Connection[Any] | None = None
         self.attempts = 0
         self.retries = 0
+        self.reconnections = 0
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self.conn is None:
@@ -336,15 +342,47 @@ class PostgresStore(Store):
         return int(row[0])
 
     def _begin(self, write: bool) -> None:
-        self.conn = self.pool.getconn()
+        """
+        Take a pooled connection and begin the transaction on it.
+
+        A connection found closed here (the database restarted or failed
+        over since it was last used) costs the operation nothing: no
+        transaction had begun on it, so the pool's idle connections are
+        checked (the closed ones replaced by new ones) and the transaction
+        begun once more, on another connection. Only a second closed
+        connection fails the operation.
+        """
+        statement = (
+            "BEGIN ISOLATION LEVEL SERIALIZABLE" if write
+            else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+        )
+        lost = self._beginOn(statement)
+        if lost is not None:
+            self.reconnections += 1
+            self.pool.check()
+            lost = self._beginOn(statement)
+            if lost is not None:
+                raise lost
+
+    def _beginOn(self, statement: str) -> psycopg.OperationalError | None:
+        """
+        Take a pooled connection and run C{statement} on it.
+
+        @return: L{None} once it ran, or the error of a connection found
+            closed (given back: the pool discards it).
+        """
+        conn = self.conn = self.pool.getconn()
         try:
-            self.conn.execute(
-                "BEGIN ISOLATION LEVEL SERIALIZABLE" if write
-                else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-            )
+            conn.execute(statement)
+        except psycopg.OperationalError as e:
+            self._release()
+            if conn.broken:
+                return e
+            raise
         except BaseException:
             self._release()
             raise
+        return None
 
     def _release(self) -> None:
         conn, self.conn = self.conn, None
