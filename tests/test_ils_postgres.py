@@ -426,6 +426,46 @@ class RaceTests(PostgresTestMixin, TestCase):
             await self.instances[0].checkin(self.terminals[0], CheckinRequest(keep))
         self.report("renew-all racing a checkin", self.ROUNDS * 2, anomalies)
 
+    async def test_transactionIdsUnique(self):
+        """
+        The transaction ids (C{BK}) two instances give at the same time
+        are all different: each is the id of the operation's own row in
+        the shared transaction log, which one sequence numbers for every
+        instance.
+        """
+        await self.twoInstances()
+        self.check.execute(
+            "INSERT INTO items (barcode, title, item_type, home_branch, current_branch)"
+            " SELECT 'BK' || n, 'Title BK' || n, 'BOOK', 'MAIN', 'MAIN'"
+            " FROM generate_series(1, %s) n",
+            (self.ROUNDS * self.KIOSKS,),
+        )
+        given: list[tuple[str, str]] = []
+        for round in range(self.ROUNDS):
+            items = ["BK%d" % (round * self.KIOSKS + n + 1,) for n in range(self.KIOSKS)]
+            results = await gatherResults([
+                self.kiosk(n)[0].checkout(
+                    self.kiosk(n)[1], CheckoutRequest("R%d" % (n + 1,), items[n])
+                )
+                for n in range(self.KIOSKS)
+            ])
+            self.assertTrue(all(r.ok for r in results), results)
+            given += [(r.transactionId, "checkout") for r in results]
+            await gatherResults([
+                self.kiosk(n + 1)[0].checkin(self.kiosk(n)[1], CheckinRequest(items[n]))
+                for n in range(self.KIOSKS)
+            ])
+        ids = [transactionId for transactionId, _ in given]
+        logged = dict(self.check.execute(
+            "SELECT id::text, operation FROM transaction_log WHERE id::text = ANY(%s)",
+            (ids,),
+        ).fetchall())
+        anomalies = ["%s given %d times" % (i, ids.count(i)) for i in set(ids)
+                     if ids.count(i) > 1]
+        anomalies += ["%s for a %s logs %s" % (i, operation, logged.get(i))
+                      for i, operation in given if logged.get(i) != operation]
+        self.report("transaction ids", len(ids), anomalies)
+
     async def test_checkinRacesCheckout(self):
         """
         A checkin and a new checkout of the same loaned item racing on two
