@@ -15,17 +15,17 @@ import struct
 import attrs
 from twisted.internet import reactor
 from twisted.internet.address import IPv4Address, IPv6Address
-from twisted.internet.defer import inlineCallbacks
+from twisted.internet.defer import fail, inlineCallbacks
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.protocol import Factory
 from twisted.internet.task import Clock, deferLater
-from twisted.logger import formatEvent
+from twisted.logger import Logger, formatEvent
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
 from sip2acs.acs.addresses import AddressList, parseAddress
-from sip2acs.acs.throttle import LoginThrottle
+from sip2acs.acs.throttle import IThrottleStore, LoginThrottle, MemoryThrottleStore
 from sip2acs.config import ConfigError, parseConfig
 from sip2acs.passwords import hashPassword
 from sip2acs.sip import codec
@@ -385,6 +385,85 @@ class LoginThrottleTests(SynchronousTestCase):
         for n in range(1000):
             self.failOnce(throttle, "10.0.%d.%d" % (n // 256, n % 256))
         self.assertLessEqual(len(throttle._failures), 101)
+
+
+class SharedThrottleTests(SynchronousTestCase):
+    """
+    Two L{LoginThrottle}s (two instances) counting in one shared store.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.shared = MemoryThrottleStore()
+        self.first = LoginThrottle(3, 60, self.clock, self.shared)
+        self.second = LoginThrottle(3, 60, self.clock, self.shared)
+
+    failOnce = LoginThrottleTests.failOnce
+
+    def test_provides(self) -> None:
+        from zope.interface.verify import verifyObject
+
+        self.assertTrue(verifyObject(IThrottleStore, self.shared))
+
+    def test_failuresCountOnEveryInstance(self) -> None:
+        """
+        Failures on one instance count on the other: the third, wherever
+        it happens, starts the cooling-off, and both refuse the login from
+        that address then; other addresses and logins are unaffected.
+        """
+        self.assertFalse(self.failOnce(self.first, "10.0.0.1"))
+        self.assertFalse(self.failOnce(self.first, "10.0.0.1"))
+        self.assertTrue(self.failOnce(self.second, "10.0.0.1"))
+        for throttle in (self.first, self.second):
+            self.assertIn("cooling off",
+                          self.successResultOf(throttle.attempt("10.0.0.1", "kiosk")))
+        self.assertIsNone(self.successResultOf(self.first.attempt("10.0.0.2", "kiosk")))
+        self.assertIsNone(self.successResultOf(self.first.attempt("10.0.0.1", "other")))
+        self.clock.advance(60)
+        self.assertFalse(self.failOnce(self.first, "10.0.0.1"))
+
+    def test_coolingOffReachesWaitingAttempts(self) -> None:
+        """
+        A cooling-off started on another instance refuses the attempts
+        waiting here once the shared record is read.
+        """
+        self.assertFalse(self.failOnce(self.second, "10.0.0.1"))
+        self.assertFalse(self.failOnce(self.second, "10.0.0.1"))
+        self.assertIsNone(self.successResultOf(self.first.attempt("10.0.0.1", "kiosk")))
+        waiting = self.first.attempt("10.0.0.1", "kiosk")
+        self.assertNoResult(waiting)
+        self.assertTrue(self.failOnce(self.second, "10.0.0.1"))
+        self.first.released("10.0.0.1", "kiosk")
+        self.assertIn("cooling off", self.successResultOf(waiting))
+
+    def test_successClearsEverywhere(self) -> None:
+        """
+        A successful login on one instance clears the failures of that
+        login counted on the other.
+        """
+        self.assertFalse(self.failOnce(self.first, "10.0.0.1"))
+        self.assertFalse(self.failOnce(self.first, "10.0.0.1"))
+        self.assertIsNone(self.successResultOf(self.second.attempt("10.0.0.1", "kiosk")))
+        self.second.succeeded("10.0.0.1", "kiosk")
+        self.assertEqual(self.shared.records, {})
+        self.assertFalse(self.failOnce(self.second, "10.0.0.1"))
+        self.assertFalse(self.failOnce(self.second, "10.0.0.1"))
+
+    def test_sharedStoreDown(self) -> None:
+        """
+        A shared store that fails is logged once, and the instance counts
+        alone meanwhile.
+        """
+        broken = MemoryThrottleStore()
+        broken.read = lambda *a: fail(RuntimeError("database down"))  # type: ignore[method-assign]
+        broken.change = lambda *a: fail(RuntimeError("database down"))  # type: ignore[method-assign]
+        throttle = LoginThrottle(2, 60, self.clock, broken)
+        events: list[dict] = []
+        throttle.log = Logger(observer=events.append)
+        self.assertFalse(self.failOnce(throttle, "10.0.0.1"))
+        self.assertTrue(self.failOnce(throttle, "10.0.0.1"))
+        self.assertEqual(len(events), 1, events)
+        self.assertIn("cannot be used (database down)", formatEvent(events[0]))
 
 
 class ProxyHeaderTests(SynchronousTestCase):

@@ -487,6 +487,73 @@ class RaceTests(PostgresTestMixin, TestCase):
         self.assertEqual(item.circulationStatus == "04", bool(checkout.ok))
 
 
+class SharedLoginFailuresTests(PostgresTestMixin, TestCase):
+    """
+    The login cooling-off of two instances counted in their PostgreSQL
+    database (L{sip2acs.ils.postgres.throttle}), as C{twistd sip2acs}
+    wires it (L{sharedThrottleStore <sip2acs.app.tap.sharedThrottleStore>}).
+    """
+
+    async def twoThrottles(self, limit: int) -> tuple[Any, Any, str]:
+        from sip2acs.acs.throttle import LoginThrottle
+        from sip2acs.app.tap import sharedThrottleStore
+
+        url = freshDatabase(self)
+        first, second = await self.startILS(url), await self.startILS(url)
+        return (
+            LoginThrottle(limit, 60, reactor, sharedThrottleStore({"LIB": first})),
+            LoginThrottle(limit, 60, reactor, sharedThrottleStore({"LIB": second})),
+            url,
+        )
+
+    async def test_failuresCountOnEveryInstance(self):
+        """
+        Two failures on instance A and one on instance B start the
+        cooling-off (of three); A then refuses the login unchecked.
+        """
+        first, second, url = await self.twoThrottles(3)
+
+        async def failOnce(throttle):
+            self.assertIsNone(await throttle.attempt("192.0.2.7", "kiosk"))
+            cooling = throttle.failed("192.0.2.7", "kiosk")
+            await throttle.settled()
+            return cooling
+
+        self.assertEqual([await failOnce(first), await failOnce(first)], [False, False])
+        self.assertIs(await failOnce(second), True)
+        self.assertIn("cooling off", await first.attempt("192.0.2.7", "kiosk"))
+        self.assertIsNone(await first.attempt("192.0.2.8", "kiosk"))
+
+    async def test_concurrentFailuresAllCount(self):
+        """
+        Failures on both instances at the same moment all count: none is
+        lost to another's write.
+        """
+        import psycopg
+
+        first, second, url = await self.twoThrottles(100)
+        throttles = [first, second] * 8
+        for n, throttle in enumerate(throttles):
+            self.assertIsNone(await throttle.attempt("192.0.2.%d" % (n % 2,), None))
+        for n, throttle in enumerate(throttles):
+            throttle.failed("192.0.2.%d" % (n % 2,), None)
+        await gatherResults([first.settled(), second.settled()])
+        with psycopg.connect(url) as conn:
+            rows = conn.execute(
+                "SELECT address, login, failures FROM login_failures ORDER BY address"
+            ).fetchall()
+        self.assertEqual(rows, [("192.0.2.0", "", 8), ("192.0.2.1", "", 8)])
+
+    def test_onlyWithPostgreSQL(self):
+        """
+        Without an institution on PostgreSQL there is no shared store.
+        """
+        from sip2acs.app.tap import sharedThrottleStore
+        from sip2acs.testing import MemoryILS
+
+        self.assertIsNone(sharedThrottleStore({"LIB": MemoryILS()}))
+
+
 class FailoverTests(PostgresTestMixin, TestCase):
     """
     The database restarting under a running adapter, as after a failover:

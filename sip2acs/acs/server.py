@@ -33,7 +33,7 @@ from sip2acs.acs.auth import (
 from sip2acs.acs.failurelog import FailureLog
 from sip2acs.acs.metrics import Metrics, Readiness
 from sip2acs.acs.registry import ConnectionRegistry
-from sip2acs.acs.throttle import ListenerThrottles, LoginThrottle
+from sip2acs.acs.throttle import IThrottleStore, ListenerThrottles, LoginThrottle
 from sip2acs.ils.interfaces import IILS
 from sip2acs.passwords import VerifiedCache
 
@@ -115,7 +115,9 @@ class ACSServer:
         configuration is reloaded.
     @ivar throttles: The L{ListenerThrottles
         <sip2acs.acs.throttle.ListenerThrottles>} of the listeners'
-        cooling-off.
+        cooling-off: counted in this process, and in the shared
+        L{IThrottleStore <sip2acs.acs.throttle.IThrottleStore>} that
+        C{throttleStore} finds among the adapters, if any.
     """
 
     log = Logger()
@@ -127,6 +129,7 @@ class ACSServer:
         reactor: IReactorTime,
         ilsTimeout: float = ILS_TIMEOUT,
         runInThread: RunInThread | None = None,
+        throttleStore: Callable[[Mapping[str, IILS]], IThrottleStore | None] | None = None,
     ) -> None:
         """
         @param reactor: The clock of timeouts and cooling-off; for the
@@ -134,6 +137,10 @@ class ACSServer:
         @param runInThread: C{f(function, *args)} running blocking work
             (the password hash) off the reactor thread, returning a
             Deferred of its result; the reactor's thread pool by default.
+        @param throttleStore: C{f(adapters)} finding where failed logins
+            are counted with other instances (an L{IThrottleStore}), or
+            L{None}; asked again when the configuration is reloaded. By
+            default they are counted in this process only.
         """
         self.config = config
         self.institutions = config.institutions
@@ -152,7 +159,8 @@ class ACSServer:
         self.runInThread = runInThread
         self.connections = ConnectionRegistry(reactor, self.log)
         self._verified = VerifiedCache(size=1000)
-        self.throttles = ListenerThrottles(reactor)
+        self._throttleStore = throttleStore
+        self.throttles = ListenerThrottles(reactor, self._sharedThrottles(adapters))
         self.portal = self._makePortal(config.accounts)
         self.metrics = Metrics()
         self.readiness = Readiness()
@@ -170,9 +178,15 @@ class ACSServer:
         self.institutions = config.institutions
         self.accounts = config.accounts
         self.adapters = adapters
+        self.throttles.share(self._sharedThrottles(adapters))
         self.portal = self._makePortal(config.accounts)
         for connection in self.connections:
             connection.session.configChanged()
+
+    def _sharedThrottles(self, adapters: Mapping[str, IILS]) -> IThrottleStore | None:
+        if self._throttleStore is None:
+            return None
+        return self._throttleStore(adapters)
 
     def compareCurrencies(self) -> Deferred[None]:
         """

@@ -7,7 +7,7 @@ bad file fails before twistd daemonizes; adapters open their databases and
 listeners bind when the services start.
 """
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from typing import cast
 
 from twisted.application import strports
@@ -19,8 +19,10 @@ from twisted.internet.interfaces import (
 )
 from twisted.logger import Logger
 from twisted.python import usage
+from zope.interface import directlyProvides
 
 from sip2acs.acs.server import ACSServer, makeAdapter
+from sip2acs.acs.throttle import IThrottleStore
 from sip2acs.app.services import (
     FileLimitService,
     IServerReactor,
@@ -283,6 +285,24 @@ def buildAdapters(config: Config, reactor: IServerReactor) -> dict[str, IILS]:
     return adapters
 
 
+def sharedThrottleStore(adapters: Mapping[str, IILS]) -> IThrottleStore | None:
+    """
+    Where the listeners' cooling-off counts failed logins together with
+    other instances: the database of the first institution (in the order
+    of the configuration) on PostgreSQL, which every instance serving it
+    shares. L{None} when no institution is on PostgreSQL: each process
+    counts alone.
+    """
+    from sip2acs.ils.postgres import PostgresILS
+
+    for adapter in adapters.values():
+        if isinstance(adapter, PostgresILS):
+            store = adapter.loginFailures()
+            directlyProvides(store, IThrottleStore)
+            return IThrottleStore(store)
+    return None
+
+
 def makeService(options: usage.Options, reactor: IServerReactor | None = None) -> ServerService:
     """
     Build the sip2acs service tree (a L{ServerService}): the ILS adapters'
@@ -310,7 +330,7 @@ def makeService(options: usage.Options, reactor: IServerReactor | None = None) -
     for adapter in {id(a): a for a in adapters.values()}.values():
         if IService.providedBy(adapter):
             adapter.setServiceParent(top)
-    server = ACSServer(config, adapters, reactor)
+    server = ACSServer(config, adapters, reactor, throttleStore=sharedThrottleStore)
     top.acsServer = server
     top.reloader = ReloadService(reactor)
     top.reloader.setServiceParent(top)

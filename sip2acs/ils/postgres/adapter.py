@@ -37,6 +37,7 @@ from twisted.logger import Logger
 from sip2acs.ils.base import ILSBase
 from sip2acs.ils.interfaces import OPERATIONS, SESSION_OPERATIONS
 from sip2acs.ils.postgres.store import Location, PostgresStore, explained, migrate
+from sip2acs.ils.postgres.throttle import LoginFailures
 from sip2acs.ils.sql.circulation import Circulation
 from sip2acs.ils.sql.rules import SortBins
 from sip2acs.ils.sql.service import CirculationCalls
@@ -116,6 +117,7 @@ class PostgresILS(CirculationCalls, ILSBase, Service):
         self._pool: ConnectionPool | None = None
         self._local = threading.local()
         self._stores: list[PostgresStore] = []
+        self._loginFailures: LoginFailures | None = None
 
     @classmethod
     def fromConfig(cls, config: Mapping[str, Any], reactor: Any,
@@ -258,6 +260,16 @@ class PostgresILS(CirculationCalls, ILSBase, Service):
             L{DatabaseError} saying why.
         """
         return self._defer(self._callSync, _selectOne, ())
+
+    def loginFailures(self) -> LoginFailures:
+        """
+        The failed logins of every instance on this database (see
+        L{sip2acs.ils.postgres.throttle}), read and written on this
+        adapter's worker threads.
+        """
+        if self._loginFailures is None:
+            self._loginFailures = LoginFailures(self)
+        return self._loginFailures
 
     def counts(self) -> dict[str, int]:
         """
