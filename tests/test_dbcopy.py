@@ -17,7 +17,7 @@ from typing import Any
 from twisted.internet import reactor
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from sip2acs.ils.postgres import PostgresILS
+from sip2acs.ils.postgres import PostgresILS, migrations
 from sip2acs.ils.sql import copying
 from sip2acs.ils.sql.copying import TABLES, copyLibrary
 from sip2acs.ils.sqlite import SQLiteILS, openDatabase
@@ -387,8 +387,8 @@ class PostgresCommandTests(SynchronousTestCase):
         self.assertEqual((code, err), (0, ""))
         self.assertEqual(
             out,
-            "%s: schema version 1 (created); institution LIB1, default branch"
-            " CENTRAL, currency EUR.\n" % (url,),
+            "%s: schema version %d (created); institution LIB1, default branch"
+            " CENTRAL, currency EUR.\n" % (url, len(migrations())),
         )
         code, out, _ = runDB("init", "--database", url)
         self.assertIn("(up to date); institution LIB1, default branch CENTRAL", out)
