@@ -85,9 +85,11 @@ TABLES = (
 The tables of a library, each after those it refers to.
 """
 
-INTERNAL = frozenset({"sip2acs_schema", "reference_version"})
+INTERNAL = frozenset({"sip2acs_schema", "reference_version", "login_failures"})
 """
-Tables of the database's own housekeeping, never copied.
+Tables of the database's own housekeeping, never copied (the shared
+login cooling-off counts are short-lived, and belong to the instances
+using that database).
 """
 
 
