@@ -167,8 +167,19 @@ class SerialWorker:
         """
         if self._stopped is None:
             stops = [self.submit(_STOP) for _ in range(max(len(self._threads), 1))]
-            self._stopped = stops[0] if len(stops) == 1 else gatherResults(stops)
+            stopped = stops[0] if len(stops) == 1 else gatherResults(stops)
+            self._stopped = stopped.addCallback(self._joined)
         return self._stopped
+
+    def _joined(self, result: Any) -> Any:
+        """
+        Every thread has taken its stop call: wait for each to return (it
+        posted that answer as its last step, so this is at once), so that
+        a stopped worker has no thread alive.
+        """
+        for thread in self._threads:
+            thread.join()
+        return result
 
     def _work(self) -> None:
         calls = self._calls
