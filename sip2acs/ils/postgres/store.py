@@ -17,7 +17,8 @@ side of the store seam (L{sip2acs.ils.sql.store}).
     never a serialization failure). A transaction PostgreSQL aborts for a
     conflict with a concurrent one (serialization failure 40001, deadlock
     40P01, or a unique key another transaction took first, 23505) is run
-    again from the start, at most L{MAX_ATTEMPTS} times in all.
+    again from the start, after a growing random pause, for at most
+    L{RETRY_BUDGET} seconds.
   - The shared SQL's C{?} placeholders become C{%s} (L{translate}); a new
     row's id comes back through C{RETURNING id}; rows are read by column
     name or position (L{NamedRow}).
@@ -65,16 +66,29 @@ __all__ = [
     "RETRYABLE",
 ]
 
-MAX_ATTEMPTS = 10
+MAX_ATTEMPTS = 100
 """
-How many times one operation's transaction is tried before the operation
-fails (each retry after a short random pause that grows).
+How many times one operation's transaction is tried at most before the
+operation fails (each retry after a short random pause that grows).
+"""
+
+RETRY_BUDGET = 10.0
+"""
+Seconds one operation may spend retrying after conflicts before it fails:
+well inside the ACS's ILS timeout (30 s by default), so a kiosk under a
+burst of concurrent requests gets its answer late rather than "not
+available".
 """
 
 BACKOFF = 0.01
 """
-Seconds: the longest pause before the second attempt; it grows linearly
-with the attempt number.
+Seconds: the longest pause before the second attempt; it doubles with
+each attempt, up to L{MAX_BACKOFF}.
+"""
+
+MAX_BACKOFF = 0.25
+"""
+Seconds: the longest pause between two attempts.
 """
 
 RETRYABLE = (
@@ -457,23 +471,27 @@ class PostgresStore(Store):
     def atomically(self, body: Callable[[], _R], write: bool = True) -> _R:
         """
         Run C{body()} in one transaction; run it again from the start when
-        PostgreSQL aborts it for a concurrent one (L{RETRYABLE}), at most
-        L{MAX_ATTEMPTS} times in all.
+        PostgreSQL aborts it for a concurrent one (L{RETRYABLE}), after a
+        random pause that doubles each time (up to L{MAX_BACKOFF}: the
+        transactions that collided spread out), for at most
+        L{RETRY_BUDGET} seconds and L{MAX_ATTEMPTS} attempts in all.
 
         @raise DatabaseError: Every attempt conflicted.
         """
         attempt = 0
+        started = time.monotonic()
         while True:
             attempt += 1
             self.attempts += 1
             try:
                 return Store.atomically(self, body, write)
             except RETRYABLE as e:
-                if attempt >= MAX_ATTEMPTS:
+                spent = time.monotonic() - started
+                if attempt >= MAX_ATTEMPTS or spent >= RETRY_BUDGET:
                     raise DatabaseError(
                         "the PostgreSQL database %s kept aborting the operation"
-                        " for concurrent ones (%d attempts; last: %s)"
-                        % (self.location.url, attempt, e.sqlstate)
+                        " for concurrent ones (%d attempts in %.1f s; last: %s)"
+                        % (self.location.url, attempt, spent, e.sqlstate)
                     ) from e
                 self.retries += 1
-            time.sleep(random.uniform(0, BACKOFF * attempt))
+            time.sleep(random.uniform(0, min(MAX_BACKOFF, BACKOFF * 2 ** (attempt - 1))))
