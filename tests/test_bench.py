@@ -3,15 +3,19 @@ Tests for L{sip2acs.tools.bench}: the harness runs and reports what it measured.
 Nothing here depends on how fast anything is.
 """
 
+import io
 import json
 import os
+import subprocess
+import sys
 
 from twisted.python.reflect import namedAny
 from twisted.trial.unittest import SynchronousTestCase
 
 from sip2acs import tools
-from sip2acs.tools import bench, cli
+from sip2acs.tools import bench, cli, pgcluster
 from sip2acs.tools.bench import data, load, report, server
+from tests import postgres
 
 
 class PercentileTests(SynchronousTestCase):
@@ -79,7 +83,91 @@ class PackageTests(SynchronousTestCase):
         )
 
 
-class HarnessTests(SynchronousTestCase):
+class PlacementTests(SynchronousTestCase):
+    """
+    L{server.placement}: which core each instance is pinned to.
+    """
+
+    def test_one(self) -> None:
+        """
+        One instance is pinned to the server core.
+        """
+        self.assertEqual(server.placement(1, 0, 1, cores=2), ([0], "pinned to core 0"))
+
+    def test_enoughCores(self) -> None:
+        """
+        With enough cores each instance has one of its own, never the load
+        generator's.
+        """
+        cores, words = server.placement(3, 0, 1, cores=4)
+        self.assertEqual(cores, [0, 2, 3])
+        self.assertIn("own", words)
+
+    def test_tooFewCores(self) -> None:
+        """
+        On two cores, with the load generator on one, the instances share
+        the other, and the words say so.
+        """
+        cores, words = server.placement(2, 0, 1, cores=2)
+        self.assertEqual(cores, [0, 0])
+        self.assertEqual(words, "sharing core(s) 0: 2 cores, core 1 is the load generator's")
+
+    def test_notPinned(self) -> None:
+        """
+        A negative server core pins none.
+        """
+        self.assertEqual(server.placement(2, -1, 1), ([-1, -1], "not pinned"))
+
+
+class CPUTests(SynchronousTestCase):
+    """
+    L{pgcluster.treeCPU} and the figures built from it.
+    """
+
+    def test_treeCPU(self) -> None:
+        """
+        The CPU of a process tree counts the root, its live children by
+        role and the children it has reaped; a reaped child's time moves
+        to C{exited}.
+        """
+        before = pgcluster.treeCPU(os.getpid())
+        self.assertIn("root", before)
+        subprocess.run([sys.executable, "-c", "sum(range(3_000_000))"], check=True)
+        after = pgcluster.treeCPU(os.getpid())
+        self.assertGreater(after["exited"], before["exited"])
+        self.assertEqual(pgcluster.treeCPU(2**22 + 7), {})
+
+    def test_summarize(self) -> None:
+        """
+        CPU per request is given for sip2acs (all instances), PostgreSQL
+        (by role too) and both; cores busy for each; memory per instance.
+        """
+        stats = report.Stats()
+        stats.measuring = True
+        for _ in range(100):
+            stats.record("63", 0.001, True)
+        instance = {"pid": 1, "core": 0, "cpu_s": 0.005, "rss": 2**20, "peak_rss": 2**21}
+        figures = report.summarize(
+            stats, 2.0, 0.01, (2 * 2**20, 2 * 2**21), [instance, dict(instance, pid=2)],
+            {"backend": 0.002, "walwriter": 0.001}, 0.5)
+        self.assertAlmostEqual(figures["server_cpu_us_per_request"], 100)
+        self.assertAlmostEqual(figures["postgres_cpu_us_per_request"], 30)
+        self.assertAlmostEqual(figures["total_cpu_us_per_request"], 130)
+        self.assertAlmostEqual(figures["postgres_cpu_us_per_request_by_role"]["backend"], 20)
+        self.assertAlmostEqual(figures["cores_busy"]["load"], 0.25)
+        self.assertEqual([i["peak_rss_mb"] for i in figures["instances"]], [2.0, 2.0])
+        out = io.StringIO()
+        report.printReport("t", figures, out)
+        self.assertIn("PostgreSQL CPU 30.0 us/request (backend 20.0, walwriter 10.0);"
+                      " sip2acs + PostgreSQL 130.0 us/request", out.getvalue())
+        self.assertIn("instance 2 (pid 2, core 0): CPU 50.0 us/request", out.getvalue())
+
+
+class BenchRunner(SynchronousTestCase):
+    """
+    Runs a tiny bench and reads its JSON report.
+    """
+
     def runBench(self, *argv):
         path = os.path.abspath(self.mktemp())
         code = cli.main([
@@ -88,6 +176,9 @@ class HarnessTests(SynchronousTestCase):
         self.assertEqual(code, 0)
         with open(path) as f:
             return json.load(f)
+
+
+class HarnessTests(BenchRunner):
 
     def test_load(self) -> None:
         """
@@ -140,3 +231,79 @@ class HarnessTests(SynchronousTestCase):
         """
         code = cli.main(["bench", "--target", "192.0.2.7:6001", "--client-core", "-1"])
         self.assertEqual(code, 3)
+
+    def test_refusedOptions(self) -> None:
+        """
+        Options that do not go together are refused in one line, before
+        anything starts.
+        """
+        for argv, words in [
+            (["--postgres", "--database", "x.sqlite3"], "--postgres starts a database"),
+            (["--instances", "0"], "--instances must be 1 or more"),
+            (["--idle", "5", "--instances", "2"], "--idle measures one server"),
+            (["--password-file", "pw"], "--password-file is for a --database postgresql://"),
+            (["--postgres", "--postgres-setting", "fsync"], "NAME=VALUE"),
+            (["--target", "127.0.0.1:1", "--instances", "2"], "--target measures one"),
+        ]:
+            out = io.StringIO()
+            self.patch(sys, "stdout", out)
+            self.assertEqual(cli.main(["bench", "--client-core", "-1", *argv]), 3, argv)
+            self.assertIn(words, out.getvalue())
+            self.assertEqual(out.getvalue().count("\n"), 1)
+
+
+class PostgresHarnessTests(BenchRunner):
+    """
+    C{--postgres}: the bench starts its own throwaway cluster, loads the
+    data set into it with the db commands and measures one or two
+    instances on it. Skipped without PostgreSQL, failing in CI like the
+    other PostgreSQL tests.
+    """
+
+    def setUp(self) -> None:
+        reason = postgres.unavailable()
+        if reason is not None:
+            raise postgres.skipOrFail(reason)
+
+    def runPostgres(self, instances: int) -> dict:
+        result = self.runBench(
+            "--postgres", "--instances", str(instances), "--kiosks", "4", "--duration", "1",
+            "--postgres-setting", "fsync=off")
+        load = result["load"]
+        self.assertEqual(set(result["import_seconds"]), {"init", "rules", "patrons", "items"})
+        self.assertGreater(load["requests"], 0)
+        # Refusals are possible: on so small a data set, concurrent
+        # checkouts can conflict (SERIALIZABLE) past the retries.
+        self.assertEqual(load["errors"], 0)
+        self.assertIsInstance(load["refusals"], int)
+        self.assertEqual(set(load["by_type"]), {"63", "17", "11", "09"})
+        self.assertGreater(load["server_cpu_us_per_request"], 0)
+        self.assertGreater(load["postgres_cpu_us_per_request"], 0)
+        self.assertEqual(set(load["postgres_transactions"]), {"committed", "rolled_back"})
+        self.assertGreater(load["postgres_cpu_us_per_request_by_role"]["backend"], 0)
+        self.assertAlmostEqual(
+            load["total_cpu_us_per_request"],
+            load["server_cpu_us_per_request"] + load["postgres_cpu_us_per_request"])
+        self.assertEqual(len(load["instances"]), instances)
+        for instance in load["instances"]:
+            self.assertGreater(instance["peak_rss_mb"], 0)
+            self.assertGreater(instance["cpu_us_per_request"], 0)
+        return result
+
+    def test_oneInstance(self) -> None:
+        """
+        One instance on the bench's own PostgreSQL: figures for sip2acs and
+        PostgreSQL.
+        """
+        self.runPostgres(1)
+
+    def test_twoInstances(self) -> None:
+        """
+        Two instances on one PostgreSQL database, the kiosks round-robin
+        over them: both serve (each used CPU), and the CPU per request
+        adds theirs up.
+        """
+        load = self.runPostgres(2)["load"]
+        self.assertAlmostEqual(
+            load["server_cpu_us_per_request"],
+            sum(i["cpu_us_per_request"] for i in load["instances"]))

@@ -33,6 +33,7 @@ __all__ = [
     "programs",
     "missing",
     "freePort",
+    "children",
     "treeCPU",
 ]
 
@@ -126,6 +127,19 @@ def _role(pid: int) -> str:
     return name.split(" ")[0] if name else "other"
 
 
+def children(root: int) -> list[int]:
+    """
+    The process ids of the live children of process C{root}.
+    """
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            child = _stat(int(entry))
+            if child is not None and child[0] == root:
+                found.append(int(entry))
+    return found
+
+
 def treeCPU(root: int) -> dict[str, float]:
     """
     CPU seconds (user + system) used by process C{root} and its children,
@@ -142,13 +156,11 @@ def treeCPU(root: int) -> dict[str, float]:
     _, fields = found
     cpu = {"root": (int(fields[11]) + int(fields[12])) / ticks,
            "exited": (int(fields[13]) + int(fields[14])) / ticks}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
+    for pid in children(root):
+        child = _stat(pid)
+        if child is None:
             continue
-        child = _stat(int(entry))
-        if child is None or child[0] != root:
-            continue
-        role = _role(int(entry))
+        role = _role(pid)
         used = (int(child[1][11]) + int(child[1][12])) / ticks
         cpu[role] = cpu.get(role, 0.0) + used
     return cpu

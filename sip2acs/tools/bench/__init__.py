@@ -42,16 +42,19 @@ import shutil
 import sys
 import tempfile
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 from sip2acs.client import clientTLS
-from sip2acs.tools import Subparsers
+from sip2acs.ils.sql.store import DatabaseError, isPostgresURL
+from sip2acs.tools import Subparsers, pgcluster
 from sip2acs.tools.bench.data import (
     INSTITUTION,
     LOGIN,
     PASSWORD,
     benchLibrary,
     generateData,
+    holdsPatrons,
+    transactionCounts,
 )
 from sip2acs.tools.bench.load import (
     ANSWER_TIMEOUT,
@@ -64,14 +67,24 @@ from sip2acs.tools.bench.load import (
     runIdle,
     runLoad,
 )
-from sip2acs.tools.bench.report import Stats, machine, percentile, printReport, summarize
+from sip2acs.tools.bench.report import (
+    Stats,
+    loadAverage,
+    machine,
+    percentile,
+    printReport,
+    summarize,
+)
 from sip2acs.tools.bench.server import (
     CONFIG,
     Server,
     makeCertificate,
+    pinTree,
+    placement,
     processCPU,
     processMemory,
 )
+from sip2acs.tools.pgcluster import Cluster
 
 __all__ = [
     "register",
@@ -108,11 +121,50 @@ def _loopback(host: str) -> bool:
         return False
 
 
+def _startPostgres(args: argparse.Namespace, out: IO[str]) -> Cluster | None:
+    """
+    Start the throwaway cluster of C{--postgres}, or say why it cannot.
+    """
+    found = pgcluster.programs()
+    reason = pgcluster.missing(found)
+    if reason is not None or found is None:
+        out.write("bench: --postgres: %s\n" % (reason,))
+        return None
+    settings = dict(setting.partition("=")[::2] for setting in args.postgres_setting)
+    cluster = Cluster(*found, settings=settings, prefix="sip2acs-bench-postgres-")
+    try:
+        cluster.start()
+    except (RuntimeError, OSError) as e:
+        cluster.stop()
+        out.write("bench: --postgres: the PostgreSQL cluster did not start: %s\n" % (e,))
+        return None
+    out.write("started PostgreSQL on 127.0.0.1:%d (%s)\n" % (
+        cluster.port, ", ".join(["%s=%s" % i for i in sorted(settings.items())])
+        or "its default settings"))
+    return cluster
+
+
+def _postgresCPU(pid: int | None) -> dict[str, float] | None:
+    return pgcluster.treeCPU(pid) if pid else None
+
+
+def _difference(after: dict[str, float] | None,
+                before: dict[str, float] | None) -> dict[str, float] | None:
+    if after is None or before is None:
+        return None
+    return {role: after.get(role, 0.0) - before.get(role, 0.0)
+            for role in sorted(set(after) | set(before))}
+
+
 def run(args: argparse.Namespace) -> int:
     """
     The C{sip2acs bench} command.
     """
     out = sys.stdout
+    refused = _refused(args)
+    if refused:
+        out.write("bench: %s\n" % (refused,))
+        return 3
     if args.client_core >= 0 and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.client_core})
     raiseFileLimit(args.idle + 1024 if args.idle else 4096)
@@ -120,66 +172,161 @@ def run(args: argparse.Namespace) -> int:
         "machine": machine(),
         "date": datetime.now().isoformat(timespec="seconds"),
         "command": " ".join(sys.argv),
+        "load_average_before": loadAverage(),
     }
     workdir = args.workdir or tempfile.mkdtemp(prefix="sip2acs-bench-")
     os.makedirs(workdir, exist_ok=True)
-    server = None
+    servers: list[Server] = []
+    cluster: Cluster | None = None
+    postgresPid: int | None = args.postgres_pid
+    database = args.database
     try:
         if args.target:
             host, _, port = args.target.rpartition(":")
             if not _loopback(host):
                 out.write("bench: only loopback targets (127.0.0.0/8, ::1) are allowed\n")
                 return 3
-            ports, pid = [int(port)], args.server_pid
+            ports, pids, cores = [int(port)], [args.server_pid], [-1]
         else:
             host = "127.0.0.1"
-            database = args.database
-            if database is None and args.ils == "sqlite":
-                out.write("generating %d patrons and %d items with sip2acs db import...\n"
-                          % (args.patrons, args.items))
-                database, timings = generateData(workdir, args.patrons, args.items, args.pins)
+            if args.postgres:
+                cluster = _startPostgres(args, out)
+                if cluster is None:
+                    return 3
+                postgresPid = cluster.pid()
+                if args.postgres_core >= 0:
+                    pinTree(postgresPid, args.postgres_core)
+                database = cluster.url(cluster.createDatabase(prefix="bench"))
+            postgres = isPostgresURL(database)
+            if args.ils == "sqlite" and (
+                database is None or postgres and not holdsPatrons(database, args.password_file)
+            ):
+                out.write("generating %d patrons and %d items with sip2acs db import%s...\n"
+                          % (args.patrons, args.items, " into PostgreSQL" if postgres else ""))
+                database, timings = generateData(
+                    workdir, args.patrons, args.items, args.pins, out, database,
+                    args.password_file)
                 report["import_seconds"] = timings
                 out.write("import: " + ", ".join(
                     "%s %.2f s" % (k, v) for k, v in timings.items()) + "\n")
             tls = makeCertificate(workdir) if args.tls else None
             memory = (args.patrons, args.items) if args.ils == "memory" else None
-            server = Server(workdir, database, args.server_core, tls, args.server_logger,
-                            memory)
-            ports, pid = server.ports, server.pid
-        kioskTLS = None
-        port = ports[0]
-        if args.tls:
-            kioskTLS = clientTLS(host, insecure=True)
-            port = ports[-1]
+            cores, placed = placement(args.instances, args.server_core, args.client_core)
+            report["placement"] = placed
+            out.write("%d sip2acs instance(s), %s\n" % (args.instances, placed))
+            for number, core in enumerate(cores, 1):
+                servers.append(Server(
+                    os.path.join(workdir, "instance-%d" % (number,)) if args.instances > 1
+                    else workdir, database, core, tls, args.server_logger, memory,
+                    args.password_file if postgres else None,
+                    args.pool_size if postgres else None))
+            ports = [server.ports[-1 if args.tls else 0] for server in servers]
+            pids = [server.pid for server in servers]
+        kioskTLS = clientTLS(host, insecure=True) if args.tls else None
         if args.idle:
-            report["idle"] = react(idleRun, host, port, args.idle, pid, kioskTLS, out)
+            report["idle"] = react(idleRun, host, ports[0], args.idle, pids[0], kioskTLS, out)
         else:
-            marks: dict[str, Any] = {}
-
-            def onStart() -> None:
-                marks["cpu"] = processCPU(pid) if pid else None
-
-            stats, measured = react(
-                runLoad, host, port, args.kiosks, args.duration, args.warmup,
-                args.patrons, args.items, args.pins, kioskTLS, onStart)
-            cpu = processCPU(pid) - marks["cpu"] if pid else None
-            memory = processMemory(pid) if pid else None
-            figures = summarize(stats, measured, cpu, memory)
-            title = "%d kiosk(s), %s, %s, %s logging, %s" % (
-                args.kiosks, "TLS" if args.tls else "plain TCP",
-                "PINs" if args.pins else "no PINs", args.server_logger,
-                "SQLite" if args.ils == "sqlite" else "in-memory adapter (no SQLite)")
-            printReport(title, figures, out)
-            report["load"] = figures
+            report["load"] = _load(args, host, ports, pids, cores, postgresPid, kioskTLS, out,
+                                   database if isPostgresURL(database) else None)
+        report["load_average_after"] = loadAverage()
+        out.write("load average %s before, %s after\n" % (
+            report["load_average_before"], report["load_average_after"]))
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(report, f, indent=2)
+    except DatabaseError as e:
+        out.write("bench: %s\n" % (e,))
+        return 3
     finally:
-        if server is not None:
+        for server in servers:
             server.stop()
+        if cluster is not None:
+            cluster.stop()
         if not args.workdir and not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     return 0
+
+
+def _refused(args: argparse.Namespace) -> str | None:
+    """
+    Why the options do not go together, or L{None}.
+    """
+    if args.instances < 1:
+        return "--instances must be 1 or more"
+    if args.target and (args.postgres or args.database or args.instances > 1):
+        return "--target measures one running server: leave out --postgres, --database" \
+            " and --instances"
+    if args.postgres and args.database:
+        return "--postgres starts a database of its own: leave out --database"
+    if args.postgres and args.ils == "memory":
+        return "--ils memory uses no database: leave out --postgres"
+    if args.idle and args.instances > 1:
+        return "--idle measures one server: leave out --instances"
+    postgres = args.postgres or isPostgresURL(args.database)
+    if args.password_file and not (postgres and not args.postgres):
+        return "--password-file is for a --database postgresql:// URL"
+    if args.postgres_setting and not args.postgres:
+        return "--postgres-setting is for --postgres"
+    for setting in args.postgres_setting:
+        if not setting.partition("=")[0] or "=" not in setting:
+            return "--postgres-setting takes NAME=VALUE, not %r" % (setting,)
+    return None
+
+
+def _load(args: argparse.Namespace, host: str, ports: list[int], pids: list[int | None],
+          cores: list[int], postgresPid: int | None, kioskTLS: Any,
+          out: IO[str], database: str | None) -> dict[str, Any]:
+    """
+    The load run: kiosks round-robin over C{ports}, the CPU of the servers
+    (C{pids}), of PostgreSQL (C{postgresPid}) and of the load generator
+    measured over the window, and the report.
+
+    @param database: A PostgreSQL URL, to count its transactions.
+    """
+    known = [pid for pid in pids if pid]
+    marks: dict[str, Any] = {}
+    passwordFile = args.password_file
+
+    def onStart() -> None:
+        marks["cpu"] = {pid: processCPU(pid) for pid in known}
+        marks["postgres"] = _postgresCPU(postgresPid)
+        marks["client"] = processCPU(os.getpid())
+        if database is not None:
+            marks["transactions"] = transactionCounts(database, passwordFile)
+
+    stats, measured = react(
+        runLoad, host, ports, args.kiosks, args.duration, args.warmup,
+        args.patrons, args.items, args.pins, kioskTLS, onStart)
+    clientCPU = processCPU(os.getpid()) - marks["client"]
+    postgresCPU = _difference(_postgresCPU(postgresPid), marks["postgres"])
+    transactions = None
+    if database is not None:
+        committed, rolledBack = transactionCounts(database, passwordFile)
+        transactions = (committed - marks["transactions"][0],
+                        rolledBack - marks["transactions"][1])
+    instances = []
+    for pid, core in zip(pids, cores, strict=True):
+        if pid:
+            rss, peak = processMemory(pid)
+            instances.append({"pid": pid, "core": core, "rss": rss, "peak_rss": peak,
+                              "cpu_s": processCPU(pid) - marks["cpu"][pid]})
+    cpu = sum(i["cpu_s"] for i in instances) if instances else None
+    memory = (sum(i["rss"] for i in instances),
+              sum(i["peak_rss"] for i in instances)) if instances else None
+    figures = summarize(stats, measured, cpu, memory, instances, postgresCPU, clientCPU,
+                        transactions)
+    if args.ils == "memory":
+        system = "in-memory adapter (no SQLite)"
+    elif args.postgres or isPostgresURL(args.database):
+        system = "PostgreSQL"
+    else:
+        system = "SQLite"
+    title = "%d kiosk(s), %s, %s, %s logging, %s%s" % (
+        args.kiosks, "TLS" if args.tls else "plain TCP",
+        "PINs" if args.pins else "no PINs", args.server_logger, system,
+        ", %d instances (kiosks round-robin)" % (len(ports),) if len(ports) > 1 else "")
+    printReport(title, figures, out)
+    return figures
 
 
 def register(subparsers: Subparsers) -> None:
@@ -201,7 +348,32 @@ def register(subparsers: Subparsers) -> None:
     parser.add_argument("--tls", action="store_true", help="talk TLS to a TLS listener")
     parser.add_argument("--idle", type=int, default=0, metavar="N",
                         help="instead of a load, open N idle logged-in connections")
-    parser.add_argument("--database", help="use this bench database instead of generating one")
+    parser.add_argument("--database", metavar="PATH-OR-URL",
+                        help="use this bench database instead of generating one; a "
+                        "postgresql://user@host:port/dbname URL is loaded with the data set "
+                        "first if it holds no patrons yet")
+    parser.add_argument("--password-file", metavar="FILE",
+                        help="with a --database postgresql:// URL: the file holding its password "
+                        "(else PGPASSWORD, ~/.pgpass or a service file)")
+    parser.add_argument("--postgres", action="store_true",
+                        help="start a throwaway PostgreSQL cluster (initdb, pg_ctl; as the "
+                        "postgres user when root) on loopback, load the data set into it, and "
+                        "stop it at the end")
+    parser.add_argument("--postgres-setting", action="append", default=[],
+                        metavar="NAME=VALUE",
+                        help="with --postgres: a server setting (repeatable), e.g. "
+                        "synchronous_commit=off")
+    parser.add_argument("--postgres-core", type=int, default=-1,
+                        help="with --postgres: pin PostgreSQL to this core (default -1: "
+                        "no pinning)")
+    parser.add_argument("--postgres-pid", type=int,
+                        help="with --database postgresql:// on this machine: the postmaster's "
+                        "pid, for PostgreSQL's CPU")
+    parser.add_argument("--instances", type=int, default=1, metavar="N",
+                        help="start N sip2acs instances on the same database, each on a core "
+                        "of its own when there are enough; kiosks round-robin over them")
+    parser.add_argument("--pool-size", type=int,
+                        help="PostgreSQL: each instance's pool-size (default: the server's)")
     parser.add_argument("--ils", choices=("sqlite", "memory"), default="sqlite",
                         help="the started server's circulation system: the SQLite one "
                         "(default), or the in-memory adapter (sip2acs.ils.memory), to measure the "
@@ -210,7 +382,7 @@ def register(subparsers: Subparsers) -> None:
                         help="a running sip2acs on loopback (default: start one)")
     parser.add_argument("--server-pid", type=int, help="with --target: its pid, for CPU and memory")
     parser.add_argument("--server-core", type=int, default=0,
-                        help="core for the server (default 0; -1: no pinning)")
+                        help="core for the (first) server (default 0; -1: no pinning)")
     parser.add_argument("--client-core", type=int, default=1,
                         help="core for the load generator (default 1; -1: no pinning)")
     parser.add_argument("--server-logger", choices=("default", "fast"), default="default",

@@ -1,7 +1,9 @@
 # -*- test-case-name: tests.test_bench -*-
 """
-The bench's data set: its institution and SC account, the SQLite database
-generated through the project's own import path (L{generateData}), and the
+The bench's data set: its institution and SC account, the SQLite or
+PostgreSQL database loaded through the project's own import path
+(L{generateData}; L{holdsPatrons} says whether a PostgreSQL database has
+it already), and the
 same patrons and items in the in-memory adapter (L{benchLibrary}, for
 C{--ils memory}).
 
@@ -15,7 +17,11 @@ import time
 from collections.abc import Iterable
 from typing import IO, Any
 
+import psycopg
+
 from sip2acs.ils.memory import MemoryILS, MemoryItem, MemoryPatron
+from sip2acs.ils.postgres.store import Location, explained
+from sip2acs.ils.sql.store import DatabaseError
 from sip2acs.tools import dbcli
 
 __all__ = [
@@ -23,6 +29,8 @@ __all__ = [
     "LOGIN",
     "PASSWORD",
     "generateData",
+    "holdsPatrons",
+    "transactionCounts",
     "benchLibrary",
     "patronId",
     "itemId",
@@ -53,14 +61,26 @@ def _write(path: str, lines: Iterable[str]) -> None:
 
 
 def generateData(
-    workdir: str, patrons: int, items: int, pins: bool = False, out: IO[str] = sys.stdout
+    workdir: str, patrons: int, items: int, pins: bool = False, out: IO[str] = sys.stdout,
+    database: str | None = None, passwordFile: str | None = None,
 ) -> tuple[str, dict[str, float]]:
     """
-    Create a benchmark database with the project's own import path.
+    Create a benchmark database with the project's own import path
+    (C{sip2acs db init} and C{import}).
 
-    @return: C{(database path, {step: seconds})}.
+    @param workdir: Where the CSV files (and a new SQLite database) go.
+    @param database: The database to load: a PostgreSQL URL (of an empty
+        database), or a SQLite path; by default C{bench.sqlite3} in
+        C{workdir}.
+    @param passwordFile: For a PostgreSQL URL: the C{--password-file} of
+        the db commands.
+    @return: C{(database, {step: seconds})}.
     """
-    database = os.path.join(workdir, "bench.sqlite3")
+    if database is None:
+        database = os.path.join(workdir, "bench.sqlite3")
+    where = ["--database", database]
+    if passwordFile is not None:
+        where += ["--password-file", passwordFile]
     rules = os.path.join(workdir, "rules.csv")
     patronsCSV = os.path.join(workdir, "patrons.csv")
     itemsCSV = os.path.join(workdir, "items.csv")
@@ -73,17 +93,52 @@ def generateData(
         "%s,Bench Title %d,BEN %07d\n" % (itemId(n), n, n) for n in range(items)])
     timings = {}
     for step, argv in [
-        ("init", ["init", "--database", database, "--institution",
-                  INSTITUTION, "--branch", "MAIN"]),
-        ("rules", ["import", "rules", rules, "--replace", "--database", database]),
-        ("patrons", ["import", "patrons", patronsCSV, "--database", database]),
-        ("items", ["import", "items", itemsCSV, "--database", database]),
+        ("init", ["init", *where, "--institution", INSTITUTION, "--branch", "MAIN"]),
+        ("rules", ["import", "rules", rules, "--replace", *where]),
+        ("patrons", ["import", "patrons", patronsCSV, *where]),
+        ("items", ["import", "items", itemsCSV, *where]),
     ]:
         started = time.perf_counter()
         if dbcli.main(argv) != 0:
             raise SystemExit("bench: generating the data set failed at %s" % (step,))
         timings[step] = time.perf_counter() - started
     return database, timings
+
+
+def holdsPatrons(database: str, passwordFile: str | None = None) -> bool:
+    """
+    Whether the PostgreSQL database C{database} holds patrons already (a
+    data set loaded by an earlier run), rather than nothing.
+
+    @raise DatabaseError: It cannot be reached; the message says why.
+    """
+    location = Location.fromURL(database, passwordFile)
+    try:
+        with location.connect(dbcli.TIMEOUT) as connection:
+            row = connection.execute("SELECT to_regclass('patrons') IS NOT NULL").fetchone()
+            if row is None or not row[0]:
+                return False
+            row = connection.execute("SELECT EXISTS (SELECT 1 FROM patrons)").fetchone()
+            return bool(row and row[0])
+    except psycopg.Error as e:
+        raise (explained(e, location) or DatabaseError(str(e).strip())) from e
+
+
+def transactionCounts(database: str, passwordFile: str | None = None) -> tuple[int, int]:
+    """
+    The transactions PostgreSQL has committed and rolled back in the
+    database C{database} (C{pg_stat_database}; its figures lag up to a
+    second). The embedded system rolls back only a transaction that
+    failed, mostly one aborted for a concurrent one and retried.
+
+    @return: C{(committed, rolled back)}.
+    """
+    location = Location.fromURL(database, passwordFile)
+    with location.connect(dbcli.TIMEOUT) as connection:
+        row = connection.execute(
+            "SELECT xact_commit, xact_rollback FROM pg_stat_database"
+            " WHERE datname = current_database()").fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
 def benchLibrary(options: dict[str, Any], reactor: Any) -> MemoryILS:

@@ -137,13 +137,15 @@ def _connectAll(reactor: Any, fleet: list[Kiosk], batch: int) -> Any:
 
 
 @inlineCallbacks
-def runLoad(reactor: Any, host: str, port: int, kiosks: int, duration: float, warmup: float,
-            patrons: int, items: int, pins: bool, tls: Any = None,
+def runLoad(reactor: Any, host: str, port: int | Sequence[int], kiosks: int, duration: float,
+            warmup: float, patrons: int, items: int, pins: bool, tls: Any = None,
             onStart: Callable[[], None] | None = None) -> Any:
     """
     Run C{kiosks} kiosks for C{warmup + duration} seconds.
 
     @param reactor: What the kiosks' connections and timers run on.
+    @param port: The server's port, or the ports of several servers: kiosk
+        C{n} connects to C{port[n % len(port)]} (round-robin).
     @param onStart: Called when the measured window opens.
     @return: A Deferred firing with C{(stats, measured seconds)}.
     """
@@ -151,8 +153,9 @@ def runLoad(reactor: Any, host: str, port: int, kiosks: int, duration: float, wa
     share = max(1, items // kiosks)
     itemIds = [itemId(n) for n in range(items)]
     patronIds = [patronId(n) for n in range(patrons)]
+    ports = [port] if isinstance(port, int) else list(port)
     fleet = [
-        Kiosk(n, host, port, itemIds[n * share:(n + 1) * share] or itemIds[:1],
+        Kiosk(n, host, ports[n % len(ports)], itemIds[n * share:(n + 1) * share] or itemIds[:1],
               patronIds, stats, pins, tls)
         for n in range(kiosks)
     ]

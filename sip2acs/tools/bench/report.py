@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import IO, Any, cast
 
-__all__ = ["Stats", "percentile", "summarize", "printReport", "machine"]
+__all__ = ["Stats", "percentile", "summarize", "printReport", "machine", "loadAverage"]
 
 
 class Stats:
@@ -59,12 +59,34 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 
 
 def summarize(
-    stats: Stats, measured: float, cpuSeconds: float | None, memory: tuple[int, int] | None
+    stats: Stats, measured: float, cpuSeconds: float | None, memory: tuple[int, int] | None,
+    instances: Sequence[dict[str, Any]] = (), postgresCPU: dict[str, float] | None = None,
+    clientCPU: float | None = None, transactions: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """
     The figures of one load run, as a dict.
+
+    @param cpuSeconds: The CPU the sip2acs servers used in the measured
+        window, all instances together.
+    @param memory: C{(resident, peak resident)} bytes, all instances
+        together.
+    @param instances: Per instance: C{pid}, C{core}, C{cpu_s}, C{rss},
+        C{peak_rss} (bytes).
+    @param postgresCPU: The CPU seconds PostgreSQL's processes used in the
+        window, by role (L{sip2acs.tools.pgcluster.treeCPU}).
+    @param clientCPU: The CPU seconds of the load generator.
+    @param transactions: PostgreSQL's transactions in the window:
+        C{(committed, rolled back)}.
     """
     total = stats.completed
+
+    def perRequest(seconds: float | None) -> float | None:
+        return seconds / total * 1e6 if total and seconds is not None else None
+
+    def busy(seconds: float | None) -> float | None:
+        return seconds / measured if measured and seconds is not None else None
+
+    postgres = sum(postgresCPU.values()) if postgresCPU is not None else None
     perType = {}
     for kind in ("63", "17", "11", "09"):
         values = sorted(stats.latencies.get(kind, []))
@@ -89,11 +111,31 @@ def summarize(
         "max_ms": every[-1] * 1000 if every else float("nan"),
         "errors": stats.errors,
         "refusals": sum(stats.refusals.values()),
-        "server_cpu_us_per_request": (
-            cpuSeconds / total * 1e6 if total and cpuSeconds is not None else None
-        ),
+        "server_cpu_us_per_request": perRequest(cpuSeconds),
+        "postgres_cpu_us_per_request": perRequest(postgres),
+        "total_cpu_us_per_request": perRequest(
+            cpuSeconds + (postgres or 0.0) if cpuSeconds is not None else None),
+        "postgres_cpu_us_per_request_by_role": {
+            role: perRequest(seconds) for role, seconds in sorted(postgresCPU.items())
+        } if postgresCPU is not None else None,
+        "cores_busy": {
+            name: busy(seconds) for name, seconds in (
+                ("sip2acs", cpuSeconds), ("postgres", postgres), ("load", clientCPU))
+            if seconds is not None
+        },
+        "postgres_transactions": {
+            "committed": transactions[0], "rolled_back": transactions[1],
+        } if transactions is not None else None,
         "server_rss_mb": memory[0] / 2**20 if memory else None,
         "server_peak_rss_mb": memory[1] / 2**20 if memory else None,
+        "instances": [{
+            "pid": instance["pid"],
+            "core": instance["core"],
+            "cpu_us_per_request": perRequest(instance["cpu_s"]),
+            "cores_busy": busy(instance["cpu_s"]),
+            "rss_mb": instance["rss"] / 2**20,
+            "peak_rss_mb": instance["peak_rss"] / 2**20,
+        } for instance in instances],
         "by_type": perType,
     }
 
@@ -112,6 +154,26 @@ def printReport(title: str, figures: dict[str, Any], out: IO[str] = sys.stdout) 
         w("server CPU %.1f us/request; server memory %.1f MB resident, %.1f MB peak\n" % (
             figures["server_cpu_us_per_request"], figures["server_rss_mb"],
             figures["server_peak_rss_mb"]))
+    if figures.get("postgres_cpu_us_per_request") is not None:
+        w("PostgreSQL CPU %.1f us/request (%s); sip2acs + PostgreSQL %.1f us/request\n" % (
+            figures["postgres_cpu_us_per_request"], ", ".join(
+                "%s %.1f" % (role, us) for role, us in
+                figures["postgres_cpu_us_per_request_by_role"].items() if us),
+            figures["total_cpu_us_per_request"]))
+    if figures.get("postgres_transactions") is not None:
+        w("PostgreSQL transactions (pg_stat_database, lagging up to 1 s): %(committed)d"
+          " committed, %(rolled_back)d rolled back (aborted for a concurrent one, then"
+          " retried or refused)\n" % figures["postgres_transactions"])
+    if figures.get("cores_busy"):
+        w("cores busy: %s\n" % (", ".join(
+            "%s %.2f" % item for item in figures["cores_busy"].items()),))
+    instances = figures.get("instances", [])
+    for number, instance in enumerate(instances if len(instances) > 1 else [], 1):
+        w("instance %d (pid %d, core %s): CPU %.1f us/request, %.2f cores busy, %.1f MB"
+          " resident, %.1f MB peak\n" % (
+              number, instance["pid"], instance["core"] if instance["core"] >= 0 else "any",
+              instance["cpu_us_per_request"] or 0, instance["cores_busy"] or 0,
+              instance["rss_mb"], instance["peak_rss_mb"]))
     w("errors %d, refusals %d\n" % (figures["errors"], figures["refusals"]))
     w("%-4s %8s %9s %9s %9s %9s %8s\n" % ("type", "count", "p50 ms", "p90 ms", "p99 ms",
                                          "max ms", "refused"))
@@ -119,6 +181,18 @@ def printReport(title: str, figures: dict[str, Any], out: IO[str] = sys.stdout) 
         w("%-4s %8d %9.2f %9.2f %9.2f %9.2f %8d\n" % (
             kind, row["count"], row["p50_ms"], row["p90_ms"], row["p99_ms"],
             row["max_ms"], row["refusals"]))
+
+
+def loadAverage() -> str:
+    """
+    The machine's load averages over 1, 5 and 15 minutes (C{/proc/loadavg}),
+    or an empty string where there is none.
+    """
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return ""
 
 
 def machine() -> str:

@@ -1,12 +1,14 @@
 # -*- test-case-name: tests.test_bench -*-
 """
-The server under measurement: a C{twistd sip2acs} child process configured
-for the bench's data set and pinned to one core (L{Server}), a throw-away
+The servers under measurement: C{twistd sip2acs} child processes
+configured for the bench's data set, each pinned to a core (L{Server},
+L{placement}), a throw-away
 certificate for TLS runs (L{makeCertificate}), and what /proc says of a
 process's CPU time and memory (L{processCPU}, L{processMemory}).
 """
 
 import ipaddress
+import json
 import os
 import socket
 import subprocess
@@ -18,6 +20,7 @@ from datetime import datetime
 import sip2acs
 from sip2acs.passwords import hashPassword
 from sip2acs.tools.bench.data import INSTITUTION, LOGIN, PASSWORD
+from sip2acs.tools.pgcluster import children
 
 __all__ = [
     "CONFIG",
@@ -27,6 +30,8 @@ __all__ = [
     "makeCertificate",
     "processCPU",
     "processMemory",
+    "placement",
+    "pinTree",
 ]
 
 CONFIG = """\
@@ -100,20 +105,29 @@ class Server:
         tls: tuple[str, str] | None = None,
         logger: str = "default",
         memory: tuple[int, int] | None = None,
+        passwordFile: str | None = None,
+        poolSize: int | None = None,
     ) -> None:
         """
         Write the configuration and start the server; return once it
         listens.
 
-        @param database: The SQLite data set, used unless C{memory} is given.
+        @param workdir: Its folder (configuration, logs), created if missing.
+        @param database: The data set (a SQLite path or a PostgreSQL URL),
+            used unless C{memory} is given.
         @param core: The core to pin it to; negative: no pinning.
         @param tls: C{(certificate path, key path)} for a TLS listener.
         @param logger: C{"default"} (twistd's text log) or C{"fast"}
             (L{sip2acs.ops.observers.logfile}).
         @param memory: C{(patrons, items)} for the in-memory adapter
             (L{sip2acs.tools.bench.data.benchLibrary}).
+        @param passwordFile: PostgreSQL: the institution's
+            C{database-password-file}.
+        @param poolSize: PostgreSQL: the institution's C{pool-size}.
         """
+        os.makedirs(workdir, exist_ok=True)
         self.workdir = workdir
+        self.core = core
         self.log = os.path.join(workdir, "twistd.log")
         config = os.path.join(workdir, "sip2acs.toml")
         self.ports = [freePort()]
@@ -125,11 +139,19 @@ class Server:
                 'transport = "tls"\ncertificate = "%s"\nprivate-key = "%s"\n'
                 "login-timeout = 600\nidle-timeout = 0\n" % (self.ports[1], *tls)
             )
+        if memory is None:
+            adapter = "database = %s" % (json.dumps(database),)
+            if passwordFile is not None:
+                adapter += "\ndatabase-password-file = %s" % (
+                    json.dumps(os.path.abspath(passwordFile)),)
+            if poolSize is not None:
+                adapter += "\npool-size = %d" % (poolSize,)
+        else:
+            adapter = ('adapter = "sip2acs.tools.bench.benchLibrary"\npatrons = %d\nitems = %d'
+                       % memory)
         with open(config, "w") as f:
             f.write(CONFIG.format(
-                adapter='database = "%s"' % (database,) if memory is None else (
-                    'adapter = "sip2acs.tools.bench.benchLibrary"\npatrons = %d\nitems = %d'
-                    % memory),
+                adapter=adapter,
                 login=LOGIN, institution=INSTITUTION, port=self.ports[0],
                 hash=hashPassword(PASSWORD, cost=10), tls=tlsListener))
         logging = ["--logfile=" + self.log]
@@ -206,6 +228,47 @@ def processCPU(pid: int) -> float:
         fields = f.read().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def placement(instances: int, serverCore: int, clientCore: int,
+              cores: int | None = None) -> tuple[list[int], str]:
+    """
+    The core each of C{instances} servers is pinned to: each on a core of
+    its own, starting at C{serverCore} and leaving out the load
+    generator's C{clientCore}, when there are enough cores; else they
+    take the cores left round-robin, sharing them.
+
+    @param serverCore: The first server's core; negative: no pinning.
+    @param cores: How many cores the machine has (default: all of them).
+    @return: C{(cores, what that means in words)}.
+    """
+    if serverCore < 0:
+        return [-1] * instances, "not pinned"
+    count = cores if cores is not None else (os.cpu_count() or 1)
+    left = [c for c in range(count) if c != clientCore]
+    left = [c for c in left if c >= serverCore] + [c for c in left if c < serverCore]
+    if not left:
+        left = [serverCore]
+    chosen = [left[n % len(left)] for n in range(instances)]
+    if instances == 1:
+        return chosen, "pinned to core %d" % (chosen[0],)
+    if len(left) >= instances:
+        return chosen, "each on a core of its own (%s)" % (", ".join(map(str, chosen)),)
+    return chosen, (
+        "sharing core(s) %s: %d cores, core %d is the load generator's"
+        % (", ".join(map(str, sorted(set(chosen)))), count, clientCore))
+
+
+def pinTree(root: int, core: int) -> None:
+    """
+    Pin process C{root} and its children to C{core} (the children it
+    starts later inherit it): C{--postgres-core}.
+    """
+    for pid in [root, *children(root)]:
+        try:
+            os.sched_setaffinity(pid, {core})
+        except OSError:
+            pass
 
 
 def processMemory(pid: int) -> tuple[int, int]:
