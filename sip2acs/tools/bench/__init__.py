@@ -6,6 +6,7 @@ C{sip2acs bench}: measure a sip2acs server under a kiosk load.
     sip2acs bench --kiosks 1           # latency of a single kiosk
     sip2acs bench --idle 10000         # memory per logged-in idle connection
     sip2acs bench --target 127.0.0.1:6001 --server-pid 1234   # a running server
+    sip2acs bench --postgres --instances 2   # two servers on a throwaway PostgreSQL
 
 By default the bench generates a data set through the project's own import
 path (C{sip2acs db import}: 10,000 patrons and 100,000 items, timed), starts
@@ -17,6 +18,15 @@ one request in flight. The report gives requests per second, latency
 percentiles per message type, errors and refusals, the server's CPU time
 per request (from /proc, so the load generator's own cost does not count)
 and its peak resident memory.
+
+On PostgreSQL (C{--postgres}: a throwaway cluster of
+L{sip2acs.tools.pgcluster}; or C{--database postgresql://...}, loaded
+with the data set when it holds no patrons) the report adds PostgreSQL's
+CPU per request (its processes' /proc times) and its commits and
+rollbacks. C{--instances N} starts N servers on the same database, each on
+a core of its own when there are enough (L{server.placement
+<sip2acs.tools.bench.server.placement>}), with the kiosks round-robin over
+them; CPU per request adds theirs up.
 
 The kiosks are L{sip2acs.client} connections on a reactor of their own
 (L{load.react <sip2acs.tools.bench.load.react>}), so that the command also
