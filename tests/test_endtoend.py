@@ -1,18 +1,25 @@
 """
 Every SIP2 message pair end to end: a kiosk on a real loopback socket,
 the ACS session and the embedded SQLite circulation system with the demo
-library.
+library, then the same on PostgreSQL.
 """
 
 from datetime import datetime
 
+from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
+from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
 from sip2acs.sip import codec
-from tests.loopback import demoKiosk, request
+from tests.loopback import LoopbackServer, demoKiosk, login, request
 
 NOW = datetime(2025, 3, 14, 10, 15)
+
+LOANS_OF = (
+    "SELECT count(*) FROM loans JOIN items ON items.id = loans.item_id"
+    " WHERE items.barcode = ?"
+)
 
 
 class EveryMessageTests(TestCase):
@@ -140,8 +147,50 @@ class EveryMessageTests(TestCase):
         second = yield self.client.exchange(frame + b"\r")
         self.assertEqual(first, second)
         self.assertTrue(codec.decode(first).message.ok)
-        loans = yield self.ils._defer(
-            lambda: self.ils._conn.execute(
-                "SELECT count(*) FROM loans JOIN items ON items.id = loans.item_id"
-                " WHERE items.barcode = 'I0002'").fetchone()[0])
+        loans = yield self.loansOf("I0002")
         self.assertEqual(loans, 1)
+
+    def loansOf(self, barcode):
+        """
+        How many loans of item C{barcode} the database holds.
+
+        @return: A Deferred firing with the count.
+        """
+        return self.ils._defer(
+            lambda: self.ils._conn.execute(LOANS_OF, (barcode,)).fetchone()[0])
+
+
+class EveryMessagePostgresTests(EveryMessageTests):
+    """
+    The same pairs with the circulation system on PostgreSQL: the demo
+    library loaded (at L{NOW}) into a database of a throwaway cluster.
+    """
+
+    @inlineCallbacks
+    def setUp(self):
+        from sip2acs.ils.postgres import PostgresILS
+        from sip2acs.ils.sql.demo import loadDemo
+        from sip2acs.tools.dbcli import openStore
+        from tests.postgres import cluster, freshDatabase
+
+        def load(url):
+            with openStore(url) as (store, _, _):
+                loadDemo(store, NOW)
+
+        self.url = freshDatabase(self, cluster().template(("demo", NOW), load))
+        self.ils = PostgresILS(self.url, reactor, clock=lambda: NOW)
+        yield self.ils.startService()
+        self.addCleanup(self.ils.stopService)
+        self.acs = LoopbackServer(self, adapter=self.ils)
+        self.client = yield self.acs.connect()
+        reply = yield self.client.ask(login(sequence=0))
+        self.assertEqual(reply.message, codec.LoginResponse(ok=True))
+
+    def loansOf(self, barcode):
+        import psycopg
+
+        def count():
+            with psycopg.connect(self.url) as conn:
+                return conn.execute(LOANS_OF.replace("?", "%s"), (barcode,)).fetchone()[0]
+
+        return deferToThread(count)
