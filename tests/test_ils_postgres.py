@@ -6,6 +6,7 @@ PostgreSQL's own: the URL and password, migrations, an unreachable
 database, the dialect.
 """
 
+import logging
 import os
 import threading
 from decimal import Decimal
@@ -13,10 +14,12 @@ from typing import Any
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, DeferredList, gatherResults
+from twisted.logger import LogLevel, formatEvent
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from sip2acs.ils.base import ILSUnavailable
 from sip2acs.ils.postgres import Location, PostgresILS, isPostgresURL
+from sip2acs.ils.postgres.adapter import PoolWarnings
 from sip2acs.ils.postgres.store import NamedRow, migrations, translate
 from sip2acs.ils.sql.store import writeTime
 from sip2acs.ils.testing import (
@@ -35,6 +38,7 @@ from sip2acs.ils.values import (
     Terminal,
 )
 from tests.contractrows import contractTables
+from tests.fixtures import captureLogs
 from tests.postgres import cluster, freshDatabase
 
 
@@ -849,3 +853,66 @@ class HarnessTests(SynchronousTestCase):
         with self.assertRaises(RuntimeError) as caught:
             self.harness.cluster()
         self.assertIn("apt-get install postgresql", str(caught.exception))
+
+
+class PoolWarningsTests(SynchronousTestCase):
+    """
+    psycopg_pool's warnings reach the Twisted log (on the reactor thread),
+    not standard error.
+    """
+
+    def test_warningLogged(self) -> None:
+        """
+        A warning record of the pool becomes one Twisted warning naming the
+        pool; the call goes through the reactor's C{callFromThread}.
+        """
+        calls: list[tuple[Any, ...]] = []
+
+        class Reactor:
+            def callFromThread(self, f: Any, *args: Any, **kw: Any) -> None:
+                calls.append((f, args, kw))
+                f(*args, **kw)
+
+        events = captureLogs(self)
+        handler = PoolWarnings(Reactor())
+        record = logging.LogRecord(
+            "psycopg.pool", logging.WARNING, "pool.py", 730,
+            "discarding closed connection: %s", ("<conn>",), None,
+        )
+        handler.handle(record)
+        self.assertEqual(len(calls), 1)
+        [event] = [e for e in events if e.get("log_namespace") == "sip2acs.ils.postgres.pool"]
+        self.assertEqual(
+            formatEvent(event),
+            "PostgreSQL connection pool: discarding closed connection: <conn>",
+        )
+        self.assertEqual(event["log_level"], LogLevel.warn)
+
+    def test_infoLeftOut(self) -> None:
+        """
+        The pool's C{INFO} lines (each connection lent and returned) are
+        not logged.
+        """
+        handler = PoolWarnings(reactor)
+        record = logging.LogRecord(
+            "psycopg.pool", logging.INFO, "pool.py", 208,
+            "connection requested from %r", ("pool-1",), None,
+        )
+        events = captureLogs(self)
+        handler.handle(record)
+        self.assertEqual(
+            [e for e in events if e.get("log_namespace") == "sip2acs.ils.postgres.pool"], []
+        )
+
+    def test_installOnce(self) -> None:
+        """
+        Installing twice adds one handler, and the pool's records no longer
+        reach Python's root logger (standard error).
+        """
+        logger = logging.getLogger("psycopg.pool")
+        PoolWarnings.install(reactor)
+        PoolWarnings.install(reactor)
+        self.assertEqual(
+            len([h for h in logger.handlers if isinstance(h, PoolWarnings)]), 1
+        )
+        self.assertFalse(logger.propagate)

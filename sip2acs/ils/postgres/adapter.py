@@ -23,6 +23,7 @@ available) with a sentence naming the database and the reason.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, tzinfo
@@ -32,7 +33,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, fail, succeed
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 
 from sip2acs.ils.base import ILSBase
 from sip2acs.ils.interfaces import OPERATIONS, SESSION_OPERATIONS
@@ -61,6 +62,45 @@ CONNECT_TIMEOUT = 10.0
 """
 Seconds to wait for a connection (a new one, or a free one from the pool).
 """
+
+
+_poolLog = Logger(namespace="sip2acs.ils.postgres.pool")
+
+
+class PoolWarnings(logging.Handler):
+    """
+    psycopg_pool's warnings (a connection found closed or broken and
+    discarded, a failed attempt to connect), which it gives to Python's
+    C{logging}, into the Twisted log with the rest of sip2acs's lines,
+    instead of standard error. Its chatty C{INFO} lines (each connection
+    lent and returned) are left out.
+    """
+
+    def __init__(self, reactor: Any = None) -> None:
+        logging.Handler.__init__(self, logging.WARNING)
+        if reactor is None:
+            from twisted.internet import reactor
+        self.reactor = reactor
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """
+        Log C{record} on the reactor thread (the pool's threads emit it).
+        """
+        self.reactor.callFromThread(
+            _poolLog.emit, LogLevel.warn,
+            "PostgreSQL connection pool: {text}", text=record.getMessage(),
+        )
+
+    @classmethod
+    def install(cls, reactor: Any = None) -> None:
+        """
+        Route the C{psycopg.pool} logger's warnings here, once per process.
+        """
+        logger = logging.getLogger("psycopg.pool")
+        if not any(isinstance(h, cls) for h in logger.handlers):
+            logger.addHandler(cls(reactor))
+            logger.setLevel(logging.WARNING)
+            logger.propagate = False
 
 
 class PostgresILS(CirculationCalls, ILSBase, Service):
@@ -170,6 +210,7 @@ class PostgresILS(CirculationCalls, ILSBase, Service):
             with L{DatabaseError} saying why it cannot be used.
         """
         Service.startService(self)
+        PoolWarnings.install(self._reactor)
         self._workers = SerialWorker(self._reactor, POOL_NAME, self.poolSize)
         self._workers.start()
         return self._defer(self._openSync)
