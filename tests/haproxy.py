@@ -19,7 +19,6 @@ import io
 import os
 import re
 import shutil
-import socket
 import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -30,6 +29,8 @@ from twisted.internet.endpoints import UNIXClientEndpoint, connectProtocol
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import SkipTest
 
+from sip2acs.tools.ports import freePort
+
 __all__ = [
     "TEMPLATE",
     "Server",
@@ -37,7 +38,6 @@ __all__ = [
     "renderConfig",
     "program",
     "requireHAProxy",
-    "freePort",
     "startHAProxy",
 ]
 
@@ -75,15 +75,6 @@ def requireHAProxy() -> str:
     if os.environ.get("CI") == "true":
         raise RuntimeError("CI=true and %s" % (INSTALL,))
     raise SkipTest(INSTALL)
-
-
-def freePort() -> int:
-    """
-    A TCP port free on 127.0.0.1 now.
-    """
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @attrs.frozen
@@ -324,7 +315,9 @@ def startHAProxy(testCase: Any, servers: Mapping[str, Sequence[Server]],
     folder = tempfile.mkdtemp(prefix="sip2acs-haproxy-")
     testCase.addCleanup(shutil.rmtree, folder, True)
     statsSocket = os.path.join(folder, "stats.sock")
-    ports = {name: freePort() for name in frontends}
+    ports: dict[str, int] = {}
+    for name in frontends:
+        ports[name] = freePort(avoid=ports.values())
     with open(TEMPLATE) as f:
         config = renderConfig(f.read(), ports, servers, statsSocket, interval)
     path = os.path.join(folder, "haproxy.cfg")

@@ -33,6 +33,7 @@ from sip2acs.ils.values import (
 )
 from sip2acs.passwords import verifyPassword
 from sip2acs.tools import dbcli
+from sip2acs.tools.ports import freePort
 from tests.postgres import freshDatabase
 
 NOW = CONTRACT_NOW
@@ -493,12 +494,7 @@ class UnreachableTests(SynchronousTestCase):
         """
         Nothing listens on the port: the command says so and exits 1.
         """
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        url = "postgresql://sip@127.0.0.1:%d/library" % (port,)
+        url = "postgresql://sip@127.0.0.1:%d/library" % (freePort(),)
         code, _, err = runDB("demo", "--database", url)
         self.assertEqual(code, 1)
         self.assertTrue(err.startswith(

@@ -10,7 +10,6 @@ Certificates come from a test CA minted for each test (L{tests.certs}).
 
 import os
 import shutil
-import socket
 import subprocess
 
 import attrs
@@ -38,6 +37,7 @@ from sip2acs.app.tap import Options, makeService
 from sip2acs.config import ConfigError, parseConfig
 from sip2acs.passwords import hashPassword
 from sip2acs.sip import codec
+from sip2acs.tools.ports import freePort
 from sip2acs.transports import tls as tlsModule, tlstransport
 from sip2acs.transports.tls import (
     HalfCloseableTLS,
@@ -619,12 +619,6 @@ def _run(testCase, argv):
     return transport, program
 
 
-def _freePort():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class RealClientTests(TestCase):
     """
     The programs sites already run, as the kiosk side of the TLS port.
@@ -695,7 +689,7 @@ class RealClientTests(TestCase):
         files = Files(self)
         acs = ListenerHarness(self, files.listener(mutual=True))
         cert, key = files.kiosk1.write(files.directory, "kiosk1")
-        local = _freePort()
+        local = freePort()
         config = os.path.join(files.directory, "stunnel.conf")
         with open(config, "w") as f:
             f.write(

@@ -20,11 +20,12 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from sip2acs.tools.ports import freePort
 
 __all__ = [
     "INSTALL",
@@ -86,15 +87,6 @@ def missing(found: tuple[str, str] | None, install: str = INSTALL) -> str | None
     except ImportError:
         return "psycopg is not installed: pip install -e . (it is in install_requires)"
     return None
-
-
-def freePort() -> int:
-    """
-    A loopback TCP port free at the moment.
-    """
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _stat(pid: int) -> tuple[int, list[str]] | None:

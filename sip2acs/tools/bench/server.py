@@ -10,17 +10,17 @@ process's CPU time and memory (L{processCPU}, L{processMemory}).
 import ipaddress
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 
 import sip2acs
 from sip2acs.passwords import hashPassword
 from sip2acs.tools.bench.data import INSTITUTION, LOGIN, PASSWORD
 from sip2acs.tools.pgcluster import children
+from sip2acs.tools.ports import accepts, freePort
 
 __all__ = [
     "CONFIG",
@@ -51,32 +51,6 @@ password = "{hash}"
 institution = "{institution}"
 location = "MAIN"
 """
-
-
-def freePort(avoid: Iterable[int] = ()) -> int:
-    """
-    A loopback TCP port free at the moment, for the server to listen on:
-    the bench knows its ports without reading them from the server's log.
-    (Another program could take it before the server does; the server
-    then exits saying so, and the bench with it.)
-    """
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port: int = s.getsockname()[1]
-        if port not in avoid:
-            return port
-
-
-def _accepts(port: int) -> bool:
-    """
-    Whether something accepts TCP connections on loopback C{port}.
-    """
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return False
-    return True
 
 
 def packageFolder() -> str:
@@ -188,7 +162,7 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise SystemExit("bench: the server exited:\n" + self.output())
-            waiting = [port for port in waiting if not _accepts(port)]
+            waiting = [port for port in waiting if not accepts(port)]
             if not waiting:
                 return
             time.sleep(0.1)
