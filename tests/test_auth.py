@@ -4,6 +4,8 @@ every login goes through, and L{ACSSession.authenticate}, without sockets
 (the password check runs inline, the throttle on a L{Clock}).
 """
 
+from typing import Any
+
 import attrs
 from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.error import UnauthorizedLogin, UnhandledCredentials
@@ -333,18 +335,25 @@ class PortalTests(SynchronousTestCase):
 
 class ServerPortalTests(SynchronousTestCase):
     """
-    L{ACSServer.portal}, and the compatibility methods over it.
+    L{ACSServer.portal} and L{ACSServer.throttles}.
     """
 
     def setUp(self):
         self.config = loopback.makeConfig()
         self.server = makeServer(self.config)
 
+    def checkLogin(self, credentials: Any) -> Any:
+        """
+        The account the server's portal logs C{credentials} in as, or
+        L{None} when it refuses them.
+        """
+        d = self.server.portal.login(credentials, None, ISIPAccount)
+        d.addCallbacks(lambda result: result[1], lambda f: f.trap(UnauthorizedLogin) and None)
+        return self.successResultOf(d)
+
     def test_checkLogin(self) -> None:
-        self.assertEqual(
-            self.successResultOf(self.server.checkLogin(LOGIN, PASSWORD)).login, LOGIN
-        )
-        self.assertIsNone(self.successResultOf(self.server.checkLogin(LOGIN, "bad")))
+        self.assertEqual(self.checkLogin(SIPPassword(LOGIN, PASSWORD)).login, LOGIN)
+        self.assertIsNone(self.checkLogin(SIPPassword(LOGIN, "bad")))
 
     def test_rebuiltOnReload(self) -> None:
         """
@@ -355,10 +364,8 @@ class ServerPortalTests(SynchronousTestCase):
         other = makeAccount(login="other", password="pw2")
         config = attrs.evolve(self.config, accounts=accounts(other))
         self.server.applyConfig(config, self.server.adapters)
-        self.assertIsNone(self.successResultOf(self.server.checkLogin(LOGIN, PASSWORD)))
-        self.assertIs(
-            self.successResultOf(self.server.checkLogin("other", "pw2")), other
-        )
+        self.assertIsNone(self.checkLogin(SIPPassword(LOGIN, PASSWORD)))
+        self.assertIs(self.checkLogin(SIPPassword("other", "pw2")), other)
         self.assertIs(self.server.throttles, throttles)
 
     def test_accountForAddress(self) -> None:
@@ -366,14 +373,15 @@ class ServerPortalTests(SynchronousTestCase):
         account = makeAccount(addresses=bound)
         config = attrs.evolve(self.config, accounts=accounts(account))
         self.server.applyConfig(config, self.server.adapters)
-        self.assertIs(self.server.accountForAddress(PEER), account)
-        self.assertIsNone(self.server.accountForAddress("192.0.2.1"))
+        self.assertIs(self.checkLogin(SIPAddress(PEER)), account)
+        self.assertIsNone(self.checkLogin(SIPAddress("192.0.2.1")))
 
     def test_throttleFor(self) -> None:
         listener = cooling()
-        self.assertIs(self.server.throttleFor(listener), self.server.throttleFor(listener))
-        self.assertIsNone(self.server.throttleFor(cooling(failures=0)))
-        self.assertIsNone(self.server.throttleFor(None))
+        throttles = self.server.throttles
+        self.assertIs(throttles.forListener(listener), throttles.forListener(listener))
+        self.assertIsNone(throttles.forListener(cooling(failures=0)))
+        self.assertIsNone(throttles.forListener(None))
 
 
 class AuthenticateTests(SynchronousTestCase):

@@ -9,31 +9,24 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import Portal
 from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
 from twisted.internet.interfaces import IReactorThreads, IReactorTime
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 from twisted.python.reflect import namedAny
 
 from sip2acs.acs.auth import (
     PLAUSIBLE_LOGIN as PLAUSIBLE_LOGIN,  # moved there
-    AddressChecker,
-    IAddressLogin,
-    ISIPAccount,
     PasswordChecker,
     RunInThread,
-    SIPPassword,
     describeLogin,
-    loginRefusal,
     makePortal,
 )
 from sip2acs.acs.failurelog import FailureLog
 from sip2acs.acs.metrics import Metrics, Readiness
 from sip2acs.acs.registry import ConnectionRegistry
-from sip2acs.acs.throttle import IThrottleStore, ListenerThrottles, LoginThrottle
+from sip2acs.acs.throttle import IThrottleStore, ListenerThrottles
 from sip2acs.ils.interfaces import IILS
 from sip2acs.passwords import VerifiedCache
 
@@ -42,20 +35,11 @@ if TYPE_CHECKING:
     # at run time, and acs/ must not import config/ at run time
     # (tests/test_layers.py).
     from sip2acs.acs.session import ACSSession
-    from sip2acs.config import AccountConfig, Config, InstitutionConfig, ListenerConfig
+    from sip2acs.config import AccountConfig, Config, InstitutionConfig
 
 __all__ = ["ACSServer", "makeAdapter"]
 
 ILS_TIMEOUT = 30.0
-
-
-def _avatar(result: tuple[object, AccountConfig, Callable[[], None]]) -> AccountConfig:
-    return result[1]
-
-
-def _unauthorized(failure: Failure) -> None:
-    failure.trap(UnauthorizedLogin)
-    return None
 
 
 def makeAdapter(institution: InstitutionConfig, reactor: IReactorTime) -> IILS:
@@ -263,63 +247,6 @@ class ACSServer:
         @rtype: L{str}
         """
         return describeLogin(login, self.accounts)
-
-    def checkLogin(
-        self,
-        login: str,
-        password: str,
-        peer: str | None = None,
-        listener: ListenerConfig | None = None,
-        subject: str | None = None,
-    ) -> Deferred[AccountConfig | None]:
-        """
-        Check an SC's login and password through L{portal} (see
-        L{PasswordChecker <sip2acs.acs.auth.PasswordChecker>}), without
-        logging it in.
-
-        @param peer: The SC's address (its host string).
-        @param listener: The L{ListenerConfig} it connected to, whose
-            cooling-off settings apply; L{None} for none.
-        @param subject: The subject of its TLS client certificate (see
-            L{sip2acs.transports.tls.peerSubject}), or L{None}.
-        @return: A Deferred firing with the L{AccountConfig} or L{None}.
-        """
-        credentials = SIPPassword(login, password, peer, listener, subject)
-        d = self.portal.login(credentials, None, ISIPAccount)
-        return d.addCallbacks(_avatar, _unauthorized)
-
-    def loginRefusal(
-        self, account: AccountConfig, peer: str | None, subject: str | None = None
-    ) -> str | None:
-        """
-        Why an SC at C{peer}, whose TLS client certificate has C{subject},
-        may not log in as C{account} whatever its password: see
-        L{loginRefusal <sip2acs.acs.auth.loginRefusal>}.
-
-        @return: The reason, or L{None} if it may.
-        """
-        return loginRefusal(account, peer, subject)
-
-    def accountForAddress(
-        self, peer: str | None, subject: str | None = None
-    ) -> AccountConfig | None:
-        """
-        The account bound to C{peer} by its C{addresses}, if any, and if
-        the SC may log in as it from there (see L{AddressChecker
-        <sip2acs.acs.auth.AddressChecker>}).
-
-        @return: An L{AccountConfig} or L{None}.
-        """
-        # makePortal registers an AddressChecker for address logins.
-        checker = cast(AddressChecker, self.portal.checkers[IAddressLogin])
-        account: AccountConfig | None = checker.accountFor(peer, subject)
-        return account
-
-    def throttleFor(self, listener: ListenerConfig | None) -> LoginThrottle | None:
-        """
-        The L{LoginThrottle} of C{listener}, or L{None} if it has none.
-        """
-        return self.throttles.forListener(listener)
 
     def closeConnections(self, timeout: float, interval: float = 0.05) -> Deferred[None]:
         """
