@@ -12,9 +12,8 @@ seam, with the circulation rules shared from L{sip2acs.ils.sql}.
   - C{importing}, C{demo}: their old homes (the CSV import and the demo
     data live in L{sip2acs.ils.sql} now), taking a sqlite3 connection as
     they always did;
-  - C{rules}, C{patrons}, C{items}, C{checkout}, C{checkin},
-    C{renewals}, C{holds}, C{fees}: their old homes, re-exporting
-    L{sip2acs.ils.sql}'s.
+  - C{rules}: its old home, re-exporting L{sip2acs.ils.sql.rules} for
+    L{sip2acs.ils.circulation}'s names.
 
 The names below are the ones C{sip2acs.ils.sqlite} has always exported.
 """
