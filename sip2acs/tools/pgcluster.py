@@ -35,6 +35,7 @@ __all__ = [
     "missing",
     "freePort",
     "children",
+    "processCPU",
     "treeCPU",
 ]
 
@@ -89,14 +90,41 @@ def missing(found: tuple[str, str] | None, install: str = INSTALL) -> str | None
     return None
 
 
+def statFields(pid: int) -> list[str]:
+    """
+    The fields of C{/proc/PID/stat} after the command name (the state
+    first).
+
+    @raise OSError: The process is gone.
+    """
+    with open("/proc/%d/stat" % (pid,)) as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def _seconds(fields: list[str], first: int) -> float:
+    """
+    The CPU seconds of two adjacent tick counts of C{fields}: user and
+    system time (C{11}), or those of the reaped children (C{13}).
+    """
+    return (int(fields[first]) + int(fields[first + 1])) / os.sysconf("SC_CLK_TCK")
+
+
+def processCPU(pid: int) -> float:
+    """
+    CPU seconds (user + system, all threads) a process has used.
+
+    @raise OSError: The process is gone.
+    """
+    return _seconds(statFields(pid), 11)
+
+
 def _stat(pid: int) -> tuple[int, list[str]] | None:
     """
     The parent pid and the fields after it of C{/proc/PID/stat}, or
     L{None} if the process is gone.
     """
     try:
-        with open("/proc/%d/stat" % (pid,)) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
+        fields = statFields(pid)
     except (OSError, IndexError):
         return None
     return int(fields[1]), fields
@@ -123,12 +151,19 @@ def children(root: int) -> list[int]:
     """
     The process ids of the live children of process C{root}.
     """
+    return [pid for pid, _ in _children(root)]
+
+
+def _children(root: int) -> list[tuple[int, list[str]]]:
+    """
+    The live children of process C{root}, each with its C{stat} fields.
+    """
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             child = _stat(int(entry))
             if child is not None and child[0] == root:
-                found.append(int(entry))
+                found.append((int(entry), child[1]))
     return found
 
 
@@ -141,20 +176,14 @@ def treeCPU(root: int) -> dict[str, float]:
     Between two calls the differences add up to the CPU used meanwhile,
     also by children that exited meanwhile.
     """
-    ticks = os.sysconf("SC_CLK_TCK")
     found = _stat(root)
     if found is None:
         return {}
     _, fields = found
-    cpu = {"root": (int(fields[11]) + int(fields[12])) / ticks,
-           "exited": (int(fields[13]) + int(fields[14])) / ticks}
-    for pid in children(root):
-        child = _stat(pid)
-        if child is None:
-            continue
+    cpu = {"root": _seconds(fields, 11), "exited": _seconds(fields, 13)}
+    for pid, childFields in _children(root):
         role = _role(pid)
-        used = (int(child[1][11]) + int(child[1][12])) / ticks
-        cpu[role] = cpu.get(role, 0.0) + used
+        cpu[role] = cpu.get(role, 0.0) + _seconds(childFields, 11)
     return cpu
 
 

@@ -19,7 +19,7 @@ from datetime import datetime
 import sip2acs
 from sip2acs.passwords import hashPassword
 from sip2acs.tools.bench.data import INSTITUTION, LOGIN, PASSWORD
-from sip2acs.tools.pgcluster import children
+from sip2acs.tools.pgcluster import children, processCPU
 from sip2acs.tools.ports import accepts, freePort
 
 __all__ = [
@@ -192,16 +192,6 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-
-
-def processCPU(pid: int) -> float:
-    """
-    CPU seconds (user + system, all threads) a process has used.
-    """
-    with open("/proc/%d/stat" % (pid,)) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
 
 
 def placement(instances: int, serverCore: int, clientCore: int,
