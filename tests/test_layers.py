@@ -34,9 +34,9 @@ Each subpackage's height: a module may import from packages of its own
 height or lower. C{ops} and C{config} sit side by side.
 """
 
-SHARED = {"passwords", "_version", "testing", "observers"}
+SHARED = {"passwords", "_version", "histogram", "testing", "observers"}
 """
-Top-level modules: helpers anyone may use (passwords, the version) and
+Top-level modules: helpers anyone may use (passwords, the version, the histogram) and
 the shims kept for names published before the layers (testing,
 observers), which import from above and are imported by no module of the
 package.

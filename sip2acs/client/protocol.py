@@ -85,6 +85,14 @@ class SIP2ClientProtocol(Protocol):
         self._timer: IDelayedCall | None = None
         self._gone: ConnectionFailed | None = None
 
+    @property
+    def connected(self) -> bool:
+        """
+        Whether the connection is open: a request made now is written at
+        once when none is in flight.
+        """
+        return self.transport is not None and self._gone is None
+
     # -- requests --
 
     def exchange(

@@ -38,6 +38,7 @@ __all__ = [
     "ConnectionFailed",
     "NoAnswer",
     "ProtocolError",
+    "ResendRefused",
     "LoginRefused",
     "Exchange",
     "Resend",
@@ -88,6 +89,13 @@ class ProtocolError(ConnectionFailed):
     def __init__(self, message: str, frame: bytes | None = None) -> None:
         ConnectionFailed.__init__(self, message)
         self.frame = frame
+
+
+class ResendRefused(ProtocolError):
+    """
+    The server answered 96 (request SC resend) to the request and again to
+    its resend: it cannot read the request, so it did not act on it.
+    """
 
 
 class LoginRefused(Exception):
@@ -394,7 +402,7 @@ class ClientCore:
         code = current.code
         if decoded.message.code == "96" and code not in _RESENDS:
             if current.resent:
-                raise ProtocolError(
+                raise ResendRefused(
                     "%s answered 96 (request SC resend) twice: it"
                     " cannot read the request" % (self.peer,),
                     frame,
