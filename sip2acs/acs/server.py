@@ -50,7 +50,9 @@ def makeAdapter(institution: InstitutionConfig, reactor: IReactorTime) -> IILS:
         <sip2acs.config.InstitutionConfig>}; C{adapter} is C{"sqlite"} (the
         embedded circulation system: on a SQLite file, or on PostgreSQL
         when its C{database} is a C{postgresql://} URL), C{"postgresql"},
-        or the dotted name of a factory C{f(options, reactor)}.
+        C{"sip2"} (the gateway to an upstream SIP2 server, see
+        L{sip2acs.ils.upstream}), or the dotted name of a factory
+        C{f(options, reactor)}.
     @return: An L{IILS <sip2acs.ils.interfaces.IILS>} provider (which may also
         be an L{IService <twisted.application.service.IService>} to start
         and stop with the server). The embedded systems work in the
@@ -72,6 +74,16 @@ def makeAdapter(institution: InstitutionConfig, reactor: IReactorTime) -> IILS:
 
         return SQLiteILS.fromConfig(
             institution.options, reactor, zone=institution.zone
+        )
+    if institution.adapter == "sip2":
+        from sip2acs.ils.upstream import SIP2UpstreamILS
+
+        return SIP2UpstreamILS.fromConfig(
+            institution.id,
+            institution.options,
+            reactor,
+            zone=institution.zone,
+            accounts=institution.accountLogins,
         )
     factory = namedAny(institution.adapter)
     return factory(institution.options, reactor)

@@ -245,15 +245,16 @@ def listenerService(
     return ListeningService(endpoint, listenerFactory(server, listener, reactor, tls))
 
 
-def adapterKey(institution: InstitutionConfig) -> tuple[str, str, str]:
+def adapterKey(institution: InstitutionConfig) -> tuple[str, str, str, str]:
     """
     Institutions with equal keys share one adapter: the same adapter,
-    options and time zone.
+    options, time zone and (for a gateway) accounts' upstream logins.
     """
     return (
         institution.adapter,
         repr(sorted(institution.options.items())),
         zoneName(institution.zone),
+        repr(institution.accountLogins),
     )
 
 

@@ -86,7 +86,7 @@ class SIP2ClientProtocol(Protocol):
         self._gone: ConnectionFailed | None = None
 
     @property
-    def connected(self) -> bool:
+    def usable(self) -> bool:
         """
         Whether the connection is open: a request made now is written at
         once when none is in flight.

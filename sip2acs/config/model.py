@@ -174,6 +174,9 @@ class InstitutionConfig:
         name), L{HOST_ZONE <sip2acs.ils.zones.HOST_ZONE>} by default: the
         zone of every time the adapter takes and gives, and of the dates
         with a blank zone on the wire (see L{sip2acs.ils.zones}).
+    @ivar accountLogins: For a gateway in pass-through mode, C{(login,
+        upstream-login, upstream-password-file)} of each of the
+        institution's accounts that names its own upstream login.
     """
 
     id: str
@@ -191,6 +194,7 @@ class InstitutionConfig:
     # adapter.
     options: dict[str, Any] = attrs.field(factory=dict, eq=False)
     zone: tzinfo = HOST_ZONE
+    accountLogins: tuple[tuple[str, str | None, str | None], ...] = ()
 
 
 @attrs.frozen
@@ -222,6 +226,9 @@ class AccountConfig:
         L{normalizeSubject <sip2acs.transports.tls.normalizeSubject>} writes it) the
         kiosk's TLS client certificate must have to log in as this
         account, or L{None}.
+    @ivar upstreamLogin: For a gateway institution in pass-through mode,
+        the upstream SIP2 login this account's requests go out under.
+    @ivar upstreamPasswordFile: The file holding that login's password.
     """
 
     login: str
@@ -238,6 +245,8 @@ class AccountConfig:
     allow: AddressList | None = None
     addresses: AddressList | None = None
     certificateSubject: str | None = None
+    upstreamLogin: str | None = None
+    upstreamPasswordFile: str | None = None
 
 
 @attrs.frozen

@@ -319,6 +319,8 @@ class _AccountSettings(TypedDict):
     allow: AddressList | None
     addresses: AddressList | None
     certificateSubject: str | None
+    upstreamLogin: str | None
+    upstreamPasswordFile: str | None
 
 
 def _account(
@@ -346,6 +348,8 @@ def _account(
         allow=_addressList(t, "allow"),
         addresses=_addressList(t, "addresses"),
         certificateSubject=t.get("certificate-subject", str, None),
+        upstreamLogin=t.get("upstream-login", str, None),
+        upstreamPasswordFile=t.get("upstream-password-file", str, None),
     )
     subject = values["certificateSubject"]
     if subject is not None:
@@ -496,6 +500,15 @@ def parseConfig(data: Mapping[str, Any], source: str = "configuration") -> Confi
                 )
             )
         accounts[account.login] = account
+    for institutionId, institution in institutions.items():
+        logins = tuple(
+            (account.login, account.upstreamLogin, account.upstreamPasswordFile)
+            for account in accounts.values()
+            if account.institution == institutionId
+            and (account.upstreamLogin or account.upstreamPasswordFile)
+        )
+        if logins:
+            institutions[institutionId] = attrs.evolve(institution, accountLogins=logins)
     _checkAccountAccess(located, listeners, problems)
     for index, listener in enumerate(listeners):
         if listener.institution is not None and listener.institution not in institutions:

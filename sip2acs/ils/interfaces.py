@@ -49,6 +49,13 @@ class IILS(Interface):
     and failing when it does not. The admin listener's C{/health} calls
     it, bounded by a timeout (see L{sip2acs.ops.admin}); adapters without it
     count as healthy.
+
+    Two more optional methods, for adapters in front of a system that can
+    be away (the gateway, L{sip2acs.ils.upstream}): C{online()}, whether
+    the system answers now (the online status of 98), and C{ready()},
+    whether kiosks should be sent to this server (C{/ready}: false when
+    the system is away and nothing can be taken in its absence). Adapters
+    without them are always online and ready.
     """
 
     name = Attribute("A short name for logs, e.g. C{sqlite:/path/db}.")

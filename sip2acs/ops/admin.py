@@ -173,13 +173,21 @@ class MetricsResource(Resource):
             connections=connections,
             listeners=listeners,
             ready=server.readiness.ready,
+            upstreams=[
+                adapter
+                for adapter in {id(a): a for a in server.adapters.values()}.values()
+                if hasattr(adapter, "upstreamGauges")
+            ],
         )
 
 
 class ReadyResource(Resource):
     """
     C{/ready}: 200 C{{"status": "ready"}} while the server accepts kiosks,
-    503 C{{"status": "draining"}} while it drains.
+    503 C{{"status": "draining"}} while it drains, and 503 C{{"status":
+    "unavailable", "institutions": [...]}} while an institution's system
+    is away and nothing can be taken in its absence (a gateway whose
+    upstream is down, without an offline queue).
     """
 
     def __init__(self, server: ACSServer) -> None:
@@ -187,9 +195,25 @@ class ReadyResource(Resource):
         self.acs = server
 
     def render_GET(self, request: Request) -> bytes:
-        if self.acs.readiness.ready:
-            return _json(request, 200, {"status": "ready"})
-        return _json(request, 503, {"status": "draining"})
+        if not self.acs.readiness.ready:
+            return _json(request, 503, {"status": "draining"})
+        away = sorted(
+            name
+            for name, adapter in self.acs.adapters.items()
+            if not _adapterReady(adapter)
+        )
+        if away:
+            return _json(request, 503, {"status": "unavailable", "institutions": away})
+        return _json(request, 200, {"status": "ready"})
+
+
+def _adapterReady(adapter: IILS) -> bool:
+    """
+    Whether kiosks should be sent here for this adapter (its optional
+    C{ready()}, see L{IILS <sip2acs.ils.interfaces.IILS>}).
+    """
+    ready = getattr(adapter, "ready", None)
+    return True if ready is None else bool(ready())
 
 
 class HealthResource(Resource):

@@ -25,6 +25,13 @@ Metric families (see L{render}):
     handshakes (reported by the TLS listener through
     L{Metrics.tlsHandshakeFailed <sip2acs.acs.metrics.Metrics.tlsHandshakeFailed>});
   - C{sip2acs_ready}: 1 while accepting kiosks, 0 while draining;
+  - for each gateway (L{sip2acs.ils.upstream}), by C{upstream}:
+    C{sip2acs_upstream_requests_total{upstream,operation,outcome}},
+    C{sip2acs_upstream_seconds{upstream,operation}} (a histogram),
+    C{sip2acs_upstream_connects_total}, C{sip2acs_upstream_connect_failures_total},
+    C{sip2acs_upstream_connections_lost_total}, and the gauges
+    C{sip2acs_upstream_connections}, C{sip2acs_upstream_connections_busy},
+    C{sip2acs_upstream_requests_waiting} and C{sip2acs_upstream_online};
   - C{sip2acs_build_info{version}}: always 1;
   - C{process_start_time_seconds}: when the process started, in seconds
     since the Unix epoch.
@@ -33,6 +40,7 @@ Metric families (see L{render}):
 import math
 import re
 from collections.abc import Collection, Iterable, Sequence
+from typing import Any
 
 from sip2acs._version import __version__
 from sip2acs.acs.metrics import Metrics
@@ -143,6 +151,7 @@ def render(
     connections: Iterable[tuple[str, str]] = (),
     listeners: Collection[str] = (),
     ready: bool = True,
+    upstreams: Iterable[Any] = (),
 ) -> bytes:
     """
     The exposition of every metric of C{metrics}.
@@ -155,6 +164,9 @@ def render(
         samples for its failure counters, so their series exist from
         the start.
     @param ready: Whether the server accepts new kiosks.
+    @param upstreams: The gateway adapters (each with C{name}, C{stats},
+        an L{UpstreamStats <sip2acs.ils.upstream.stats.UpstreamStats>},
+        C{upstreamGauges()} and C{online()}).
     @return: The exposition in the text format.
     @rtype: L{bytes}
     """
@@ -224,6 +236,8 @@ def render(
         for listener, count in sorted(values.items()):
             out.sample(name, [("listener", listener)], count)
 
+    _upstreams(out, list(upstreams))
+
     out.family(
         "sip2acs_ready",
         "gauge",
@@ -239,3 +253,67 @@ def render(
     )
     out.sample("process_start_time_seconds", (), float(metrics.startTime))
     return out.render()
+
+
+def _upstreams(out: Exposition, gateways: list[Any]) -> None:
+    """
+    The families of the gateways' upstream traffic (nothing without one).
+    """
+    if not gateways:
+        return
+    gateways.sort(key=lambda gateway: gateway.name)
+    out.family(
+        "sip2acs_upstream_requests_total",
+        "counter",
+        "Requests a gateway sent upstream, by upstream, operation and outcome"
+        " (ok, refused, unavailable: not done, uncertain: sent and unanswered).",
+    )
+    for gateway in gateways:
+        for (operation, outcome), count in sorted(gateway.stats.requests.items()):
+            out.sample(
+                "sip2acs_upstream_requests_total",
+                [("upstream", gateway.name), ("operation", operation), ("outcome", outcome)],
+                count,
+            )
+    out.family(
+        "sip2acs_upstream_seconds",
+        "histogram",
+        "Time the upstream took to answer, in seconds, by upstream and operation.",
+    )
+    for gateway in gateways:
+        for operation, histogram in sorted(gateway.stats.latency.items()):
+            labels = [("upstream", gateway.name), ("operation", operation)]
+            for bound, count in histogram.cumulative():
+                out.sample(
+                    "sip2acs_upstream_seconds_bucket",
+                    labels + [("le", formatValue(bound))],
+                    count,
+                )
+            out.sample("sip2acs_upstream_seconds_sum", labels, histogram.sum)
+            out.sample("sip2acs_upstream_seconds_count", labels, histogram.count)
+    for name, kind, help, value in [
+        ("sip2acs_upstream_connects_total", "counter",
+         "Upstream connections opened and logged in.",
+         lambda gateway: gateway.stats.connects),
+        ("sip2acs_upstream_connect_failures_total", "counter",
+         "Failed attempts to connect to the upstream or log in.",
+         lambda gateway: gateway.stats.connectFailures),
+        ("sip2acs_upstream_connections_lost_total", "counter",
+         "Upstream connections lost while open.",
+         lambda gateway: gateway.stats.losses),
+        ("sip2acs_upstream_connections", "gauge",
+         "Upstream connections of the gateway's pools.",
+         lambda gateway: gateway.upstreamGauges()[0]),
+        ("sip2acs_upstream_connections_busy", "gauge",
+         "Upstream connections with a request in flight.",
+         lambda gateway: gateway.upstreamGauges()[1]),
+        ("sip2acs_upstream_requests_waiting", "gauge",
+         "Requests waiting for a free upstream connection.",
+         lambda gateway: gateway.upstreamGauges()[2]),
+        ("sip2acs_upstream_online", "gauge",
+         "1 while the upstream answers, 0 while it is away.",
+         lambda gateway: 1 if gateway.online() else 0),
+    ]:
+        out.family(name, kind, help)
+        for gateway in gateways:
+            out.sample(name, [("upstream", gateway.name)], value(gateway))

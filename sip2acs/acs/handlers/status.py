@@ -51,6 +51,15 @@ def _loginResponse(session: Session, ok: bool) -> Any:
     return response
 
 
+def _online(ils: Any) -> bool:
+    """
+    Whether the adapter's system answers now (its optional C{online()},
+    see L{IILS <sip2acs.ils.interfaces.IILS>}); always, without one.
+    """
+    online = getattr(ils, "online", None)
+    return True if online is None else bool(online())
+
+
 def scStatus(session: Session, message: Any) -> "Deferred[Any]":
     """
     99: remember the SC's printer width and describe what the ACS offers
@@ -68,7 +77,7 @@ def scStatus(session: Session, message: Any) -> "Deferred[Any]":
     )
     return succeed(
         codec.ACSStatus(
-            onlineStatus=True,
+            onlineStatus=_online(ils),
             checkinOk=institution.checkin and ils.supports("checkin"),
             checkoutOk=institution.checkout and ils.supports("checkout"),
             renewalPolicy=institution.renewal and ils.supports("renew"),
