@@ -20,6 +20,12 @@ _BEFORE = {
     "SessionEnd", "UnsupportedOperation", "ILSUnavailable", "ILSBase",
 }
 
+_ADDED = {
+    # What sip2acs.ils.values gained since (re-exported whole): the 63
+    # summary and the converters of Patron.itemCounts and the extra fields.
+    "Summary", "toCounts", "toFields",
+}
+
 
 class PublicNamesTests(SynchronousTestCase):
     """
@@ -30,9 +36,9 @@ class PublicNamesTests(SynchronousTestCase):
     def test_everyNameKept(self):
         """
         The names C{sip2acs.ils.base} defined before are all in its
-        C{__all__}, and nothing else is.
+        C{__all__}, and nothing else is but the values added since.
         """
-        self.assertEqual(set(base.__all__), _BEFORE)
+        self.assertEqual(set(base.__all__), _BEFORE | _ADDED)
 
     def test_sameObjects(self):
         """

@@ -152,10 +152,10 @@ class ListsILS(MemoryILS):
     lists of 64, and some limits.
     """
 
-    def lookupPatron(self, terminal, patronId, pin=None):
+    def lookupPatron(self, terminal, patronId, pin=None, summary=None):
         self.calls.append(("lookupPatron", patronId))
         if patronId != ADA:
-            return MemoryILS.lookupPatron(self, terminal, patronId, pin)
+            return MemoryILS.lookupPatron(self, terminal, patronId, pin, summary)
         return succeed(
             Patron(
                 found=True,

@@ -61,7 +61,11 @@ class ILSBase:
         return fail(UnsupportedOperation(operation))
 
     def lookupPatron(
-        self, terminal: values.Terminal, patronId: str, pin: str | None = None
+        self,
+        terminal: values.Terminal,
+        patronId: str,
+        pin: str | None = None,
+        summary: values.Summary | None = None,
     ) -> Deferred[values.Patron]:
         return self._unsupported("patronInformation")
 

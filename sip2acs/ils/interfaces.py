@@ -70,13 +70,23 @@ class IILS(Interface):
         """
 
     def lookupPatron(
-        terminal: values.Terminal, patronId: str, pin: str | None = None
+        terminal: values.Terminal,
+        patronId: str,
+        pin: str | None = None,
+        summary: values.Summary | None = None,
     ) -> Deferred[values.Patron]:
         """
         Look up a patron for 23, 63 and the patron part of other answers.
 
         @param pin: The PIN the patron typed, or L{None} when none was sent.
             It is checked in constant time against a salted hash.
+        @param summary: For a 63 whose summary asks for an item list, which
+            list and which window of it (a L{Summary
+            <sip2acs.ils.values.Summary>}); L{None} otherwise, and always
+            for the other requests. An adapter that returns every list
+            whole may ignore it. One that asks another system for that
+            window only returns the window as the list and the real
+            counts in L{Patron.itemCounts <sip2acs.ils.values.Patron>}.
         @return: Deferred firing with a L{Patron <sip2acs.ils.values.Patron>}
             (C{found} false for an unknown patron; C{pinValid} L{None}
             when no PIN was given).

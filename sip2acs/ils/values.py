@@ -4,12 +4,28 @@ The values exchanged with an L{IILS <sip2acs.ils.interfaces.IILS>}
 adapter: the code tables (L{CirculationStatus}, L{AlertType}, L{FeeType},
 L{Reason}), who is asking (L{Terminal}), what is reported (L{Patron},
 L{Item}, L{ItemRef}), the requests (L{CheckoutRequest}, L{CheckinRequest},
-L{RenewRequest}, L{HoldRequest}, L{Payment}) and their results.
+L{RenewRequest}, L{HoldRequest}, L{Payment}) and their results, and the
+list window a 63 asks for (L{Summary}).
 
 These are circulation terms, not SIP2 fields. Where SIP2 has a code table
 that is also the natural vocabulary of a circulation system (circulation
 status, media type, alert type, fee type) the constants below carry the
 SIP2 code as their value, so adapters need no second mapping.
+
+Every result that becomes a response (L{Patron}, L{Item},
+L{CirculationResult}, L{CheckinResult}, L{RenewAllResult}, L{HoldResult},
+L{PaymentResult}, L{ItemStatusResult}, L{SessionEnd}) has C{extra}: SIP2
+identified fields, as C{(id, raw text)} pairs, that the response carries
+as they are, in order, after the fields the handler builds. It is for an
+adapter that relays another SIP2 server (vendor extensions, fields
+sip2acs does not model). An adapter puts there only fields the handler
+does not set: the handler drops an C{extra} field whose id the response
+already carries (see L{sip2acs.acs.handlers.common.withExtra}). An extra
+field whose id is one of the response's own fields, left empty by the
+handler, goes where the codec puts that field; the others follow the
+handler's fields. A 24, 26 or 64 that withholds a patron's personal data
+(a wrong PIN) carries none of the patron's C{extra}, which may be
+personal.
 
 Every time in these values is aware, in the institution's zone (see
 L{sip2acs.ils.zones}).
@@ -45,6 +61,9 @@ __all__ = [
     "PaymentResult",
     "ItemStatusResult",
     "SessionEnd",
+    "Summary",
+    "toCounts",
+    "toFields",
 ]
 
 
@@ -54,6 +73,21 @@ def toTuple(value: Iterable[Any]) -> tuple[Any, ...]:
     are stored as tuples, so results stay immutable and comparable.
     """
     return tuple(value)
+
+
+def toFields(value: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """
+    The converter of a result's L{extra <Patron.extra>} fields: C{(id,
+    text)} pairs, given in any iterable, stored as a tuple of 2-tuples.
+    """
+    return tuple((fid, text) for fid, text in value)
+
+
+def toCounts(value: Iterable[int | None] | None) -> tuple[int | None, ...] | None:
+    """
+    The converter of L{Patron.itemCounts}: a tuple, or L{None}.
+    """
+    return None if value is None else tuple(value)
 
 
 def toFlags(value: Iterable[str]) -> frozenset[str]:
@@ -183,6 +217,28 @@ class ItemRef:
 
 
 @attrs.frozen
+class Summary:
+    """
+    The item list a 63 asks for: the C{Y} of its summary and the window
+    C{BP}..C{BQ}. The 63 handler gives it to L{IILS.lookupPatron
+    <sip2acs.ils.interfaces.IILS.lookupPatron>}, so that an adapter asking
+    another system can ask for the same list.
+
+    @ivar position: The index (0 to 5) of the C{Y} in the summary: hold
+        items, overdue items, charged items, fine items, recall items,
+        unavailable holds (the order of L{sip2acs.sip.spec.SUMMARY_FIELDS}).
+    @ivar start: The first item wanted (C{BP}, 1-based), as sent, or
+        L{None}.
+    @ivar end: The last item wanted (C{BQ}, inclusive), as sent, or
+        L{None}.
+    """
+
+    position: int
+    start: int | None = None
+    end: int | None = None
+
+
+@attrs.frozen
 class Patron:
     """
     A patron as the ACS reports it (23, 63, 01, 25).
@@ -194,6 +250,15 @@ class Patron:
         given.
     @ivar holdItems: Holds ready or waiting (C{AS}).
     @ivar unavailableHoldItems: Holds not yet available (C{CD}).
+    @ivar itemCounts: The six counts of a 64 (holds, overdue, charged,
+        fines, recalls, unavailable holds; L{None} for a count not known,
+        sent as four blanks), when the adapter knows them better than the
+        lengths of the lists: then the list a L{Summary} asked for is
+        already the window it wanted, and is sent as it is. L{None}: the
+        counts are the lengths of the lists, and the handler cuts the
+        window itself.
+    @ivar extra: Identified fields the answer carries as they are (see
+        the module's docstring).
     """
 
     found: bool
@@ -223,6 +288,10 @@ class Patron:
     expires: date | None = None
     screenMessages: tuple = attrs.field(default=(), converter=toTuple)
     printLines: tuple = attrs.field(default=(), converter=toTuple)
+    itemCounts: tuple[int | None, ...] | None = attrs.field(
+        default=None, converter=toCounts
+    )
+    extra: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=toFields)
 
 
 @attrs.frozen
@@ -255,6 +324,7 @@ class Item:
     holdPatronId: str | None = None
     screenMessages: tuple = attrs.field(default=(), converter=toTuple)
     printLines: tuple = attrs.field(default=(), converter=toTuple)
+    extra: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=toFields)
 
 
 @attrs.frozen
@@ -340,6 +410,7 @@ class CirculationResult:
     pinValid: bool | None = None
     screenMessages: tuple = attrs.field(default=(), converter=toTuple)
     printLines: tuple = attrs.field(default=(), converter=toTuple)
+    extra: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=toFields)
 
 
 @attrs.frozen
@@ -372,6 +443,7 @@ class CheckinResult:
     holdPatronName: str | None = None
     screenMessages: tuple = attrs.field(default=(), converter=toTuple)
     printLines: tuple = attrs.field(default=(), converter=toTuple)
+    extra: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=toFields)
 
 
 @attrs.frozen
@@ -387,6 +459,7 @@ class RenewAllResult:
     unrenewed: tuple = attrs.field(default=(), converter=toTuple)
     screenMessages: tuple = attrs.field(default=(), converter=toTuple)
     printLines: tuple = attrs.field(default=(), converter=toTuple)
+    extra: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=toFields)
 
 
 @attrs.frozen
@@ -425,6 +498,7 @@ class HoldResult:
     title: str | None = None
     screenMessages: tuple = attrs.field(default=(), converter=toTuple)
     printLines: tuple = attrs.field(default=(), converter=toTuple)
+    extra: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=toFields)
 
 
 @attrs.frozen
@@ -459,6 +533,7 @@ class PaymentResult:
     transactionId: str | None = None
     screenMessages: tuple = attrs.field(default=(), converter=toTuple)
     printLines: tuple = attrs.field(default=(), converter=toTuple)
+    extra: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=toFields)
 
 
 @attrs.frozen
@@ -473,6 +548,7 @@ class ItemStatusResult:
     properties: str | None = None
     screenMessages: tuple = attrs.field(default=(), converter=toTuple)
     printLines: tuple = attrs.field(default=(), converter=toTuple)
+    extra: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=toFields)
 
 
 @attrs.frozen
@@ -484,3 +560,4 @@ class SessionEnd:
     ok: bool = True
     screenMessages: tuple = attrs.field(default=(), converter=toTuple)
     printLines: tuple = attrs.field(default=(), converter=toTuple)
+    extra: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=toFields)

@@ -8,7 +8,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from sip2acs.acs.handlers.common import Session, currencyOf, money, pin, yn
+from sip2acs.acs.handlers.common import Session, currencyOf, money, pin, withExtra, yn
 from sip2acs.ils.values import (
     CheckinRequest,
     CheckinResult,
@@ -25,7 +25,7 @@ def _circulationResponse(session: Session, cls: Any, result: Any, message: Any) 
     """
     The 12 or 30 answering a checkout or renewal with C{result}.
     """
-    return cls(
+    response = cls(
         ok=result.ok,
         renewalOk=result.renewal,
         magneticMedia=result.magneticMedia,
@@ -56,6 +56,7 @@ def _circulationResponse(session: Session, cls: Any, result: Any, message: Any) 
             else {}
         ),
     )
+    return withExtra(response, result.extra)
 
 
 def checkout(session: Session, message: Any) -> "Deferred[Any]":
@@ -117,7 +118,7 @@ def renewAll(session: Session, message: Any) -> "Deferred[Any]":
     )
 
     def answer(result: RenewAllResult) -> codec.Message:
-        return codec.RenewAllResponse(
+        response = codec.RenewAllResponse(
             ok=result.ok,
             renewedCount=len(result.renewed),
             unrenewedCount=len(result.unrenewed),
@@ -128,6 +129,7 @@ def renewAll(session: Session, message: Any) -> "Deferred[Any]":
             screenMessage=result.screenMessages,
             printLine=result.printLines,
         )
+        return withExtra(response, result.extra)
 
     return d.addCallback(answer)
 
@@ -148,7 +150,7 @@ def checkin(session: Session, message: Any) -> "Deferred[Any]":
     d = session.ils.checkin(session.terminal, request)
 
     def answer(result: CheckinResult) -> codec.Message:
-        return codec.CheckinResponse(
+        response = codec.CheckinResponse(
             ok=result.ok,
             resensitize=result.resensitize,
             magneticMedia=result.magneticMedia,
@@ -171,5 +173,6 @@ def checkin(session: Session, message: Any) -> "Deferred[Any]":
             screenMessage=result.screenMessages,
             printLine=result.printLines,
         )
+        return withExtra(response, result.extra)
 
     return d.addCallback(answer)

@@ -1,16 +1,20 @@
 """
 What the request handlers share: the L{Session} they see, the L{Handler}
-type, and small conversions (amounts, flags, the PIN of a request).
+type, small conversions (amounts, flags, the PIN of a request) and the
+adapter's extra fields on a response (L{withExtra}).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
+import attrs
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+
+from sip2acs.sip.spec import FIELDS
 
 __all__ = [
     "DEFAULT_CURRENCY",
@@ -21,6 +25,7 @@ __all__ = [
     "feeAmount",
     "money",
     "pin",
+    "withExtra",
     "yn",
 ]
 
@@ -169,3 +174,41 @@ def pin(message: Any) -> str | None:
     no patron password field).
     """
     return getattr(message, "patronPassword", None) or None
+
+
+_WIRE_FIELDS = frozenset({"AY", "AZ"})
+"""
+The fields the wire adds to a response (sequence number, checksum): never
+taken from an adapter.
+"""
+
+
+def withExtra(response: Any, extra: Iterable[tuple[str, str]]) -> Any:
+    """
+    C{response} carrying the identified fields an adapter put in a result's
+    C{extra} (see L{sip2acs.ils.values}), in their order, after the fields
+    the handler set, less those that would make the frame say something
+    twice or wrong: a field whose id the response already carries (set by
+    the handler, or required and sent empty), a second field with the id
+    of a SIP2 field that is not repeatable, C{AY} and C{AZ} (the wire adds
+    them) and an id that is not two characters. Every handler passes its
+    result's C{extra} through here, so a careless adapter cannot send a
+    field twice.
+
+    @param response: A message built by a handler (no C{extra} of its own).
+    @param extra: C{(id, text)} pairs.
+    @return: C{response} itself when nothing is added, else a copy with
+        the fields kept as its C{extra}.
+    """
+    carried = {fid for fid, _ in response.fields()} | set(response.spec.required)
+    kept = []
+    for fid, value in extra:
+        if len(fid) != 2 or fid in _WIRE_FIELDS or fid in carried:
+            continue
+        info = FIELDS.get(fid)
+        if info is not None and not info.repeatable:
+            carried.add(fid)
+        kept.append((fid, value))
+    if not kept:
+        return response
+    return attrs.evolve(response, extra=response.extra + tuple(kept))

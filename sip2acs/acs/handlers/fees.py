@@ -8,7 +8,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
 
-from sip2acs.acs.handlers.common import Session, feeAmount, pin
+from sip2acs.acs.handlers.common import Session, feeAmount, pin, withExtra
 from sip2acs.ils.values import Payment, PaymentResult
 from sip2acs.sip import codec
 
@@ -37,7 +37,7 @@ def feePaid(session: Session, message: Any) -> "Deferred[Any]":
     d = session.ils.feePaid(session.terminal, payment)
 
     def answer(result: PaymentResult) -> codec.Message:
-        return codec.FeePaidResponse(
+        response = codec.FeePaidResponse(
             paymentAccepted=result.accepted,
             transactionDate=session.now(),
             institutionId=session.institution.id,
@@ -46,5 +46,6 @@ def feePaid(session: Session, message: Any) -> "Deferred[Any]":
             screenMessage=result.screenMessages,
             printLine=result.printLines,
         )
+        return withExtra(response, result.extra)
 
     return d.addCallback(answer)

@@ -6,7 +6,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
 
-from sip2acs.acs.handlers.common import Session, pin
+from sip2acs.acs.handlers.common import Session, pin, withExtra
 from sip2acs.ils.values import HoldRequest, HoldResult
 from sip2acs.sip import codec
 
@@ -38,7 +38,7 @@ def hold(session: Session, message: Any) -> "Deferred[Any]":
     d = session.ils.hold(session.terminal, request)
 
     def answer(result: HoldResult) -> codec.Message:
-        return codec.HoldResponse(
+        response = codec.HoldResponse(
             ok=result.ok,
             available=result.available,
             transactionDate=session.now(),
@@ -52,5 +52,6 @@ def hold(session: Session, message: Any) -> "Deferred[Any]":
             screenMessage=result.screenMessages,
             printLine=result.printLines,
         )
+        return withExtra(response, result.extra)
 
     return d.addCallback(answer)

@@ -6,7 +6,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from sip2acs.acs.handlers.common import Session, money
+from sip2acs.acs.handlers.common import Session, money, withExtra
 from sip2acs.ils.values import Item, ItemStatusResult
 from sip2acs.sip import codec
 
@@ -21,7 +21,7 @@ def itemInformation(session: Session, message: Any) -> "Deferred[Any]":
 
     def answer(item: Item) -> codec.Message:
         if not item.found:
-            return codec.ItemInformationResponse(
+            response = codec.ItemInformationResponse(
                 circulationStatus="01",
                 securityMarker="01",
                 feeType="01",
@@ -31,7 +31,8 @@ def itemInformation(session: Session, message: Any) -> "Deferred[Any]":
                 screenMessage=item.screenMessages,
                 printLine=item.printLines,
             )
-        return codec.ItemInformationResponse(
+            return withExtra(response, item.extra)
+        response = codec.ItemInformationResponse(
             circulationStatus=item.circulationStatus,
             securityMarker=item.securityMarker,
             feeType=item.feeType,
@@ -56,6 +57,7 @@ def itemInformation(session: Session, message: Any) -> "Deferred[Any]":
             screenMessage=item.screenMessages,
             printLine=item.printLines,
         )
+        return withExtra(response, item.extra)
 
     return d.addCallback(answer)
 
@@ -69,7 +71,7 @@ def itemStatusUpdate(session: Session, message: Any) -> "Deferred[Any]":
     )
 
     def answer(result: ItemStatusResult) -> codec.Message:
-        return codec.ItemStatusUpdateResponse(
+        response = codec.ItemStatusUpdateResponse(
             itemPropertiesOk=result.ok,
             transactionDate=session.now(),
             itemIdentifier=message.itemIdentifier or "",
@@ -78,5 +80,6 @@ def itemStatusUpdate(session: Session, message: Any) -> "Deferred[Any]":
             screenMessage=result.screenMessages,
             printLine=result.printLines,
         )
+        return withExtra(response, result.extra)
 
     return d.addCallback(answer)

@@ -4,16 +4,17 @@ The patron requests: 23 (patron status), 63 (patron information), 01
 
 A patron's personal data (name, amounts owed, item lists, addresses) is
 left out of an answer to a request whose PIN is wrong, unless the account
-allows it (see L{personal}).
+allows it (see L{personal}); so are the adapter's C{extra} fields, which
+may be personal too.
 """
 
 from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from sip2acs.acs.handlers.common import Session, currencyOf, money, pin
+from sip2acs.acs.handlers.common import Session, currencyOf, money, pin, withExtra
 from sip2acs.acs.refusals import UNKNOWN_PATRON_STATUS
-from sip2acs.ils.values import Patron, SessionEnd
+from sip2acs.ils.values import Patron, SessionEnd, Summary
 from sip2acs.sip import codec
 from sip2acs.sip.spec import FIELDS, PATRON_STATUS_FLAGS, SUMMARY_FIELDS
 
@@ -44,6 +45,17 @@ def personal(session: Session, patron: Any, message: Any) -> bool:
     if pin(message) is None or patron.pinValid:
         return True
     return bool(session.account.personalDataOnWrongPin)
+
+
+def _withPatronExtra(session: Session, patron: Any, message: Any, response: Any) -> Any:
+    """
+    C{response} about C{patron} with the adapter's C{extra} fields, unless
+    it withholds the patron's personal data (a wrong PIN): they may be
+    personal too.
+    """
+    if patron.found and not personal(session, patron, message):
+        return response
+    return withExtra(response, patron.extra)
 
 
 def _patronFields(session: Session, patron: Any, message: Any) -> dict[str, Any]:
@@ -86,6 +98,44 @@ def _itemList(session: Session, refs: Any, fines: bool = False) -> list[str]:
     return entries
 
 
+_COUNT_FIELDS = (
+    "holdItemsCount",
+    "overdueItemsCount",
+    "chargedItemsCount",
+    "fineItemsCount",
+    "recallItemsCount",
+    "unavailableHoldsCount",
+)
+"""
+The six counts of a 64, in the order of the 63 summary's positions.
+"""
+
+
+def _summary(message: Any) -> Summary | None:
+    """
+    The item list a 63 asks for, or L{None} when its summary has no C{Y}
+    in the six positions that name a list.
+    """
+    summary = message.summary or ""
+    if "Y" not in summary[:6]:
+        return None
+    return Summary(summary.index("Y"), message.startItem, message.endItem)
+
+
+def _itemCounts(patron: Any, lists: Any) -> dict[str, int | None]:
+    """
+    The six counts of a 64: the adapter's own (L{None}, four blanks, for
+    one it does not know), or else the lengths of C{lists}.
+    """
+    counts: list[int | None]
+    if patron.itemCounts is None:
+        counts = [len(refs) for refs in lists]
+    else:
+        counts = list(patron.itemCounts)[:6]
+        counts += [None] * (6 - len(counts))
+    return dict(zip(_COUNT_FIELDS, counts, strict=True))
+
+
 def patronStatus(session: Session, message: Any) -> "Deferred[Any]":
     """
     23: the patron's status and, with a right PIN, name and amount owed.
@@ -95,11 +145,12 @@ def patronStatus(session: Session, message: Any) -> "Deferred[Any]":
     )
 
     def answer(patron: Patron) -> codec.Message:
-        return codec.PatronStatusResponse(
+        response = codec.PatronStatusResponse(
             language=message.language or "000",
             **_patronFields(session, patron, message),
             **_amountOwed(session, patron, message),
         )
+        return _withPatronExtra(session, patron, message, response)
 
     return d.addCallback(answer)
 
@@ -107,10 +158,14 @@ def patronStatus(session: Session, message: Any) -> "Deferred[Any]":
 def patronInformation(session: Session, message: Any) -> "Deferred[Any]":
     """
     63: the patron's status, counts, limits, contact data and the one
-    item list its summary asks for.
+    item list its summary asks for: the window C{BP}..C{BQ} of it, or,
+    when the adapter reports its own counts (L{Patron.itemCounts
+    <sip2acs.ils.values.Patron.itemCounts>}), the list as the adapter
+    gave it, already the window the L{Summary} passed to it asked for.
     """
+    summary = _summary(message)
     d = session.ils.lookupPatron(
-        session.terminal, message.patronIdentifier or "", pin(message)
+        session.terminal, message.patronIdentifier or "", pin(message), summary=summary
     )
 
     def answer(patron: Patron) -> codec.Message:
@@ -126,18 +181,19 @@ def patronInformation(session: Session, message: Any) -> "Deferred[Any]":
         fields.update(_amountOwed(session, patron, message))
         if patron.found and not personal(session, patron, message):
             # A wrong PIN: the patron's status, no personal data, no
-            # item lists; the counts are "not supported" (four blanks).
+            # item lists, none of the adapter's extra fields; the counts
+            # are "not supported" (four blanks).
             return codec.PatronInformationResponse(
                 language=message.language or "000", **fields
             )
-        summary = message.summary or ""
-        if patron.found and "Y" in summary[:6]:
-            position = summary.index("Y")
-            start = max(message.startItem or 1, 1)
-            end = message.endItem or len(lists[position])
+        if patron.found and summary is not None:
+            position = summary.position
             entries = _itemList(session, lists[position], fines=position == 3)
-            name = FIELDS[SUMMARY_FIELDS[position]].name
-            fields[name] = entries[start - 1 : end]
+            if patron.itemCounts is None:
+                start = max(summary.start or 1, 1)
+                end = summary.end or len(entries)
+                entries = entries[start - 1 : end]
+            fields[FIELDS[SUMMARY_FIELDS[position]].name] = entries
         if patron.found:
             fields.update(
                 holdItemsLimit=patron.holdItemsLimit,
@@ -152,16 +208,12 @@ def patronInformation(session: Session, message: Any) -> "Deferred[Any]":
                 else None,
                 patronClass=patron.patronClass,
             )
-        return codec.PatronInformationResponse(
+        response = codec.PatronInformationResponse(
             language=message.language or "000",
-            holdItemsCount=len(lists[0]),
-            overdueItemsCount=len(lists[1]),
-            chargedItemsCount=len(lists[2]),
-            fineItemsCount=len(lists[3]),
-            recallItemsCount=len(lists[4]),
-            unavailableHoldsCount=len(lists[5]),
+            **_itemCounts(patron, lists),
             **fields,
         )
+        return withExtra(response, patron.extra)
 
     return d.addCallback(answer)
 
@@ -184,9 +236,10 @@ def blockPatron(session: Session, message: Any) -> "Deferred[Any]":
             peer=session.peer,
             patron=codec.maskSecrets(message.patronIdentifier or ""),
         )
-        return codec.PatronStatusResponse(
+        response = codec.PatronStatusResponse(
             language="000", **_patronFields(session, patron, message)
         )
+        return _withPatronExtra(session, patron, message, response)
 
     return d.addCallback(answer)
 
@@ -201,7 +254,8 @@ def patronEnable(session: Session, message: Any) -> "Deferred[Any]":
 
     def answer(patron: Patron) -> codec.Message:
         fields = _patronFields(session, patron, message)
-        return codec.PatronEnableResponse(language=patron.language, **fields)
+        response = codec.PatronEnableResponse(language=patron.language, **fields)
+        return _withPatronExtra(session, patron, message, response)
 
     return d.addCallback(answer)
 
@@ -215,7 +269,7 @@ def endPatronSession(session: Session, message: Any) -> "Deferred[Any]":
     )
 
     def answer(result: SessionEnd) -> codec.Message:
-        return codec.EndSessionResponse(
+        response = codec.EndSessionResponse(
             endSession=result.ok,
             transactionDate=session.now(),
             institutionId=session.institution.id,
@@ -223,5 +277,6 @@ def endPatronSession(session: Session, message: Any) -> "Deferred[Any]":
             screenMessage=result.screenMessages,
             printLine=result.printLines,
         )
+        return withExtra(response, result.extra)
 
     return d.addCallback(answer)

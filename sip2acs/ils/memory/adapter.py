@@ -50,6 +50,7 @@ from sip2acs.ils.values import (
     Reason,
     RenewRequest,
     SessionEnd,
+    Summary,
     Terminal,
 )
 
@@ -132,7 +133,7 @@ class MemoryILS(MemoryRequests, ILSBase):
     # IILS
 
     def lookupPatron(self, terminal: Terminal, patronId: str,
-                     pin: str | None = None) -> Deferred:
+                     pin: str | None = None, summary: Summary | None = None) -> Deferred:
         self.calls.append(("lookupPatron", patronId))
         patron = self.patrons.get(patronId)
         if patron is None:

@@ -41,10 +41,12 @@ class CirculationCalls:
         return self._run(Circulation.currency, institution)
 
     def lookupPatron(self, terminal: values.Terminal | None, patronId: str,
-                     pin: str | None = None) -> Deferred[values.Patron]:
+                     pin: str | None = None,
+                     summary: values.Summary | None = None) -> Deferred[values.Patron]:
         """
         L{IILS.lookupPatron <sip2acs.ils.interfaces.IILS.lookupPatron>}
-        on a worker thread.
+        on a worker thread. Every list is returned whole: C{summary} is
+        not needed.
         """
         return self._run(Circulation.lookupPatron, terminal, patronId, pin)
 
