@@ -13,7 +13,7 @@ from zope.interface.verify import verifyObject
 from sip2acs.ils.interfaces import IILS, OPERATIONS
 from sip2acs.ils.testing.base import DENIED, ContractCase
 from sip2acs.ils.testing.library import PIN
-from sip2acs.ils.values import CirculationStatus, FeeType
+from sip2acs.ils.values import CirculationStatus, FeeType, Summary
 
 __all__ = ["LookupContract"]
 
@@ -74,6 +74,23 @@ class LookupContract(ContractCase):
         self.assertEqual(patron.homeLibrary, "MAIN")
         self.assertEqual(patron.expires, self.NOW.date() + timedelta(days=365))
         self.assertEqual(patron.screenMessages, ())
+
+    async def test_patronWithSummary(self) -> None:
+        """
+        A 63's L{Summary} (the charged items, from the second) is accepted.
+        An adapter that ignores it returns every list whole; one that
+        answers with the window reports the real counts in C{itemCounts}.
+        """
+        patron = await self.ils.lookupPatron(
+            self.terminal, "P0001", PIN, summary=Summary(2, 2, 3)
+        )
+        self.assertTrue(patron.found)
+        self.assertIs(patron.pinValid, True)
+        if patron.itemCounts is None:
+            self.assertEqual(len(patron.chargedItems), 3)
+        else:
+            self.assertEqual(patron.itemCounts[2], 3)
+            self.assertEqual(len(patron.chargedItems), 2)
 
     async def test_patronWrongPin(self) -> None:
         """
