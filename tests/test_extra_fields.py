@@ -14,20 +14,8 @@ from twisted.internet.defer import succeed
 from twisted.trial.unittest import SynchronousTestCase
 
 from sip2acs.acs.handlers.common import withExtra
-from sip2acs.ils.base import (
-    CheckinResult,
-    CirculationResult,
-    HoldResult,
-    ILSBase,
-    Item,
-    ItemRef,
-    ItemStatusResult,
-    Patron,
-    PaymentResult,
-    RenewAllResult,
-    SessionEnd,
-    Summary,
-)
+from sip2acs.ils import values
+from sip2acs.ils.base import ILSBase
 from sip2acs.ils.interfaces import OPERATIONS
 from sip2acs.sip import codec
 from tests.fixtures import ADA, ADA_PIN, FREE_ITEM, makeAccount, makeConfig, request
@@ -67,7 +55,7 @@ class RelayILS(ILSBase):
 
     def __init__(self) -> None:
         self.results: dict[str, object] = {}
-        self.summaries: list[Summary | None] = []
+        self.summaries: list[values.Summary | None] = []
 
     def _answer(self, name: str):
         return succeed(self.results[name])
@@ -114,7 +102,7 @@ def _patron(**fields):
     fields.setdefault("found", True)
     fields.setdefault("patronId", ADA)
     fields.setdefault("name", "Ada Quillfeather")
-    return Patron(**fields)
+    return values.Patron(**fields)
 
 
 def _kinds(extra):
@@ -130,25 +118,25 @@ def _kinds(extra):
         (codec.BlockPatron, dict(patron, blockedCardMessage="lost"), "blockPatron",
          _patron(flags={"chargePrivilegesDenied"}, extra=extra)),
         (codec.PatronEnable, patron, "enablePatron", _patron(extra=extra)),
-        (codec.EndPatronSession, patron, "endPatronSession", SessionEnd(extra=extra)),
+        (codec.EndPatronSession, patron, "endPatronSession", values.SessionEnd(extra=extra)),
         (codec.ItemInformation, item, "lookupItem",
-         Item(found=True, itemId=FREE_ITEM, title="A title", extra=extra)),
+         values.Item(found=True, itemId=FREE_ITEM, title="A title", extra=extra)),
         (codec.ItemInformation, item, "lookupItem",
-         Item(found=False, itemId=FREE_ITEM, extra=extra)),
+         values.Item(found=False, itemId=FREE_ITEM, extra=extra)),
         (codec.ItemStatusUpdate, dict(item, itemProperties="p"), "updateItemStatus",
-         ItemStatusResult(ok=True, extra=extra)),
+         values.ItemStatusResult(ok=True, extra=extra)),
         (codec.Checkout, dict(patron, **item), "checkout",
-         CirculationResult(ok=True, title="A title", extra=extra)),
+         values.CirculationResult(ok=True, title="A title", extra=extra)),
         (codec.Renew, dict(patron, **item), "renew",
-         CirculationResult(ok=False, reason="renewal-limit", extra=extra)),
+         values.CirculationResult(ok=False, reason="renewal-limit", extra=extra)),
         (codec.RenewAll, patron, "renewAll",
-         RenewAllResult(ok=True, renewed=["I1", "I2"], extra=extra)),
+         values.RenewAllResult(ok=True, renewed=["I1", "I2"], extra=extra)),
         (codec.Checkin, item, "checkin",
-         CheckinResult(ok=True, title="A title", extra=extra)),
+         values.CheckinResult(ok=True, title="A title", extra=extra)),
         (codec.Hold, dict(patron, **item), "hold",
-         HoldResult(ok=True, queuePosition=1, extra=extra)),
+         values.HoldResult(ok=True, queuePosition=1, extra=extra)),
         (codec.FeePaid, dict(patron, feeAmount="1.00"), "feePaid",
-         PaymentResult(accepted=True, transactionId="T1", extra=extra)),
+         values.PaymentResult(accepted=True, transactionId="T1", extra=extra)),
     ]
 
 
@@ -190,7 +178,7 @@ class ExtraFieldsTests(SynchronousTestCase):
         wire adds, and the checksum covers them.
         """
         kiosk = self.connect()
-        self.adapter.results = {"checkin": CheckinResult(ok=True, extra=VENDOR)}
+        self.adapter.results = {"checkin": values.CheckinResult(ok=True, extra=VENDOR)}
         reply = kiosk.ask(request(codec.Checkin, sequence=4, itemIdentifier=FREE_ITEM))
         self.assertEqual(reply.sequence, 4)
         self.assertEqual(reply.message.extra, VENDOR)
@@ -201,7 +189,7 @@ class ExtraFieldsTests(SynchronousTestCase):
         the same bytes as the handler's message encoded alone.
         """
         kiosk = self.connect()
-        self.adapter.results = {"checkin": CheckinResult(ok=True, title="A title")}
+        self.adapter.results = {"checkin": values.CheckinResult(ok=True, title="A title")}
         frame = kiosk.exchange(request(codec.Checkin, itemIdentifier=FREE_ITEM) + b"\r")
         message = codec.decode(frame).message
         self.assertEqual(message.extra, ())
@@ -217,7 +205,7 @@ class ExtraFieldsTests(SynchronousTestCase):
         """
         kiosk = self.connect()
         self.adapter.results = {
-            "checkin": CheckinResult(
+            "checkin": values.CheckinResult(
                 ok=True,
                 title="A title",
                 permanentLocation="MAIN",
@@ -294,7 +282,7 @@ class ExtraFieldsTests(SynchronousTestCase):
         """
         kiosk = self.connect()
         self.adapter.results = {
-            "lookupPatron": Patron(found=False, patronId="P404", extra=VENDOR),
+            "lookupPatron": values.Patron(found=False, patronId="P404", extra=VENDOR),
         }
         m = kiosk.ask(
             request(codec.PatronStatus, patronIdentifier="P404", patronPassword="0000")
@@ -365,7 +353,14 @@ class SummaryTests(SynchronousTestCase):
         self.ask(codec.PatronStatus)
         self.assertEqual(
             self.adapter.summaries,
-            [Summary(2, 3, 4), Summary(5, 2, None), Summary(0), None, None, None],
+            [
+                values.Summary(2, 3, 4),
+                values.Summary(5, 2, None),
+                values.Summary(0),
+                None,
+                None,
+                None,
+            ],
         )
 
     def test_ownCounts(self):
@@ -377,8 +372,8 @@ class SummaryTests(SynchronousTestCase):
         self.adapter.results = {
             "lookupPatron": _patron(
                 pinValid=True,
-                chargedItems=[ItemRef("C3"), ItemRef("C4")],
-                holdItems=[ItemRef("H1")],
+                chargedItems=[values.ItemRef("C3"), values.ItemRef("C4")],
+                holdItems=[values.ItemRef("H1")],
                 itemCounts=(7, None, 12, 0, 0, 3),
             )
         }
@@ -402,7 +397,7 @@ class SummaryTests(SynchronousTestCase):
         """
         self.adapter.results = {
             "lookupPatron": _patron(
-                fineItems=[ItemRef("F9", amount=Decimal("2"))],
+                fineItems=[values.ItemRef("F9", amount=Decimal("2"))],
                 itemCounts=(0, 0, 0, 9, 0, 0),
             )
         }
@@ -427,7 +422,7 @@ class SummaryTests(SynchronousTestCase):
         """
         self.adapter.results = {
             "lookupPatron": _patron(
-                chargedItems=[ItemRef("C%d" % (n,)) for n in range(1, 6)]
+                chargedItems=[values.ItemRef("C%d" % (n,)) for n in range(1, 6)]
             )
         }
         m = self.ask(summary="  Y       ", startItem=3, endItem=4)
