@@ -33,16 +33,17 @@ from tests.faultproxy import (
     Silence,
     commands,
 )
-from tests.fixtures import LOGIN, PASSWORD, TIMEOUT, login, request, startDemoILS
+from tests.fixtures import TIMEOUT, login, request, startDemoILS
 from tests.listeners import RawClient, waitFor
 from tests.loopback import LoopbackServer
 from tests.test_endtoend import LOANS_OF
 
 NOW = datetime(2025, 3, 14, 10, 15)
 
-LOGIN_REQUEST = codec.Login(
-    uidAlgorithm="0", pwdAlgorithm="0", loginUserId=LOGIN, loginPassword=PASSWORD
-)
+LOGIN_REQUEST = codec.decode(login()).message
+"""
+The 93 of the upstream's account C{kiosk}.
+"""
 
 
 def itemInformation(item: str = "I0001") -> codec.ItemInformation:
@@ -229,35 +230,37 @@ class FaultProxyTests(TestCase):
         self.assertEqual(loans, 1)
 
     @inlineCallbacks
+    def assertDropped(self, fault: DropBeforeForward | DropAfterForward, loans: int) -> Any:
+        """
+        With C{fault} planned, a kiosk's checkout fails with
+        L{ConnectionFailed}, the upstream connection is closed too, and the
+        upstream's database then holds C{loans} loans of the item.
+        """
+        client = yield self.kiosk()
+        self.proxy.plan(fault)
+        error = yield self.assertFailure(client.request(checkout()), ConnectionFailed)
+        self.assertEqual(str(error), "127.0.0.1:%d closed the connection" % (self.proxy.port,))
+        held = yield self.loansOf("I0001")
+        self.assertEqual(held, loans)
+        self.assertEqual(
+            (self.proxy.counts.forwarded, self.proxy.counts.answered), (1 + loans, 1)
+        )
+        self.assertEqual(self.proxy.counts.faulted, {fault.kind: 1})
+        yield waitFor(reactor, lambda: not self.acs.server.connections)
+
     def test_dropBeforeForward(self) -> Any:
         """
         L{DropBeforeForward} closes the kiosk's connection, and the
         checkout never reaches the upstream's database.
         """
-        client = yield self.kiosk()
-        self.proxy.plan(DropBeforeForward())
-        error = yield self.assertFailure(client.request(checkout()), ConnectionFailed)
-        self.assertEqual(str(error), "127.0.0.1:%d closed the connection" % (self.proxy.port,))
-        loans = yield self.loansOf("I0001")
-        self.assertEqual(loans, 0)
-        self.assertEqual((self.proxy.counts.forwarded, self.proxy.counts.answered), (1, 1))
-        self.assertEqual(self.proxy.counts.faulted, {"DropBeforeForward": 1})
-        yield waitFor(reactor, lambda: not self.acs.server.connections)
+        return self.assertDropped(DropBeforeForward(), loans=0)
 
-    @inlineCallbacks
     def test_dropAfterForward(self) -> Any:
         """
         L{DropAfterForward} lets the checkout happen upstream, swallows the
         answer and closes the kiosk's connection.
         """
-        client = yield self.kiosk()
-        self.proxy.plan(DropAfterForward())
-        yield self.assertFailure(client.request(checkout()), ConnectionFailed)
-        loans = yield self.loansOf("I0001")
-        self.assertEqual(loans, 1)
-        self.assertEqual((self.proxy.counts.forwarded, self.proxy.counts.answered), (2, 1))
-        self.assertEqual(self.proxy.counts.faulted, {"DropAfterForward": 1})
-        yield waitFor(reactor, lambda: not self.acs.server.connections)
+        return self.assertDropped(DropAfterForward(), loans=1)
 
     @inlineCallbacks
     def test_garbage(self) -> Any:
