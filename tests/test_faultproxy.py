@@ -21,7 +21,13 @@ from twisted.trial.unittest import TestCase
 from sip2acs.client import SIP2ClientProtocol
 from sip2acs.client.endpoints import connect
 from sip2acs.sip import codec
-from sip2acs.sip.exchange import ClientCore, ConnectionFailed, NoAnswer, ProtocolError
+from sip2acs.sip.exchange import (
+    ClientCore,
+    ConnectionFailed,
+    NoAnswer,
+    ProtocolError,
+    ResendRefused,
+)
 from sip2acs.tools.ports import freePort
 from tests.faultproxy import (
     Delay,
@@ -299,13 +305,15 @@ class FaultProxyTests(TestCase):
     @inlineCallbacks
     def test_resendTwice(self) -> Any:
         """
-        Two L{Resend}s in a row: the kiosk gives up with a L{ProtocolError}.
+        Two L{Resend}s in a row: the kiosk gives up with L{ResendRefused},
+        and the request never reached the upstream.
         """
         client = yield self.kiosk()
         self.proxy.plan(Resend(), Resend())
-        error = yield self.assertFailure(client.request(checkout()), ProtocolError)
+        error = yield self.assertFailure(client.request(checkout()), ResendRefused)
         self.assertIn("answered 96 (request SC resend) twice", str(error))
         self.assertEqual(self.proxy.planned, [])
+        self.assertEqual(self.proxy.counts.forwarded, 1)
 
     @inlineCallbacks
     def test_resendChecksum(self) -> Any:
