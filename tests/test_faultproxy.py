@@ -52,14 +52,14 @@ The 93 of the upstream's account C{kiosk}.
 """
 
 
-def itemInformation(item: str = "I0001") -> codec.ItemInformation:
+def itemInformation(item: str = "I0001") -> codec.Message:
     """
     A 17 asking about C{item} of the demo library.
     """
     return codec.ItemInformation(transactionDate=NOW, institutionId="DEMO", itemIdentifier=item)
 
 
-def checkout(item: str = "I0001") -> codec.Checkout:
+def checkout(item: str = "I0001") -> codec.Message:
     """
     A 11 lending C{item} to the demo library's patron C{P0001}.
     """
