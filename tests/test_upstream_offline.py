@@ -1,8 +1,11 @@
 """
-Tests for the gateway's offline queue (L{sip2acs.ils.upstream.offline}),
-on real SQLite files in the test's temporary directory.
+Tests for the gateway's offline queue (L{sip2acs.ils.upstream.offline})
+and the C{sip2acs offline} command (L{sip2acs.tools.offlinecli}), on real
+SQLite files in the test's temporary directory.
 """
 
+import contextlib
+import io
 import os
 import sqlite3
 import stat
@@ -29,6 +32,7 @@ from sip2acs.ils.upstream.offline import (
     describeOperation,
     describeRefusal,
 )
+from sip2acs.tools import cli
 
 ZONE = ZoneInfo("America/Chicago")
 START = datetime(2024, 5, 1, 14, 3, 22, tzinfo=ZONE)
@@ -600,3 +604,90 @@ class DescribeTests(SynchronousTestCase):
                                 "LIB", values.Reason.NOT_ON_LOAN)
         self.assertTrue(describeRefusal(refusal).endswith(": not-on-loan"))
 
+
+def runOffline(*argv: str) -> tuple[int, str, str]:
+    """
+    Run C{sip2acs offline ARGV...}.
+
+    @return: The exit code, and what it printed to stdout and stderr.
+    """
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(["offline", *argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+class CommandTests(QueueTestCase):
+    """
+    C{sip2acs offline show} and C{clear}.
+    """
+
+    async def test_show(self) -> None:
+        """
+        C{show} lists the entries waiting, then the refusals, one line each.
+        """
+        queue = await self.makeQueue()
+        await self.fill(queue, checkin("I1"), checkout("P1", "I2", pin="1234"),
+                        checkin("I3"))
+        upstream = Upstream()
+        upstream.answers["I1"] = values.CheckinResult(
+            ok=False, screenMessages=("Item not checked out",))
+        upstream.answers["I2"] = ConnectionError("gone")
+        await queue.replay(upstream)
+        (refusal,) = await queue.refusals()
+        first, second = await queue.pending()
+        code, out, err = runOffline("show", self.path)
+        self.assertEqual((code, err), (0, ""))
+        self.assertEqual(out.splitlines(), [
+            "%s: 2 waiting to be replayed, 1 refused by the upstream." % (self.path,),
+            "queued %d: checkout of item I2 to patron P1 at 2024-05-01 14:04:22 by"
+            " kiosk3 (institution LIB)" % (first.id,),
+            "queued %d: checkin of item I3 at 2024-05-01 14:05:22 by kiosk3"
+            " (institution LIB)" % (second.id,),
+            "refusal %d: checkin of item I1 taken 2024-05-01 14:03:22 by kiosk3,"
+            " refused 2024-05-01 14:06:22: Item not checked out" % (refusal.id,),
+        ])
+        self.assertNotIn("1234", out)
+
+    async def test_showEmpty(self) -> None:
+        await self.makeQueue()
+        self.assertEqual(
+            runOffline("show", self.path),
+            (0, "%s: 0 waiting to be replayed, 0 refused by the upstream.\n"
+             % (self.path,), ""),
+        )
+
+    def test_showMissing(self) -> None:
+        """
+        A missing file is one line on standard error, and not created.
+        """
+        self.assertEqual(
+            runOffline("show", self.path),
+            (1, "", "sip2acs offline show: error: the offline queue %s does not"
+             " exist\n" % (self.path,)),
+        )
+        self.assertFalse(os.path.exists(self.path))
+
+    async def test_clear(self) -> None:
+        """
+        C{clear} forgets a refusal, while the server has the queue open.
+        """
+        queue = await self.makeQueue()
+        await self.fill(queue, checkin("I1"), checkin("I2"))
+        upstream = Upstream()
+        upstream.answers["I1"] = upstream.answers["I2"] = values.CheckinResult(ok=False)
+        await queue.replay(upstream)
+        first, second = await queue.refusals()
+        self.assertEqual(
+            runOffline("clear", self.path, str(first.id)),
+            (0, "%s: refusal %d cleared.\n" % (self.path, first.id), ""),
+        )
+        self.assertEqual(await queue.refusals(), [second])
+
+    async def test_clearUnknown(self) -> None:
+        await self.makeQueue()
+        self.assertEqual(
+            runOffline("clear", self.path, "7"),
+            (1, "", "sip2acs offline clear: error: %s holds no refusal 7 (sip2acs"
+             " offline show lists them)\n" % (self.path,)),
+        )

@@ -7,6 +7,7 @@ under C{twistd sip2acs}).
     sip2acs config check FILE      validate a configuration file
     sip2acs config convert XML     write a Koha/Evergreen SIPconfig.xml as TOML
     sip2acs db ...                 the embedded SQLite circulation database
+    sip2acs offline show|clear     a gateway's offline queue
 """
 
 import argparse
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 
 from sip2acs.config import ConfigError, loadConfig, xml as xmlconfig
 from sip2acs.passwords import hashPassword
-from sip2acs.tools import bench, client, dbcli
+from sip2acs.tools import bench, client, dbcli, offlinecli
 
 __all__ = ["main"]
 
@@ -96,6 +97,7 @@ def makeParser() -> argparse.ArgumentParser:
     convert.set_defaults(func=lambda args: xmlconfig.convertFile(args.path, args.output))
 
     dbcli.register(commands)
+    offlinecli.register(commands)
     bench.register(commands)
     client.register(commands)
     return parser
