@@ -341,6 +341,21 @@ class FileTests(QueueTestCase):
             % (self.path,),
         )
 
+    async def test_newerVersion(self) -> None:
+        """
+        A queue written by a newer sip2acs is refused, saying so.
+        """
+        queue = await self.makeQueue()
+        await queue.stopService()
+        conn = sqlite3.connect(self.path)
+        conn.execute("PRAGMA user_version = 99")
+        conn.close()
+        queue = OfflineQueue(self.path, reactor)
+        error = await self.assertFailure(queue.startService(), OfflineQueueError)
+        await queue.stopService()
+        self.assertEqual(str(error), "the offline queue %s has version 99, newer than"
+                         " this sip2acs knows (1)" % (self.path,))
+
     async def test_notSQLite(self) -> None:
         """
         A file that is not a SQLite database is refused, saying so.
@@ -350,7 +365,7 @@ class FileTests(QueueTestCase):
         queue = OfflineQueue(self.path, reactor)
         error = await self.assertFailure(queue.startService(), OfflineQueueError)
         await queue.stopService()
-        self.assertIn("is not a SQLite database or is damaged", str(error))
+        self.assertIn("is damaged or not a SQLite database (file is not a database)", str(error))
 
     async def test_missingDirectory(self) -> None:
         """
@@ -360,8 +375,8 @@ class FileTests(QueueTestCase):
         queue = OfflineQueue(path, reactor)
         error = await self.assertFailure(queue.startService(), OfflineQueueError)
         await queue.stopService()
-        self.assertEqual(str(error), "cannot open the offline queue %s: no such file or"
-                         " directory" % (path,))
+        self.assertEqual(str(error), "cannot create the offline queue %s: its directory"
+                         " does not exist" % (path,))
 
 
 class ReplayTests(QueueTestCase):

@@ -384,19 +384,23 @@ def openQueueFile(path: str, create: bool = True) -> sqlite3.Connection:
     try:
         if create:
             createDatabaseFile(path)
+        # A clear reason (missing, permission denied) before SQLite's
+        # "unable to open database file".
         os.close(os.open(path, os.O_RDWR))
-    except OSError as e:
-        if isinstance(e, FileNotFoundError) and not create:
-            raise OfflineQueueError("the offline queue %s does not exist" % (path,)) from e
+        conn = sqlite3.connect("file:%s?mode=rw" % (quote(os.path.abspath(path)),),
+                               timeout=BUSY_TIMEOUT, isolation_level=None, uri=True)
+    except FileNotFoundError as e:
+        if create:
+            raise OfflineQueueError(
+                "cannot create the offline queue %s: its directory does not exist"
+                % (path,)
+            ) from e
+        raise OfflineQueueError("the offline queue %s does not exist" % (path,)) from e
+    except (OSError, sqlite3.Error) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         raise OfflineQueueError(
-            "cannot open the offline queue %s: %s"
-            % (path, (e.strerror or str(e)).lower())
+            "cannot open the offline queue %s: %s" % (path, reason.lower())
         ) from e
-    uri = "file:%s?mode=rw" % (quote(os.path.abspath(path)),)
-    try:
-        conn = sqlite3.connect(uri, timeout=BUSY_TIMEOUT, isolation_level=None, uri=True)
-    except sqlite3.Error as e:
-        raise OfflineQueueError("cannot open the offline queue %s: %s" % (path, e)) from e
     try:
         _prepare(conn, path)
     except BaseException:
@@ -411,17 +415,17 @@ def _prepare(conn: sqlite3.Connection, path: str) -> None:
     WAL and C{synchronous=FULL}.
     """
     try:
-        (check,) = conn.execute("PRAGMA quick_check(1)").fetchone()
-        (application,) = conn.execute("PRAGMA application_id").fetchone()
-        (version,) = conn.execute("PRAGMA user_version").fetchone()
-        (tables,) = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        check, application, version, tables = conn.execute(
+            "SELECT (SELECT quick_check FROM pragma_quick_check(1)),"
+            " (SELECT application_id FROM pragma_application_id),"
+            " (SELECT user_version FROM pragma_user_version),"
+            " (SELECT count(*) FROM sqlite_master)"
+        ).fetchone()
     except sqlite3.DatabaseError as e:
-        raise OfflineQueueError(
-            "the offline queue %s is not a SQLite database or is damaged: %s" % (path, e)
-        ) from e
+        check = str(e)
     if check != "ok":
         raise OfflineQueueError(
-            "the offline queue %s is damaged (quick_check: %s)" % (path, check)
+            "the offline queue %s is damaged or not a SQLite database (%s)" % (path, check)
         )
     if application != APPLICATION_ID and (tables or version or application):
         raise OfflineQueueError(
