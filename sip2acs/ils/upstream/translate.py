@@ -51,6 +51,7 @@ one with a zone letter is converted to it, so every date in a value is
 aware, in L{Upstream.zone}.
 """
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -291,6 +292,13 @@ class _Answer:
             return values.Reason.BAD_PIN
         return None
 
+    def refusal(self, ok: bool) -> str | None:
+        """
+        The reason of an answer that says C{ok} or not: none, the one
+        L{reason} tells, else L{UPSTREAM_REFUSED}.
+        """
+        return None if ok else self.reason() or UPSTREAM_REFUSED
+
     def extra(self, own: Iterable[str], fromValue: Iterable[str]) -> tuple[tuple[str, str], ...]:
         """
         The fields to pass on as they are: all but the screen messages and
@@ -319,16 +327,50 @@ def _money(amount: Decimal) -> str:
     return format(amount, ".2f")
 
 
-def _common(upstream: Upstream, now: datetime) -> dict[str, Any]:
+def _common(
+    upstream: Upstream, now: datetime, transactionDate: datetime | None = None
+) -> dict[str, Any]:
     """
-    What most requests carry: the transaction date, the institution and the
-    terminal password.
+    What most requests carry: the transaction date (the request's own, as
+    a checkin or checkout taken off line keeps the date it was made, else
+    C{now}), the institution and the terminal password.
     """
     return dict(
-        transactionDate=_wall(now, upstream),
+        transactionDate=_wall(transactionDate or now, upstream),
         institutionId=upstream.institution,
         terminalPassword=upstream.terminalPassword,
     )
+
+
+def _asking(patronId: str, pin: str | None, feeAcknowledged: bool = False) -> dict[str, Any]:
+    """
+    Who a request is about: the patron, the PIN typed (none: no C{AD}) and,
+    in the requests that have C{BO}, whether the patron acknowledged a fee.
+    """
+    fields: dict[str, Any] = dict(patronIdentifier=patronId, patronPassword=pin)
+    if feeAcknowledged:
+        fields["feeAcknowledged"] = True
+    return fields
+
+
+def _item(request: Any) -> dict[str, Any]:
+    """
+    What a checkout, checkin or renewal says of itself: its item, the
+    item's properties, and whether it was done off line (no block).
+    """
+    return dict(
+        noBlock=request.noBlock,
+        itemIdentifier=request.itemId,
+        itemProperties=request.itemProperties,
+    )
+
+
+def _yes(flag: bool) -> bool | None:
+    """
+    An optional C{Y}/C{N} field (C{BO}, C{BI}) sent only as C{Y}: the
+    handlers read a missing one as N.
+    """
+    return True if flag else None
 
 
 _SUMMARY_LENGTH = 10
@@ -350,7 +392,7 @@ def _lookupPatronRequest(
     now: datetime,
     patronId: str,
     pin: str | None = None,
-    summary: "values.Summary | None" = None,
+    summary: values.Summary | None = None,
 ) -> codec.Message:
     """
     63: the patron's status, counts, limits, contact data and, with a
@@ -360,8 +402,7 @@ def _lookupPatronRequest(
     return codec.PatronInformation(
         language=upstream.language,
         summary=_summaryText(summary),
-        patronIdentifier=patronId,
-        patronPassword=pin,
+        **_asking(patronId, pin),
         startItem=None if summary is None else summary.start,
         endItem=None if summary is None else summary.end,
         **_common(upstream, now),
@@ -379,23 +420,15 @@ def _checkoutRequest(
     upstream: Upstream, now: datetime, request: values.CheckoutRequest
 ) -> codec.Message:
     """
-    11: the kiosk's checkout, with its own transaction date (a loan taken
-    off line keeps the date it was made) or C{now}.
+    11: the kiosk's checkout.
     """
-    fields = _common(upstream, now)
-    if request.transactionDate is not None:
-        fields["transactionDate"] = _wall(request.transactionDate, upstream)
     return codec.Checkout(
         scRenewalPolicy=request.scRenewalPolicy,
-        noBlock=request.noBlock,
         nbDueDate=_wall(request.nbDueDate, upstream),
-        patronIdentifier=request.patronId,
-        itemIdentifier=request.itemId,
-        itemProperties=request.itemProperties,
-        patronPassword=request.pin,
-        feeAcknowledged=True if request.feeAcknowledged else None,
-        cancel=True if request.cancel else None,
-        **fields,
+        cancel=_yes(request.cancel),
+        **_item(request),
+        **_asking(request.patronId, request.pin, request.feeAcknowledged),
+        **_common(upstream, now, request.transactionDate),
     )
 
 
@@ -404,19 +437,14 @@ def _checkinRequest(
 ) -> codec.Message:
     """
     09: the kiosk's checkin, at its current location or else
-    L{Upstream.location}, with its own transaction date or C{now}.
+    L{Upstream.location}.
     """
-    fields = _common(upstream, now)
-    if request.transactionDate is not None:
-        fields["transactionDate"] = _wall(request.transactionDate, upstream)
     return codec.Checkin(
-        noBlock=request.noBlock,
         returnDate=_wall(request.returnDate, upstream),
         currentLocation=request.currentLocation or upstream.location or "",
-        itemIdentifier=request.itemId,
-        itemProperties=request.itemProperties,
-        cancel=True if request.cancel else None,
-        **fields,
+        cancel=_yes(request.cancel),
+        **_item(request),
+        **_common(upstream, now, request.transactionDate),
     )
 
 
@@ -428,14 +456,10 @@ def _renewRequest(
     """
     return codec.Renew(
         thirdPartyAllowed=request.thirdPartyAllowed,
-        noBlock=request.noBlock,
         nbDueDate=_wall(request.nbDueDate, upstream),
-        patronIdentifier=request.patronId,
-        patronPassword=request.pin,
-        itemIdentifier=request.itemId,
         titleIdentifier=request.titleId,
-        itemProperties=request.itemProperties,
-        feeAcknowledged=True if request.feeAcknowledged else None,
+        **_item(request),
+        **_asking(request.patronId, request.pin, request.feeAcknowledged),
         **_common(upstream, now),
     )
 
@@ -451,10 +475,7 @@ def _renewAllRequest(
     65: renew every loan of a patron.
     """
     return codec.RenewAll(
-        patronIdentifier=patronId,
-        patronPassword=pin,
-        feeAcknowledged=True if feeAcknowledged else None,
-        **_common(upstream, now),
+        **_asking(patronId, pin, feeAcknowledged), **_common(upstream, now)
     )
 
 
@@ -477,11 +498,9 @@ def _holdRequest(
         expirationDate=_wall(request.expiration, upstream),
         pickupLocation=request.pickupLocation,
         holdType=request.holdType,
-        patronIdentifier=request.patronId,
-        patronPassword=request.pin,
         itemIdentifier=request.itemId,
         titleIdentifier=request.titleId,
-        feeAcknowledged=True if request.feeAcknowledged else None,
+        **_asking(request.patronId, request.pin, request.feeAcknowledged),
         **_common(upstream, now),
     )
 
@@ -497,10 +516,9 @@ def _feePaidRequest(
         paymentType=payment.paymentType,
         currencyType=payment.currency or "",
         feeAmount=_money(payment.amount),
-        patronIdentifier=payment.patronId,
-        patronPassword=payment.pin,
         feeIdentifier=payment.feeId,
         transactionId=payment.transactionId,
+        **_asking(payment.patronId, payment.pin),
         **_common(upstream, now),
     )
 
@@ -525,9 +543,7 @@ def _enablePatronRequest(
     """
     25: lift the patron's block.
     """
-    return codec.PatronEnable(
-        patronIdentifier=patronId, patronPassword=pin, **_common(upstream, now)
-    )
+    return codec.PatronEnable(**_asking(patronId, pin), **_common(upstream, now))
 
 
 def _updateItemStatusRequest(
@@ -547,12 +563,29 @@ def _endPatronSessionRequest(
     """
     35: the patron is done at the kiosk.
     """
-    return codec.EndPatronSession(
-        patronIdentifier=patronId, patronPassword=pin, **_common(upstream, now)
-    )
+    return codec.EndPatronSession(**_asking(patronId, pin), **_common(upstream, now))
 
 
 # -- answers ------------------------------------------------------------------
+
+
+def _reading(code: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """
+    Make C{read(answer, *operationArgs)} the L{Translation.result} of an
+    operation answered with C{code}: C{result(upstream, response,
+    *operationArgs)} reads C{response} as an L{_Answer} in the upstream's
+    zone, or raises L{UnexpectedAnswer} when it is not a C{code}.
+    """
+
+    def decorate(read: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(read)
+        def result(upstream: Upstream, response: codec.Message, *args: Any) -> Any:
+            return read(_Answer(response, code, upstream.zone), *args)
+
+        return result
+
+    return decorate
+
 
 _PATRON_FIELDS = frozenset({"AA", "AE", "BL"})
 """
@@ -621,12 +654,12 @@ def _patronWritten(found: bool, pin: str | None) -> frozenset[str]:
     return _PATRON_FIELDS | ({"CQ"} if found and pin is not None else set())
 
 
+@_reading("64")
 def _lookupPatronResult(
-    upstream: Upstream,
-    response: codec.Message,
+    answer: _Answer,
     patronId: str,
     pin: str | None = None,
-    summary: "values.Summary | None" = None,
+    summary: values.Summary | None = None,
 ) -> values.Patron:
     """
     64 -> L{Patron <sip2acs.ils.values.Patron>}: its counts in
@@ -635,7 +668,6 @@ def _lookupPatronResult(
     text (the 63 handler prints it back as it is), the home library from a
     vendor C{AQ} (kept in C{extra} too: the handler does not write it).
     """
-    answer = _Answer(response, "64", upstream.zone)
     fields = _patron(answer, patronId, pin, counts=True)
     written = _patronWritten(fields["found"], pin)
     if fields["found"]:
@@ -651,11 +683,9 @@ def _patronStatusResult(code: str) -> Callable[..., values.Patron]:
     the patron as it is afterwards.
     """
 
-    def result(
-        upstream: Upstream, response: codec.Message, patronId: str, *args: Any
-    ) -> values.Patron:
+    @_reading(code)
+    def result(answer: _Answer, patronId: str, *args: Any) -> values.Patron:
         pin = args[0] if code == "26" and args else None
-        answer = _Answer(response, code, upstream.zone)
         fields = _patron(answer, patronId, pin, counts=False)
         written = _patronWritten(fields["found"], pin)
         return values.Patron(extra=answer.extra({"AO"}, written), **fields)
@@ -673,9 +703,8 @@ amount).
 """
 
 
-def _lookupItemResult(
-    upstream: Upstream, response: codec.Message, itemId: str
-) -> values.Item:
+@_reading("18")
+def _lookupItemResult(answer: _Answer, itemId: str) -> values.Item:
     """
     18 -> L{Item <sip2acs.ils.values.Item>}. An item is found when the
     answer has a title or a circulation status other than C{01} (other),
@@ -683,7 +712,6 @@ def _lookupItemResult(
     item's other fields, which the handler does not write, are kept in
     C{extra}.
     """
-    answer = _Answer(response, "18", upstream.zone)
     message = answer.message
     title = answer.text("AJ") or ""
     status = message.circulationStatus or ""
@@ -759,13 +787,11 @@ def _circulation(answer: _Answer) -> tuple[dict[str, Any], frozenset[str]]:
     return fields, frozenset(written)
 
 
-def _checkoutResult(
-    upstream: Upstream, response: codec.Message, request: values.CheckoutRequest
-) -> values.CirculationResult:
+@_reading("12")
+def _checkoutResult(answer: _Answer, request: values.CheckoutRequest) -> values.CirculationResult:
     """
     12 -> L{CirculationResult <sip2acs.ils.values.CirculationResult>}.
     """
-    answer = _Answer(response, "12", upstream.zone)
     fields, written = _circulation(answer)
     reason = None
     if not fields["ok"]:
@@ -781,19 +807,18 @@ def _checkoutResult(
     )
 
 
-def _renewResult(
-    upstream: Upstream, response: codec.Message, request: values.RenewRequest
-) -> values.CirculationResult:
+@_reading("30")
+def _renewResult(answer: _Answer, request: values.RenewRequest) -> values.CirculationResult:
     """
     30 -> L{CirculationResult <sip2acs.ils.values.CirculationResult>}; a
     vendor C{BL} or C{CQ} gives C{patronValid}, C{pinValid} and the reason
     and is kept in C{extra} (the handler does not write them in a 30).
     """
-    answer = _Answer(response, "30", upstream.zone)
     fields, written = _circulation(answer)
-    reason = None if fields["ok"] else answer.reason() or UPSTREAM_REFUSED
     return values.CirculationResult(
-        reason=reason, extra=answer.extra({"AO", "AA", "AB"}, written), **fields
+        reason=answer.refusal(fields["ok"]),
+        extra=answer.extra({"AO", "AA", "AB"}, written),
+        **fields,
     )
 
 
@@ -802,13 +827,11 @@ _CHECKIN_FIELDS = frozenset(
 )
 
 
-def _checkinResult(
-    upstream: Upstream, response: codec.Message, request: values.CheckinRequest
-) -> values.CheckinResult:
+@_reading("10")
+def _checkinResult(answer: _Answer, request: values.CheckinRequest) -> values.CheckinResult:
     """
     10 -> L{CheckinResult <sip2acs.ils.values.CheckinResult>}.
     """
-    answer = _Answer(response, "10", upstream.zone)
     message = answer.message
     fields = dict(
         ok=bool(message.ok),
@@ -841,18 +864,16 @@ def _checkinResult(
     )
 
 
-def _renewAllResult(
-    upstream: Upstream, response: codec.Message, patronId: str, *args: Any
-) -> values.RenewAllResult:
+@_reading("66")
+def _renewAllResult(answer: _Answer, patronId: str, *args: Any) -> values.RenewAllResult:
     """
     66 -> L{RenewAllResult <sip2acs.ils.values.RenewAllResult>}: the
     renewed and unrenewed entries as they came (the handler counts them).
     """
-    answer = _Answer(response, "66", upstream.zone)
     ok = bool(answer.message.ok)
     return values.RenewAllResult(
         ok=ok,
-        reason=None if ok else answer.reason() or UPSTREAM_REFUSED,
+        reason=answer.refusal(ok),
         renewed=answer.texts("BM"),
         unrenewed=answer.texts("BN"),
         extra=answer.extra({"AO"}, {"BM", "BN"}),
@@ -860,18 +881,16 @@ def _renewAllResult(
     )
 
 
-def _holdResult(
-    upstream: Upstream, response: codec.Message, request: values.HoldRequest
-) -> values.HoldResult:
+@_reading("16")
+def _holdResult(answer: _Answer, request: values.HoldRequest) -> values.HoldResult:
     """
     16 -> L{HoldResult <sip2acs.ils.values.HoldResult>}.
     """
-    answer = _Answer(response, "16", upstream.zone)
     message = answer.message
     ok = bool(message.ok)
     return values.HoldResult(
         ok=ok,
-        reason=None if ok else answer.reason() or UPSTREAM_REFUSED,
+        reason=answer.refusal(ok),
         available=bool(message.available),
         expiration=answer.when("BW"),
         queuePosition=answer.count("BR"),
@@ -883,31 +902,29 @@ def _holdResult(
     )
 
 
-def _feePaidResult(
-    upstream: Upstream, response: codec.Message, payment: values.Payment
-) -> values.PaymentResult:
+@_reading("38")
+def _feePaidResult(answer: _Answer, payment: values.Payment) -> values.PaymentResult:
     """
     38 -> L{PaymentResult <sip2acs.ils.values.PaymentResult>}.
     """
-    answer = _Answer(response, "38", upstream.zone)
     accepted = bool(answer.message.paymentAccepted)
     return values.PaymentResult(
         accepted=accepted,
-        reason=None if accepted else answer.reason() or UPSTREAM_REFUSED,
+        reason=answer.refusal(accepted),
         transactionId=answer.text("BK"),
         extra=answer.extra({"AO", "AA"}, {"BK"}),
         **answer.screens(),
     )
 
 
+@_reading("20")
 def _updateItemStatusResult(
-    upstream: Upstream, response: codec.Message, itemId: str, properties: str
+    answer: _Answer, itemId: str, properties: str
 ) -> values.ItemStatusResult:
     """
     20 -> L{ItemStatusResult <sip2acs.ils.values.ItemStatusResult>}; a
     refusal without a title is about an unknown item.
     """
-    answer = _Answer(response, "20", upstream.zone)
     ok = bool(answer.message.itemPropertiesOk)
     title = answer.text("AJ")
     reason = None
@@ -923,13 +940,13 @@ def _updateItemStatusResult(
     )
 
 
+@_reading("36")
 def _endPatronSessionResult(
-    upstream: Upstream, response: codec.Message, patronId: str, pin: str | None = None
+    answer: _Answer, patronId: str, pin: str | None = None
 ) -> values.SessionEnd:
     """
     36 -> L{SessionEnd <sip2acs.ils.values.SessionEnd>}.
     """
-    answer = _Answer(response, "36", upstream.zone)
     return values.SessionEnd(
         ok=bool(answer.message.endSession),
         extra=answer.extra({"AO", "AA"}, ()),
