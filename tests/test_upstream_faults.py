@@ -1,0 +1,256 @@
+"""
+The gateway's fault rules against a deliberately faulty upstream: a real
+sip2acs (SQLite demo library) behind L{FaultProxy}, the gateway in front,
+a kiosk on a real socket. Each test is one row of the fault matrix the
+issue asks for: the fault, what the kiosk got, what was logged; the rows
+are printed as the tests run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
+from twisted.internet.task import deferLater
+from twisted.logger import formatEvent
+from twisted.trial.unittest import TestCase
+
+from sip2acs.ils.upstream.adapter import NOT_DONE
+from sip2acs.ils.upstream.settings import UpstreamLogin
+from sip2acs.sip import codec
+from tests import fixtures
+from tests.faultproxy import (
+    Delay,
+    DropAfterForward,
+    DropBeforeForward,
+    FaultProxy,
+    Garbage,
+    Resend,
+    commands,
+)
+from tests.loopback import LoopbackServer, request
+from tests.test_endtoend import LOANS_OF
+from tests.test_upstream_gateway import startGateway, startUpstream
+
+UNAVAILABLE = "The library system is not available. Please try again later."
+
+
+def checkout(item: str = "I0002") -> bytes:
+    return request(codec.Checkout, scRenewalPolicy=False, institutionId="DEMO",
+                   patronIdentifier="P0001", itemIdentifier=item, terminalPassword="")
+
+
+def itemInformation(item: str = "I0001") -> bytes:
+    return request(codec.ItemInformation, institutionId="DEMO", itemIdentifier=item)
+
+
+def status() -> bytes:
+    return request(codec.SCStatus, statusCode="0", maxPrintWidth=40, protocolVersion="2.00")
+
+
+class FaultMatrixTests(TestCase):
+    timeout = 60
+
+    @inlineCallbacks
+    def setUp(self) -> Any:
+        self.logs = fixtures.captureLogs(self)
+        self.ils, self.upstream = yield startUpstream(self)
+        self.proxy = FaultProxy(reactor, "127.0.0.1", self.upstream.port.getHost().port)
+        port = yield self.proxy.start()
+        self.addCleanup(self.proxy.stop)
+        self.gateway = startGateway(
+            self, port, poolSize=2, timeout=1.0, connectTimeout=2.0,
+            retryMax=1.0, queueTimeout=2.0,
+        )
+        yield self.gateway.refreshStatus()
+        self.acs = LoopbackServer(self, adapter=self.gateway)
+        self.client = yield self.acs.loggedIn()
+
+    def ask(self, frame: bytes) -> Deferred[Any]:
+        return self.client.ask(frame).addCallback(lambda decoded: decoded.message)
+
+    def loansOf(self, barcode: str) -> Deferred[int]:
+        return self.ils._defer(lambda: self.ils._conn.execute(LOANS_OF, (barcode,)).fetchone()[0])
+
+    def logged(self, text: str) -> list[str]:
+        lines = [formatEvent(event) for event in self.logs]
+        return [line for line in lines if text in line]
+
+    def row(self, fault: str, kiosk: str, logged: str) -> None:
+        print("\nfault matrix | %s | %s | %s" % (fault, kiosk, logged))
+
+    @inlineCallbacks
+    def test_upstreamGone(self) -> Any:
+        """
+        The upstream is gone (connections refused): a checkout is refused
+        as not done, a lookup as unavailable, 98 says offline; when it is
+        back, the next requests are served.
+        """
+        yield self.proxy.down()
+        # The idle pooled connections are gone too; the next request finds out.
+        answer = yield self.ask(checkout())
+        self.assertFalse(answer.ok)
+        self.assertEqual(answer.screenMessage, (NOT_DONE,))
+        loans = yield self.loansOf("I0002")
+        self.assertEqual(loans, 0)
+        item = yield self.ask(itemInformation())
+        self.assertEqual(item.screenMessage, (UNAVAILABLE,))
+        yield self.gateway.refreshStatus()
+        acs = yield self.ask(status())
+        self.assertFalse(acs.onlineStatus)
+        self.assertFalse(self.gateway.ready())
+        self.assertTrue(self.logged("the upstream is unavailable"))
+        self.row("upstream gone (connection refused)",
+                 "11: 120 '%s'; 17: 18 unavailable; 98 online N" % (NOT_DONE,),
+                 self.logged("cannot connect")[0])
+        yield self.proxy.up()
+        yield deferLater(reactor, 1.6, lambda: None)
+        answer = yield self.ask(checkout())
+        self.assertTrue(answer.ok, answer)
+        yield self.gateway.refreshStatus()
+        acs = yield self.ask(status())
+        self.assertTrue(acs.onlineStatus)
+        self.assertTrue(self.logged("the upstream is back"))
+
+    @inlineCallbacks
+    def test_dropAfterForwardCheckout(self) -> Any:
+        """
+        The checkout reached the upstream and the connection dropped
+        before its answer: it is not sent again; the kiosk hears the
+        system is unavailable and staff are told it may have happened
+        (it did).
+        """
+        self.proxy.plan(DropAfterForward(), match=commands("11"))
+        answer = yield self.ask(checkout())
+        self.assertFalse(answer.ok)
+        self.assertEqual(answer.screenMessage, (UNAVAILABLE,))
+        loans = yield self.loansOf("I0002")
+        self.assertEqual(loans, 1)
+        warning = self.logged("staff should check it in the ILS")
+        self.assertEqual(len(warning), 1)
+        self.assertIn("checkout of item I0002 for kiosk@", warning[0])
+        self.assertEqual(self.proxy.counts.forwarded - self.proxy.counts.answered, 1)
+        self.row("connection dropped after the checkout reached the ILS",
+                 "12 ok 0 '%s' (not sent again; the loan exists)" % (UNAVAILABLE,),
+                 warning[0])
+
+    @inlineCallbacks
+    def test_dropBeforeForwardCheckout(self) -> Any:
+        """
+        The connection dropped with the checkout on the wire: the gateway
+        cannot know it never arrived, so the same rule holds.
+        """
+        self.proxy.plan(DropBeforeForward(), match=commands("11"))
+        answer = yield self.ask(checkout())
+        self.assertEqual(answer.screenMessage, (UNAVAILABLE,))
+        loans = yield self.loansOf("I0002")
+        self.assertEqual(loans, 0)
+        warning = self.logged("staff should check it in the ILS")
+        self.assertEqual(len(warning), 1)
+        self.row("connection dropped before the checkout reached the ILS",
+                 "12 ok 0 '%s' (no loan)" % (UNAVAILABLE,), warning[0])
+
+    @inlineCallbacks
+    def test_dropLookupAskedAgain(self) -> Any:
+        """
+        A lookup whose answer was lost is asked again on a new connection.
+        """
+        self.proxy.plan(DropAfterForward(), match=commands("17"))
+        item = yield self.ask(itemInformation())
+        self.assertEqual(item.itemIdentifier, "I0001")
+        self.assertEqual(item.circulationStatus, "03")
+        self.row("connection dropped during an item lookup",
+                 "18 with the item (asked again)", self.logged("connection lost")[0])
+
+    @inlineCallbacks
+    def test_resendOnce(self) -> Any:
+        """
+        A 96 from the upstream: the checkout is sent again once and done
+        once.
+        """
+        self.proxy.plan(Resend(), match=commands("11"))
+        answer = yield self.ask(checkout())
+        self.assertTrue(answer.ok, answer)
+        loans = yield self.loansOf("I0002")
+        self.assertEqual(loans, 1)
+        self.row("96 from the upstream", "12 ok 1 (resent once, one loan)", "nothing")
+
+    @inlineCallbacks
+    def test_resendTwice(self) -> Any:
+        """
+        96 twice: the upstream cannot read the checkout; it was not done.
+        """
+        self.proxy.plan(Resend(), Resend(), match=commands("11"))
+        answer = yield self.ask(checkout())
+        self.assertEqual(answer.screenMessage, (NOT_DONE,))
+        loans = yield self.loansOf("I0002")
+        self.assertEqual(loans, 0)
+        line = self.logged("not done")[0]
+        self.row("96 twice from the upstream", "12 ok 0 '%s'" % (NOT_DONE,), line)
+
+    @inlineCallbacks
+    def test_garbage(self) -> Any:
+        self.proxy.plan(Garbage(b"\x00\xffxx\r"), match=commands("11"))
+        answer = yield self.ask(checkout())
+        self.assertEqual(answer.screenMessage, (UNAVAILABLE,))
+        warning = self.logged("staff should check it in the ILS")
+        self.assertEqual(len(warning), 1)
+        self.row("garbage instead of the checkout's answer",
+                 "12 ok 0 '%s'" % (UNAVAILABLE,), warning[0])
+
+    @inlineCallbacks
+    def test_slowAnswerPastTimeout(self) -> Any:
+        """
+        An answer later than upstream-timeout: for a checkout, uncertain
+        (the loan exists); for a lookup, asked again.
+        """
+        self.proxy.plan(Delay(3.0), match=commands("11"))
+        answer = yield self.ask(checkout())
+        self.assertEqual(answer.screenMessage, (UNAVAILABLE,))
+        warning = self.logged("staff should check it in the ILS")
+        self.assertIn("no response from", warning[0])
+        self.proxy.plan(Delay(3.0), match=commands("17"))
+        item = yield self.ask(itemInformation())
+        self.assertEqual(item.itemIdentifier, "I0001")
+        self.row("answer slower than upstream-timeout",
+                 "11: 12 ok 0 unavailable (staff warned); 17: 18 (asked again)", warning[0])
+
+    @inlineCallbacks
+    def test_slowAnswerHoldsOnlyItsSlot(self) -> Any:
+        """
+        One slow upstream answer holds one of the two pooled connections;
+        another kiosk's lookups go on through the other.
+        """
+        other = yield self.acs.loggedIn()
+        # Both pooled connections open and logged in (a login upstream
+        # checks a password hash: slow on purpose).
+        yield gatherResults([self.ask(itemInformation()), other.ask(itemInformation())])
+        self.proxy.plan(Delay(0.8), match=commands("17"))
+        slow = self.ask(itemInformation("I0001"))
+        for _ in range(3):
+            reply = yield other.ask(itemInformation("I0002"))
+            self.assertEqual(reply.message.itemIdentifier, "I0002")
+        self.assertFalse(slow.called)
+        answer = yield slow
+        self.assertEqual(answer.itemIdentifier, "I0001")
+        self.row("one slow answer (0.8 s, within the timeout)",
+                 "that kiosk waits; another kiosk's 3 lookups answered meanwhile", "nothing")
+
+    @inlineCallbacks
+    def test_loginRefused(self) -> Any:
+        """
+        The upstream refuses the gateway's login: lookups answer
+        unavailable and the log says why, without the password.
+        """
+        gateway = startGateway(
+            self, self.proxy.port, poolSize=1,
+            login=UpstreamLogin(fixtures.LOGIN, "wrong-password"),
+        )
+        acs = LoopbackServer(self, adapter=gateway)
+        client = yield acs.loggedIn()
+        reply = yield client.ask(itemInformation())
+        self.assertEqual(reply.message.screenMessage, (UNAVAILABLE,))
+        line = self.logged("refused the login")[0]
+        self.assertNotIn("wrong-password", "".join(self.logged("")))
+        self.row("upstream refuses the gateway's login", "18 unavailable", line)

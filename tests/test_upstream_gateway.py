@@ -1,0 +1,152 @@
+"""
+The gateway end to end: a real sip2acs with the SQLite demo library as the
+upstream, on a loopback port; a second sip2acs in front of it with the
+C{sip2} adapter; kiosks on real sockets. Every message pair through the
+gateway, pooled and pass-through, plain and TLS upstream; many kiosks on a
+small pool with no answer crossed between them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet import reactor
+from twisted.internet.defer import gatherResults, inlineCallbacks
+from twisted.trial.unittest import TestCase
+
+from sip2acs.ils.upstream import SIP2UpstreamILS
+from sip2acs.ils.upstream.settings import UpstreamLogin, UpstreamSettings
+from sip2acs.sip import codec
+from tests import fixtures, test_endtoend
+from tests.loopback import LoopbackServer, login, request
+from tests.test_endtoend import NOW
+
+
+def startUpstream(testCase: TestCase, config: Any = None) -> Any:
+    """
+    The upstream: sip2acs with the SQLite demo library on 127.0.0.1.
+
+    @return: A Deferred firing with C{(ils, server)}.
+    """
+
+    @inlineCallbacks
+    def start() -> Any:
+        ils = yield fixtures.startDemoILS(testCase, NOW)
+        server = LoopbackServer(testCase, adapter=ils, config=config)
+        return ils, server
+
+    return start()
+
+
+def startGateway(
+    testCase: TestCase, port: int, endpoint: str | None = None, **settings: Any
+) -> SIP2UpstreamILS:
+    """
+    A started gateway adapter forwarding to C{127.0.0.1:port}, logged in
+    as the fixtures' kiosk; stopped when the test ends.
+    """
+    settings.setdefault("login", UpstreamLogin(fixtures.LOGIN, fixtures.PASSWORD))
+    gateway = SIP2UpstreamILS(
+        UpstreamSettings(
+            endpoint=endpoint or "tcp:host=127.0.0.1:port=%d" % (port,),
+            institution=fixtures.INSTITUTION,
+            **settings,
+        ),
+        reactor,
+    )
+    gateway.startService()
+    testCase.addCleanup(gateway.stopService)
+    return gateway
+
+
+class GatewayEveryMessageTests(test_endtoend.EveryMessageTests):
+    """
+    L{EveryMessageTests <tests.test_endtoend.EveryMessageTests>} with a
+    gateway between the kiosk and the SQLite system: the same answers,
+    through a pool of two upstream connections.
+    """
+
+    poolSize = 2
+
+    @inlineCallbacks
+    def setUp(self) -> Any:
+        self.ils, self.upstream = yield startUpstream(self)
+        self.gateway = startGateway(
+            self, self.upstream.port.getHost().port, poolSize=self.poolSize
+        )
+        yield self.gateway.refreshStatus()
+        self.acs = LoopbackServer(self, adapter=self.gateway)
+        self.client = yield self.acs.connect()
+        reply = yield self.client.ask(login(sequence=0))
+        self.assertEqual(reply.message, codec.LoginResponse(ok=True))
+
+
+class PassThroughEveryMessageTests(GatewayEveryMessageTests):
+    """
+    The same in pass-through mode: the kiosk's account gets its own
+    upstream connection.
+    """
+
+    poolSize = 0
+
+
+class NoCrossedAnswersTests(TestCase):
+    """
+    Many kiosks share a small pool; each gets its own answers.
+    """
+
+    timeout = 120
+    KIOSKS = 200
+    POOL = 4
+
+    @inlineCallbacks
+    def test_noCrossedAnswers(self) -> Any:
+        """
+        200 kiosks, each asking about its own item and patron over and over
+        through 4 upstream connections: every answer names the kiosk's own
+        item or patron, and the upstream never sees more than 4
+        connections from the gateway.
+        """
+        ils, upstream = yield startUpstream(self)
+        gateway = startGateway(self, upstream.port.getHost().port, poolSize=self.POOL)
+        acs = LoopbackServer(self, adapter=gateway)
+        clients = []
+        for _ in range(self.KIOSKS):
+            client = yield acs.connect()
+            clients.append(client)
+        replies = yield gatherResults([client.ask(login()) for client in clients])
+        self.assertEqual({reply.message.ok for reply in replies}, {True})
+        patrons = ["P%04d" % (n,) for n in range(1, 11)]
+        items = ["I%04d" % (n,) for n in range(1, 13)]
+        crossed = asked = 0
+        for round in range(3):
+            pending = []
+            for number, client in enumerate(clients):
+                if (number + round) % 2:
+                    item = items[number % len(items)]
+                    frame = request(codec.ItemInformation, institutionId="DEMO",
+                                    itemIdentifier=item)
+                    pending.append(client.ask(frame).addCallback(
+                        lambda reply, item=item: reply.message.itemIdentifier == item))
+                else:
+                    patron = patrons[number % len(patrons)]
+                    frame = request(codec.PatronStatus, institutionId="DEMO",
+                                    language="000", patronIdentifier=patron,
+                                    terminalPassword="")
+                    pending.append(client.ask(frame).addCallback(
+                        lambda reply, patron=patron:
+                        reply.message.patronIdentifier == patron))
+            results = yield gatherResults(pending)
+            asked += len(results)
+            crossed += results.count(False)
+        upstreamConnections = len(
+            [p for p in upstream.factory.protocols if p.transport.connected]
+        )
+        print(
+            "\nno crossed answers: %d kiosks, %d answers through %d upstream"
+            " connections (%d open at the upstream), %d crossed"
+            % (self.KIOSKS, asked, self.POOL, upstreamConnections, crossed)
+        )
+        self.assertEqual(crossed, 0)
+        self.assertLessEqual(len(upstream.factory.protocols), self.POOL)
+        self.assertEqual(gateway.stats.connects, self.POOL)
