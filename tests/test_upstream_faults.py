@@ -8,6 +8,7 @@ are printed as the tests run.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from twisted.internet import reactor
@@ -17,6 +18,7 @@ from twisted.logger import formatEvent
 from twisted.trial.unittest import TestCase
 
 from sip2acs.ils.upstream.adapter import NOT_DONE
+from sip2acs.ops.admin import makeSite
 from sip2acs.ils.upstream.settings import UpstreamLogin
 from sip2acs.sip import codec
 from tests import fixtures
@@ -30,7 +32,8 @@ from tests.faultproxy import (
     commands,
 )
 from tests.loopback import LoopbackServer, request
-from tests.test_endtoend import LOANS_OF
+from tests.test_admin import httpRequest
+from tests.test_endtoend import LOANS_OF, NOW
 from tests.test_upstream_gateway import startGateway, startUpstream
 
 UNAVAILABLE = "The library system is not available. Please try again later."
@@ -101,6 +104,15 @@ class FaultMatrixTests(TestCase):
         self.assertFalse(acs.onlineStatus)
         self.assertFalse(self.gateway.ready())
         self.assertTrue(self.logged("the upstream is unavailable"))
+        ready, metrics = yield self.admin()
+        self.assertEqual(ready[0], 503)
+        self.assertEqual(json.loads(ready[2]),
+                         {"status": "unavailable", "institutions": ["DEMO"]})
+        self.assertIn('sip2acs_upstream_online{upstream="%s"} 0' % (self.gateway.name,),
+                      metrics)
+        self.assertRegex(metrics, r'sip2acs_upstream_requests_total\{upstream="[^"]+",'
+                                  r'operation="checkout",outcome="unavailable"\} 1')
+        self.assertRegex(metrics, r"sip2acs_upstream_connect_failures_total\{[^}]+\} [1-9]")
         self.row("upstream gone (connection refused)",
                  "11: 120 '%s'; 17: 18 unavailable; 98 online N" % (NOT_DONE,),
                  self.logged("cannot connect")[0])
@@ -112,6 +124,32 @@ class FaultMatrixTests(TestCase):
         acs = yield self.ask(status())
         self.assertTrue(acs.onlineStatus)
         self.assertTrue(self.logged("the upstream is back"))
+        ready, metrics = yield self.admin()
+        self.assertEqual(ready[0], 200)
+        self.assertIn('sip2acs_upstream_online{upstream="%s"} 1' % (self.gateway.name,),
+                      metrics)
+        self.assertIn('sip2acs_upstream_connections{upstream="%s"} 2' % (self.gateway.name,),
+                      metrics)
+        self.assertRegex(metrics, r'sip2acs_upstream_seconds_count\{upstream="[^"]+",'
+                                  r'operation="checkout"\} 1')
+
+    @inlineCallbacks
+    def admin(self) -> Any:
+        """
+        C{/ready} and C{/metrics} of the gateway's admin site; C{/health}
+        says the same as C{/ready}.
+
+        @return: A Deferred firing with C{((status, headers, body) of
+            /ready, the text of /metrics)}.
+        """
+        site = makeSite(self.acs.server)
+        port = reactor.listenTCP(0, site, interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        ready = yield httpRequest(port.getHost().port, "/ready")
+        health = yield httpRequest(port.getHost().port, "/health")
+        metrics = yield httpRequest(port.getHost().port, "/metrics")
+        self.assertEqual(health[0], ready[0])
+        return ready, metrics[2].decode("utf-8")
 
     @inlineCallbacks
     def test_dropAfterForwardCheckout(self) -> Any:
@@ -254,3 +292,101 @@ class FaultMatrixTests(TestCase):
         line = self.logged("refused the login")[0]
         self.assertNotIn("wrong-password", "".join(self.logged("")))
         self.row("upstream refuses the gateway's login", "18 unavailable", line)
+
+
+class OfflineModeTests(TestCase):
+    """
+    An institution with an offline queue: while the upstream is gone,
+    checkins (and, within the limit, checkouts) are taken into the queue
+    and replayed in order when it is back; refusals are kept for staff.
+    """
+
+    timeout = 60
+
+    @inlineCallbacks
+    def setUp(self) -> Any:
+        from sip2acs.ils.upstream.settings import OfflineSettings
+
+        self.logs = fixtures.captureLogs(self)
+        self.ils, self.upstream = yield startUpstream(self)
+        self.proxy = FaultProxy(reactor, "127.0.0.1", self.upstream.port.getHost().port)
+        port = yield self.proxy.start()
+        self.addCleanup(self.proxy.stop)
+        self.queuePath = self.mktemp()
+        self.gateway = startGateway(
+            self, port, poolSize=2, timeout=1.0, connectTimeout=2.0, retryMax=0.5,
+            offline=OfflineSettings(self.queuePath, checkins=True, checkouts=True,
+                                    checkoutLimit=1),
+        )
+        yield self.gateway.refreshStatus()
+        self.acs = LoopbackServer(self, adapter=self.gateway)
+        self.client = yield self.acs.loggedIn()
+
+    def ask(self, frame: bytes) -> Deferred[Any]:
+        return self.client.ask(frame).addCallback(lambda decoded: decoded.message)
+
+    def loansOf(self, barcode: str) -> Deferred[int]:
+        return self.ils._defer(lambda: self.ils._conn.execute(LOANS_OF, (barcode,)).fetchone()[0])
+
+    def openLoansOf(self, barcode: str) -> Deferred[list[str | None]]:
+        """
+        The return time of each loan of C{barcode}, L{None} while out.
+        """
+        return self.ils._defer(lambda: [row[0] for row in self.ils._conn.execute(
+            "SELECT loans.returned_at FROM loans JOIN items ON items.id = loans.item_id"
+            " WHERE items.barcode = ? ORDER BY loans.id", (barcode,))])
+
+    @inlineCallbacks
+    def test_offlineAndReplay(self) -> Any:
+        from sip2acs.ils.upstream.adapter import OFFLINE_CHECKIN, OFFLINE_CHECKOUT
+
+        loans = yield self.openLoansOf("I0003")
+        self.assertEqual(loans, [None])
+        yield self.proxy.down()
+        checkin = yield self.ask(request(
+            codec.Checkin, currentLocation="MAIN", returnDate=NOW,
+            institutionId="DEMO", itemIdentifier="I0003", terminalPassword=""))
+        self.assertTrue(checkin.ok, checkin)
+        self.assertEqual(checkin.screenMessage, (OFFLINE_CHECKIN,))
+        unknown = yield self.ask(request(
+            codec.Checkin, currentLocation="MAIN", returnDate=NOW,
+            institutionId="DEMO", itemIdentifier="NOSUCH", terminalPassword=""))
+        self.assertTrue(unknown.ok)
+        first = yield self.ask(checkout("I0002"))
+        self.assertTrue(first.ok, first)
+        self.assertEqual(first.screenMessage, (OFFLINE_CHECKOUT,))
+        second = yield self.ask(checkout("I0005"))
+        self.assertFalse(second.ok)
+        self.assertIn("no more items", second.screenMessage[0])
+        yield self.gateway.refreshStatus()
+        acs = yield self.ask(status())
+        self.assertFalse(acs.onlineStatus)
+        self.assertTrue(acs.checkinOk)
+        self.assertTrue(self.gateway.ready())
+        loans = yield self.openLoansOf("I0003")
+        self.assertEqual(loans, [None])
+        pending = yield self.gateway.queue.pending()
+        self.assertEqual([e.itemId for e in pending], ["I0003", "NOSUCH", "I0002"])
+
+        yield self.proxy.up()
+        yield deferLater(reactor, 0.8, lambda: None)
+        yield self.gateway.refreshStatus()
+        report = yield self.gateway.replayQueue()
+        # The refresh started the replay; this call joins it or finds
+        # nothing left.
+        pending = yield self.gateway.queue.pending()
+        self.assertEqual(pending, [])
+        # Returned upstream with the kiosk's own return date, not the
+        # moment of the replay.
+        loans = yield self.openLoansOf("I0003")
+        self.assertEqual(loans, ["2025-03-14 10:15:00"])
+        loans = yield self.openLoansOf("I0002")
+        self.assertEqual(loans, [None])
+        refusals = yield self.gateway.queue.refusals()
+        self.assertEqual([r.itemId for r in refusals], ["NOSUCH"])
+        del report
+        print(
+            "\nfault matrix | upstream gone, offline queue on | 09: 10 ok 1 '%s';"
+            " 11: 12 ok 1 (then refused past the limit); 98 online N, checkin ok Y"
+            " | replayed in order when back; 1 refusal kept for staff" % (OFFLINE_CHECKIN,)
+        )

@@ -150,3 +150,80 @@ class NoCrossedAnswersTests(TestCase):
         self.assertEqual(crossed, 0)
         self.assertLessEqual(len(upstream.factory.protocols), self.POOL)
         self.assertEqual(gateway.stats.connects, self.POOL)
+
+
+class TLSUpstreamTests(TestCase):
+    """
+    An upstream reached over TLS (as a Sierra-style secure port), verified
+    against a CA, with a client certificate when the upstream asks for one;
+    no stunnel.
+    """
+
+    timeout = 60
+
+    @inlineCallbacks
+    def gatewayTo(self, mutual: bool, **endpointExtra: str) -> Any:
+        import os
+
+        from tests.listeners import ListenerHarness
+        from tests.test_tls import Files
+
+        files = Files(self)
+        ils = yield fixtures.startDemoILS(self, NOW)
+        upstream = ListenerHarness(self, files.listener(mutual=mutual), adapter=ils)
+        trust = os.path.join(files.directory, "trust")
+        files.ca.writeCertificate(trust)
+        endpoint = "tls:host=localhost:port=%d:trustRoots=%s" % (upstream.port, trust)
+        if mutual:
+            certificate, key = files.kiosk1.write(files.directory, "gateway")
+            endpoint += ":certificate=%s:privateKey=%s" % (certificate, key)
+        for key, value in endpointExtra.items():
+            endpoint += ":%s=%s" % (key, value)
+        gateway = startGateway(self, 0, endpoint=endpoint, poolSize=1, timeout=5.0)
+        acs = LoopbackServer(self, adapter=gateway)
+        client = yield acs.loggedIn()
+        return gateway, client
+
+    @inlineCallbacks
+    def test_tlsUpstream(self) -> Any:
+        gateway, client = yield self.gatewayTo(mutual=False)
+        reply = yield client.ask(request(codec.ItemInformation, institutionId="DEMO",
+                                         itemIdentifier="I0001"))
+        self.assertEqual(reply.message.titleIdentifier, "Pride and Prejudice")
+        self.assertEqual(gateway.stats.connects, 1)
+
+    @inlineCallbacks
+    def test_mutualTLSUpstream(self) -> Any:
+        gateway, client = yield self.gatewayTo(mutual=True)
+        reply = yield client.ask(request(codec.ItemInformation, institutionId="DEMO",
+                                         itemIdentifier="I0001"))
+        self.assertEqual(reply.message.itemIdentifier, "I0001")
+
+    @inlineCallbacks
+    def test_untrustedUpstream(self) -> Any:
+        """
+        An upstream whose certificate does not verify is never sent a
+        request: the kiosk hears the system is unavailable.
+        """
+        import os
+
+        from tests.certs import CertificateAuthority
+        from tests.listeners import ListenerHarness
+        from tests.test_tls import Files
+
+        files = Files(self)
+        ils = yield fixtures.startDemoILS(self, NOW)
+        upstream = ListenerHarness(self, files.listener(), adapter=ils)
+        trust = os.path.join(files.directory, "other")
+        CertificateAuthority("another CA").writeCertificate(trust)
+        gateway = startGateway(
+            self, 0, poolSize=1,
+            endpoint="tls:host=localhost:port=%d:trustRoots=%s" % (upstream.port, trust),
+        )
+        acs = LoopbackServer(self, adapter=gateway)
+        client = yield acs.loggedIn()
+        reply = yield client.ask(request(codec.ItemInformation, institutionId="DEMO",
+                                         itemIdentifier="I0001"))
+        self.assertEqual(reply.message.screenMessage,
+                         ("The library system is not available. Please try again later.",))
+        self.assertEqual(gateway.stats.connects, 0)

@@ -352,14 +352,7 @@ class SIP2UpstreamILS(Service):
             return done
 
         def replayed(report: ReplayReport) -> ReplayReport:
-            if report.replayed or report.refused:
-                self.log.info(
-                    "{name}: replayed {replayed} operations taken offline;"
-                    " {refused} refused upstream (see `sip2acs offline show {path}`),"
-                    " {remaining} still queued",
-                    name=self.name, replayed=report.replayed, refused=report.refused,
-                    remaining=report.remaining, path=queue.path,
-                )
+            # The queue logs what it replayed and refused.
             self._backlog = report.remaining > 0
             return report
 
