@@ -18,8 +18,8 @@ from twisted.logger import formatEvent
 from twisted.trial.unittest import TestCase
 
 from sip2acs.ils.upstream.adapter import NOT_DONE
-from sip2acs.ops.admin import makeSite
 from sip2acs.ils.upstream.settings import UpstreamLogin
+from sip2acs.ops.admin import makeSite
 from sip2acs.sip import codec
 from tests import fixtures
 from tests.faultproxy import (
