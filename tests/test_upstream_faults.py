@@ -328,6 +328,15 @@ class OfflineModeTests(TestCase):
     def loansOf(self, barcode: str) -> Deferred[int]:
         return self.ils._defer(lambda: self.ils._conn.execute(LOANS_OF, (barcode,)).fetchone()[0])
 
+    @inlineCallbacks
+    def statusPage(self) -> Any:
+        site = makeSite(self.acs.server)
+        port = reactor.listenTCP(0, site, interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        status, _, body = yield httpRequest(port.getHost().port, "/status.json")
+        self.assertEqual(status, 200)
+        return json.loads(body)
+
     def openLoansOf(self, barcode: str) -> Deferred[list[str | None]]:
         """
         The return time of each loan of C{barcode}, L{None} while out.
@@ -367,6 +376,9 @@ class OfflineModeTests(TestCase):
         self.assertEqual(loans, [None])
         pending = yield self.gateway.queue.pending()
         self.assertEqual([e.itemId for e in pending], ["I0003", "NOSUCH", "I0002"])
+        page = yield self.statusPage()
+        self.assertEqual(page["upstreams"][0]["offlineQueue"]["pending"], 3)
+        self.assertFalse(page["upstreams"][0]["online"])
 
         yield self.proxy.up()
         yield deferLater(reactor, 0.8, lambda: None)
@@ -384,6 +396,15 @@ class OfflineModeTests(TestCase):
         self.assertEqual(loans, [None])
         refusals = yield self.gateway.queue.refusals()
         self.assertEqual([r.itemId for r in refusals], ["NOSUCH"])
+        page = yield self.statusPage()
+        self.assertEqual(
+            (page["upstreams"][0]["offlineQueue"]["pending"],
+             page["upstreams"][0]["offlineQueue"]["refusals"]), (0, 1))
+        site = makeSite(self.acs.server)
+        port = reactor.listenTCP(0, site, interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        html = (yield httpRequest(port.getHost().port, "/status"))[2].decode("utf-8")
+        self.assertIn("0 waiting, 1 refused", html)
         del report
         print(
             "\nfault matrix | upstream gone, offline queue on | 09: 10 ok 1 '%s';"

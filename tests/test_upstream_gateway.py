@@ -67,12 +67,13 @@ class GatewayEveryMessageTests(test_endtoend.EveryMessageTests):
     """
 
     poolSize = 2
+    settings: dict[str, Any] = {}
 
     @inlineCallbacks
     def setUp(self) -> Any:
         self.ils, self.upstream = yield startUpstream(self)
         self.gateway = startGateway(
-            self, self.upstream.port.getHost().port, poolSize=self.poolSize
+            self, self.upstream.port.getHost().port, poolSize=self.poolSize, **self.settings
         )
         yield self.gateway.refreshStatus()
         self.acs = LoopbackServer(self, adapter=self.gateway)
@@ -88,6 +89,64 @@ class PassThroughEveryMessageTests(GatewayEveryMessageTests):
     """
 
     poolSize = 0
+
+
+class ErrorDetectionEveryMessageTests(GatewayEveryMessageTests):
+    """
+    The same with error detection on the upstream conversation (AY/AZ
+    on every request, checksums verified on every answer).
+    """
+
+    settings = {"errorDetection": True}
+
+    @inlineCallbacks
+    def test_checksumsUpstream(self) -> Any:
+        """
+        The gateway's requests upstream carry sequence numbers and
+        checksums, and the upstream's answers carry them back.
+        """
+        reply = yield self.client.ask(request(codec.ItemInformation, institutionId="DEMO",
+                                              itemIdentifier="I0001"))
+        self.assertEqual(reply.message.itemIdentifier, "I0001")
+        cores = [link.protocol.core for link in self.gateway._pool.links
+                 if link.protocol is not None]
+        self.assertTrue(cores)
+        # With error detection on, each request takes the next AY digit:
+        # the status refresh, the login and this lookup moved it on.
+        self.assertEqual({core.errorDetection for core in cores}, {True})
+        self.assertNotEqual({core.sequence for core in cores}, {0})
+
+
+class SupportedMessagesTests(TestCase):
+    """
+    The 98 a kiosk gets through the gateway says what the upstream
+    supports, as the upstream's own 98 said it.
+    """
+
+    @inlineCallbacks
+    def test_upstreamBX(self) -> Any:
+        from sip2acs.ils.memory import MemoryILS
+
+        class NoHolds(MemoryILS):
+            def supports(self, operation: str) -> bool:
+                return operation not in ("hold", "feePaid")
+
+        upstream = LoopbackServer(self, adapter=fixtures.makeILS(NoHolds))
+        gateway = startGateway(self, upstream.port.getHost().port, poolSize=1)
+        yield gateway.refreshStatus()
+        acs = LoopbackServer(self, adapter=gateway)
+        client = yield acs.loggedIn()
+        status = (yield client.ask(request(codec.SCStatus, statusCode="0",
+                                           maxPrintWidth=40, protocolVersion="2.00"))).message
+        direct = yield upstream.loggedIn()
+        upstreamStatus = (yield direct.ask(request(
+            codec.SCStatus, statusCode="0", maxPrintWidth=40, protocolVersion="2.00"))).message
+        self.assertEqual(status.supportedMessages, upstreamStatus.supportedMessages)
+        self.assertIn("N", status.supportedMessages)
+        hold = (yield client.ask(request(codec.Hold, holdMode="+", institutionId="DEMO",
+                                         patronIdentifier="P0001", itemIdentifier="I0001",
+                                         transactionDate=NOW))).message
+        self.assertFalse(hold.ok)
 
 
 class NoCrossedAnswersTests(TestCase):

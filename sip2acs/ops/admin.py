@@ -382,6 +382,7 @@ Also as <a href="status.json">JSON</a>; metrics at <a href="metrics">/metrics</a
 {rows}
 </tbody>
 </table>
+{upstreams}
 </body>
 </html>
 """
@@ -390,6 +391,58 @@ _ROW = (
     "<tr><td>{account}</td><td>{address}</td><td>{listener}</td>"
     "<td>{connectedSince}</td><td>{lastMessage}</td><td class=\"n\">{messages}</td></tr>"
 )
+
+
+def gatewaySummaries(server: ACSServer) -> list[dict[str, Any]]:
+    """
+    The C{summary()} of each gateway adapter (see
+    L{sip2acs.ils.upstream.adapter.SIP2UpstreamILS.summary}), with the
+    institutions it serves.
+    """
+    found: dict[int, dict[str, Any]] = {}
+    for name, adapter in sorted(server.adapters.items()):
+        summary = getattr(adapter, "summary", None)
+        if summary is None:
+            continue
+        entry = found.get(id(adapter))
+        if entry is None:
+            entry = found[id(adapter)] = dict(summary(), institutions=[])
+        entry["institutions"].append(name)
+    return list(found.values())
+
+
+def _upstreamTable(upstreams: list[dict[str, Any]]) -> str:
+    """
+    The status page's table of gateways, or nothing.
+    """
+    if not upstreams:
+        return ""
+    e = html.escape
+    rows = []
+    for entry in upstreams:
+        queue = entry["offlineQueue"]
+        if queue is None:
+            offline = "off"
+        else:
+            offline = "%d waiting, %d refused (<code>sip2acs offline show %s</code>)" % (
+                queue["pending"], queue["refusals"], e(queue["path"]))
+        rows.append(
+            "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
+            "<td class=\"n\">%d of %d busy, %d waiting</td><td>%s</td></tr>"
+            % (
+                e(", ".join(entry["institutions"])),
+                e(entry["upstream"]),
+                "yes" if entry["online"] else '<span class="draining">no</span>',
+                e(entry["mode"]),
+                entry["busy"], entry["connections"], entry["waiting"],
+                offline,
+            )
+        )
+    return (
+        "<h2>Upstream ILS</h2>\n<table>\n<thead><tr><th>Institutions</th><th>Upstream</th>"
+        "<th>Online</th><th>Mode</th><th>Connections</th><th>Offline queue</th></tr></thead>\n"
+        "<tbody>\n%s\n</tbody>\n</table>" % ("\n".join(rows),)
+    )
 
 
 class StatusResource(Resource):
@@ -408,17 +461,17 @@ class StatusResource(Resource):
     def render_GET(self, request: Request) -> bytes:
         kiosks = connectedKiosks(self.acs)
         ready = self.acs.readiness.ready
+        upstreams = gatewaySummaries(self.acs)
         if self.asJSON:
-            return _json(
-                request,
-                200,
-                {
-                    "version": __version__,
-                    "ready": ready,
-                    "connections": len(kiosks),
-                    "kiosks": kiosks,
-                },
-            )
+            body: dict[str, Any] = {
+                "version": __version__,
+                "ready": ready,
+                "connections": len(kiosks),
+                "kiosks": kiosks,
+            }
+            if upstreams:
+                body["upstreams"] = upstreams
+            return _json(request, 200, body)
         e = html.escape
         rows = []
         for kiosk in kiosks:
@@ -453,6 +506,7 @@ class StatusResource(Resource):
             count=len(kiosks),
             now=e(_isoTime(self.clock.seconds())),
             rows="\n".join(rows),
+            upstreams=_upstreamTable(upstreams),
         )
         request.setHeader(b"content-type", b"text/html; charset=utf-8")
         request.setHeader(

@@ -48,6 +48,7 @@ from sip2acs.ils.upstream.offline import (
     OfflineLimitReached,
     OfflineQueue,
     QueuedOperation,
+    QueueStatus,
     ReplayReport,
 )
 from sip2acs.ils.upstream.pool import UpstreamPool
@@ -166,6 +167,7 @@ class SIP2UpstreamILS(Service):
         self._statusPool: UpstreamPool | None = None
         self._refresh: LoopingCall | None = None
         self.queue: OfflineQueue | None = None
+        self.queueStatus: QueueStatus | None = None
         # Whether the offline queue may hold entries: while it does, new
         # checkins join it rather than overtake it.
         self._backlog = False
@@ -276,6 +278,7 @@ class SIP2UpstreamILS(Service):
             if self.queue is not None:
                 await self.queue.startService()
                 self._backlog = bool(await self.queue.pending())
+                await self._readQueueStatus()
             self._refresh = LoopingCall(self.refreshStatus)
             self._refresh.clock = self.clock
             self._refresh.start(self.settings.statusInterval, now=True)
@@ -309,6 +312,7 @@ class SIP2UpstreamILS(Service):
                 )
             except (UpstreamUnavailable, UpstreamUncertain) as e:
                 self._setOnline(False, str(e))
+                await self._readQueueStatus()
                 return
             status = translate.statusFrom(answer, zone=self.zone)
             if status != self.status:
@@ -320,6 +324,7 @@ class SIP2UpstreamILS(Service):
             self.status = status
             self._setOnline(status.online, "it reports online status N")
             if status.online:
+                # Not awaited: a long replay must not hold up /health.
                 self.replayQueue()
 
         return Deferred.fromCoroutine(refresh())
@@ -351,12 +356,15 @@ class SIP2UpstreamILS(Service):
             done.callback(None)
             return done
 
-        def replayed(report: ReplayReport) -> ReplayReport:
+        async def replayed(report: ReplayReport) -> ReplayReport:
             # The queue logs what it replayed and refused.
             self._backlog = report.remaining > 0
+            await self._readQueueStatus()
             return report
 
-        return queue.replay(self._replayOne).addCallback(replayed)
+        return queue.replay(self._replayOne).addCallback(
+            lambda report: Deferred.fromCoroutine(replayed(report))
+        )
 
     def _replayOne(self, entry: QueuedOperation) -> Deferred[Any]:
         """
@@ -366,6 +374,40 @@ class SIP2UpstreamILS(Service):
         return Deferred.fromCoroutine(
             self._send(entry.operation, entry.terminal(), (entry.request(),), replay=True)
         )
+
+    async def _readQueueStatus(self) -> None:
+        """
+        Keep what the status page shows of the offline queue up to date.
+        """
+        if self.queue is not None and self.queue.running:
+            try:
+                self.queueStatus = await self.queue.status()
+            except Exception:
+                self.log.failure("{name}: cannot read the offline queue", name=self.name)
+
+    def summary(self) -> dict[str, Any]:
+        """
+        What the status page shows of this gateway: the upstream, whether
+        it answers, the connections, and the offline queue (as of the last
+        status check).
+        """
+        connections, busy, waiting = self.upstreamGauges()
+        queue = self.queueStatus
+        return {
+            "name": self.name,
+            "upstream": self.settings.endpoint,
+            "online": self._online,
+            "mode": "pass-through" if self.settings.passThrough else "pooled",
+            "connections": connections,
+            "busy": busy,
+            "waiting": waiting,
+            "offlineQueue": None if queue is None else {
+                "path": queue.path,
+                "pending": queue.pending,
+                "refusals": queue.refusals,
+                "oldest": None if queue.oldest is None else queue.oldest.isoformat(),
+            },
+        }
 
     def ready(self) -> bool:
         """
@@ -597,6 +639,7 @@ class SIP2UpstreamILS(Service):
                 )
             self._backlog = True
             self._queued(entry, terminal)
+            await self._readQueueStatus()
             return values.CirculationResult(
                 ok=True,
                 desensitize=True,
@@ -607,6 +650,7 @@ class SIP2UpstreamILS(Service):
         entry = await queue.add(terminal, request)
         self._backlog = True
         self._queued(entry, terminal)
+        await self._readQueueStatus()
         return values.CheckinResult(ok=True, resensitize=True, screenMessages=(OFFLINE_CHECKIN,))
 
     def _queued(self, entry: QueuedOperation, terminal: values.Terminal) -> None:
