@@ -130,3 +130,64 @@ class ConfigTests(SynchronousTestCase):
         self.assertEqual(config.accounts["kiosk1"].upstreamLogin, "ilsk1")
         self.assertEqual(config.institutions["MAIN"].adapter, "sip2")
         os.remove(path)
+
+
+class RecipeTests(SynchronousTestCase):
+    """
+    The TOML of tap.md's chapter "In front of your ILS" is a valid
+    configuration, and its gateway settings read.
+    """
+
+    def test_recipes(self) -> None:
+        import re
+
+        from sip2acs.app.tap import buildAdapters
+        from tests.fixtures import _hash
+
+        here = os.path.dirname(os.path.abspath(__file__))
+        with open(os.path.join(here, "..", "tap.md")) as f:
+            text = f.read()
+        chapter = text[text.index("## In front of your ILS"):]
+        blocks = re.findall(r"```toml\n(.*?)```", chapter, re.S)
+        self.assertGreaterEqual(len(blocks), 4)
+        password = self.mktemp()
+        with open(password, "w") as f:
+            f.write("pw\n")
+        for block in blocks:
+            block = re.sub(r'"/etc/sip2acs/[^"]*\.pw"', '"%s"' % (password,), block)
+            block = block.replace("scrypt$...", _hash("kiosk"))
+            if "[[institution]]" not in block:
+                continue
+            # The recipes' TLS listeners name certificate files of a real
+            # host; a plain one stands in.
+            block = block[block.index("[[institution]]"):]
+            path = self.mktemp()
+            with open(path, "w") as f:
+                f.write('[[listener]]\nendpoint = "tcp:0:interface=127.0.0.1"\n' + block)
+            config = loadConfig(path)
+            for institution in config.institutions.values():
+                self.assertEqual(institution.adapter, "sip2")
+                UpstreamSettings.fromOptions(institution.id, institution.options)
+            from twisted.internet import reactor
+
+            adapters = buildAdapters(config, reactor)  # type: ignore[arg-type]
+            self.assertEqual(len(adapters), len(config.institutions))
+
+
+class ExampleTests(SynchronousTestCase):
+    def test_shippedExample(self) -> None:
+        """
+        The shipped C{etc/gateway.toml} loads, and its gateway settings read
+        once its password file exists.
+        """
+        here = os.path.dirname(os.path.abspath(__file__))
+        config = loadConfig(os.path.join(here, "..", "etc", "gateway.toml"))
+        institution = config.institutions["MAIN"]
+        self.assertEqual(institution.adapter, "sip2")
+        password = self.mktemp()
+        with open(password, "w") as f:
+            f.write("pw\n")
+        options = dict(institution.options, **{"upstream-password-file": password})
+        settings = UpstreamSettings.fromOptions("MAIN", options)
+        self.assertEqual((settings.poolSize, settings.login.login), (20, "sip2acs"))
+        self.assertTrue(settings.offline.checkins)
