@@ -295,3 +295,23 @@ class PoolTests(SynchronousTestCase):
         self.pool.close()
         self.failureResultOf(third, UpstreamUnavailable)
         self.failureResultOf(self.request(), UpstreamUnavailable)
+
+
+class CancelTests(SynchronousTestCase):
+    def test_cancelInFlight(self) -> None:
+        """
+        A request given up while the upstream has it (the session's ILS
+        timeout): the connection is closed (a late answer must not be
+        taken for the next request's) and the link is free again.
+        """
+        clock = Clock()
+        upstream = ScriptedUpstream(clock)
+        pool = UpstreamPool(clock, [makeLink(upstream, clock)])
+        d = Deferred.fromCoroutine(pool.request(ITEM))
+        self.assertEqual(pool.busy, 1)
+        d.cancel()
+        self.failureResultOf(d)
+        self.assertEqual(pool.busy, 0)
+        transport = upstream.protocols[0].transport
+        assert isinstance(transport, StringTransport)
+        self.assertTrue(transport.disconnecting)

@@ -161,6 +161,8 @@ class SIP2UpstreamILS(Service):
         self.stats = UpstreamStats()
         self.status: translate.UpstreamStatus | None = None
         self._online = True
+        # When the upstream last answered anything (the clock's seconds).
+        self._lastAnswer: float | None = None
         self._connect = connect or self._endpointConnector(reactor, settings)
         self._pool: UpstreamPool | None = None
         self._accountPools: dict[str, UpstreamPool] = {}
@@ -314,6 +316,7 @@ class SIP2UpstreamILS(Service):
                 self._setOnline(False, str(e))
                 await self._readQueueStatus()
                 return
+            self._lastAnswer = self.clock.seconds()
             status = translate.statusFrom(answer, zone=self.zone)
             if status != self.status:
                 self.log.info(
@@ -418,11 +421,18 @@ class SIP2UpstreamILS(Service):
 
     def healthCheck(self) -> Deferred[None]:
         """
-        Fires when the upstream answers a 99 saying it is online; fails
-        otherwise.
+        Fires when the upstream answered within the last
+        C{upstream-status-interval} seconds, or answers a 99 now, saying it
+        is online; fails otherwise. (A busy pool is no reason to fail:
+        its answers count.)
         """
 
         async def check() -> None:
+            recent = self._lastAnswer is not None and (
+                self.clock.seconds() - self._lastAnswer < self.settings.statusInterval
+            )
+            if self._online and recent:
+                return
             await self.refreshStatus()
             if not self._online:
                 raise UpstreamUnavailable("the upstream %s is unavailable" % (self.name,))
@@ -594,10 +604,11 @@ class SIP2UpstreamILS(Service):
                         account=terminal.account, peer=terminal.peer, error=e,
                     )
                     raise
-                if attempt + 1 == attempts:
+                if attempt + 1 == attempts or e.cancelled:
                     raise
                 continue
             result = translation.result(upstream, answer, *args)
+            self._lastAnswer = self.clock.seconds()
             self._setOnline(True, "")
             if self._backlog and not replay:
                 self.replayQueue()

@@ -51,7 +51,14 @@ class UpstreamUncertain(ILSUnavailable):
     """
     The request was sent and no trustworthy answer came back: whether the
     upstream acted on it is unknown.
+
+    @ivar cancelled: The caller gave up waiting (the session's ILS
+        timeout), rather than the upstream failing.
     """
+
+    def __init__(self, message: str, cancelled: bool = False) -> None:
+        ILSUnavailable.__init__(self, message)
+        self.cancelled = cancelled
 
 
 Connector = Callable[[], "Deferred[SIP2ClientProtocol]"]

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections import deque
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
-from sip2acs.ils.upstream.link import UpstreamLink, UpstreamUnavailable
+from sip2acs.ils.upstream.link import UpstreamLink, UpstreamUnavailable, UpstreamUncertain
 from sip2acs.sip import codec
 
 __all__ = ["UpstreamPool"]
@@ -77,6 +77,12 @@ class UpstreamPool:
         link = await self._acquire()
         try:
             return await link.request(message)
+        except CancelledError:
+            # The caller gave up while the upstream had the request: as
+            # uncertain as a lost answer (the link's connection is closed).
+            raise UpstreamUncertain(
+                "the request was given up while the upstream had it", cancelled=True
+            ) from None
         finally:
             self._release(link)
 
