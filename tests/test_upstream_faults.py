@@ -52,8 +52,15 @@ def status() -> bytes:
     return request(codec.SCStatus, statusCode="0", maxPrintWidth=40, protocolVersion="2.00")
 
 
-class FaultMatrixTests(TestCase):
+class GatewayBehindProxyMixin:
+    """
+    The upstream sip2acs behind a L{FaultProxy}, a started gateway
+    (C{gatewaySettings}) in front of it, and a kiosk logged in to the
+    gateway.
+    """
+
     timeout = 60
+    gatewaySettings: dict[str, Any] = {}
 
     @inlineCallbacks
     def setUp(self) -> Any:
@@ -62,13 +69,15 @@ class FaultMatrixTests(TestCase):
         self.proxy = FaultProxy(reactor, "127.0.0.1", self.upstream.port.getHost().port)
         port = yield self.proxy.start()
         self.addCleanup(self.proxy.stop)
-        self.gateway = startGateway(
-            self, port, poolSize=2, timeout=1.0, connectTimeout=2.0,
-            retryMax=1.0, queueTimeout=2.0,
-        )
+        settings: dict[str, Any] = dict(poolSize=2, timeout=1.0, connectTimeout=2.0)
+        settings.update(self.settings())
+        self.gateway = startGateway(self, port, **settings)
         yield self.gateway.refreshStatus()
         self.acs = LoopbackServer(self, adapter=self.gateway)
         self.client = yield self.acs.loggedIn()
+
+    def settings(self) -> dict[str, Any]:
+        return dict(self.gatewaySettings)
 
     def ask(self, frame: bytes) -> Deferred[Any]:
         return self.client.ask(frame).addCallback(lambda decoded: decoded.message)
@@ -79,6 +88,11 @@ class FaultMatrixTests(TestCase):
     def logged(self, text: str) -> list[str]:
         lines = [formatEvent(event) for event in self.logs]
         return [line for line in lines if text in line]
+
+
+
+class FaultMatrixTests(GatewayBehindProxyMixin, TestCase):
+    gatewaySettings = dict(retryMax=1.0, queueTimeout=2.0)
 
     def row(self, fault: str, kiosk: str, logged: str) -> None:
         print("\nfault matrix | %s | %s | %s" % (fault, kiosk, logged))
@@ -255,27 +269,6 @@ class FaultMatrixTests(TestCase):
                  "11: 12 ok 0 unavailable (staff warned); 17: 18 (asked again)", warning[0])
 
     @inlineCallbacks
-    def test_slowAnswerHoldsOnlyItsSlot(self) -> Any:
-        """
-        One slow upstream answer holds one of the two pooled connections;
-        another kiosk's lookups go on through the other.
-        """
-        other = yield self.acs.loggedIn()
-        # Both pooled connections open and logged in (a login upstream
-        # checks a password hash: slow on purpose).
-        yield gatherResults([self.ask(itemInformation()), other.ask(itemInformation())])
-        self.proxy.plan(Delay(0.8), match=commands("17"))
-        slow = self.ask(itemInformation("I0001"))
-        for _ in range(3):
-            reply = yield other.ask(itemInformation("I0002"))
-            self.assertEqual(reply.message.itemIdentifier, "I0002")
-        self.assertFalse(slow.called)
-        answer = yield slow
-        self.assertEqual(answer.itemIdentifier, "I0001")
-        self.row("one slow answer (0.8 s, within the timeout)",
-                 "that kiosk waits; another kiosk's 3 lookups answered meanwhile", "nothing")
-
-    @inlineCallbacks
     def test_loginRefused(self) -> Any:
         """
         The upstream refuses the gateway's login: lookups answer
@@ -294,39 +287,49 @@ class FaultMatrixTests(TestCase):
         self.row("upstream refuses the gateway's login", "18 unavailable", line)
 
 
-class OfflineModeTests(TestCase):
+class SlowAnswerTests(GatewayBehindProxyMixin, TestCase):
+    gatewaySettings = dict(timeout=10.0)
+    row = FaultMatrixTests.row
+
+    @inlineCallbacks
+    def test_slowAnswerHoldsOnlyItsSlot(self) -> Any:
+        """
+        One slow upstream answer (3 s, within upstream-timeout) holds one
+        of the two pooled connections; another kiosk's lookups go on
+        through the other meanwhile.
+        """
+        other = yield self.acs.loggedIn()
+        # Both pooled connections open and logged in (a login upstream
+        # checks a password hash: slow on purpose).
+        yield gatherResults([self.ask(itemInformation()), other.ask(itemInformation())])
+        # The two kiosks' frames race to the upstream: delay this one's.
+        self.proxy.plan(
+            Delay(3.0), match=lambda frame: frame.startswith(b"17") and b"ABI0001|" in frame
+        )
+        slow = self.ask(itemInformation("I0001"))
+        for _ in range(3):
+            reply = yield other.ask(itemInformation("I0002"))
+            self.assertEqual(reply.message.itemIdentifier, "I0002")
+        self.assertFalse(slow.called)
+        answer = yield slow
+        self.assertEqual(answer.itemIdentifier, "I0001")
+        self.row("one slow answer (3 s, within the timeout)",
+                 "that kiosk waits; another kiosk's 3 lookups answered meanwhile", "nothing")
+
+
+
+class OfflineModeTests(GatewayBehindProxyMixin, TestCase):
     """
     An institution with an offline queue: while the upstream is gone,
     checkins (and, within the limit, checkouts) are taken into the queue
     and replayed in order when it is back; refusals are kept for staff.
     """
 
-    timeout = 60
-
-    @inlineCallbacks
-    def setUp(self) -> Any:
+    def settings(self) -> dict[str, Any]:
         from sip2acs.ils.upstream.settings import OfflineSettings
 
-        self.logs = fixtures.captureLogs(self)
-        self.ils, self.upstream = yield startUpstream(self)
-        self.proxy = FaultProxy(reactor, "127.0.0.1", self.upstream.port.getHost().port)
-        port = yield self.proxy.start()
-        self.addCleanup(self.proxy.stop)
-        self.queuePath = self.mktemp()
-        self.gateway = startGateway(
-            self, port, poolSize=2, timeout=1.0, connectTimeout=2.0, retryMax=0.5,
-            offline=OfflineSettings(self.queuePath, checkins=True, checkouts=True,
-                                    checkoutLimit=1),
-        )
-        yield self.gateway.refreshStatus()
-        self.acs = LoopbackServer(self, adapter=self.gateway)
-        self.client = yield self.acs.loggedIn()
-
-    def ask(self, frame: bytes) -> Deferred[Any]:
-        return self.client.ask(frame).addCallback(lambda decoded: decoded.message)
-
-    def loansOf(self, barcode: str) -> Deferred[int]:
-        return self.ils._defer(lambda: self.ils._conn.execute(LOANS_OF, (barcode,)).fetchone()[0])
+        return dict(retryMax=0.5, offline=OfflineSettings(
+            self.mktemp(), checkins=True, checkouts=True, checkoutLimit=1))
 
     @inlineCallbacks
     def statusPage(self) -> Any:
