@@ -91,6 +91,36 @@ class PassThroughEveryMessageTests(GatewayEveryMessageTests):
     poolSize = 0
 
 
+class TLSEveryMessageTests(GatewayEveryMessageTests):
+    """
+    The same with the upstream reached over TLS, its certificate verified
+    against the test CA.
+    """
+
+    @inlineCallbacks
+    def setUp(self) -> Any:
+        import os
+
+        from tests.listeners import ListenerHarness
+        from tests.test_tls import Files
+
+        files = Files(self)
+        self.ils = yield fixtures.startDemoILS(self, NOW)
+        upstream = ListenerHarness(self, files.listener(), adapter=self.ils)
+        trust = os.path.join(files.directory, "trust")
+        files.ca.writeCertificate(trust)
+        self.gateway = startGateway(
+            self, 0, poolSize=2,
+            endpoint="tls:host=localhost:port=%d:trustRoots=%s" % (upstream.port, trust),
+        )
+        yield self.gateway.refreshStatus()
+        self.assertGreaterEqual(self.gateway.stats.connects, 1)
+        self.acs = LoopbackServer(self, adapter=self.gateway)
+        self.client = yield self.acs.connect()
+        reply = yield self.client.ask(login(sequence=0))
+        self.assertEqual(reply.message, codec.LoginResponse(ok=True))
+
+
 class ErrorDetectionEveryMessageTests(GatewayEveryMessageTests):
     """
     The same with error detection on the upstream conversation (AY/AZ
