@@ -162,6 +162,42 @@ class CPUTests(SynchronousTestCase):
                       " sip2acs + PostgreSQL 130.0 us/request", out.getvalue())
         self.assertIn("instance 2 (pid 2, core 0): CPU 50.0 us/request", out.getvalue())
 
+    def test_gatewayCost(self) -> None:
+        """
+        Through a gateway the server's CPU is the gateway's, the upstream's
+        is given apart and both count in the total; L{report.gatewayCost}
+        sets the run beside the one at the upstream alone.
+        """
+        def run(seconds: float, cpu: float, upstreamCPU: float | None) -> dict:
+            stats = report.Stats()
+            stats.measuring = True
+            for _ in range(100):
+                stats.record("63", seconds, True)
+            process = {"pid": 1, "core": 0, "cpu_s": cpu, "rss": 2**20, "peak_rss": 2**20}
+            upstream = dict(process, pid=2, cpu_s=upstreamCPU) if upstreamCPU else None
+            return report.summarize(stats, 1.0, cpu, (2**20, 2**20), [process],
+                                    upstream=upstream)
+
+        alone = run(0.001, 0.01, None)
+        through = run(0.003, 0.02, 0.012)
+        self.assertAlmostEqual(through["upstream"]["cpu_us_per_request"], 120)
+        self.assertAlmostEqual(through["total_cpu_us_per_request"], 320)
+        self.assertEqual(set(through["cores_busy"]), {"gateway", "upstream"})
+        cost = report.gatewayCost(alone, through)
+        self.assertAlmostEqual(cost["p50_ms_added"], 2)
+        self.assertAlmostEqual(cost["gateway_cpu_us_per_request"], 200)
+        self.assertAlmostEqual(cost["upstream_cpu_us_per_request_alone"], 100)
+        self.assertAlmostEqual(cost["cpu_us_per_request_added"], 220)
+        self.assertAlmostEqual(cost["requests_per_s_ratio"], 1)
+        out = io.StringIO()
+        report.printReport("t", through, out)
+        report.printGatewayCost(cost, out)
+        self.assertIn("gateway CPU 200.0 us/request", out.getvalue())
+        self.assertIn("upstream CPU 120.0 us/request", out.getvalue())
+        self.assertIn("gateway + upstream 320.0 us/request", out.getvalue())
+        self.assertIn("CPU per relayed request: gateway 200.0 us; upstream 120.0 us through"
+                      " the gateway, 100.0 us alone; 220.0 us added in all", out.getvalue())
+
 
 class BenchRunner(SynchronousTestCase):
     """
@@ -216,6 +252,34 @@ class HarnessTests(BenchRunner):
         self.assertGreater(report["load"]["requests"], 0)
         self.assertEqual((report["load"]["errors"], report["load"]["refusals"]), (0, 0))
 
+    def test_gateway(self) -> None:
+        """
+        C{--gateway} runs the load at the upstream alone, then through a
+        sip2 gateway in front of it (its pool logged in to the upstream),
+        and reports the gateway's and the upstream's CPU per request apart
+        and what the gateway adds.
+        """
+        result = self.runBench(
+            "--gateway", "--gateway-pool", "2", "--kiosks", "3", "--duration", "1",
+            "--ils", "memory")
+        alone, through, cost = result["alone"], result["gateway"], result["gateway_cost"]
+        for figures in (alone, through):
+            self.assertGreater(figures["requests"], 0)
+            self.assertEqual((figures["errors"], figures["refusals"]), (0, 0))
+            self.assertEqual(set(figures["by_type"]), {"63", "17", "11", "09"})
+            self.assertGreater(figures["server_cpu_us_per_request"], 0)
+        self.assertIsNone(alone["upstream"])
+        upstream = through["upstream"]
+        self.assertGreater(upstream["cpu_us_per_request"], 0)
+        self.assertGreater(upstream["peak_rss_mb"], 0)
+        self.assertNotEqual(upstream["pid"], through["instances"][0]["pid"])
+        self.assertEqual(upstream["pid"], alone["instances"][0]["pid"])
+        self.assertAlmostEqual(
+            through["total_cpu_us_per_request"],
+            through["server_cpu_us_per_request"] + upstream["cpu_us_per_request"])
+        self.assertEqual(set(through["cores_busy"]), {"gateway", "upstream", "load"})
+        self.assertEqual(cost, report.gatewayCost(alone, through))
+
     def test_idle(self) -> None:
         """
         Idle mode opens logged-in connections and reports memory per
@@ -244,6 +308,10 @@ class HarnessTests(BenchRunner):
             (["--password-file", "pw"], "--password-file is for a --database postgresql://"),
             (["--postgres", "--postgres-setting", "fsync"], "NAME=VALUE"),
             (["--target", "127.0.0.1:1", "--instances", "2"], "--target measures one"),
+            (["--gateway-pool", "4"], "--gateway-pool is for --gateway"),
+            (["--gateway", "--gateway-pool", "0"], "--gateway-pool must be between 1 and"),
+            (["--gateway", "--instances", "2"], "--gateway starts an upstream and a gateway"),
+            (["--gateway", "--idle", "5"], "--gateway starts an upstream and a gateway"),
         ]:
             out = io.StringIO()
             self.patch(sys, "stdout", out)

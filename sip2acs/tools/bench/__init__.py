@@ -7,6 +7,7 @@ C{sip2acs bench}: measure a sip2acs server under a kiosk load.
     sip2acs bench --idle 10000         # memory per logged-in idle connection
     sip2acs bench --target 127.0.0.1:6001 --server-pid 1234   # a running server
     sip2acs bench --postgres --instances 2   # two servers on a throwaway PostgreSQL
+    sip2acs bench --gateway --ils memory     # the sip2 gateway's cost per relayed request
 
 By default the bench generates a data set through the project's own import
 path (C{sip2acs db import}: 10,000 patrons and 100,000 items, timed), starts
@@ -31,6 +32,17 @@ them; CPU per request adds theirs up.
 The kiosks are L{sip2acs.client} connections on a reactor of their own
 (L{load.react <sip2acs.tools.bench.load.react>}), so that the command also
 runs where a reactor is installed.
+
+C{--gateway} measures the SIP2 gateway (L{sip2acs.ils.upstream}): it
+starts the server as above (the upstream, also given the gateway's
+upstream account) and a second C{twistd sip2acs} in front of it whose
+institution has C{adapter = "sip2"} and C{pool-size} C{--gateway-pool}
+(default 20), placed as two instances are. It runs the same load twice,
+first at the upstream alone, then at the gateway, and reports both runs
+(the second with the gateway's and the upstream's CPU per request
+separately) and what the gateway adds: requests per second, p50 and p99
+latency, and CPU per relayed request (L{report.gatewayCost
+<sip2acs.tools.bench.report.gatewayCost>}).
 
 Only loopback targets are accepted. A C{--target} server must have the
 bench's account (login C{bench}, password C{bench-password}, institution
@@ -79,14 +91,17 @@ from sip2acs.tools.bench.load import (
 )
 from sip2acs.tools.bench.report import (
     Stats,
+    gatewayCost,
     loadAverage,
     machine,
     percentile,
+    printGatewayCost,
     printReport,
     summarize,
 )
 from sip2acs.tools.bench.server import (
     CONFIG,
+    GATEWAY_POOL,
     Server,
     makeCertificate,
     pinTree,
@@ -187,6 +202,7 @@ def run(args: argparse.Namespace) -> int:
     workdir = args.workdir or tempfile.mkdtemp(prefix="sip2acs-bench-")
     os.makedirs(workdir, exist_ok=True)
     servers: list[Server] = []
+    gateway: Server | None = None
     cluster: Cluster | None = None
     postgresPid: int | None = args.postgres_pid
     database = args.database
@@ -221,20 +237,44 @@ def run(args: argparse.Namespace) -> int:
                     "%s %.2f s" % (k, v) for k, v in timings.items()) + "\n")
             tls = makeCertificate(workdir) if args.tls else None
             memory = (args.patrons, args.items) if args.ils == "memory" else None
-            cores, placed = placement(args.instances, args.server_core, args.client_core)
+            cores, placed = placement(
+                2 if args.gateway else args.instances, args.server_core, args.client_core)
             report["placement"] = placed
-            out.write("%d sip2acs instance(s), %s\n" % (args.instances, placed))
+            if args.gateway:
+                out.write("the upstream sip2acs and the gateway in front of it, %s\n" % (placed,))
+                cores, gatewayCore = cores[:1], cores[1]
+            else:
+                out.write("%d sip2acs instance(s), %s\n" % (args.instances, placed))
             for number, core in enumerate(cores, 1):
                 servers.append(Server(
                     os.path.join(workdir, "instance-%d" % (number,)) if args.instances > 1
                     else workdir, database, core, tls, args.server_logger, memory,
                     args.password_file if postgres else None,
-                    args.pool_size if postgres else None))
-            ports = [server.ports[-1 if args.tls else 0] for server in servers]
-            pids = [server.pid for server in servers]
+                    args.pool_size if postgres else None, gatewayAccount=args.gateway))
+            if args.gateway:
+                gateway = Server(
+                    os.path.join(workdir, "gateway"), None, gatewayCore, tls,
+                    args.server_logger, poolSize=_gatewayPool(args),
+                    upstream=servers[0].ports[0])
+                servers.append(gateway)
+            ports = [server.ports[-1 if args.tls else 0] for server in servers[:len(cores)]]
+            pids = [server.pid for server in servers[:len(cores)]]
         kioskTLS = clientTLS(host, insecure=True) if args.tls else None
         if args.idle:
             report["idle"] = react(idleRun, host, ports[0], args.idle, pids[0], kioskTLS, out)
+        elif gateway is not None:
+            report["alone"] = _load(args, host, ports, pids, cores, postgresPid, kioskTLS, out,
+                                    database if isPostgresURL(database) else None,
+                                    where=", at the upstream alone")
+            report["gateway"] = _load(
+                args, host, [gateway.ports[-1 if args.tls else 0]], [gateway.pid],
+                [gateway.core], postgresPid, kioskTLS, out,
+                database if isPostgresURL(database) else None,
+                upstream=(pids[0], cores[0]),
+                where=", through the gateway (a pool of %d upstream connections)"
+                % (_gatewayPool(args),))
+            report["gateway_cost"] = gatewayCost(report["alone"], report["gateway"])
+            printGatewayCost(report["gateway_cost"], out)
         else:
             report["load"] = _load(args, host, ports, pids, cores, postgresPid, kioskTLS, out,
                                    database if isPostgresURL(database) else None)
@@ -257,6 +297,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gatewayPool(args: argparse.Namespace) -> int:
+    """
+    The gateway's C{pool-size}: C{--gateway-pool}, or L{GATEWAY_POOL}.
+    """
+    return GATEWAY_POOL if args.gateway_pool is None else int(args.gateway_pool)
+
+
 def _refused(args: argparse.Namespace) -> str | None:
     """
     Why the options do not go together, or L{None}.
@@ -272,6 +319,13 @@ def _refused(args: argparse.Namespace) -> str | None:
         return "--ils memory uses no database: leave out --postgres"
     if args.idle and args.instances > 1:
         return "--idle measures one server: leave out --instances"
+    if args.gateway_pool is not None and not args.gateway:
+        return "--gateway-pool is for --gateway"
+    if args.gateway and (args.target or args.idle or args.instances > 1):
+        return "--gateway starts an upstream and a gateway of its own and runs a load:" \
+            " leave out --target, --idle and --instances"
+    if args.gateway_pool is not None and not 1 <= args.gateway_pool <= 1000:
+        return "--gateway-pool must be between 1 and 1000"
     postgres = args.postgres or isPostgresURL(args.database)
     if args.password_file and not (postgres and not args.postgres):
         return "--password-file is for a --database postgresql:// URL"
@@ -285,15 +339,19 @@ def _refused(args: argparse.Namespace) -> str | None:
 
 def _load(args: argparse.Namespace, host: str, ports: list[int], pids: list[int | None],
           cores: list[int], postgresPid: int | None, kioskTLS: Any,
-          out: IO[str], database: str | None) -> dict[str, Any]:
+          out: IO[str], database: str | None, upstream: tuple[int, int] | None = None,
+          where: str = "") -> dict[str, Any]:
     """
     The load run: kiosks round-robin over C{ports}, the CPU of the servers
     (C{pids}), of PostgreSQL (C{postgresPid}) and of the load generator
     measured over the window, and the report.
 
     @param database: A PostgreSQL URL, to count its transactions.
+    @param upstream: C{(pid, core)} of the upstream sip2acs behind the
+        server (then a gateway), measured apart.
+    @param where: The end of the report's title.
     """
-    known = [pid for pid in pids if pid]
+    known = [pid for pid in pids if pid] + ([upstream[0]] if upstream else [])
     marks: dict[str, Any] = {}
     passwordFile = args.password_file
 
@@ -317,14 +375,14 @@ def _load(args: argparse.Namespace, host: str, ports: list[int], pids: list[int 
     instances = []
     for pid, core in zip(pids, cores, strict=True):
         if pid:
-            rss, peak = processMemory(pid)
-            instances.append({"pid": pid, "core": core, "rss": rss, "peak_rss": peak,
-                              "cpu_s": processCPU(pid) - marks["cpu"][pid]})
+            instances.append(_measured(pid, core, marks["cpu"][pid]))
+    behind = _measured(upstream[0], upstream[1], marks["cpu"][upstream[0]]) \
+        if upstream else None
     cpu = sum(i["cpu_s"] for i in instances) if instances else None
     memory = (sum(i["rss"] for i in instances),
               sum(i["peak_rss"] for i in instances)) if instances else None
     figures = summarize(stats, measured, cpu, memory, instances, postgresCPU, clientCPU,
-                        transactions)
+                        transactions, behind)
     if args.ils == "memory":
         system = "in-memory adapter (no SQLite)"
     elif args.postgres or isPostgresURL(args.database):
@@ -335,8 +393,18 @@ def _load(args: argparse.Namespace, host: str, ports: list[int], pids: list[int 
         args.kiosks, "TLS" if args.tls else "plain TCP",
         "PINs" if args.pins else "no PINs", args.server_logger, system,
         ", %d instances (kiosks round-robin)" % (len(ports),) if len(ports) > 1 else "")
-    printReport(title, figures, out)
+    printReport(title + where, figures, out)
     return figures
+
+
+def _measured(pid: int, core: int, cpuBefore: float) -> dict[str, Any]:
+    """
+    A server process's figures at the end of a load run: C{pid}, C{core},
+    C{rss}, C{peak_rss} and C{cpu_s} since C{cpuBefore}.
+    """
+    rss, peak = processMemory(pid)
+    return {"pid": pid, "core": core, "rss": rss, "peak_rss": peak,
+            "cpu_s": processCPU(pid) - cpuBefore}
 
 
 def register(subparsers: Subparsers) -> None:
@@ -388,6 +456,13 @@ def register(subparsers: Subparsers) -> None:
                         help="the started server's circulation system: the SQLite one "
                         "(default), or the in-memory adapter (sip2acs.ils.memory), to measure the "
                         "SIP2 server without it")
+    parser.add_argument("--gateway", action="store_true",
+                        help="measure the sip2 gateway: start a second sip2acs in front of "
+                        "the server (adapter = \"sip2\"), run the load at the server alone, "
+                        "then through the gateway, and report both and the difference")
+    parser.add_argument("--gateway-pool", type=int, metavar="N",
+                        help="with --gateway: the gateway's pool-size, its upstream "
+                        "connections (default %d)" % (GATEWAY_POOL,))
     parser.add_argument("--target", metavar="HOST:PORT",
                         help="a running sip2acs on loopback (default: start one)")
     parser.add_argument("--server-pid", type=int, help="with --target: its pid, for CPU and memory")

@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.test_bench -*-
 """
-The bench's data set: its institution and SC account, the SQLite or
+The bench's data set: its institution and SC account (and the gateway's
+upstream account, for C{--gateway}), the SQLite or
 PostgreSQL database loaded through the project's own import path
 (L{generateData}; L{holdsPatrons} says whether a PostgreSQL database has
 it already), and the
@@ -28,6 +29,8 @@ __all__ = [
     "INSTITUTION",
     "LOGIN",
     "PASSWORD",
+    "GATEWAY_LOGIN",
+    "GATEWAY_PASSWORD",
     "generateData",
     "holdsPatrons",
     "transactionCounts",
@@ -39,6 +42,12 @@ __all__ = [
 INSTITUTION = "BENCH"
 LOGIN = "bench"
 PASSWORD = "bench-password"
+GATEWAY_LOGIN = "bench-gateway"
+GATEWAY_PASSWORD = "bench-gateway-password"
+"""
+The upstream login of C{sip2acs bench --gateway}'s gateway (its pool's
+connections log in to the upstream sip2acs with it).
+"""
 
 
 def patronId(n: int) -> str:

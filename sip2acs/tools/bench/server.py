@@ -1,8 +1,8 @@
 # -*- test-case-name: tests.test_bench -*-
 """
 The servers under measurement: C{twistd sip2acs} child processes
-configured for the bench's data set, each pinned to a core (L{Server},
-L{placement}), a throw-away
+configured for the bench's data set, or as a gateway in front of one
+(C{--gateway}), each pinned to a core (L{Server}, L{placement}), a throw-away
 certificate for TLS runs (L{makeCertificate}), and what /proc says of a
 process's CPU time and memory (L{processCPU}, L{processMemory}).
 """
@@ -18,12 +18,19 @@ from datetime import datetime
 
 import sip2acs
 from sip2acs.passwords import hashPassword
-from sip2acs.tools.bench.data import INSTITUTION, LOGIN, PASSWORD
+from sip2acs.tools.bench.data import (
+    GATEWAY_LOGIN,
+    GATEWAY_PASSWORD,
+    INSTITUTION,
+    LOGIN,
+    PASSWORD,
+)
 from sip2acs.tools.pgcluster import children, processCPU
 from sip2acs.tools.ports import accepts, freePort
 
 __all__ = [
     "CONFIG",
+    "GATEWAY_POOL",
     "Server",
     "packageFolder",
     "freePort",
@@ -50,6 +57,32 @@ login = "{login}"
 password = "{hash}"
 institution = "{institution}"
 location = "MAIN"
+{accounts}"""
+
+GATEWAY_ACCOUNT = """
+[[account]]
+login = "{login}"
+password = "{hash}"
+institution = "{institution}"
+"""
+"""
+The upstream's account for the gateway's pool (C{--gateway}).
+"""
+
+GATEWAY_POOL = 20
+"""
+The gateway's C{pool-size} unless C{--gateway-pool} says otherwise.
+"""
+
+GATEWAY_ADAPTER = """\
+adapter = "sip2"
+upstream = "tcp:host=127.0.0.1:port={port}"
+upstream-login = "{login}"
+upstream-password-file = {passwordFile}
+pool-size = {poolSize}"""
+"""
+The gateway's institution (C{--gateway}): the sip2 adapter, its pool
+logged in to the upstream sip2acs as L{GATEWAY_LOGIN}.
 """
 
 
@@ -81,6 +114,8 @@ class Server:
         memory: tuple[int, int] | None = None,
         passwordFile: str | None = None,
         poolSize: int | None = None,
+        upstream: int | None = None,
+        gatewayAccount: bool = False,
     ) -> None:
         """
         Write the configuration and start the server; return once it
@@ -97,7 +132,13 @@ class Server:
             (L{sip2acs.tools.bench.data.benchLibrary}).
         @param passwordFile: PostgreSQL: the institution's
             C{database-password-file}.
-        @param poolSize: PostgreSQL: the institution's C{pool-size}.
+        @param poolSize: PostgreSQL: the institution's C{pool-size}; with
+            C{upstream}, the gateway's (its upstream connections).
+        @param upstream: The port of an upstream sip2acs on loopback: this
+            server is a gateway in front of it (the sip2 adapter, logged in
+            as L{GATEWAY_LOGIN}), and C{database} and C{memory} are unused.
+        @param gatewayAccount: Give this server the account of a gateway's
+            upstream login too.
         """
         os.makedirs(workdir, exist_ok=True)
         self.workdir = workdir
@@ -113,7 +154,15 @@ class Server:
                 'transport = "tls"\ncertificate = "%s"\nprivate-key = "%s"\n'
                 "login-timeout = 600\nidle-timeout = 0\n" % (self.ports[1], *tls)
             )
-        if memory is None:
+        if upstream is not None:
+            passwordFile = os.path.join(workdir, "upstream.pw")
+            with open(passwordFile, "w") as f:
+                f.write(GATEWAY_PASSWORD + "\n")
+            os.chmod(passwordFile, 0o600)
+            adapter = GATEWAY_ADAPTER.format(
+                port=upstream, login=GATEWAY_LOGIN, passwordFile=json.dumps(passwordFile),
+                poolSize=poolSize if poolSize is not None else GATEWAY_POOL)
+        elif memory is None:
             adapter = "database = %s" % (json.dumps(database),)
             if passwordFile is not None:
                 adapter += "\ndatabase-password-file = %s" % (
@@ -127,7 +176,10 @@ class Server:
             f.write(CONFIG.format(
                 adapter=adapter,
                 login=LOGIN, institution=INSTITUTION, port=self.ports[0],
-                hash=hashPassword(PASSWORD, cost=10), tls=tlsListener))
+                hash=hashPassword(PASSWORD, cost=10), tls=tlsListener,
+                accounts=GATEWAY_ACCOUNT.format(
+                    login=GATEWAY_LOGIN, institution=INSTITUTION,
+                    hash=hashPassword(GATEWAY_PASSWORD, cost=10)) if gatewayAccount else ""))
         logging = ["--logfile=" + self.log]
         env = dict(os.environ)
         # The server must import this very sip2acs, whatever the directory.
