@@ -63,6 +63,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import datetime
 from typing import IO, Any
 
@@ -260,16 +261,15 @@ def run(args: argparse.Namespace) -> int:
             ports = [server.ports[-1 if args.tls else 0] for server in servers[:len(cores)]]
             pids = [server.pid for server in servers[:len(cores)]]
         kioskTLS = clientTLS(host, insecure=True) if args.tls else None
+        counted = database if isPostgresURL(database) else None
         if args.idle:
             report["idle"] = react(idleRun, host, ports[0], args.idle, pids[0], kioskTLS, out)
         elif gateway is not None:
             report["alone"] = _load(args, host, ports, pids, cores, postgresPid, kioskTLS, out,
-                                    database if isPostgresURL(database) else None,
-                                    where=", at the upstream alone")
+                                    counted, where=", at the upstream alone")
             report["gateway"] = _load(
                 args, host, [gateway.ports[-1 if args.tls else 0]], [gateway.pid],
-                [gateway.core], postgresPid, kioskTLS, out,
-                database if isPostgresURL(database) else None,
+                [gateway.core], postgresPid, kioskTLS, out, counted,
                 upstream=(pids[0], cores[0]),
                 where=", through the gateway (a pool of %d upstream connections)"
                 % (_gatewayPool(args),))
@@ -277,7 +277,7 @@ def run(args: argparse.Namespace) -> int:
             printGatewayCost(report["gateway_cost"], out)
         else:
             report["load"] = _load(args, host, ports, pids, cores, postgresPid, kioskTLS, out,
-                                   database if isPostgresURL(database) else None)
+                                   counted)
         report["load_average_after"] = loadAverage()
         out.write("load average %s before, %s after\n" % (
             report["load_average_before"], report["load_average_after"]))
@@ -344,7 +344,9 @@ def _load(args: argparse.Namespace, host: str, ports: list[int], pids: list[int 
     """
     The load run: kiosks round-robin over C{ports}, the CPU of the servers
     (C{pids}), of PostgreSQL (C{postgresPid}) and of the load generator
-    measured over the window, and the report.
+    measured over the window (from when it opens to when it closes, not
+    to when the kiosks have finished the exchanges they had started), and
+    the report.
 
     @param database: A PostgreSQL URL, to count its transactions.
     @param upstream: C{(pid, core)} of the upstream sip2acs behind the
@@ -352,32 +354,39 @@ def _load(args: argparse.Namespace, host: str, ports: list[int], pids: list[int 
     @param where: The end of the report's title.
     """
     known = [pid for pid in pids if pid] + ([upstream[0]] if upstream else [])
-    marks: dict[str, Any] = {}
+    marks: dict[str, dict[str, Any]] = {}
     passwordFile = args.password_file
 
-    def onStart() -> None:
-        marks["cpu"] = {pid: processCPU(pid) for pid in known}
-        marks["postgres"] = _postgresCPU(postgresPid)
-        marks["client"] = processCPU(os.getpid())
-        if database is not None:
-            marks["transactions"] = transactionCounts(database, passwordFile)
+    def mark(name: str) -> Callable[[], None]:
+        def take() -> None:
+            marks[name] = {
+                "cpu": {pid: processCPU(pid) for pid in known},
+                "postgres": _postgresCPU(postgresPid),
+                "client": processCPU(os.getpid()),
+                "transactions": transactionCounts(database, passwordFile)
+                if database is not None else None,
+            }
+        return take
 
     stats, measured = react(
         runLoad, host, ports, args.kiosks, args.duration, args.warmup,
-        args.patrons, args.items, args.pins, kioskTLS, onStart)
-    clientCPU = processCPU(os.getpid()) - marks["client"]
-    postgresCPU = _difference(_postgresCPU(postgresPid), marks["postgres"])
+        args.patrons, args.items, args.pins, kioskTLS, mark("start"), mark("stop"))
+    start, stop = marks["start"], marks["stop"]
+    clientCPU = stop["client"] - start["client"]
+    postgresCPU = _difference(stop["postgres"], start["postgres"])
     transactions = None
     if database is not None:
-        committed, rolledBack = transactionCounts(database, passwordFile)
-        transactions = (committed - marks["transactions"][0],
-                        rolledBack - marks["transactions"][1])
+        transactions = (stop["transactions"][0] - start["transactions"][0],
+                        stop["transactions"][1] - start["transactions"][1])
+
+    def cpuOf(pid: int) -> float:
+        return float(stop["cpu"][pid] - start["cpu"][pid])
+
     instances = []
     for pid, core in zip(pids, cores, strict=True):
         if pid:
-            instances.append(_measured(pid, core, marks["cpu"][pid]))
-    behind = _measured(upstream[0], upstream[1], marks["cpu"][upstream[0]]) \
-        if upstream else None
+            instances.append(_measured(pid, core, cpuOf(pid)))
+    behind = _measured(upstream[0], upstream[1], cpuOf(upstream[0])) if upstream else None
     cpu = sum(i["cpu_s"] for i in instances) if instances else None
     memory = (sum(i["rss"] for i in instances),
               sum(i["peak_rss"] for i in instances)) if instances else None
@@ -397,14 +406,13 @@ def _load(args: argparse.Namespace, host: str, ports: list[int], pids: list[int 
     return figures
 
 
-def _measured(pid: int, core: int, cpuBefore: float) -> dict[str, Any]:
+def _measured(pid: int, core: int, cpu: float) -> dict[str, Any]:
     """
     A server process's figures at the end of a load run: C{pid}, C{core},
-    C{rss}, C{peak_rss} and C{cpu_s} since C{cpuBefore}.
+    C{rss}, C{peak_rss} and C{cpu_s} (its CPU seconds in the window).
     """
     rss, peak = processMemory(pid)
-    return {"pid": pid, "core": core, "rss": rss, "peak_rss": peak,
-            "cpu_s": processCPU(pid) - cpuBefore}
+    return {"pid": pid, "core": core, "rss": rss, "peak_rss": peak, "cpu_s": cpu}
 
 
 def register(subparsers: Subparsers) -> None:

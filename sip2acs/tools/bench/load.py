@@ -139,7 +139,8 @@ def _connectAll(reactor: Any, fleet: list[Kiosk], batch: int) -> Any:
 @inlineCallbacks
 def runLoad(reactor: Any, host: str, port: int | Sequence[int], kiosks: int, duration: float,
             warmup: float, patrons: int, items: int, pins: bool, tls: Any = None,
-            onStart: Callable[[], None] | None = None) -> Any:
+            onStart: Callable[[], None] | None = None,
+            onStop: Callable[[], None] | None = None) -> Any:
     """
     Run C{kiosks} kiosks for C{warmup + duration} seconds.
 
@@ -147,6 +148,8 @@ def runLoad(reactor: Any, host: str, port: int | Sequence[int], kiosks: int, dur
     @param port: The server's port, or the ports of several servers: kiosk
         C{n} connects to C{port[n % len(port)]} (round-robin).
     @param onStart: Called when the measured window opens.
+    @param onStop: Called when it closes, before the kiosks finish the
+        exchanges they have started.
     @return: A Deferred firing with C{(stats, measured seconds)}.
     """
     stats = Stats()
@@ -170,6 +173,8 @@ def runLoad(reactor: Any, host: str, port: int | Sequence[int], kiosks: int, dur
     yield deferLater(reactor, duration)
     stats.measuring = False
     measured = time.monotonic() - started
+    if onStop is not None:
+        onStop()
     results = yield DeferredList(loops, consumeErrors=True)
     stats.errors = sum(1 for ok, _ in results if not ok)
     for k in fleet:
