@@ -34,12 +34,12 @@ Each subpackage's height: a module may import from packages of its own
 height or lower. C{ops} and C{config} sit side by side.
 """
 
-SHARED = {"passwords", "_version", "histogram", "testing", "observers"}
+SHARED = {"passwords", "_version", "histogram", "testing", "observers", "__main__"}
 """
 Top-level modules: helpers anyone may use (passwords, the version, the histogram) and
 the shims kept for names published before the layers (testing,
-observers), which import from above and are imported by no module of the
-package.
+observers), and C{python -m sip2acs} (__main__), which import from above
+and are imported by no module of the package.
 """
 
 

@@ -21,6 +21,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 from zope.interface import directlyProvides
 
+from sip2acs._version import __version__
 from sip2acs.acs.server import ACSServer, makeAdapter
 from sip2acs.acs.throttle import IThrottleStore
 from sip2acs.app.services import (
@@ -110,6 +111,15 @@ class Options(usage.Options):
     def __init__(self) -> None:
         usage.Options.__init__(self)
         self["sip"] = []
+
+    def opt_version(self) -> None:
+        """
+        Print the sip2acs version (and Twisted's) and exit.
+        """
+        import twisted
+
+        print("sip2acs %s (Twisted %s)" % (__version__, twisted.__version__))
+        raise SystemExit(0)
 
     def opt_sip(self, endpoint: str) -> None:
         """

@@ -12,9 +12,11 @@ under C{twistd sip2acs}).
 
 import argparse
 import getpass
+import os
 import sys
 from collections.abc import Sequence
 
+from sip2acs._version import __version__
 from sip2acs.config import ConfigError, loadConfig, xml as xmlconfig
 from sip2acs.passwords import hashPassword
 from sip2acs.tools import bench, client, dbcli, offlinecli
@@ -23,7 +25,9 @@ __all__ = ["main"]
 
 
 def _hashPassword(args: argparse.Namespace) -> int:
-    if args.stdin:
+    if args.stdin or not sys.stdin.isatty():
+        # From a pipe or a file there is nobody to prompt: the first line
+        # is the password, as with --stdin.
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = getpass.getpass("SC account password: ")
@@ -67,6 +71,9 @@ def makeParser() -> argparse.ArgumentParser:
         description="Tools for the sip2acs SIP2 server "
         "(run the server with: twistd -n sip2acs).",
     )
+    parser.add_argument(
+        "--version", action="version", version="sip2acs %s" % (__version__,)
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     hashing = commands.add_parser(
@@ -74,7 +81,9 @@ def makeParser() -> argparse.ArgumentParser:
         help="hash an SC account password for the 'password' key of an [[account]]",
     )
     hashing.add_argument(
-        "--stdin", action="store_true", help="read the password from standard input"
+        "--stdin",
+        action="store_true",
+        help="read the password from standard input (the default when it is not a terminal)",
     )
     hashing.set_defaults(func=_hashPassword)
 
@@ -110,7 +119,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     @return: The exit status.
     """
     args = makeParser().parse_args(argv)
-    return args.func(args)
+    try:
+        status: int = args.func(args)
+    except BrokenPipeError:
+        # The reader went away (`sip2acs client ... | head`): nothing more
+        # to say, and nothing to say it to. Point standard output at
+        # /dev/null so that the interpreter's own flush at exit is quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return status
 
 
 if __name__ == "__main__":  # pragma: no cover
