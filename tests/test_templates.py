@@ -6,6 +6,7 @@ sentence, render failures as an empty field logged once, screen-message
 rewrites and hidden fields.
 """
 
+from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -45,11 +46,12 @@ class _WithNew:
         return getattr(self._value, name)
 
 
-def build(cls: type, **fields: object) -> Any:
+def build(cls: type, defaults: dict[str, object], **changes: object) -> Any:
     """
-    C{cls(**fields)}, or, while C{cls} does not know some of C{fields}
-    yet, a stand-in that has them too.
+    C{cls(**defaults)} with C{changes}; or, while C{cls} does not know some
+    of those fields yet, a stand-in that has them too.
     """
+    fields = {**defaults, **changes}
     known = {a.name for a in attrs.fields(cls)}
     new = {k: v for k, v in fields.items() if k not in known}
     value = cls(**{k: v for k, v in fields.items() if k in known})
@@ -60,62 +62,86 @@ def render(text: str, **context: object) -> str:
     return compileTemplate(text).render(**context)
 
 
+def assertRendersAll(
+    case: SynchronousTestCase, kind: str, context: object, expected: dict[str, str]
+) -> None:
+    """
+    C{{{ kind.NAME }}} renders C{expected[NAME]} for each name, and the
+    context offers no other names but a mapping (attributes, fields).
+    """
+    for name, text in expected.items():
+        case.assertEqual(
+            render("{{ %s.%s }}" % (kind, name), **{kind: context}), text, name
+        )
+    assert isinstance(context, Mapping)
+    case.assertEqual(
+        {name for name, value in context.items() if not isinstance(value, Mapping)},
+        set(expected),
+    )
+
+
 ZONE = timezone.utc
 DUE = datetime(2026, 5, 1, 23, 59, tzinfo=ZONE)
 
 
-def aPatron(**fields: object) -> Any:
-    defaults: dict[str, object] = dict(
-        found=True,
-        patronId="P0001",
-        name="Smith, Jane Ann",
-        email="jane@example.org",
-        phone="555-0100",
-        homeAddress="1 Main St",
-        birthDate=date(1990, 2, 3),
-        expires=date(2027, 1, 31),
-        patronClass="Adult",
-        patronClassCode="AD",
-        homeLibrary="CENTRAL",
-        internetPrivileges="FULL",
-        feeAmount=Decimal("2.50"),
-        feeLimit=Decimal("10.00"),
-        language="001",
-        attributes=(("SCHOOL", "Elm High"), ("GRADE", "10")),
+def aPatron(**changes: object) -> Any:
+    return build(
+        values.Patron,
+        dict(
+            found=True,
+            patronId="P0001",
+            name="Smith, Jane Ann",
+            email="jane@example.org",
+            phone="555-0100",
+            homeAddress="1 Main St",
+            birthDate=date(1990, 2, 3),
+            expires=date(2027, 1, 31),
+            patronClass="Adult",
+            patronClassCode="AD",
+            homeLibrary="CENTRAL",
+            internetPrivileges="FULL",
+            feeAmount=Decimal("2.50"),
+            feeLimit=Decimal("10.00"),
+            language="001",
+            attributes=(("SCHOOL", "Elm High"), ("GRADE", "10")),
+        ),
+        **changes,
     )
-    defaults.update(fields)
-    return build(values.Patron, **defaults)
 
 
-def anItem(**fields: object) -> Any:
-    defaults: dict[str, object] = dict(
-        found=True,
-        itemId="I0001",
-        title="A Title",
-        callNumber="641.5 SMI",
-        collectionCode="COOK",
-        mediaType="001",
-        owner="CENTRAL",
-        permanentLocation="CENTRAL",
-        currentLocation="EAST",
-        dueDate=DUE,
-        fields=(("LOC", "Shelf 3"), ("NOTE", "Fragile")),
+def anItem(**changes: object) -> Any:
+    return build(
+        values.Item,
+        dict(
+            found=True,
+            itemId="I0001",
+            title="A Title",
+            callNumber="641.5 SMI",
+            collectionCode="COOK",
+            mediaType="001",
+            owner="CENTRAL",
+            permanentLocation="CENTRAL",
+            currentLocation="EAST",
+            dueDate=DUE,
+            fields=(("LOC", "Shelf 3"), ("NOTE", "Fragile")),
+        ),
+        **changes,
     )
-    defaults.update(fields)
-    return build(values.Item, **defaults)
 
 
-def aFee(**fields: object) -> Any:
-    defaults: dict[str, object] = dict(
-        itemId="I0001",
-        title="A Title",
-        amount=Decimal("1.5"),
-        feeId="F42",
-        feeType="04",
-        date=datetime(2026, 3, 1, 10, 0, tzinfo=ZONE),
+def aFee(**changes: object) -> Any:
+    return build(
+        values.ItemRef,
+        dict(
+            itemId="I0001",
+            title="A Title",
+            amount=Decimal("1.5"),
+            feeId="F42",
+            feeType="04",
+            date=datetime(2026, 3, 1, 10, 0, tzinfo=ZONE),
+        ),
+        **changes,
     )
-    defaults.update(fields)
-    return build(values.ItemRef, **defaults)
 
 
 class PatronContextTests(SynchronousTestCase):
@@ -152,8 +178,7 @@ class PatronContextTests(SynchronousTestCase):
             "branchcode": "CENTRAL",
             "categorycode": "AD",
         }
-        for name, text in expected.items():
-            self.assertEqual(render("{{ patron.%s }}" % (name,), patron=patron), text, name)
+        assertRendersAll(self, "patron", patron, expected)
 
     def test_attributes(self) -> None:
         """
@@ -307,8 +332,7 @@ class ItemContextTests(SynchronousTestCase):
             "holdingbranch": "EAST",
             "ccode": "COOK",
         }
-        for name, text in expected.items():
-            self.assertEqual(render("{{ item.%s }}" % (name,), item=item), text, name)
+        assertRendersAll(self, "item", item, expected)
         self.assertEqual(
             render("{{ item.due_date.strftime('%m/%d/%Y') }}", item=item), "05/01/2026"
         )
@@ -350,8 +374,7 @@ class FeeContextTests(SynchronousTestCase):
             "description": "A Title",
             "amountoutstanding": "1.5",
         }
-        for name, text in expected.items():
-            self.assertEqual(render("{{ fee.%s }}" % (name,), fee=fee), text, name)
+        assertRendersAll(self, "fee", fee, expected)
 
     def test_kohaDefault(self) -> None:
         """

@@ -434,6 +434,65 @@ def _pairs(value: object) -> Mapping[str, str]:
     return MappingProxyType(joined)
 
 
+_PATRON_NAMES = {
+    "id": "patronId",
+    "cardnumber": "patronId",
+    "name": "name",
+    "email": "email",
+    "phone": "phone",
+    "address": "homeAddress",
+    "birthdate": "birthDate",
+    "dateofbirth": "birthDate",
+    "expires": "expires",
+    "dateexpiry": "expires",
+    "patron_class": "patronClass",
+    "home_library": "homeLibrary",
+    "branchcode": "homeLibrary",
+    "internet_privileges": "internetPrivileges",
+    "fee_amount": "feeAmount",
+    "fee_limit": "feeLimit",
+    "language": "language",
+}
+_ITEM_NAMES = {
+    "id": "itemId",
+    "barcode": "itemId",
+    "title": "title",
+    "call_number": "callNumber",
+    "itemcallnumber": "callNumber",
+    "collection_code": "collectionCode",
+    "ccode": "collectionCode",
+    "media_type": "mediaType",
+    "owner": "owner",
+    "permanent_location": "permanentLocation",
+    "homebranch": "permanentLocation",
+    "current_location": "currentLocation",
+    "holdingbranch": "currentLocation",
+    "due_date": "dueDate",
+}
+_FEE_NAMES = {
+    "id": "feeId",
+    "item_id": "itemId",
+    "title": "title",
+    "description": "title",
+    "amount": "amount",
+    "amountoutstanding": "amount",
+    "type": "feeType",
+    "date": "date",
+}
+"""
+The names a template sees of a patron, an item, a fee (Koha's among them),
+and the attributes of the value they stand for.
+"""
+
+
+def _read(value: object, names: Mapping[str, str]) -> dict[str, object]:
+    """
+    The attributes of C{value} under the names a template sees (L{None}
+    for an attribute the value does not have).
+    """
+    return {name: getattr(value, attribute, None) for name, attribute in names.items()}
+
+
 def patronContext(patron: values.Patron) -> Mapping[str, object]:
     """
     What a template sees as C{patron}: C{id}, C{name}, C{surname},
@@ -443,38 +502,16 @@ def patronContext(patron: values.Patron) -> Mapping[str, object]:
     system gives no code), C{home_library}, C{internet_privileges},
     C{fee_amount}, C{fee_limit} (decimals), C{language}, C{attributes}
     (the patron's attributes, by code); and Koha's names C{cardnumber},
-    C{dateexpiry}, C{dateofbirth}, C{branchcode}, C{categorycode}.
+    C{dateexpiry}, C{dateofbirth}, C{branchcode}, C{categorycode} (the
+    class code).
     """
-    surname, firstname = splitName(patron.name)
+    context = _read(patron, _PATRON_NAMES)
+    context["surname"], context["firstname"] = splitName(patron.name)
     code = getattr(patron, "patronClassCode", None)
-    if code is None:
-        code = patron.patronClass
-    context: dict[str, object] = dict(
-        id=patron.patronId,
-        name=patron.name,
-        surname=surname,
-        firstname=firstname,
-        email=patron.email,
-        phone=patron.phone,
-        address=patron.homeAddress,
-        birthdate=patron.birthDate,
-        expires=patron.expires,
-        patron_class=patron.patronClass,
-        patron_class_code=code,
-        home_library=patron.homeLibrary,
-        internet_privileges=getattr(patron, "internetPrivileges", None),
-        fee_amount=patron.feeAmount,
-        fee_limit=patron.feeLimit,
-        language=patron.language,
-        attributes=_pairs(getattr(patron, "attributes", None)),
+    context["patron_class_code"] = context["categorycode"] = (
+        patron.patronClass if code is None else code
     )
-    context.update(
-        cardnumber=context["id"],
-        dateexpiry=context["expires"],
-        dateofbirth=context["birthdate"],
-        branchcode=context["home_library"],
-        categorycode=context["patron_class_code"],
-    )
+    context["attributes"] = _pairs(getattr(patron, "attributes", None))
     return MappingProxyType(context)
 
 
@@ -488,25 +525,8 @@ def itemContext(item: values.Item) -> Mapping[str, object]:
     permanent location), C{holdingbranch} (the current location),
     C{ccode}.
     """
-    context: dict[str, object] = dict(
-        id=item.itemId,
-        barcode=item.itemId,
-        title=item.title,
-        call_number=item.callNumber,
-        collection_code=item.collectionCode,
-        media_type=item.mediaType,
-        owner=item.owner,
-        permanent_location=item.permanentLocation,
-        current_location=item.currentLocation,
-        due_date=item.dueDate,
-        fields=_pairs(getattr(item, "fields", None)),
-    )
-    context.update(
-        itemcallnumber=context["call_number"],
-        homebranch=context["permanent_location"],
-        holdingbranch=context["current_location"],
-        ccode=context["collection_code"],
-    )
+    context = _read(item, _ITEM_NAMES)
+    context["fields"] = _pairs(getattr(item, "fields", None))
     return MappingProxyType(context)
 
 
@@ -518,16 +538,7 @@ def feeContext(fee: values.ItemRef) -> Mapping[str, object]:
     type), C{date} (when it was charged); and Koha's names C{description}
     (the title) and C{amountoutstanding} (the amount).
     """
-    context: dict[str, object] = dict(
-        id=getattr(fee, "feeId", None),
-        item_id=fee.itemId,
-        title=fee.title,
-        amount=fee.amount,
-        type=getattr(fee, "feeType", None),
-        date=getattr(fee, "date", None),
-    )
-    context.update(description=context["title"], amountoutstanding=context["amount"])
-    return MappingProxyType(context)
+    return MappingProxyType(_read(fee, _FEE_NAMES))
 
 
 # -- screen messages and hidden fields --------------------------------------
