@@ -39,6 +39,8 @@ def contractTables(library: ContractLibrary) -> list[Table]:
            "fee_limit_cents": None if r.feeLimit is None else toCents(r.feeLimit),
            "max_overdue": r.maxOverdue, "max_holds": r.maxHolds}
           for r in library.rules]),
+        ("patron_classes", ("code",),
+         [{"code": code, "name": name} for code, name in library.patronClasses]),
     ]
     patrons = []
     for number, p in enumerate(library.patrons, start=1):
@@ -52,6 +54,7 @@ def contractTables(library: ContractLibrary) -> list[Table]:
             "block_note": p.blockNote, "blocked_at": writeTime(p.blockedAt),
             "email": p.email, "phone": p.phone, "address": p.address,
             "birth_date": p.birthDate and p.birthDate.isoformat(),
+            "internet_privileges": p.internetPrivileges,
         })
     items = []
     for number, i in enumerate(library.items, start=1):
@@ -65,6 +68,14 @@ def contractTables(library: ContractLibrary) -> list[Table]:
             "call_number": i.callNumber, "collection_code": i.collectionCode,
         })
     tables += [("patrons", (), patrons), ("items", (), items)]
+    tables.append(("patron_attributes", (), [
+        {"patron_id": ids[p.patronId], "code": code, "value": value}
+        for p in library.patrons for code, value in p.attributes
+    ]))
+    tables.append(("item_fields", (), [
+        {"item_id": ids[i.itemId], "code": code, "value": value}
+        for i in library.items for code, value in i.fields
+    ]))
     tables.append(("loans", (), [
         {"id": number, "item_id": ids[loan.itemId], "patron_id": ids[loan.patronId],
          "branch": "MAIN", "out_at": writeTime(loan.out), "due_at": writeTime(loan.due),

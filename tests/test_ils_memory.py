@@ -39,7 +39,7 @@ def memoryRules(library: ContractLibrary) -> MemoryRules:
     return MemoryRules(
         limits=limits, maxRenewals=maxRenewals, notCirculating=frozenset(notCirculating),
         rentalFees=rentalFees, holdShelfDays=library.holdShelfDays,
-        currency=library.currency,
+        currency=library.currency, classNames=dict(library.patronClasses),
     )
 
 
@@ -56,6 +56,7 @@ def memoryILS(library: ContractLibrary) -> MemoryILS:
             homeBranch=p.homeBranch, expires=p.expires, cardLost=p.cardLost,
             blocked=p.blocked, blockNote=p.blockNote, language=p.language,
             email=p.email, phone=p.phone, address=p.address, birthDate=p.birthDate,
+            internetPrivileges=p.internetPrivileges, attributes=dict(p.attributes),
         )
         for p in library.patrons
     ]
@@ -68,6 +69,7 @@ def memoryILS(library: ContractLibrary) -> MemoryILS:
             status="available" if i.status == "charged" else i.status,
             destination=i.destination, mediaType=i.mediaType, magnetic=i.magnetic,
             callNumber=i.callNumber, collectionCode=i.collectionCode,
+            fields=dict(i.fields),
         )
         for i in library.items
     ]
@@ -80,8 +82,9 @@ def memoryILS(library: ContractLibrary) -> MemoryILS:
         for h in library.holds
     ]
     fees = [
-        MemoryFee(f.patronId, f.itemId, f.feeType, f.amount, f.description, f.created)
-        for f in library.fees
+        MemoryFee(f.patronId, f.itemId, f.feeType, f.amount, f.description, f.created,
+                  feeId=str(number))
+        for number, f in enumerate(library.fees, start=1)
     ]
     return MemoryILS(
         patrons, items, lambda: library.now, holds=holds, fees=fees,

@@ -31,7 +31,7 @@ Every time in these values is aware, in the institution's zone (see
 L{sip2acs.ils.zones}).
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -64,6 +64,8 @@ __all__ = [
     "Summary",
     "toCounts",
     "toFields",
+    "FrozenMap",
+    "toMap",
 ]
 
 
@@ -88,6 +90,49 @@ def toCounts(value: Iterable[int | None] | None) -> tuple[int | None, ...] | Non
     The converter of L{Patron.itemCounts}: a tuple, or L{None}.
     """
     return None if value is None else tuple(value)
+
+
+class FrozenMap(Mapping[str, str]):
+    """
+    An immutable, hashable mapping of text to text, in the order given: a
+    patron's L{attributes <Patron.attributes>}, an item's L{fields
+    <Item.fields>}. Equal to any mapping with the same pairs.
+    """
+
+    __slots__ = ("_pairs", "_index")
+
+    def __init__(self, pairs: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
+        items = pairs.items() if isinstance(pairs, Mapping) else pairs
+        index: dict[str, str] = {}
+        for key, value in items:
+            index[str(key)] = str(value)
+        self._index = index
+        self._pairs = tuple(index.items())
+
+    def __getitem__(self, key: str) -> str:
+        return self._index[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._pairs))
+
+    def __repr__(self) -> str:
+        return "FrozenMap(%r)" % (self._index,)
+
+
+def toMap(value: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> FrozenMap:
+    """
+    The converter of L{Patron.attributes} and L{Item.fields}: a mapping or
+    C{(key, value)} pairs (or L{None}, for none), stored as a L{FrozenMap}.
+    """
+    if isinstance(value, FrozenMap):
+        return value
+    return FrozenMap(() if value is None else value)
 
 
 def toFlags(value: Iterable[str]) -> frozenset[str]:
@@ -178,6 +223,7 @@ class Reason:
     NO_SUCH_HOLD = "no-such-hold"
     HOLD_NOT_ALLOWED = "hold-not-allowed"
     BAD_DATE = "bad-date"
+    HOLD_WAITING = "hold-waiting"
     UNSUPPORTED = "unsupported"
     UNAVAILABLE = "system-unavailable"
 
@@ -208,12 +254,18 @@ class ItemRef:
     @ivar title: The title.
     @ivar amount: For fines, the amount owed.
     @ivar dueDate: For loans, the due date.
+    @ivar feeId: For fines, the fee's id (what a 37's C{CG} names).
+    @ivar feeType: For fines, the fee type (one of L{FeeType}).
+    @ivar date: For fines, when the fee was charged.
     """
 
     itemId: str
     title: str = ""
     amount: Decimal | None = None
     dueDate: datetime | None = None
+    feeId: str | None = None
+    feeType: str | None = None
+    date: datetime | None = None
 
 
 @attrs.frozen
@@ -257,6 +309,15 @@ class Patron:
         already the window it wanted, and is sent as it is. L{None}: the
         counts are the lengths of the lists, and the handler cuts the
         window itself.
+    @ivar patronClass: The patron class as shown: its name where the
+        system has one, else its code.
+    @ivar patronClassCode: The patron class's code, where the system
+        tells it apart from the name (L{None}: only L{patronClass} is
+        known).
+    @ivar internetPrivileges: The patron's internet access profile
+        (Evergreen's C{PI}), or L{None}.
+    @ivar attributes: The patron's extra attributes, code to value (Koha's
+        patron attributes), for templates and extra fields.
     @ivar extra: Identified fields the answer carries as they are (see
         the module's docstring).
     """
@@ -286,6 +347,9 @@ class Patron:
     patronClass: str | None = None
     homeLibrary: str | None = None
     expires: date | None = None
+    patronClassCode: str | None = None
+    internetPrivileges: str | None = None
+    attributes: FrozenMap = attrs.field(default=FrozenMap(), converter=toMap)
     screenMessages: tuple = attrs.field(default=(), converter=toTuple)
     printLines: tuple = attrs.field(default=(), converter=toTuple)
     itemCounts: tuple[int | None, ...] | None = attrs.field(
@@ -298,6 +362,9 @@ class Patron:
 class Item:
     """
     An item as the ACS reports it (17).
+
+    @ivar fields: The item's extra fields, code to value, for templates
+        and extra fields.
     """
 
     found: bool
@@ -322,6 +389,7 @@ class Item:
     collectionCode: str | None = None
     properties: str | None = None
     holdPatronId: str | None = None
+    fields: FrozenMap = attrs.field(default=FrozenMap(), converter=toMap)
     screenMessages: tuple = attrs.field(default=(), converter=toTuple)
     printLines: tuple = attrs.field(default=(), converter=toTuple)
     extra: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=toFields)
@@ -351,6 +419,13 @@ class CheckinRequest:
     """
     A checkin (09). C{returnDate} back-dates the return; C{cancel} undoes a
     checkout.
+
+    @ivar refuseIfHeld: Refuse the checkin of an item a hold waits for
+        (one the checkin would trap, or has trapped): the result is
+        C{ok} false with L{Reason.HOLD_WAITING}, C{resensitize} false (the
+        item is still out), the alert and its type (L{AlertType.HOLD_HERE},
+        or L{AlertType.HOLD_OTHER_BRANCH} for a pickup elsewhere) and the
+        hold's patron, and nothing changes.
     """
 
     itemId: str
@@ -360,6 +435,7 @@ class CheckinRequest:
     cancel: bool = False
     itemProperties: str | None = None
     transactionDate: datetime | None = None
+    refuseIfHeld: bool = False
 
 
 @attrs.frozen
@@ -509,6 +585,15 @@ class Payment:
     @ivar amount: The amount paid, exact.
     @ivar feeId: Which fee (C{CG}), or L{None} to pay the oldest first.
     @ivar transactionId: The payment device's id (C{BK}).
+    @ivar overpayment: What to do with a payment over what is owed:
+        C{"refused"} (L{Reason.OVERPAYMENT}), C{"credit"} (accepted, the
+        rest kept as the patron's credit), or L{None}: the adapter's own
+        setting.
+    @ivar writeoff: The amount is written off (forgiven by the library),
+        not paid; it settles the fees the same way, is recorded as a
+        write-off, and is never more than is owed (L{Reason.OVERPAYMENT}).
+    @ivar register: The cash register the payment is recorded against,
+        or L{None}.
     """
 
     patronId: str
@@ -519,6 +604,9 @@ class Payment:
     paymentType: str = "00"
     feeId: str | None = None
     transactionId: str | None = None
+    overpayment: str | None = None
+    writeoff: bool = False
+    register: str | None = None
 
 
 @attrs.frozen

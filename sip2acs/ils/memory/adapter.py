@@ -41,12 +41,14 @@ from sip2acs.ils.memory.state import (
     refused,
 )
 from sip2acs.ils.values import (
+    AlertType,
     CheckinRequest,
     CheckinResult,
     CheckoutRequest,
     Item,
     ItemStatusResult,
     Patron,
+    Payment,
     Reason,
     RenewRequest,
     SessionEnd,
@@ -75,6 +77,8 @@ class MemoryILS(MemoryRequests, ILSBase):
     @ivar holds: The active holds, oldest first.
     @ivar fees: The unpaid fees, oldest first.
     @ivar calls: The operations called, in order, for tests to inspect.
+    @ivar payments: The L{Payment}s accepted (and write-offs), in order,
+        for tests to inspect.
     @cvar loanDays: The loan period: a loan made now is due at 23:59 this
         many days later; a renewal adds as many days to the due date.
     """
@@ -123,6 +127,7 @@ class MemoryILS(MemoryRequests, ILSBase):
             self.operations = frozenset(operations)
         if loanDays is not None:
             self.loanDays = loanDays
+        self.payments: list[Payment] = []
         self._loans: dict[str, set[str]] = {}
         self._returns: dict[str, tuple] = {}
         self._transactions = 0
@@ -237,6 +242,10 @@ class MemoryILS(MemoryRequests, ILSBase):
                     screenMessages=("Unknown item.",),
                 )
             )
+        if request.refuseIfHeld and not request.cancel:
+            hold = self.holdFor(item)
+            if hold is not None:
+                return succeed(self._heldRefusal(terminal, request, item, hold))
         borrower, item.borrower = item.borrower, None
         if borrower is not None:
             self._returns[item.itemId] = (borrower, item.dueDate)
@@ -260,6 +269,29 @@ class MemoryILS(MemoryRequests, ILSBase):
                 screenMessages=tuple(messages),
                 **routing,
             )
+        )
+
+    def _heldRefusal(self, terminal: Terminal, request: CheckinRequest,
+                     item: MemoryItem, hold: MemoryHold) -> CheckinResult:
+        here = self._here(terminal, request)
+        pickup = hold.pickup or here
+        return CheckinResult(
+            ok=False,
+            reason=Reason.HOLD_WAITING,
+            resensitize=False,
+            magneticMedia=item.magnetic,
+            alert=True,
+            alertType=(
+                AlertType.HOLD_HERE if here is None or pickup == here
+                else AlertType.HOLD_OTHER_BRANCH
+            ),
+            title=item.title,
+            permanentLocation=item.location,
+            mediaType=item.mediaType,
+            destination=pickup,
+            holdPatronId=hold.patronId,
+            holdPatronName=self.patrons[hold.patronId].name,
+            screenMessages=("This item is on hold for a patron; please take it to the desk.",),
         )
 
     def _here(self, terminal: Terminal, request: CheckinRequest) -> str | None:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from twisted.internet.defer import Deferred, succeed
 
 from sip2acs.ils.memory.state import (
+    MemoryFee,
     MemoryHold,
     MemoryItem,
     MemoryPatron,
@@ -21,6 +22,7 @@ from sip2acs.ils.memory.state import (
     refused,
 )
 from sip2acs.ils.values import (
+    FeeType,
     HoldRequest,
     HoldResult,
     Patron,
@@ -176,17 +178,26 @@ class MemoryRequests(MemoryViews):
         if payment.amount <= 0:
             return succeed(refused(PaymentResult, Reason.BAD_AMOUNT,
                                    "The amount is not valid."))
-        if payment.amount > sum(fee.balance for fee in fees):
+        credit = not payment.writeoff and {"refused": False, "credit": True}.get(
+            payment.overpayment or "", self.rules.allowOverpayment
+        )
+        if payment.amount > sum(fee.balance for fee in fees) and not credit:
             return succeed(refused(PaymentResult, Reason.OVERPAYMENT,
                                    "That is more than you owe."))
         left = payment.amount
         for fee in sorted(fees, key=lambda fee: fee.created):
             paid = min(left, fee.balance)
             fee.balance, left = fee.balance - paid, left - paid
-        self.fees = [fee for fee in self.fees if fee.balance > Decimal(0)]
+        self.fees = [fee for fee in self.fees if fee.balance != Decimal(0)]
+        if left > 0:
+            self.fees.append(MemoryFee(patron.patronId, None, FeeType.OTHER, -left,
+                                       "Credit from a payment", self.now()))
+        self.payments.append(payment)
         return succeed(PaymentResult(
             accepted=True, transactionId=self._transaction(),
-            screenMessages=("Thank you for your payment.",),
+            screenMessages=(
+                "Written off." if payment.writeoff else "Thank you for your payment.",
+            ),
         ))
 
     def blockPatron(self, terminal: Terminal, patronId: str, cardRetained: bool,

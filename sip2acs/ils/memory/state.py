@@ -78,6 +78,7 @@ message for each problem L{MemoryViews.problems} names.
 class MemoryPatron:
     """
     A patron. C{pin} L{None}: no PIN, so any PIN given is wrong.
+    C{attributes}: extra attributes, code to value.
     """
 
     patronId: str
@@ -94,6 +95,8 @@ class MemoryPatron:
     phone: str | None = None
     address: str | None = None
     birthDate: date | None = None
+    internetPrivileges: str | None = None
+    attributes: dict = attrs.field(factory=dict)
 
 
 @attrs.define
@@ -102,7 +105,7 @@ class MemoryItem:
     An item, and its loan: C{borrower} and C{dueDate} are set while it is
     out. C{location} is its home branch, C{status} one of C{available},
     C{lost}, C{missing}, C{in_transit} (to C{destination}) or
-    C{on_hold_shelf}.
+    C{on_hold_shelf}. C{fields}: extra fields, code to value.
     """
 
     itemId: str
@@ -120,6 +123,7 @@ class MemoryItem:
     collectionCode: str | None = None
     properties: str | None = None
     renewals: int = 0
+    fields: dict = attrs.field(factory=dict)
 
     @property
     def titleKey(self) -> str:
@@ -153,7 +157,8 @@ class MemoryHold:
 @attrs.define
 class MemoryFee:
     """
-    An unpaid fee; C{balance} is what is left of C{amount}.
+    An unpaid fee; C{balance} is what is left of C{amount}. A credit (what
+    a payment left over) is a fee of a negative amount.
     """
 
     patronId: str
@@ -193,6 +198,10 @@ class MemoryRules:
     @ivar notCirculating: Item types for use in the library only.
     @ivar rentalFees: What borrowing an item of a type costs.
     @ivar finePerDay: Charged per day overdue at checkin, up to C{fineCap}.
+    @ivar classNames: The name of each patron class code (a class not
+        named is shown by its code).
+    @ivar allowOverpayment: Whether a payment over what is owed is kept
+        as a credit (when the payment does not say) instead of refused.
     """
 
     limits: dict = attrs.field(factory=dict)
@@ -203,6 +212,8 @@ class MemoryRules:
     fineCap: Decimal | None = None
     holdShelfDays: int = 7
     currency: str | None = None
+    classNames: dict = attrs.field(factory=dict)
+    allowOverpayment: bool = False
 
 
 def refused(kind: type[_Result], reason: str, text: str, **fields: Any) -> _Result:
@@ -228,6 +239,7 @@ class MemoryViews:
     _loans: dict
 
     calls: list
+    payments: list
     zone: tzinfo | None
     loanDays: int
     now: Callable[[], datetime]
@@ -250,7 +262,17 @@ class MemoryViews:
         return [self.items[i] for i in sorted(self._loans.get(patronId, ()))]
 
     def feesOf(self, patronId: str) -> list:
-        return [fee for fee in self.fees if fee.patronId == patronId and fee.balance]
+        """
+        The fees C{patronId} owes (not their credits), oldest first.
+        """
+        return [fee for fee in self.fees if fee.patronId == patronId and fee.balance > 0]
+
+    def balanceOf(self, patronId: str) -> Decimal:
+        """
+        What C{patronId} owes, less their credits.
+        """
+        return sum((fee.balance for fee in self.fees if fee.patronId == patronId),
+                   Decimal("0.00"))
 
     def _overdue(self, patronId: str) -> list:
         now = self.now()
@@ -263,7 +285,7 @@ class MemoryViews:
         empty list for a patron in good standing.
         """
         limits = self.limits(patron)
-        owed = sum(fee.balance for fee in self.feesOf(patron.patronId))
+        owed = self.balanceOf(patron.patronId)
         checks = [
             ("expired", patron.expires is not None and patron.expires < self.now().date()),
             ("lost", patron.cardLost),
@@ -310,21 +332,29 @@ class MemoryViews:
             unavailableHoldItems=tuple(holdRef(h) for h in holds if h.status != "ready"),
             overdueItems=tuple(loanRef(item) for item in self._overdue(patron.patronId)),
             chargedItems=tuple(loanRef(item) for item in loans),
-            fineItems=tuple(ItemRef(fee.itemId or "", fee.description, amount=fee.balance)
-                            for fee in fees),
+            fineItems=tuple(
+                ItemRef(fee.itemId or "", fee.description, amount=fee.balance,
+                        feeId=fee.feeId or None, feeType=fee.feeType, date=fee.created)
+                for fee in fees
+            ),
             holdItemsLimit=limits.holds,
             overdueItemsLimit=limits.overdue,
             chargedItemsLimit=limits.loans,
-            feeAmount=sum((fee.balance for fee in fees), 0),
+            feeAmount=self.balanceOf(patron.patronId),
             feeLimit=limits.fees,
             currency=self.rules.currency,
             homeAddress=patron.address,
             email=patron.email,
             phone=patron.phone,
             birthDate=patron.birthDate,
-            patronClass=patron.patronClass,
+            patronClass=(
+                self.rules.classNames.get(patron.patronClass) or patron.patronClass
+            ),
+            patronClassCode=patron.patronClass,
             homeLibrary=patron.homeBranch,
             expires=patron.expires,
+            internetPrivileges=patron.internetPrivileges,
+            attributes=patron.attributes,
             screenMessages=tuple(messages),
         )
 
@@ -382,6 +412,7 @@ class MemoryViews:
             collectionCode=item.collectionCode,
             properties=item.properties,
             holdPatronId=trapped.patronId if trapped else None,
+            fields=item.fields,
         )
 
     def loanNamed(self, patronId: str, itemId: str | None,
@@ -427,6 +458,17 @@ class MemoryViews:
         self.fees.append(MemoryFee(patronId, item.itemId, FeeType.OVERDUE, amount,
                                    "Overdue: " + item.title, self.now()))
 
+    def holdFor(self, item: MemoryItem) -> MemoryHold | None:
+        """
+        The hold a returned C{item} goes to: the one it was caught for,
+        else the first waiting.
+        """
+        hold = self.trappedHold(item)
+        if hold is None:
+            waiting = [h for h in self.holdsOn(item) if h.status == "waiting"]
+            hold = waiting[0] if waiting else None
+        return hold
+
     def route(self, item: MemoryItem, here: str | None) -> dict:
         """
         Where a returned C{item} goes from branch C{here}: the hold it
@@ -436,10 +478,7 @@ class MemoryViews:
         @return: The L{CheckinResult <sip2acs.ils.values.CheckinResult>}
             fields saying so.
         """
-        hold = self.trappedHold(item)
-        if hold is None:
-            waiting = [h for h in self.holdsOn(item) if h.status == "waiting"]
-            hold = waiting[0] if waiting else None
+        hold = self.holdFor(item)
         if hold is not None:
             hold.trapped = item.itemId
             pickup = hold.pickup or here

@@ -10,6 +10,11 @@ the first waiting hold (on this branch's hold shelf, or in transit to the
 pickup branch), else home if this is not its home branch, else back on the
 shelf; the sort bin (C{CL}) follows from L{SortBins}. "This branch" is
 L{Rules.thisBranch <sip2acs.ils.sql.rules.Rules.thisBranch>}.
+
+A checkin asking L{refuseIfHeld
+<sip2acs.ils.values.CheckinRequest.refuseIfHeld>} of an item that a hold
+would take is refused (L{Reason.HOLD_WAITING}) and changes nothing: the
+item stays out, for staff to check in.
 """
 
 from __future__ import annotations
@@ -112,6 +117,10 @@ class Checkins:
         if request.cancel:
             op.details.append("cancel")
             return self._cancelCheckout(op, item, loan, common)
+        if request.refuseIfHeld:
+            hold = self.items.trappedHold(item) or self.holds.nextWaiting(op, item)
+            if hold is not None:
+                return self._heldRefusal(op, hold, here, common)
         messages = []
         patronId = None
         if loan is not None:
@@ -141,6 +150,32 @@ class Checkins:
             patronId=patronId,
             screenMessages=messages,
             **routing,
+            **common,
+        )
+
+    def _heldRefusal(self, op: Operation, hold: Row, here: str | None,
+                     common: dict[str, Any]) -> CheckinResult:
+        """
+        The refusal of a checkin (asking L{refuseIfHeld
+        <CheckinRequest.refuseIfHeld>}) of an item C{hold} waits for.
+        """
+        pickup = hold["pickup_branch"]
+        op.details.append(
+            "refused: hold %d for %s at %s" % (hold["id"], hold["patron_barcode"], pickup)
+        )
+        return CheckinResult(
+            ok=False,
+            reason=Reason.HOLD_WAITING,
+            resensitize=False,
+            alert=True,
+            alertType=(
+                AlertType.HOLD_HERE if here is None or pickup == here
+                else AlertType.HOLD_OTHER_BRANCH
+            ),
+            destination=pickup,
+            holdPatronId=hold["patron_barcode"],
+            holdPatronName=hold["patron_name"],
+            screenMessages=[MESSAGES[Reason.HOLD_WAITING]],
             **common,
         )
 

@@ -7,8 +7,13 @@ return, and paying them.
 
 Money is kept in integer cents (see L{sip2acs.ils.sql.store.toCents}).
 A payment settles the oldest fees first, or the one fee it names; with
-C{allow-overpayment}, what is paid over them becomes a credit (a fee of a
-negative amount).
+C{allow-overpayment} (or a payment asking for it, L{Payment.overpayment
+<sip2acs.ils.values.Payment.overpayment>} C{"credit"}), what is paid over
+them becomes a credit (a fee of a negative amount). A write-off
+(L{Payment.writeoff <sip2acs.ils.values.Payment.writeoff>}) settles the
+fees the same way, never more than is owed, and is recorded with kind
+C{writeoff}; the register a
+payment names is recorded with it.
 """
 
 from __future__ import annotations
@@ -114,18 +119,22 @@ class Fees:
         if payment.feeId and not fees:
             return _paymentRefusal(Reason.UNKNOWN_FEE)
         owed = sum(fee["balance_cents"] for fee in fees)
-        if cents > owed and not self.allowOverpayment:
+        allowed = not payment.writeoff and {"refused": False, "credit": True}.get(
+            payment.overpayment or "", self.allowOverpayment
+        )
+        if cents > owed and not allowed:
             reason, message = refusalFor(
                 Reason.OVERPAYMENT, paid=op.money(cents), owed=op.money(owed)
             )
             return _paymentRefusal(reason, message)
+        kind = "writeoff" if payment.writeoff else "payment"
         paymentId = self.store.insert(
             "INSERT INTO payments (patron_id, amount_cents, fee_type, payment_type,"
-            " currency, device_transaction_id, paid_at, terminal)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " currency, device_transaction_id, paid_at, terminal, kind, register)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (patron["id"], cents, payment.feeType, payment.paymentType, currency,
              payment.transactionId, self.store.stamp(op.now),
-             op.terminal.account if op.terminal else None),
+             op.terminal.account if op.terminal else None, kind, payment.register),
         )
         left = cents
         for fee in fees:
@@ -142,7 +151,11 @@ class Fees:
                 (paymentId, fee["id"], part),
             )
             left -= part
-        op.details.append("payment %d" % (paymentId,))
+        op.details.append(
+            "%s %d" % ("write-off" if payment.writeoff else "payment", paymentId)
+        )
+        if payment.register:
+            op.details.append("register %s" % (payment.register,))
         if payment.transactionId:
             op.details.append("device transaction %s" % (payment.transactionId,))
         if left:
@@ -161,10 +174,10 @@ class Fees:
             " WHERE patron_id = ? AND voided_at IS NULL",
             (patron["id"],),
         )[0]
-        return PaymentResult(
-            accepted=True,
-            screenMessages=[
-                "Thank you. Payment of %s received; balance %s."
-                % (op.money(cents), op.money(balance))
-            ],
-        )
+        if payment.writeoff:
+            message = "%s written off; balance %s." % (op.money(cents), op.money(balance))
+        else:
+            message = "Thank you. Payment of %s received; balance %s." % (
+                op.money(cents), op.money(balance)
+            )
+        return PaymentResult(accepted=True, screenMessages=[message])

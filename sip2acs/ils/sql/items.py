@@ -173,8 +173,20 @@ class Items:
             collectionCode=item["collection_code"],
             properties=item["properties"],
             holdPatronId=trapped["patron_barcode"] if trapped else None,
+            fields=self.fields(item),
             screenMessages=messages,
         )
+
+    def fields(self, item: Row) -> list[tuple[str, str]]:
+        """
+        The item's extra fields, C{(code, value)} by code.
+        """
+        return [
+            (row["code"], row["value"]) for row in self.store.rows(
+                "SELECT code, value FROM item_fields WHERE item_id = ? ORDER BY code",
+                (item["id"],),
+            )
+        ]
 
     def lookup(self, op: Operation) -> Item:
         """

@@ -183,6 +183,9 @@ class Patrons:
                     itemId=fee["barcode"] or "",
                     title=fee["title"] or fee["description"],
                     amount=fromCents(fee["balance_cents"]),
+                    feeId=str(fee["id"]),
+                    feeType=fee["fee_type"],
+                    date=self.store.time(fee["created_at"], "fees.created_at"),
                 )
                 for fee in fees
             ],
@@ -202,11 +205,34 @@ class Patrons:
             email=patron["email"],
             phone=patron["phone"],
             birthDate=self.store.date(patron["birth_date"], "patrons.birth_date"),
-            patronClass=patron["patron_class"],
+            patronClass=self.className(patron["patron_class"]),
+            patronClassCode=patron["patron_class"],
             homeLibrary=patron["home_branch"],
             expires=self.store.date(patron["expires"], "patrons.expires"),
+            internetPrivileges=patron["internet_privileges"],
+            attributes=self.attributes(patron),
             screenMessages=messages,
         )
+
+    def className(self, code: str) -> str:
+        """
+        The name of the patron class C{code}, or the code itself when the
+        class has no name.
+        """
+        row = self.store.row("SELECT name FROM patron_classes WHERE code = ?", (code,))
+        return row["name"] if row is not None and row["name"] else code
+
+    def attributes(self, patron: Row) -> list[tuple[str, str]]:
+        """
+        The patron's extra attributes, C{(code, value)} by code.
+        """
+        return [
+            (row["code"], row["value"]) for row in self.store.rows(
+                "SELECT code, value FROM patron_attributes WHERE patron_id = ?"
+                " ORDER BY code",
+                (patron["id"],),
+            )
+        ]
 
     def lookup(self, op: Operation, pin: str | None) -> Patron:
         """

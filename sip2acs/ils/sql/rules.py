@@ -117,6 +117,9 @@ MESSAGES = {
     Reason.HOLD_NOT_ALLOWED: "This item cannot be placed on hold.",
     Reason.UNKNOWN_FEE: "That fee was not found.",
     Reason.BAD_DATE: "A hold must expire in the future and within two years.",
+    Reason.HOLD_WAITING: (
+        "This item is on hold for a patron. Please take it to the desk."
+    ),
     Reason.UNSUPPORTED: "This request is not supported.",
 }
 """

@@ -374,6 +374,49 @@ class LendingContract(ContractCase):
         self.assertIsNone(result.patronId)
         self.assertTrue(result.screenMessages)
 
+    async def test_checkinRefuseIfHeld(self) -> None:
+        """
+        A checkin that asks to be refused for an item a hold waits for is
+        refused with the alert (01: the pickup is here) and the hold's
+        patron, and changes nothing: the item stays out, the hold waits.
+        """
+        result = await self.checkin("I0004", refuseIfHeld=True)
+        self.assertRefused(result, Reason.HOLD_WAITING)
+        self.assertIs(result.alert, True)
+        self.assertEqual(result.alertType, AlertType.HOLD_HERE)
+        self.assertEqual(result.holdPatronId, "P0009")
+        self.assertIn("I0004", await self.chargedTo("P0010"))
+        item = await self.item("I0004")
+        self.assertEqual(item.circulationStatus, CirculationStatus.CHARGED)
+        patron = await self.patron("P0009")
+        self.assertEqual([ref.itemId for ref in patron.unavailableHoldItems], ["I0004"])
+
+    async def test_checkinRefuseIfHeldElsewhere(self) -> None:
+        """
+        For a hold picked up at another branch, the refusal's alert is 02.
+        """
+        result = await self.checkin("I0014", refuseIfHeld=True)
+        self.assertRefused(result, Reason.HOLD_WAITING)
+        self.assertEqual(result.alertType, AlertType.HOLD_OTHER_BRANCH)
+        self.assertIn("I0014", await self.chargedTo("P0005"))
+
+    async def test_checkinRefuseIfHeldOnShelf(self) -> None:
+        """
+        An item already caught for a hold is refused too.
+        """
+        result = await self.checkin("I0008", refuseIfHeld=True)
+        self.assertRefused(result, Reason.HOLD_WAITING)
+        self.assertEqual(result.holdPatronId, "P0009")
+
+    async def test_checkinRefuseIfHeldNoHold(self) -> None:
+        """
+        An item no hold waits for is checked in as ever.
+        """
+        result = await self.checkin("I0003", refuseIfHeld=True)
+        self.assertIs(result.ok, True, result)
+        self.assertEqual(result.patronId, "P0001")
+        self.assertNotIn("I0003", await self.chargedTo("P0001"))
+
     async def test_checkinFound(self) -> None:
         """
         Checking in an item marked lost makes it available again and says

@@ -14,19 +14,21 @@ currency USD. Every patron with a PIN has the PIN L{PIN}. The people and
 things, each there to show one case::
 
   P0001 Alice Able   good standing: I0003, I0009 (EAST's), I0013 (renewed to
-                     the limit) out; owes 2.50 for I0002; personal details
+                     the limit) out; owes 2.50 for I0002; personal details,
+                     internet privileges FULL, attributes LOCKER and SCHOOL
   P0002 Bob Baker    card expired yesterday
   P0003 Carol Clark  card reported lost
   P0004 Dave Dunn    card blocked by a kiosk
   P0005 Eve Evans    owes 15.00 (over the 10.00 limit), has I0014 out
   P0006 Frank Ford   I0015, I0016, I0017 overdue (more than the 2 allowed)
-  P0007 Grace Green  CHILD, at the class's loan limit of 3
+  P0007 Grace Green  CHILD, at the class's loan limit of 3; internet FILTERED
   P0008 Henry Hill   no PIN at all
   P0009 Ivy Irwin    home EAST; I0008 ready for her at MAIN, waits for I0004
   P0010 Jack Jones   has I0004 out; title-level hold on Jane Eyre (B014),
                      pickup EAST
 
-  I0001, I0002 Pride and Prejudice (title B001), on the shelf
+  I0001, I0002 Pride and Prejudice (title B001), on the shelf; I0001 has
+                     the extra fields format and language
   I0005 a REF item (does not circulate)    I0006 lost    I0007 missing
   I0010 a DVD with a 1.00 rental fee       I0011 a video cassette (magnetic)
   I0012 EAST's, on the shelf there         I0021 EAST's, in transit home
@@ -35,7 +37,8 @@ The rules (L{ContractRule}, read like a loan rule table: C{*} matches any
 patron class or item type) give 21-day loans, 2 renewals, a 10.00 fee
 limit, 2 overdue items, 10 loans and 5 holds; CHILD: 3 loans; REF does not
 circulate; a DVD costs 1.00 to borrow (and has its own period and fines,
-which the contract leaves to each system).
+which the contract leaves to each system). The patron classes have names:
+ADULT is "Adult", CHILD is "Child" (C{ContractLibrary.patronClasses}).
 """
 
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -82,7 +85,8 @@ The moment the contract library is set at, and the adapter's clock.
 class ContractPatron:
     """
     A patron. C{pin} L{None}: the patron has no PIN, so any PIN is wrong.
-    C{expires} L{None}: the card never expires.
+    C{expires} L{None}: the card never expires. C{attributes}: the
+    patron's extra attributes, C{(code, value)} pairs.
     """
 
     patronId: str
@@ -100,6 +104,8 @@ class ContractPatron:
     phone: str | None = None
     address: str | None = None
     birthDate: date | None = None
+    internetPrivileges: str | None = None
+    attributes: tuple[tuple[str, str], ...] = ()
 
 
 @attrs.frozen
@@ -108,7 +114,8 @@ class ContractItem:
     An item. C{status} is C{available}, C{lost}, C{missing}, C{in_transit}
     (to C{destination}), C{on_hold_shelf} (see L{ContractHold}) or
     C{charged} (see L{ContractLoan}); C{titleId} is the record id that
-    title-level holds name.
+    title-level holds name; C{fields}: the item's extra fields, C{(code,
+    value)} pairs.
     """
 
     itemId: str
@@ -122,6 +129,7 @@ class ContractItem:
     magnetic: bool = False
     collectionCode: str = "FIC"
     callNumber: str | None = None
+    fields: tuple[tuple[str, str], ...] = ()
 
 
 @attrs.frozen
@@ -199,6 +207,8 @@ class ContractLibrary:
 
     @ivar branches: C{(code, name)} pairs; C{defaultBranch} is where a
         terminal whose location is no branch code is.
+    @ivar patronClasses: C{(code, name)} pairs: the names of the patron
+        classes.
     """
 
     now: datetime
@@ -215,6 +225,7 @@ class ContractLibrary:
     loans: tuple
     holds: tuple
     fees: tuple
+    patronClasses: tuple = (("ADULT", "Adult"), ("CHILD", "Child"))
 
 
 def _rules() -> tuple[ContractRule, ...]:
@@ -239,7 +250,8 @@ def _patrons(today: date, blockedAt: datetime) -> tuple[ContractPatron, ...]:
     return (
         ContractPatron("P0001", "Alice Able", expires=card, email="alice@example.org",
                        phone="555-0101", address="1 Library Lane, Springfield",
-                       birthDate=date(1990, 4, 1)),
+                       birthDate=date(1990, 4, 1), internetPrivileges="FULL",
+                       attributes=(("LOCKER", "17"), ("SCHOOL", "Springfield College"))),
         ContractPatron("P0002", "Bob Baker", expires=today - timedelta(days=1)),
         ContractPatron("P0003", "Carol Clark", expires=card, cardLost=True),
         ContractPatron("P0004", "Dave Dunn", expires=card, blocked=True,
@@ -247,7 +259,7 @@ def _patrons(today: date, blockedAt: datetime) -> tuple[ContractPatron, ...]:
         ContractPatron("P0005", "Eve Evans", expires=card),
         ContractPatron("P0006", "Frank Ford", expires=card),
         ContractPatron("P0007", "Grace Green", expires=card, patronClass="CHILD",
-                       birthDate=date(2016, 9, 12)),
+                       birthDate=date(2016, 9, 12), internetPrivileges="FILTERED"),
         ContractPatron("P0008", "Henry Hill", pin=None, expires=card),
         ContractPatron("P0009", "Ivy Irwin", expires=card, homeBranch="EAST",
                        email="ivy@example.org"),
@@ -258,7 +270,8 @@ def _patrons(today: date, blockedAt: datetime) -> tuple[ContractPatron, ...]:
 def _items() -> tuple[ContractItem, ...]:
     out, juvenile = "charged", {"collectionCode": "JUV"}
     shelved: list[tuple[str, str, dict[str, Any]]] = [
-        ("Pride and Prejudice", "available", {"titleId": "B001"}),
+        ("Pride and Prejudice", "available",
+         {"titleId": "B001", "fields": (("format", "Paperback"), ("language", "eng"))}),
         ("Pride and Prejudice", "available", {"titleId": "B001"}),
         ("Moby Dick", out, {}),
         ("Emma", out, {}),

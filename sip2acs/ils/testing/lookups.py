@@ -70,10 +70,49 @@ class LookupContract(ContractCase):
         self.assertEqual(patron.phone, "555-0101")
         self.assertEqual(patron.homeAddress, "1 Library Lane, Springfield")
         self.assertEqual(patron.birthDate, date(1990, 4, 1))
-        self.assertEqual(patron.patronClass, "ADULT")
+        self.assertEqual(patron.patronClass, "Adult")
+        self.assertEqual(patron.patronClassCode, "ADULT")
         self.assertEqual(patron.homeLibrary, "MAIN")
         self.assertEqual(patron.expires, self.NOW.date() + timedelta(days=365))
         self.assertEqual(patron.screenMessages, ())
+
+    async def test_patronDetails(self) -> None:
+        """
+        A patron's class (its name and its code), internet privileges and
+        extra attributes are reported.
+        """
+        patron = await self.patron("P0001", PIN)
+        self.assertEqual((patron.patronClass, patron.patronClassCode), ("Adult", "ADULT"))
+        self.assertEqual(patron.internetPrivileges, "FULL")
+        self.assertEqual(
+            dict(patron.attributes), {"LOCKER": "17", "SCHOOL": "Springfield College"}
+        )
+        child = await self.patron("P0007", PIN)
+        self.assertEqual((child.patronClass, child.patronClassCode), ("Child", "CHILD"))
+        self.assertEqual(child.internetPrivileges, "FILTERED")
+
+    async def test_patronWithoutDetails(self) -> None:
+        """
+        A patron with no internet privileges or attributes has none
+        reported.
+        """
+        patron = await self.patron("P0002")
+        self.assertIsNone(patron.internetPrivileges)
+        self.assertEqual(dict(patron.attributes), {})
+
+    async def test_patronFineDetails(self) -> None:
+        """
+        Each fine says which fee it is (an id a payment may name), its type
+        and when it was charged.
+        """
+        patron = await self.patron("P0005")
+        self.assertEqual(
+            [(ref.amount, ref.feeType, ref.date) for ref in patron.fineItems],
+            [(Decimal("11.00"), FeeType.DAMAGE, self.NOW - timedelta(days=20)),
+             (Decimal("4.00"), FeeType.OVERDUE, self.NOW - timedelta(days=10))],
+        )
+        self.assertTrue(all(ref.feeId for ref in patron.fineItems))
+        self.assertEqual(len({ref.feeId for ref in patron.fineItems}), 2)
 
     async def test_patronWithSummary(self) -> None:
         """
@@ -261,6 +300,14 @@ class LookupContract(ContractCase):
         item = await self.item("I0010")
         self.assertEqual(item.feeType, FeeType.RENTAL)
         self.assertEqual(item.feeAmount, Decimal("1.00"))
+
+    async def test_itemFields(self) -> None:
+        """
+        An item's extra fields are reported; an item without any has none.
+        """
+        item = await self.item("I0001")
+        self.assertEqual(dict(item.fields), {"format": "Paperback", "language": "eng"})
+        self.assertEqual(dict((await self.item("I0002")).fields), {})
 
     async def test_itemUnknown(self) -> None:
         """

@@ -308,6 +308,56 @@ class RequestContract(ContractCase):
         self.assertRefused(await self.pay("P0001", "5.00"), Reason.OVERPAYMENT)
         self.assertEqual((await self.patron("P0001")).feeAmount, Decimal("2.50"))
 
+    async def test_feePaidOverpaymentRefused(self) -> None:
+        """
+        A payment that asks for an overpayment to be refused is, whatever
+        the adapter's own setting.
+        """
+        result = await self.pay("P0001", "5.00", overpayment="refused")
+        self.assertRefused(result, Reason.OVERPAYMENT)
+        self.assertEqual((await self.patron("P0001")).feeAmount, Decimal("2.50"))
+
+    async def test_feePaidOverpaymentCredit(self) -> None:
+        """
+        A payment that asks for an overpayment to be kept as credit is
+        accepted: the fees are paid and the rest is the patron's credit.
+        """
+        result = await self.pay("P0001", "5.00", overpayment="credit")
+        self.assertIs(result.accepted, True, result)
+        patron = await self.patron("P0001")
+        self.assertEqual(patron.feeAmount, Decimal("-2.50"))
+        self.assertEqual(patron.fineItems, ())
+
+    async def test_feePaidWriteoff(self) -> None:
+        """
+        A write-off settles fees as a payment does.
+        """
+        result = await self.pay("P0005", "11.00", writeoff=True, register="DESK1")
+        self.assertIs(result.accepted, True, result)
+        patron = await self.patron("P0005")
+        self.assertEqual([ref.amount for ref in patron.fineItems], [Decimal("4.00")])
+
+    async def test_feePaidWriteoffOverpayment(self) -> None:
+        """
+        A write-off of more than is owed is refused, even when overpayment
+        is kept as credit.
+        """
+        result = await self.pay("P0001", "5.00", writeoff=True, overpayment="credit")
+        self.assertRefused(result, Reason.OVERPAYMENT)
+        self.assertEqual((await self.patron("P0001")).feeAmount, Decimal("2.50"))
+
+    async def test_feePaidByFeeId(self) -> None:
+        """
+        A payment naming a fee (by the id a patron lookup reports) pays
+        that fee.
+        """
+        fines = (await self.patron("P0005")).fineItems
+        newest = fines[-1]
+        result = await self.pay("P0005", "4.00", feeId=newest.feeId)
+        self.assertIs(result.accepted, True, result)
+        patron = await self.patron("P0005")
+        self.assertEqual([ref.feeId for ref in patron.fineItems], [fines[0].feeId])
+
     async def test_feePaidBadAmount(self) -> None:
         """
         Zero and negative amounts are refused.
