@@ -119,6 +119,10 @@ class CopyMixin:
             paid = await ils.feePaid(TERMINAL, Payment("P0005", Decimal("12.00")))
             assert paid.accepted, paid
             await ils.feePaid(TERMINAL, Payment("P0001", Decimal("1.00")))
+            writeoff = await ils.feePaid(
+                TERMINAL, Payment("P0001", Decimal("0.50"), writeoff=True, register="R1")
+            )
+            assert writeoff.accepted, writeoff
         finally:
             await ils.stopService()
         return path
@@ -142,6 +146,8 @@ class SQLiteCopyTests(CopyMixin, TestCase):
         rows = tableRows(src)
         self.assertEqual(tableRows(dst), rows)
         self.assertTrue(rows["payments"] and rows["payment_lines"] and rows["holds"])
+        self.assertTrue(rows["patron_classes"] and rows["patron_attributes"]
+                        and rows["item_fields"])
         self.assertIn("  patrons                  10         10\n", out)
         self.assertIn("Every table of DST holds as many rows as SRC's", out)
         self.assertEqual(os.stat(dst).st_mode & 0o777, 0o600)
@@ -180,7 +186,8 @@ class SQLiteCopyTests(CopyMixin, TestCase):
         self.assertEqual(
             err,
             "sip2acs db copy: error: DST already holds a library (10 patrons, 21"
-            " items, 11 loans, 3 holds, 3 fees, 1 transaction log rows): copy into"
+            " items, 2 patron attributes, 2 item fields, 11 loans, 3 holds, 3 fees,"
+            " 1 transaction log rows): copy into"
             " an empty database, a new SQLite file or one fresh from sip2acs db"
             " init\n",
         )
@@ -435,6 +442,27 @@ class PostgresCommandTests(SynchronousTestCase):
         self.assertEqual(code, 0)
         self.assertEqual([rule[:3] for rule in tableRows(url)["loan_rules"]],
                          [("*", "*", 28)])
+
+    def test_importDetails(self):
+        """
+        Patron attributes, item fields and class names import into
+        PostgreSQL as into SQLite.
+        """
+        url = freshDatabase(self)
+        runDB("init", "--database", url)
+        path = self.write("p.csv", "barcode,internet_privileges,attribute:SCHOOL\n"
+                          "P1,FULL,North High\n")
+        self.assertEqual(runDB("import", "patrons", path, "--database", url)[:3:2],
+                         (0, ""))
+        path = self.write("i.csv", "barcode,field:format\nI1,DVD\n")
+        self.assertEqual(runDB("import", "items", path, "--database", url)[0], 0)
+        path = self.write("c.csv", "code,name\nADULT,Adult\n")
+        self.assertEqual(runDB("import", "classes", path, "--database", url)[0], 0)
+        rows = tableRows(url)
+        self.assertEqual(rows["patron_attributes"], [(1, "SCHOOL", "North High")])
+        self.assertEqual(rows["item_fields"], [(1, "format", "DVD")])
+        self.assertEqual(rows["patron_classes"], [("ADULT", "Adult")])
+        self.assertEqual(rows["patrons"][0][-1], "FULL")
 
     def test_importRefused(self):
         """

@@ -587,6 +587,81 @@ class ServiceTests(SQLiteTestMixin, TestCase):
         self.assertEqual(patron.feeAmount, Decimal("-2.50"))
         self.assertEqual(patron.fineItems, ())
 
+    async def test_writeoffAndRegisterRecorded(self):
+        """
+        A write-off is recorded as one, a payment as a payment, each with
+        the register it names; the transaction log says which it was.
+        """
+        ils = await self.startILS()
+        t = self.terminal()
+        result = await ils.feePaid(
+            t, Payment("P0005", Decimal("11.00"), writeoff=True, register="DESK1")
+        )
+        self.assertIs(result.accepted, True, result)
+        self.assertIn("written off", result.screenMessages[0])
+        result = await ils.feePaid(t, Payment("P0005", Decimal("1.00")))
+        self.assertIs(result.accepted, True, result)
+        await ils.stopService()
+        conn = sqlite3.connect(ils.path)
+        self.addCleanup(conn.close)
+        self.assertEqual(
+            conn.execute(
+                "SELECT kind, register, amount_cents FROM payments ORDER BY id"
+            ).fetchall(),
+            [("writeoff", "DESK1", 1100), ("payment", None, 100)],
+        )
+        details = [row[0] for row in conn.execute(
+            "SELECT detail FROM transaction_log WHERE operation = 'feePaid' ORDER BY id"
+        )]
+        self.assertIn("write-off", details[0])
+        self.assertIn("register DESK1", details[0])
+
+    async def test_overpaymentChosenByPayment(self):
+        """
+        A payment's own choice overrides C{allow-overpayment}: refused with
+        it allowed, kept as credit with it not.
+        """
+        ils = await self.startILS(allowOverpayment=True)
+        t = self.terminal()
+        result = await ils.feePaid(
+            t, Payment("P0001", Decimal("5.00"), overpayment="refused")
+        )
+        self.assertEqual(result.reason, Reason.OVERPAYMENT)
+        result = await ils.feePaid(
+            t, Payment("P0001", Decimal("5.00"), overpayment="default")
+        )
+        self.assertIs(result.accepted, True, result)
+
+    async def test_classWithoutName(self):
+        """
+        A patron class with no name is shown by its code.
+        """
+        path = self.databasePath()
+        conn, _ = openDatabase(path)
+        conn.execute("DELETE FROM patron_classes WHERE code = 'ADULT'")
+        conn.close()
+        ils = await self.startILS(path)
+        patron = await ils.lookupPatron(self.terminal(), "P0001")
+        self.assertEqual((patron.patronClass, patron.patronClassCode), ("ADULT", "ADULT"))
+        child = await ils.lookupPatron(self.terminal(), "P0007")
+        self.assertEqual(child.patronClass, "Child")
+
+    async def test_demoDetails(self):
+        """
+        The demo library has a patron with internet privileges, attributes
+        and an expiry date, and an item with extra fields.
+        """
+        ils = await self.startILS()
+        patron = await ils.lookupPatron(self.terminal(), "P0001", "1234")
+        self.assertEqual(patron.internetPrivileges, "FULL")
+        self.assertEqual(
+            dict(patron.attributes), {"LOCKER": "17", "SCHOOL": "Springfield College"}
+        )
+        self.assertEqual(patron.expires, self.NOW.date() + timedelta(days=365))
+        self.assertEqual((patron.patronClass, patron.patronClassCode), ("Adult", "ADULT"))
+        item = await ils.lookupItem(self.terminal(), "I0001")
+        self.assertEqual(dict(item.fields), {"format": "Paperback", "language": "eng"})
+
     async def test_payFeeById(self):
         """
         A payment may name the fee it pays; an unknown fee is refused.
@@ -998,6 +1073,40 @@ class SchemaTests(SynchronousTestCase):
             conn.execute("PRAGMA user_version").fetchone()[0], len(scripts)
         )
 
+    def test_upgradeFromVersion1(self):
+        """
+        A database of schema version 1 with a library in it gains the
+        patron and item details: none yet for its patrons and items, its
+        payments payments (not write-offs).
+        """
+        path = self.path()
+        conn = sqlite3.connect(path, isolation_level=None)
+        self.addCleanup(conn.close)
+        self.patch(storeModule, "migrations", lambda: migrations()[:1])
+        migrate(conn)
+        conn.executescript(
+            "INSERT INTO branches (code) VALUES ('MAIN');"
+            "INSERT INTO patrons (barcode, home_branch) VALUES ('P1', 'MAIN');"
+            "INSERT INTO payments (patron_id, amount_cents, paid_at)"
+            " VALUES (1, 100, '2025-01-01 10:00:00');"
+        )
+        self.patch(storeModule, "migrations", migrations)
+        self.assertEqual(migrate(conn), 1)
+        self.assertEqual(
+            conn.execute("PRAGMA user_version").fetchone()[0], len(migrations())
+        )
+        self.assertEqual(
+            conn.execute("SELECT internet_privileges FROM patrons").fetchall(), [(None,)]
+        )
+        self.assertEqual(
+            conn.execute("SELECT kind, register FROM payments").fetchall(),
+            [("payment", None)],
+        )
+        for table in ("patron_classes", "patron_attributes", "item_fields"):
+            self.assertEqual(
+                conn.execute("SELECT count(*) FROM %s" % (table,)).fetchone(), (0,)
+            )
+
     def test_demoRefusesData(self):
         """
         The demo data goes only into a database without patrons or items.
@@ -1191,6 +1300,104 @@ class ImportTests(SynchronousTestCase):
             ).fetchone(),
             ("charged", "Book one"),
         )
+
+    def test_importPatronDetails(self):
+        """
+        Patrons' internet privileges and attributes (C{attribute:CODE}
+        columns) are imported; a later file changes only the attributes it
+        has, an empty cell removing one. A patron lookup reports them.
+        """
+        self.runCommand("db", "init", "--database", self.database)
+        conn = self.open()
+        path = self.write(
+            "p.csv",
+            "barcode,name,internet_privileges,expires,attribute:SCHOOL,attribute:LOCKER\n"
+            "P1,Ann,FULL,2030-01-01,Springfield College,17\n"
+            "P2,Ben,,,,\n",
+        )
+        summary = dbcli.importCSV(conn, "patrons", path)
+        self.assertEqual((summary.created, summary.updated), (2, 0))
+        self.assertEqual(
+            conn.execute(
+                "SELECT barcode, internet_privileges, expires FROM patrons ORDER BY barcode"
+            ).fetchall(),
+            [("P1", "FULL", "2030-01-01"), ("P2", None, None)],
+        )
+        attributes = (
+            "SELECT p.barcode, a.code, a.value FROM patron_attributes a"
+            " JOIN patrons p ON p.id = a.patron_id ORDER BY p.barcode, a.code"
+        )
+        self.assertEqual(
+            conn.execute(attributes).fetchall(),
+            [("P1", "LOCKER", "17"), ("P1", "SCHOOL", "Springfield College")],
+        )
+        path = self.write(
+            "p2.csv", "barcode,attribute:LOCKER,attribute:GRADE\nP1,,12\nP2,4,\n"
+        )
+        summary = dbcli.importCSV(conn, "patrons", path)
+        self.assertEqual((summary.created, summary.updated), (0, 2))
+        self.assertEqual(
+            conn.execute(attributes).fetchall(),
+            [("P1", "GRADE", "12"), ("P1", "SCHOOL", "Springfield College"),
+             ("P2", "LOCKER", "4")],
+        )
+        self.assertEqual(
+            conn.execute("SELECT name FROM patrons WHERE barcode = 'P1'").fetchone(),
+            ("Ann",),
+        )
+
+    def test_importItemFields(self):
+        """
+        Items' extra fields (C{field:CODE} columns) are imported, and a
+        lookup reports them.
+        """
+        self.runCommand("db", "init", "--database", self.database)
+        conn = self.open()
+        path = self.write(
+            "i.csv", "barcode,title,field:format,field:language\nI1,One,Paperback,eng\n"
+        )
+        dbcli.importCSV(conn, "items", path)
+        self.assertEqual(
+            conn.execute("SELECT code, value FROM item_fields ORDER BY code").fetchall(),
+            [("format", "Paperback"), ("language", "eng")],
+        )
+
+    def test_importClasses(self):
+        """
+        Patron class names are imported by code; a second file updates them.
+        """
+        self.runCommand("db", "init", "--database", self.database)
+        conn = self.open()
+        path = self.write("c.csv", "code,name\nADULT,Adult\nCHILD,Child\n")
+        code, out, err = self.runCommand(
+            "db", "import", "classes", path, "--database", self.database
+        )
+        self.assertEqual((code, err), (0, ""))
+        path = self.write("c2.csv", "code,name\nCHILD,Juvenile\n")
+        summary = dbcli.importCSV(conn, "classes", path)
+        self.assertEqual((summary.created, summary.updated), (0, 1))
+        self.assertEqual(
+            conn.execute("SELECT code, name FROM patron_classes ORDER BY code").fetchall(),
+            [("ADULT", "Adult"), ("CHILD", "Juvenile")],
+        )
+
+    def test_importExtraColumnErrors(self):
+        """
+        An extra column needs a code without spaces, and only patrons and
+        items have them.
+        """
+        self.runCommand("db", "init", "--database", self.database)
+        conn = self.open()
+        for kind, header in [("patrons", "barcode,attribute:"),
+                             ("patrons", "barcode,attribute:A B"),
+                             ("patrons", "barcode,field:format"),
+                             ("classes", "code,attribute:X")]:
+            path = self.write("x.csv", header + "\n")
+            with self.assertRaises(dbcli.CSVImportError) as caught:
+                dbcli.importCSV(conn, kind, path)
+            self.assertIn("unknown columns", caught.exception.errors[0], header)
+            if kind == "patrons":
+                self.assertIn("attribute:CODE", caught.exception.errors[0])
 
     def test_importRules(self):
         """

@@ -1,8 +1,8 @@
 # -*- test-case-name: tests.test_ils_sqlite -*-
 """
 C{sip2acs db}: create the circulation database (a SQLite file or a
-PostgreSQL database), load the demo data, import patrons, items and loan
-rules from CSV files, and copy a whole library from one database to
+PostgreSQL database), load the demo data, import patrons, items, loan
+rules and patron class names from CSV files, and copy a whole library from one database to
 another.
 
 Commands (each takes C{--database PATH-OR-URL}, default
@@ -14,6 +14,7 @@ C{sip2acs.sqlite3}, and C{--password-file FILE} for a PostgreSQL URL)::
     sip2acs db import patrons FILE.csv
     sip2acs db import items FILE.csv
     sip2acs db import rules FILE.csv [--replace]
+    sip2acs db import classes FILE.csv
     sip2acs db copy SRC DST [--src-password-file FILE] [--dst-password-file FILE]
 
 C{init} creates the database (or migrates an older one) and sets the
@@ -383,7 +384,7 @@ def register(subparsers: Subparsers) -> argparse.ArgumentParser:
     demo.set_defaults(func=runDemo)
 
     imports = commands.add_parser(
-        "import", help="import patrons, items or rules from a CSV file",
+        "import", help="import patrons, items, rules or class names from a CSV file",
         description=textwrap.fill(
             "Import a CSV file (UTF-8, a header row naming the columns), all"
             " or nothing: a bad row is reported with its line number and"

@@ -5,9 +5,10 @@ SQLite to PostgreSQL, back, or between two of a kind, through the store
 seam (L{sip2acs.ils.sql.store.Store}).
 
 What is copied is every table of L{TABLES}, in that order (a row's
-references before it): the institutions, branches, item types and loan
-rules; the patrons with their PIN hashes, the items, loans, holds, fees,
-payments and their lines; the transaction log. Rows keep their ids, so the
+references before it): the institutions, branches, item types, loan
+rules and patron class names; the patrons with their PIN hashes, the
+items, the patrons' attributes and the items' extra fields, loans, holds,
+fees, payments (and write-offs) and their lines; the transaction log. Rows keep their ids, so the
 transaction ids told to the kiosks stay what they were; PostgreSQL's
 identity sequences are then set past the largest (L{Store.followIds}).
 
@@ -72,8 +73,11 @@ TABLES = (
     Table("institutions", ("rowid",), reference=True),
     Table("item_types", ("code",), reference=True),
     Table("loan_rules", ("patron_class", "item_type"), reference=True),
+    Table("patron_classes", ("code",), reference=True),
     Table("patrons"),
     Table("items"),
+    Table("patron_attributes", ("patron_id", "code")),
+    Table("item_fields", ("item_id", "code")),
     Table("loans"),
     Table("holds"),
     Table("fees"),
@@ -148,7 +152,12 @@ def copyLibrary(src: Store, dst: Store, batch: int = BATCH) -> CopySummary:
         return dst.atomically(lambda: _copy(src, dst, batch))
 
 
-_LABELS = {"payment_lines": "payment lines", "transaction_log": "transaction log rows"}
+_LABELS = {
+    "payment_lines": "payment lines",
+    "transaction_log": "transaction log rows",
+    "patron_attributes": "patron attributes",
+    "item_fields": "item fields",
+}
 
 
 def _count(store: Store, table: str) -> int:

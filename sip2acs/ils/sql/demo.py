@@ -16,14 +16,17 @@ Patrons::
   Barcode Name         PIN  Demonstrates
   ======= ============ ==== =========================================================
   P0001   Alice Able   1234 good standing (ADULT, MAIN): 3 loans (I0003, I0009, I0013),
-                            owes 2.50, e-mail/phone/address/birth date
+                            owes 2.50, e-mail/phone/address/birth date, card
+                            expiry, internet privileges FULL, attributes
+                            LOCKER 17 and SCHOOL Springfield College
   P0002   Bob Baker    1234 expired card (expired yesterday)
   P0003   Carol Clark  1234 card reported lost
   P0004   Dave Dunn    1234 card blocked by a kiosk (01), card retained
   P0005   Eve Evans    1234 owes 15.00, over the 10.00 limit; has I0014 out
   P0006   Frank Ford   1234 too many overdue: I0015 (10 days), I0016 (30 days),
                             I0017 (3 days) overdue, limit 2
-  P0007   Grace Green  1234 CHILD at the loan limit of 3 (I0018, I0019, I0020)
+  P0007   Grace Green  1234 CHILD at the loan limit of 3 (I0018, I0019, I0020);
+                            internet privileges FILTERED
   P0008   Henry Hill   none no PIN set (any PIN given is wrong)
   P0009   Ivy Irwin    1234 home EAST; hold ready at MAIN (I0008), waiting for I0004
   P0010   Jack Jones   1234 has I0004 out (renewal refused: Ivy waits); title-level
@@ -35,7 +38,8 @@ Items (books at MAIN unless said otherwise)::
   ======= ========================== ============================================
   Barcode Title                      Demonstrates
   ======= ========================== ============================================
-  I0001   Pride and Prejudice        available (copy 1 of title B001)
+  I0001   Pride and Prejudice        available (copy 1 of title B001); extra
+                                     fields format Paperback, language eng
   I0002   Pride and Prejudice        available (copy 2 of title B001)
   I0003   Moby Dick                  out to P0001, renewable
   I0004   Emma                       out to P0010; checkin traps Ivy's hold here
@@ -65,6 +69,9 @@ Rules: 21 days, 2 renewals, 0.25 a day up to 5.00, blocked over 10.00 owed or
 more than 2 overdue, 10 loans and 5 holds; DVDs 7 days, 1 renewal, 1.00 a
 day up to 10.00, rental 1.00, 3 at a time; video cassettes 7 days; REF does
 not circulate; CHILD: 3 loans, 0.10 a day up to 2.00, blocked over 5.00.
+The patron classes are named: ADULT "Adult", CHILD "Child" (C{PC} shows the
+name, or the code where an account asks for it). Every card but Bob's
+expires a year from the day the demo is loaded.
 """
 
 from __future__ import annotations
@@ -84,6 +91,16 @@ DEMO_PIN = "1234"
 DEMO_TABLES = ("patrons", "items", "loans", "holds", "fees")
 """
 The tables the demo fills with explicit ids.
+"""
+
+DEMO_ATTRIBUTES = {1: {"LOCKER": "17", "SCHOOL": "Springfield College"}}
+"""
+The demo patrons' attributes, by patron id.
+"""
+
+DEMO_FIELDS = {1: {"format": "Paperback", "language": "eng"}}
+"""
+The demo items' extra fields, by item id.
 """
 
 
@@ -181,19 +198,26 @@ def _load(store: Store, now: datetime) -> None:
         ],
         key=("patron_class", "item_type"),
     )
+    _insert(
+        store,
+        "patron_classes",
+        [{"code": "ADULT", "name": "Adult"}, {"code": "CHILD", "name": "Child"}],
+        key=("code",),
+    )
 
     expires = (today + timedelta(days=365)).isoformat()
     patrons: list[tuple[str, dict[str, Any]]] = [
         ("Alice Able", {"email": "alice@example.org", "phone": "555-0101",
                         "address": "1 Library Lane, Springfield",
-                        "birth_date": "1990-04-01"}),
+                        "birth_date": "1990-04-01", "internet_privileges": "FULL"}),
         ("Bob Baker", {"expires": (today - timedelta(days=1)).isoformat()}),
         ("Carol Clark", {"card_lost": 1}),
         ("Dave Dunn", {"blocked": 1, "block_note": "Card retained at a kiosk",
                        "blocked_at": _ts(now - timedelta(days=2))}),
         ("Eve Evans", {}),
         ("Frank Ford", {}),
-        ("Grace Green", {"patron_class": "CHILD", "birth_date": "2016-09-12"}),
+        ("Grace Green", {"patron_class": "CHILD", "birth_date": "2016-09-12",
+                         "internet_privileges": "FILTERED"}),
         ("Henry Hill", {"pin_hash": None}),
         ("Ivy Irwin", {"home_branch": "EAST", "email": "ivy@example.org"}),
         ("Jack Jones", {"phone": "555-0110"}),
@@ -250,6 +274,20 @@ def _load(store: Store, now: datetime) -> None:
             **extra,
         )
         for number, (title, itemType, home, status, extra) in enumerate(items, start=1)),
+    )
+
+    _insert(
+        store,
+        "patron_attributes",
+        [{"patron_id": patron, "code": code, "value": value}
+         for patron, attributes in DEMO_ATTRIBUTES.items()
+         for code, value in attributes.items()],
+    )
+    _insert(
+        store,
+        "item_fields",
+        [{"item_id": item, "code": code, "value": value}
+         for item, fields in DEMO_FIELDS.items() for code, value in fields.items()],
     )
 
     # (item, patron, days until due, renewals)

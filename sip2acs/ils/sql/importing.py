@@ -24,6 +24,11 @@ C{patrons} columns:
   - C{language}: the 3-digit SIP2 language code, default C{000}.
   - C{card_lost}, C{blocked}: C{1}/C{0} (also yes/no, true/false);
     C{block_note}: why.
+  - C{internet_privileges}: the patron's internet access profile (sent
+    in 64's C{PI}), free text.
+  - C{attribute:CODE}, any number of them (e.g. C{attribute:SCHOOL}): the
+    patron's attribute C{CODE} (Koha's patron attributes), for templates
+    and extra fields; an empty cell removes it.
 
 C{items} columns:
 
@@ -41,6 +46,15 @@ C{items} columns:
   - C{media_type} (3-digit SIP2 code) and C{magnetic} (1/0): override the
     item type's.
   - C{properties}: free text (C{CH}).
+  - C{field:CODE}, any number of them (e.g. C{field:format}): the item's
+    extra field C{CODE}, for templates and extra fields; an empty cell
+    removes it.
+
+C{classes} columns (key C{code}): the names of the patron classes, shown
+in C{PC} instead of the code:
+
+  - C{code} (required): the patron class code, as in the patrons file.
+  - C{name}: its name.
 
 C{rules} columns (key C{patron_class} + C{item_type}, C{*} for any, the
 default; see L{sip2acs.ils.sql.rules} for which row applies):
@@ -191,6 +205,7 @@ class _Column:
     default: Any = None
     required: bool = False
     dbName: str | None = None
+    extra: bool = False
 
     @property
     def column(self) -> str:
@@ -198,12 +213,39 @@ class _Column:
 
 
 @attrs.frozen
+class _Extras:
+    """
+    The columns C{PREFIX:CODE} of a kind: rows of C{table}, C{(owner,
+    code, value)}, where C{owner} is the id of the record.
+    """
+
+    prefix: str
+    table: str
+    owner: str
+
+    def code(self, name: str) -> str | None:
+        """
+        The code of the column C{name}, or L{None} if it is not one of
+        these.
+        """
+        if not name.startswith(self.prefix):
+            return None
+        code = name[len(self.prefix):]
+        if not code or any(c.isspace() for c in code):
+            return None
+        return code
+
+
+@attrs.frozen
 class _Kind:
     table: str
     key: tuple[str, ...]
     columns: tuple[_Column, ...]
+    extras: _Extras | None = None
 
     def column(self, name: str) -> _Column | None:
+        if self.extras is not None and self.extras.code(name) is not None:
+            return _Column(name, extra=True)
         for column in self.columns:
             if column.name == name:
                 return column
@@ -234,7 +276,10 @@ KINDS = {
             _Column("card_lost", _flag, default=0),
             _Column("blocked", _flag, default=0),
             _Column("block_note"),
+            _Column("internet_privileges"),
+            _Column("attribute:CODE", extra=True),
         ),
+        extras=_Extras("attribute:", "patron_attributes", "patron_id"),
     ),
     "items": _Kind(
         table="items",
@@ -254,6 +299,16 @@ KINDS = {
             _Column("media_type", _digits3),
             _Column("magnetic", _flag),
             _Column("properties"),
+            _Column("field:CODE", extra=True),
+        ),
+        extras=_Extras("field:", "item_fields", "item_id"),
+    ),
+    "classes": _Kind(
+        table="patron_classes",
+        key=("code",),
+        columns=(
+            _Column("code", _code, required=True),
+            _Column("name", default=""),
         ),
     ),
     "rules": _Kind(
@@ -392,11 +447,11 @@ def _parseRows(kind: _Kind, path: str | os.PathLike[str]) -> tuple[list[_Column]
 def importCSV(store: Store, kind: str, path: str | os.PathLike[str],
               now: datetime | None = None, replace: bool = False) -> ImportSummary:
     """
-    Import a CSV file of patrons, items or rules, all or nothing, in one
+    Import a CSV file of patrons, items, rules or patron class names, all or nothing, in one
     transaction of C{store}.
 
     @param store: The database's L{Store}, outside any transaction.
-    @param kind: C{"patrons"}, C{"items"} or C{"rules"}.
+    @param kind: C{"patrons"}, C{"items"}, C{"rules"} or C{"classes"}.
     @param now: When, for the transaction log; L{datetime.now} by default.
     @param replace: For rules: delete the existing rules first.
     @raise CSVImportError: On a bad file or row; nothing was imported.
@@ -433,8 +488,11 @@ def _store(store: Store, spec: _Kind, kind: str, fileColumns: Sequence[_Column],
     Write checked rows, inside the caller's transaction.
 
     Columns missing from the file get their defaults in new rows and are
-    left alone in existing ones.
+    left alone in existing ones. The extra columns (C{attribute:CODE},
+    C{field:CODE}) are written to their own table after the rows.
     """
+    extras = [column for column in fileColumns if column.extra]
+    fileColumns = [column for column in fileColumns if not column.extra]
     first = store.row("SELECT default_branch FROM institutions ORDER BY rowid LIMIT 1")
     defaultBranch = first[0] if first else None
     columns = list(fileColumns) + [
@@ -511,6 +569,8 @@ def _store(store: Store, spec: _Kind, kind: str, fileColumns: Sequence[_Column],
                     ["line %d: %s" % (line, store.refusal(e))]
                 ) from None
         raise
+    if extras:
+        _storeExtras(store, spec, extras, rows)
     keys = {tuple(values[name] for name in spec.key) for _, values in rows}
     created = len(keys - existing)
     return ImportSummary(
@@ -521,6 +581,36 @@ def _store(store: Store, spec: _Kind, kind: str, fileColumns: Sequence[_Column],
         newBranches=tuple(newBranches),
         newItemTypes=tuple(newItemTypes),
     )
+
+
+def _storeExtras(store: Store, spec: _Kind, extras: Sequence[_Column],
+                 rows: _Rows) -> None:
+    """
+    Write the extra columns of C{rows} (written already) to their table:
+    each cell replaces that code's value of the record, an empty cell
+    removes it.
+    """
+    assert spec.extras is not None
+    table, owner = spec.extras.table, spec.extras.owner
+    ids = {
+        row[1]: row[0]
+        for row in store.rows("SELECT id, barcode FROM %s" % (spec.table,))
+    }
+    removed, added = [], []
+    for _, values in rows:
+        record = ids[values["barcode"]]
+        for column in extras:
+            code = spec.extras.code(column.name)
+            removed.append((record, code))
+            if values[column.name] is not None:
+                added.append((record, code, values[column.name]))
+    store.executemany(
+        "DELETE FROM %s WHERE %s = ? AND code = ?" % (table, owner), removed
+    )
+    if added:
+        store.executemany(
+            "INSERT INTO %s (%s, code, value) VALUES (?, ?, ?)" % (table, owner), added
+        )
 
 
 def _known(spec: _Kind, name: str) -> _Column:
