@@ -3,9 +3,12 @@ Tests for L{sip2acs.ils.memory}: the adapter contract of
 L{sip2acs.ils.testing} on L{MemoryILS}, then what is particular to it.
 """
 
+from datetime import datetime
+from decimal import Decimal
+
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from sip2acs.ils.base import CheckinRequest, Terminal
+from sip2acs.ils.base import CheckinRequest, Payment, Terminal
 from sip2acs.ils.memory import (
     MemoryFee,
     MemoryHold,
@@ -139,3 +142,40 @@ class DoubleTests(SynchronousTestCase):
             (patron.chargedItemsLimit, patron.feeLimit, patron.flags, patron.feeAmount),
             (None, None, frozenset(), 0),
         )
+
+    def test_classShownByCode(self):
+        """
+        A patron class with no name in the rules is shown by its code.
+        """
+        ils = MemoryILS(patrons=[MemoryPatron("P1", "Pat", patronClass="STAFF")])
+        patron = self.successResultOf(ils.lookupPatron(self.terminal, "P1"))
+        self.assertEqual((patron.patronClass, patron.patronClassCode), ("STAFF", "STAFF"))
+
+    def test_paymentsRecorded(self):
+        """
+        The payments it accepts are kept, in order, as they came, with
+        their write-off flag and register; a refused one is not.
+        """
+        fee = MemoryFee("P1", None, "01", Decimal("3.00"), "Fine", datetime(2025, 1, 1))
+        ils = MemoryILS(patrons=[MemoryPatron("P1", "Pat")], fees=[fee],
+                        operations=MemoryILS.ALL_OPERATIONS)
+        writeoff = Payment("P1", Decimal("1.00"), writeoff=True, register="R1")
+        self.successResultOf(ils.feePaid(self.terminal, writeoff))
+        self.successResultOf(ils.feePaid(self.terminal, Payment("P1", Decimal("9.00"))))
+        self.assertEqual(ils.payments, [writeoff])
+
+    def test_allowOverpayment(self):
+        """
+        With C{allowOverpayment} in its rules, a payment over what is owed
+        (that does not say otherwise) leaves a credit.
+        """
+        fee = MemoryFee("P1", None, "01", Decimal("3.00"), "Fine", datetime(2025, 1, 1))
+        ils = MemoryILS(patrons=[MemoryPatron("P1", "Pat")], fees=[fee],
+                        rules=MemoryRules(allowOverpayment=True),
+                        operations=MemoryILS.ALL_OPERATIONS)
+        result = self.successResultOf(
+            ils.feePaid(self.terminal, Payment("P1", Decimal("5.00")))
+        )
+        self.assertIs(result.accepted, True)
+        patron = self.successResultOf(ils.lookupPatron(self.terminal, "P1"))
+        self.assertEqual((patron.feeAmount, patron.fineItems), (Decimal("-2.00"), ()))
