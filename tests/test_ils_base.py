@@ -22,8 +22,9 @@ _BEFORE = {
 
 _ADDED = {
     # What sip2acs.ils.values gained since (re-exported whole): the 63
-    # summary and the converters of Patron.itemCounts and the extra fields.
-    "Summary", "toCounts", "toFields",
+    # summary and the converters of Patron.itemCounts and the extra fields;
+    # the mapping of patron attributes and item fields, and its converter.
+    "Summary", "toCounts", "toFields", "FrozenMap", "toMap",
 }
 
 
