@@ -1301,14 +1301,20 @@ class ImportTests(SynchronousTestCase):
             ("charged", "Book one"),
         )
 
+    def initialised(self):
+        """
+        The database, made by C{sip2acs db init}, open.
+        """
+        self.runCommand("db", "init", "--database", self.database)
+        return self.open()
+
     def test_importPatronDetails(self):
         """
         Patrons' internet privileges and attributes (C{attribute:CODE}
         columns) are imported; a later file changes only the attributes it
-        has, an empty cell removing one. A patron lookup reports them.
+        has, an empty cell removing one.
         """
-        self.runCommand("db", "init", "--database", self.database)
-        conn = self.open()
+        conn = self.initialised()
         path = self.write(
             "p.csv",
             "barcode,name,internet_privileges,expires,attribute:SCHOOL,attribute:LOCKER\n"
@@ -1351,8 +1357,7 @@ class ImportTests(SynchronousTestCase):
         Items' extra fields (C{field:CODE} columns) are imported, and a
         lookup reports them.
         """
-        self.runCommand("db", "init", "--database", self.database)
-        conn = self.open()
+        conn = self.initialised()
         path = self.write(
             "i.csv", "barcode,title,field:format,field:language\nI1,One,Paperback,eng\n"
         )
@@ -1366,8 +1371,7 @@ class ImportTests(SynchronousTestCase):
         """
         Patron class names are imported by code; a second file updates them.
         """
-        self.runCommand("db", "init", "--database", self.database)
-        conn = self.open()
+        conn = self.initialised()
         path = self.write("c.csv", "code,name\nADULT,Adult\nCHILD,Child\n")
         code, out, err = self.runCommand(
             "db", "import", "classes", path, "--database", self.database
@@ -1386,8 +1390,7 @@ class ImportTests(SynchronousTestCase):
         An extra column needs a code without spaces, and only patrons and
         items have them.
         """
-        self.runCommand("db", "init", "--database", self.database)
-        conn = self.open()
+        conn = self.initialised()
         for kind, header in [("patrons", "barcode,attribute:"),
                              ("patrons", "barcode,attribute:A B"),
                              ("patrons", "barcode,field:format"),
