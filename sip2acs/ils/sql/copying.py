@@ -8,9 +8,10 @@ What is copied is every table of L{TABLES}, in that order (a row's
 references before it): the institutions, branches, item types, loan
 rules and patron class names; the patrons with their PIN hashes, the
 items, the patrons' attributes and the items' extra fields, loans, holds,
-fees, payments (and write-offs) and their lines; the transaction log. Rows keep their ids, so the
-transaction ids told to the kiosks stay what they were; PostgreSQL's
-identity sequences are then set past the largest (L{Store.followIds}).
+fees, payments (and write-offs) and their lines; the transaction log.
+Rows keep their ids, so the transaction ids told to the kiosks stay what
+they were; PostgreSQL's identity sequences are then set past the largest
+(L{Store.followIds}).
 
 All or nothing: the source is read in one read-only transaction (one
 snapshot, so a server may run on it), the destination written in one

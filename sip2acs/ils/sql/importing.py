@@ -447,8 +447,8 @@ def _parseRows(kind: _Kind, path: str | os.PathLike[str]) -> tuple[list[_Column]
 def importCSV(store: Store, kind: str, path: str | os.PathLike[str],
               now: datetime | None = None, replace: bool = False) -> ImportSummary:
     """
-    Import a CSV file of patrons, items, rules or patron class names, all or nothing, in one
-    transaction of C{store}.
+    Import a CSV file of patrons, items, rules or patron class names, all
+    or nothing, in one transaction of C{store}.
 
     @param store: The database's L{Store}, outside any transaction.
     @param kind: C{"patrons"}, C{"items"}, C{"rules"} or C{"classes"}.
