@@ -309,9 +309,8 @@ class PatronRoundTripTests(SynchronousTestCase):
 
     def expectedPatron(self, patron: Any, position: int | None) -> Any:
         """
-        C{patron} as a 64 carries it: no expiry date, home library or
-        class code (not written), the counts, and only the list asked for,
-        as printed.
+        C{patron} as a 64 carries it: no expiry date or class code (not
+        written), the counts, and only the list asked for, as printed.
         """
         lists = {name: () for name in _LISTS}
         if position is not None:
@@ -320,7 +319,6 @@ class PatronRoundTripTests(SynchronousTestCase):
         return attrs.evolve(
             patron,
             expires=None,
-            homeLibrary=None,
             patronClassCode=None,
             itemCounts=tuple(len(getattr(patron, name)) for name in _LISTS),
             **lists,
@@ -605,9 +603,8 @@ class AnswerTests(SynchronousTestCase):
 
     def test_modelledAndKept(self) -> None:
         """
-        A 64's home library C{AQ} is read, and kept in C{extra} since the
-        handler does not write it; so is a list the summary did not ask
-        for.
+        A 64's home library C{AQ} is read (the handler writes it back);
+        a list the summary did not ask for is kept in C{extra}.
         """
         got = self.result(
             "lookupPatron",
@@ -619,7 +616,7 @@ class AnswerTests(SynchronousTestCase):
         self.assertEqual(got.chargedItems, (ItemRef("B1"), ItemRef("B2")))
         self.assertEqual(got.holdItems, (ItemRef("H1"),))
         self.assertEqual(got.itemCounts, (1, 0, 2, 0, 0, 0))
-        self.assertEqual(got.extra, (("AQ", "EAST"), ("AS", "H1"), ("ZZ", "v")))
+        self.assertEqual(got.extra, (("AS", "H1"), ("ZZ", "v")))
 
     def test_unreadableKept(self) -> None:
         """

@@ -42,6 +42,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from sip2acs.acs.auth import LOGGED_IN, REFUSED, ISIPAccount, SIPAddress, SIPPassword
+from sip2acs.acs.behaviour import Behaviour
 from sip2acs.acs.dispatch import Dispatcher
 from sip2acs.acs.frames import FrameChecks, Reply, Request
 from sip2acs.acs.handlers.common import MAX_FEE_AMOUNT, feeAmount
@@ -196,6 +197,19 @@ class ACSSession:
         """
         traceFrame(self.log, self.account, self.peer, direction, frame)
 
+    def shape(self, response: codec.Message) -> codec.Message:
+        """
+        C{response} as the SC's account may receive it: its hidden fields
+        left out and its screen messages rewritten (see
+        L{Behaviour.shape <sip2acs.acs.behaviour.Behaviour.shape>}); every
+        answer the session sends passes here.
+        """
+        behaviour = getattr(self.account, "behaviour", None)
+        if not isinstance(behaviour, Behaviour):
+            return response
+        shaped: codec.Message = behaviour.shape(response)
+        return shaped
+
     def refuse(self, code: str, request: Any, text: str) -> codec.Message:
         """
         A well-formed negative answer to request C{code} (see
@@ -243,6 +257,7 @@ class ACSSession:
         self._dispatcher.answered()
         decoded = request.decoded
         response, close = result if isinstance(result, tuple) else (result, False)
+        response = self.shape(response)
         data = self.wire.encode(wrapPrint(response, self.maxPrintWidth), decoded)
         self.frames.answered(data, request)
         self.messages += 1
@@ -285,7 +300,7 @@ class ACSSession:
             response = self.refuse(
                 code, decoded.message, "The library system is not available."
             )
-            return Reply(self.wire.encode(response, decoded))
+            return Reply(self.wire.encode(self.shape(response), decoded))
         return Reply(close=True)
 
     def connectionLost(self) -> None:

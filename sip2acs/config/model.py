@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from sip2acs.acs.addresses import AddressList
+from sip2acs.acs.behaviour import Behaviour
 from sip2acs.config.problems import ConfigError
 from sip2acs.ils.zones import HOST_ZONE
 from sip2acs.passwords import hashPassword
@@ -229,6 +230,9 @@ class AccountConfig:
     @ivar upstreamLogin: For a gateway institution in pass-through mode,
         the upstream SIP2 login this account's requests go out under.
     @ivar upstreamPasswordFile: The file holding that login's password.
+    @ivar behaviour: The account's L{Behaviour <sip2acs.acs.behaviour.Behaviour>}
+        (Koha and Evergreen per-login options): its own keys over its
+        institution's C{account-defaults}.
     """
 
     login: str
@@ -247,6 +251,7 @@ class AccountConfig:
     certificateSubject: str | None = None
     upstreamLogin: str | None = None
     upstreamPasswordFile: str | None = None
+    behaviour: Behaviour = Behaviour()
 
 
 @attrs.frozen

@@ -5,13 +5,16 @@ validates a parsed document and reports every problem at once, each with
 its location (C{account[2].encoding: ...}), as a L{ConfigError}.
 """
 
+import re
 from collections.abc import Collection, Mapping
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Any, NotRequired, TypedDict, TypeVar, overload
 
 import attrs
 
+from sip2acs.acs import behaviour as _b
 from sip2acs.acs.addresses import AddressList
+from sip2acs.acs.templates import TemplateError, compileTemplate, screenMessageRewriter
 from sip2acs.config.model import (
     ENCODINGS,
     ERROR_DETECTION,
@@ -54,15 +57,21 @@ class _Table:
         section: str,
         index: int | None,
         problems: list[Problem],
+        prefix: str = "",
     ) -> None:
+        """
+        @param prefix: Put before each key in its problems: the sub-table
+            it is in (C{"account-defaults."}).
+        """
         # Parsed TOML: a value may be of any TOML type until get checks it.
         self.data: dict[str, Any] = dict(data)
         self.section = section
         self.index = index
         self.problems = problems
+        self.prefix = prefix
 
     def problem(self, key: str, text: str) -> None:
-        self.problems.append(Problem(self.section, self.index, key, text))
+        self.problems.append(Problem(self.section, self.index, self.prefix + key, text))
 
     @overload
     def get(
@@ -302,6 +311,206 @@ def _institution(
     return InstitutionConfig(id=institutionId, options=t.rest(), **values)
 
 
+_FIELD_ID = re.compile(r"[A-Z0-9]{2}\Z")
+_PAYMENT_TYPE = re.compile(r"[0-9]{2}\Z")
+
+_BEHAVIOUR_CHOICES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "checkin-not-out": ("checkinNotOut", _b.CHECKIN_NOT_OUT),
+    "overpayment": ("overpayment", _b.OVERPAYMENT),
+    "empty-pin": ("emptyPin", _b.EMPTY_PIN),
+    "hold-list": ("holdList", _b.HOLD_LISTS),
+    "fee-format": ("feeFormat", _b.FEE_FORMATS),
+    "unknown-item-security": ("unknownItemSecurity", _b.SECURITY),
+    "patron-status-permit": ("patronStatusPermit", _b.PATRON_STATUS_PERMIT),
+    "patron-class": ("patronClass", _b.PATRON_CLASS),
+}
+"""
+The per-account options that take one of a few words: TOML key to the
+L{Behaviour <sip2acs.acs.behaviour.Behaviour>} field and its choices.
+"""
+
+_BEHAVIOUR_FLAGS = {
+    "cv-on-success": "cvOnSuccess",
+    "alert-only-with-cv": "alertOnlyWithCV",
+    "always-send-ct": "alwaysSendCT",
+    "holds-block-checkin": "holdsBlockCheckin",
+    "home-library-in-af": "homeLibraryInAF",
+    "renewal-desensitize": "renewalDesensitize",
+}
+"""
+The per-account options that are true or false.
+"""
+
+_BEHAVIOUR_TEMPLATES = {
+    "ae-template": "aeTemplate",
+    "da-template": "daTemplate",
+    "av-template": "avTemplate",
+}
+
+
+def _fieldId(t: _Table, key: str, fid: object, what: str = "a field id") -> str | None:
+    """
+    C{fid} if it is a field id (two capital letters or digits) an answer
+    may carry, else L{None} with the problem noted.
+    """
+    if not isinstance(fid, str) or not _FIELD_ID.match(fid):
+        t.problem(key, "%r is not %s (two capital letters or digits, like AE)" % (fid, what))
+        return None
+    if fid in _b.UNHIDEABLE:
+        t.problem(key, "%s is the wire's own field (sequence number and checksum)" % (fid,))
+        return None
+    return fid
+
+
+def _template(t: _Table, key: str, text: object) -> Any:
+    """
+    C{text} compiled as a template, or L{None} with the problem noted.
+    """
+    if not isinstance(text, str):
+        t.problem(key, "must be a template (a string), not %r" % (text,))
+        return None
+    try:
+        return compileTemplate(text, key)
+    except TemplateError as e:
+        t.problem(key, str(e))
+        return None
+
+
+def _fieldTemplates(t: _Table, key: str) -> dict[str, Any] | None:
+    """
+    A table of field id to template (C{patron-fields}, C{item-fields}).
+    """
+    table = t.get(key, dict, None)
+    if table is None:
+        return None
+    fields = {}
+    for fid, text in table.items():
+        checked = _fieldId(t, key, fid)
+        template = _template(t, "%s.%s" % (key, fid), text)
+        if checked is not None and template is not None:
+            fields[checked] = template
+    return fields
+
+
+def _paymentTypes(t: _Table) -> dict[str, str] | None:
+    table = t.get("payment-types", dict, None)
+    if table is None:
+        return None
+    kinds = {}
+    for code, kind in table.items():
+        if not _PAYMENT_TYPE.match(code):
+            t.problem("payment-types", "%r is not a SIP2 payment type (00 to 99)" % (code,))
+        elif kind not in _b.PAYMENT_KINDS:
+            t.problem(
+                "payment-types.%s" % (code,),
+                "must be one of %s, not %r" % (", ".join(_b.PAYMENT_KINDS), kind),
+            )
+        else:
+            kinds[code] = kind
+    return kinds
+
+
+def _rewrites(t: _Table) -> list[tuple[str, str]] | None:
+    entries = t.get("screen-message-rewrites", list, None)
+    if entries is None:
+        return None
+    rewrites = []
+    for position, entry in enumerate(entries):
+        try:
+            screenMessageRewriter([entry])
+        except TemplateError as e:
+            t.problem("screen-message-rewrites[%d]" % (position,), str(e))
+            continue
+        rewrites.append((entry[0], entry[1]))
+    return rewrites
+
+
+def _dueDateFormat(t: _Table) -> str | None:
+    pattern = t.get("due-date-format", str, None)
+    if pattern is None or pattern == "sip":
+        return pattern
+    if "%" not in pattern:
+        t.problem(
+            "due-date-format",
+            'must be "sip" or a strftime pattern like "%%m/%%d/%%Y", not %r' % (pattern,),
+        )
+        return None
+    try:
+        datetime(2025, 3, 14, 23, 59).strftime(pattern)
+    except ValueError as e:
+        t.problem("due-date-format", "%r is not a strftime pattern: %s" % (pattern, e))
+        return None
+    return pattern
+
+
+def _behaviourSettings(t: _Table) -> dict[str, Any]:
+    """
+    Read the per-account options C{t} gives (an C{[[account]]} table or
+    an institution's C{account-defaults}).
+
+    @return: The fields of L{Behaviour <sip2acs.acs.behaviour.Behaviour>}
+        given, with their values; a wrong one is left out, its problem
+        noted.
+    """
+    values: dict[str, Any] = {}
+    for key, (name, choices) in _BEHAVIOUR_CHOICES.items():
+        values[name] = t.get(key, str, None, choices)
+    for key, name in _BEHAVIOUR_FLAGS.items():
+        values[name] = t.get(key, bool, None)
+    for key, name in _BEHAVIOUR_TEMPLATES.items():
+        if key in t.data:
+            values[name] = _template(t, key, t.data.pop(key))
+    values["registerId"] = t.get("register-id", str, None)
+    values["paymentTypes"] = _paymentTypes(t)
+    hidden = t.get("hide-fields", list, None)
+    if hidden is not None:
+        checked = [_fieldId(t, "hide-fields", fid) for fid in hidden]
+        values["hiddenFields"] = tuple(fid for fid in checked if fid is not None)
+    expiry = t.get("expiry-field", str, None)
+    if expiry is not None:
+        values["expiryField"] = _fieldId(t, "expiry-field", expiry)
+    values["dueDateFormat"] = _dueDateFormat(t)
+    values["patronFields"] = _fieldTemplates(t, "patron-fields")
+    values["itemFields"] = _fieldTemplates(t, "item-fields")
+    values["screenMessageRewrites"] = _rewrites(t)
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _accountDefaults(
+    data: object, index: int, problems: list[Problem]
+) -> dict[str, Any]:
+    """
+    Read an institution's C{[institution.account-defaults]} sub-table.
+    """
+    if not isinstance(data, dict):
+        problems.append(
+            Problem(
+                "institution", index, "account-defaults",
+                "must be a table ([institution.account-defaults])",
+            )
+        )
+        return {}
+    t = _Table(data, "institution", index, problems, prefix="account-defaults.")
+    settings = _behaviourSettings(t)
+    t.noMore()
+    return settings
+
+
+def _behaviour(
+    t: _Table, defaults: Mapping[str, Any]
+) -> _b.Behaviour:
+    """
+    An account's L{Behaviour <sip2acs.acs.behaviour.Behaviour>}: its own
+    keys over its institution's C{defaults}, over the built-in defaults.
+    """
+    settings = dict(defaults)
+    settings.update(_behaviourSettings(t))
+    if settings.get("feeFormat") == "template" and settings.get("avTemplate") is None:
+        t.problem("fee-format", '"template" needs an av-template')
+        settings["feeFormat"] = "amount"
+    return _b.Behaviour(**settings)
+
+
 class _AccountSettings(TypedDict):
     """
     An account's settings but its login, password and institution, as
@@ -321,11 +530,20 @@ class _AccountSettings(TypedDict):
     certificateSubject: str | None
     upstreamLogin: str | None
     upstreamPasswordFile: str | None
+    behaviour: _b.Behaviour
 
 
 def _account(
-    data: Mapping[str, Any], index: int, problems: list[Problem]
+    data: Mapping[str, Any],
+    index: int,
+    problems: list[Problem],
+    defaults: Mapping[str, Mapping[str, Any]],
 ) -> AccountConfig | None:
+    """
+    Read one C{[[account]]} table.
+
+    @param defaults: The C{account-defaults} of each institution, by id.
+    """
     t = _Table(data, "account", index, problems)
     login = t.get("login", str)
     password = t.get("password", str)
@@ -350,7 +568,10 @@ def _account(
         certificateSubject=t.get("certificate-subject", str, None),
         upstreamLogin=t.get("upstream-login", str, None),
         upstreamPasswordFile=t.get("upstream-password-file", str, None),
+        behaviour=_b.Behaviour(),
     )
+    institutionDefaults = defaults.get(institution, {}) if institution is not None else {}
+    values["behaviour"] = _behaviour(t, institutionDefaults)
     subject = values["certificateSubject"]
     if subject is not None:
         try:
@@ -470,10 +691,14 @@ def parseConfig(data: Mapping[str, Any], source: str = "configuration") -> Confi
         if listener is not None:
             listeners.append(listener)
     institutions = {}
+    defaults: dict[str, dict[str, Any]] = {}
     for index, table in enumerate(tables("institution")):
+        table = dict(table)
+        accountDefaults = _accountDefaults(table.pop("account-defaults", {}), index, problems)
         institution = _institution(table, index, problems)
         if institution is None:
             continue
+        defaults.setdefault(institution.id, accountDefaults)
         if institution.id in institutions:
             problems.append(
                 Problem("institution", index, "id", "%r is defined twice" % (institution.id,))
@@ -482,7 +707,7 @@ def parseConfig(data: Mapping[str, Any], source: str = "configuration") -> Confi
     accounts = {}
     located = []
     for index, table in enumerate(tables("account")):
-        account = _account(table, index, problems)
+        account = _account(table, index, problems, defaults)
         if account is None:
             continue
         located.append((index, account))

@@ -261,7 +261,11 @@ FLAGS = {
         "N": "do not desensitize",
         "U": "unknown (treated as N)",
     },
-    "resensitize": {"Y": "resensitize (re-arm) the item", "N": "do not resensitize"},
+    "resensitize": {
+        "Y": "resensitize (re-arm) the item",
+        "N": "do not resensitize",
+        "U": "unknown",
+    },
     "alert": {"Y": "alert: divert the item or sound an alarm", "N": "no alert"},
     "available": {"Y": "available now", "N": "not available now"},
     "endSession": {"Y": "session ended", "N": "session not ended"},

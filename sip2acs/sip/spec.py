@@ -293,7 +293,7 @@ MESSAGES = [
         "CheckinResponse",
         [
             FixedField("ok", 1, "ok"),
-            FixedField("resensitize", 1, "yn"),
+            FixedField("resensitize", 1, "ynu"),
             FixedField("magneticMedia", 1, "ynu"),
             FixedField("alert", 1, "yn"),
             _date,

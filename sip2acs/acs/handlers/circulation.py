@@ -2,17 +2,40 @@
 The circulation requests: 11 (checkout), 29 (renew), 65 (renew all) and
 09 (checkin). Dates from the kiosk are converted to the institution's zone
 for the adapter, and the adapter's dates back to its wall time.
+
+The account's L{Behaviour <sip2acs.acs.behaviour.Behaviour>} shapes the
+answers: the due date's format, the desensitize of a renewal, the
+security flags of a refusal for an unknown item, and, in a checkin, how
+an item that was not on loan is answered, the alert flag and type, C{CT},
+a hold blocking the checkin and the hold patron's name (C{DA}).
 """
 
 from typing import Any
 
+import attrs
 from twisted.internet.defer import Deferred
 
-from sip2acs.acs.handlers.common import Session, currencyOf, money, pin, withExtra, yn
+from sip2acs.acs.behaviour import Behaviour
+from sip2acs.acs.handlers.common import (
+    Session,
+    behaviourOf,
+    currencyOf,
+    dueDateText,
+    money,
+    pin,
+    renderedFields,
+    withExtra,
+    yn,
+)
+from sip2acs.acs.templates import itemContext, patronContext
 from sip2acs.ils.values import (
+    AlertType,
     CheckinRequest,
     CheckinResult,
     CheckoutRequest,
+    Item,
+    Patron,
+    Reason,
     RenewAllResult,
     RenewRequest,
 )
@@ -21,23 +44,55 @@ from sip2acs.sip import codec
 __all__ = ["checkin", "checkout", "renew", "renewAll"]
 
 
+_HELD = frozenset(
+    {Reason.ON_HOLD_FOR_OTHER, getattr(Reason, "HOLD_WAITING", Reason.ON_HOLD_FOR_OTHER)}
+)
+"""
+The reasons of an adapter refusing a checkin because a hold waits for
+the item (C{holds-block-checkin}).
+"""
+
+
+def _itemFields(behaviour: Behaviour, item: Item) -> list[tuple[str, str]]:
+    """
+    The account's C{item-fields} for C{item}.
+    """
+    if not behaviour.itemFields:
+        return []
+    return renderedFields(behaviour.itemFields, item=itemContext(item))
+
+
+def _desensitize(behaviour: Behaviour, cls: Any, result: Any) -> bool | None:
+    """
+    The desensitize flag of a 12 or 30: the adapter's for a success (N
+    for a renewal when the account's C{renewal-desensitize} is off), N
+    for a refusal, U for a refusal of an unknown item when the account's
+    C{unknown-item-security} says so.
+    """
+    if not result.ok:
+        unknown = result.reason == Reason.UNKNOWN_ITEM
+        return None if unknown and behaviour.unknownItemSecurity == "U" else False
+    if cls is codec.RenewResponse and not behaviour.renewalDesensitize:
+        return False
+    return bool(result.desensitize)
+
+
 def _circulationResponse(session: Session, cls: Any, result: Any, message: Any) -> Any:
     """
     The 12 or 30 answering a checkout or renewal with C{result}.
     """
+    behaviour = behaviourOf(session)
     response = cls(
         ok=result.ok,
         renewalOk=result.renewal,
         magneticMedia=result.magneticMedia,
-        desensitize=result.desensitize if result.ok else False,
+        desensitize=_desensitize(behaviour, cls, result),
         transactionDate=session.now(),
         institutionId=session.institution.id,
         patronIdentifier=message.patronIdentifier or "",
         itemIdentifier=message.itemIdentifier or "",
         titleIdentifier=result.title or "",
-        dueDate=codec.formatDate(session.toWire(result.dueDate))
-        if result.ok and result.dueDate
-        else "",
+        dueDate=(dueDateText(session, result.dueDate) if result.ok else None) or "",
         feeType=result.feeType,
         securityInhibit=yn(result.securityInhibit),
         currencyType=currencyOf(session, result.currency)
@@ -56,7 +111,18 @@ def _circulationResponse(session: Session, cls: Any, result: Any, message: Any) 
             else {}
         ),
     )
-    return withExtra(response, result.extra)
+    added = []
+    if result.ok:
+        item = Item(
+            found=True,
+            itemId=message.itemIdentifier or "",
+            title=result.title or "",
+            dueDate=result.dueDate,
+            mediaType=result.mediaType,
+            properties=result.itemProperties,
+        )
+        added = _itemFields(behaviour, item)
+    return withExtra(response, [*added, *result.extra])
 
 
 def checkout(session: Session, message: Any) -> "Deferred[Any]":
@@ -138,6 +204,10 @@ def checkin(session: Session, message: Any) -> "Deferred[Any]":
     """
     09: return an item.
     """
+    behaviour = behaviourOf(session)
+    held = {}
+    if behaviour.holdsBlockCheckin and "refuseIfHeld" in attrs.fields_dict(CheckinRequest):
+        held["refuseIfHeld"] = True
     request = CheckinRequest(
         itemId=message.itemIdentifier or "",
         currentLocation=message.currentLocation or None,
@@ -146,15 +216,17 @@ def checkin(session: Session, message: Any) -> "Deferred[Any]":
         cancel=bool(message.cancel),
         itemProperties=message.itemProperties,
         transactionDate=session.fromWire(message.transactionDate),
+        **held,
     )
     d = session.ils.checkin(session.terminal, request)
 
     def answer(result: CheckinResult) -> codec.Message:
+        shaped = _shapedCheckin(behaviour, result)
         response = codec.CheckinResponse(
-            ok=result.ok,
-            resensitize=result.resensitize,
+            ok=shaped["ok"],
+            resensitize=shaped["resensitize"],
             magneticMedia=result.magneticMedia,
-            alert=result.alert,
+            alert=shaped["alert"],
             transactionDate=session.now(),
             institutionId=session.institution.id,
             itemIdentifier=message.itemIdentifier or "",
@@ -166,13 +238,71 @@ def checkin(session: Session, message: Any) -> "Deferred[Any]":
             itemProperties=result.itemProperties,
             collectionCode=result.collectionCode,
             callNumber=result.callNumber,
-            destinationLocation=result.destination,
-            alertType=result.alertType,
+            destinationLocation=shaped["destination"],
+            alertType=shaped["alertType"],
             holdPatronId=result.holdPatronId,
-            holdPatronName=result.holdPatronName,
+            holdPatronName=_holdPatronName(behaviour, result),
             screenMessage=result.screenMessages,
             printLine=result.printLines,
         )
-        return withExtra(response, result.extra)
+        added = []
+        if result.ok:
+            item = Item(
+                found=True,
+                itemId=message.itemIdentifier or "",
+                title=result.title or "",
+                permanentLocation=result.permanentLocation or None,
+                mediaType=result.mediaType,
+                callNumber=result.callNumber,
+                collectionCode=result.collectionCode,
+                destination=result.destination,
+                properties=result.itemProperties,
+            )
+            added = _itemFields(behaviour, item)
+        return withExtra(response, [*added, *result.extra])
 
     return d.addCallback(answer)
+
+
+def _shapedCheckin(behaviour: Behaviour, result: CheckinResult) -> dict[str, Any]:
+    """
+    The fixed flags, C{CV} and C{CT} of the 10 answering C{result}, as
+    the account's options want them.
+    """
+    ok = result.ok
+    alert = result.alert
+    alertType = result.alertType
+    resensitize: bool | None = result.resensitize
+    destination = result.destination
+    notOut = ok and (result.patronId is None or result.reason == Reason.NOT_ON_LOAN)
+    if notOut and behaviour.checkinNotOut == "refused":
+        ok = False
+    if not ok and behaviour.holdsBlockCheckin and result.reason in _HELD:
+        alert = True
+        alertType = alertType or AlertType.HOLD_HERE
+    if result.reason == Reason.UNKNOWN_ITEM and behaviour.unknownItemSecurity == "U":
+        resensitize = None
+    if behaviour.alertOnlyWithCV:
+        alert = alertType is not None
+    if behaviour.cvOnSuccess and ok and alertType is None:
+        alertType = AlertType.UNKNOWN
+    if behaviour.alwaysSendCT and destination is None:
+        destination = ""
+    return dict(
+        ok=ok, alert=alert, alertType=alertType, resensitize=resensitize,
+        destination=destination,
+    )
+
+
+def _holdPatronName(behaviour: Behaviour, result: CheckinResult) -> str | None:
+    """
+    C{DA}: the hold patron's name, or the account's C{da-template}
+    rendered for that patron.
+    """
+    template = behaviour.daTemplate
+    if template is None or not (result.holdPatronId or result.holdPatronName):
+        return result.holdPatronName
+    patron = Patron(
+        found=True, patronId=result.holdPatronId or "", name=result.holdPatronName or ""
+    )
+    return template.render(patron=patronContext(patron)) or result.holdPatronName

@@ -1,10 +1,11 @@
 """
 What the request handlers share: the L{Session} they see, the L{Handler}
-type, small conversions (amounts, flags, the PIN of a request) and the
-adapter's extra fields on a response (L{withExtra}).
+type, small conversions (amounts, flags, the PIN of a request, due dates
+in the account's format), the account's L{Behaviour} and the adapter's
+extra fields on a response (L{withExtra}).
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
@@ -14,10 +15,16 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
+from sip2acs.acs.behaviour import Behaviour
+from sip2acs.acs.templates import Template
+from sip2acs.sip import codec
 from sip2acs.sip.spec import FIELDS
 
 __all__ = [
     "DEFAULT_CURRENCY",
+    "behaviourOf",
+    "dueDateText",
+    "renderedFields",
     "Handler",
     "MAX_FEE_AMOUNT",
     "Session",
@@ -212,3 +219,43 @@ def withExtra(response: Any, extra: Iterable[tuple[str, str]]) -> Any:
     if not kept:
         return response
     return attrs.evolve(response, extra=response.extra + tuple(kept))
+
+
+_BUILT_IN = Behaviour()
+
+
+def behaviourOf(session: Session) -> Behaviour:
+    """
+    The L{Behaviour} of the SC's account; the built-in one before login.
+    """
+    behaviour = getattr(session.account, "behaviour", None)
+    return behaviour if isinstance(behaviour, Behaviour) else _BUILT_IN
+
+
+def dueDateText(session: Session, value: datetime | None) -> str | None:
+    """
+    A due date from the adapter as C{AH} carries it for the account: the
+    18-character SIP2 date of the institution's wall time, or that time
+    in the account's C{due-date-format}; L{None} for no date.
+    """
+    wall = session.toWire(value)
+    if wall is None:
+        return None
+    pattern = behaviourOf(session).dueDateFormat
+    return codec.formatDate(wall) if pattern == "sip" else wall.strftime(pattern)
+
+
+def renderedFields(
+    templates: Mapping[str, Template], **context: object
+) -> list[tuple[str, str]]:
+    """
+    The extra fields an account's field templates (C{patron-fields},
+    C{item-fields}) give with C{context}, in their order: C{(id, text)}
+    pairs, leaving out a template that renders nothing.
+    """
+    fields = []
+    for fid, template in templates.items():
+        text = template.render(**context)
+        if text:
+            fields.append((fid, text))
+    return fields

@@ -1,12 +1,22 @@
 """
 The item requests: 17 (item information) and 19 (item status update).
+The 18 of a known item carries its due date in the account's
+C{due-date-format} and the account's C{item-fields}.
 """
 
 from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from sip2acs.acs.handlers.common import Session, money, withExtra
+from sip2acs.acs.handlers.common import (
+    Session,
+    behaviourOf,
+    dueDateText,
+    money,
+    renderedFields,
+    withExtra,
+)
+from sip2acs.acs.templates import itemContext
 from sip2acs.ils.values import Item, ItemStatusResult
 from sip2acs.sip import codec
 
@@ -38,8 +48,7 @@ def itemInformation(session: Session, message: Any) -> "Deferred[Any]":
             feeType=item.feeType,
             transactionDate=session.now(),
             holdQueueLength=item.holdQueueLength,
-            dueDate=codec.formatDate(session.toWire(item.dueDate))
-            if item.dueDate else None,
+            dueDate=dueDateText(session, item.dueDate),
             recallDate=session.toWire(item.recallDate),
             holdPickupDate=session.toWire(item.holdPickupDate),
             itemIdentifier=item.itemId,
@@ -57,7 +66,9 @@ def itemInformation(session: Session, message: Any) -> "Deferred[Any]":
             screenMessage=item.screenMessages,
             printLine=item.printLines,
         )
-        return withExtra(response, item.extra)
+        templates = behaviourOf(session).itemFields
+        added = renderedFields(templates, item=itemContext(item)) if templates else []
+        return withExtra(response, [*added, *item.extra])
 
     return d.addCallback(answer)
 

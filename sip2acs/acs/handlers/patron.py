@@ -6,15 +6,34 @@ A patron's personal data (name, amounts owed, item lists, addresses) is
 left out of an answer to a request whose PIN is wrong, unless the account
 allows it (see L{personal}); so are the adapter's C{extra} fields, which
 may be personal too.
+
+The account's L{Behaviour <sip2acs.acs.behaviour.Behaviour>} shapes the
+answers about a patron: the status flags it may deny, whether an empty
+PIN is a valid one, C{AE} from a template, a screen message with the
+home library, extra fields from templates; and in 64 the hold lists'
+entries, the fee (C{AV}) entries, C{PC} as a name or a code and the
+expiry date's field. A 64 about a patron whose personal data it may carry
+also carries C{AQ} (home library) and C{PI} (internet privileges) when
+the adapter knows them.
 """
 
 from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from sip2acs.acs.handlers.common import Session, currencyOf, money, pin, withExtra
+from sip2acs.acs.behaviour import Behaviour
+from sip2acs.acs.handlers.common import (
+    Session,
+    behaviourOf,
+    currencyOf,
+    money,
+    pin,
+    renderedFields,
+    withExtra,
+)
 from sip2acs.acs.refusals import UNKNOWN_PATRON_STATUS
-from sip2acs.ils.values import Patron, SessionEnd, Summary
+from sip2acs.acs.templates import feeContext, patronContext
+from sip2acs.ils.values import FeeType, ItemRef, Patron, SessionEnd, Summary
 from sip2acs.sip import codec
 from sip2acs.sip.spec import FIELDS, PATRON_STATUS_FLAGS, SUMMARY_FIELDS
 
@@ -28,8 +47,31 @@ __all__ = [
 ]
 
 
-def _patronStatus(flags: Any) -> str:
+_LOAN_PRIVILEGES = frozenset(
+    {"chargePrivilegesDenied", "renewalPrivilegesDenied", "recallPrivilegesDenied"}
+)
+"""
+The status flags C{patron-status-permit = "loans"} never sets.
+"""
+
+
+def _patronStatus(flags: Any, behaviour: Behaviour) -> str:
+    """
+    The 14 characters of the patron status: C{flags}, less those the
+    account's C{patron-status-permit} never reports.
+    """
+    if behaviour.patronStatusPermit == "all":
+        flags = frozenset()
+    elif behaviour.patronStatusPermit == "loans":
+        flags = frozenset(flags) - _LOAN_PRIVILEGES
     return "".join("Y" if name in flags else " " for name in PATRON_STATUS_FLAGS)
+
+
+def _emptyPin(message: Any) -> bool:
+    """
+    Whether C{message} carries an C{AD} that is empty.
+    """
+    return getattr(message, "patronPassword", None) == ""
 
 
 def personal(session: Session, patron: Any, message: Any) -> bool:
@@ -47,34 +89,67 @@ def personal(session: Session, patron: Any, message: Any) -> bool:
     return bool(session.account.personalDataOnWrongPin)
 
 
+def _accountFields(session: Session, patron: Any, message: Any) -> list[tuple[str, str]]:
+    """
+    The fields the account's C{patron-fields} add to an answer about
+    C{patron}: none unless it may carry the patron's personal data.
+    """
+    templates = behaviourOf(session).patronFields
+    if not templates or not personal(session, patron, message):
+        return []
+    return renderedFields(templates, patron=patronContext(patron))
+
+
 def _withPatronExtra(session: Session, patron: Any, message: Any, response: Any) -> Any:
     """
-    C{response} about C{patron} with the adapter's C{extra} fields, unless
-    it withholds the patron's personal data (a wrong PIN): they may be
-    personal too.
+    C{response} about C{patron} with the account's C{patron-fields} and
+    the adapter's C{extra} fields, unless it withholds the patron's
+    personal data (a wrong PIN): they may be personal too.
     """
     if patron.found and not personal(session, patron, message):
         return response
-    return withExtra(response, patron.extra)
+    return withExtra(response, [*_accountFields(session, patron, message), *patron.extra])
+
+
+def _personalName(session: Session, patron: Any, message: Any) -> str:
+    """
+    C{AE}: the patron's name, or the account's C{ae-template} rendered
+    for the patron; empty when the answer withholds personal data.
+    """
+    if not personal(session, patron, message):
+        return ""
+    template = behaviourOf(session).aeTemplate
+    if template is None:
+        return str(patron.name)
+    return template.render(patron=patronContext(patron))
 
 
 def _patronFields(session: Session, patron: Any, message: Any) -> dict[str, Any]:
     """
     The identified fields shared by 24, 26 and 64 for C{patron}.
     """
+    behaviour = behaviourOf(session)
     found = patron.found
+    screens = tuple(patron.screenMessages)
+    if (
+        behaviour.homeLibraryInAF and found and patron.homeLibrary
+        and personal(session, patron, message)
+    ):
+        screens += (patron.homeLibrary,)
     fields = dict(
-        patronStatus=_patronStatus(patron.flags) if found else UNKNOWN_PATRON_STATUS,
+        patronStatus=_patronStatus(patron.flags, behaviour) if found else UNKNOWN_PATRON_STATUS,
         transactionDate=session.now(),
         institutionId=session.institution.id,
         patronIdentifier=patron.patronId or message.patronIdentifier or "",
-        personalName=patron.name if personal(session, patron, message) else "",
+        personalName=_personalName(session, patron, message),
         validPatron=found,
-        screenMessage=patron.screenMessages,
+        screenMessage=screens,
         printLine=patron.printLines,
     )
     if found and pin(message) is not None:
         fields["validPatronPassword"] = bool(patron.pinValid)
+    elif found and _emptyPin(message) and behaviour.emptyPin == "accepted":
+        fields["validPatronPassword"] = True
     return fields
 
 
@@ -87,15 +162,92 @@ def _amountOwed(session: Session, patron: Any, message: Any) -> dict[str, Any]:
     )
 
 
-def _itemList(session: Session, refs: Any, fines: bool = False) -> list[str]:
+def _itemList(refs: Any, byTitle: bool) -> list[str]:
+    """
+    The entries of a 64 item list: each item's barcode or title.
+    """
+    return [(ref.title or ref.itemId) if byTitle else (ref.itemId or ref.title) for ref in refs]
+
+
+_FEE_WORDS = {FeeType.OVERDUE: "FINE", FeeType.REPLACEMENT: "LOST"}
+"""
+How the C{3m} and C{swyer} fee formats name a fee type; any other type
+is a C{FEE}.
+"""
+
+
+def _feeEntry(behaviour: Behaviour, ref: ItemRef, byTitle: bool, patron: Any) -> str:
+    """
+    One C{AV} entry of a 64 in the account's C{fee-format}:
+
+      - C{amount}: the item's barcode or title (by C{item-list}), a space,
+        the amount (no amount: the barcode or title alone);
+      - C{3m} and C{swyer-a}: the fee's id, a space, the amount after a
+        dollar sign, the kind of fee in double quotes (C{FINE} for an
+        overdue fine, C{LOST} for a replacement, else C{FEE}), a space,
+        the title;
+      - C{swyer-b}: the same facts as labelled, comma-separated parts
+        (C{Charge-Number: ..., Amount-Due: ..., Fine-Type: ..., Title:
+        ...});
+      - C{template}: the account's C{av-template}, with C{fee} and
+        C{patron}.
+    """
+    amount = money(ref.amount) or ""
+    title = ref.title or ref.itemId
+    feeId = getattr(ref, "feeId", None) or ref.itemId
+    kind = _FEE_WORDS.get(getattr(ref, "feeType", None) or "", "FEE")
+    if behaviour.feeFormat in ("3m", "swyer-a"):
+        return '%s $%s "%s" %s' % (feeId, amount, kind, title)
+    if behaviour.feeFormat == "swyer-b":
+        return "Charge-Number: %s, Amount-Due: %s, Fine-Type: %s, Title: %s" % (
+            feeId, amount, kind, title,
+        )
+    if behaviour.feeFormat == "template" and behaviour.avTemplate is not None:
+        return behaviour.avTemplate.render(fee=feeContext(ref), patron=patronContext(patron))
+    text = (ref.title or ref.itemId) if byTitle else (ref.itemId or ref.title)
+    return text if ref.amount is None else "%s %s" % (text, amount)
+
+
+def _summaryEntries(session: Session, patron: Any, position: int, refs: Any) -> list[str]:
+    """
+    The entries of the list in C{position} of the summary: holds (0 and
+    5) by the account's C{hold-list}, fees (3) in its C{fee-format}, the
+    others by its C{item-list}.
+    """
+    behaviour = behaviourOf(session)
     byTitle = session.account.itemList == "title"
-    entries = []
-    for ref in refs:
-        text = (ref.title or ref.itemId) if byTitle else (ref.itemId or ref.title)
-        if fines and ref.amount is not None:
-            text = "%s %s" % (text, money(ref.amount))
-        entries.append(text)
-    return entries
+    if position in (0, 5):
+        return _itemList(refs, behaviour.holdList == "title")
+    if position == 3:
+        return [_feeEntry(behaviour, ref, byTitle, patron) for ref in refs]
+    return _itemList(refs, byTitle)
+
+
+def _patronExtensions(behaviour: Behaviour, patron: Any) -> list[tuple[str, str]]:
+    """
+    The vendor fields of a 64 about C{patron}: C{AQ} (home library),
+    C{PI} (internet privileges) and the expiry date in the account's
+    C{expiry-field}, each when known.
+    """
+    fields = []
+    if patron.homeLibrary:
+        fields.append(("AQ", patron.homeLibrary))
+    privileges = getattr(patron, "internetPrivileges", None)
+    if privileges:
+        fields.append(("PI", privileges))
+    if behaviour.expiryField is not None and patron.expires is not None:
+        fields.append((behaviour.expiryField, patron.expires.strftime("%Y%m%d")))
+    return fields
+
+
+def _patronClass(behaviour: Behaviour, patron: Any) -> str | None:
+    """
+    C{PC}: the patron class's name, or its code when the account's
+    C{patron-class} asks for it (the name when the code is not known).
+    """
+    if behaviour.patronClass == "code":
+        return getattr(patron, "patronClassCode", None) or patron.patronClass
+    return patron.patronClass
 
 
 _COUNT_FIELDS = (
@@ -188,7 +340,7 @@ def patronInformation(session: Session, message: Any) -> "Deferred[Any]":
             )
         if patron.found and summary is not None:
             position = summary.position
-            entries = _itemList(session, lists[position], fines=position == 3)
+            entries = _summaryEntries(session, patron, position, lists[position])
             if patron.itemCounts is None:
                 start = max(summary.start or 1, 1)
                 end = summary.end or len(entries)
@@ -206,14 +358,18 @@ def patronInformation(session: Session, message: Any) -> "Deferred[Any]":
                 birthDate=patron.birthDate.strftime("%Y%m%d")
                 if patron.birthDate
                 else None,
-                patronClass=patron.patronClass,
+                patronClass=_patronClass(behaviourOf(session), patron),
             )
         response = codec.PatronInformationResponse(
             language=message.language or "000",
             **_itemCounts(patron, lists),
             **fields,
         )
-        return withExtra(response, patron.extra)
+        added = []
+        if patron.found:
+            added = _patronExtensions(behaviourOf(session), patron)
+            added += _accountFields(session, patron, message)
+        return withExtra(response, [*added, *patron.extra])
 
     return d.addCallback(answer)
 

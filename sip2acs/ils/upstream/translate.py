@@ -594,7 +594,7 @@ the request carried a PIN).
 """
 
 _PATRON_DETAILS = frozenset(
-    {"BH", "BV", "BZ", "CA", "CB", "CC", "BD", "BE", "BF", "PB", "PC"}
+    {"BH", "BV", "BZ", "CA", "CB", "CC", "BD", "BE", "BF", "PB", "PC", "AQ", "PI"}
 )
 """
 What the 64 handler writes from a patron it knows, besides
@@ -666,7 +666,7 @@ def _lookupPatronResult(
     C{itemCounts}, the list it carries as L{ItemRef
     <sip2acs.ils.values.ItemRef>}s whose C{itemId} is the entry's whole
     text (the 63 handler prints it back as it is), the home library from a
-    vendor C{AQ} (kept in C{extra} too: the handler does not write it).
+    vendor C{AQ} (the handler writes it back).
     """
     fields = _patron(answer, patronId, pin, counts=True)
     written = _patronWritten(fields["found"], pin)
