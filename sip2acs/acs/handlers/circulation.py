@@ -53,12 +53,23 @@ the item (C{holds-block-checkin}).
 """
 
 
-def _itemFields(behaviour: Behaviour, item: Item) -> list[tuple[str, str]]:
+def _itemFields(
+    behaviour: Behaviour, message: Any, result: Any, **known: Any
+) -> list[tuple[str, str]]:
     """
-    The account's C{item-fields} for C{item}.
+    The account's C{item-fields} for the item of a successful 12, 30 or
+    10: what C{result} says of it, and C{known} (more L{Item} fields).
     """
-    if not behaviour.itemFields:
+    if not behaviour.itemFields or not result.ok:
         return []
+    item = Item(
+        found=True,
+        itemId=message.itemIdentifier or "",
+        title=result.title or "",
+        mediaType=result.mediaType,
+        properties=result.itemProperties,
+        **known,
+    )
     return renderedFields(behaviour.itemFields, item=itemContext(item))
 
 
@@ -111,17 +122,7 @@ def _circulationResponse(session: Session, cls: Any, result: Any, message: Any) 
             else {}
         ),
     )
-    added = []
-    if result.ok:
-        item = Item(
-            found=True,
-            itemId=message.itemIdentifier or "",
-            title=result.title or "",
-            dueDate=result.dueDate,
-            mediaType=result.mediaType,
-            properties=result.itemProperties,
-        )
-        added = _itemFields(behaviour, item)
+    added = _itemFields(behaviour, message, result, dueDate=result.dueDate)
     return withExtra(response, [*added, *result.extra])
 
 
@@ -245,20 +246,13 @@ def checkin(session: Session, message: Any) -> "Deferred[Any]":
             screenMessage=result.screenMessages,
             printLine=result.printLines,
         )
-        added = []
-        if result.ok:
-            item = Item(
-                found=True,
-                itemId=message.itemIdentifier or "",
-                title=result.title or "",
-                permanentLocation=result.permanentLocation or None,
-                mediaType=result.mediaType,
-                callNumber=result.callNumber,
-                collectionCode=result.collectionCode,
-                destination=result.destination,
-                properties=result.itemProperties,
-            )
-            added = _itemFields(behaviour, item)
+        added = _itemFields(
+            behaviour, message, result,
+            permanentLocation=result.permanentLocation or None,
+            callNumber=result.callNumber,
+            collectionCode=result.collectionCode,
+            destination=result.destination,
+        )
         return withExtra(response, [*added, *result.extra])
 
     return d.addCallback(answer)
