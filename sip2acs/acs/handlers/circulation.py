@@ -12,7 +12,6 @@ a hold blocking the checkin and the hold patron's name (C{DA}).
 
 from typing import Any
 
-import attrs
 from twisted.internet.defer import Deferred
 
 from sip2acs.acs.behaviour import Behaviour
@@ -44,9 +43,7 @@ from sip2acs.sip import codec
 __all__ = ["checkin", "checkout", "renew", "renewAll"]
 
 
-_HELD = frozenset(
-    {Reason.ON_HOLD_FOR_OTHER, getattr(Reason, "HOLD_WAITING", Reason.ON_HOLD_FOR_OTHER)}
-)
+_HELD = frozenset({Reason.ON_HOLD_FOR_OTHER, Reason.HOLD_WAITING})
 """
 The reasons of an adapter refusing a checkin because a hold waits for
 the item (C{holds-block-checkin}).
@@ -206,9 +203,6 @@ def checkin(session: Session, message: Any) -> "Deferred[Any]":
     09: return an item.
     """
     behaviour = behaviourOf(session)
-    held = {}
-    if behaviour.holdsBlockCheckin and "refuseIfHeld" in attrs.fields_dict(CheckinRequest):
-        held["refuseIfHeld"] = True
     request = CheckinRequest(
         itemId=message.itemIdentifier or "",
         currentLocation=message.currentLocation or None,
@@ -217,7 +211,7 @@ def checkin(session: Session, message: Any) -> "Deferred[Any]":
         cancel=bool(message.cancel),
         itemProperties=message.itemProperties,
         transactionDate=session.fromWire(message.transactionDate),
-        **held,
+        refuseIfHeld=behaviour.holdsBlockCheckin,
     )
     d = session.ils.checkin(session.terminal, request)
 

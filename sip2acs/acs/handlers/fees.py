@@ -8,7 +8,6 @@ its cash register.
 
 from typing import Any
 
-import attrs
 from twisted.internet.defer import Deferred, succeed
 
 from sip2acs.acs.behaviour import Behaviour
@@ -32,8 +31,7 @@ def _options(behaviour: Behaviour, paymentType: str) -> dict[str, Any]:
         options["writeoff"] = True
     if behaviour.registerId is not None:
         options["register"] = behaviour.registerId
-    known = attrs.fields_dict(Payment)
-    return {name: value for name, value in options.items() if name in known}
+    return options
 
 
 def feePaid(session: Session, message: Any) -> "Deferred[Any]":

@@ -194,8 +194,8 @@ def _feeEntry(behaviour: Behaviour, ref: ItemRef, byTitle: bool, patron: Any) ->
     """
     amount = money(ref.amount) or ""
     title = ref.title or ref.itemId
-    feeId = getattr(ref, "feeId", None) or ref.itemId
-    kind = _FEE_WORDS.get(getattr(ref, "feeType", None) or "", "FEE")
+    feeId = ref.feeId or ref.itemId
+    kind = _FEE_WORDS.get(ref.feeType or "", "FEE")
     if behaviour.feeFormat in ("3m", "swyer-a"):
         return '%s $%s "%s" %s' % (feeId, amount, kind, title)
     if behaviour.feeFormat == "swyer-b":
@@ -232,7 +232,7 @@ def _patronExtensions(behaviour: Behaviour, patron: Any) -> list[tuple[str, str]
     fields = []
     if patron.homeLibrary:
         fields.append(("AQ", patron.homeLibrary))
-    privileges = getattr(patron, "internetPrivileges", None)
+    privileges = patron.internetPrivileges
     if privileges:
         fields.append(("PI", privileges))
     if behaviour.expiryField is not None and patron.expires is not None:
@@ -246,7 +246,7 @@ def _patronClass(behaviour: Behaviour, patron: Any) -> str | None:
     C{patron-class} asks for it (the name when the code is not known).
     """
     if behaviour.patronClass == "code":
-        return getattr(patron, "patronClassCode", None) or patron.patronClass
+        return patron.patronClassCode or patron.patronClass
     return patron.patronClass
 
 
