@@ -12,7 +12,6 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import attrs
 from twisted.trial.unittest import SynchronousTestCase
 
 from sip2acs.acs.templates import (
@@ -31,31 +30,11 @@ from sip2acs.sip import codec
 from tests.fixtures import captureLogs
 
 
-class _WithNew:
-    """
-    A value with the attributes the "data" part of issue 13 adds to
-    L{values} (until they are there, the value's class does not take them):
-    the value's own attributes, and those.
-    """
-
-    def __init__(self, value: object, new: dict[str, object]) -> None:
-        self._value = value
-        self.__dict__.update(new)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._value, name)
-
-
 def build(cls: type, defaults: dict[str, object], **changes: object) -> Any:
     """
-    C{cls(**defaults)} with C{changes}; or, while C{cls} does not know some
-    of those fields yet, a stand-in that has them too.
+    C{cls(**defaults)} with C{changes}.
     """
-    fields = {**defaults, **changes}
-    known = {a.name for a in attrs.fields(cls)}
-    new = {k: v for k, v in fields.items() if k not in known}
-    value = cls(**{k: v for k, v in fields.items() if k in known})
-    return _WithNew(value, new) if new else value
+    return cls(**{**defaults, **changes})
 
 
 def render(text: str, **context: object) -> str:
@@ -202,13 +181,6 @@ class PatronContextTests(SynchronousTestCase):
             ),
             "SCHOOL=Elm High;GRADE=10;",
         )
-
-    def test_attributeGivenTwice(self) -> None:
-        """
-        An attribute code given twice keeps both values, joined.
-        """
-        patron = patronContext(aPatron(attributes=(("LANG", "en"), ("LANG", "fr"))))
-        self.assertEqual(render("{{ patron.attributes.LANG }}", patron=patron), "en, fr")
 
     def test_attributesAsMapping(self) -> None:
         """
