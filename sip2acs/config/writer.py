@@ -18,9 +18,18 @@ from typing import Protocol, TypeAlias
 
 __all__ = ["Converted", "toTOML", "tomlString", "tomlValue", "tomlKey"]
 
-TOMLValue: TypeAlias = str | bool | int | float
+TOMLValue: TypeAlias = "str | bool | int | float | list[TOMLValue] | dict[str, TOMLValue]"
 """
-A value of a TOML table the writer writes.
+A value of a TOML table the writer writes: a string, boolean or number,
+an array of them, or a table (inline, or a sub-table for the keys of
+L{SUBTABLES}).
+"""
+
+SUBTABLES = {"institution": ("account-defaults",)}
+"""
+The keys of each kind of table whose table value is written as a
+sub-table (C{[institution.account-defaults]}) right after it, rather than
+inline.
 """
 
 TableKey: TypeAlias = tuple[str, int]
@@ -164,9 +173,29 @@ def toTOML(conversion: Converted) -> str:
             lines += ["", "[[%s]]" % (kind,)]
             if origin:
                 lines.append(_comment(origin))
+            subtables = []
             for key, value in table.items():
-                line = "%s = %s" % (tomlKey(key), tomlValue(value))
-                if key in notes:
-                    line += "  " + _comment(notes[key])
-                lines.append(line)
+                if key in SUBTABLES.get(kind, ()) and isinstance(value, dict):
+                    subtables.append((key, value))
+                    continue
+                lines.extend(_keyLines(key, value, notes.get(key)))
+            for key, value in subtables:
+                lines.append("[%s.%s]" % (kind, tomlKey(key)))
+                for subkey, subvalue in value.items():
+                    lines.extend(_keyLines(subkey, subvalue, notes.get("%s.%s" % (key, subkey))))
     return "\n".join(lines) + "\n"
+
+
+def _keyLines(key: str, value: object, note: str | None) -> list[str]:
+    """
+    The lines of one key: C{key = value  # note}; an array of arrays
+    (C{screen-message-rewrites}) one element a line.
+    """
+    comment = "  " + _comment(note) if note else ""
+    if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+        return (
+            ["%s = [%s" % (tomlKey(key), comment)]
+            + ["    %s," % (tomlValue(v),) for v in value]
+            + ["]"]
+        )
+    return ["%s = %s%s" % (tomlKey(key), tomlValue(value), comment)]

@@ -41,9 +41,11 @@ carried over. The rules, in short (tap.md has the full table):
     "auto"}.
 """
 
+import importlib.util
 import os
+import re
 import sys
-from typing import TextIO
+from typing import Any, TextIO, cast
 
 import attrs
 from twisted.logger import Logger
@@ -64,6 +66,7 @@ from sip2acs.config.xmlimport.document import (
     readDocument,
     translate,
 )
+from sip2acs.config.xmlimport.options import BEHAVIOUR_KEYS
 from sip2acs.config.xmlimport.report import Report, local
 
 __all__ = [
@@ -119,12 +122,69 @@ def looksLikeXML(path: str, raw: bytes) -> bool:
 
 
 
-def convertXML(path: str, raw: bytes | None = None) -> Conversion:
+def _loaderKnowsBehaviour() -> bool:
+    """
+    Whether this sip2acs reads the per-account behaviour keys (module
+    L{sip2acs.acs.behaviour}). Until it does, the conversion still writes
+    them, but validates the configuration without them.
+    """
+    return importlib.util.find_spec("sip2acs.acs.behaviour") is not None
+
+
+def _forLoader(data: dict[str, list[dict[str, TOMLValue]]]) -> dict[str, Any]:
+    """
+    The tables as L{parseConfig} takes them: without the behaviour keys
+    when it does not know them yet (see L{_loaderKnowsBehaviour}).
+    """
+    if _loaderKnowsBehaviour():
+        return data
+    return {
+        kind: [
+            {
+                key: value
+                for key, value in table.items()
+                if key not in BEHAVIOUR_KEYS and key != "account-defaults"
+            }
+            for table in tables
+        ]
+        for kind, tables in data.items()
+    }
+
+
+def _portClashes(report: Report, upstream: str) -> None:
+    """
+    Warn of a converted listener on the port of the upstream, on this
+    machine: the ILS's SIP2 server must move off the kiosks' port.
+    """
+    match = re.match(r"^(?:tcp|tls):(?:.*:)?port=(\d+)", upstream)
+    host = re.search(r"(?:^|:)host=([^:]+)", upstream)
+    if match is None or host is None:
+        return
+    if host.group(1) not in ("127.0.0.1", "localhost", "::1", "0.0.0.0"):
+        return
+    for index, table in enumerate(report.data["listener"]):
+        endpoint = str(table.get("endpoint", ""))
+        if re.match(r"^tcp:%s:" % (match.group(1),), endpoint):
+            element, label = report.origins["listener"][index]
+            report.warn(
+                element,
+                label,
+                "listens on port %s, where --upstream %s expects the ILS's own SIP2"
+                " server: move one of them (the ILS's server usually)"
+                % (match.group(1), upstream),
+            )
+
+
+def convertXML(path: str, raw: bytes | None = None, upstream: str | None = None) -> Conversion:
     """
     Read a SIPconfig.xml or oils_sip.xml file as a sip2acs configuration.
 
     @param path: The file (also used in problems and warnings).
     @param raw: The file's bytes, when already read.
+    @param upstream: The ILS's own SIP2 server, a Twisted client endpoint
+        like C{tcp:host=127.0.0.1:port=6101}: each institution is then
+        served through the gateway (C{adapter = "sip2"}) rather than the
+        embedded SQLite system.
     @rtype: L{Conversion}
     @raise ConfigError: With every problem found, each located in the file.
     """
@@ -136,12 +196,14 @@ def convertXML(path: str, raw: bytes | None = None) -> Conversion:
             raise ConfigError(["cannot read it: %s" % (e.strerror,)], path) from e
     root, lines = parse(path, raw)
     report = Report(path, lines)
-    readDocument(report, root)
+    readDocument(report, root, upstream)
+    if upstream is not None:
+        _portClashes(report, upstream)
     problems = list(report.problems)
     if local(root.tag) != "acsconfig":
         raise ConfigError([text for line, text in problems], path)
     try:
-        config = parseConfig(report.data, path)
+        config = parseConfig(_forLoader(report.data), path)
     except ConfigError as e:
         for problem in e.details:
             located = translate(report, problem)
@@ -183,22 +245,50 @@ def loadXMLConfig(
     return conversion.config
 
 
+def upstreamProblem(upstream: str) -> str | None:
+    """
+    What is wrong with C{config convert --upstream ENDPOINT}, in one
+    sentence, or L{None}: it must be a Twisted client endpoint.
+    """
+    from twisted.internet.endpoints import clientFromString
+
+    if not re.match(r"^[a-z0-9]+:", upstream):
+        return (
+            "--upstream %r is not a client endpoint, like tcp:host=127.0.0.1:port=6101"
+            % (upstream,)
+        )
+    try:
+        # Parsing only: nothing connects, so no reactor is needed.
+        clientFromString(cast(Any, None), upstream)  # type: ignore[no-untyped-call]
+    except Exception as e:
+        return "--upstream %r is not a client endpoint Twisted can read: %s" % (upstream, e)
+    return None
+
+
 def convertFile(
     path: str,
     output: str | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
+    upstream: str | None = None,
 ) -> int:
     """
     C{sip2acs config convert}: write the TOML equivalent of a
     SIPconfig.xml or oils_sip.xml file to C{output} (standard output when
     L{None}), and its warnings to standard error.
 
+    @param upstream: C{--upstream}: serve the institutions through the
+        gateway to this SIP2 server (see L{convertXML}).
     @return: The exit status: 0, or 1 when the file has problems (then
         nothing is written).
     """
     stdout = sys.stdout if stdout is None else stdout
     stderr = sys.stderr if stderr is None else stderr
+    if upstream is not None:
+        problem = upstreamProblem(upstream)
+        if problem is not None:
+            print(problem, file=stderr)
+            return 1
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -213,7 +303,7 @@ def convertFile(
         )
         return 1
     try:
-        conversion = convertXML(path, raw)
+        conversion = convertXML(path, raw, upstream)
     except ConfigError as e:
         print(e, file=stderr)
         return 1

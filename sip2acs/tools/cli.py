@@ -103,7 +103,18 @@ def makeParser() -> argparse.ArgumentParser:
     convert.add_argument(
         "-o", "--output", help="write the TOML here instead of to standard output"
     )
-    convert.set_defaults(func=lambda args: xmlconfig.convertFile(args.path, args.output))
+    convert.add_argument(
+        "--upstream",
+        metavar="ENDPOINT",
+        help="serve the institutions through the gateway (adapter = \"sip2\") to the"
+        " ILS's own SIP2 server at this client endpoint, e.g."
+        " tcp:host=127.0.0.1:port=6101, instead of the embedded SQLite system",
+    )
+    convert.set_defaults(
+        func=lambda args: xmlconfig.convertFile(
+            args.path, args.output, upstream=args.upstream
+        )
+    )
 
     dbcli.register(commands)
     offlinecli.register(commands)

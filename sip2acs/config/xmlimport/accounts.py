@@ -20,6 +20,7 @@ import attrs
 
 from sip2acs.config import model
 from sip2acs.config.writer import TableKey
+from sip2acs.config.xmlimport.options import institutionDefaults, readLoginOptions
 from sip2acs.config.xmlimport.report import (
     EncodingSource,
     Report,
@@ -82,12 +83,17 @@ class Institutions:
     @ivar loginDefaults: Each institution's encoding (and the element that
         gave it) and list of items for 64, each L{None} when not given, by
         id.
+    @ivar upstream: The ILS's own SIP2 server (a Twisted client endpoint)
+        when the institutions are to be served through the gateway
+        (C{config convert --upstream}), else L{None}: the embedded SQLite
+        system.
     """
 
     implementations: dict[str | None, str] = attrs.Factory(dict)
     loginDefaults: dict[
         str | None, tuple[EncodingSource | None, str | None]
     ] = attrs.Factory(dict)
+    upstream: str | None = None
 
 
 def _begin(
@@ -126,29 +132,15 @@ def readInstitution(report: Report, element: ET.Element, institutions: Instituti
     implementation = attributes.pop("implementation", None)
     parms = attributes.pop("parms", None)
     institutions.implementations[ident] = implementation or ""
-    values["adapter"] = "sqlite"
-    report.warn(
-        element,
-        label,
-        "implementation %s%s is not carried over: sip2acs serves this institution"
-        ' with adapter = "sqlite", its embedded database (sip2acs.sqlite3): import'
-        " your patrons and items into it (sip2acs db) or name your own adapter"
-        % (
-            '"%s"' % (implementation,) if implementation is not None else "(none)",
-            ' with parms "%s"' % (parms,) if parms else "",
-        ),
-    )
-    report.note(
-        table,
-        "adapter",
-        "was implementation=%s: point this at your circulation system" % (implementation,),
-    )
+    _readAdapter(report, element, label, table, values, implementation, parms,
+                 institutions.upstream)
     report.notCarried(element, label, sorted(attributes))
     policy = None
     encoding: EncodingSource | None = None
     implementationEncoding: EncodingSource | None = None
     others = []
     itemList: str | None = None
+    options: dict[str, tuple[ET.Element, str]] = {}
     for child in element:
         name = local(child.tag)
         if name == "policy" and policy is None:
@@ -156,7 +148,7 @@ def readInstitution(report: Report, element: ET.Element, institutions: Instituti
         elif name == "encoding":
             encoding = (child, (child.text or "").strip())
         elif name == "implementation_config":
-            implementationEncoding, itemList = readImplementationConfig(
+            implementationEncoding, itemList, options = readImplementationConfig(
                 report, child, label, values, table
             )
         else:
@@ -172,6 +164,15 @@ def readInstitution(report: Report, element: ET.Element, institutions: Instituti
         policy = ET.Element("policy")
         report.lines[policy] = report.line(element)
     readPolicy(report, policy, label, values, table)
+    defaults, unread = institutionDefaults(report, label, table, implementation, options)
+    if unread:
+        report.notCarried(
+            element,
+            label,
+            ["option %s" % (name,) for name in unread],
+            " (Evergreen options sip2acs has no equivalent for)",
+        )
+    values["account-defaults"] = defaults
     report.add("institution", element, label, values)
     if ident is not None:
         if itemList is None and (implementation or "").startswith("OpenILS"):
@@ -180,6 +181,64 @@ def readInstitution(report: Report, element: ET.Element, institutions: Instituti
         # Evergreen: the login's encoding, else the institution's, else
         # its implementation_config's.
         institutions.loginDefaults[ident] = (encoding or implementationEncoding, itemList)
+
+
+def _readAdapter(
+    report: Report,
+    element: ET.Element,
+    label: str,
+    table: TableKey,
+    values: Table,
+    implementation: str | None,
+    parms: str | None,
+    upstream: str | None,
+) -> None:
+    """
+    Choose what serves an institution, and say why in the TOML: the
+    gateway to the ILS's own SIP2 server when C{upstream} is given, else
+    the embedded SQLite system (with a warning: its database starts
+    empty).
+    """
+    named = '"%s"' % (implementation,) if implementation is not None else "(none)"
+    system = (
+        "Evergreen"
+        if (implementation or "").startswith("OpenILS")
+        else "Koha" if implementation == "ILS" else "the ILS"
+    )
+    if upstream is not None:
+        values["adapter"] = "sip2"
+        values["upstream"] = upstream
+        report.note(
+            table,
+            "adapter",
+            "the gateway (config convert --upstream): %s keeps the circulation"
+            " (implementation %s) and sip2acs answers the kiosks in front of its own"
+            " SIP2 server" % (system, named),
+        )
+        report.note(
+            table,
+            "upstream",
+            "%s's SIP2 server, moved off the kiosks' port; add upstream-login and"
+            " upstream-password-file: a <login> of its own for sip2acs" % (system,),
+        )
+        return
+    values["adapter"] = "sqlite"
+    report.warn(
+        element,
+        label,
+        "implementation %s%s is not carried over: sip2acs serves this institution"
+        ' with adapter = "sqlite", its embedded database (sip2acs.sqlite3): import'
+        " your patrons and items into it (sip2acs db), or convert with --upstream"
+        " ENDPOINT to stay in front of %s's own SIP2 server"
+        % (named, ' with parms "%s"' % (parms,) if parms else "", system),
+    )
+    report.note(
+        table,
+        "adapter",
+        "the embedded SQLite system: implementation %s is %s's own code; convert"
+        " with --upstream ENDPOINT for the gateway to %s's SIP2 server instead"
+        % (named, system, system),
+    )
 
 
 def readPolicy(
@@ -249,15 +308,19 @@ def readImplementationConfig(
     label: str,
     values: Table,
     table: TableKey,
-) -> tuple[EncodingSource | None, str | None]:
+) -> tuple[EncodingSource | None, str | None, dict[str, tuple[ET.Element, str]]]:
     """
     Evergreen's C{<implementation_config>}: C{currency}, C{encoding}
-    and the C{msg64_summary_datatype} option are carried over.
+    and the C{msg64_summary_datatype} option are carried over; the other
+    C{<options>} are given back for L{institutionDefaults}.
 
-    @return: C{(encoding, itemList)}, each L{None} when not given.
+    @return: C{(encoding, itemList, options)}: the first two L{None}
+        when not given; the other options by name, each with its
+        element and value.
     """
     encoding: EncodingSource | None = None
     itemList: str | None = None
+    options: dict[str, tuple[ET.Element, str]] = {}
     others = []
     for child in element:
         name = local(child.tag)
@@ -271,8 +334,8 @@ def readImplementationConfig(
                 if optionName == "msg64_summary_datatype":
                     value = option.get("value", "")
                     itemList = "barcode" if value == "barcode" else "title"
-                else:
-                    others.append("option %s" % (optionName,))
+                elif optionName:
+                    options[optionName] = (option, option.get("value", ""))
         else:
             others.append("<%s>" % (name,))
     report.notCarried(
@@ -282,7 +345,7 @@ def readImplementationConfig(
         " (supported messages come from the adapter; overrides and scripts are"
         " Evergreen's own)",
     )
-    return encoding, itemList
+    return encoding, itemList, options
 
 # -- accounts -------------------------------------------------------
 
@@ -369,10 +432,11 @@ def readAccount(
         values["location"] = location
     if defaults[1] is not None:
         values["item-list"] = defaults[1]
+    others = readLoginOptions(report, element, label, table, attributes, values)
     report.notCarried(
         element,
         label,
-        sorted(attributes) + ["<%s>" % (local(c.tag),) for c in element],
+        sorted(attributes) + ["<%s>" % (local(c.tag),) for c in others],
         " (per-login options sip2acs has no equivalent for)",
     )
     report.add("account", element, label, values)

@@ -19,6 +19,7 @@ from sip2acs.config.xmlimport.accounts import (
     readInstitution,
 )
 from sip2acs.config.xmlimport.listeners import readListener
+from sip2acs.config.xmlimport.options import XML_NAMES as _OPTION_NAMES
 from sip2acs.config.xmlimport.report import Located, Report, local
 
 NAMESPACE = "http://openncip.org/acs-config/1.0/"
@@ -49,6 +50,7 @@ _XML_NAMES = {
         "location": "location_code",
         "error-detection": "error-detect",
         "item-list": "msg64_summary_datatype",
+        **_OPTION_NAMES,
     },
 }
 
@@ -96,11 +98,15 @@ def parse(path: str, raw: bytes) -> tuple[ET.Element, dict[ET.Element, int]]:
     return builder.close(), lines
 
 
-def readDocument(report: Report, root: ET.Element) -> None:
+def readDocument(report: Report, root: ET.Element, upstream: str | None = None) -> None:
     """
     Read an C{<acsconfig>} tree into C{report}: its institutions first,
     then its logins (which inherit from their institution), then its
     services; and warn of everything else that is not carried over.
+
+    @param upstream: The ILS's own SIP2 server (a Twisted client
+        endpoint), to serve every institution through the gateway; L{None}
+        for the embedded SQLite system.
     """
     if local(root.tag) != "acsconfig":
         report.problem(
@@ -145,7 +151,7 @@ def readDocument(report: Report, root: ET.Element) -> None:
         for section in children.pop("institutions", [])
         for i in readSection(report, section, "institution")
     ]
-    defaults = Institutions()
+    defaults = Institutions(upstream=upstream)
     for element in institutions:
         readInstitution(report, element, defaults)
     accounts = [
