@@ -102,7 +102,7 @@ attributes.
 _DIRECTIVE = re.compile(r"\[%(?P<pre>[-+=~]?)(?P<body>.*?)(?P<post>[-+=~]?)%\]", re.S)
 _TOKEN = re.compile(
     r"""\s*(?:
-        (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\$]|\\.)*")
+        (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
       | (?P<number>-?\d+(?:\.\d+)?)
       | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
       | (?P<op>==|!=|<=|>=|&&|\|\||[<>!|(),])
@@ -111,6 +111,7 @@ _TOKEN = re.compile(
 )
 _FILTERS = {"upper": "upper", "lower": "lower", "trim": "trim"}
 _COMPARISONS = ("==", "!=", "<", ">", "<=", ">=")
+_KEYWORDS = ("IF", "UNLESS", "ELSIF", "ELSE", "END", "GET", "NOT")
 
 
 def _tokens(body: str) -> list[tuple[str, str]]:
@@ -301,6 +302,9 @@ def translateToolkit(text: str, roots: Mapping[str, str] | None = None) -> str:
             continue
         if ";" in body:
             raise Untranslatable("several directives in one [% %] are not translated")
+        words = body.split(None, 1)
+        if words and words[0].isupper() and words[0] not in _KEYWORDS:
+            raise Untranslatable("%s is not translated" % (words[0],))
         parser = _Parser(_tokens(body), roots)
         first = parser.peek()
         keyword = first[1] if first is not None and first[0] == "name" else ""
