@@ -18,10 +18,13 @@ formats share their validation; the problems it finds are reported at
 their place in the XML file (C{SIPconfig.xml:31: login "term1":
 encoding: ...}).
 
-What sip2acs has no equivalent for (Net::Server parameters, Koha's
-per-login options, Evergreen's C{implementation_config}, ...) is not an
-error: it is listed in warnings, so the operator knows what was not
-carried over. The rules, in short (tap.md has the full table):
+What sip2acs has no equivalent for (Net::Server parameters, Koha's system
+preference overrides, Evergreen's C{bootstrap}, ...) is not an error: it
+is listed in warnings, so the operator knows what was not carried over.
+Koha's per-login options and Evergreen's C{<options>} are carried over
+as per-account behaviour keys (L{sip2acs.config.xmlimport.options}), Koha's
+field templates translated (L{sip2acs.config.xmlimport.toolkit}). The
+rules, in short (tap.md has the full tables):
 
   - C{<service port="IP:PORT/tcp">} becomes C{endpoint =
     "tcp:PORT:interface=IP"}; without an IP the listener stays on
@@ -39,6 +42,9 @@ carried over. The rules, in short (tap.md has the full table):
   - C{error-detect}: Koha and Evergreen switch checksums on and off with
     what the kiosk sends whatever it says, which is C{error-detection =
     "auto"}.
+  - Each institution is served by the embedded SQLite system, or, with
+    C{upstream} (C{config convert --upstream ENDPOINT}), by the gateway to
+    the ILS's own SIP2 server; the TOML says which, and why.
 """
 
 import importlib.util

@@ -14,7 +14,12 @@ from there, not from here).
     its endpoint;
   - L{accounts <sip2acs.config.xmlimport.accounts>}: C{<institution>}s
     (with their C{<policy>} and C{<implementation_config>}) and
-    C{<login>}s, which inherit from their institution.
+    C{<login>}s, which inherit from their institution;
+  - L{options <sip2acs.config.xmlimport.options>}: Koha's per-login
+    options and Evergreen's C{<options>} as per-account behaviour keys;
+  - L{toolkit <sip2acs.config.xmlimport.toolkit>}: Koha's Template
+    Toolkit field templates translated into sip2acs's templates.
 
-Imports flow one way: document -> listeners, accounts -> report.
+Imports flow one way: document -> listeners, accounts -> options ->
+toolkit, report.
 """
