@@ -10,10 +10,8 @@ every option sip2acs carries over, and a few it truly has no equivalent
 for.
 """
 
-import io
 import os
 import re
-import sys
 import tomllib
 
 from twisted.trial.unittest import SynchronousTestCase
@@ -21,7 +19,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from sip2acs.config import loadConfig, parseConfig, xml as xmlconfig
 from sip2acs.config.xmlimport.options import EG_LEGACY_TEMPLATE, readRegex
 from sip2acs.config.xmlimport.toolkit import Untranslatable, translateToolkit
-from sip2acs.tools import cli
+from tests import test_xmlconfig
 
 try:
     from jinja2.sandbox import SandboxedEnvironment
@@ -555,12 +553,7 @@ class UpstreamTests(SynchronousTestCase):
     served through the gateway to the ILS's own SIP2 server.
     """
 
-    def command(self, *argv):
-        out, err = io.StringIO(), io.StringIO()
-        self.patch(sys, "stdout", out)
-        self.patch(sys, "stderr", err)
-        status = cli.main(list(argv))
-        return status, out.getvalue(), err.getvalue()
+    command = test_xmlconfig.CommandTests.command
 
     def test_gateway(self) -> None:
         """

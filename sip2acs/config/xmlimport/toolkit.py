@@ -25,7 +25,7 @@ drops the whole option with a warning rather than send half of it.
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 __all__ = ["Untranslatable", "translateToolkit", "PATRON", "FEE", "ITEM", "ROOTS"]
 
@@ -218,18 +218,20 @@ class _Parser:
         raise Untranslatable("%s has no equivalent in sip2acs" % (text,))
 
     def condition(self) -> str:
-        parts = [self.conjunction()]
-        while self.peek() in (("name", "OR"), ("op", "||")):
-            self.take()
-            parts.append(self.conjunction())
-        return " or ".join(parts)
+        return self.joined(self.conjunction, "OR", "||", "or")
 
     def conjunction(self) -> str:
-        parts = [self.negation()]
-        while self.peek() in (("name", "AND"), ("op", "&&")):
+        return self.joined(self.negation, "AND", "&&", "and")
+
+    def joined(self, part: Callable[[], str], word: str, symbol: str, jinja: str) -> str:
+        """
+        Parts joined by an operator written C{word} or C{symbol}.
+        """
+        parts = [part()]
+        while self.peek() in (("name", word), ("op", symbol)):
             self.take()
-            parts.append(self.negation())
-        return " and ".join(parts)
+            parts.append(part())
+        return (" %s " % (jinja,)).join(parts)
 
     def negation(self) -> str:
         if self.peek() in (("name", "NOT"), ("op", "!")):
