@@ -78,13 +78,11 @@ def minimal(port="127.0.0.1:6001/tcp", login_institution="LIB", login="", policy
 
 def loadConverted(path):
     """
-    Load a TOML file written by C{config convert}, as L{loadConfig} does
-    (without the per-account behaviour keys while this sip2acs does not
-    read them yet: see L{xmlconfig._forLoader}).
+    Load a TOML file written by C{config convert}, as L{loadConfig} does.
     """
     with open(path, "rb") as f:
         data = tomllib.load(f)
-    return parseConfig(xmlconfig._forLoader(data), path)
+    return parseConfig(data, path)
 
 
 def warningsOf(path):
@@ -756,7 +754,7 @@ class CommandTests(XMLTestCase):
         status, out, err = self.command("config", "convert", EVERGREEN)
         self.assertEqual(status, 0)
         data = tomllib.loads(out)
-        self.assertEqual(parseConfig(xmlconfig._forLoader(data)), loadConfig(EVERGREEN, []))
+        self.assertEqual(parseConfig(data), loadConfig(EVERGREEN, []))
         self.assertIn("warning: %s:13: " % (EVERGREEN,), err)
 
     def test_convertProblems(self) -> None:

@@ -47,7 +47,6 @@ rules, in short (tap.md has the full tables):
     the ILS's own SIP2 server; the TOML says which, and why.
 """
 
-import importlib.util
 import os
 import re
 import sys
@@ -72,7 +71,6 @@ from sip2acs.config.xmlimport.document import (
     readDocument,
     translate,
 )
-from sip2acs.config.xmlimport.options import BEHAVIOUR_KEYS
 from sip2acs.config.xmlimport.report import Report, local
 
 __all__ = [
@@ -128,35 +126,6 @@ def looksLikeXML(path: str, raw: bytes) -> bool:
 
 
 
-def _loaderKnowsBehaviour() -> bool:
-    """
-    Whether this sip2acs reads the per-account behaviour keys (module
-    L{sip2acs.acs.behaviour}). Until it does, the conversion still writes
-    them, but validates the configuration without them.
-    """
-    return importlib.util.find_spec("sip2acs.acs.behaviour") is not None
-
-
-def _forLoader(data: dict[str, list[dict[str, TOMLValue]]]) -> dict[str, Any]:
-    """
-    The tables as L{parseConfig} takes them: without the behaviour keys
-    when it does not know them yet (see L{_loaderKnowsBehaviour}).
-    """
-    if _loaderKnowsBehaviour():
-        return data
-    return {
-        kind: [
-            {
-                key: value
-                for key, value in table.items()
-                if key not in BEHAVIOUR_KEYS and key != "account-defaults"
-            }
-            for table in tables
-        ]
-        for kind, tables in data.items()
-    }
-
-
 def _portClashes(report: Report, upstream: str) -> None:
     """
     Warn of a converted listener on the port of the upstream, on this
@@ -209,7 +178,7 @@ def convertXML(path: str, raw: bytes | None = None, upstream: str | None = None)
     if local(root.tag) != "acsconfig":
         raise ConfigError([text for line, text in problems], path)
     try:
-        config = parseConfig(_forLoader(report.data), path)
+        config = parseConfig(report.data, path)
     except ConfigError as e:
         for problem in e.details:
             located = translate(report, problem)
