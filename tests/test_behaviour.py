@@ -512,6 +512,23 @@ class ShapingTests(BehaviourTestCase):
             self.assertNotIn(fid, [each for each, _ in fields])
         self.assertIsNone(self.checkin(kiosk, alert=True, alertType="02").alertType)
 
+    def test_allowFields(self) -> None:
+        """
+        With an allow list, only those fields (and the required ones) are
+        sent: a 64's e-mail and vendor AQ are left out, its AA and the
+        allowed BL kept.
+        """
+        kiosk = self.connect(allowedFields=("AA", "BL"))
+        patron = _patron(email="ada@example.org", homeLibrary="EAST")
+        self.adapter.results = {"lookupPatron": patron}
+        frame = kiosk.exchange(request(codec.PatronInformation, patronIdentifier=ADA) + b"\r")
+        ids = [fid for fid, _ in _fieldsOf(frame)]
+        self.assertIn("AA", ids)
+        self.assertIn("BL", ids)
+        self.assertIn("AE", ids)  # required by a 64
+        for fid in ("BE", "AQ"):
+            self.assertNotIn(fid, ids)
+
     def test_rewrites(self) -> None:
         """
         Each C{AF} of every answer is rewritten, in order; one rewritten

@@ -305,6 +305,9 @@ class KohaFullTests(SynchronousTestCase):
         self.assertEqual(self.accounts["lsr-sorter"]["checkin-not-out"], "refused")
         self.assertEqual(self.accounts["lsr-ebooks"]["empty-pin"], "refused")
         self.assertEqual(self.accounts["lsr-ebooks"]["hide-fields"], ["AE"])
+        self.assertEqual(
+            self.accounts["lsr-sorter"]["allow-fields"], ["AB", "AJ", "AQ", "CL", "CT", "CV"]
+        )
 
     def test_institutionDefaults(self) -> None:
         """
@@ -352,6 +355,10 @@ class KohaFullTests(SynchronousTestCase):
         behaviour = config.accounts["lsr-main-sc"].behaviour
         self.assertEqual(behaviour.checkinNotOut, "ok")
         self.assertEqual(behaviour.hiddenFields, ("BD", "BE", "PB"))
+        self.assertEqual(
+            config.accounts["lsr-sorter"].behaviour.allowedFields,
+            ("AB", "AJ", "AQ", "CL", "CT", "CV"),
+        )
         self.assertFalse(config.accounts["lsr-sorter"].behaviour.renewalDesensitize)
 
 

@@ -100,6 +100,9 @@ class Behaviour:
         patron's home library.
     @ivar hiddenFields: Field ids never sent to this account (a required
         field is sent empty).
+    @ivar allowedFields: L{None}, or the only identified fields sent to
+        this account (with those the message requires; every other one,
+        vendor fields included, is left out).
     @ivar holdList: Whether 64's hold lists (C{AS}, C{CD}) carry barcodes
         or titles.
     @ivar feeFormat: The form of 64's C{AV} entries: C{"amount"}
@@ -145,6 +148,9 @@ class Behaviour:
     emptyPin: str = "refused"
     homeLibraryInAF: bool = False
     hiddenFields: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    allowedFields: tuple[str, ...] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(tuple)
+    )
     holdList: str = "barcode"
     feeFormat: str = "amount"
     dueDateFormat: str = "sip"
@@ -196,7 +202,19 @@ class Behaviour:
         """
         if self.screenMessageRewrites:
             response = self._rewritten(response)
-        return hideFields(response, self.hiddenFields)
+        return hideFields(response, self._hidden(response))
+
+    def _hidden(self, response: Any) -> Iterable[str]:
+        """
+        The fields of C{response} this account must not receive: its
+        hidden ones, and with an allow list every identified field outside
+        it that the message does not require.
+        """
+        if self.allowedFields is None:
+            return self.hiddenFields
+        allowed = set(self.allowedFields) | set(response.spec.required) | UNHIDEABLE
+        present = {fid for fid, _ in response.fields()} | {fid for fid, _ in response.extra}
+        return set(self.hiddenFields) | (present - allowed)
 
     def _rewritten(self, response: Any) -> Any:
         changes: dict[str, Any] = {}

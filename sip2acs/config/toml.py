@@ -466,6 +466,10 @@ def _behaviourSettings(t: _Table) -> dict[str, Any]:
     if hidden is not None:
         checked = [_fieldId(t, "hide-fields", fid) for fid in hidden]
         values["hiddenFields"] = tuple(fid for fid in checked if fid is not None)
+    allowed = t.get("allow-fields", list, None)
+    if allowed is not None:
+        checked = [_fieldId(t, "allow-fields", fid) for fid in allowed]
+        values["allowedFields"] = tuple(fid for fid in checked if fid is not None)
     expiry = t.get("expiry-field", str, None)
     if expiry is not None:
         values["expiryField"] = _fieldId(t, "expiry-field", expiry)

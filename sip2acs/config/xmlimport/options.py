@@ -49,6 +49,7 @@ BEHAVIOUR_KEYS = (
     "empty-pin",
     "home-library-in-af",
     "hide-fields",
+    "allow-fields",
     "hold-list",
     "fee-format",
     "due-date-format",
@@ -81,6 +82,7 @@ XML_NAMES = {
     "empty-pin": "allow_empty_passwords",
     "home-library-in-af": "send_patron_home_library_in_af",
     "hide-fields": "hide_fields",
+    "allow-fields": "allow_fields",
     "hold-list": "msg64_hold_datatype",
     "fee-format": "av_format",
     "due-date-format": "use_sip_date_format",
@@ -224,11 +226,12 @@ def readLoginOptions(
     register = attributes.pop("register_id", None)
     if register is not None and register.strip():
         values["register-id"] = register.strip()
-    hidden = attributes.pop("hide_fields", None)
-    if hidden is not None:
-        fields = [f.strip() for f in hidden.split(",") if f.strip()]
-        if fields:
-            values["hide-fields"] = list(fields)
+    for xmlName, key in (("hide_fields", "hide-fields"), ("allow_fields", "allow-fields")):
+        listed = attributes.pop(xmlName, None)
+        if listed is not None:
+            fields = [f.strip() for f in listed.split(",") if f.strip()]
+            if fields:
+                values[key] = list(fields)
     for name, (key, roots) in _TEMPLATES.items():
         text = attributes.pop(name, None)
         if text is None or not text.strip():
