@@ -231,27 +231,34 @@ class KohaFullTests(SynchronousTestCase):
         """
         Nothing but what sip2acs truly has no equivalent for is warned of:
         Net::Server's settings, system preference overrides, one option
-        with no equivalent, and the embedded database that starts empty.
+        with no equivalent, and the embedded database that starts empty;
+        and C{format_due_date}, carried over with the date format to check.
         """
         warnings = unlocated(self.conversion.warnings, KOHA)
-        self.assertEqual(len(warnings), 6, warnings)
+        self.assertEqual(len(warnings), 7, warnings)
         self.assertTrue(warnings[0].startswith("server-params: not carried over"))
         self.assertEqual(
             warnings[1],
             'login "lsr-main-sc": not carried over: <syspref_overrides> (per-login options'
             " sip2acs has no equivalent for)",
         )
+        # Carried over, with what the operator must check.
+        self.assertTrue(
+            warnings[2].startswith(
+                'login "lsr-sorter": format_due_date is carried over as due-date-format'
+            )
+        )
         self.assertEqual(
-            warnings[2],
+            warnings[3],
             'login "lsr-sorter": not carried over: overdues_block_checkout (per-login'
             " options sip2acs has no equivalent for)",
         )
-        for warning, institution in zip(warnings[3:5], ("LSR", "LSR-WEB"), strict=True):
+        for warning, institution in zip(warnings[4:6], ("LSR", "LSR-WEB"), strict=True):
             self.assertTrue(
                 warning.startswith('institution "%s": implementation "ILS"' % (institution,))
             )
             self.assertIn("--upstream ENDPOINT", warning)
-        self.assertTrue(warnings[5].startswith("not carried over: <syspref_overrides>"))
+        self.assertTrue(warnings[6].startswith("not carried over: <syspref_overrides>"))
 
     def test_login(self) -> None:
         """
@@ -308,6 +315,7 @@ class KohaFullTests(SynchronousTestCase):
         self.assertEqual(
             self.accounts["lsr-sorter"]["allow-fields"], ["AB", "AJ", "AQ", "CL", "CT", "CV"]
         )
+        self.assertEqual(self.accounts["lsr-sorter"]["due-date-format"], "%m/%d/%Y")
 
     def test_institutionDefaults(self) -> None:
         """

@@ -37,6 +37,12 @@ __all__ = [
     "readRegex",
 ]
 
+KOHA_US_DATE = "%m/%d/%Y"
+"""
+Koha's due dates with C{format_due_date} under its default C{dateformat}
+preference, C{us}.
+"""
+
 BEHAVIOUR_KEYS = (
     "checkin-not-out",
     "cv-on-success",
@@ -211,6 +217,17 @@ def readLoginOptions(
             )
         else:
             values[key] = yes if flag else no
+    formatDueDate = attributes.pop("format_due_date", None)
+    if formatDueDate is not None and asBoolean(formatDueDate):
+        values["due-date-format"] = KOHA_US_DATE
+        report.warn(
+            element,
+            label,
+            "format_due_date is carried over as due-date-format = %r, Koha's \"us\" date"
+            " format: Koha follows its dateformat preference, which SIPconfig.xml does not"
+            " hold; for \"metric\" write %%d/%%m/%%Y, for \"iso\" %%Y-%%m-%%d, for"
+            " \"dmydot\" %%d.%%m.%%Y" % (KOHA_US_DATE,),
+        )
     writeoff = attributes.pop("payment_type_writeoff", None)
     if writeoff is not None and writeoff.strip():
         code = writeoff.strip()
