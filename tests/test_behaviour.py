@@ -338,16 +338,41 @@ class PatronOptionTests(BehaviourTestCase):
 
     def test_emptyPinAccepted(self) -> None:
         """
-        C{empty-pin = "accepted"}: a 63 or 23 with an empty C{AD} is
-        answered C{CQ} Y; by default no C{CQ} is sent for it.
+        C{empty-pin = "accepted"}: a 63 or 23 with an empty C{AD} for a
+        patron who has no PIN is answered C{CQ} Y; by default no C{CQ} is
+        sent for it.
         """
         kiosk = self.connect(emptyPin="accepted")
         for cls in (codec.PatronInformation, codec.PatronStatus):
-            reply = self.lookup(kiosk, _patron(), cls, patronPassword="")
+            reply = self.lookup(kiosk, _patron(hasPin=False), cls, patronPassword="")
             self.assertIs(reply.validPatronPassword, True)
         kiosk = self.connect()
-        reply = self.lookup(kiosk, _patron(), patronPassword="")
+        reply = self.lookup(kiosk, _patron(hasPin=False), patronPassword="")
         self.assertIsNone(reply.validPatronPassword)
+
+    def test_emptyPinForPatronWithPin(self) -> None:
+        """
+        An empty C{AD} never passes for a patron who has a PIN (or whose
+        adapter cannot say), whatever C{empty-pin} says.
+        """
+        kiosk = self.connect(emptyPin="accepted")
+        for hasPin in (True, None):
+            reply = self.lookup(kiosk, _patron(hasPin=hasPin), patronPassword="")
+            self.assertIsNot(reply.validPatronPassword, True)
+
+    def test_emptyPinMemoryLibrary(self) -> None:
+        """
+        The memory library says which patrons have a PIN.
+        """
+        from sip2acs.ils.memory import MemoryILS
+        from sip2acs.ils.memory.state import MemoryPatron
+
+        ils = MemoryILS(
+            patrons=[MemoryPatron("P1", "With", pin="1234"), MemoryPatron("P2", "Without")]
+        )
+        terminal = values.Terminal("kiosk", "DEMO")
+        self.assertIs(self.successResultOf(ils.lookupPatron(terminal, "P1")).hasPin, True)
+        self.assertIs(self.successResultOf(ils.lookupPatron(terminal, "P2")).hasPin, False)
 
     def test_emptyPinWrongPin(self) -> None:
         """

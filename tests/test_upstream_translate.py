@@ -309,8 +309,8 @@ class PatronRoundTripTests(SynchronousTestCase):
 
     def expectedPatron(self, patron: Any, position: int | None) -> Any:
         """
-        C{patron} as a 64 carries it: no expiry date or class code (not
-        written), the counts, and only the list asked for, as printed.
+        C{patron} as a 64 carries it: no expiry date, class code or whether
+        the patron has a PIN (not written), the counts, and only the list asked for, as printed.
         """
         lists = {name: () for name in _LISTS}
         if position is not None:
@@ -320,6 +320,7 @@ class PatronRoundTripTests(SynchronousTestCase):
             patron,
             expires=None,
             patronClassCode=None,
+            hasPin=None,
             itemCounts=tuple(len(getattr(patron, name)) for name in _LISTS),
             **lists,
         )

@@ -300,6 +300,9 @@ class Patron:
         in good standing.
     @ivar pinValid: Whether the PIN given matched; L{None} when no PIN was
         given.
+    @ivar hasPin: Whether the patron has a PIN at all (L{None}: the
+        adapter cannot say). An account with C{empty-pin = "accepted"}
+        accepts an empty PIN only from a patron who has none.
     @ivar holdItems: Holds ready or waiting (C{AS}).
     @ivar unavailableHoldItems: Holds not yet available (C{CD}).
     @ivar itemCounts: The six counts of a 64 (holds, overdue, charged,
@@ -326,6 +329,7 @@ class Patron:
     patronId: str
     name: str = ""
     pinValid: bool | None = None
+    hasPin: bool | None = None
     flags: frozenset[str] = attrs.field(default=frozenset(), converter=toFlags)
     language: str = "000"
     holdItems: tuple = attrs.field(default=(), converter=toTuple)

@@ -148,7 +148,12 @@ def _patronFields(session: Session, patron: Any, message: Any) -> dict[str, Any]
     )
     if found and pin(message) is not None:
         fields["validPatronPassword"] = bool(patron.pinValid)
-    elif found and _emptyPin(message) and behaviour.emptyPin == "accepted":
+    elif (
+        found
+        and _emptyPin(message)
+        and behaviour.emptyPin == "accepted"
+        and patron.hasPin is False
+    ):
         fields["validPatronPassword"] = True
     return fields
 

@@ -326,6 +326,7 @@ class MemoryViews:
             patronId=patron.patronId,
             name=patron.name,
             pinValid=pinValid,
+            hasPin=patron.pin is not None,
             flags=status,
             language=patron.language,
             holdItems=tuple(holdRef(hold) for hold in holds),

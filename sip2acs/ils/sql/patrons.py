@@ -173,6 +173,7 @@ class Patrons:
             patronId=patron["barcode"],
             name=patron["name"],
             pinValid=pinValid,
+            hasPin=patron["pin_hash"] is not None,
             flags=flags,
             language=patron["language"],
             holdItems=[ItemRef(h["barcode"], h["title"]) for h in holds],
