@@ -224,6 +224,8 @@ class Reason:
     HOLD_NOT_ALLOWED = "hold-not-allowed"
     BAD_DATE = "bad-date"
     HOLD_WAITING = "hold-waiting"
+    TOO_MANY_LOST = "too-many-lost"
+    ITEM_TYPE_BLOCKED = "item-type-blocked"
     UNSUPPORTED = "unsupported"
     UNAVAILABLE = "system-unavailable"
 
@@ -404,6 +406,17 @@ class CheckoutRequest:
     """
     A checkout (11). C{noBlock} marks a loan the SC made while the ACS was
     off line, to be accepted with C{nbDueDate}; C{cancel} undoes a checkin.
+
+    The account's circulation policy comes with the request; a no-block
+    checkout, a renewal on checkout and a cancel are never refused for it:
+
+    @ivar lostItemsLimit: Refuse (L{Reason.TOO_MANY_LOST}) a patron who
+        has this many or more loans of items marked lost; L{None}: no
+        such limit.
+    @ivar refuseIfOverdue: Refuse (L{Reason.TOO_MANY_OVERDUE}) a patron
+        with any overdue loan.
+    @ivar blockedItemTypes: Item types (the system's item type codes) not
+        lent here (L{Reason.ITEM_TYPE_BLOCKED}).
     """
 
     patronId: str
@@ -416,6 +429,9 @@ class CheckoutRequest:
     cancel: bool = False
     itemProperties: str | None = None
     transactionDate: datetime | None = None
+    lostItemsLimit: int | None = None
+    refuseIfOverdue: bool = False
+    blockedItemTypes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
 
 
 @attrs.frozen
@@ -430,6 +446,12 @@ class CheckinRequest:
         item is still out), the alert and its type (L{AlertType.HOLD_HERE},
         or L{AlertType.HOLD_OTHER_BRANCH} for a pickup elsewhere) and the
         hold's patron, and nothing changes.
+    @ivar trapHolds: A returned item a waiting hold wants is trapped for
+        it (put on the hold shelf, or in transit to the pickup branch).
+        False: the item is returned as if no hold wanted it (staff trap
+        it later), the hold stays in the queue, and the result still
+        reports the hold (its alert type, pickup branch as destination,
+        and patron). A hold that had trapped the item before is kept.
     """
 
     itemId: str
@@ -440,6 +462,7 @@ class CheckinRequest:
     itemProperties: str | None = None
     transactionDate: datetime | None = None
     refuseIfHeld: bool = False
+    trapHolds: bool = True
 
 
 @attrs.frozen

@@ -175,6 +175,10 @@ class MemoryILS(MemoryRequests, ILSBase):
         refusal = self._blockRefusal(patron, patronValid=True)
         if refusal is not None:
             return succeed(refusal)
+        if not renewal:
+            policy = self._policyRefusal(patron, item, request)
+            if policy is not None:
+                return policy
         problem = self._itemProblem(patron, item, renewal, request)
         if problem is not None:
             return problem
@@ -192,6 +196,33 @@ class MemoryILS(MemoryRequests, ILSBase):
                                        "Rental: " + item.title, self.now()))
         self._lend(patron, item, self._dueAfter(self.loanDays))
         return self._lent(patron, item, request.pin)
+
+    def _policyRefusal(self, patron: MemoryPatron, item: MemoryItem,
+                       request: CheckoutRequest) -> Deferred | None:
+        """
+        The refusal of a checkout by the account's policy sent with
+        C{request} (lost items on loan, an overdue loan, a blocked item
+        type), or L{None}.
+        """
+        title = dict(title=item.title, patronValid=True)
+        limit = request.lostItemsLimit
+        if limit is not None:
+            lost = sum(1 for loan in self.loansOf(patron.patronId) if loan.status == "lost")
+            if lost >= limit:
+                return self._refuse(
+                    Reason.TOO_MANY_LOST, "You have %d lost items; please see the desk."
+                    % (lost,), **title
+                )
+        if request.refuseIfOverdue and self._overdue(patron.patronId):
+            return self._refuse(
+                Reason.TOO_MANY_OVERDUE, "Please return your overdue items first.", **title
+            )
+        if item.itemType in request.blockedItemTypes:
+            return self._refuse(
+                Reason.ITEM_TYPE_BLOCKED, "This kind of item cannot be checked out here.",
+                **title
+            )
+        return None
 
     def _itemProblem(self, patron: MemoryPatron, item: MemoryItem, renewal: bool,
                      request: CheckoutRequest) -> Deferred | None:
@@ -257,7 +288,9 @@ class MemoryILS(MemoryRequests, ILSBase):
         if item.status in ("lost", "missing"):
             messages.append("This item was marked %s and is found again." % (item.status,))
             item.status = "available"
-        routing = {} if request.cancel else self.route(item, self._here(terminal, request))
+        routing = {} if request.cancel else self.route(
+            item, self._here(terminal, request), trap=request.trapHolds
+        )
         return succeed(
             CheckinResult(
                 ok=True,

@@ -470,16 +470,33 @@ class MemoryViews:
             hold = waiting[0] if waiting else None
         return hold
 
-    def route(self, item: MemoryItem, here: str | None) -> dict:
+    def route(self, item: MemoryItem, here: str | None, trap: bool = True) -> dict:
         """
         Where a returned C{item} goes from branch C{here}: the hold it
         fills (on the shelf here, or in transit to the pickup branch), else
         home. Updates the item and the hold.
 
+        @param trap: Whether a waiting hold traps the item; if not, the
+            item goes home or to the shelf, and the answer names the hold
+            (see L{CheckinRequest.trapHolds
+            <sip2acs.ils.values.CheckinRequest.trapHolds>}).
         @return: The L{CheckinResult <sip2acs.ils.values.CheckinResult>}
             fields saying so.
         """
         hold = self.holdFor(item)
+        if hold is not None and not trap and self.trappedHold(item) is None:
+            pickup = hold.pickup or here
+            patron = self.patrons[hold.patronId]
+            self._routeHome(item, here)
+            return dict(
+                alert=True,
+                alertType=(
+                    AlertType.HOLD_HERE if here is None or pickup == here
+                    else AlertType.HOLD_OTHER_BRANCH
+                ),
+                destination=pickup, holdPatronId=patron.patronId,
+                holdPatronName=patron.name,
+            )
         if hold is not None:
             hold.trapped = item.itemId
             pickup = hold.pickup or here
@@ -494,6 +511,13 @@ class MemoryViews:
             item.destination = pickup
             return dict(alert=True, alertType=alertType, destination=pickup,
                         holdPatronId=patron.patronId, holdPatronName=patron.name)
+        return self._routeHome(item, here)
+
+    def _routeHome(self, item: MemoryItem, here: str | None) -> dict:
+        """
+        Where a returned C{item} no hold takes goes: home from another
+        branch, else the shelf. Updates the item.
+        """
         if here is not None and item.location != here:
             item.status, item.destination = "in_transit", item.location
             return dict(alert=True, alertType=AlertType.TRANSIT,

@@ -11,7 +11,10 @@ pickup branch), else home if this is not its home branch, else back on the
 shelf; the sort bin (C{CL}) follows from L{SortBins}. "This branch" is
 L{Rules.thisBranch <sip2acs.ils.sql.rules.Rules.thisBranch>}.
 
-A checkin asking L{refuseIfHeld
+A checkin that does not L{trap holds
+<sip2acs.ils.values.CheckinRequest.trapHolds>} returns the item as if no
+hold wanted it and names the hold in its answer. A checkin asking
+L{refuseIfHeld
 <sip2acs.ils.values.CheckinRequest.refuseIfHeld>} of an item that a hold
 would take is refused (L{Reason.HOLD_WAITING}) and changes nothing: the
 item stays out, for staff to check in.
@@ -137,7 +140,7 @@ class Checkins:
             op.details.append("was %s" % (item["status"],))
             messages.append("This item was marked %s and is now found."
                             % (item["status"].replace("_", " "),))
-        routing = self._route(op, item, here)
+        routing = self._route(op, item, here, request.trapHolds)
         leaving = routing["destination"] not in (None, here)
         sortBin = self.sortBins.binFor(
             item, routing["alertType"], routing["destination"], leaving
@@ -179,15 +182,38 @@ class Checkins:
             **common,
         )
 
-    def _route(self, op: Operation, item: Row, here: str | None) -> dict[str, Any]:
+    def _route(self, op: Operation, item: Row, here: str | None,
+               trap: bool = True) -> dict[str, Any]:
         """
         Where a returned item goes: a hold (trapped now or before), its home
         branch, or the shelf here. Updates the item and the hold.
 
+        @param trap: Whether a waiting hold traps the item (see
+            L{CheckinRequest.trapHolds}); if not, the item goes home or to
+            the shelf and the answer names the hold that wants it.
         @return: C{alertType}, C{destination}, C{holdPatronId},
             C{holdPatronName} for L{CheckinResult}.
         """
-        hold = self.items.trappedHold(item) or self.holds.nextWaiting(op, item)
+        hold = self.items.trappedHold(item)
+        if hold is None and not trap:
+            waiting = self.holds.nextWaiting(op, item)
+            if waiting is not None:
+                self._routeHome(op, item, here)
+                op.details.append(
+                    "hold %d for %s at %s not trapped"
+                    % (waiting["id"], waiting["patron_barcode"], waiting["pickup_branch"])
+                )
+                pickup = waiting["pickup_branch"]
+                return dict(
+                    alertType=(
+                        AlertType.HOLD_HERE if here is None or pickup == here
+                        else AlertType.HOLD_OTHER_BRANCH
+                    ),
+                    destination=pickup,
+                    holdPatronId=waiting["patron_barcode"],
+                    holdPatronName=waiting["patron_name"],
+                )
+        hold = hold or self.holds.nextWaiting(op, item)
         if hold is not None:
             pickup = hold["pickup_branch"]
             if here is None or pickup == here:
@@ -223,6 +249,13 @@ class Checkins:
                 holdPatronId=hold["patron_barcode"],
                 holdPatronName=hold["patron_name"],
             )
+        return self._routeHome(op, item, here)
+
+    def _routeHome(self, op: Operation, item: Row, here: str | None) -> dict[str, Any]:
+        """
+        Where a returned item no hold takes goes: home if this is not its
+        home branch, else the shelf here. Updates the item.
+        """
         home = item["home_branch"]
         if here is not None and home != here:
             self.store.execute(

@@ -4,11 +4,13 @@ Checkouts (11): lending an item, a no-block (off-line) loan the kiosk
 already made, renewing on checkout, and cancelling a checkin.
 
 A checkout is refused when the patron is blocked (see
-L{Patrons.state <sip2acs.ils.sql.patrons.Patrons.state>}), the item is
-out to another patron, lost, missing, does not circulate or is held for
-another patron, a loan limit is reached, or a rental fee is not
-acknowledged. A no-block checkout is never refused: an item still out to
-someone else is checked in from them first.
+L{Patrons.state <sip2acs.ils.sql.patrons.Patrons.state>}) or the
+account's policy sent with the request refuses it (lost items on loan,
+an overdue loan, a blocked item type), the item is out to another
+patron, lost, missing, does not circulate or is held for another
+patron, a loan limit is reached, or a rental fee is not acknowledged.
+A no-block checkout is never refused: an item still out to someone else
+is checked in from them first.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sip2acs.ils.sql.checkin import Checkins
 from sip2acs.ils.sql.fees import Fees
 from sip2acs.ils.sql.holds import Holds
 from sip2acs.ils.sql.items import Items, itemFields
-from sip2acs.ils.sql.patrons import Patrons
+from sip2acs.ils.sql.patrons import Patrons, PatronState
 from sip2acs.ils.sql.renewals import Renewals
 from sip2acs.ils.sql.rules import (
     MAX_LOAN_PERIOD,
@@ -99,7 +101,7 @@ class Checkouts:
                 "transaction date",
             ) or op.now
         if not request.noBlock:
-            refusal = self._checkoutRefusal(op, patron, item, loan, rule)
+            refusal = self._checkoutRefusal(op, request, patron, item, loan, rule)
             if refusal is not None:
                 reason, message = refusal
                 return circulationRefusal(reason, message, **common)
@@ -148,15 +150,21 @@ class Checkouts:
             )
         return CirculationResult(ok=True, desensitize=True, dueDate=due, **result)
 
-    def _checkoutRefusal(self, op: Operation, patron: Row, item: Row,
-                         loan: Row | None, rule: LoanRule) -> tuple[str, str] | None:
+    def _checkoutRefusal(self, op: Operation, request: CheckoutRequest, patron: Row,
+                         item: Row, loan: Row | None,
+                         rule: LoanRule) -> tuple[str, str] | None:
         """
         Why C{patron} may not borrow C{item} now, as C{(reason, message)},
-        or L{None}.
+        or L{None}: the patron's blocks, then the account's policy (the
+        request's lost items limit, overdue loans, blocked item types),
+        then the item's.
         """
         state = self.patrons.state(op, patron)
         if state.blocks:
             return state.blocks[0]
+        refusal = self._policyRefusal(request, state, item)
+        if refusal is not None:
+            return refusal
         if loan is not None:
             return refusalFor(Reason.OUT_TO_OTHER)
         if item["status"] == "lost":
@@ -182,6 +190,23 @@ class Checkouts:
             ]
             if len(sameType) >= rule.maxLoans:
                 return refusalFor(Reason.LOAN_LIMIT, limit=rule.maxLoans)
+        return None
+
+    def _policyRefusal(self, request: CheckoutRequest, state: PatronState,
+                       item: Row) -> tuple[str, str] | None:
+        """
+        Why the account's policy, sent with C{request}, refuses this
+        checkout, or L{None}.
+        """
+        limit = request.lostItemsLimit
+        if limit is not None:
+            lost = sum(1 for loan in state.loans if loan["item_status"] == "lost")
+            if lost >= limit:
+                return refusalFor(Reason.TOO_MANY_LOST, count=lost)
+        if request.refuseIfOverdue and state.overdue:
+            return refusalFor(Reason.TOO_MANY_OVERDUE, count=len(state.overdue))
+        if item["item_type"] in request.blockedItemTypes:
+            return refusalFor(Reason.ITEM_TYPE_BLOCKED)
         return None
 
     def _settleHoldsAtCheckout(self, op: Operation, patron: Row, item: Row,

@@ -88,7 +88,8 @@ class Patrons:
         """
         rule = self.rules.patronRule(patron["patron_class"])
         loans = self.store.rows(
-            "SELECT loans.*, items.barcode, items.title, items.item_type"
+            "SELECT loans.*, items.barcode, items.title, items.item_type,"
+            " items.status AS item_status"
             " FROM loans JOIN items ON items.id = loans.item_id"
             " WHERE loans.patron_id = ? AND loans.returned_at IS NULL"
             " ORDER BY loans.due_at, loans.id",

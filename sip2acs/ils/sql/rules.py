@@ -120,6 +120,10 @@ MESSAGES = {
     Reason.HOLD_WAITING: (
         "This item is on hold for a patron. Please take it to the desk."
     ),
+    Reason.TOO_MANY_LOST: (
+        "You have {count} lost items on your card. Please see the desk."
+    ),
+    Reason.ITEM_TYPE_BLOCKED: "This kind of item cannot be checked out here.",
     Reason.UNSUPPORTED: "This request is not supported.",
 }
 """

@@ -41,6 +41,53 @@ class LendingContract(ContractCase):
         item = await self.item("I0001")
         self.assertEqual(item.circulationStatus, CirculationStatus.CHARGED)
 
+    async def test_checkoutLostItemsLimit(self) -> None:
+        """
+        A checkout with a lost items limit refuses a patron with that many
+        loans of items marked lost, and lends to one with fewer.
+        """
+        result = await self.checkout("P0011", "I0001", lostItemsLimit=1)
+        self.assertRefused(result, Reason.TOO_MANY_LOST)
+        self.assertNotIn("I0001", await self.chargedTo("P0011"))
+        result = await self.checkout("P0011", "I0001", lostItemsLimit=2)
+        self.assertIs(result.ok, True, result)
+
+    async def test_checkoutRefuseIfOverdue(self) -> None:
+        """
+        A checkout asking to refuse a patron with an overdue loan refuses
+        one with a single overdue item (under the system's own limit); the
+        same patron may borrow without it.
+        """
+        result = await self.checkout("P0011", "I0001", refuseIfOverdue=True)
+        self.assertRefused(result, Reason.TOO_MANY_OVERDUE)
+        result = await self.checkout("P0001", "I0001", refuseIfOverdue=True)
+        self.assertIs(result.ok, True, result)
+        result = await self.checkout("P0011", "I0002")
+        self.assertIs(result.ok, True, result)
+
+    async def test_checkoutBlockedItemType(self) -> None:
+        """
+        A checkout of an item whose type the request blocks is refused;
+        other types are lent.
+        """
+        result = await self.checkout("P0001", "I0010", blockedItemTypes=["DVD"],
+                                     feeAcknowledged=True)
+        self.assertRefused(result, Reason.ITEM_TYPE_BLOCKED)
+        self.assertNotIn("I0010", await self.chargedTo("P0001"))
+        result = await self.checkout("P0001", "I0001", blockedItemTypes=["DVD"])
+        self.assertIs(result.ok, True, result)
+
+    async def test_checkoutPolicyNoBlock(self) -> None:
+        """
+        A no-block checkout (made off line) is accepted whatever the
+        account's policy.
+        """
+        result = await self.checkout(
+            "P0011", "I0010", noBlock=True, lostItemsLimit=1, refuseIfOverdue=True,
+            blockedItemTypes=["DVD"],
+        )
+        self.assertIs(result.ok, True, result)
+
     async def test_checkoutUnknownPatron(self) -> None:
         """
         An unknown patron is refused, patron not valid.
@@ -416,6 +463,48 @@ class LendingContract(ContractCase):
         self.assertIs(result.ok, True, result)
         self.assertEqual(result.patronId, "P0001")
         self.assertNotIn("I0003", await self.chargedTo("P0001"))
+
+    async def test_checkinNoTrap(self) -> None:
+        """
+        A checkin that does not trap holds returns an item a hold waits
+        for as if none did, and names the hold (alert 01, its patron); the
+        hold still waits, and a later checkin that traps does so.
+        """
+        result = await self.checkin("I0004", trapHolds=False)
+        self.assertIs(result.ok, True, result)
+        self.assertEqual(result.patronId, "P0010")
+        self.assertIs(result.alert, True)
+        self.assertEqual(result.alertType, AlertType.HOLD_HERE)
+        self.assertEqual(result.holdPatronId, "P0009")
+        self.assertNotIn("I0004", await self.chargedTo("P0010"))
+        item = await self.item("I0004")
+        self.assertEqual(item.circulationStatus, CirculationStatus.AVAILABLE)
+        patron = await self.patron("P0009")
+        self.assertEqual([ref.itemId for ref in patron.unavailableHoldItems], ["I0004"])
+        again = await self.checkin("I0004")
+        self.assertEqual(again.alertType, AlertType.HOLD_HERE)
+        item = await self.item("I0004")
+        self.assertEqual(item.circulationStatus, CirculationStatus.ON_HOLD_SHELF)
+
+    async def test_checkinNoTrapElsewhere(self) -> None:
+        """
+        Not trapping, a hold picked up at another branch gives alert 02,
+        and the item stays here: it is not sent to the pickup branch.
+        """
+        result = await self.checkin("I0014", trapHolds=False)
+        self.assertIs(result.ok, True, result)
+        self.assertEqual(result.alertType, AlertType.HOLD_OTHER_BRANCH)
+        item = await self.item("I0014")
+        self.assertEqual(item.circulationStatus, CirculationStatus.AVAILABLE)
+
+    async def test_checkinNoTrapAlreadyTrapped(self) -> None:
+        """
+        An item a hold had trapped before stays that hold's.
+        """
+        result = await self.checkin("I0008", trapHolds=False)
+        self.assertEqual(result.holdPatronId, "P0009")
+        item = await self.item("I0008")
+        self.assertEqual(item.circulationStatus, CirculationStatus.ON_HOLD_SHELF)
 
     async def test_checkinFound(self) -> None:
         """

@@ -26,12 +26,15 @@ things, each there to show one case::
   P0009 Ivy Irwin    home EAST; I0008 ready for her at MAIN, waits for I0004
   P0010 Jack Jones   has I0004 out; title-level hold on Jane Eyre (B014),
                      pickup EAST
+  P0011 Kate King    has I0022 out, marked lost since, overdue 5 days (one
+                     overdue item: under the limit, not blocked)
 
   I0001, I0002 Pride and Prejudice (title B001), on the shelf; I0001 has
                      the extra fields format and language
   I0005 a REF item (does not circulate)    I0006 lost    I0007 missing
   I0010 a DVD with a 1.00 rental fee       I0011 a video cassette (magnetic)
   I0012 EAST's, on the shelf there         I0021 EAST's, in transit home
+  I0022 lost while on loan to P0011
 
 The rules (L{ContractRule}, read like a loan rule table: C{*} matches any
 patron class or item type) give 21-day loans, 2 renewals, a 10.00 fee
@@ -264,6 +267,7 @@ def _patrons(today: date, blockedAt: datetime) -> tuple[ContractPatron, ...]:
         ContractPatron("P0009", "Ivy Irwin", expires=card, homeBranch="EAST",
                        email="ivy@example.org"),
         ContractPatron("P0010", "Jack Jones", expires=card, phone="555-0110"),
+        ContractPatron("P0011", "Kate King", expires=card),
     )
 
 
@@ -296,6 +300,7 @@ def _items() -> tuple[ContractItem, ...]:
         ("Alice in Wonderland", out, juvenile),
         ("The Secret Garden", out, juvenile),
         ("The Time Machine", "in_transit", {"homeBranch": "EAST", "destination": "EAST"}),
+        ("Robinson Crusoe", "lost", {}),
     ]
     return tuple(
         ContractItem("I%04d" % (number,), title, status=status,
@@ -328,7 +333,7 @@ def contractLibrary(now: datetime = CONTRACT_NOW) -> ContractLibrary:
             ("I0014", "P0005", 14, 0), ("I0015", "P0006", -10, 0),
             ("I0016", "P0006", -30, 0), ("I0017", "P0006", -3, 0),
             ("I0018", "P0007", 14, 0), ("I0019", "P0007", 15, 0),
-            ("I0020", "P0007", 16, 0),
+            ("I0020", "P0007", 16, 0), ("I0022", "P0011", -5, 0),
         ]
     )
     holds = (
