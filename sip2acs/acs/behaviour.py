@@ -96,6 +96,15 @@ class Behaviour:
     @ivar emptyPin: Whether a present but empty C{AD} is reported as a
         valid PIN (C{"accepted"}: C{CQ} Y) or as no PIN at all
         (C{"refused"}).
+    @ivar holdsCapture: A checkin traps the item for a hold waiting for
+        it (else the item is returned as if no hold wanted it, and the 10
+        still names the hold).
+    @ivar lostItemsBlockCheckout: A patron with this many or more loans
+        of items marked lost may not check out (L{None}: no such limit).
+    @ivar overduesBlockCheckout: A patron with any overdue loan may not
+        check out, and 24, 26 and 64 say "too many items overdue".
+    @ivar blockedItemTypes: Item types (the system's item type codes)
+        this account may not check out.
     @ivar homeLibraryInAF: 24 and 64 carry a screen message with the
         patron's home library.
     @ivar hiddenFields: Field ids never sent to this account (a required
@@ -140,6 +149,10 @@ class Behaviour:
     alertOnlyWithCV: bool = False
     alwaysSendCT: bool = False
     holdsBlockCheckin: bool = False
+    holdsCapture: bool = True
+    lostItemsBlockCheckout: int | None = None
+    overduesBlockCheckout: bool = False
+    blockedItemTypes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     overpayment: str = "default"
     paymentTypes: Mapping[str, str] = attrs.field(
         factory=dict, converter=_frozenMapping, hash=False

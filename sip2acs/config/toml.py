@@ -334,6 +334,8 @@ _BEHAVIOUR_FLAGS = {
     "alert-only-with-cv": "alertOnlyWithCV",
     "always-send-ct": "alwaysSendCT",
     "holds-block-checkin": "holdsBlockCheckin",
+    "holds-capture": "holdsCapture",
+    "overdues-block-checkout": "overduesBlockCheckout",
     "home-library-in-af": "homeLibraryInAF",
     "renewal-desensitize": "renewalDesensitize",
 }
@@ -443,6 +445,30 @@ def _dueDateFormat(t: _Table) -> str | None:
     return pattern
 
 
+def _lostItems(t: _Table) -> int | None:
+    count = t.get("lost-items-block-checkout", int, None)
+    if count is not None and count < 1:
+        t.problem(
+            "lost-items-block-checkout",
+            "must be a number of lost items, 1 or more, not %r" % (count,),
+        )
+        return None
+    return count
+
+
+def _itemTypes(t: _Table) -> tuple[str, ...] | None:
+    types = t.get("blocked-item-types", list, None)
+    if types is None:
+        return None
+    codes = []
+    for code in types:
+        if not isinstance(code, str) or not code.strip():
+            t.problem("blocked-item-types", "%r is not an item type code" % (code,))
+        else:
+            codes.append(code.strip())
+    return tuple(codes)
+
+
 def _behaviourSettings(t: _Table) -> dict[str, Any]:
     """
     Read the per-account options C{t} gives (an C{[[account]]} table or
@@ -461,6 +487,8 @@ def _behaviourSettings(t: _Table) -> dict[str, Any]:
         if key in t.data:
             values[name] = _template(t, key, t.data.pop(key))
     values["registerId"] = t.get("register-id", str, None)
+    values["lostItemsBlockCheckout"] = _lostItems(t)
+    values["blockedItemTypes"] = _itemTypes(t)
     values["paymentTypes"] = _paymentTypes(t)
     hidden = t.get("hide-fields", list, None)
     if hidden is not None:

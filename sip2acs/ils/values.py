@@ -431,7 +431,7 @@ class CheckoutRequest:
     transactionDate: datetime | None = None
     lostItemsLimit: int | None = None
     refuseIfOverdue: bool = False
-    blockedItemTypes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    blockedItemTypes: tuple[str, ...] = attrs.field(default=(), converter=toTuple)
 
 
 @attrs.frozen

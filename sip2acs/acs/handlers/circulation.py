@@ -7,7 +7,10 @@ The account's L{Behaviour <sip2acs.acs.behaviour.Behaviour>} shapes the
 answers: the due date's format, the desensitize of a renewal, the
 security flags of a refusal for an unknown item, and, in a checkin, how
 an item that was not on loan is answered, the alert flag and type, C{CT},
-a hold blocking the checkin and the hold patron's name (C{DA}).
+a hold blocking the checkin and the hold patron's name (C{DA}). The
+account's circulation policy goes to the adapter with the request: what
+refuses a checkout (lost items, overdue loans, item types) and whether a
+checkin traps a hold.
 """
 
 from typing import Any
@@ -125,8 +128,10 @@ def _circulationResponse(session: Session, cls: Any, result: Any, message: Any) 
 
 def checkout(session: Session, message: Any) -> "Deferred[Any]":
     """
-    11: lend an item to a patron.
+    11: lend an item to a patron, with the account's policy (lost items,
+    overdue loans, blocked item types) for the adapter to apply.
     """
+    behaviour = behaviourOf(session)
     request = CheckoutRequest(
         patronId=message.patronIdentifier or "",
         itemId=message.itemIdentifier or "",
@@ -138,6 +143,9 @@ def checkout(session: Session, message: Any) -> "Deferred[Any]":
         cancel=bool(message.cancel),
         itemProperties=message.itemProperties,
         transactionDate=session.fromWire(message.transactionDate),
+        lostItemsLimit=behaviour.lostItemsBlockCheckout,
+        refuseIfOverdue=behaviour.overduesBlockCheckout,
+        blockedItemTypes=behaviour.blockedItemTypes,
     )
     d = session.ils.checkout(session.terminal, request)
     return d.addCallback(
@@ -212,6 +220,7 @@ def checkin(session: Session, message: Any) -> "Deferred[Any]":
         itemProperties=message.itemProperties,
         transactionDate=session.fromWire(message.transactionDate),
         refuseIfHeld=behaviour.holdsBlockCheckin,
+        trapHolds=behaviour.holdsCapture,
     )
     d = session.ils.checkin(session.terminal, request)
 

@@ -55,11 +55,27 @@ The status flags C{patron-status-permit = "loans"} never sets.
 """
 
 
-def _patronStatus(flags: Any, behaviour: Behaviour) -> str:
+def _overdueCount(patron: Any) -> int:
     """
-    The 14 characters of the patron status: C{flags}, less those the
-    account's C{patron-status-permit} never reports.
+    How many overdue loans C{patron} has: the adapter's count, else the
+    length of its list.
     """
+    counts = patron.itemCounts
+    if counts is not None and counts[1] is not None:
+        return int(counts[1])
+    return len(patron.overdueItems)
+
+
+def _patronStatus(patron: Any, behaviour: Behaviour) -> str:
+    """
+    The 14 characters of the patron status: C{patron}'s flags, with "too
+    many items overdue" for any overdue loan when the account's
+    C{overdues-block-checkout} says so, less those the account's
+    C{patron-status-permit} never reports.
+    """
+    flags = frozenset(patron.flags)
+    if behaviour.overduesBlockCheckout and _overdueCount(patron):
+        flags |= {"tooManyItemsOverdue"}
     if behaviour.patronStatusPermit == "all":
         flags = frozenset()
     elif behaviour.patronStatusPermit == "loans":
@@ -137,7 +153,7 @@ def _patronFields(session: Session, patron: Any, message: Any) -> dict[str, Any]
     ):
         screens += (patron.homeLibrary,)
     fields = dict(
-        patronStatus=_patronStatus(patron.flags, behaviour) if found else UNKNOWN_PATRON_STATUS,
+        patronStatus=_patronStatus(patron, behaviour) if found else UNKNOWN_PATRON_STATUS,
         transactionDate=session.now(),
         institutionId=session.institution.id,
         patronIdentifier=patron.patronId or message.patronIdentifier or "",
