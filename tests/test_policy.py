@@ -19,6 +19,7 @@ from sip2acs.sip import codec
 from tests.fixtures import ADA, ADA_LOAN, FREE_ITEM, ZOE, makeAccount, makeConfig, makeILS, request
 from tests.memory import InMemoryServer
 from tests.test_behaviour import BehaviourTestCase, RecordingILS, _config
+from tests.test_xmlconfig_options import OptionProblemsTests
 
 AFTER_DUE = datetime(2025, 3, 25, 12, 0)
 """
@@ -229,3 +230,47 @@ class ConfigTests(SynchronousTestCase):
             "account[0].holds-capture",
             "account[0].lost-items-block-checkout",
         ])
+
+
+class ConversionTests(SynchronousTestCase):
+    """
+    Koha's C{holds_get_captured}, C{lost_block_checkout},
+    C{overdues_block_checkout} and C{blocked_item_types} from
+    SIPconfig.xml.
+    """
+
+    convert = OptionProblemsTests.convert
+
+    def test_converted(self) -> None:
+        """
+        Each becomes its key, with no warning.
+        """
+        account, warnings = self.convert(
+            'holds_get_captured="0" lost_block_checkout="3" overdues_block_checkout="1"'
+            ' blocked_item_types="DVD|REF"'
+        )
+        self.assertEqual(
+            (account["holds-capture"], account["lost-items-block-checkout"],
+             account["overdues-block-checkout"], account["blocked-item-types"]),
+            (False, 3, True, ["DVD", "REF"]),
+        )
+        self.assertEqual([w for w in warnings if "block" in w or "captured" in w], [])
+
+    def test_lostThreshold(self) -> None:
+        """
+        C{lost_block_checkout="0"} (Koha: no limit) writes nothing; a
+        C{lost_block_checkout_value} other than 1 (Koha's lost status
+        codes) is warned of, the limit kept; a count that is not a number
+        is warned of and dropped.
+        """
+        account, warnings = self.convert('lost_block_checkout="0"')
+        self.assertNotIn("lost-items-block-checkout", account)
+        account, warnings = self.convert(
+            'lost_block_checkout="1" lost_block_checkout_value="2"'
+        )
+        self.assertEqual(account["lost-items-block-checkout"], 1)
+        [warning] = [w for w in warnings if "lost_block_checkout_value" in w]
+        self.assertIn("not carried over", warning)
+        account, warnings = self.convert('lost_block_checkout="many"')
+        self.assertNotIn("lost-items-block-checkout", account)
+        self.assertTrue([w for w in warnings if "lost_block_checkout='many'" in w])

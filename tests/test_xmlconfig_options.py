@@ -230,12 +230,12 @@ class KohaFullTests(SynchronousTestCase):
     def test_onlyTheUnsupportedWarned(self) -> None:
         """
         Nothing but what sip2acs truly has no equivalent for is warned of:
-        Net::Server's settings, system preference overrides, one option
-        with no equivalent, and the embedded database that starts empty;
-        and C{format_due_date}, carried over with the date format to check.
+        Net::Server's settings, system preference overrides, and the
+        embedded database that starts empty; and C{format_due_date},
+        carried over with the date format to check.
         """
         warnings = unlocated(self.conversion.warnings, KOHA)
-        self.assertEqual(len(warnings), 7, warnings)
+        self.assertEqual(len(warnings), 6, warnings)
         self.assertTrue(warnings[0].startswith("server-params: not carried over"))
         self.assertEqual(
             warnings[1],
@@ -248,17 +248,12 @@ class KohaFullTests(SynchronousTestCase):
                 'login "lsr-sorter": format_due_date is carried over as due-date-format'
             )
         )
-        self.assertEqual(
-            warnings[3],
-            'login "lsr-sorter": not carried over: overdues_block_checkout (per-login'
-            " options sip2acs has no equivalent for)",
-        )
-        for warning, institution in zip(warnings[4:6], ("LSR", "LSR-WEB"), strict=True):
+        for warning, institution in zip(warnings[3:5], ("LSR", "LSR-WEB"), strict=True):
             self.assertTrue(
                 warning.startswith('institution "%s": implementation "ILS"' % (institution,))
             )
             self.assertIn("--upstream ENDPOINT", warning)
-        self.assertTrue(warnings[6].startswith("not carried over: <syspref_overrides>"))
+        self.assertTrue(warnings[5].startswith("not carried over: <syspref_overrides>"))
 
     def test_login(self) -> None:
         """
@@ -271,6 +266,9 @@ class KohaFullTests(SynchronousTestCase):
             "alert-only-with-cv": True,
             "always-send-ct": True,
             "holds-block-checkin": True,
+            "holds-capture": False,
+            "lost-items-block-checkout": 2,
+            "blocked-item-types": ["REF", "EQUIP"],
             "overpayment": "refused",
             "payment-types": {"06": "writeoff"},
             "register-id": "7",
@@ -310,6 +308,7 @@ class KohaFullTests(SynchronousTestCase):
         C{allow_empty_passwords="0"} refuses.
         """
         self.assertEqual(self.accounts["lsr-sorter"]["checkin-not-out"], "refused")
+        self.assertIs(self.accounts["lsr-sorter"]["overdues-block-checkout"], True)
         self.assertEqual(self.accounts["lsr-ebooks"]["empty-pin"], "refused")
         self.assertEqual(self.accounts["lsr-ebooks"]["hide-fields"], ["AE"])
         self.assertEqual(

@@ -49,6 +49,10 @@ BEHAVIOUR_KEYS = (
     "alert-only-with-cv",
     "always-send-ct",
     "holds-block-checkin",
+    "holds-capture",
+    "lost-items-block-checkout",
+    "overdues-block-checkout",
+    "blocked-item-types",
     "overpayment",
     "payment-types",
     "register-id",
@@ -82,6 +86,10 @@ XML_NAMES = {
     "alert-only-with-cv": "cv_triggers_alert",
     "always-send-ct": "ct_always_send",
     "holds-block-checkin": "holds_block_checkin",
+    "holds-capture": "holds_get_captured",
+    "lost-items-block-checkout": "lost_block_checkout",
+    "overdues-block-checkout": "overdues_block_checkout",
+    "blocked-item-types": "blocked_item_types",
     "overpayment": "disallow_overpayment",
     "payment-types": "payment_type_writeoff",
     "register-id": "register_id",
@@ -128,6 +136,8 @@ _FLAGS: Mapping[str, tuple[str, TOMLValue, TOMLValue]] = {
     "cv_triggers_alert": ("alert-only-with-cv", True, False),
     "ct_always_send": ("always-send-ct", True, False),
     "holds_block_checkin": ("holds-block-checkin", True, False),
+    "holds_get_captured": ("holds-capture", True, False),
+    "overdues_block_checkout": ("overdues-block-checkout", True, False),
     "disallow_overpayment": ("overpayment", "refused", "credit"),
     "allow_empty_passwords": ("empty-pin", "accepted", "refused"),
     "send_patron_home_library_in_af": ("home-library-in-af", True, False),
@@ -192,6 +202,40 @@ def _fieldId(report: Report, child: ET.Element, label: str, what: str) -> str | 
     return field
 
 
+def _checkoutBlocks(
+    report: Report, element: ET.Element, label: str, attributes: dict[str, str]
+) -> Table:
+    """
+    Koha's C{lost_block_checkout} (with C{lost_block_checkout_value}) and
+    C{blocked_item_types} (item types separated by C{|}) as their keys,
+    taken out of C{attributes}.
+    """
+    values: Table = {}
+    count = attributes.pop("lost_block_checkout", None)
+    threshold = attributes.pop("lost_block_checkout_value", None)
+    if count is not None and count.strip():
+        if not count.strip().isdigit():
+            report.warn(
+                element, label,
+                "lost_block_checkout=%r is not carried over: it is not a number" % (count,),
+            )
+        elif int(count) > 0:
+            values["lost-items-block-checkout"] = int(count)
+            if threshold is not None and threshold.strip() not in ("", "1"):
+                report.warn(
+                    element, label,
+                    "lost_block_checkout_value=%r is not carried over: sip2acs has one"
+                    " lost status, so every lost item on loan counts towards"
+                    " lost-items-block-checkout" % (threshold,),
+                )
+    types = attributes.pop("blocked_item_types", None)
+    if types is not None:
+        codes = [code.strip() for code in types.split("|") if code.strip()]
+        if codes:
+            values["blocked-item-types"] = list(codes)
+    return values
+
+
 def readLoginOptions(
     report: Report,
     element: ET.Element,
@@ -240,6 +284,7 @@ def readLoginOptions(
                 "payment_type_writeoff=%r is not carried over: a SIP payment type is"
                 " two digits, 00-99" % (writeoff,),
             )
+    values.update(_checkoutBlocks(report, element, label, attributes))
     register = attributes.pop("register_id", None)
     if register is not None and register.strip():
         values["register-id"] = register.strip()
