@@ -41,6 +41,24 @@ from sip2acs.ils.values import (
 __all__ = ["Checkins"]
 
 
+def _holdNamed(hold: Row, here: str | None) -> dict[str, Any]:
+    """
+    What a checkin answer says of C{hold}, waiting for the item at branch
+    C{here}: the alert type (01 for a pickup here, else 02), the pickup
+    branch as destination, the hold's patron.
+    """
+    pickup = hold["pickup_branch"]
+    return dict(
+        alertType=(
+            AlertType.HOLD_HERE if here is None or pickup == here
+            else AlertType.HOLD_OTHER_BRANCH
+        ),
+        destination=pickup,
+        holdPatronId=hold["patron_barcode"],
+        holdPatronName=hold["patron_name"],
+    )
+
+
 class Checkins:
     """
     The checkin operation, on a L{Store}.
@@ -162,23 +180,17 @@ class Checkins:
         The refusal of a checkin (asking L{refuseIfHeld
         <CheckinRequest.refuseIfHeld>}) of an item C{hold} waits for.
         """
-        pickup = hold["pickup_branch"]
         op.details.append(
-            "refused: hold %d for %s at %s" % (hold["id"], hold["patron_barcode"], pickup)
+            "refused: hold %d for %s at %s"
+            % (hold["id"], hold["patron_barcode"], hold["pickup_branch"])
         )
         return CheckinResult(
             ok=False,
             reason=Reason.HOLD_WAITING,
             resensitize=False,
             alert=True,
-            alertType=(
-                AlertType.HOLD_HERE if here is None or pickup == here
-                else AlertType.HOLD_OTHER_BRANCH
-            ),
-            destination=pickup,
-            holdPatronId=hold["patron_barcode"],
-            holdPatronName=hold["patron_name"],
             screenMessages=[MESSAGES[Reason.HOLD_WAITING]],
+            **_holdNamed(hold, here),
             **common,
         )
 
@@ -203,16 +215,7 @@ class Checkins:
                     "hold %d for %s at %s not trapped"
                     % (waiting["id"], waiting["patron_barcode"], waiting["pickup_branch"])
                 )
-                pickup = waiting["pickup_branch"]
-                return dict(
-                    alertType=(
-                        AlertType.HOLD_HERE if here is None or pickup == here
-                        else AlertType.HOLD_OTHER_BRANCH
-                    ),
-                    destination=pickup,
-                    holdPatronId=waiting["patron_barcode"],
-                    holdPatronName=waiting["patron_name"],
-                )
+                return _holdNamed(waiting, here)
         hold = hold or self.holds.nextWaiting(op, item)
         if hold is not None:
             pickup = hold["pickup_branch"]

@@ -7,6 +7,7 @@ requests and results.
 
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 from sip2acs.ils.testing.base import ContractCase
 from sip2acs.ils.testing.library import PIN
@@ -421,6 +422,19 @@ class LendingContract(ContractCase):
         self.assertIsNone(result.patronId)
         self.assertTrue(result.screenMessages)
 
+    async def assertIvyWaits(self, result: Any, status: str) -> None:
+        """
+        C{result}, a checkin of I0004, names Ivy's hold on it (alert 01,
+        her id); the item's status is C{status}, and her hold waits still.
+        """
+        self.assertIs(result.alert, True)
+        self.assertEqual(result.alertType, AlertType.HOLD_HERE)
+        self.assertEqual(result.holdPatronId, "P0009")
+        item = await self.item("I0004")
+        self.assertEqual(item.circulationStatus, status)
+        patron = await self.patron("P0009")
+        self.assertEqual([ref.itemId for ref in patron.unavailableHoldItems], ["I0004"])
+
     async def test_checkinRefuseIfHeld(self) -> None:
         """
         A checkin that asks to be refused for an item a hold waits for is
@@ -429,14 +443,8 @@ class LendingContract(ContractCase):
         """
         result = await self.checkin("I0004", refuseIfHeld=True)
         self.assertRefused(result, Reason.HOLD_WAITING)
-        self.assertIs(result.alert, True)
-        self.assertEqual(result.alertType, AlertType.HOLD_HERE)
-        self.assertEqual(result.holdPatronId, "P0009")
         self.assertIn("I0004", await self.chargedTo("P0010"))
-        item = await self.item("I0004")
-        self.assertEqual(item.circulationStatus, CirculationStatus.CHARGED)
-        patron = await self.patron("P0009")
-        self.assertEqual([ref.itemId for ref in patron.unavailableHoldItems], ["I0004"])
+        await self.assertIvyWaits(result, CirculationStatus.CHARGED)
 
     async def test_checkinRefuseIfHeldElsewhere(self) -> None:
         """
@@ -473,14 +481,8 @@ class LendingContract(ContractCase):
         result = await self.checkin("I0004", trapHolds=False)
         self.assertIs(result.ok, True, result)
         self.assertEqual(result.patronId, "P0010")
-        self.assertIs(result.alert, True)
-        self.assertEqual(result.alertType, AlertType.HOLD_HERE)
-        self.assertEqual(result.holdPatronId, "P0009")
         self.assertNotIn("I0004", await self.chargedTo("P0010"))
-        item = await self.item("I0004")
-        self.assertEqual(item.circulationStatus, CirculationStatus.AVAILABLE)
-        patron = await self.patron("P0009")
-        self.assertEqual([ref.itemId for ref in patron.unavailableHoldItems], ["I0004"])
+        await self.assertIvyWaits(result, CirculationStatus.AVAILABLE)
         again = await self.checkin("I0004")
         self.assertEqual(again.alertType, AlertType.HOLD_HERE)
         item = await self.item("I0004")
