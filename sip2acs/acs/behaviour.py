@@ -14,6 +14,7 @@ the session applies L{Behaviour.shape} (hidden fields, screen-message
 rewrites) to every answer it sends.
 """
 
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ from typing import Any, TypeVar
 import attrs
 
 from sip2acs.acs.templates import Template, hideFields, screenMessageRewriter
+from sip2acs.sip.spec import FIELDS
 
 __all__ = [
     "Behaviour",
@@ -34,6 +36,7 @@ __all__ = [
     "PAYMENT_KINDS",
     "SECURITY",
     "UNHIDEABLE",
+    "printable",
 ]
 
 CHECKIN_NOT_OUT = ("ok", "refused")
@@ -52,6 +55,30 @@ Fields no account may hide: the wire's own sequence number and checksum.
 """
 
 _V = TypeVar("_V")
+
+_NONPRINTING = frozenset({"Cc", "Cs", "Cn", "Zl", "Zp"})
+"""
+The Unicode categories of the characters C{nonprinting-characters}
+replaces: controls, surrogates, unassigned code points, line and
+paragraph separators (what is not printable in Perl's sense, as Koha's
+C{convert_nonprinting_characters} reads it; spaces and format
+characters are printable).
+"""
+
+
+def printable(text: str, replacement: str) -> str:
+    """
+    C{text} with each non-printing character (see L{_NONPRINTING})
+    replaced by C{replacement} (which may be empty, or longer than one
+    character).
+    """
+    if text.isprintable():
+        # Python's printable is narrower than Perl's (it excludes spaces
+        # other than U+0020 and format characters): nothing to replace.
+        return text
+    return "".join(
+        replacement if unicodedata.category(ch) in _NONPRINTING else ch for ch in text
+    )
 
 
 def _pairs(value: Iterable[Iterable[str]]) -> tuple[tuple[str, str], ...]:
@@ -142,6 +169,16 @@ class Behaviour:
         L{screenMessageRewriter
         <sip2acs.acs.templates.screenMessageRewriter>}: a bad pair raises
         L{TemplateError <sip2acs.acs.templates.TemplateError>}).
+    @ivar showOutstandingAmount: A 12 refusing a checkout for the
+        patron's fines adds a screen message with what the patron owes;
+        a 10 of a loan adds one with the overdue fines the patron owes
+        for that item (a patron lookup each, only with this option).
+    @ivar showCheckinMessage: A 10 of a loan adds a screen message saying
+        the item was checked in, with its permanent location and
+        collection.
+    @ivar nonprintingCharacters: L{None} (the codec's own cleaning only:
+        controls become a space), or the text replacing each non-printing
+        character (L{printable}) in every text field of every answer.
     """
 
     checkinNotOut: str = "ok"
@@ -184,6 +221,9 @@ class Behaviour:
     screenMessageRewrites: tuple[tuple[str, str], ...] = attrs.field(
         default=(), converter=_pairs
     )
+    showOutstandingAmount: bool = False
+    showCheckinMessage: bool = False
+    nonprintingCharacters: str | None = None
     _rewriter: Callable[[str], str] = attrs.field(init=False, eq=False, repr=False)
 
     def paymentKind(self, paymentType: str) -> str:
@@ -206,16 +246,45 @@ class Behaviour:
     def shape(self, response: Any) -> Any:
         """
         C{response} as this account may receive it: its screen messages
-        rewritten (those that become empty are dropped) and its hidden
+        rewritten (those that become empty are dropped), its hidden
         fields left out (a required one sent empty), wherever they are in
-        the message, its C{extra} included.
+        the message, its C{extra} included, and the non-printing
+        characters of every text field replaced.
 
         @param response: A message (L{sip2acs.sip.codec.Message}).
         @return: C{response} itself when nothing changes, else a copy.
         """
         if self.screenMessageRewrites:
             response = self._rewritten(response)
-        return hideFields(response, self._hidden(response))
+        response = hideFields(response, self._hidden(response))
+        if self.nonprintingCharacters is not None:
+            response = self._printable(response, self.nonprintingCharacters)
+        return response
+
+    def _printable(self, response: Any, replacement: str) -> Any:
+        """
+        C{response} with L{printable} applied to each text of its
+        identified fields, repeated ones and C{extra} included.
+        """
+        changes: dict[str, Any] = {}
+        for fid in response.spec.fields:
+            info = FIELDS[fid]
+            value = getattr(response, info.name)
+            if info.repeatable:
+                texts = tuple(
+                    printable(text, replacement) if isinstance(text, str) else text
+                    for text in value
+                )
+                if texts != tuple(value):
+                    changes[info.name] = texts
+            elif isinstance(value, str):
+                text = printable(value, replacement)
+                if text != value:
+                    changes[info.name] = text
+        extra = tuple((fid, printable(text, replacement)) for fid, text in response.extra)
+        if extra != tuple(response.extra):
+            changes["extra"] = extra
+        return attrs.evolve(response, **changes) if changes else response
 
     def _hidden(self, response: Any) -> Iterable[str]:
         """

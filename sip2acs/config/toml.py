@@ -338,6 +338,8 @@ _BEHAVIOUR_FLAGS = {
     "overdues-block-checkout": "overduesBlockCheckout",
     "home-library-in-af": "homeLibraryInAF",
     "renewal-desensitize": "renewalDesensitize",
+    "show-outstanding-amount": "showOutstandingAmount",
+    "show-checkin-message": "showCheckinMessage",
 }
 """
 The per-account options that are true or false.
@@ -469,6 +471,16 @@ def _itemTypes(t: _Table) -> tuple[str, ...] | None:
     return tuple(codes)
 
 
+def _nonprinting(t: _Table) -> str | None:
+    """
+    C{nonprinting-characters}: C{"keep"} as it is (the caller makes it
+    L{None}, which then overrides an institution's default), C{"replace"}
+    a space, any other text the replacement itself (C{""} drops them).
+    """
+    value = t.get("nonprinting-characters", str, None)
+    return " " if value == "replace" else value
+
+
 def _behaviourSettings(t: _Table) -> dict[str, Any]:
     """
     Read the per-account options C{t} gives (an C{[[account]]} table or
@@ -502,10 +514,14 @@ def _behaviourSettings(t: _Table) -> dict[str, Any]:
     if expiry is not None:
         values["expiryField"] = _fieldId(t, "expiry-field", expiry)
     values["dueDateFormat"] = _dueDateFormat(t)
+    values["nonprintingCharacters"] = _nonprinting(t)
     values["patronFields"] = _fieldTemplates(t, "patron-fields")
     values["itemFields"] = _fieldTemplates(t, "item-fields")
     values["screenMessageRewrites"] = _rewrites(t)
-    return {name: value for name, value in values.items() if value is not None}
+    settings = {name: value for name, value in values.items() if value is not None}
+    if settings.get("nonprintingCharacters") == "keep":
+        settings["nonprintingCharacters"] = None
+    return settings
 
 
 def _accountDefaults(

@@ -10,7 +10,8 @@ an item that was not on loan is answered, the alert flag and type, C{CT},
 a hold blocking the checkin and the hold patron's name (C{DA}). The
 account's circulation policy goes to the adapter with the request: what
 refuses a checkout (lost items, overdue loans, item types) and whether a
-checkin traps a hold.
+checkin traps a hold. The screen messages the account's options add are
+L{sip2acs.acs.handlers.messages}'.
 """
 
 from typing import Any
@@ -29,6 +30,7 @@ from sip2acs.acs.handlers.common import (
     withExtra,
     yn,
 )
+from sip2acs.acs.handlers.messages import checkinMessages, checkoutMessages
 from sip2acs.acs.templates import itemContext, patronContext
 from sip2acs.ils.values import (
     AlertType,
@@ -148,6 +150,7 @@ def checkout(session: Session, message: Any) -> "Deferred[Any]":
         blockedItemTypes=behaviour.blockedItemTypes,
     )
     d = session.ils.checkout(session.terminal, request)
+    d.addCallback(lambda result: checkoutMessages(session, request.patronId, result))
     return d.addCallback(
         lambda result: _circulationResponse(
             session, codec.CheckoutResponse, result, message
@@ -223,6 +226,7 @@ def checkin(session: Session, message: Any) -> "Deferred[Any]":
         trapHolds=behaviour.holdsCapture,
     )
     d = session.ils.checkin(session.terminal, request)
+    d.addCallback(lambda result: checkinMessages(session, request.itemId, result))
 
     def answer(result: CheckinResult) -> codec.Message:
         shaped = _shapedCheckin(behaviour, result)
