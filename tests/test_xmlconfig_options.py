@@ -274,6 +274,9 @@ class KohaFullTests(SynchronousTestCase):
             "register-id": "7",
             "empty-pin": "accepted",
             "home-library-in-af": True,
+            "show-outstanding-amount": True,
+            "show-checkin-message": True,
+            "nonprinting-characters": " ",
             "hide-fields": ["BD", "BE", "PB"],
             "ae-template": "{{ patron.firstname }} {{ patron.surname }}",
             "da-template": "{% if patron.firstname %}{{ patron.firstname }} {% endif %}"
@@ -362,6 +365,11 @@ class KohaFullTests(SynchronousTestCase):
         behaviour = config.accounts["lsr-main-sc"].behaviour
         self.assertEqual(behaviour.checkinNotOut, "ok")
         self.assertEqual(behaviour.hiddenFields, ("BD", "BE", "PB"))
+        self.assertEqual(
+            (behaviour.showOutstandingAmount, behaviour.showCheckinMessage,
+             behaviour.nonprintingCharacters),
+            (True, True, " "),
+        )
         self.assertEqual(
             config.accounts["lsr-sorter"].behaviour.allowedFields,
             ("AB", "AJ", "AQ", "CL", "CT", "CV"),
@@ -530,6 +538,23 @@ class OptionProblemsTests(SynchronousTestCase):
         for key in ("checkin-not-out", "payment-types", "register-id"):
             self.assertNotIn(key, account)
         self.assertEqual(len(warnings), 3, warnings)
+
+    def test_nonprintingCharacters(self) -> None:
+        """
+        Koha's C{convert_nonprinting_characters} is the replacement text,
+        an empty one included (they are dropped); the two words sip2acs
+        reads as settings are warned of instead.
+        """
+        account, warnings = self.convert('convert_nonprinting_characters=""')
+        self.assertEqual(account["nonprinting-characters"], "")
+        self.assertFalse([w for w in warnings if "nonprinting" in w])
+        account, warnings = self.convert('convert_nonprinting_characters="?"')
+        self.assertEqual(account["nonprinting-characters"], "?")
+        account, warnings = self.convert('convert_nonprinting_characters="keep"')
+        self.assertNotIn("nonprinting-characters", account)
+        self.assertTrue(
+            [w for w in warnings if "convert_nonprinting_characters='keep' is not" in w]
+        )
 
     def test_unknownAvFormat(self) -> None:
         """

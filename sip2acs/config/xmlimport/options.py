@@ -74,6 +74,9 @@ BEHAVIOUR_KEYS = (
     "patron-fields",
     "item-fields",
     "screen-message-rewrites",
+    "show-outstanding-amount",
+    "show-checkin-message",
+    "nonprinting-characters",
 )
 """
 The per-account behaviour keys, as an C{[[account]]} and an
@@ -108,6 +111,9 @@ XML_NAMES = {
     "patron-fields": "<patron_attribute> / <custom_patron_field>",
     "item-fields": "<item_field> / <custom_item_field>",
     "screen-message-rewrites": "<screen_msg_regex>",
+    "show-outstanding-amount": "show_outstanding_amount",
+    "show-checkin-message": "show_checkin_message",
+    "nonprinting-characters": "convert_nonprinting_characters",
 }
 """
 What each behaviour key was called in the XML, for the problems
@@ -141,6 +147,8 @@ _FLAGS: Mapping[str, tuple[str, TOMLValue, TOMLValue]] = {
     "disallow_overpayment": ("overpayment", "refused", "credit"),
     "allow_empty_passwords": ("empty-pin", "accepted", "refused"),
     "send_patron_home_library_in_af": ("home-library-in-af", True, False),
+    "show_outstanding_amount": ("show-outstanding-amount", True, False),
+    "show_checkin_message": ("show-checkin-message", True, False),
 }
 
 # Koha login attribute -> (TOML key, the Koha variables it may use).
@@ -285,6 +293,19 @@ def readLoginOptions(
                 " two digits, 00-99" % (writeoff,),
             )
     values.update(_checkoutBlocks(report, element, label, attributes))
+    nonprinting = attributes.pop("convert_nonprinting_characters", None)
+    if nonprinting is not None:
+        if nonprinting in ("keep", "replace"):
+            # sip2acs reads these two words as settings, not as text.
+            report.warn(
+                element,
+                label,
+                "convert_nonprinting_characters=%r is not carried over: write"
+                " nonprinting-characters yourself (\"keep\", \"replace\" for a space,"
+                " or another replacement)" % (nonprinting,),
+            )
+        else:
+            values["nonprinting-characters"] = nonprinting
     register = attributes.pop("register_id", None)
     if register is not None and register.strip():
         values["register-id"] = register.strip()
