@@ -11,7 +11,7 @@ result as C{AccountConfig.behaviour}; the built-in L{Behaviour()
 <Behaviour>} is the behaviour of sip2acs without any of them. The request
 handlers (L{sip2acs.acs.handlers}) apply the options of their request;
 the session applies L{Behaviour.shape} (hidden fields, screen-message
-rewrites) to every answer it sends.
+rewrites, non-printing characters) to every answer it sends.
 """
 
 import unicodedata
