@@ -80,14 +80,16 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import attrs
 
-from sip2acs.ils.sql.store import Store, toCents
+from sip2acs.ils.sql.rules import DUE_TIME
+from sip2acs.ils.sql.store import Row, Store, toCents
 from sip2acs.passwords import PIN_COST, hashPassword
 
 __all__ = ["importCSV", "CSVImportError", "ImportSummary", "KINDS"]
@@ -134,6 +136,8 @@ class ImportSummary:
     updated: int
     newBranches: tuple[str, ...] = ()
     newItemTypes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 def _text(value: str) -> str:
@@ -153,7 +157,10 @@ def _ruleCode(value: str) -> str:
 
 
 def _count(value: str) -> int:
-    number = int(value)
+    try:
+        number = int(value)
+    except ValueError:
+        raise _Unreadable("is not a whole number") from None
     if number < 0:
         raise ValueError("must not be negative")
     return number
@@ -174,8 +181,20 @@ def _flag(value: str) -> int:
         raise ValueError("use 1 or 0") from None
 
 
+class _Unreadable(ValueError):
+    """
+    A cell that is not of its column's form: the message is the whole
+    explanation, written after the cell (C{COLUMN 'CELL' is not ...}).
+    """
+
+
 def _date(value: str) -> str:
-    parsed = date.fromisoformat(value)
+    try:
+        parsed = date.fromisoformat(value)
+    except ValueError:
+        raise _Unreadable("is not a date: write YYYY-MM-DD") from None
+    if len(value) != 10:
+        raise _Unreadable("is not a date: write YYYY-MM-DD")
     if not MIN_YEAR <= parsed.year <= MAX_YEAR:
         raise ValueError(
             "the year must be between %d and %d" % (MIN_YEAR, MAX_YEAR)
@@ -198,6 +217,65 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+def _dateTime(value: str) -> datetime:
+    text = value.replace("T", " ")
+    try:
+        if len(text) == 10:
+            parsed = datetime.combine(date.fromisoformat(text), datetime.min.time())
+        elif len(text) in (16, 19) and text[10] == " ":
+            parsed = datetime.fromisoformat(text)
+        else:
+            raise ValueError(value)
+    except ValueError:
+        raise _Unreadable(
+            "is not a date: write YYYY-MM-DD or YYYY-MM-DD HH:MM"
+        ) from None
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise ValueError(
+            "the year must be between %d and %d" % (MIN_YEAR, MAX_YEAR)
+        )
+    return parsed
+
+
+def _signedMoney(value: str) -> int:
+    cents = toCents(value)
+    if cents == 0:
+        raise ValueError("must not be zero")
+    return cents
+
+
+FEE_TYPES = {
+    "other": "01", "administrative": "02", "damage": "03", "overdue": "04",
+    "processing": "05", "rental": "06", "replacement": "07",
+    "computer_access": "08", "hold": "09",
+}
+"""
+The fee types a fees file may name, with their SIP2 codes (spec 4.3).
+"""
+
+
+def _feeType(value: str) -> str:
+    if len(value) == 2 and value.isdigit():
+        return value
+    try:
+        return FEE_TYPES[value.lower().replace(" ", "_")]
+    except KeyError:
+        raise _Unreadable(
+            "is not a fee type: write a 2-digit SIP2 code or one of %s"
+            % (", ".join(FEE_TYPES),)
+        ) from None
+
+
+def _position(value: str) -> int:
+    number = _count(value)
+    if number < 1:
+        raise ValueError("the first in the queue is 1")
+    return number
+
+
+HOLD_STATUSES = ("waiting", "ready", "in_transit")
+
+
 @attrs.frozen
 class _Column:
     name: str
@@ -206,6 +284,7 @@ class _Column:
     required: bool = False
     dbName: str | None = None
     extra: bool = False
+    stored: bool = True
 
     @property
     def column(self) -> str:
@@ -236,16 +315,26 @@ class _Extras:
         return code
 
 
+_INSTITUTION = _Column("institution", stored=False)
+"""
+The column any file may have: the institution id (C{AO}) of each row,
+compared with the configuration's and never stored.
+"""
+
+
 @attrs.frozen
 class _Kind:
     table: str
     key: tuple[str, ...]
     columns: tuple[_Column, ...]
     extras: _Extras | None = None
+    records: bool = False
 
     def column(self, name: str) -> _Column | None:
         if self.extras is not None and self.extras.code(name) is not None:
             return _Column(name, extra=True)
+        if name == _INSTITUTION.name:
+            return _INSTITUTION
         for column in self.columns:
             if column.name == name:
                 return column
@@ -328,6 +417,56 @@ KINDS = {
             _Column("max_holds", _count),
         ),
     ),
+    "branches": _Kind(
+        table="branches",
+        key=("code",),
+        columns=(
+            _Column("code", _code, required=True),
+            _Column("name", default=""),
+        ),
+    ),
+    "fees": _Kind(
+        table="fees",
+        key=(),
+        records=True,
+        columns=(
+            _Column("patron", _code, required=True),
+            _Column("amount", _signedMoney, required=True),
+            _Column("type", _feeType, default="01"),
+            _Column("item", _code),
+            _Column("date", _dateTime),
+            _Column("description", default=""),
+        ),
+    ),
+    "loans": _Kind(
+        table="loans",
+        key=("item",),
+        records=True,
+        columns=(
+            _Column("patron", _code, required=True),
+            _Column("item", _code, required=True),
+            _Column("out", _dateTime, required=True),
+            _Column("due", _dateTime, required=True),
+            _Column("renewals", _count, default=0),
+            _Column("branch", _code),
+        ),
+    ),
+    "holds": _Kind(
+        table="holds",
+        key=(),
+        records=True,
+        columns=(
+            _Column("patron", _code, required=True),
+            _Column("item", _code),
+            _Column("title"),
+            _Column("pickup_branch", _code),
+            _Column("placed", _dateTime, required=True),
+            _Column("position", _position),
+            _Column("status", _choice(*HOLD_STATUSES), default="waiting"),
+            _Column("expires", _dateTime),
+            _Column("shelf_expires", _dateTime),
+        ),
+    ),
 }
 
 
@@ -361,14 +500,33 @@ def _readText(path: str | os.PathLike[str]) -> str:
 _Rows = list[tuple[int, dict[str, Any]]]
 
 
-def _parseRows(kind: _Kind, path: str | os.PathLike[str]) -> tuple[list[_Column], _Rows]:
+def _delimiter(text: str) -> str:
+    """
+    The file's separator: C{;} when its header row has semicolons and no
+    commas (as spreadsheets write CSV where the comma is the decimal
+    point), else C{,}.
+    """
+    header = text.split("\n", 1)[0]
+    return ";" if ";" in header and "," not in header else ","
+
+
+def _parseRows(kind: _Kind, path: str | os.PathLike[str],
+               notes: list[str] | None = None) -> tuple[list[_Column], _Rows]:
     """
     Read and check a CSV file.
 
+    @param notes: Where to add what the reader noticed (a C{;}-separated
+        file).
     @return: The header's known columns and a list of C{(line, values)}.
     @raise CSVImportError: On any bad row.
     """
-    reader = csv.reader(io.StringIO(_readText(path), newline=""))
+    text = _readText(path)
+    delimiter = _delimiter(text)
+    if delimiter != "," and notes is not None:
+        notes.append(
+            "The file is separated by semicolons (;), not commas: read it so."
+        )
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     errors: list[str] = []
     try:
         header = [name.strip() for name in next(reader)]
@@ -418,6 +576,10 @@ def _parseRows(kind: _Kind, path: str | os.PathLike[str]) -> tuple[list[_Column]
                     continue
                 try:
                     values[column.name] = column.parse(cell)
+                except _Unreadable as e:
+                    errors.append(
+                        "line %d: %s %r %s" % (line, column.name, cell, e)
+                    )
                 except ValueError as e:
                     errors.append(
                         "line %d: bad %s %r: %s" % (line, column.name, cell, e)
@@ -426,7 +588,7 @@ def _parseRows(kind: _Kind, path: str | os.PathLike[str]) -> tuple[list[_Column]
                 if column.name not in values and column.name in kind.key:
                     values[column.name] = column.default
             key = tuple(values.get(name) for name in kind.key)
-            if key in keys:
+            if kind.key and key in keys:
                 errors.append(
                     "line %d: %s %s is already on line %d"
                     % (line, "/".join(kind.key), "/".join(map(str, key)), keys[key])
@@ -445,19 +607,27 @@ def _parseRows(kind: _Kind, path: str | os.PathLike[str]) -> tuple[list[_Column]
 
 
 def importCSV(store: Store, kind: str, path: str | os.PathLike[str],
-              now: datetime | None = None, replace: bool = False) -> ImportSummary:
+              now: datetime | None = None, replace: bool = False,
+              institutions: Collection[str] | None = None) -> ImportSummary:
     """
-    Import a CSV file of patrons, items, rules or patron class names, all
-    or nothing, in one transaction of C{store}.
+    Import a CSV file of patrons, items, rules, patron class names,
+    branches, fees, loans or holds, all or nothing, in one transaction of
+    C{store}.
 
     @param store: The database's L{Store}, outside any transaction.
-    @param kind: C{"patrons"}, C{"items"}, C{"rules"} or C{"classes"}.
-    @param now: When, for the transaction log; L{datetime.now} by default.
+    @param kind: One of L{KINDS}.
+    @param now: When, for the transaction log (and the fees without a
+        date); L{datetime.now} by default.
     @param replace: For rules: delete the existing rules first.
+    @param institutions: The institution ids the configuration gives this
+        database; L{None}: those of the database's C{institutions} table.
+        A file with an C{institution} column naming another is imported
+        with a warning.
     @raise CSVImportError: On a bad file or row; nothing was imported.
     """
     spec = KINDS[kind]
-    columns, rows = _parseRows(spec, path)
+    notes: list[str] = []
+    columns, rows = _parseRows(spec, path, notes)
     at = (now or datetime.now()).replace(microsecond=0)
     if kind == "patrons":
         pins = [values["pin"] for _, values in rows if values.get("pin") is not None]
@@ -470,16 +640,332 @@ def importCSV(store: Store, kind: str, path: str | os.PathLike[str],
         # Each attempt starts from the rows as read (a retried attempt
         # finds what the first one filled in).
         attempt = [(line, dict(values)) for line, values in rows]
-        summary = _store(store, spec, kind, columns, attempt, replace)
+        if spec.records:
+            summary = _storeRecords(store, kind, attempt, at)
+        else:
+            summary = _store(store, spec, kind, columns, attempt, replace)
         store.journal(
             at, "import", ok=True,
             detail="%s from %s: %d new, %d updated" % (
                 kind, os.path.basename(str(path)), summary.created, summary.updated
             ),
         )
-        return summary
+        expected = institutions
+        if expected is None:
+            expected = [row[0] for row in store.rows("SELECT id FROM institutions")]
+        return attrs.evolve(
+            summary, notes=tuple(notes),
+            warnings=tuple(_otherInstitutions(rows, expected)),
+        )
 
     return store.atomically(body)
+
+
+def _otherInstitutions(rows: _Rows, expected: Collection[str]) -> list[str]:
+    """
+    A warning for each institution id of the file's C{institution} column
+    that is not one of C{expected}.
+    """
+    if not expected:
+        return []
+    first: dict[str, int] = {}
+    count: dict[str, int] = {}
+    for line, values in rows:
+        institution = values.get("institution")
+        if institution is None or institution in expected:
+            continue
+        first.setdefault(institution, line)
+        count[institution] = count.get(institution, 0) + 1
+    return [
+        "line %d: the institution %s (%d rows) is not %s, the configuration's;"
+        " the rows were imported all the same." % (
+            first[name], name, count[name], " or ".join(sorted(expected))
+        )
+        for name in sorted(first)
+    ]
+
+
+def _endOfDay(value: datetime) -> datetime:
+    """
+    A date without a time (midnight) as its last minute, as due dates are.
+    """
+    if value.time() == datetime.min.time():
+        return datetime.combine(value.date(), DUE_TIME)
+    return value
+
+
+def _storeRecords(store: Store, kind: str, rows: _Rows, at: datetime) -> ImportSummary:
+    """
+    Write checked fees, loans or holds, inside the caller's transaction:
+    each row is a new record, its patron and item found by barcode.
+    """
+    patrons = {
+        row[1]: (row[0], row[2])
+        for row in store.rows("SELECT id, barcode, home_branch FROM patrons")
+    }
+    items = {
+        row["barcode"]: row
+        for row in store.rows(
+            "SELECT id, barcode, title, title_key, status, current_branch"
+            " FROM items"
+        )
+    }
+    first = store.row(
+        "SELECT default_branch, hold_shelf_days FROM institutions ORDER BY rowid LIMIT 1"
+    )
+    defaultBranch, shelfDays = (first[0], first[1]) if first else (None, 7)
+    errors: list[str] = []
+    for line, values in rows:
+        patron = patrons.get(values["patron"])
+        if patron is None:
+            errors.append(
+                "line %d: there is no patron %s (import the patrons first)"
+                % (line, values["patron"])
+            )
+        values["patron_id"], values["patron_home"] = patron or (None, None)
+        item = None
+        if values.get("item") is not None:
+            item = items.get(values["item"])
+            if item is None:
+                errors.append(
+                    "line %d: there is no item %s (import the items first)"
+                    % (line, values["item"])
+                )
+        values["item_row"] = item
+    newBranches: list[str] = []
+    writer = {"fees": _writeFees, "loans": _writeLoans, "holds": _writeHolds}[kind]
+    if not errors:
+        writer(store, rows, at, errors, newBranches, defaultBranch, shelfDays, items)
+    if errors:
+        if len(errors) > MAX_ERRORS:
+            errors = errors[:MAX_ERRORS] + ["(more errors not shown)"]
+        raise CSVImportError(errors)
+    return ImportSummary(
+        kind=kind, rows=len(rows), created=len(rows), updated=0,
+        newBranches=tuple(newBranches),
+    )
+
+
+def _addBranches(store: Store, codes: Iterable[str], newBranches: list[str]) -> None:
+    """
+    Create the branches of C{codes} the database does not have yet.
+    """
+    known = {row[0] for row in store.rows("SELECT code FROM branches")}
+    new = sorted(set(codes) - known)
+    if new:
+        store.executemany(
+            "INSERT INTO branches (code, name) VALUES (?, ?)",
+            [(code, code) for code in new],
+        )
+        newBranches.extend(new)
+
+
+def _writeFees(store: Store, rows: _Rows, at: datetime, errors: list[str],
+               newBranches: list[str], defaultBranch: str | None, shelfDays: int,
+               items: dict[str, Row]) -> None:
+    """
+    Each row an outstanding fee (its balance the whole amount), or, of a
+    negative amount, a credit.
+    """
+    existing = {
+        tuple(row) for row in store.rows(
+            "SELECT patron_id, item_id, fee_type, amount_cents, created_at"
+            " FROM fees WHERE voided_at IS NULL"
+        )
+    }
+    params = []
+    for line, values in rows:
+        item = values["item_row"]
+        created = store.stamp(values["date"] or at)
+        key = (values["patron_id"], item["id"] if item else None, values["type"],
+               values["amount"], created)
+        if key in existing:
+            errors.append(
+                "line %d: patron %s already has this fee (was the file imported"
+                " before?)" % (line, values["patron"])
+            )
+            continue
+        params.append(
+            key[:4] + (values["description"], values["amount"], created)
+        )
+    if not errors:
+        store.executemany(
+            "INSERT INTO fees (patron_id, item_id, fee_type, amount_cents,"
+            " description, balance_cents, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            params,
+        )
+
+
+def _writeLoans(store: Store, rows: _Rows, at: datetime, errors: list[str],
+                newBranches: list[str], defaultBranch: str | None, shelfDays: int,
+                items: dict[str, Row]) -> None:
+    """
+    Each row an open loan; its item becomes charged.
+    """
+    onLoan = {
+        row[0] for row in store.rows(
+            "SELECT item_id FROM loans WHERE returned_at IS NULL"
+        )
+    }
+    params, charged = [], []
+    for line, values in rows:
+        item = values["item_row"]
+        due = _endOfDay(values["due"])
+        if due < values["out"]:
+            errors.append(
+                "line %d: the due date %s is before the out date %s"
+                % (line, due.date(), values["out"].date())
+            )
+        if item["id"] in onLoan or item["status"] == "charged":
+            errors.append(
+                "line %d: item %s is on loan already" % (line, item["barcode"])
+            )
+        elif item["status"] in ("on_hold_shelf", "in_transit"):
+            errors.append(
+                "line %d: item %s is %s for a hold; it cannot be on loan too"
+                % (line, item["barcode"],
+                   "on the hold shelf" if item["status"] == "on_hold_shelf"
+                   else "in transit")
+            )
+        branch = values["branch"] or item["current_branch"] or defaultBranch
+        params.append((item["id"], values["patron_id"], branch,
+                       store.stamp(values["out"]), store.stamp(due),
+                       values["renewals"]))
+        charged.append((item["id"],))
+    if errors:
+        return
+    _addBranches(store, {row[2] for row in params if row[2]}, newBranches)
+    store.executemany(
+        "INSERT INTO loans (item_id, patron_id, branch, out_at, due_at, renewals)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        params,
+    )
+    store.executemany(
+        "UPDATE items SET status = 'charged', destination = NULL WHERE id = ?",
+        charged,
+    )
+
+
+def _writeHolds(store: Store, rows: _Rows, at: datetime, errors: list[str],
+                newBranches: list[str], defaultBranch: str | None, shelfDays: int,
+                items: dict[str, Row]) -> None:
+    """
+    Each row an active hold, in queue order: by C{position} where given
+    (which must agree with the placed dates), else by placed date.
+    """
+    byTitle: dict[str, list[Row]] = {}
+    for item in items.values():
+        byTitle.setdefault(item["title_key"], []).append(item)
+    trapped: dict[int, int] = {}
+    for line, values in rows:
+        item = values["item_row"]
+        title = values.get("title")
+        status = values["status"]
+        if item is None and title is None:
+            errors.append("line %d: give the item or the title held" % (line,))
+            continue
+        if title is not None and title not in byTitle:
+            errors.append(
+                "line %d: no item has the title %s (import the items first)"
+                % (line, title)
+            )
+            continue
+        if item is not None and title is not None and status == "waiting":
+            errors.append(
+                "line %d: give the item or the title of a waiting hold, not both"
+                " (an item with a title is the copy trapped for a ready hold)"
+                % (line,)
+            )
+            continue
+        if status != "waiting":
+            if item is None:
+                errors.append(
+                    "line %d: a %s hold needs the item trapped for it"
+                    % (line, status)
+                )
+                continue
+            if item["status"] == "charged":
+                errors.append(
+                    "line %d: item %s is on loan; it cannot be trapped for a hold"
+                    % (line, item["barcode"])
+                )
+            elif item["id"] in trapped:
+                errors.append(
+                    "line %d: item %s is trapped for the hold on line %d already"
+                    % (line, item["barcode"], trapped[item["id"]])
+                )
+            trapped[item["id"]] = line
+        values["title_key"] = title if title is not None else item["title_key"]
+        values["title"] = byTitle[values["title_key"]][0]["title"]
+        values["held_item"] = item["id"] if item is not None and title is None else None
+        values["pickup_branch"] = (
+            values["pickup_branch"] or values["patron_home"] or defaultBranch
+        )
+        if values["pickup_branch"] is None:
+            errors.append(
+                "line %d: no pickup_branch, and the patron has no home branch"
+                % (line,)
+            )
+    if errors:
+        return
+    queues: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for line, values in rows:
+        queues.setdefault(values["title_key"], []).append((line, values))
+    ordered = []
+    for titleKey, queue in queues.items():
+        placed = [entry for entry in queue if entry[1]["position"] is not None]
+        placed.sort(key=lambda entry: entry[1]["position"])
+        for (line1, before), (line2, after) in pairwise(placed):
+            if before["position"] == after["position"]:
+                errors.append(
+                    "line %d: position %d of %s is on line %d already"
+                    % (line2, after["position"], titleKey, line1)
+                )
+            elif after["placed"] < before["placed"]:
+                errors.append(
+                    "line %d: position %d was placed before position %d (line %d);"
+                    " the queue follows the placed dates, so correct the dates"
+                    " or the positions" % (
+                        line2, after["position"], before["position"], line1
+                    )
+                )
+        ordered.extend(sorted(queue, key=lambda entry: (
+            entry[1]["placed"],
+            entry[1]["position"] if entry[1]["position"] is not None else 0,
+            entry[0],
+        )))
+    if errors:
+        return
+    _addBranches(store, {values["pickup_branch"] for _, values in rows}, newBranches)
+    for _, values in ordered:
+        status = values["status"]
+        item = values["item_row"]
+        shelfExpires = None
+        if status == "ready":
+            shelfExpires = values["shelf_expires"] or datetime.combine(
+                at.date() + timedelta(days=shelfDays), DUE_TIME
+            )
+        expires = values["expires"]
+        store.execute(
+            "INSERT INTO holds (patron_id, item_id, title_key, title, pickup_branch,"
+            " placed_at, expires_at, status, trapped_item_id, trapped_at,"
+            " shelf_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (values["patron_id"], values["held_item"], values["title_key"],
+             values["title"], values["pickup_branch"], store.stamp(values["placed"]),
+             store.stamp(_endOfDay(expires)) if expires else None, status,
+             item["id"] if status != "waiting" else None,
+             store.stamp(at) if status != "waiting" else None,
+             store.stamp(_endOfDay(shelfExpires)) if shelfExpires else None),
+        )
+        if status != "waiting":
+            store.execute(
+                "UPDATE items SET status = ?, current_branch = ?, destination = ?"
+                " WHERE id = ?",
+                ("on_hold_shelf" if status == "ready" else "in_transit",
+                 values["pickup_branch"] if status == "ready"
+                 else item["current_branch"],
+                 values["pickup_branch"], item["id"]),
+            )
 
 
 def _store(store: Store, spec: _Kind, kind: str, fileColumns: Sequence[_Column],
@@ -492,7 +978,9 @@ def _store(store: Store, spec: _Kind, kind: str, fileColumns: Sequence[_Column],
     C{field:CODE}) are written to their own table after the rows.
     """
     extras = [column for column in fileColumns if column.extra]
-    fileColumns = [column for column in fileColumns if not column.extra]
+    fileColumns = [
+        column for column in fileColumns if not column.extra and column.stored
+    ]
     first = store.row("SELECT default_branch FROM institutions ORDER BY rowid LIMIT 1")
     defaultBranch = first[0] if first else None
     columns = list(fileColumns) + [
