@@ -15,6 +15,8 @@ C{sip2acs.sqlite3}, and C{--password-file FILE} for a PostgreSQL URL)::
     sip2acs db import items FILE.csv
     sip2acs db import rules FILE.csv [--replace]
     sip2acs db import classes FILE.csv
+    sip2acs db import branches|fees|loans|holds FILE.csv
+        (each import also takes [--create] [--institution ID] [--config FILE])
     sip2acs db copy SRC DST [--src-password-file FILE] [--dst-password-file FILE]
 
 C{init} creates the database (or migrates an older one) and sets the
@@ -22,7 +24,8 @@ institution, its default branch (C{MAIN} for a new database) and its
 currency (C{USD}). C{demo} loads the demo data of L{sip2acs.ils.sql.demo}
 into a database without patrons or items. On SQLite both create a missing
 database file, readable and writable by its owner only (mode 0600);
-C{import} needs an existing one. A PostgreSQL database must exist (C{createdb});
+C{import} refuses a missing one unless given C{--create} (then it creates
+it as C{init} would). A PostgreSQL database must exist (C{createdb});
 every command creates or migrates sip2acs's tables in it, as the server
 does. The password of a C{postgresql://user@host:port/dbname} URL (which
 must hold none) comes from the C{--password-file} (the file an
@@ -51,6 +54,8 @@ from datetime import datetime
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from sip2acs.config import ConfigError
+from sip2acs.config.load import loadConfig
 from sip2acs.ils.postgres import store as postgres
 from sip2acs.ils.sql.copying import CopyFailed, CopyRefused, CopySummary, copyLibrary
 from sip2acs.ils.sql.demo import loadDemo
@@ -216,24 +221,33 @@ def runImport(args: argparse.Namespace) -> int:
     """
     if args.replace and args.kind != "rules":
         return _fail("import", "--replace is only for rules")
+    missing = not (isPostgresURL(args.database) or os.path.exists(args.database))
+    if missing and not args.create:
+        return _fail(
+            "import",
+            "the database %s does not exist; create it with sip2acs db init"
+            " --database %s, or give --create" % (args.database, args.database),
+        )
     try:
-        with _open(args) as (store, _, _):
-            summary = importCSV(store, args.kind, args.file, replace=args.replace)
+        institutions = _configuredInstitutions(args)
+        with _open(args, create=args.create) as (store, found, _):
+            if found == 0:
+                store.atomically(lambda: _initialise(store, _defaults(args)))
+            summary = importCSV(store, args.kind, args.file, replace=args.replace,
+                                institutions=institutions)
     except CSVImportError as e:
         print("sip2acs db import: %s: nothing imported:" % (args.file,),
               file=sys.stderr)
         for error in e.errors:
             print("  %s: %s" % (args.file, error), file=sys.stderr)
         return 1
-    except DatabaseError as e:
-        if not (os.path.exists(args.database) or isPostgresURL(args.database)):
-            return _fail(
-                "import",
-                "%s; create it with: sip2acs db init --database %s" % (e, args.database),
-            )
-        return _fail("import", e)
     except ERRORS as e:
         return _fail("import", e)
+    for note in summary.notes:
+        print(note)
+    for warning in summary.warnings:
+        print("sip2acs db import: warning: %s: %s" % (args.file, warning),
+              file=sys.stderr)
     print(
         "%s: imported %d %s from %s (%d new, %d updated)."
         % (args.database, summary.rows, args.kind, args.file, summary.created,
@@ -245,6 +259,36 @@ def runImport(args: argparse.Namespace) -> int:
         print("New item types (books until changed): %s."
               % (", ".join(summary.newItemTypes),))
     return 0
+
+
+def _defaults(args: argparse.Namespace) -> argparse.Namespace:
+    """
+    The arguments of a C{db init} with its defaults, for C{import
+    --create}.
+    """
+    return argparse.Namespace(institution=args.institution, currency=None,
+                              branch=None, branchName=None)
+
+
+def _configuredInstitutions(args: argparse.Namespace) -> list[str] | None:
+    """
+    The institution ids of C{--config}'s institutions whose database is
+    C{--database} (all of them if none names it), or L{None} without
+    C{--config}: then the database's own and C{--institution}.
+
+    @raise ValueError: The configuration cannot be read.
+    """
+    if args.config is None:
+        return [args.institution] if args.institution else None
+    try:
+        config = loadConfig(args.config)
+    except ConfigError as e:
+        raise ValueError("%s: %s" % (args.config, e)) from None
+    ids = [
+        institution.id for institution in config.institutions.values()
+        if _sameDatabase(str(institution.options.get("database", "")), args.database)
+    ]
+    return ids or [institution.id for institution in config.institutions.values()]
 
 
 def runCopy(args: argparse.Namespace) -> int:
@@ -384,11 +428,16 @@ def register(subparsers: Subparsers) -> argparse.ArgumentParser:
     demo.set_defaults(func=runDemo)
 
     imports = commands.add_parser(
-        "import", help="import patrons, items, rules or class names from a CSV file",
+        "import", help="import patrons, items, rules, class names, branches, fees,"
+        " loans or holds from a CSV file",
         description=textwrap.fill(
-            "Import a CSV file (UTF-8, a header row naming the columns), all"
-            " or nothing: a bad row is reported with its line number and"
-            " nothing is imported. Rows whose key exists update the record.",
+            "Import a CSV file (UTF-8, a header row naming the columns,"
+            " separated by commas or semicolons), all or nothing: a bad row is"
+            " reported with its line number and nothing is imported. Rows whose"
+            " key exists update the record; each row of fees, loans and holds is"
+            " a new one. Dates are YYYY-MM-DD (or YYYY-MM-DD HH:MM). Import a"
+            " library in this order: branches, classes, rules, patrons, items,"
+            " fees, loans, holds.",
             width=78,
         ),
         epilog=_columnsHelp(),
@@ -398,6 +447,18 @@ def register(subparsers: Subparsers) -> argparse.ArgumentParser:
     imports.add_argument("file", metavar="FILE.csv")
     imports.add_argument("--replace", action="store_true",
                          help="rules only: replace all existing rules")
+    imports.add_argument("--create", action="store_true",
+                         help="create a missing database first (as db init would)")
+    imports.add_argument(
+        "--institution", metavar="ID",
+        help="the institution id the file's institution column should have"
+        " (default: the database's); with --create, the new database's",
+    )
+    imports.add_argument(
+        "--config", metavar="FILE",
+        help="the sip2acs configuration: warn when the file's institution"
+        " column differs from its institution for this database",
+    )
     _databaseOption(imports)
     imports.set_defaults(func=runImport)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Collection
 from datetime import datetime
 
 from sip2acs.ils.sql import importing as _shared
@@ -40,11 +41,13 @@ __all__ = [
 
 def importCSV(conn: sqlite3.Connection | Store, kind: str,
               path: str | os.PathLike[str], now: datetime | None = None,
-              replace: bool = False) -> ImportSummary:
+              replace: bool = False,
+              institutions: Collection[str] | None = None) -> ImportSummary:
     """
     L{sip2acs.ils.sql.importing.importCSV} on a L{Store}, or on a sqlite3
     connection from L{openDatabase <sip2acs.ils.sqlite.store.openDatabase>}
     (in autocommit mode, outside a transaction).
     """
     store = conn if isinstance(conn, Store) else SQLiteStore(conn)
-    return _shared.importCSV(store, kind, path, now=now, replace=replace)
+    return _shared.importCSV(store, kind, path, now=now, replace=replace,
+                             institutions=institutions)
