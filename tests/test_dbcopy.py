@@ -474,7 +474,9 @@ class PostgresCommandTests(SynchronousTestCase):
         path = self.write("p.csv", "barcode,expires\nP1,2030-01-01\nP2,next year\n")
         code, _, err = runDB("import", "patrons", path, "--database", url)
         self.assertEqual(code, 1)
-        self.assertIn("%s: line 3: expires 'next year' is not a date: write YYYY-MM-DD" % (path,), err)
+        self.assertIn(
+            "%s: line 3: expires 'next year' is not a date: write YYYY-MM-DD" % (path,), err
+        )
         import psycopg
 
         with psycopg.connect(url, autocommit=True) as conn:

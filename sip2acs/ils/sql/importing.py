@@ -716,6 +716,8 @@ def _storeRecords(store: Store, kind: str, rows: _Rows, at: datetime) -> ImportS
     defaultBranch, shelfDays = (first[0], first[1]) if first else (None, 7)
     errors: list[str] = []
     for line, values in rows:
+        for column in KINDS[kind].columns:
+            values.setdefault(column.name, column.default)
         patron = patrons.get(values["patron"])
         if patron is None:
             errors.append(
