@@ -43,6 +43,7 @@ The CSV formats are those of L{sip2acs.ils.sql.importing}.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sqlite3
 import sys
@@ -81,6 +82,19 @@ traceback.
 """
 
 
+def _quietPsycopg() -> None:
+    """
+    Keep psycopg's own log records (e.g. "error ignored terminating
+    <psycopg.Pipeline>" after a row PostgreSQL refused) off standard
+    error: the command says what went wrong itself, in one sentence.
+    Without a handler of their own they would reach Python's last-resort
+    handler, at random depending on timing.
+    """
+    logger = logging.getLogger("psycopg")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+
+
 @contextmanager
 def openStore(database: str, passwordFile: str | None = None,
               create: bool = False) -> Iterator[tuple[Store, int, int]]:
@@ -110,6 +124,7 @@ def openStore(database: str, passwordFile: str | None = None,
             conn.close()
         return
     location = postgres.Location.fromURL(database, passwordFile)
+    _quietPsycopg()
     try:
         with location.connect(TIMEOUT) as connection:
             found = postgres.migrate(connection)
