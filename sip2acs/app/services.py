@@ -14,6 +14,7 @@ import sys
 
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
+from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import (
     IListeningPort,
     IProtocolFactory,
@@ -27,6 +28,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from sip2acs.acs.server import ACSServer
+from sip2acs.app.banner import Listening, bannerLines
 from sip2acs.ils.base import ILSUnavailable
 from sip2acs.ils.interfaces import IILS
 from sip2acs.ops.reload import ReloadService
@@ -168,6 +170,16 @@ class ServerService(MultiService):
         service.privilegedStartService()
         self._start(service, fatal=False)
 
+    def privilegedStartService(self) -> None:
+        """
+        Bind the listeners. A port that cannot be bound (in use, not
+        allowed) stops the start-up with one line saying which and why.
+        """
+        try:
+            MultiService.privilegedStartService(self)
+        except CannotListenError as e:
+            raise SystemExit(cannotListenMessage(e)) from None
+
     def startService(self) -> None:
         """
         Start the adapters and everything else; the listeners, bound
@@ -175,7 +187,10 @@ class ServerService(MultiService):
         kiosk is never taken in by a server that cannot serve it).
         """
         Service.startService(self)
-        listeners = [s for s in self if isinstance(s, ListeningService)]
+        listeners = [
+            s for s in self
+            if isinstance(s, ListeningService) and s is not self.adminService
+        ]
         for service in self:
             if not self.isAdapter(service):
                 self._start(service, fatal=True)
@@ -189,8 +204,33 @@ class ServerService(MultiService):
                     listener.resumeAccepting()
                 if self.acsServer is not None:
                     self.acsServer.compareCurrencies()
+                self.logBanner()
 
         gatherResults(started).addCallback(accept)
+
+    def logBanner(self) -> None:
+        """
+        Log the start-up banner (L{sip2acs.app.banner.bannerLines}): the
+        version, the listeners' bound addresses, the admin URL, the
+        institutions, and how to log in to a demo library created now.
+        """
+        if self.acsServer is None:
+            return
+        listening: list[Listening] = []
+        for service in self:
+            if isinstance(service, ListeningService) and service is not self.adminService:
+                address = service.port.getHost() if service.port is not None else None
+                listening.append((service.transport, service.description, address))
+        admin = None
+        if isinstance(self.adminService, ListeningService) and self.adminService.port:
+            admin = self.adminService.port.getHost()
+        demo = None
+        for adapter in self.acsServer.adapters.values():
+            created = getattr(adapter, "demoCreated", None)
+            if isinstance(created, str):
+                demo = created
+        for line in bannerLines(self.acsServer.config, listening, admin, demo):
+            self.log.info("{line}", line=line)
 
     def _start(self, service: IService, fatal: bool) -> Deferred[bool]:
         """
@@ -239,6 +279,22 @@ class ServerService(MultiService):
         return self.acsServer.closeConnections(self.acsServer.ilsTimeout)
 
 
+def cannotListenMessage(error: CannotListenError) -> str:
+    """
+    One sentence for a port start-up cannot bind.
+    """
+    reason = error.socketError
+    why = getattr(reason, "strerror", None) or str(reason)
+    errno = getattr(reason, "errno", None)
+    if errno == 98 or "in use" in why.lower():
+        why = "the address is already in use (is another sip2acs running?)"
+    elif errno == 13:
+        why = "permission denied (ports below 1024 need privileges)"
+    return "sip2acs cannot start: cannot listen on %s:%s: %s" % (
+        error.interface or "*", error.port, why,
+    )
+
+
 def _exitWithFailure() -> None:
     """
     Make the process exit with status 1 once twistd has shut down cleanly
@@ -268,9 +324,22 @@ class ListeningService(Service):
 
     log = Logger()
 
-    def __init__(self, endpoint: IStreamServerEndpoint, factory: IProtocolFactory) -> None:
+    def __init__(
+        self,
+        endpoint: IStreamServerEndpoint,
+        factory: IProtocolFactory,
+        transport: str = "raw",
+        description: str = "",
+    ) -> None:
+        """
+        @param transport: What it serves, for the banner (C{"raw"},
+            C{"tls"}, C{"telnet"}, C{"http"}).
+        @param description: Its endpoint description, for the banner.
+        """
         self.endpoint = endpoint
         self.factory = factory
+        self.transport = transport
+        self.description = description
         self.port: IListeningPort | None = None
         self._listening: Deferred[IListeningPort] | None = None
         self._paused = False

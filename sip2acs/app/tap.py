@@ -10,12 +10,12 @@ listeners bind when the services start.
 from collections.abc import Hashable, Mapping
 from typing import cast
 
-from twisted.application import strports
 from twisted.application.service import IService
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import (
     IProtocolFactory,
     IReactorTime,
+    IStreamServerEndpoint,
 )
 from twisted.logger import Logger
 from twisted.python import usage
@@ -40,6 +40,7 @@ from sip2acs.config import (
     defaultConfig,
     loadConfig,
 )
+from sip2acs.config.endpoints import serverEndpointProblem
 from sip2acs.ils.interfaces import IILS
 from sip2acs.ils.zones import zoneName
 from sip2acs.ops.admin import DrainService, makeSite
@@ -146,6 +147,13 @@ class Options(usage.Options):
             except ConfigError as e:
                 raise usage.UsageError(str(e)) from e
         else:
+            for option, endpoint in [("--sip", each) for each in self["sip"]] + [
+                ("--admin", self["admin"])
+            ]:
+                if endpoint is not None and endpoint.lower() != "none":
+                    problem = serverEndpointProblem(endpoint)
+                    if problem is not None:
+                        raise usage.UsageError("%s %s: %s" % (option, endpoint, problem))
             self["parsedConfig"] = defaultConfig(
                 database=self["database"],
                 endpoints=self["sip"] or [DEFAULT_ENDPOINT],
@@ -227,12 +235,10 @@ def listenerService(
     @raise SystemExit: The TLS files or the endpoint description are bad.
     """
     log = Logger()
+    # A plain raw listener's factory is the SIP2 factory itself.
     plain = (
         listener.transport == "raw" and not listener.access.gated and listener.proxy is None
     )
-    if plain:
-        factory = SIP2ServerFactory(server, listener)
-        return strports.service(listener.endpoint, factory, reactor=reactor)
     tls = None
     if listener.transport == "tls":
         try:
@@ -248,11 +254,28 @@ def listenerService(
             " claim any address",
             endpoint=listener.endpoint,
         )
+    endpoint = _serverEndpoint(reactor, listener.endpoint, "listener")
+    factory = SIP2ServerFactory(server, listener) if plain else listenerFactory(
+        server, listener, reactor, tls
+    )
+    return ListeningService(endpoint, factory, listener.transport, listener.endpoint)
+
+
+def _serverEndpoint(
+    reactor: IServerReactor, description: str, what: str
+) -> IStreamServerEndpoint:
+    """
+    The endpoint of C{description}, or one line saying why there is none.
+
+    @raise SystemExit: It is not a description start-up can use.
+    """
+    problem = serverEndpointProblem(description)
+    if problem is not None:
+        raise SystemExit("%s %s: %s" % (what, description, problem))
     try:
-        endpoint = serverFromString(reactor, listener.endpoint)
-    except (ValueError, TypeError, KeyError) as e:
-        raise SystemExit("listener %s: bad endpoint: %s" % (listener.endpoint, e)) from e
-    return ListeningService(endpoint, listenerFactory(server, listener, reactor, tls))
+        return serverFromString(reactor, description)
+    except Exception as e:
+        raise SystemExit("%s %s: bad endpoint: %s" % (what, description, e)) from e
 
 
 def adapterKey(institution: InstitutionConfig) -> tuple[str, str, str, str]:
@@ -363,6 +386,12 @@ def makeService(options: usage.Options, reactor: IServerReactor | None = None) -
     DrainService(server.readiness, reactor).setServiceParent(top)
     if config.admin.endpoint is not None:
         site = makeSite(server, reactor, config.admin.healthTimeout)
-        top.adminService = strports.service(config.admin.endpoint, site, reactor=reactor)
+        site.noisy = False
+        top.adminService = ListeningService(
+            _serverEndpoint(reactor, config.admin.endpoint, "admin"),
+            site,
+            "http",
+            config.admin.endpoint,
+        )
         top.adminService.setServiceParent(top)
     return top

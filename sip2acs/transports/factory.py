@@ -31,7 +31,12 @@ class SIP2ServerFactory(ServerFactory[SIP2Protocol]):
     fresh L{ACSSession <sip2acs.acs.session.ACSSession>} for each connection.
     On raw and TLS listeners an SC whose address an account is bound to
     starts logged in as that account.
+
+    Not C{noisy}: the start-up banner says what listens where, instead of
+    a "Starting factory" line per listener.
     """
+
+    noisy = False
 
     def __init__(self, server: ACSServer, listener: "ListenerConfig") -> None:
         self.server = server

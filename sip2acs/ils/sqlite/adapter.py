@@ -122,6 +122,9 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
         self._circulation: Circulation | None = None
         self._identity: tuple[int, int] | None = None
         self._lost: str | None = None
+        # The database the demo library was loaded into by this start
+        # (for the start-up banner), else None.
+        self.demoCreated: str | None = None
 
     @classmethod
     def fromConfig(cls, config: Mapping[str, Any], reactor: Any,
@@ -209,6 +212,7 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
             self._identity = fileIdentity(self.path)
             if self._demo and found == 0:
                 loadDemo(conn, self._clock().replace(microsecond=0))
+                self.demoCreated = self.path
         except BaseException:
             conn.close()
             raise
