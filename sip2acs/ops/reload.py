@@ -5,7 +5,9 @@ SIGHUP: reload what can change without dropping a kiosk.
 L{ReloadService} installs the SIGHUP handler while the server runs and
 calls each registered reload function in turn (the configuration's
 accounts and institutions, TLS certificates). A reload function that fails
-is logged and leaves what it manages as it was; the others still run.
+is logged as one error line (what is wrong, and that the running
+configuration stays; never a critical) and leaves what it manages as it
+was; the others still run.
 """
 
 import signal
@@ -13,14 +15,21 @@ from collections.abc import Callable, Hashable, Mapping
 
 from twisted.application.service import IService, IServiceCollection
 from twisted.internet.interfaces import IReactorThreads
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 
 from sip2acs.acs.server import ACSServer
 from sip2acs.config import Config, ConfigError, InstitutionConfig, loadConfig
 from sip2acs.ils.interfaces import IILS
 from sip2acs.ops.signals import SignalService
 
-__all__ = ["ReloadService", "ConfigReloader"]
+__all__ = ["ReloadService", "ConfigReloader", "ReloadRefused"]
+
+
+class ReloadRefused(ConfigError):
+    """
+    The configuration file was refused, and why has been logged in one
+    line already; L{ReloadService} logs nothing more.
+    """
 
 
 class ReloadService(SignalService):
@@ -55,8 +64,30 @@ class ReloadService(SignalService):
         for name, function in self.reloaders:
             try:
                 function()
+            except ReloadRefused:
+                # Said already, in one line: no traceback, no critical.
+                pass
+            except ConfigError as e:
+                self.log.error(
+                    "not reloading {name}: {problems}; the running {name} stays",
+                    name=name,
+                    problems="; ".join(e.problems),
+                )
+            except (OSError, ValueError) as e:
+                # A file that cannot be read or used (TLS files, ...).
+                self.log.error(
+                    "reloading {name} failed: {reason}; the running {name} stays",
+                    name=name,
+                    reason=str(e) or type(e).__name__,
+                )
             except Exception:
-                self.log.failure("reloading {name} failed; it stays as it was", name=name)
+                # Not a problem of the files but a defect: its traceback
+                # helps, at the error level still (a typo must not page).
+                self.log.failure(
+                    "reloading {name} failed; the running {name} stays",
+                    name=name,
+                    level=LogLevel.error,
+                )
             else:
                 done.append(name)
         return done
@@ -103,7 +134,7 @@ class ConfigReloader:
                 path=self.path,
                 problems="; ".join(e.problems),
             )
-            raise
+            raise ReloadRefused(e.details, e.source) from e
         old = self.server.config
         # Any listener setting (its port, transport, TLS files' names, allow
         # list, ...) needs a restart; the TLS files' contents reload apart.
