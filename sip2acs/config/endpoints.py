@@ -118,26 +118,46 @@ def _systemdProblem(description: str) -> str | None:
     return None
 
 
+def _endpointProblem(description: str, server: bool) -> str | None:
+    """
+    Build the endpoint of C{description} on a L{MemoryReactor}, listen
+    (C{server}) or connect with it there, and say what is wrong, or
+    L{None}.
+    """
+    if not description.strip():
+        return "must not be empty"
+    reactor = MemoryReactor()  # type: ignore[no-untyped-call]
+    factory = Factory.forProtocol(Protocol)
+    try:
+        if server:
+            endpoint = serverFromString(reactor, description)  # type: ignore[no-untyped-call]
+            endpoint.listen(factory).addErrback(lambda f: None)
+        else:
+            client = clientFromString(reactor, description)  # type: ignore[no-untyped-call]
+            client.connect(factory).addErrback(lambda f: None)
+    except Exception as e:
+        if server:
+            return _explain(description, e, _OPTIONS, "tcp:6001:interface=127.0.0.1")
+        return _explain(description, e, _CLIENT_OPTIONS, "tcp:host=127.0.0.1:port=6101")
+    if server:
+        ports = [each[0] for each in reactor.tcpServers + reactor.sslServers]
+    else:
+        ports = [each[1] for each in reactor.tcpClients + reactor.sslClients]
+    for port in ports:
+        problem = _portProblem(port, 0 if server else 1)
+        if problem is not None:
+            return problem
+    return None
+
+
 def serverEndpointProblem(description: str) -> str | None:
     """
     What start-up would find wrong with a server endpoint description, in
     one sentence, or L{None}.
     """
-    if not description.strip():
-        return "must not be empty"
     if _kind(description) == "systemd":
         return _systemdProblem(description)
-    reactor = MemoryReactor()  # type: ignore[no-untyped-call]
-    try:
-        endpoint = serverFromString(reactor, description)  # type: ignore[no-untyped-call]
-        endpoint.listen(Factory.forProtocol(Protocol)).addErrback(lambda f: None)
-    except Exception as e:
-        return _explain(description, e, _OPTIONS, "tcp:6001:interface=127.0.0.1")
-    for listening in reactor.tcpServers + reactor.sslServers:
-        problem = _portProblem(listening[0], 0)
-        if problem is not None:
-            return problem
-    return None
+    return _endpointProblem(description, server=True)
 
 
 def clientEndpointProblem(description: str) -> str | None:
@@ -145,19 +165,7 @@ def clientEndpointProblem(description: str) -> str | None:
     What connecting would find wrong with a client endpoint description (a
     gateway's C{upstream}), in one sentence, or L{None}.
     """
-    if not description.strip():
-        return "must not be empty"
-    reactor = MemoryReactor()  # type: ignore[no-untyped-call]
-    try:
-        endpoint = clientFromString(reactor, description)  # type: ignore[no-untyped-call]
-        endpoint.connect(Factory.forProtocol(Protocol)).addErrback(lambda f: None)
-    except Exception as e:
-        return _explain(description, e, _CLIENT_OPTIONS, "tcp:host=127.0.0.1:port=6101")
-    for connecting in reactor.tcpClients + reactor.sslClients:
-        problem = _portProblem(connecting[1], 1)
-        if problem is not None:
-            return problem
-    return None
+    return _endpointProblem(description, server=False)
 
 
 def endpointProblems(config: Config) -> list[Problem]:
