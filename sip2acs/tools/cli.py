@@ -5,6 +5,7 @@ under C{twistd sip2acs}).
 
     sip2acs hash-password          hash an SC account password for the config
     sip2acs config check FILE      validate a configuration file
+    sip2acs config example         print an example configuration ([--gateway])
     sip2acs config convert XML     write a Koha/Evergreen SIPconfig.xml as TOML
     sip2acs db ...                 the embedded SQLite circulation database
     sip2acs offline show|clear     a gateway's offline queue
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from sip2acs._version import __version__
 from sip2acs.config import ConfigError, loadConfig, xml as xmlconfig
 from sip2acs.passwords import hashPassword
-from sip2acs.tools import bench, client, dbcli, offlinecli
+from sip2acs.tools import bench, client, dbcli, examples, offlinecli
 
 __all__ = ["main"]
 
@@ -94,6 +95,17 @@ def makeParser() -> argparse.ArgumentParser:
     )
     check.add_argument("path", help="the TOML file (or a SIPconfig.xml / oils_sip.xml)")
     check.set_defaults(func=_configCheck)
+    example = configCommands.add_parser(
+        "example",
+        help="print the example configuration (the embedded circulation system and its"
+        " demo library), e.g. sip2acs config example > /etc/sip2acs/sip2acs.toml",
+    )
+    example.add_argument(
+        "--gateway",
+        action="store_true",
+        help="the example of a gateway in front of an ILS's own SIP2 server instead",
+    )
+    example.set_defaults(func=examples.printExample)
     convert = configCommands.add_parser(
         "convert",
         help="write the TOML equivalent of a Koha SIPconfig.xml or Evergreen "
