@@ -975,7 +975,7 @@ class AdminConfigTests(SynchronousTestCase):
         Every problem of the C{[admin]} table is reported with its location.
         """
         cases = [
-            ({"endpoint": 6080}, "admin.endpoint: must be a str, not 6080"),
+            ({"endpoint": 6080}, "admin.endpoint: must be text in quotes, not 6080"),
             ({"endpoint": " "}, "admin.endpoint: must not be empty"),
             ({"health-timeout": 0}, "admin.health-timeout: must be more than 0"),
             ({"port": 1}, "admin.port: is not a known setting"),

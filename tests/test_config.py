@@ -53,7 +53,10 @@ class ConfigTests(SynchronousTestCase):
         self.assertTrue(config.listeners[1].statusBeforeLogin)
         demo = config.institutions["DEMO"]
         self.assertEqual(demo.adapter, "sqlite")
-        self.assertEqual(demo.options, {"database": "sip2acs.sqlite3", "demo": True})
+        self.assertEqual(
+            demo.options,
+            {"database": os.path.join(os.path.dirname(EXAMPLE), "sip2acs.sqlite3"), "demo": True},
+        )
         account = config.accounts["demo"]
         self.assertTrue(verifyPassword("demo", account.passwordHash))
         self.assertEqual(account.terminator, b"\r")
@@ -108,7 +111,7 @@ class ConfigTests(SynchronousTestCase):
             "account[0].encoding: must be one of",
             "account[0].password: must be a hash",
             "account[0].institution: 'NOPE' is not a configured institution",
-            "institution[0].retries: must be a int",
+            "institution[0].retries: must be a whole number (like 10), not",
         ]:
             self.assertIn(expected, problems)
         self.assertIn("site.toml has 6 problem(s)", str(raised.exception))

@@ -129,7 +129,9 @@ class OptionsTests(SynchronousTestCase):
         path = self.writeConfig(CONFIG.replace('login = "sc"', 'login = 5'))
         with self.assertRaises(UsageError) as raised:
             options.parseOptions(["--config", path])
-        self.assertIn("account[0].login: must be a str", str(raised.exception))
+        self.assertIn(
+            "line 22: account[0].login: must be text in quotes, not 5", str(raised.exception)
+        )
 
     def test_sipWithConfig(self) -> None:
         """

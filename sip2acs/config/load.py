@@ -3,10 +3,12 @@
 Loading a configuration file, TOML or a Koha/Evergreen XML file.
 """
 
+import os
 import tomllib
 
 from sip2acs.config import xml
 from sip2acs.config.endpoints import endpointProblems
+from sip2acs.config.lines import locate
 from sip2acs.config.model import Config, ConfigError
 from sip2acs.config.toml import parseConfig
 
@@ -18,6 +20,11 @@ def loadConfig(path: str, warnings: list[str] | None = None) -> Config:
     Read and validate a TOML configuration file, or a Koha SIPconfig.xml /
     Evergreen oils_sip.xml (a C{.xml} name, or text starting with C{<}),
     which L{sip2acs.config.xml} converts.
+
+    A TOML file's relative paths (an SQLite C{database}, TLS files,
+    password files, an C{offline-queue}) are read from the file's own
+    directory, not the working directory, and each problem names its
+    line (C{"sip2acs.toml line 12: listener[0].transprot: ..."}).
 
     @param warnings: For an XML file, a list to append what was not carried
         over to; when L{None} it is logged.
@@ -34,10 +41,19 @@ def loadConfig(path: str, warnings: list[str] | None = None) -> Config:
         config = xml.loadXMLConfig(path, raw, warnings)
     else:
         try:
-            data = tomllib.loads(raw.decode("utf-8"))
+            text = raw.decode("utf-8")
+            data = tomllib.loads(text)
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
             raise ConfigError(["is not valid TOML: %s" % (e,)], path) from e
-        config = parseConfig(data, path)
+        base = os.path.dirname(os.path.abspath(path))
+        try:
+            config = parseConfig(data, path, base=base)
+        except ConfigError as e:
+            raise ConfigError(locate(text, e.details), path) from None
+        problems = endpointProblems(config)
+        if problems:
+            raise ConfigError(locate(text, problems), path)
+        return config
     problems = endpointProblems(config)
     if problems:
         raise ConfigError(problems, path)

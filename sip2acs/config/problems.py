@@ -31,12 +31,16 @@ class Problem:
     @ivar key: The setting of that table, as the file spells it
         (C{"max-frame"}), or L{None} for the table as a whole.
     @ivar text: What is wrong.
+    @ivar line: The line of the file where the key (or the table) is,
+        from 1, or L{None} when it is not known (a problem found in parsed
+        data, or about something the file leaves out).
     """
 
     section: str | None
     index: int | None
     key: str | None
     text: str
+    line: int | None = None
 
     @classmethod
     def unplaced(cls, text: str) -> "Problem":
@@ -63,6 +67,18 @@ class Problem:
         where = self.where()
         return self.text if where is None else "%s: %s" % (where, self.text)
 
+    def located(self, source: str) -> str:
+        """
+        Its text as a file's problem: C{"sip2acs.toml line 12:
+        listener[0].transprot: ..."} when its line is known, else its text
+        alone (C{str(problem)}).
+
+        @param source: The file's name.
+        """
+        if self.line is None:
+            return str(self)
+        return "%s line %d: %s" % (source, self.line, self)
+
 
 class ConfigError(ValueError):
     """
@@ -71,7 +87,8 @@ class ConfigError(ValueError):
     @ivar details: Every problem found, as L{Problem}s; a problem given as
         text is one with no place.
     @ivar problems: The same, as text, each prefixed with where it is
-        (C{str} of each of C{details}).
+        (L{Problem.located}: the file and line, when known, then the
+        table and key).
     @ivar source: The file (or C{"configuration"}).
     """
 
@@ -81,7 +98,7 @@ class ConfigError(ValueError):
         self.details = [
             each if isinstance(each, Problem) else Problem.unplaced(each) for each in problems
         ]
-        self.problems = [str(each) for each in self.details]
+        self.problems = [each.located(source) for each in self.details]
         self.source = source
         ValueError.__init__(
             self,

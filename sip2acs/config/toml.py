@@ -5,9 +5,11 @@ validates a parsed document and reports every problem at once, each with
 its location (C{account[2].encoding: ...}), as a L{ConfigError}.
 """
 
+import difflib
+import os
 import re
-from collections.abc import Collection, Mapping
-from datetime import datetime, tzinfo
+from collections.abc import Collection, Iterable, Mapping
+from datetime import date, datetime, time, tzinfo
 from typing import Any, NotRequired, TypedDict, TypeVar, overload
 
 import attrs
@@ -32,6 +34,7 @@ from sip2acs.config.model import (
     TLSSettings,
 )
 from sip2acs.config.problems import ConfigError, Problem
+from sip2acs.ils.sql.store import isPostgresURL
 from sip2acs.ils.zones import zoneNamed
 from sip2acs.passwords import isHashed
 from sip2acs.transports.tls import TLS_VERSIONS, TLSMaterialError, loadMaterial, normalizeSubject
@@ -39,6 +42,49 @@ from sip2acs.transports.tls import TLS_VERSIONS, TLSMaterialError, loadMaterial,
 __all__ = ["parseConfig"]
 
 _T = TypeVar("_T")
+
+_KINDS: dict[type, str] = {
+    bool: "true or false",
+    int: "a whole number (like 10)",
+    float: "a number (like 10)",
+    str: "text in quotes",
+    list: "a list in brackets",
+    dict: "a table",
+}
+"""
+What each kind of value a setting takes is called in a problem, in the
+words of the file rather than Python's.
+"""
+
+_SECTIONS = ("listener", "institution", "account", "admin")
+
+
+def tomlValue(value: object) -> str:
+    """
+    A value as the TOML file writes it, for a problem: C{"ten"} for a
+    string, C{true} for a boolean, C{[1, "a"]} for a list, C{a table} for
+    a table.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"%s"' % (value.replace("\\", "\\\\").replace('"', '\\"'),)
+    if isinstance(value, list):
+        return "[%s]" % (", ".join(tomlValue(each) for each in value),)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    return str(value)
+
+
+def didYouMean(word: str, known: Iterable[str]) -> str:
+    """
+    C{'; did you mean "transport"?'} when C{word} is close to one of
+    C{known} (a misspelling), else C{""}.
+    """
+    close = difflib.get_close_matches(word, sorted(known), n=1, cutoff=0.75)
+    return '; did you mean "%s"?' % (close[0],) if close else ""
 
 
 class _Table:
@@ -69,6 +115,7 @@ class _Table:
         self.index = index
         self.problems = problems
         self.prefix = prefix
+        self.known: set[str] = set()
 
     def problem(self, key: str, text: str) -> None:
         self.problems.append(Problem(self.section, self.index, self.prefix + key, text))
@@ -101,6 +148,7 @@ class _Table:
         @return: The value; when it is missing or wrong, the problem is
             noted and C{default} given back (L{None} for a required key).
         """
+        self.known.add(key)
         if key not in self.data:
             if default is attrs.NOTHING:
                 self.problem(key, "is required")
@@ -112,11 +160,17 @@ class _Table:
         if not isinstance(value, kind) or (
             kind is int and isinstance(value, bool)
         ):
-            self.problem(key, "must be a %s, not %r" % (kind.__name__, value))
+            self.problem(
+                key,
+                "must be %s, not %s"
+                % (_KINDS.get(kind, kind.__name__), tomlValue(value)),
+            )
             return default if default is not attrs.NOTHING else None
         if choices is not None and value not in choices:
             self.problem(
-                key, "must be one of %s, not %r" % (", ".join(choices), value)
+                key,
+                "must be one of %s, not %s"
+                % (", ".join(choices), tomlValue(value)),
             )
             return default if default is not attrs.NOTHING else None
         return value
@@ -125,8 +179,50 @@ class _Table:
         return self.data
 
     def noMore(self) -> None:
+        """
+        Note every key not read as a setting that is not known, with the
+        known one it is closest to.
+        """
         for key in self.data:
-            self.problem(key, "is not a known setting")
+            self.problem(key, "is not a known setting" + didYouMean(key, self.known))
+
+    def path(self, key: str, base: str | None) -> str | None:
+        """
+        Read an optional file name, relative to C{base} (the configuration
+        file's directory) when it is relative and C{base} is given.
+        """
+        return _resolve(self.get(key, str, None), base)
+
+
+def _resolve(name: str | None, base: str | None) -> str | None:
+    """
+    A file name a setting gives, read from C{base} when it is relative.
+    """
+    if name is None or base is None or not name or os.path.isabs(name):
+        return name
+    return os.path.join(base, name)
+
+
+_ADAPTER_FILES = ("database-password-file", "upstream-password-file", "offline-queue")
+"""
+The institution keys of the built-in adapters that name a file.
+"""
+
+
+def _adapterPaths(options: dict[str, Any], adapter: str, base: str | None) -> None:
+    """
+    Read the file names of a built-in adapter's options (an SQLite
+    C{database}, password files, the gateway's C{offline-queue}) from
+    C{base}; a custom adapter's options are left as written.
+    """
+    if adapter not in ("sqlite", "postgresql", "sip2"):
+        return
+    for key in _ADAPTER_FILES:
+        if isinstance(options.get(key), str):
+            options[key] = _resolve(options[key], base)
+    database = options.get("database")
+    if isinstance(database, str) and database != ":memory:" and not isPostgresURL(database):
+        options["database"] = _resolve(database, base)
 
 
 def _addressList(t: _Table, key: str) -> AddressList | None:
@@ -142,18 +238,22 @@ def _addressList(t: _Table, key: str) -> AddressList | None:
     return None if problems else addresses
 
 
-def _listenerTLS(t: _Table, transport: str) -> TLSSettings | None:
+def _listenerTLS(t: _Table, transport: str, base: str | None) -> TLSSettings | None:
     """
     Read a listener's TLS keys, and check its files: they must exist and
     hold a certificate and its key.
+
+    @param base: The directory relative file names are read from, or
+        L{None} for the working directory.
 
     @return: Its L{TLSSettings}, or L{None} when it is not a TLS listener.
         A missing file is named C{""} after its problem is noted: such a
         listener never leaves L{parseConfig}, which keeps it only for its
         checks across tables.
     """
-    files = {key: t.get(key, str, None) for key in ("certificate", "private-key")}
-    files.update({key: t.get(key, str, None) for key in ("chain", "client-ca")})
+    files = {
+        key: t.path(key, base) for key in ("certificate", "private-key", "chain", "client-ca")
+    }
     minimumGiven = "tls-minimum" in t.data
     minimum = t.get("tls-minimum", str, "1.2", tuple(TLS_VERSIONS))
     if transport != "tls":
@@ -211,12 +311,12 @@ def _listenerAccess(t: _Table, allow: AddressList | None) -> AccessSettings:
 
 
 def _listener(
-    data: Mapping[str, Any], index: int, problems: list[Problem]
+    data: Mapping[str, Any], index: int, problems: list[Problem], base: str | None = None
 ) -> ListenerConfig | None:
     t = _Table(data, "listener", index, problems)
     endpoint = t.get("endpoint", str)
     transport = t.get("transport", str, "raw", TRANSPORTS)
-    tls = _listenerTLS(t, transport)
+    tls = _listenerTLS(t, transport, base)
     allow = _addressList(t, "allow")
     proxy = _listenerProxy(t)
     access = _listenerAccess(t, allow)
@@ -281,7 +381,7 @@ class _InstitutionSettings(TypedDict):
 
 
 def _institution(
-    data: Mapping[str, Any], index: int, problems: list[Problem]
+    data: Mapping[str, Any], index: int, problems: list[Problem], base: str | None = None
 ) -> InstitutionConfig | None:
     t = _Table(data, "institution", index, problems)
     institutionId = t.get("id", str)
@@ -308,7 +408,9 @@ def _institution(
         t.problem("retries", "must be between 0 and 999")
     if institutionId is None:
         return None
-    return InstitutionConfig(id=institutionId, options=t.rest(), **values)
+    options = t.rest()
+    _adapterPaths(options, values["adapter"], base)
+    return InstitutionConfig(id=institutionId, options=options, **values)
 
 
 _FIELD_ID = re.compile(r"[A-Z0-9]{2}\Z")
@@ -371,7 +473,7 @@ def _template(t: _Table, key: str, text: object) -> Any:
     C{text} compiled as a template, or L{None} with the problem noted.
     """
     if not isinstance(text, str):
-        t.problem(key, "must be a template (a string), not %r" % (text,))
+        t.problem(key, "must be a template (text in quotes), not %s" % (tomlValue(text),))
         return None
     try:
         return compileTemplate(text, key)
@@ -491,6 +593,7 @@ def _behaviourSettings(t: _Table) -> dict[str, Any]:
         noted.
     """
     values: dict[str, Any] = {}
+    t.known.update(_BEHAVIOUR_TEMPLATES)
     for key, (name, choices) in _BEHAVIOUR_CHOICES.items():
         values[name] = t.get(key, str, None, choices)
     for key, name in _BEHAVIOUR_FLAGS.items():
@@ -586,11 +689,14 @@ def _account(
     index: int,
     problems: list[Problem],
     defaults: Mapping[str, Mapping[str, Any]],
+    base: str | None = None,
 ) -> AccountConfig | None:
     """
     Read one C{[[account]]} table.
 
     @param defaults: The C{account-defaults} of each institution, by id.
+    @param base: The directory relative file names are read from, or
+        L{None} for the working directory.
     """
     t = _Table(data, "account", index, problems)
     login = t.get("login", str)
@@ -615,7 +721,7 @@ def _account(
         addresses=_addressList(t, "addresses"),
         certificateSubject=t.get("certificate-subject", str, None),
         upstreamLogin=t.get("upstream-login", str, None),
-        upstreamPasswordFile=t.get("upstream-password-file", str, None),
+        upstreamPasswordFile=t.path("upstream-password-file", base),
         behaviour=_b.Behaviour(),
     )
     institutionDefaults = defaults.get(institution, {}) if institution is not None else {}
@@ -713,11 +819,17 @@ def _checkAccountAccess(
             )
 
 
-def parseConfig(data: Mapping[str, Any], source: str = "configuration") -> Config:
+def parseConfig(
+    data: Mapping[str, Any], source: str = "configuration", base: str | None = None
+) -> Config:
     """
     Validate parsed TOML data into a L{Config}.
 
     @type data: L{dict}
+    @param base: The directory the relative file names of the
+        configuration are read from (the configuration file's, see
+        L{loadConfig <sip2acs.config.loadConfig>}); L{None} leaves them
+        relative to the working directory.
     @raise ConfigError: With every problem found, as L{Problem}s.
     """
     problems: list[Problem] = []
@@ -735,7 +847,7 @@ def parseConfig(data: Mapping[str, Any], source: str = "configuration") -> Confi
 
     listeners = []
     for index, table in enumerate(tables("listener")):
-        listener = _listener(table, index, problems)
+        listener = _listener(table, index, problems, base)
         if listener is not None:
             listeners.append(listener)
     institutions = {}
@@ -743,7 +855,7 @@ def parseConfig(data: Mapping[str, Any], source: str = "configuration") -> Confi
     for index, table in enumerate(tables("institution")):
         table = dict(table)
         accountDefaults = _accountDefaults(table.pop("account-defaults", {}), index, problems)
-        institution = _institution(table, index, problems)
+        institution = _institution(table, index, problems, base)
         if institution is None:
             continue
         defaults.setdefault(institution.id, accountDefaults)
@@ -755,7 +867,7 @@ def parseConfig(data: Mapping[str, Any], source: str = "configuration") -> Confi
     accounts = {}
     located = []
     for index, table in enumerate(tables("account")):
-        account = _account(table, index, problems, defaults)
+        account = _account(table, index, problems, defaults, base)
         if account is None:
             continue
         located.append((index, account))
@@ -805,7 +917,9 @@ def parseConfig(data: Mapping[str, Any], source: str = "configuration") -> Confi
                 )
             )
     for key in data:
-        problems.append(Problem(key, None, None, "is not a known section"))
+        problems.append(
+            Problem(key, None, None, "is not a known section" + didYouMean(key, _SECTIONS))
+        )
     if not listeners:
         problems.append(
             Problem("listener", None, None, "at least one [[listener]] is needed")
