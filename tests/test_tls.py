@@ -939,7 +939,7 @@ class TLSConfigTests(SynchronousTestCase):
         self.assertEqual(
             problems,
             [
-                "listener[0].tls-minimum: must be one of 1.0, 1.1, 1.2, 1.3, not '1.4'",
+                'listener[0].tls-minimum: must be one of 1.0, 1.1, 1.2, 1.3, not "1.4"',
                 'listener[0].private-key: is required for transport = "tls"',
                 "listener[0].endpoint: give a plain endpoint (tcp:45550:...):"
                 ' transport = "tls" adds TLS itself',

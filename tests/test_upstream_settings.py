@@ -150,7 +150,8 @@ class RecipeTests(SynchronousTestCase):
         chapter = text[text.index("## In front of your ILS"):]
         blocks = re.findall(r"```toml\n(.*?)```", chapter, re.S)
         self.assertGreaterEqual(len(blocks), 4)
-        password = self.mktemp()
+        # Absolute: a relative name is read from the configuration's directory.
+        password = os.path.abspath(self.mktemp())
         with open(password, "w") as f:
             f.write("pw\n")
         for block in blocks:
