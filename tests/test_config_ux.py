@@ -6,6 +6,7 @@ the configuration file's directory.
 """
 
 import os
+import re
 
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -414,3 +415,49 @@ class RelativePathTests(SynchronousTestCase):
             }
         )
         self.assertEqual(config.institutions["LIB"].options["database"], "lib.sqlite3")
+
+
+class ReadmeTests(SynchronousTestCase):
+    """
+    The README's commands work as written after its first command, which
+    installs C{sip2acs} in C{.venv/bin} and not on the C{PATH}.
+    """
+
+    def setUp(self) -> None:
+        here = os.path.dirname(os.path.abspath(__file__))
+        with open(os.path.join(os.path.dirname(here), "README.md")) as f:
+            self.text = f.read()
+        self.blocks = re.findall(r"```sh\n(.*?)```", self.text, re.S)
+
+    def test_pathSaidFirst(self) -> None:
+        """
+        Before the first command that calls C{sip2acs} bare, the README says
+        to run C{.venv/bin/sip2acs} or activate the virtual environment.
+        """
+        bare = re.search(r"^sip2acs ", self.text, re.M)
+        assert bare is not None
+        mention = re.search(r"`sip2acs db", self.text)
+        assert mention is not None
+        first = min(bare.start(), mention.start())
+        self.assertIn("`.venv/bin/sip2acs`", self.text[:first])
+        self.assertIn("`. .venv/bin/activate`", self.text[:first])
+
+    def test_clientPasswords(self) -> None:
+        """
+        Every C{sip2acs client} example logging in has its password: from
+        C{--password} or C{SIP2ACS_PASSWORD}, given on its line or exported
+        before it in its block.
+        """
+        examples = 0
+        for block in self.blocks:
+            exported = False
+            for line in block.splitlines():
+                if line.startswith("export SIP2ACS_PASSWORD="):
+                    exported = True
+                if "sip2acs client" in line and "--login" in line:
+                    examples += 1
+                    self.assertTrue(
+                        exported or "SIP2ACS_PASSWORD=" in line or "--password" in line,
+                        line,
+                    )
+        self.assertGreaterEqual(examples, 3)

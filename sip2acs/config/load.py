@@ -10,9 +10,18 @@ from sip2acs.config import xml
 from sip2acs.config.endpoints import endpointProblems
 from sip2acs.config.lines import locate
 from sip2acs.config.model import Config, ConfigError
+from sip2acs.config.problems import Problem
 from sip2acs.config.toml import parseConfig
 
 __all__ = ["loadConfig"]
+
+
+def _inOrder(problems: list[Problem]) -> list[Problem]:
+    """
+    Problems in the order of their lines in the file; those with no line
+    (about what the file leaves out) last.
+    """
+    return sorted(problems, key=lambda p: (p.line is None, p.line or 0))
 
 
 def loadConfig(path: str, warnings: list[str] | None = None) -> Config:
@@ -49,10 +58,10 @@ def loadConfig(path: str, warnings: list[str] | None = None) -> Config:
         try:
             config = parseConfig(data, path, base=base)
         except ConfigError as e:
-            raise ConfigError(locate(text, e.details), path) from None
+            raise ConfigError(_inOrder(locate(text, e.details)), path) from None
         problems = endpointProblems(config)
         if problems:
-            raise ConfigError(locate(text, problems), path)
+            raise ConfigError(_inOrder(locate(text, problems)), path)
         return config
     problems = endpointProblems(config)
     if problems:
