@@ -32,7 +32,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.endpoints import clientFromString, connectProtocol
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
@@ -157,16 +157,18 @@ class SIP2UpstreamILS(Service):
         self.reactor = reactor
         self.clock: IReactorTime = reactor
         self.zone = HOST_ZONE if zone is None else zone
-        self.name = "sip2:%s" % (_peerName(settings.endpoint),)
+        self._peer = _peerName(settings.endpoint)
+        self.name = "sip2:%s" % (self._peer,)
         self.stats = UpstreamStats()
         self.status: translate.UpstreamStatus | None = None
         self._online = True
         # When the upstream last answered anything (the clock's seconds).
         self._lastAnswer: float | None = None
         self._connect = connect or self._endpointConnector(reactor, settings)
+        # Pooled: one pool for every kiosk and the 99s. Pass-through: a
+        # pool of one per account, and one for the 99s.
         self._pool: UpstreamPool | None = None
         self._accountPools: dict[str, UpstreamPool] = {}
-        self._statusPool: UpstreamPool | None = None
         self._refresh: LoopingCall | None = None
         self.queue: OfflineQueue | None = None
         self.queueStatus: QueueStatus | None = None
@@ -176,9 +178,8 @@ class SIP2UpstreamILS(Service):
         if settings.offline is not None:
             self.queue = OfflineQueue(settings.offline.queue, reactor, zone=self.zone)
         if not settings.passThrough:
-            self._pool = self._statusPool = self._newPool(
-                settings.poolSize, settings.login, "pool"
-            )
+            self._pool = self._newPool(settings.poolSize, settings.login, "pool")
+            self._statusPool = self._pool
         else:
             self._statusPool = self._newPool(1, settings.login, "status")
 
@@ -226,7 +227,7 @@ class SIP2UpstreamILS(Service):
         return connect
 
     def _newPool(self, size: int, login: Any, label: str) -> UpstreamPool:
-        peer = _peerName(self.settings.endpoint)
+        peer = self._peer
         links = [
             UpstreamLink(
                 self.clock,
@@ -255,10 +256,11 @@ class SIP2UpstreamILS(Service):
         return pool
 
     def _pools(self) -> list[UpstreamPool]:
-        pools = list(self._accountPools.values())
-        if self._statusPool is not None:
-            pools.append(self._statusPool)
-        return pools
+        """
+        Every pool: the status pool (the shared one, pooled) and each
+        account's.
+        """
+        return [self._statusPool, *self._accountPools.values()]
 
     # -- the service --
 
@@ -279,8 +281,8 @@ class SIP2UpstreamILS(Service):
         async def start() -> None:
             if self.queue is not None:
                 await self.queue.startService()
-                self._backlog = bool(await self.queue.pending())
-                await self._readQueueStatus()
+                self.queueStatus = await self.queue.status()
+                self._backlog = self.queueStatus.pending > 0
             self._refresh = LoopingCall(self.refreshStatus)
             self._refresh.clock = self.clock
             self._refresh.start(self.settings.statusInterval, now=True)
@@ -296,9 +298,7 @@ class SIP2UpstreamILS(Service):
         if self.queue is not None and self.queue.running:
             stopped: Deferred[None] = self.queue.stopService()
             return stopped
-        done: Deferred[None] = Deferred()
-        done.callback(None)
-        return done
+        return succeed(None)
 
     def refreshStatus(self) -> Deferred[None]:
         """
@@ -306,10 +306,8 @@ class SIP2UpstreamILS(Service):
         """
 
         async def refresh() -> None:
-            pool = self._statusPool
-            assert pool is not None
             try:
-                answer = await pool.request(
+                answer = await self._statusPool.request(
                     translate.statusRequest(self._upstream(None), self._now())
                 )
             except (UpstreamUnavailable, UpstreamUncertain) as e:
@@ -355,9 +353,7 @@ class SIP2UpstreamILS(Service):
         """
         queue = self.queue
         if queue is None or not self._backlog:
-            done: Deferred[ReplayReport | None] = Deferred()
-            done.callback(None)
-            return done
+            return succeed(None)
 
         async def replayed(report: ReplayReport) -> ReplayReport:
             # The queue logs what it replayed and refused.
@@ -443,7 +439,7 @@ class SIP2UpstreamILS(Service):
         """
         C{(connections, in use, requests waiting)} over every pool.
         """
-        pools = self._pools() if self._pool is None else [self._pool]
+        pools = self._pools()
         return (
             sum(pool.size for pool in pools),
             sum(pool.busy for pool in pools),

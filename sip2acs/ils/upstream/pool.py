@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from sip2acs.ils.upstream.link import UpstreamLink, UpstreamUnavailable, UpstreamUncertain
@@ -107,8 +107,8 @@ class UpstreamPool:
             for wanted in (lambda link: link.ready, lambda link: not link.waiting):
                 for index in range(len(self._idle) - 1, -1, -1):
                     if wanted(self._idle[index]):
-                        return _now(self._idle.pop(index))
-            return _now(self._idle.pop())
+                        return succeed(self._idle.pop(index))
+            return succeed(self._idle.pop())
 
         def cancel(waiter: Deferred[UpstreamLink]) -> None:
             for entry in self._waiting:
@@ -142,8 +142,3 @@ class UpstreamPool:
         else:
             self._idle.append(link)
 
-
-def _now(link: UpstreamLink) -> Deferred[UpstreamLink]:
-    d: Deferred[UpstreamLink] = Deferred()
-    d.callback(link)
-    return d
