@@ -29,6 +29,15 @@ C{login}): every adapter supports them.
 """
 
 
+def optionalFlag(adapter: object, name: str) -> bool:
+    """
+    What an adapter's optional flag method C{name} (C{online} or C{ready},
+    see L{IILS}) says; true for an adapter without it.
+    """
+    method = getattr(adapter, name, None)
+    return True if method is None else bool(method())
+
+
 class IILS(Interface):
     """
     A circulation system behind the ACS.

@@ -48,7 +48,7 @@ from sip2acs._version import __version__
 from sip2acs.acs.interfaces import ISIPConnection
 from sip2acs.acs.metrics import Readiness
 from sip2acs.acs.server import ACSServer
-from sip2acs.ils.interfaces import IILS
+from sip2acs.ils.interfaces import IILS, optionalFlag
 from sip2acs.ops.metrics import CONTENT_TYPE, render
 from sip2acs.ops.signals import SignalService
 
@@ -200,20 +200,11 @@ class ReadyResource(Resource):
         away = sorted(
             name
             for name, adapter in self.acs.adapters.items()
-            if not _adapterReady(adapter)
+            if not optionalFlag(adapter, "ready")
         )
         if away:
             return _json(request, 503, {"status": "unavailable", "institutions": away})
         return _json(request, 200, {"status": "ready"})
-
-
-def _adapterReady(adapter: IILS) -> bool:
-    """
-    Whether kiosks should be sent here for this adapter (its optional
-    C{ready()}, see L{IILS <sip2acs.ils.interfaces.IILS>}).
-    """
-    ready = getattr(adapter, "ready", None)
-    return True if ready is None else bool(ready())
 
 
 class HealthResource(Resource):

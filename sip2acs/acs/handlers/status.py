@@ -9,6 +9,7 @@ from twisted.internet.defer import Deferred, succeed
 
 from sip2acs.acs.auth import SIPPassword
 from sip2acs.acs.handlers.common import Session
+from sip2acs.ils.interfaces import optionalFlag
 from sip2acs.sip import codec
 from sip2acs.sip.spec import OPERATIONS
 
@@ -51,15 +52,6 @@ def _loginResponse(session: Session, ok: bool) -> Any:
     return response
 
 
-def _online(ils: Any) -> bool:
-    """
-    Whether the adapter's system answers now (its optional C{online()},
-    see L{IILS <sip2acs.ils.interfaces.IILS>}); always, without one.
-    """
-    online = getattr(ils, "online", None)
-    return True if online is None else bool(online())
-
-
 def scStatus(session: Session, message: Any) -> "Deferred[Any]":
     """
     99: remember the SC's printer width and describe what the ACS offers
@@ -77,7 +69,7 @@ def scStatus(session: Session, message: Any) -> "Deferred[Any]":
     )
     return succeed(
         codec.ACSStatus(
-            onlineStatus=_online(ils),
+            onlineStatus=optionalFlag(ils, "online"),
             checkinOk=institution.checkin and ils.supports("checkin"),
             checkoutOk=institution.checkout and ils.supports("checkout"),
             renewalPolicy=institution.renewal and ils.supports("renew"),
