@@ -360,8 +360,17 @@ class RelativePathTests(SynchronousTestCase):
             'adapter = "sip2"\nupstream = "tcp:host=127.0.0.1:port=1"\n'
             'upstream-password-file = "up.pw"\noffline-queue = "queue/offline.sqlite3"',
         )
+        text = text.replace(
+            'upstream-password-file = "up.pw"',
+            'upstream-login = "gateway"\nupstream-password-file = "up.pw"\n'
+            'pool-size = 0\noffline-checkins = true',
+        )
         text += 'upstream-login = "kiosk"\nupstream-password-file = "kiosk.pw"\n'
-        config = loadConfig(self.write(text))
+        path = self.write(text)
+        for name in ("up.pw", "kiosk.pw"):
+            with open(self.here(name), "w") as f:
+                f.write("secret\n")
+        config = loadConfig(path)
         options = config.institutions["LIB"].options
         self.assertEqual(options["upstream-password-file"], self.here("up.pw"))
         self.assertEqual(options["offline-queue"], self.here("queue/offline.sqlite3"))

@@ -25,6 +25,8 @@ _ADDED = {
     # summary and the converters of Patron.itemCounts and the extra fields;
     # the mapping of patron attributes and item fields, and its converter.
     "Summary", "toCounts", "toFields", "FrozenMap", "toMap",
+    # An adapter's unknown settings, which the configuration places.
+    "UnknownSettings",
 }
 
 

@@ -808,7 +808,6 @@ class ConfigurationTests(SynchronousTestCase):
         A configuration whose database URL holds a password does not load;
         the error names the institution and says where the password goes.
         """
-        from sip2acs.app.tap import buildAdapters
         from sip2acs.config import ConfigError, loadConfig
 
         path = self.mktemp()
@@ -818,7 +817,7 @@ class ConfigurationTests(SynchronousTestCase):
                 'database = "postgresql://sip:hunter2@db:5432/lib"\n'
             )
         with self.assertRaises(ConfigError) as caught:
-            buildAdapters(loadConfig(path), reactor)
+            loadConfig(path)
         message = str(caught.exception)
         self.assertIn("LIB", message)
         self.assertIn("must not hold a password", message)

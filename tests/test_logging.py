@@ -110,6 +110,7 @@ class ObserverFactoryTests(SynchronousTestCase):
         observer = observers.jsonlines()
         observer({"log_format": "hello {who}", "who": "kiosk", "log_time": 1.0,
                   "log_namespace": "test"})
+        observer.flush()
         with open(path) as f:
             event = json.loads(f.readline())
         self.assertEqual(event["who"], "kiosk")

@@ -122,12 +122,13 @@ class OptionsTests(SynchronousTestCase):
 
     def test_badConfig(self) -> None:
         """
-        A config with problems is a usage error listing them, before
-        anything starts.
+        A config with problems ends the program with a message listing
+        them (and not twistd's usage text, which a usage error brings),
+        before anything starts.
         """
         options = Options()
         path = self.writeConfig(CONFIG.replace('login = "sc"', 'login = 5'))
-        with self.assertRaises(UsageError) as raised:
+        with self.assertRaises(SystemExit) as raised:
             options.parseOptions(["--config", path])
         self.assertIn(
             "line 22: account[0].login: must be text in quotes, not 5", str(raised.exception)
@@ -183,14 +184,13 @@ class MakeServiceTests(SynchronousTestCase):
 
     def test_badAdapterOptions(self) -> None:
         """
-        An adapter that refuses its options, or a dotted name that does not
-        exist, stops the start-up with a message naming the institution,
-        not a traceback.
+        A dotted adapter name that does not exist stops the start-up with a
+        message naming the institution, not a traceback.
         """
         text = CONFIG.replace('shelf = "two"', "").replace(
             '[[institution]]\nid = "C"\nadapter = "tests.test_tap.memoryAdapter"',
             '[[institution]]\nid = "C"\nadapter = "tests.test_tap.noSuchFactory"',
-        ) + '\n[[institution]]\nid = "D"\ncolour = "blue"\n'
+        )
         path = self.mktemp()
         with open(path, "w") as f:
             f.write(text)
@@ -200,8 +200,22 @@ class MakeServiceTests(SynchronousTestCase):
             makeService(options, MemoryReactor())
         message = str(raised.exception)
         self.assertIn("institution[2] (C): adapter 'tests.test_tap.noSuchFactory'", message)
-        self.assertIn(
-            "institution[3] (D): adapter 'sqlite': unknown sqlite ILS settings: colour", message
+
+    def test_unknownAdapterSetting(self) -> None:
+        """
+        A built-in adapter's unknown setting is found when the file is read
+        (as C{sip2acs config check} reads it), on its line, with the known
+        setting it resembles.
+        """
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write(CONFIG + '\n[[institution]]\nid = "D"\ndatabse = "d.sqlite3"\n')
+        with self.assertRaises(SystemExit) as raised:
+            Options().parseOptions(["--config", path])
+        self.assertRegex(
+            str(raised.exception),
+            r'line \d+: institution\[3\]\.databse: is not a setting of the sqlite ILS;'
+            r' did you mean "database"\?',
         )
 
 

@@ -29,7 +29,6 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import formatEvent
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
-from twisted.python.usage import UsageError
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 from zope.interface import implementer
 
@@ -1060,7 +1059,7 @@ class TLSServiceTests(SynchronousTestCase):
                 }
             )
         error = self.assertRaises(
-            UsageError, Options().parseOptions, ["--config", path]
+            SystemExit, Options().parseOptions, ["--config", path]
         )
         self.assertIn(
             "listener[0].certificate: /nonexistent/server.pem does not exist",

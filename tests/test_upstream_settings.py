@@ -9,7 +9,7 @@ import os
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from sip2acs.config import loadConfig
+from sip2acs.config import ConfigError, loadConfig
 from sip2acs.ils.upstream.settings import UpstreamSettings
 
 
@@ -113,19 +113,22 @@ class ConfigTests(SynchronousTestCase):
         from tests.fixtures import _hash
 
         path = self.mktemp()
+        secret = os.path.abspath(self.mktemp())
+        with open(secret, "w") as f:
+            f.write("pw\n")
         with open(path, "w") as f:
             f.write(
                 '[[listener]]\nendpoint = "tcp:0:interface=127.0.0.1"\n'
                 '[[institution]]\nid = "MAIN"\nadapter = "sip2"\n'
                 'upstream = "tcp:host=127.0.0.1:port=5550"\npool-size = 0\n'
                 '[[account]]\nlogin = "kiosk1"\npassword = "%s"\ninstitution = "MAIN"\n'
-                'upstream-login = "ilsk1"\nupstream-password-file = "/etc/pw"\n'
+                'upstream-login = "ilsk1"\nupstream-password-file = "%s"\n'
                 '[[account]]\nlogin = "kiosk2"\npassword = "%s"\ninstitution = "MAIN"\n'
-                % (_hash("a"), _hash("b"))
+                % (_hash("a"), secret, _hash("b"))
             )
         config = loadConfig(path)
         self.assertEqual(
-            config.institutions["MAIN"].accountLogins, (("kiosk1", "ilsk1", "/etc/pw"),)
+            config.institutions["MAIN"].accountLogins, (("kiosk1", "ilsk1", secret),)
         )
         self.assertEqual(config.accounts["kiosk1"].upstreamLogin, "ilsk1")
         self.assertEqual(config.institutions["MAIN"].adapter, "sip2")
@@ -178,17 +181,23 @@ class RecipeTests(SynchronousTestCase):
 class ExampleTests(SynchronousTestCase):
     def test_shippedExample(self) -> None:
         """
-        The shipped C{etc/gateway.toml} loads, and its gateway settings read
-        once its password file exists.
+        The shipped C{etc/gateway.toml} loads once its password file
+        exists (and is refused, naming the file, before), and its gateway
+        settings read.
         """
         here = os.path.dirname(os.path.abspath(__file__))
-        config = loadConfig(os.path.join(here, "..", "etc", "gateway.toml"))
-        institution = config.institutions["MAIN"]
-        self.assertEqual(institution.adapter, "sip2")
-        password = self.mktemp()
+        shipped = os.path.join(here, "..", "etc", "gateway.toml")
+        error = self.assertRaises(ConfigError, loadConfig, shipped)
+        self.assertIn("cannot read /etc/sip2acs/upstream.pw", str(error))
+        password = os.path.abspath(self.mktemp())
         with open(password, "w") as f:
             f.write("pw\n")
-        options = dict(institution.options, **{"upstream-password-file": password})
-        settings = UpstreamSettings.fromOptions("MAIN", options)
+        path = self.mktemp()
+        with open(shipped) as f, open(path, "w") as copy:
+            copy.write(f.read().replace("/etc/sip2acs/upstream.pw", password))
+        config = loadConfig(path)
+        institution = config.institutions["MAIN"]
+        self.assertEqual(institution.adapter, "sip2")
+        settings = UpstreamSettings.fromOptions("MAIN", institution.options)
         self.assertEqual((settings.poolSize, settings.login.login), (20, "sip2acs"))
         self.assertTrue(settings.offline.checkins)

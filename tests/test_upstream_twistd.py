@@ -103,7 +103,11 @@ class GatewayProcessTests(TestCase):
         status = (yield client.ask(b"9900302.00")).message
         self.assertTrue(status.onlineStatus)
         # The upstream saw the kiosk's own upstream login, not the gateway's,
-        # for the kiosk's requests; passwords never reached either log.
+        # for the kiosk's requests; passwords never reached either log
+        # (read whole once both have stopped: log lines are buffered).
+        client.transport.loseConnection()
+        yield gateway.signal("TERM")
+        yield upstream.signal("TERM")
         self.assertIn("ilskiosk1", upstream.output)
         for server in (upstream, gateway):
             for secret in ("gw-secret", "k1-secret", "front-pw"):

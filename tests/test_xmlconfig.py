@@ -17,7 +17,6 @@ import sys
 import tomllib
 
 from twisted.logger import globalLogPublisher
-from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
 from sip2acs.app.tap import Options
@@ -841,7 +840,7 @@ class TwistdOptionsTests(XMLTestCase):
         problems.
         """
         path = self.writeXML(minimal(port="6001/udp"))
-        with self.assertRaises(UsageError) as caught:
+        with self.assertRaises(SystemExit) as caught:
             Options().parseOptions(["--config", path])
         self.assertIn('%s:3: service "6001/udp": port:' % (path,), str(caught.exception))
 

@@ -11,6 +11,7 @@ import atexit
 import os
 import resource
 import sys
+from typing import Any
 
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
@@ -24,7 +25,8 @@ from twisted.internet.interfaces import (
     IReactorTime,
     IStreamServerEndpoint,
 )
-from twisted.logger import Logger
+from twisted.logger import ILogObserver, Logger
+from twisted.python.components import Componentized
 from twisted.python.failure import Failure
 
 from sip2acs.acs.server import ACSServer
@@ -141,6 +143,9 @@ class ServerService(MultiService):
         configuration and TLS files.
     @ivar adminService: The admin listener's service, or L{None} without
         one.
+    @ivar logObserver: The log observer twistd is to use (see
+        L{sip2acs.ops.observers.twistdObserver}), given to the application
+        when the service joins it, or L{None} to leave twistd's choice.
     """
 
     log = Logger()
@@ -151,6 +156,18 @@ class ServerService(MultiService):
         self.acsServer: ACSServer | None = None
         self.reloader: ReloadService | None = None
         self.adminService: IService | None = None
+        self.logObserver: ILogObserver | None = None
+
+    def setServiceParent(self, parent: Any) -> None:
+        """
+        Join C{parent}; when it is twistd's application, hand it
+        L{logObserver} (twistd asks the application for an L{ILogObserver}
+        component before it starts logging, and only C{--logger} overrides
+        it).
+        """
+        if self.logObserver is not None and isinstance(parent, Componentized):
+            parent.setComponent(ILogObserver, self.logObserver)
+        MultiService.setServiceParent(self, parent)
 
     def isAdapter(self, service: IService) -> bool:
         """
@@ -187,6 +204,12 @@ class ServerService(MultiService):
         kiosk is never taken in by a server that cannot serve it).
         """
         Service.startService(self)
+        unbuffered = getattr(self.logObserver, "unbuffered", None)
+        if unbuffered is not None:
+            # Buffered log lines are written out when the reactor stops
+            # (twistd may then end the process with a signal, skipping
+            # atexit), and the last lines at once.
+            self._reactor.addSystemEventTrigger("after", "shutdown", unbuffered)
         listeners = [
             s for s in self
             if isinstance(s, ListeningService) and s is not self.adminService

@@ -44,6 +44,7 @@ from sip2acs.config.endpoints import serverEndpointProblem
 from sip2acs.ils.interfaces import IILS
 from sip2acs.ils.zones import zoneName
 from sip2acs.ops.admin import DrainService, makeSite
+from sip2acs.ops.observers import LOG_FORMATS, twistdObserver
 from sip2acs.ops.reload import ConfigReloader, ReloadService
 from sip2acs.transports.access import AccessGate
 from sip2acs.transports.factory import SIP2ServerFactory
@@ -107,6 +108,16 @@ class Options(usage.Options):
             "'none' for none. Default: %s. Not used with --config (see its "
             "[admin] table)." % (DEFAULT_ADMIN_ENDPOINT,),
         ],
+        [
+            "log-format",
+            None,
+            "auto",
+            "How log lines look: text (twistd's classic lines), journal "
+            "(priority-prefixed lines for the systemd journal), json (one "
+            "flat JSON object per line) or auto (journal under systemd, "
+            "text otherwise). They go where twistd's --logfile, --syslog "
+            "or -n say; twistd's --logger overrides all of this.",
+        ],
     ]
 
     def __init__(self) -> None:
@@ -131,6 +142,11 @@ class Options(usage.Options):
         self["sip"].append(endpoint)
 
     def postOptions(self) -> None:
+        if self["log-format"] not in LOG_FORMATS:
+            raise usage.UsageError(
+                "--log-format must be one of %s, not %r"
+                % (", ".join(LOG_FORMATS), self["log-format"])
+            )
         if self["config"] is not None:
             if self["sip"]:
                 raise usage.UsageError(
@@ -145,7 +161,9 @@ class Options(usage.Options):
             try:
                 self["parsedConfig"] = loadConfig(self["config"])
             except ConfigError as e:
-                raise usage.UsageError(str(e)) from e
+                # The file is wrong, not the command line: the problems
+                # alone, without twistd's page of usage text before them.
+                raise SystemExit(str(e)) from e
         else:
             for option, endpoint in [("--sip", each) for each in self["sip"]] + [
                 ("--admin", self["admin"])
@@ -356,6 +374,10 @@ def makeService(options: usage.Options, reactor: IServerReactor | None = None) -
     restrictUmask()
     config = options["parsedConfig"]
     top = ServerService(reactor)
+    twistdOptions = getattr(options, "parent", None)
+    if twistdOptions is not None:
+        # Run by twistd: log the sip2acs way (see sip2acs.ops.observers).
+        top.logObserver = twistdObserver(twistdOptions, options["log-format"])
     FileLimitService().setServiceParent(top)
     try:
         adapters = buildAdapters(config, reactor)

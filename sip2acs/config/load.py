@@ -7,6 +7,7 @@ import os
 import tomllib
 
 from sip2acs.config import xml
+from sip2acs.config.adapters import adapterProblems
 from sip2acs.config.endpoints import endpointProblems
 from sip2acs.config.lines import locate
 from sip2acs.config.model import Config, ConfigError
@@ -59,11 +60,11 @@ def loadConfig(path: str, warnings: list[str] | None = None) -> Config:
             config = parseConfig(data, path, base=base)
         except ConfigError as e:
             raise ConfigError(_inOrder(locate(text, e.details)), path) from None
-        problems = endpointProblems(config)
+        problems = endpointProblems(config) + adapterProblems(config)
         if problems:
             raise ConfigError(_inOrder(locate(text, problems)), path)
         return config
-    problems = endpointProblems(config)
+    problems = endpointProblems(config) + adapterProblems(config)
     if problems:
         raise ConfigError(problems, path)
     return config

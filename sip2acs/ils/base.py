@@ -9,6 +9,7 @@ model in L{sip2acs.ils.zones}; this module re-exports both, under the names
 it has always offered.
 """
 
+from collections.abc import Iterable
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail
@@ -19,7 +20,7 @@ from sip2acs.ils.interfaces import IILS, SESSION_OPERATIONS
 from sip2acs.ils.values import *  # noqa: F403 (re-exported, see __all__)
 from sip2acs.ils.zones import *  # noqa: F403 (re-exported, see __all__)
 
-__all__ = ["UnsupportedOperation", "ILSUnavailable", "ILSBase"]
+__all__ = ["UnsupportedOperation", "ILSUnavailable", "UnknownSettings", "ILSBase"]
 __all__ += zones.__all__
 __all__ += values.__all__
 
@@ -28,6 +29,28 @@ class UnsupportedOperation(NotImplementedError):
     """
     The adapter does not implement this operation.
     """
+
+
+class UnknownSettings(ValueError):
+    """
+    An adapter was given settings it does not know (a misspelt key, most
+    often): the configuration places each on its line and suggests the
+    known one it resembles.
+
+    @ivar adapter: The adapter's name in messages (C{"sqlite ILS"}).
+    @ivar keys: The unknown keys, sorted.
+    @ivar known: The keys it knows, sorted.
+    """
+
+    def __init__(self, adapter: str, keys: Iterable[str], known: Iterable[str]) -> None:
+        self.adapter = adapter
+        self.keys = sorted(keys)
+        self.known = sorted(known)
+        ValueError.__init__(
+            self,
+            "unknown %s settings: %s (known: %s)"
+            % (adapter, ", ".join(self.keys), ", ".join(self.known)),
+        )
 
 
 class ILSUnavailable(Exception):

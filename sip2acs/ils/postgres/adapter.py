@@ -35,7 +35,7 @@ from twisted.application.service import Service
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger, LogLevel
 
-from sip2acs.ils.base import ILSBase
+from sip2acs.ils.base import ILSBase, UnknownSettings
 from sip2acs.ils.interfaces import OPERATIONS, SESSION_OPERATIONS
 from sip2acs.ils.postgres.store import Location, PostgresStore, explained, migrate
 from sip2acs.ils.postgres.throttle import LoginFailures
@@ -178,10 +178,7 @@ class PostgresILS(CirculationCalls, ILSBase, Service):
                  "allow-overpayment", "sort-bins"}
         unknown = sorted(set(config) - known)
         if unknown:
-            raise ValueError(
-                "unknown postgresql ILS settings: %s (known: %s)"
-                % (", ".join(unknown), ", ".join(sorted(known - {"type"})))
-            )
+            raise UnknownSettings("postgresql ILS", unknown, known - {"type"})
         if not isinstance(config.get("allow-overpayment", False), bool):
             raise ValueError("allow-overpayment must be true or false")
         passwordFile = config.get("database-password-file")

@@ -31,7 +31,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
 
-from sip2acs.ils.base import ILSBase
+from sip2acs.ils.base import ILSBase, UnknownSettings
 from sip2acs.ils.interfaces import OPERATIONS, SESSION_OPERATIONS
 from sip2acs.ils.sql.rules import SortBins
 from sip2acs.ils.sql.service import CirculationCalls
@@ -151,10 +151,7 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
                  "sort-bins"}
         unknown = sorted(set(config) - known)
         if unknown:
-            raise ValueError(
-                "unknown sqlite ILS settings: %s (known: %s)"
-                % (", ".join(unknown), ", ".join(sorted(known - {"type"})))
-            )
+            raise UnknownSettings("sqlite ILS", unknown, known - {"type"})
         for key in ("demo", "allow-overpayment"):
             if not isinstance(config.get(key, False), bool):
                 raise ValueError("%s must be true or false" % (key,))

@@ -18,6 +18,8 @@ from typing import Any
 
 import attrs
 
+from sip2acs.ils.base import UnknownSettings
+
 __all__ = [
     "ENVIRONMENT_PASSWORD",
     "OfflineSettings",
@@ -284,10 +286,7 @@ class UpstreamSettings:
             offline=offline,
         )
         if rest:
-            raise ValueError(
-                "unknown sip2 gateway settings: %s (known: %s)"
-                % (", ".join(sorted(rest)), ", ".join(KEYS))
-            )
+            raise UnknownSettings("sip2 gateway", rest, KEYS)
         return settings
 
 
