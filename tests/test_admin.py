@@ -1,8 +1,8 @@
 # -*- test-case-name: tests.test_admin -*-
 """
-Tests for L{sip2acs.ops.metrics} and L{sip2acs.ops.admin}: the Prometheus
-exposition, readiness and its signals, and the admin HTTP listener on a
-real loopback socket next to a real SIP2 listener.
+Tests for L{sip2acs.ops.admin}: C{/metrics} (its families are tested in
+L{tests.test_metrics}), readiness and its signals, and the admin HTTP
+listener on a real loopback socket next to a real SIP2 listener.
 """
 
 import json
@@ -12,6 +12,7 @@ import re
 import signal
 import time
 
+from prometheus_client.parser import text_string_to_metric_families
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, fail, inlineCallbacks, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
@@ -23,9 +24,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.server import Site
 
 from sip2acs.acs.metrics import (
-    LATENCY_BUCKETS,
     Histogram,
-    Metrics,
     Readiness,
     processStartTime,
 )
@@ -41,7 +40,6 @@ from sip2acs.config import (
 from sip2acs.ils.memory import MemoryILS
 from sip2acs.ils.sqlite import SQLiteILS
 from sip2acs.ops.admin import HEALTH_TIMEOUT, DrainService, makeSite
-from sip2acs.ops.metrics import Exposition, escapeLabelValue, formatValue, render
 from sip2acs.passwords import hashPassword
 from sip2acs.sip import codec
 from tests.loopback import (
@@ -68,91 +66,28 @@ An SC login full of what HTML and the exposition format must escape.
 """
 
 
-# -- a small parser of the text exposition format ----------------------------
-
-_SAMPLE = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)\Z")
-_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="')
-_UNESCAPE = {"\\": "\\", '"': '"', "n": "\n"}
-
-
-def _parseLabels(text):
-    """
-    Parse C{{a="x",b="y"}} into a dict, undoing the escapes.
-    """
-    labels = {}
-    inner = text[1:-1]
-    position = 0
-    while position < len(inner):
-        match = _LABEL.match(inner, position)
-        if match is None:
-            raise ValueError("bad label at %r" % (inner[position:],))
-        position = match.end()
-        value = []
-        while True:
-            char = inner[position]
-            if char == "\\":
-                value.append(_UNESCAPE[inner[position + 1]])
-                position += 2
-            elif char == '"':
-                position += 1
-                break
-            elif char == "\n":
-                raise ValueError("raw line feed in a label value")
-            else:
-                value.append(char)
-                position += 1
-        if match.group(1) in labels:
-            raise ValueError("label %s twice" % (match.group(1),))
-        labels[match.group(1)] = "".join(value)
-        if position < len(inner):
-            if inner[position] != ",":
-                raise ValueError("expected a comma at %r" % (inner[position:],))
-            position += 1
-    return labels
+# -- reading the exposition ----------------------------------------------------
 
 
 def parseExposition(data):
     """
-    Parse a text exposition strictly: every line a HELP, a TYPE or a sample
-    of a declared family, HELP and TYPE once each and before the family's
-    samples, and the text ending with a line feed.
+    Parse a text exposition with C{prometheus_client}'s parser.
 
     @type data: L{bytes}
-    @return: C{(types, samples)}: family name to type, and a list of
-        C{(name, labels dict, float value)}.
+    @return: C{(types, samples)}: family name to type (counters without
+        C{_total}, as the parser names them), and a list of C{(name,
+        labels dict, float value)}.
     """
     text = data.decode("utf-8")
     if not text.endswith("\n"):
         raise ValueError("no final line feed")
     types = {}
-    helps = set()
     samples = []
-    for line in text[:-1].split("\n"):
-        if line.startswith("# HELP "):
-            name = line.split(" ", 3)[2]
-            if name in helps:
-                raise ValueError("HELP twice for %s" % (name,))
-            helps.add(name)
-            continue
-        if line.startswith("# TYPE "):
-            _, _, name, kind = line.split(" ")
-            if name in types:
-                raise ValueError("TYPE twice for %s" % (name,))
-            if kind not in ("counter", "gauge", "histogram", "summary", "untyped"):
-                raise ValueError("unknown type %r" % (kind,))
-            types[name] = kind
-            continue
-        match = _SAMPLE.match(line)
-        if match is None:
-            raise ValueError("not a sample: %r" % (line,))
-        name, labels, value = match.groups()
-        family = name
-        for suffix in ("_bucket", "_sum", "_count"):
-            if name.endswith(suffix) and types.get(name[: -len(suffix)]) == "histogram":
-                family = name[: -len(suffix)]
-        if family not in types:
-            raise ValueError("sample %s before its TYPE" % (name,))
-        samples.append((name, _parseLabels(labels) if labels else {}, float(value)))
+    for family in text_string_to_metric_families(text):
+        if family.name in types:
+            raise ValueError("family %s twice" % (family.name,))
+        types[family.name] = family.type
+        samples.extend((s.name, dict(s.labels), float(s.value)) for s in family.samples)
     return types, samples
 
 
@@ -244,53 +179,7 @@ class BrokenDatabase(Exception):
     """
 
 
-# -- the exposition format ----------------------------------------------------
-
-
-class ExpositionTests(SynchronousTestCase):
-    def test_labelValueEscaping(self) -> None:
-        """
-        Backslash, double quote and line feed are escaped in label values,
-        and nothing else is.
-        """
-        self.assertEqual(
-            escapeLabelValue('a\\b"c\nd<é>'), 'a\\\\b\\"c\\nd<é>'
-        )
-
-    def test_roundTrip(self) -> None:
-        """
-        A label value with every escaped character reads back as it was;
-        help text escapes backslash and line feed.
-        """
-        out = Exposition()
-        out.family("x_total", "counter", "Help with \\ and\na line feed.")
-        out.sample("x_total", [("who", 'q"\\\n')], 3)
-        data = out.render()
-        self.assertIn(b"# HELP x_total Help with \\\\ and\\na line feed.\n", data)
-        types, samples = parseExposition(data)
-        self.assertEqual(types, {"x_total": "counter"})
-        self.assertEqual(samples, [("x_total", {"who": 'q"\\\n'}, 3.0)])
-
-    def test_values(self) -> None:
-        """
-        Integers are written as they are, floats by repr, and infinities
-        and NaN with the format's spellings.
-        """
-        self.assertEqual(
-            [formatValue(v) for v in (3, 0.25, 1e-05, math.inf, -math.inf, math.nan, True)],
-            ["3", "0.25", "1e-05", "+Inf", "-Inf", "NaN", "1"],
-        )
-
-    def test_badNames(self) -> None:
-        """
-        Metric and label names outside the format's alphabet, and label
-        names reserved for Prometheus (C{__...}), are refused.
-        """
-        out = Exposition()
-        self.assertRaises(ValueError, out.family, "bad-name", "gauge", "x")
-        self.assertRaises(ValueError, out.sample, "1x", (), 1)
-        self.assertRaises(ValueError, out.sample, "x", [("a b", "v")], 1)
-        self.assertRaises(ValueError, out.sample, "x", [("__name__", "v")], 1)
+# -- the counters ---------------------------------------------------------------
 
 
 class HistogramTests(SynchronousTestCase):
@@ -312,110 +201,6 @@ class HistogramTests(SynchronousTestCase):
 
 
 class MetricsTests(SynchronousTestCase):
-    def test_empty(self) -> None:
-        """
-        A new server's exposition declares every family and parses; each
-        configured listener has a zero connection count and zero failure
-        counters.
-        """
-        metrics = Metrics(startTime=1741947300.5)
-        types, samples = parseExposition(render(metrics, listeners=["tcp:6001"]))
-        self.assertEqual(
-            types,
-            {
-                "sip2acs_messages_total": "counter",
-                "sip2acs_request_seconds": "histogram",
-                "sip2acs_connections": "gauge",
-                "sip2acs_login_failures_total": "counter",
-                "sip2acs_tls_handshake_failures_total": "counter",
-                "sip2acs_ready": "gauge",
-                "sip2acs_build_info": "gauge",
-                "process_start_time_seconds": "gauge",
-            },
-        )
-        self.assertEqual(
-            sampleValue(samples, "sip2acs_connections", listener="tcp:6001", account=""), 0
-        )
-        self.assertEqual(
-            sampleValue(samples, "sip2acs_login_failures_total", listener="tcp:6001"), 0
-        )
-        self.assertEqual(
-            sampleValue(samples, "sip2acs_tls_handshake_failures_total", listener="tcp:6001"),
-            0,
-        )
-        self.assertEqual(sampleValue(samples, "sip2acs_ready"), 1)
-        self.assertEqual(sampleValue(samples, "process_start_time_seconds"), 1741947300.5)
-
-    def test_counts(self) -> None:
-        """
-        Transactions are counted by request, response and outcome, with a
-        latency histogram per request; login and TLS handshake failures by
-        listener; connections by listener and account.
-        """
-        metrics = Metrics()
-        metrics.transactionDone("11", "12", "ok", 0.003)
-        metrics.transactionDone("11", "12", "refused", 0.2)
-        metrics.transactionDone("11", "12", "ok", 40.0)
-        metrics.transactionDone("93", "94", "ok", 0.02)
-        metrics.loginFailed("tcp:6001")
-        metrics.loginFailed("tcp:6001")
-        metrics.tlsHandshakeFailed("tls:45550")
-        types, samples = parseExposition(
-            render(
-                metrics,
-                connections=[("tcp:6001", "k1"), ("tcp:6001", "k1"), ("tls:45550", "")],
-                listeners=["tcp:6001", "tls:45550"],
-                ready=False,
-            )
-        )
-        self.assertEqual(
-            sampleValue(
-                samples, "sip2acs_messages_total", request="11", response="12", outcome="ok"
-            ),
-            2,
-        )
-        self.assertEqual(
-            sampleValue(
-                samples,
-                "sip2acs_messages_total",
-                request="11",
-                response="12",
-                outcome="refused",
-            ),
-            1,
-        )
-        buckets = [
-            (labels["le"], value)
-            for name, labels, value in samples
-            if name == "sip2acs_request_seconds_bucket" and labels["request"] == "11"
-        ]
-        self.assertEqual(len(buckets), len(LATENCY_BUCKETS) + 1)
-        self.assertEqual(buckets[-1], ("+Inf", 3))
-        self.assertEqual(dict(buckets)["0.005"], 1)
-        self.assertEqual(dict(buckets)["0.25"], 2)
-        self.assertEqual(dict(buckets)["30.0"], 2)
-        self.assertEqual(sampleValue(samples, "sip2acs_request_seconds_count", request="11"), 3)
-        self.assertAlmostEqual(
-            sampleValue(samples, "sip2acs_request_seconds_sum", request="11"), 40.203
-        )
-        self.assertEqual(
-            sampleValue(samples, "sip2acs_connections", listener="tcp:6001", account="k1"), 2
-        )
-        self.assertEqual(
-            sampleValue(samples, "sip2acs_connections", listener="tcp:6001", account=""), 0
-        )
-        self.assertEqual(
-            sampleValue(samples, "sip2acs_connections", listener="tls:45550", account=""), 1
-        )
-        self.assertEqual(
-            sampleValue(samples, "sip2acs_login_failures_total", listener="tcp:6001"), 2
-        )
-        self.assertEqual(
-            sampleValue(samples, "sip2acs_tls_handshake_failures_total", listener="tls:45550"),
-            1,
-        )
-        self.assertEqual(sampleValue(samples, "sip2acs_ready"), 0)
-
     def test_processStartTime(self) -> None:
         """
         The process start time is in the past, and not before this test run

@@ -124,8 +124,8 @@ class FaultMatrixTests(GatewayBehindProxyMixin, TestCase):
                          {"status": "unavailable", "institutions": ["DEMO"]})
         self.assertIn('sip2acs_upstream_online{upstream="%s"} 0' % (self.gateway.name,),
                       metrics)
-        self.assertRegex(metrics, r'sip2acs_upstream_requests_total\{upstream="[^"]+",'
-                                  r'operation="checkout",outcome="unavailable"\} 1')
+        self.assertRegex(metrics, r'sip2acs_upstream_requests_total\{operation="checkout",'
+                                  r'outcome="unavailable",upstream="[^"]+"\} 1')
         self.assertRegex(metrics, r"sip2acs_upstream_connect_failures_total\{[^}]+\} [1-9]")
         self.row("upstream gone (connection refused)",
                  "11: 120 '%s'; 17: 18 unavailable; 98 online N" % (NOT_DONE,),
@@ -144,8 +144,8 @@ class FaultMatrixTests(GatewayBehindProxyMixin, TestCase):
                       metrics)
         self.assertIn('sip2acs_upstream_connections{upstream="%s"} 2' % (self.gateway.name,),
                       metrics)
-        self.assertRegex(metrics, r'sip2acs_upstream_seconds_count\{upstream="[^"]+",'
-                                  r'operation="checkout"\} 1')
+        self.assertRegex(metrics, r'sip2acs_upstream_seconds_count\{operation="checkout",'
+                                  r'upstream="[^"]+"\} 1')
 
     @inlineCallbacks
     def admin(self) -> Any:

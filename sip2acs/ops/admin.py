@@ -49,7 +49,7 @@ from sip2acs.acs.interfaces import ISIPConnection
 from sip2acs.acs.metrics import Readiness
 from sip2acs.acs.server import ACSServer
 from sip2acs.ils.interfaces import IILS, optionalFlag
-from sip2acs.ops.metrics import CONTENT_TYPE, render
+from sip2acs.ops.metrics import CONTENT_TYPE, Scrape, exposition, makeRegistry
 from sip2acs.ops.signals import SignalService
 
 __all__ = [
@@ -149,29 +149,35 @@ def connectedKiosks(server: ACSServer) -> list[dict[str, Any]]:
 
 class MetricsResource(Resource):
     """
-    C{/metrics}: the Prometheus text exposition.
+    C{/metrics}: the Prometheus text exposition, written by
+    C{prometheus_client} from a registry of this resource's own (see
+    L{makeRegistry <sip2acs.ops.metrics.makeRegistry>}), on the reactor
+    thread.
 
     @ivar acs: The L{ACSServer <sip2acs.acs.server.ACSServer>} (not C{server}:
         L{Resource.putChild} overwrites that attribute).
+    @ivar registry: The C{prometheus_client} L{CollectorRegistry
+        <prometheus_client.registry.CollectorRegistry>} it writes.
     """
 
     def __init__(self, server: ACSServer) -> None:
         Resource.__init__(self)
         self.acs = server
+        self.registry = makeRegistry(server.metrics, self.scrape)
 
-    def render_GET(self, request: Request) -> bytes:
+    def scrape(self) -> Scrape:
+        """
+        What the server holds now besides its counters.
+
+        @rtype: L{Scrape <sip2acs.ops.metrics.Scrape>}
+        """
         server = self.acs
-        connections = [
-            (connection.session.listener.endpoint, _account(connection) or "")
-            for connection in server.connections
-        ]
-        listeners = [listener.endpoint for listener in server.config.listeners]
-        request.setHeader(b"content-type", CONTENT_TYPE)
-        _commonHeaders(request)
-        return render(
-            server.metrics,
-            connections=connections,
-            listeners=listeners,
+        return Scrape(
+            connections=[
+                (connection.session.listener.endpoint, _account(connection) or "")
+                for connection in server.connections
+            ],
+            listeners=[listener.endpoint for listener in server.config.listeners],
             ready=server.readiness.ready,
             upstreams=[
                 adapter
@@ -179,6 +185,11 @@ class MetricsResource(Resource):
                 if hasattr(adapter, "upstreamGauges")
             ],
         )
+
+    def render_GET(self, request: Request) -> bytes:
+        request.setHeader(b"content-type", CONTENT_TYPE)
+        _commonHeaders(request)
+        return exposition(self.registry)
 
 
 class ReadyResource(Resource):

@@ -1,17 +1,24 @@
-# -*- test-case-name: tests.test_admin -*-
+# -*- test-case-name: tests.test_metrics -*-
 """
-What the admin listener reports: counters of the server's work, written in
-the Prometheus text exposition format (version 0.0.4), and whether the
-server is ready for new kiosks.
+What the admin listener reports at C{/metrics}: the server's counters as
+Prometheus metric families, written by C{prometheus_client}.
 
-This module has no third-party dependency and does no I/O: the server
-counts in its L{Metrics <sip2acs.acs.metrics.Metrics>} and holds its
-L{Readiness <sip2acs.acs.metrics.Readiness>}; L{render} writes them in the
-text format with L{Exposition}; L{sip2acs.ops.admin} serves them over HTTP.
+The server counts in plain integers and L{Histogram
+<sip2acs.histogram.Histogram>}s (L{Metrics <sip2acs.acs.metrics.Metrics>},
+a gateway's L{UpstreamStats <sip2acs.ils.upstream.stats.UpstreamStats>}),
+so a transaction takes no lock. At scrape time L{ServerCollector} reads
+that state and builds C{prometheus_client} metric families from it
+(L{families}); L{makeRegistry} puts it in a registry of its own, next to
+C{prometheus_client}'s process (CPU, memory, file descriptors) and
+platform (C{python_info}) collectors; L{sip2acs.ops.admin} writes the
+registry with L{exposition}.
 
-Everything here is called on the reactor thread.
+Everything here is called on the reactor thread (the process collector
+reads a few small files under C{/proc}).
 
-Metric families (see L{render}):
+Metric families (see L{families}); counters are named here without
+C{_total}, which C{prometheus_client} adds to their samples, so scrapers
+see the same names as before:
 
   - C{sip2acs_messages_total{request,response,outcome}}: answered requests,
     by request and response command identifier and outcome (C{ok} or
@@ -34,286 +41,291 @@ Metric families (see L{render}):
     C{sip2acs_upstream_requests_waiting} and C{sip2acs_upstream_online};
   - C{sip2acs_build_info{version}}: always 1;
   - C{process_start_time_seconds}: when the process started, in seconds
-    since the Unix epoch.
+    since the Unix epoch (from L{Metrics.startTime
+    <sip2acs.acs.metrics.Metrics>}, not from the process collector);
+  - from C{prometheus_client}: C{process_cpu_seconds_total},
+    C{process_virtual_memory_bytes}, C{process_resident_memory_bytes},
+    C{process_open_fds}, C{process_max_fds} (Linux only) and
+    C{python_info{implementation,major,minor,patchlevel,version}}.
 """
 
-import math
-import re
-from collections.abc import Collection, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Iterable, Iterator
+from typing import Any, NamedTuple
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.exposition import generate_latest
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.utils import floatToGoString
 
 from sip2acs._version import __version__
 from sip2acs.acs.metrics import Metrics
+from sip2acs.histogram import Histogram
 
 __all__ = [
     "CONTENT_TYPE",
-    "Exposition",
-    "escapeLabelValue",
-    "formatValue",
-    "render",
+    "Scrape",
+    "ServerCollector",
+    "exposition",
+    "families",
+    "makeRegistry",
 ]
 
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 """
-The HTTP content type of the text exposition format.
+The HTTP content type of the text exposition format (version 0.0.4), as
+L{exposition} writes it.
 """
 
-_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
-_LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 
-def escapeLabelValue(value: str) -> str:
+class Scrape(NamedTuple):
     """
-    Escape a label value for the text format: backslash, double quote and
-    line feed.
+    What the server holds besides its L{Metrics}, read at scrape time.
 
-    @type value: L{str}
-    @rtype: L{str}
-    """
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _escapeHelp(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-def formatValue(value: float) -> str:
-    """
-    A sample value as the text format writes it: integers as they are,
-    floats by C{repr}, and C{+Inf}, C{-Inf}, C{NaN}.
-
-    @type value: L{int} or L{float}
-    @rtype: L{str}
-    """
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int):
-        return str(value)
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(float(value))
-
-
-class Exposition:
-    """
-    Writes metric families in the Prometheus text format 0.0.4.
-
-    Call L{family} once per metric family, then L{sample} for each of its
-    samples, then L{render}.
+    @ivar connections: One C{(listener endpoint, account login)} pair per
+        open connection, the login being C{""} before login.
+    @ivar listeners: Every configured listener's endpoint: each gets a
+        C{sip2acs_connections} sample with C{account=""} and zero samples
+        for its failure counters, so their series exist from the start.
+    @ivar ready: Whether the server accepts new kiosks.
+    @ivar upstreams: The gateway adapters (each with C{name}, C{stats}, an
+        L{UpstreamStats <sip2acs.ils.upstream.stats.UpstreamStats>},
+        C{upstreamGauges()} and C{online()}).
     """
 
-    def __init__(self) -> None:
-        self._lines: list[str] = []
-
-    def family(self, name: str, kind: str, help: str) -> None:
-        """
-        Start a metric family: its C{# HELP} and C{# TYPE} lines.
-
-        @param kind: C{"counter"}, C{"gauge"}, C{"histogram"},
-            C{"summary"} or C{"untyped"}.
-        """
-        if not _NAME.match(name):
-            raise ValueError("not a metric name: %r" % (name,))
-        self._lines.append("# HELP %s %s" % (name, _escapeHelp(help)))
-        self._lines.append("# TYPE %s %s" % (name, kind))
-
-    def sample(self, name: str, labels: Sequence[tuple[str, object]], value: float) -> None:
-        """
-        Add one sample.
-
-        @param name: The sample's name (for a histogram, the family name
-            with C{_bucket}, C{_sum} or C{_count}).
-        @param labels: A sequence of C{(name, value)} pairs, in order.
-        @param value: An L{int} or L{float}.
-        """
-        if not _NAME.match(name):
-            raise ValueError("not a metric name: %r" % (name,))
-        if labels:
-            parts = []
-            for label, text in labels:
-                if not _LABEL.match(label) or label.startswith("__"):
-                    raise ValueError("not a label name: %r" % (label,))
-                parts.append('%s="%s"' % (label, escapeLabelValue(str(text))))
-            name = "%s{%s}" % (name, ",".join(parts))
-        self._lines.append("%s %s" % (name, formatValue(value)))
-
-    def render(self) -> bytes:
-        """
-        @return: The exposition, UTF-8, ending with a line feed.
-        @rtype: L{bytes}
-        """
-        return ("\n".join(self._lines) + "\n").encode("utf-8")
+    connections: Iterable[tuple[str, str]] = ()
+    listeners: Collection[str] = ()
+    ready: bool = True
+    upstreams: Iterable[Any] = ()
 
 
-def render(
-    metrics: Metrics,
-    connections: Iterable[tuple[str, str]] = (),
-    listeners: Collection[str] = (),
-    ready: bool = True,
-    upstreams: Iterable[Any] = (),
-) -> bytes:
+def _histogram(
+    family: HistogramMetricFamily, labels: list[str], histogram: Histogram
+) -> None:
+    family.add_metric(
+        labels,
+        [(floatToGoString(bound), count) for bound, count in histogram.cumulative()],
+        histogram.sum,
+    )
+
+
+def families(metrics: Metrics, scrape: Scrape | None = None) -> list[Metric]:
     """
-    The exposition of every metric of C{metrics}.
+    Every metric family of the server, built from its counters now.
 
     @param metrics: The server's L{Metrics <sip2acs.acs.metrics.Metrics>}.
-    @param connections: One C{(listener endpoint, account login)} pair
-        per open connection, the login being C{""} before login.
-    @param listeners: Every configured listener's endpoint: each gets
-        a C{sip2acs_connections} sample with C{account=""} and zero
-        samples for its failure counters, so their series exist from
-        the start.
-    @param ready: Whether the server accepts new kiosks.
-    @param upstreams: The gateway adapters (each with C{name}, C{stats},
-        an L{UpstreamStats <sip2acs.ils.upstream.stats.UpstreamStats>},
-        C{upstreamGauges()} and C{online()}).
-    @return: The exposition in the text format.
-    @rtype: L{bytes}
+    @param scrape: The open connections, listeners, readiness and
+        gateways; none, ready, by default.
+    @return: C{prometheus_client} metric families, without C{_created}
+        samples.
+    @rtype: L{list}
     """
-    out = Exposition()
-    out.family(
-        "sip2acs_messages_total",
-        "counter",
+    if scrape is None:
+        scrape = Scrape()
+    result: list[Metric] = []
+    messages = CounterMetricFamily(
+        "sip2acs_messages",
         "SIP2 requests answered, by request and response command"
         " identifier and outcome (ok or refused).",
+        labels=["request", "response", "outcome"],
     )
     for (request, response, outcome), count in sorted(metrics.messages.items()):
-        out.sample(
-            "sip2acs_messages_total",
-            [("request", request), ("response", response), ("outcome", outcome)],
-            count,
-        )
+        messages.add_metric([request, response, outcome], count)
+    result.append(messages)
 
-    out.family(
+    latency = HistogramMetricFamily(
         "sip2acs_request_seconds",
-        "histogram",
         "Time taken to answer SIP2 requests, in seconds, by request"
         " command identifier.",
+        labels=["request"],
     )
     for request, histogram in sorted(metrics.latency.items()):
-        for bound, count in histogram.cumulative():
-            out.sample(
-                "sip2acs_request_seconds_bucket",
-                [("request", request), ("le", formatValue(bound))],
-                count,
-            )
-        out.sample("sip2acs_request_seconds_sum", [("request", request)], histogram.sum)
-        out.sample(
-            "sip2acs_request_seconds_count", [("request", request)], histogram.count
-        )
+        _histogram(latency, [request], histogram)
+    result.append(latency)
 
-    counts = {(listener, ""): 0 for listener in listeners}
-    for key in connections:
+    counts = {(listener, ""): 0 for listener in scrape.listeners}
+    for key in scrape.connections:
         counts[key] = counts.get(key, 0) + 1
-    out.family(
+    connections = GaugeMetricFamily(
         "sip2acs_connections",
-        "gauge",
         'Open SC connections, by listener and account (account="" before'
         " login).",
+        labels=["listener", "account"],
     )
     for (listener, account), count in sorted(counts.items()):
-        out.sample(
-            "sip2acs_connections",
-            [("listener", listener), ("account", account)],
-            count,
-        )
+        connections.add_metric([listener, account], count)
+    result.append(connections)
 
     for name, help, counter in [
         (
-            "sip2acs_login_failures_total",
+            "sip2acs_login_failures",
             "Refused SC logins (93 answered with 940), by listener.",
             metrics.loginFailures,
         ),
         (
-            "sip2acs_tls_handshake_failures_total",
+            "sip2acs_tls_handshake_failures",
             "Failed TLS handshakes, by listener.",
             metrics.tlsHandshakeFailures,
         ),
     ]:
-        out.family(name, "counter", help)
-        values = dict.fromkeys(listeners, 0)
+        family = CounterMetricFamily(name, help, labels=["listener"])
+        values = dict.fromkeys(scrape.listeners, 0)
         values.update(counter)
         for listener, count in sorted(values.items()):
-            out.sample(name, [("listener", listener)], count)
+            family.add_metric([listener], count)
+        result.append(family)
 
-    _upstreams(out, list(upstreams))
+    result.extend(_upstreams(list(scrape.upstreams)))
 
-    out.family(
-        "sip2acs_ready",
-        "gauge",
-        "1 while the server accepts new kiosks, 0 while it drains.",
+    result.append(
+        GaugeMetricFamily(
+            "sip2acs_ready",
+            "1 while the server accepts new kiosks, 0 while it drains.",
+            value=1 if scrape.ready else 0,
+        )
     )
-    out.sample("sip2acs_ready", (), 1 if ready else 0)
-    out.family("sip2acs_build_info", "gauge", "The running sip2acs version.")
-    out.sample("sip2acs_build_info", [("version", __version__)], 1)
-    out.family(
-        "process_start_time_seconds",
-        "gauge",
-        "Start time of the process since the Unix epoch, in seconds.",
+    build = GaugeMetricFamily(
+        "sip2acs_build_info", "The running sip2acs version.", labels=["version"]
     )
-    out.sample("process_start_time_seconds", (), float(metrics.startTime))
-    return out.render()
+    build.add_metric([__version__], 1)
+    result.append(build)
+    result.append(
+        GaugeMetricFamily(
+            "process_start_time_seconds",
+            "Start time of the process since the Unix epoch, in seconds.",
+            value=float(metrics.startTime),
+        )
+    )
+    return result
 
 
-def _upstreams(out: Exposition, gateways: list[Any]) -> None:
+_UPSTREAM_SCALARS: list[
+    tuple[str, type[CounterMetricFamily | GaugeMetricFamily], str, Callable[[Any], float]]
+] = [
+    ("sip2acs_upstream_connects", CounterMetricFamily,
+     "Upstream connections opened and logged in.",
+     lambda gateway: gateway.stats.connects),
+    ("sip2acs_upstream_connect_failures", CounterMetricFamily,
+     "Failed attempts to connect to the upstream or log in.",
+     lambda gateway: gateway.stats.connectFailures),
+    ("sip2acs_upstream_connections_lost", CounterMetricFamily,
+     "Upstream connections lost while open.",
+     lambda gateway: gateway.stats.losses),
+    ("sip2acs_upstream_connections", GaugeMetricFamily,
+     "Upstream connections of the gateway's pools.",
+     lambda gateway: gateway.upstreamGauges()[0]),
+    ("sip2acs_upstream_connections_busy", GaugeMetricFamily,
+     "Upstream connections with a request in flight.",
+     lambda gateway: gateway.upstreamGauges()[1]),
+    ("sip2acs_upstream_requests_waiting", GaugeMetricFamily,
+     "Requests waiting for a free upstream connection.",
+     lambda gateway: gateway.upstreamGauges()[2]),
+    ("sip2acs_upstream_online", GaugeMetricFamily,
+     "1 while the upstream answers, 0 while it is away.",
+     lambda gateway: 1 if gateway.online() else 0),
+]
+
+
+def _upstreams(gateways: list[Any]) -> list[Metric]:
     """
-    The families of the gateways' upstream traffic (nothing without one).
+    The families of the gateways' upstream traffic (none without a
+    gateway).
     """
     if not gateways:
-        return
+        return []
     gateways.sort(key=lambda gateway: gateway.name)
-    out.family(
-        "sip2acs_upstream_requests_total",
-        "counter",
+    requests = CounterMetricFamily(
+        "sip2acs_upstream_requests",
         "Requests a gateway sent upstream, by upstream, operation and outcome"
         " (ok, refused, unavailable: not done, uncertain: sent and unanswered).",
+        labels=["upstream", "operation", "outcome"],
+    )
+    latency = HistogramMetricFamily(
+        "sip2acs_upstream_seconds",
+        "Time the upstream took to answer, in seconds, by upstream and operation.",
+        labels=["upstream", "operation"],
     )
     for gateway in gateways:
         for (operation, outcome), count in sorted(gateway.stats.requests.items()):
-            out.sample(
-                "sip2acs_upstream_requests_total",
-                [("upstream", gateway.name), ("operation", operation), ("outcome", outcome)],
-                count,
-            )
-    out.family(
-        "sip2acs_upstream_seconds",
-        "histogram",
-        "Time the upstream took to answer, in seconds, by upstream and operation.",
-    )
-    for gateway in gateways:
+            requests.add_metric([gateway.name, operation, outcome], count)
         for operation, histogram in sorted(gateway.stats.latency.items()):
-            labels = [("upstream", gateway.name), ("operation", operation)]
-            for bound, count in histogram.cumulative():
-                out.sample(
-                    "sip2acs_upstream_seconds_bucket",
-                    labels + [("le", formatValue(bound))],
-                    count,
-                )
-            out.sample("sip2acs_upstream_seconds_sum", labels, histogram.sum)
-            out.sample("sip2acs_upstream_seconds_count", labels, histogram.count)
-    for name, kind, help, value in [
-        ("sip2acs_upstream_connects_total", "counter",
-         "Upstream connections opened and logged in.",
-         lambda gateway: gateway.stats.connects),
-        ("sip2acs_upstream_connect_failures_total", "counter",
-         "Failed attempts to connect to the upstream or log in.",
-         lambda gateway: gateway.stats.connectFailures),
-        ("sip2acs_upstream_connections_lost_total", "counter",
-         "Upstream connections lost while open.",
-         lambda gateway: gateway.stats.losses),
-        ("sip2acs_upstream_connections", "gauge",
-         "Upstream connections of the gateway's pools.",
-         lambda gateway: gateway.upstreamGauges()[0]),
-        ("sip2acs_upstream_connections_busy", "gauge",
-         "Upstream connections with a request in flight.",
-         lambda gateway: gateway.upstreamGauges()[1]),
-        ("sip2acs_upstream_requests_waiting", "gauge",
-         "Requests waiting for a free upstream connection.",
-         lambda gateway: gateway.upstreamGauges()[2]),
-        ("sip2acs_upstream_online", "gauge",
-         "1 while the upstream answers, 0 while it is away.",
-         lambda gateway: 1 if gateway.online() else 0),
-    ]:
-        out.family(name, kind, help)
+            _histogram(latency, [gateway.name, operation], histogram)
+    result: list[Metric] = [requests, latency]
+    for name, kind, help, value in _UPSTREAM_SCALARS:
+        family = kind(name, help, labels=["upstream"])
         for gateway in gateways:
-            out.sample(name, [("upstream", gateway.name)], value(gateway))
+            family.add_metric([gateway.name], value(gateway))
+        result.append(family)
+    return result
+
+
+class ServerCollector(Collector):
+    """
+    A C{prometheus_client} collector of one server's metrics: each scrape
+    reads the server's counters and asks C{scrape} for the rest.
+    """
+
+    def __init__(self, metrics: Metrics, scrape: Callable[[], Scrape]) -> None:
+        """
+        @param metrics: The server's L{Metrics <sip2acs.acs.metrics.Metrics>}.
+        @param scrape: Called at each scrape, on the reactor thread, for
+            the connections, listeners, readiness and gateways.
+        """
+        self.metrics = metrics
+        self.scrape = scrape
+
+    def collect(self) -> Iterator[Metric]:
+        """
+        @return: The server's metric families (L{families}).
+        """
+        yield from families(self.metrics, self.scrape())
+
+
+class _ProcessWithoutStartTime(Collector):
+    """
+    C{prometheus_client}'s process collector less its
+    C{process_start_time_seconds}, which L{families} writes from
+    L{Metrics.startTime <sip2acs.acs.metrics.Metrics>} (as it always has,
+    on every platform).
+    """
+
+    def __init__(self) -> None:
+        self.process = ProcessCollector(registry=None)
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self.process.collect():
+            if family.name != "process_start_time_seconds":
+                yield family
+
+
+def makeRegistry(metrics: Metrics, scrape: Callable[[], Scrape]) -> CollectorRegistry:
+    """
+    A registry of its own (never C{prometheus_client}'s global one) for one
+    server: its L{ServerCollector}, and the process and platform
+    collectors.
+
+    @param metrics: The server's L{Metrics <sip2acs.acs.metrics.Metrics>}.
+    @param scrape: See L{ServerCollector}.
+    @rtype: L{CollectorRegistry}
+    """
+    registry = CollectorRegistry()
+    registry.register(ServerCollector(metrics, scrape))
+    registry.register(_ProcessWithoutStartTime())
+    PlatformCollector(registry=registry)
+    return registry
+
+
+def exposition(registry: CollectorRegistry) -> bytes:
+    """
+    The registry's metrics in the text exposition format 0.0.4
+    (L{CONTENT_TYPE}).
+
+    @rtype: L{bytes}
+    """
+    return generate_latest(registry)
