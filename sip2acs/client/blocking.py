@@ -24,7 +24,10 @@ from sip2acs.sip.exchange import (
     TelnetPrelude,
 )
 
-__all__ = ["SIP2Connection", "openSocket", "makeTLSContext", "reason"]
+__all__ = ["SIP2Connection", "openSocket", "makeTLSContext", "reason", "tlsReason"]
+
+#: How many of the first bytes received a connection keeps, for diagnosis.
+FIRST_BYTES = 256
 
 
 class TLSFilesError(Exception):
@@ -40,12 +43,97 @@ def reason(error: OSError) -> str:
     return error.strerror or str(error) or type(error).__name__
 
 
+# OpenSSL's verification error codes, by what they mean for the user.
+_UNTRUSTED = {2, 18, 19, 20, 21}
+_NAME_MISMATCH = {62, 64}
+_EXPIRED = 10
+_NOT_YET_VALID = 9
+_NOT_TLS = ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG",
+            "UNKNOWN_PROTOCOL", "HTTP_REQUEST", "WRONG_SSL_VERSION")
+
+
+def _verificationReason(error: ssl.SSLCertVerificationError, peer: str, name: str) -> str:
+    """
+    Why the server's certificate was not accepted, in one sentence naming
+    C{peer} and what to do.
+    """
+    code = error.verify_code
+    head = "the TLS certificate of %s was not accepted: " % (peer,)
+    tail = " (--insecure skips the check, for testing only)"
+    if code in _UNTRUSTED:
+        return head + (
+            "it is not issued by a CA this client trusts; give the CA's certificate"
+            " with --ca" + tail
+        )
+    if code in _NAME_MISMATCH:
+        return head + (
+            "it does not name %r; connect with a name it carries or give that name"
+            " with --server-name" % (name,) + tail
+        )
+    if code == _EXPIRED:
+        return head + "it has expired; the server needs a renewed certificate" + tail
+    if code == _NOT_YET_VALID:
+        return head + (
+            "it is not valid yet; check the clocks of this machine and the server" + tail
+        )
+    return head + "%s (see --ca and --server-name)%s" % (
+        error.verify_message or error.reason, tail
+    )
+
+
+def tlsReason(error: OSError, peer: str) -> str:
+    """
+    What went wrong in a TLS handshake or on a TLS connection, in words
+    naming C{peer} and what to do.
+
+    @param error: An L{ssl.SSLError}, or the L{OSError} of a connection
+        closed or reset during the handshake.
+    """
+    code = getattr(error, "reason", None) or ""
+    if isinstance(error, ssl.SSLError):
+        text = "%s %s" % (code, error)
+    else:
+        text = str(error)
+    if any(word in text for word in _NOT_TLS):
+        return (
+            "%s answered the TLS handshake with something that is not TLS: is this"
+            " a plain (raw or telnet) port? Drop --tls, or use the server's TLS port"
+            % (peer,)
+        )
+    if "CERTIFICATE_REQUIRED" in text:
+        return (
+            "%s requires a TLS client certificate: give one with --certificate"
+            " (and --private-key)" % (peer,)
+        )
+    if "UNKNOWN_CA" in text or "BAD_CERTIFICATE" in text:
+        return (
+            "%s refused this client's TLS certificate: is it issued by the CA the"
+            " server trusts for kiosks (client-ca)?" % (peer,)
+        )
+    if "PROTOCOL_VERSION" in text or "UNSUPPORTED_PROTOCOL" in text:
+        return (
+            "%s and this client have no TLS version in common (the server's"
+            " tls-minimum, or an old server)" % (peer,)
+        )
+    if (
+        isinstance(error, (ssl.SSLEOFError, ConnectionResetError, BrokenPipeError))
+        or "EOF" in text
+    ):
+        return (
+            "%s closed the connection during the TLS handshake: is this a TLS port?"
+            " (a plain SIP2 port closes on TLS bytes; drop --tls there)" % (peer,)
+        )
+    return "TLS with %s failed: %s" % (peer, code or reason(error))
+
+
 class SIP2Connection:
     """
     A blocking SIP2 connection to a server, from the kiosk's side.
 
     @ivar core: The L{ClientCore}.
     @ivar peer: C{host:port}, for messages.
+    @ivar firstBytes: The first bytes received (up to L{FIRST_BYTES}), to
+        tell a TLS or telnet port from a SIP2 one.
     """
 
     def __init__(
@@ -70,6 +158,7 @@ class SIP2Connection:
         self.peer = peer
         self.core = ClientCore(encoding, delimiter, errorDetection, terminator, sequence, peer)
         self._frames = FrameBuffer(peer)
+        self.firstBytes = b""
 
     @property
     def encoding(self) -> str:
@@ -115,8 +204,12 @@ class SIP2Connection:
             data = self.sock.recv(4096)
         except TimeoutError as e:
             raise late from e
+        except ssl.SSLError as e:
+            raise ConnectionFailed(tlsReason(e, self.peer)) from e
         except OSError as e:
             raise ConnectionFailed("connection to %s failed: %s" % (self.peer, reason(e))) from e
+        if len(self.firstBytes) < FIRST_BYTES:
+            self.firstBytes = (self.firstBytes + data)[:FIRST_BYTES]
         if not data:
             raise ConnectionFailed("%s closed the connection" % (self.peer,))
         return data
@@ -247,16 +340,13 @@ def openSocket(
         return context.wrap_socket(sock, server_hostname=serverName or host)
     except ssl.SSLCertVerificationError as e:
         sock.close()
-        raise ConnectionFailed(
-            "the TLS certificate of %s was not accepted: %s (see --ca and"
-            " --server-name; --insecure skips the check, for testing only)"
-            % (peer, e.verify_message or e.reason)
-        ) from e
+        raise ConnectionFailed(_verificationReason(e, peer, serverName or host)) from e
     except TimeoutError as e:
         sock.close()
-        raise NoAnswer("no TLS handshake from %s within %g seconds" % (peer, timeout)) from e
-    except (ssl.SSLError, OSError) as e:
-        sock.close()
-        raise ConnectionFailed(
-            "TLS handshake with %s failed: %s" % (peer, getattr(e, "reason", None) or reason(e))
+        raise NoAnswer(
+            "no TLS handshake from %s within %g seconds: is this a TLS port? (a plain"
+            " SIP2 port waits silently for a request; drop --tls there)" % (peer, timeout)
         ) from e
+    except OSError as e:
+        sock.close()
+        raise ConnectionFailed(tlsReason(e, peer)) from e

@@ -23,6 +23,7 @@ from sip2acs.client.blocking import SIP2Connection, openSocket
 from sip2acs.sip import codec
 from sip2acs.sip.exchange import ConnectionFailed, Exchange, LoginRefused, ProtocolError
 from sip2acs.tools import Subparsers
+from sip2acs.tools.client.colour import Painter, wantColour
 from sip2acs.tools.client.errors import (
     EXIT_NO_ANSWER,
     EXIT_OK,
@@ -30,7 +31,9 @@ from sip2acs.tools.client.errors import (
     EXIT_USAGE,
     UsageError,
 )
+from sip2acs.tools.client.hints import NO_LOGIN_WARNING, loginHint, transportHint
 from sip2acs.tools.client.options import DEFAULT_PORTS, TERMINATORS, makeParser
+from sip2acs.tools.client.progress import Progress
 from sip2acs.tools.client.render import (
     describe,
     formatTable,
@@ -75,6 +78,9 @@ class ClientCommand:
     @ivar connection: The L{SIP2Connection}, or L{None} when not connected.
     @ivar options: The request options from the command line (and the
         shell's C{set}).
+    @ivar paintOut: Colours standard output (L{Painter}).
+    @ivar paintErr: Colours standard error.
+    @ivar progress: The progress line on standard error (L{Progress}).
     """
 
     def __init__(
@@ -94,6 +100,10 @@ class ClientCommand:
         self.json = args.json
         self.showRaw = args.showRaw
         self.options = RequestOptions.fromNamespace(args)
+        colour = getattr(args, "color", "auto")
+        self.paintOut = Painter(not args.json and wantColour(colour, out, environ))
+        self.paintErr = Painter(wantColour(colour, err, environ))
+        self.progress = Progress.forStream(err)
         if self.options.pin is None and environ.get("SIP2ACS_PIN"):
             self.options = attrs.evolve(self.options, pin=environ["SIP2ACS_PIN"])
 
@@ -157,8 +167,10 @@ class ClientCommand:
             context = makeTLSContext(
                 args.ca, args.certificate, args.privateKey, args.insecure
             )
+        peer = "%s:%d" % (args.host, port)
         try:
-            sock = openSocket(args.host, port, args.timeout, context, args.serverName)
+            with self.progress.waiting(peer):
+                sock = openSocket(args.host, port, args.timeout, context, args.serverName)
         except ConnectionFailed as e:
             return self.failed("connect", e)
         self.connection = SIP2Connection(
@@ -169,22 +181,25 @@ class ClientCommand:
             terminator=TERMINATORS[args.terminator],
             timeout=args.timeout,
             sequence=args.sequence,
-            peer="%s:%d" % (args.host, port),
+            peer=peer,
         )
         if transport == "telnet":
             try:
                 # transport() refuses the telnet prelude without --login.
-                self.connection.telnetLogin(
-                    cast(str, self.options.login), self.options.password or ""
-                )
+                with self.progress.waiting(peer):
+                    self.connection.telnetLogin(
+                        cast(str, self.options.login), self.options.password or ""
+                    )
             except LoginRefused as e:
+                hint = loginHint(self.localAddress())
                 self.disconnect()
-                return self.failed("login", e, EXIT_REFUSED)
+                return self.failed("login", e, EXIT_REFUSED, hint)
             except ConnectionFailed as e:
-                self.disconnect()
-                return self.failed("login", e)
+                return self.failed("login", e, hint=self.transportHint(e))
         elif self.options.login:
             status = self.perform("login")
+            if status == EXIT_REFUSED:
+                self.hint(loginHint(self.localAddress()))
             if status != EXIT_OK:
                 self.disconnect()
                 return status
@@ -193,6 +208,30 @@ class ClientCommand:
             if status == EXIT_NO_ANSWER:
                 return status
         return None
+
+    def localAddress(self) -> str | None:
+        """
+        This machine's address on the connection, if connected.
+        """
+        if self.connection is None:
+            return None
+        try:
+            return str(self.connection.sock.getsockname()[0])
+        except OSError:
+            return None
+
+    def transportHint(self, error: ConnectionFailed) -> str | None:
+        """
+        What the bytes received on the failed connection say about the
+        port (L{transportHint}); the connection is closed.
+        """
+        hint = None
+        if self.connection is not None:
+            hint = transportHint(
+                self.transport(), self.connection.peer, self.connection.firstBytes, error
+            )
+        self.disconnect()
+        return hint
 
     def disconnect(self) -> None:
         """
@@ -218,10 +257,10 @@ class ClientCommand:
         if self.connection is None:
             return self.failed(name, ConnectionFailed("not connected (use reconnect)"))
         try:
-            exchange = self.connection.exchange(request, name)
+            with self.progress.waiting(self.connection.peer):
+                exchange = self.connection.exchange(request, name)
         except ConnectionFailed as e:
-            self.disconnect()
-            return self.failed(name, e)
+            return self.failed(name, e, hint=self.transportHint(e))
         return self.show(exchange)
 
     def show(self, exchange: Exchange) -> int:
@@ -279,26 +318,46 @@ class ClientCommand:
                 + "\n"
             )
         else:
-            verdict = {
-                EXIT_OK: "ok",
-                EXIT_REFUSED: "refused or failed",
-                EXIT_NO_ANSWER: "unexpected response",
+            verdict, style = {
+                EXIT_OK: ("ok", "ok"),
+                EXIT_REFUSED: ("refused or failed", "refused"),
+                EXIT_NO_ANSWER: ("unexpected response", "warning"),
             }[status]
+            paint = self.paintOut.paint
             self.out.write(
-                "%s: %s (%s)\n" % (exchange.request, messageTitle(message), verdict)
+                "%s (%s)\n"
+                % (
+                    paint("%s: %s" % (exchange.request, messageTitle(message)), "heading"),
+                    paint(verdict, style),
+                )
             )
             for warning in exchange.warnings:
-                self.out.write("  warning: %s\n" % (warning,))
+                self.out.write("  %s %s\n" % (paint("warning:", "warning"), warning))
             if self.showRaw:
                 self.out.write("  sent:     %s\n  received: %s\n" % (sent, received))
             self.out.write(formatTable(rows) + "\n\n")
         self.out.flush()
         return status
 
-    def failed(self, name: str, error: Exception, status: int = EXIT_NO_ANSWER) -> int:
+    def hint(self, text: str | None) -> None:
+        """
+        Write a hint on standard error (nothing if C{text} is L{None}).
+        """
+        if text:
+            self.err.write(self.paintErr.paint(text.rstrip("\n"), "warning") + "\n")
+            self.err.flush()
+
+    def failed(
+        self,
+        name: str,
+        error: Exception,
+        status: int = EXIT_NO_ANSWER,
+        hint: str | None = None,
+    ) -> int:
         """
         Report an error (on standard error, and as JSON with C{--json}).
 
+        @param hint: What to check, said after the error.
         @return: C{status}.
         """
         text = str(error)
@@ -308,8 +367,11 @@ class ClientCommand:
             and self.showRaw
         ):
             text += "\n  received: %s" % (maskFrame(error.frame),)
-        self.err.write("sip2acs client: %s: %s\n" % (name, text))
-        self.err.flush()
+        self.err.write(
+            "%s %s\n"
+            % (self.paintErr.paint("sip2acs client: %s:" % (name,), "refused"), text)
+        )
+        self.hint(hint)
         if self.json:
             self.out.write(
                 json.dumps(
@@ -345,6 +407,8 @@ class ClientCommand:
                 args.request, withPositional(args.request, self.options, args.value)
             )
         self.transport()
+        if not args.login:
+            self.hint(NO_LOGIN_WARNING)
         self.resolveSecrets()
         if interactive:
             return self.shell(stdin)

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from sip2acs.sip import codec, codes
+from sip2acs.tools.client.colour import COLOR_MODES
 from sip2acs.tools.client.errors import UsageError
 from sip2acs.tools.client.requests import REQUESTS, SUMMARY_NAMES
 
@@ -525,6 +526,15 @@ def makeParser(stream: IO[str] | None = None) -> argparse.ArgumentParser:
     )
     output.add_argument(
         "--json", action="store_true", help="print one JSON object per response"
+    )
+    output.add_argument(
+        "--color",
+        "--colour",
+        dest="color",
+        choices=COLOR_MODES,
+        default="auto",
+        help="colour ok/refused: auto (on a terminal, unless NO_COLOR is set),"
+        " always or never (default auto)",
     )
     output.add_argument(
         "--show-secrets",
