@@ -328,6 +328,22 @@ class WrongTransportTests(TestCase):
         self.assertEqual(result.status, EXIT_OK, result.err)
 
     @inlineCallbacks
+    def test_telnetToRawPort(self):
+        """
+        The telnet prelude to a raw port: no prompt comes, and the client
+        asks whether this is a raw or a TLS port.
+        """
+        acs = ListenerHarness(self)
+        argv = self.args(acs.port, "--telnet")
+        argv[argv.index("--timeout") + 1] = "0.5"
+        result = yield runClient(argv)
+        self.assertEqual(result.status, EXIT_NO_ANSWER)
+        self.assertIn(
+            "hint: 127.0.0.1:%d sent no login prompt: is this a raw SIP2 port" % (acs.port,),
+            result.err,
+        )
+
+    @inlineCallbacks
     def test_telnetOnRaw(self):
         """
         A raw connection to a telnet port sees the login prompt: the
@@ -359,6 +375,7 @@ class WrongTransportTests(TestCase):
         self.assertIn("not SIP2", transportHint("raw", "h:1", b"SSH-2.0-OpenSSH", late))
         self.assertIsNone(transportHint("tls", "h:1", alert, closed))
         self.assertIsNone(transportHint("raw", "h:1", b"", late))
+        self.assertIn("no login prompt", transportHint("telnet", "h:1", b"", late))
 
 
 def verificationError(code):
@@ -426,6 +443,30 @@ class TLSEndToEndTests(TestCase):
         result = yield runClient(base + ["--ca", ca, "--server-name", "other.example", "status"])
         self.assertEqual(result.status, EXIT_NO_ANSWER)
         self.assertIn("does not name 'other.example'", result.err)
+
+    @inlineCallbacks
+    def test_certificateRequired(self):
+        """
+        A listener with C{client-ca} and a client without a certificate:
+        the client says one is required and names C{--certificate}.
+        """
+        ca, certificate, key = tlsFiles(self)
+        acs = ListenerHarness(
+            self,
+            makeListener(
+                transport="tls", certificate=certificate, privateKey=key, clientCA=ca
+            ),
+        )
+        result = yield runClient(
+            ["--tls", "--ca", ca, "--port", str(acs.port), "--timeout", TIMEOUT,
+             "--login", LOGIN, "status"]
+        )
+        self.assertEqual(result.status, EXIT_NO_ANSWER)
+        self.assertIn(
+            "127.0.0.1:%d requires a TLS client certificate: give one with --certificate"
+            % (acs.port,),
+            result.err,
+        )
 
 
 class ProgressTests(TestCase):

@@ -101,7 +101,7 @@ class ClientCommand:
         self.showRaw = args.showRaw
         self.options = RequestOptions.fromNamespace(args)
         colour = getattr(args, "color", "auto")
-        self.paintOut = Painter(not args.json and wantColour(colour, out, environ))
+        self.paintOut = Painter(wantColour(colour, out, environ))
         self.paintErr = Painter(wantColour(colour, err, environ))
         self.progress = Progress.forStream(err)
         if self.options.pin is None and environ.get("SIP2ACS_PIN"):

@@ -86,6 +86,11 @@ def transportHint(
             " (try --tls), or is this machine outside the listener's allow list?"
             % (peer,)
         )
+    if transport == "telnet" and not received and isinstance(error, NoAnswer):
+        return (
+            "hint: %s sent no login prompt: is this a raw SIP2 port (drop --telnet)"
+            " or a TLS port (--tls)?" % (peer,)
+        )
     if received and isinstance(error, NoAnswer):
         return (
             "hint: %s sent %r, which is not SIP2: is this the right port?"
