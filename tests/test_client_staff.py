@@ -57,6 +57,13 @@ def runClient(argv, environ=None, out=None):
 GREEN, RED, BOLD = "\x1b[32m", "\x1b[31m", "\x1b[1m"
 
 
+def loggedIn(port, *argv, timeout=TIMEOUT):
+    """
+    The arguments of a run logging in as the test account on C{port}.
+    """
+    return ["--port", str(port), "--timeout", timeout, "--login", LOGIN, *argv]
+
+
 class Terminal(io.StringIO):
     """
     A L{io.StringIO} that says it is a terminal.
@@ -118,7 +125,7 @@ class ColourEndToEndTests(TestCase):
         self.port = self.server.port.getHost().port
 
     def client(self, *argv, out=None, environ=None):
-        argv = ["--port", str(self.port), "--timeout", TIMEOUT, "--login", LOGIN, *argv]
+        argv = loggedIn(self.port, *argv)
         env = {"SIP2ACS_PASSWORD": PASSWORD, **(environ or {})}
         return runClient(argv, environ=env, out=out)
 
@@ -205,15 +212,7 @@ class LoginHintTests(TestCase):
         """
         server = LoopbackServer(self)
         result = yield runClient(
-            [
-                "--port",
-                str(server.port.getHost().port),
-                "--timeout",
-                TIMEOUT,
-                "--login",
-                LOGIN,
-                "status",
-            ],
+            loggedIn(server.port.getHost().port, "status"),
             environ={"SIP2ACS_PASSWORD": "not-the-password"},
         )
         self.assertEqual(result.status, EXIT_REFUSED)
@@ -230,10 +229,7 @@ class LoginHintTests(TestCase):
         An accepted login prints no hint.
         """
         server = LoopbackServer(self)
-        result = yield runClient(
-            ["--port", str(server.port.getHost().port), "--timeout", TIMEOUT,
-             "--login", LOGIN, "status"]
-        )
+        result = yield runClient(loggedIn(server.port.getHost().port, "status"))
         self.assertEqual(result.status, EXIT_OK, result.err)
         self.assertEqual(result.err, "")
 
@@ -278,11 +274,8 @@ class WrongTransportTests(TestCase):
     wrong, against real sip2acs listeners.
     """
 
-    def args(self, port, *argv):
-        return [
-            "--port", str(port), "--timeout", "2", "--login", LOGIN,
-            "--institution", INSTITUTION, *argv, "status",
-        ]
+    def args(self, port, *argv, timeout="2"):
+        return loggedIn(port, "--institution", INSTITUTION, *argv, "status", timeout=timeout)
 
     @inlineCallbacks
     def test_tlsToPlainPort(self):
@@ -334,9 +327,7 @@ class WrongTransportTests(TestCase):
         asks whether this is a raw or a TLS port.
         """
         acs = ListenerHarness(self)
-        argv = self.args(acs.port, "--telnet")
-        argv[argv.index("--timeout") + 1] = "0.5"
-        result = yield runClient(argv)
+        result = yield runClient(self.args(acs.port, "--telnet", timeout="0.5"))
         self.assertEqual(result.status, EXIT_NO_ANSWER)
         self.assertIn(
             "hint: 127.0.0.1:%d sent no login prompt: is this a raw SIP2 port" % (acs.port,),
@@ -350,9 +341,7 @@ class WrongTransportTests(TestCase):
         client says so and suggests C{--telnet}.
         """
         acs = ListenerHarness(self, transport="telnet")
-        argv = self.args(acs.port)
-        argv[argv.index("--timeout") + 1] = "0.5"
-        result = yield runClient(argv)
+        result = yield runClient(self.args(acs.port, timeout="0.5"))
         self.assertEqual(result.status, EXIT_NO_ANSWER)
         self.assertIn(
             "hint: 127.0.0.1:%d sent a telnet login prompt: this looks like a telnet"
@@ -435,7 +424,7 @@ class TLSEndToEndTests(TestCase):
         acs = ListenerHarness(
             self, makeListener(transport="tls", certificate=certificate, privateKey=key)
         )
-        base = ["--tls", "--port", str(acs.port), "--timeout", TIMEOUT, "--login", LOGIN]
+        base = loggedIn(acs.port, "--tls")
         result = yield runClient(base + ["status"])
         self.assertEqual(result.status, EXIT_NO_ANSWER)
         self.assertIn("127.0.0.1:%d" % (acs.port,), result.err)
@@ -457,10 +446,7 @@ class TLSEndToEndTests(TestCase):
                 transport="tls", certificate=certificate, privateKey=key, clientCA=ca
             ),
         )
-        result = yield runClient(
-            ["--tls", "--ca", ca, "--port", str(acs.port), "--timeout", TIMEOUT,
-             "--login", LOGIN, "status"]
-        )
+        result = yield runClient(loggedIn(acs.port, "--tls", "--ca", ca, "status"))
         self.assertEqual(result.status, EXIT_NO_ANSWER)
         self.assertIn(
             "127.0.0.1:%d requires a TLS client certificate: give one with --certificate"
@@ -520,9 +506,7 @@ class ProgressTests(TestCase):
         progress line, only the error.
         """
         port = TrackingFactory(SilentServer).listen(self)
-        result = yield runClient(
-            ["--port", str(port), "--timeout", "1.5", "--login", LOGIN, "status"]
-        )
+        result = yield runClient(loggedIn(port, "status", timeout="1.5"))
         self.assertEqual(result.status, EXIT_NO_ANSWER)
         self.assertNotIn("waiting for", result.err)
         self.assertEqual(
