@@ -12,7 +12,7 @@ override both.
 from collections.abc import Mapping
 from typing import IO
 
-__all__ = ["COLOR_MODES", "Painter", "wantColour"]
+__all__ = ["COLOR_MODES", "Painter", "isTerminal", "wantColour"]
 
 COLOR_MODES = ("auto", "always", "never")
 
@@ -23,6 +23,17 @@ _STYLES = {
     "heading": "1",  # bold
 }
 _RESET = "\x1b[0m"
+
+
+def isTerminal(stream: IO[str]) -> bool:
+    """
+    Whether C{stream} is a terminal (a closed one is not).
+    """
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed stream
+        return False
 
 
 def wantColour(mode: str, stream: IO[str], environ: Mapping[str, str]) -> bool:
@@ -36,11 +47,7 @@ def wantColour(mode: str, stream: IO[str], environ: Mapping[str, str]) -> bool:
         return True
     if mode == "never" or environ.get("NO_COLOR"):
         return False
-    isatty = getattr(stream, "isatty", None)
-    try:
-        return bool(isatty and isatty())
-    except ValueError:  # a closed stream
-        return False
+    return isTerminal(stream)
 
 
 class Painter:

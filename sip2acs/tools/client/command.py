@@ -195,7 +195,7 @@ class ClientCommand:
                 self.disconnect()
                 return self.failed("login", e, EXIT_REFUSED, hint)
             except ConnectionFailed as e:
-                return self.failed("login", e, hint=self.transportHint(e))
+                return self.failed("login", e, hint=self.portHint(e))
         elif self.options.login:
             status = self.perform("login")
             if status == EXIT_REFUSED:
@@ -220,7 +220,7 @@ class ClientCommand:
         except OSError:
             return None
 
-    def transportHint(self, error: ConnectionFailed) -> str | None:
+    def portHint(self, error: ConnectionFailed) -> str | None:
         """
         What the bytes received on the failed connection say about the
         port (L{transportHint}); the connection is closed.
@@ -260,7 +260,7 @@ class ClientCommand:
             with self.progress.waiting(self.connection.peer):
                 exchange = self.connection.exchange(request, name)
         except ConnectionFailed as e:
-            return self.failed(name, e, hint=self.transportHint(e))
+            return self.failed(name, e, hint=self.portHint(e))
         return self.show(exchange)
 
     def show(self, exchange: Exchange) -> int:

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO
 
+from sip2acs.tools.client.colour import isTerminal
+
 __all__ = ["Progress"]
 
 _CLEAR = "\r\x1b[K"
@@ -41,12 +43,7 @@ class Progress:
         """
         A L{Progress} enabled when C{stream} is a terminal.
         """
-        isatty = getattr(stream, "isatty", None)
-        try:
-            enabled = bool(isatty and isatty())
-        except ValueError:  # a closed stream
-            enabled = False
-        return cls(stream, enabled)
+        return cls(stream, isTerminal(stream))
 
     def line(self, what: str, elapsed: float) -> str:
         """
