@@ -37,6 +37,12 @@ no reactor. Its parts, one module each:
     - L{command <sip2acs.tools.client.command>}: one run (L{ClientCommand})
       and L{main};
     - L{shell <sip2acs.tools.client.shell>}: the interactive shell.
+    - L{colour <sip2acs.tools.client.colour>}: ANSI colour, on a terminal
+      unless C{NO_COLOR} (C{--color});
+    - L{hints <sip2acs.tools.client.hints>}: what to check after a refused
+      login or on a port of the wrong transport;
+    - L{progress <sip2acs.tools.client.progress>}: the C{waiting for...}
+      line on a terminal.
 
 The connection itself (L{SIP2Connection}) and its errors come from
 L{sip2acs.client}; they are re-exported here, as before the split.
