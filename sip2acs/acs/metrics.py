@@ -54,7 +54,8 @@ class Metrics:
     (L{transactionDone}); the session records refused logins
     (L{loginFailed}); a TLS listener records failed handshakes
     (L{tlsHandshakeFailed}). Gauges (open connections, readiness) are not
-    kept here: L{render <sip2acs.ops.metrics.render>} is given them at scrape time.
+    kept here: L{families <sip2acs.ops.metrics.families>} is given them at scrape
+    time.
 
     @ivar messages: C{(request, response, outcome)} to count.
     @ivar latency: Request command identifier to its L{Histogram}.
