@@ -34,7 +34,7 @@ Each subpackage's height: a module may import from packages of its own
 height or lower. C{ops} and C{config} sit side by side.
 """
 
-SHARED = {"passwords", "_version", "histogram", "testing", "observers", "__main__"}
+SHARED = {"passwords", "_version", "histogram", "testing", "observers", "quicklog", "__main__"}
 """
 Top-level modules: helpers anyone may use (passwords, the version, the histogram) and
 the shims kept for names published before the layers (testing,

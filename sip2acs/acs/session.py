@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING, Any, cast
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from sip2acs.acs.auth import LOGGED_IN, REFUSED, ISIPAccount, SIPAddress, SIPPassword
@@ -52,6 +51,7 @@ from sip2acs.acs.wire import WireFormat, wrapPrint
 from sip2acs.ils.interfaces import IILS
 from sip2acs.ils.values import Terminal
 from sip2acs.ils.zones import HOST_ZONE, inZone, wallTime
+from sip2acs.quicklog import QuickLogger
 from sip2acs.sip import codec
 from sip2acs.sip.success import succeeded
 
@@ -93,7 +93,7 @@ class ACSSession:
         seconds), or L{None}.
     """
 
-    log = Logger()
+    log = QuickLogger()
 
     def __init__(
         self,
@@ -110,6 +110,9 @@ class ACSSession:
         @param peer: The SC's address, for logs and the adapter.
         @param clock: An L{IReactorTime} provider; the server's by default.
         """
+        # One logger for the session's life: each read of the class
+        # attribute makes a new one, and a line is logged per request.
+        self.log = self.log
         self.server = server
         self.listener = listener
         self.peer = peer

@@ -106,7 +106,7 @@ def _message(event: LogEvent) -> str:
     formatter for the rest (method calls, missing fields).
     """
     try:
-        return event["log_format"].format(**event)
+        return event["log_format"].format_map(event)
     except Exception:
         return formatEvent(event)
 
@@ -204,6 +204,36 @@ def _fieldNames(format: str) -> tuple[str, ...]:
     return names
 
 
+class _Process:
+    """
+    The process id, read once (and again in a child after a fork), and the
+    UTC second last formatted.
+    """
+
+    pid = os.getpid()
+    second = -1
+    stamp = ""
+
+    @classmethod
+    def forked(cls) -> None:
+        cls.pid = os.getpid()
+
+    @classmethod
+    def utc(cls, when: float) -> str:
+        """
+        C{when} as ISO 8601 UTC with milliseconds (C{2026-12-01T09:14:03.217Z}).
+        """
+        second = int(when)
+        if second != cls.second:
+            cls.second = second
+            cls.stamp = datetime.fromtimestamp(second, timezone.utc).strftime(
+                "%Y-%m-%dT%H:%M:%S")
+        return "%s.%03dZ" % (cls.stamp, int((when - second) * 1000))
+
+
+os.register_at_fork(after_in_child=_Process.forked)
+
+
 def renderJSON(event: LogEvent) -> str | None:
     """
     One flat JSON object per line, for log shippers: C{time} (UTC, ISO 8601
@@ -214,13 +244,11 @@ def renderJSON(event: LogEvent) -> str | None:
     transaction). Field names never start with C{log_}; fields named like
     the fixed keys are left out.
     """
-    when = event.get("log_time") or time.time()
     record: dict[str, Any] = {
-        "time": datetime.fromtimestamp(when, timezone.utc).isoformat(
-            timespec="milliseconds").replace("+00:00", "Z"),
+        "time": _Process.utc(event.get("log_time") or time.time()),
         "level": event.get("log_level", LogLevel.info).name,
         "system": _system(event),
-        "pid": os.getpid(),
+        "pid": _Process.pid,
         "message": _message(event) if "log_format" in event else formatEvent(event),
     }
     if "log_failure" in event:
