@@ -42,6 +42,7 @@ from zope.interface import implementer
 from sip2acs.acs.frames import Reply
 from sip2acs.acs.interfaces import ISIPConnection
 from sip2acs.acs.session import ACSSession
+from sip2acs.transports.writing import writeNow
 
 if TYPE_CHECKING:
     # For the type checker only: transports/ must not import config/ at
@@ -245,7 +246,7 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         self._inFlight = False
         if reply.data and not self._closing:
             self.session.traceFrame("out", reply.data)
-            self.transport.write(reply.data)
+            writeNow(self.transport, reply.data)
         if reply.close:
             self.close()
             return
