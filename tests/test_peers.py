@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
@@ -22,7 +23,7 @@ class PeersTests(SynchronousTestCase):
         if importlib.util.find_spec("pysip2") is None:
             raise SkipTest("pysip2 is not installed: pip install -e '.[test]' installs it")
 
-    def runPeers(self, *argv: str) -> tuple[dict, str]:
+    def runPeers(self, *argv: str) -> tuple[dict[str, Any], str]:
         path = os.path.abspath(self.mktemp())
         process = subprocess.run(
             [sys.executable, RUN, "--kiosks", "2", "--duration", "0.5", "--warmup", "0.3",
