@@ -34,7 +34,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
@@ -43,8 +42,14 @@ from sip2acs.tools.bench import load
 from sip2acs.tools.bench.data import generateData
 from sip2acs.tools.bench.load import DATE, raiseFileLimit, react, runLoad
 from sip2acs.tools.bench.report import loadAverage, machine, summarize
-from sip2acs.tools.bench.server import Server, packageFolder, processCPU, processMemory
-from sip2acs.tools.ports import accepts, freePort
+from sip2acs.tools.bench.server import (
+    Server,
+    packageFolder,
+    pinTree,
+    processCPU,
+    processMemory,
+)
+from sip2acs.tools.ports import freePort
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVERS = ("durable", "memory", "pysip2")
@@ -80,12 +85,15 @@ def kiosksOf(kind: type[load.Kiosk]) -> Iterator[None]:
         load.Kiosk = original  # type: ignore[misc]
 
 
-class PeerServer:
+class PeerServer(Server):
     """
-    C{pysip2_server.py} in a child process pinned to one core.
+    C{pysip2_server.py} in a child process pinned to one core; stopped
+    and waited for as a sip2acs L{Server} is.
     """
 
     def __init__(self, workdir: str, core: int, patrons: int, items: int, pins: bool) -> None:
+        self.workdir = workdir
+        self.core = core
         self.ports = [freePort()]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
@@ -94,21 +102,18 @@ class PeerServer:
                 "--port", str(self.ports[0]), "--patrons", str(patrons), "--items", str(items)]
         if pins:
             args.append("--pins")
-        preexec: Callable[[], None] | None = None
-        if core >= 0 and hasattr(os, "sched_setaffinity"):
-            preexec = lambda: os.sched_setaffinity(0, {core})  # noqa: E731
         self.errors = os.path.join(workdir, "pysip2.stderr")
         with open(self.errors, "wb") as errors:
-            self.process = subprocess.Popen(
-                args, cwd=workdir, env=env, preexec_fn=preexec, stdin=subprocess.DEVNULL,
-                stdout=errors, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(args, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
+                                            stdout=errors, stderr=subprocess.STDOUT)
         self.pid = self.process.pid
-        deadline = time.monotonic() + 60
-        while not accepts(self.ports[0]):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise SystemExit("peers: the pysip2 server did not start:\n" + self.output())
-            time.sleep(0.1)
+        if core >= 0 and hasattr(os, "sched_setaffinity"):
+            pinTree(self.pid, core)
+        try:
+            self._waitForPorts()
+        except BaseException:
+            self.stop()
+            raise
 
     def output(self) -> str:
         """
@@ -116,18 +121,6 @@ class PeerServer:
         """
         with open(self.errors, encoding="utf-8", errors="replace") as f:
             return f.read()
-
-    def stop(self) -> None:
-        """
-        Terminate the server.
-        """
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 def measure(args: argparse.Namespace, port: int, pid: int) -> dict[str, Any]:
@@ -221,7 +214,7 @@ def main(argv: list[str] | None = None, out: IO[str] = sys.stdout) -> int:
         for name in servers:
             folder = os.path.join(workdir, name)
             os.makedirs(folder, exist_ok=True)
-            process: Server | PeerServer
+            process: Server
             if name == "durable":
                 out.write("generating %d patrons and %d items with sip2acs db import...\n"
                           % (args.patrons, args.items))
@@ -244,12 +237,12 @@ def main(argv: list[str] | None = None, out: IO[str] = sys.stdout) -> int:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
     report["ratios"] = printTable(report["servers"], out)
-    report["load_average_after"] = loadAverage()
-    out.write("load average %s before, %s after\n" % (
-        report["load_average_before"], report["load_average_after"]))
+    report["load_average_after"] = after = loadAverage()
+    out.write("machine load (1, 5, 15 min): %s at the start, %s at the end\n"
+              % (report["load_average_before"], after))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
+            f.write(json.dumps(report, indent=2))
     return 0
 
 
