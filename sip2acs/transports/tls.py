@@ -29,6 +29,7 @@ attribute first, e.g. C{CN=kiosk1,OU=East,O=Harbour Library}: what
 C{openssl x509 -noout -subject -nameopt RFC2253} prints for ASCII names.
 """
 
+import hashlib
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, cast
 
@@ -75,6 +76,7 @@ __all__ = [
     "normalizeSubject",
     "peerSubject",
     "serverOptions",
+    "sessionContext",
 ]
 
 TLS_VERSIONS = {
@@ -284,8 +286,34 @@ def serverOptions(material: TLSMaterial, minimum: str = "1.2") -> ssl.Certificat
         extraCertChain=list(material.chain),  # type: ignore[arg-type]
         trustRoot=trustRoot,
         acceptableCiphers=ssl.AcceptableCiphers.fromOpenSSLCipherString(ciphers),
+        enableSessionTickets=True,
         **floor,
     )
+
+
+def sessionContext(endpoint: str, material: TLSMaterial, minimum: str = "1.2") -> bytes:
+    """
+    The session id context of a listener: a resumed TLS session (a
+    ticket) is accepted only by a listener with the same one.
+
+    It is derived from what a session's trust depends on: the listener's
+    endpoint, the client CAs (a session verified against one CA bundle
+    must not be resumed where another is required) and the version
+    floor. Two instances configured alike compute the same value; a
+    ticket still resumes only where its ticket key is known, and
+    OpenSSL's ticket keys are random per process (and per reload), so
+    elsewhere the kiosk simply gets a full handshake.
+
+    @param endpoint: The listener's endpoint string.
+    @param material: The listener's L{TLSMaterial}.
+    @param minimum: Its C{tls-minimum}.
+    @return: 32 bytes (OpenSSL's maximum).
+    """
+    digest = hashlib.sha256(b"sip2acs session context\0")
+    digest.update(endpoint.encode("utf-8") + b"\0" + minimum.encode("ascii") + b"\0")
+    for ca in material.clientCAs:
+        digest.update(ca.public_bytes(serialization.Encoding.DER))
+    return digest.digest()
 
 
 def normalizeSubject(text: str) -> str:
@@ -396,6 +424,19 @@ class ServerTLS:
             settings.certificate, settings.privateKey, settings.chain, settings.clientCA
         )
         context = serverOptions(material, settings.minimum).getContext()
+        # Resumption by tickets only (TLS 1.2 tickets, TLS 1.3 PSK tickets):
+        # stateless, so no session cache to hold memory; the ticket keys
+        # are this context's own, so a reload ends resumption of older
+        # sessions. Twisted sets a random session id context; ours is the
+        # listener's (see sessionContext). OpenSSL stores the verified
+        # client certificate in the session, so a resumed session keeps
+        # its certificate subject. (Twisted also sets
+        # SSL.MODE_RELEASE_BUFFERS: OpenSSL's record buffers are freed
+        # while a connection is idle.)
+        context.set_session_cache_mode(SSL.SESS_CACHE_OFF)
+        context.set_session_id(
+            sessionContext(self.listener.endpoint, material, settings.minimum)
+        )
         context.set_info_callback(self._info)
         if settings.minimum in INSECURE_VERSIONS:
             # OpenSSL 3 refuses TLS 1.0/1.1 above security level 0.
