@@ -280,6 +280,27 @@ class HarnessTests(BenchRunner):
         self.assertEqual(set(through["cores_busy"]), {"gateway", "upstream", "load"})
         self.assertEqual(cost, report.gatewayCost(alone, through))
 
+    def test_churn(self) -> None:
+        """
+        C{--churn --tls} opens a connection per patron check (93, 63, 35)
+        and reports connections per second, server CPU per connection and
+        no resumed sessions; with C{--resume} the clients' sessions are
+        resumed.
+        """
+        for extra, resumes in (([], False), (["--resume"], True)):
+            result = self.runBench(
+                "--churn", "--tls", "--kiosks", "2", "--duration", "1", "--ils", "memory",
+                *extra)
+            churn = result["churn"]
+            self.assertGreater(churn["connections"], 0)
+            self.assertEqual((churn["errors"], churn["refusals"]), (0, 0))
+            self.assertGreater(churn["server_cpu_us_per_connection"], 0)
+            self.assertGreater(churn["connections_per_s"], 0)
+            if resumes:
+                self.assertGreater(churn["resumed"], 0)
+            else:
+                self.assertEqual(churn["resumed"], 0)
+
     def test_idle(self) -> None:
         """
         Idle mode opens logged-in connections and reports memory per
@@ -312,6 +333,9 @@ class HarnessTests(BenchRunner):
             (["--gateway", "--gateway-pool", "0"], "--gateway-pool must be between 1 and"),
             (["--gateway", "--instances", "2"], "--gateway starts an upstream and a gateway"),
             (["--gateway", "--idle", "5"], "--gateway starts an upstream and a gateway"),
+            (["--resume"], "--resume is for --churn --tls"),
+            (["--churn", "--resume"], "--resume is for --churn --tls"),
+            (["--churn", "--idle", "5"], "--churn measures one server's connections"),
         ]:
             out = io.StringIO()
             self.patch(sys, "stdout", out)

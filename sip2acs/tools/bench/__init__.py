@@ -8,6 +8,7 @@ C{sip2acs bench}: measure a sip2acs server under a kiosk load.
     sip2acs bench --target 127.0.0.1:6001 --server-pid 1234   # a running server
     sip2acs bench --postgres --instances 2   # two servers on a throwaway PostgreSQL
     sip2acs bench --gateway --ils memory     # the sip2 gateway's cost per relayed request
+    sip2acs bench --tls --churn --resume     # a connection per patron check, resumed
 
 By default the bench generates a data set through the project's own import
 path (C{sip2acs db import}: 10,000 patrons and 100,000 items, timed), starts
@@ -33,6 +34,14 @@ The kiosks are L{sip2acs.client} connections on a reactor of their own
 (L{load.react <sip2acs.tools.bench.load.react>}), so that the command also
 runs where a reactor is installed.
 
+C{--churn} measures the vendor pattern instead (L{churn
+<sip2acs.tools.bench.churn>}): each of C{--kiosks} clients connects,
+logs in (93), asks for patron information (63), ends the patron session
+(35) and closes, again and again; the report gives connections per
+second, server CPU per connection and, with C{--tls}, how many TLS
+sessions were resumed (C{--resume}: each client offers the session ticket
+of its previous connection).
+
 C{--gateway} measures the SIP2 gateway (L{sip2acs.ils.upstream}): it
 starts the server as above (the upstream, also given the gateway's
 upstream account) and a second C{twistd sip2acs} in front of it whose
@@ -51,7 +60,8 @@ C{BENCH}) and its data set (C{--database} of an earlier run).
 This package: L{data <sip2acs.tools.bench.data>} (the data set, and
 L{benchLibrary} for C{--ils memory}), L{server <sip2acs.tools.bench.server>}
 (starting and measuring the server process), L{load
-<sip2acs.tools.bench.load>} (the kiosks, the load and idle runs) and
+<sip2acs.tools.bench.load>} (the kiosks, the load and idle runs), L{churn
+<sip2acs.tools.bench.churn>} (the C{--churn} clients) and
 L{report <sip2acs.tools.bench.report>} (statistics and the report); here,
 the command (L{register}, L{run}).
 """
@@ -70,6 +80,7 @@ from typing import IO, Any
 from sip2acs.client import clientTLS
 from sip2acs.ils.sql.store import DatabaseError, isPostgresURL
 from sip2acs.tools import Subparsers, pgcluster
+from sip2acs.tools.bench.churn import churnFigures, printChurn, runChurn
 from sip2acs.tools.bench.data import (
     INSTITUTION,
     LOGIN,
@@ -262,7 +273,9 @@ def run(args: argparse.Namespace) -> int:
             pids = [server.pid for server in servers[:len(cores)]]
         kioskTLS = clientTLS(host, insecure=True) if args.tls else None
         counted = database if isPostgresURL(database) else None
-        if args.idle:
+        if args.churn:
+            report["churn"] = _churn(args, host, ports[0], pids[0], out)
+        elif args.idle:
             report["idle"] = react(idleRun, host, ports[0], args.idle, pids[0], kioskTLS, out)
         elif gateway is not None:
             report["alone"] = _load(args, host, ports, pids, cores, postgresPid, kioskTLS, out,
@@ -324,6 +337,11 @@ def _refused(args: argparse.Namespace) -> str | None:
     if args.gateway and (args.target or args.idle or args.instances > 1):
         return "--gateway starts an upstream and a gateway of its own and runs a load:" \
             " leave out --target, --idle and --instances"
+    if args.resume and not (args.churn and args.tls):
+        return "--resume is for --churn --tls"
+    if args.churn and (args.idle or args.gateway or args.instances > 1):
+        return "--churn measures one server's connections: leave out --idle, --gateway" \
+            " and --instances"
     if args.gateway_pool is not None and not 1 <= args.gateway_pool <= 1000:
         return "--gateway-pool must be between 1 and 1000"
     postgres = args.postgres or isPostgresURL(args.database)
@@ -406,6 +424,35 @@ def _load(args: argparse.Namespace, host: str, ports: list[int], pids: list[int 
     return figures
 
 
+def _churn(args: argparse.Namespace, host: str, port: int, pid: int | None,
+           out: IO[str]) -> dict[str, Any]:
+    """
+    The C{--churn} run: the clients of L{runChurn}, the server's and the
+    load generator's CPU over the measured window, and the report.
+    """
+    marks: dict[str, tuple[float | None, float]] = {}
+
+    def mark(name: str) -> Callable[[], None]:
+        def take() -> None:
+            marks[name] = (processCPU(pid) if pid else None, processCPU(os.getpid()))
+        return take
+
+    stats, measured = react(
+        runChurn, host, port, args.kiosks, args.duration, args.warmup, args.patrons,
+        args.tls, args.resume, mark("start"), mark("stop"))
+    (serverStart, clientStart), (serverStop, clientStop) = marks["start"], marks["stop"]
+    cpu = serverStop - serverStart if serverStart is not None and serverStop is not None \
+        else None
+    figures = churnFigures(stats, measured, cpu, clientStop - clientStart, args.tls)
+    printChurn("%d clients, a connection per patron check (connect%s, 93, 63, 35, close)%s,"
+               " %s" % (args.kiosks, ", TLS handshake" if args.tls else "",
+                        "" if not args.tls else ", resuming TLS sessions" if args.resume
+                        else ", full TLS handshakes",
+                        "in-memory adapter" if args.ils == "memory" else "SQLite"),
+               figures, out)
+    return figures
+
+
 def _measured(pid: int, core: int, cpu: float) -> dict[str, Any]:
     """
     A server process's figures at the end of a load run: C{pid}, C{core},
@@ -432,6 +479,13 @@ def register(subparsers: Subparsers) -> None:
     parser.add_argument("--pins", action="store_true",
                         help="give patrons PINs and send them (AD) in 63 and 11")
     parser.add_argument("--tls", action="store_true", help="talk TLS to a TLS listener")
+    parser.add_argument("--churn", action="store_true",
+                        help="instead of long-lived kiosks, clients that open a connection per "
+                        "patron check (connect, 93, 63, 35, close), as e-content vendors do; "
+                        "reports connections per second and server CPU per connection")
+    parser.add_argument("--resume", action="store_true",
+                        help="with --churn --tls: each client offers the TLS session (ticket) "
+                        "of its previous connection; the report counts those resumed")
     parser.add_argument("--idle", type=int, default=0, metavar="N",
                         help="instead of a load, open N idle logged-in connections")
     parser.add_argument("--database", metavar="PATH-OR-URL",
