@@ -479,13 +479,11 @@ def register(subparsers: Subparsers) -> None:
     parser.add_argument("--pins", action="store_true",
                         help="give patrons PINs and send them (AD) in 63 and 11")
     parser.add_argument("--tls", action="store_true", help="talk TLS to a TLS listener")
-    parser.add_argument("--churn", action="store_true",
-                        help="instead of long-lived kiosks, clients that open a connection per "
-                        "patron check (connect, 93, 63, 35, close), as e-content vendors do; "
-                        "reports connections per second and server CPU per connection")
-    parser.add_argument("--resume", action="store_true",
-                        help="with --churn --tls: each client offers the TLS session (ticket) "
-                        "of its previous connection; the report counts those resumed")
+    parser.add_argument("--churn", action="store_true", help=(
+        "a connection per patron check (connect, 93, 63, 35, close), as e-content vendors "
+        "do: connections per second and server CPU per connection"))
+    parser.add_argument("--resume", action="store_true", help=(
+        "with --churn --tls: offer the previous connection's TLS session (ticket) again"))
     parser.add_argument("--idle", type=int, default=0, metavar="N",
                         help="instead of a load, open N idle logged-in connections")
     parser.add_argument("--database", metavar="PATH-OR-URL",

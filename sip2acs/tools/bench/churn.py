@@ -20,14 +20,14 @@ from typing import IO, Any
 
 from OpenSSL import SSL
 from OpenSSL._util import lib as _lib
-from twisted.internet.defer import DeferredList, inlineCallbacks
+from twisted.internet.defer import inlineCallbacks
 from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
-from twisted.internet.task import deferLater
 from twisted.protocols.tls import TLSMemoryBIOProtocol
 from zope.interface import implementer
 
 from sip2acs.client import connect
 from sip2acs.tools.bench.data import INSTITUTION, LOGIN, PASSWORD, patronId
+from sip2acs.tools.bench.load import measureWindow
 from sip2acs.tools.bench.report import percentile
 
 __all__ = [
@@ -162,18 +162,7 @@ def runChurn(reactor: Any, host: str, port: int, clients: int, duration: float,
                 stats, stopAt)
         for n in range(clients)
     ]
-    yield deferLater(reactor, warmup)
-    stats.measuring = True
-    if onStart is not None:
-        onStart()
-    started = time.monotonic()
-    yield deferLater(reactor, duration)
-    stats.measuring = False
-    measured = time.monotonic() - started
-    if onStop is not None:
-        onStop()
-    results = yield DeferredList(runs, consumeErrors=True)
-    stats.errors = sum(1 for ok, _ in results if not ok)
+    measured = yield measureWindow(reactor, stats, runs, warmup, duration, onStart, onStop)
     return stats, measured
 
 

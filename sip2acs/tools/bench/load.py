@@ -37,6 +37,7 @@ __all__ = [
     "ANSWER_TIMEOUT",
     "Kiosk",
     "runLoad",
+    "measureWindow",
     "runIdle",
     "idleRun",
     "react",
@@ -165,6 +166,28 @@ def runLoad(reactor: Any, host: str, port: int | Sequence[int], kiosks: int, dur
     yield _connectAll(reactor, fleet, 50)
     stopAt = time.monotonic() + warmup + duration
     loops = [k.loop(stopAt) for k in fleet]
+    measured = yield measureWindow(reactor, stats, loops, warmup, duration, onStart, onStop)
+    for k in fleet:
+        k.close()
+    return stats, measured
+
+
+@inlineCallbacks
+def measureWindow(reactor: Any, stats: Any, runs: list[Deferred[Any]], warmup: float,
+                  duration: float, onStart: Callable[[], None] | None,
+                  onStop: Callable[[], None] | None) -> Any:
+    """
+    Open the measured window after C{warmup} seconds, close it
+    C{duration} seconds later, then wait for C{runs} (the clients, which
+    stop by themselves) and count the ones that failed in
+    C{stats.errors}.
+
+    @param stats: What the clients record into: its C{measuring} is set
+        while the window is open.
+    @param onStart: Called when the window opens.
+    @param onStop: Called when it closes.
+    @return: A Deferred firing with the measured seconds.
+    """
     yield deferLater(reactor, warmup)
     stats.measuring = True
     if onStart is not None:
@@ -175,11 +198,9 @@ def runLoad(reactor: Any, host: str, port: int | Sequence[int], kiosks: int, dur
     measured = time.monotonic() - started
     if onStop is not None:
         onStop()
-    results = yield DeferredList(loops, consumeErrors=True)
+    results = yield DeferredList(runs, consumeErrors=True)
     stats.errors = sum(1 for ok, _ in results if not ok)
-    for k in fleet:
-        k.close()
-    return stats, measured
+    return measured
 
 
 @inlineCallbacks
