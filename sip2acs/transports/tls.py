@@ -8,7 +8,10 @@ L{serverOptions} turns them into a L{CertificateOptions
 <twisted.internet.ssl.CertificateOptions>} with an explicit floor (TLS 1.2
 unless the listener says otherwise) and forward-secret AEAD ciphers only.
 With a client CA bundle every kiosk must present a certificate issued by
-one of those CAs (mutual TLS).
+one of those CAs (mutual TLS). Listeners offer session tickets (TLS 1.2
+and 1.3) for clients that connect again and again; a resumed session
+keeps the client certificate verified on its full handshake, and is
+accepted only by a listener with the same L{sessionContext}.
 
 L{ServerTLS} is what a listener's L{TLSMemoryBIOFactory
 <twisted.protocols.tls.TLSMemoryBIOFactory>} asks for each new connection;
@@ -256,7 +259,7 @@ def loadMaterial(
 
 def serverOptions(material: TLSMaterial, minimum: str = "1.2") -> ssl.CertificateOptions:
     """
-    The TLS settings of a listener.
+    The TLS settings of a listener, session tickets offered.
 
     @param material: A L{TLSMaterial}.
     @param minimum: The oldest TLS version accepted: C{"1.2"} (default),
