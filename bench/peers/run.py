@@ -34,8 +34,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import IO, Any
 
 from sip2acs.tools.bench import load
@@ -70,19 +69,6 @@ class DatedKiosk(load.Kiosk):
         if kind == "11":
             frame = frame[:22] + DATE + frame[40:]
         return super().exchange(kind, frame, expect)
-
-
-@contextmanager
-def kiosksOf(kind: type[load.Kiosk]) -> Iterator[None]:
-    """
-    Make L{runLoad} build its kiosks from C{kind} for the duration.
-    """
-    original = load.Kiosk
-    load.Kiosk = kind  # type: ignore[misc]
-    try:
-        yield
-    finally:
-        load.Kiosk = original  # type: ignore[misc]
 
 
 class PeerServer(Server):
@@ -133,10 +119,10 @@ def measure(args: argparse.Namespace, port: int, pid: int) -> dict[str, Any]:
     def mark(name: str) -> Callable[[], None]:
         return lambda: marks.__setitem__(name, processCPU(pid))
 
-    with kiosksOf(load.Kiosk if args.blank_nb_due_date else DatedKiosk):
-        stats, measured = react(
-            runLoad, "127.0.0.1", port, args.kiosks, args.duration, args.warmup,
-            args.patrons, args.items, args.pins, None, mark("start"), mark("stop"))
+    stats, measured = react(
+        runLoad, "127.0.0.1", port, args.kiosks, args.duration, args.warmup,
+        args.patrons, args.items, args.pins, None, mark("start"), mark("stop"),
+        load.Kiosk if args.blank_nb_due_date else DatedKiosk)
     return summarize(stats, measured, marks["stop"] - marks["start"], processMemory(pid))
 
 

@@ -141,7 +141,8 @@ def _connectAll(reactor: Any, fleet: list[Kiosk], batch: int) -> Any:
 def runLoad(reactor: Any, host: str, port: int | Sequence[int], kiosks: int, duration: float,
             warmup: float, patrons: int, items: int, pins: bool, tls: Any = None,
             onStart: Callable[[], None] | None = None,
-            onStop: Callable[[], None] | None = None) -> Any:
+            onStop: Callable[[], None] | None = None,
+            kiosk: "type[Kiosk] | None" = None) -> Any:
     """
     Run C{kiosks} kiosks for C{warmup + duration} seconds.
 
@@ -151,15 +152,18 @@ def runLoad(reactor: Any, host: str, port: int | Sequence[int], kiosks: int, dur
     @param onStart: Called when the measured window opens.
     @param onStop: Called when it closes, before the kiosks finish the
         exchanges they have started.
+    @param kiosk: The L{Kiosk} class to run (a subclass changing what is
+        sent, for C{bench/peers}); L{Kiosk} by default.
     @return: A Deferred firing with C{(stats, measured seconds)}.
     """
+    kind = Kiosk if kiosk is None else kiosk
     stats = Stats()
     share = max(1, items // kiosks)
     itemIds = [itemId(n) for n in range(items)]
     patronIds = [patronId(n) for n in range(patrons)]
     ports = [port] if isinstance(port, int) else list(port)
     fleet = [
-        Kiosk(n, host, ports[n % len(ports)], itemIds[n * share:(n + 1) * share] or itemIds[:1],
+        kind(n, host, ports[n % len(ports)], itemIds[n * share:(n + 1) * share] or itemIds[:1],
               patronIds, stats, pins, tls)
         for n in range(kiosks)
     ]
