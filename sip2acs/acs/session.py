@@ -129,6 +129,9 @@ class ACSSession:
         self.lastMessageAt: float | None = None
         self._dispatcher = Dispatcher(self)
         self._refusedHere = False
+        # now()'s last answer: (second, zone, wall time); a second's
+        # requests share it.
+        self._now: tuple[int, Any, datetime] | None = None
 
     # -- helpers ----------------------------------------------------------
 
@@ -171,9 +174,14 @@ class ACSSession:
         The current wall time in the institution's zone (naive, as sent on
         the wire), from the injected clock.
         """
-        return datetime.fromtimestamp(self.clock.seconds(), self.zone()).replace(
-            tzinfo=None, microsecond=0
-        )
+        seconds = int(self.clock.seconds())
+        zone = self.zone()
+        cached = self._now
+        if cached is not None and cached[0] == seconds and cached[1] is zone:
+            return cached[2]
+        value = datetime.fromtimestamp(seconds, zone).replace(tzinfo=None)
+        self._now = (seconds, zone, value)
+        return value
 
     def fromWire(self, value: datetime | None) -> datetime | None:
         """

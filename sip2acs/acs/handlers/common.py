@@ -207,6 +207,9 @@ def withExtra(response: Any, extra: Iterable[tuple[str, str]]) -> Any:
     @return: C{response} itself when nothing is added, else a copy with
         the fields kept as its C{extra}.
     """
+    extra = tuple(extra)
+    if not extra:
+        return response
     carried = {fid for fid, _ in response.fields()} | set(response.spec.required)
     kept = []
     for fid, value in extra:
