@@ -922,13 +922,14 @@ class ConfigTests(SynchronousTestCase):
     def test_defaults(self):
         """
         An empty table means C{sip2acs.sqlite3}, no demo, no overpayment,
-        synchronous normal.
+        synchronous full (durable to the disk).
         """
         ils = SQLiteILS.fromConfig({}, reactor)
         self.assertEqual(ils.path, "sip2acs.sqlite3")
         self.assertIs(ils._demo, False)
         self.assertIs(ils._allowOverpayment, False)
-        self.assertEqual(ils._synchronous, "normal")
+        self.assertEqual(ils._synchronous, "full")
+        self.assertEqual(SQLiteILS("x.sqlite3", reactor)._synchronous, "full")
 
     def test_badValues(self):
         """

@@ -8,7 +8,7 @@ from twisted.internet import reactor
 from twisted.internet.defer import CancelledError, gatherResults, inlineCallbacks
 from twisted.trial.unittest import TestCase
 
-from sip2acs.ils.worker import SerialWorker
+from sip2acs.ils.worker import SerialWorker, runEach
 
 TIMEOUT = 5.0
 
@@ -160,3 +160,189 @@ class WorkerThreadsTests(TestCase):
     def test_atLeastOne(self):
         with self.assertRaises(ValueError):
             SerialWorker(reactor, "none", 0)
+
+
+class GroupTests(TestCase):
+    """
+    A L{SerialWorker} with a C{group} function (the SQLite adapter's group
+    commit).
+    """
+
+    def setUp(self):
+        self.batches = []
+        self.groupEnded = []
+        self.postedEarly = []
+        self.worker = SerialWorker(reactor, "test-group", group=self.group, maxGroup=4)
+        self.worker.start()
+        self.addCleanup(self.worker.stop)
+
+    def group(self, calls):
+        """
+        Record the batch's size, run it, and note when it ended.
+        """
+        self.batches.append(len(calls))
+        outcomes = runEach(calls)
+        # Nothing of this batch has been handed to the reactor yet.
+        posted = [value for _, _, value in self.worker._results]
+        self.postedEarly.append(any(ok and value in posted for ok, value in outcomes))
+        self.groupEnded.append(len(self.batches))
+        return outcomes
+
+    def blocked(self):
+        """
+        Hold the worker thread with a plain call until the returned event
+        is set, so that the calls submitted meanwhile wait together.
+        """
+        started = threading.Event()
+        release = threading.Event()
+
+        def hold():
+            started.set()
+            release.wait(TIMEOUT)
+
+        held = self.worker.submit(hold)
+        self.assertTrue(started.wait(TIMEOUT))
+        return release, held
+
+    @inlineCallbacks
+    def test_batchTogether(self):
+        """
+        Grouped calls waiting together run as one batch, in order, on the
+        worker thread; their results are delivered only after the group
+        function has returned. More than C{maxGroup} make several batches;
+        a failing call fails only its own Deferred.
+        """
+        release, held = self.blocked()
+        seen = []
+        ends = []
+
+        def call(n):
+            seen.append((n, threading.current_thread().name))
+            if n == 2:
+                raise ZeroDivisionError()
+            return n
+
+        ds = [self.worker.submitGrouped(call, n) for n in range(6)]
+        for d in ds:
+            d.addBoth(lambda result: ends.append(list(self.groupEnded)) or result)
+        release.set()
+        yield held
+        yield self.assertFailure(ds[2], ZeroDivisionError)
+        results = yield gatherResults([d for n, d in enumerate(ds) if n != 2])
+        self.assertEqual(results, [0, 1, 3, 4, 5])
+        self.assertEqual(seen, [(n, "test-group") for n in range(6)])
+        self.assertEqual(self.batches, [4, 2])
+        # Each result arrived after its batch's group function returned.
+        self.assertEqual(self.postedEarly, [False, False])
+        self.assertEqual([len(end) >= (1 if n < 4 else 2) for n, end in enumerate(ends)],
+                         [True] * 6)
+
+    @inlineCallbacks
+    def test_loneCall(self):
+        """
+        A grouped call alone is a batch of one.
+        """
+        self.assertEqual((yield self.worker.submitGrouped(lambda: "alone")), "alone")
+        self.assertEqual(self.batches, [1])
+
+    @inlineCallbacks
+    def test_plainCallEndsBatch(self):
+        """
+        A call submitted with C{submit} runs alone, in its turn, between
+        the batches of the grouped calls around it.
+        """
+        release, held = self.blocked()
+        order = []
+        ds = [self.worker.submitGrouped(order.append, "a"),
+              self.worker.submitGrouped(order.append, "b"),
+              self.worker.submit(order.append, "plain"),
+              self.worker.submitGrouped(order.append, "c")]
+        release.set()
+        yield gatherResults([held] + ds)
+        self.assertEqual(order, ["a", "b", "plain", "c"])
+        self.assertEqual(self.batches, [2, 1])
+
+    @inlineCallbacks
+    def test_cancelWaitingInBatch(self):
+        """
+        A grouped call cancelled while it waits is left out of its batch:
+        it never runs and fails with L{CancelledError}; the others run
+        together.
+        """
+        release, held = self.blocked()
+        ran = []
+        ds = [self.worker.submitGrouped(ran.append, n) for n in range(3)]
+        ds[1].cancel()
+        release.set()
+        yield self.assertFailure(ds[1], CancelledError)
+        yield gatherResults([held, ds[0], ds[2]])
+        self.assertEqual(ran, [0, 2])
+        self.assertEqual(self.batches, [2])
+
+    @inlineCallbacks
+    def test_cancelStartedBatch(self):
+        """
+        A call cancelled once its batch has started reports its real
+        outcome, after the batch ends.
+        """
+        started = threading.Event()
+        release = threading.Event()
+
+        def first():
+            started.set()
+            release.wait(TIMEOUT)
+            return "first"
+
+        release0, held = self.blocked()
+        d1 = self.worker.submitGrouped(first)
+        d2 = self.worker.submitGrouped(lambda: "second")
+        release0.set()
+        self.assertTrue(started.wait(TIMEOUT))
+        d2.cancel()
+        release.set()
+        self.assertEqual((yield gatherResults([d1, d2])), ["first", "second"])
+        self.assertEqual(self.batches, [2])
+
+    @inlineCallbacks
+    def test_groupFails(self):
+        """
+        When the group function itself raises (a failed commit), every call
+        of the batch fails with that exception, even those whose own part
+        succeeded.
+        """
+        def group(calls):
+            runEach(calls)
+            raise OSError("commit failed")
+
+        worker = SerialWorker(reactor, "test-failing-group", group=group)
+        worker.start()
+        self.addCleanup(worker.stop)
+        release = threading.Event()
+        held = worker.submit(release.wait, TIMEOUT)
+        ds = [worker.submitGrouped(lambda: "done") for _ in range(3)]
+        release.set()
+        yield held
+        for d in ds:
+            failure = yield self.assertFailure(d, OSError)
+            self.assertEqual(str(failure), "commit failed")
+
+    def test_groupNeedsOneThread(self):
+        """
+        Group commit is for a worker of one thread.
+        """
+        with self.assertRaises(ValueError):
+            SerialWorker(reactor, "none", 2, group=runEach)
+        with self.assertRaises(ValueError):
+            SerialWorker(reactor, "none", group=runEach, maxGroup=0)
+
+    @inlineCallbacks
+    def test_withoutGroup(self):
+        """
+        Without a group function, grouped calls run one by one like any.
+        """
+        worker = SerialWorker(reactor, "test-no-group")
+        worker.start()
+        self.addCleanup(worker.stop)
+        self.assertEqual(
+            (yield gatherResults([worker.submitGrouped(lambda n=n: n) for n in range(3)])),
+            [0, 1, 2])

@@ -17,20 +17,61 @@ free; the SQLite adapter has one, so its calls run one after another.
 A submitted call can be cancelled (L{Deferred.cancel}): one still waiting in
 the queue never runs; one already running cannot be stopped, so its
 Deferred then fires with what the call really did (see L{SerialWorker.submit}).
+
+Group commit (the SQLite adapter): a one-thread worker made with a C{group}
+function runs the calls submitted with L{SerialWorker.submitGrouped} in
+batches. When the thread finds several such calls waiting at the head of
+the queue it takes them all (at most C{maxGroup}) and hands them to
+C{group} together, which runs them (in one transaction, one commit); the
+results of the whole batch are posted to the reactor only after C{group}
+has returned. A lone call is a batch of one; a call submitted with
+L{SerialWorker.submit} always runs alone, in its turn.
 """
 
 import threading
 from collections import deque
 from collections.abc import Callable
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any, TypeAlias, TypeVar
 
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.python.failure import Failure
 
-__all__ = ["SerialWorker"]
+__all__ = ["SerialWorker", "Outcome", "GroupFunction", "runEach", "MAX_GROUP"]
 
 _T = TypeVar("_T")
+
+Outcome: TypeAlias = tuple[bool, Any]
+"""
+What one call of a batch did: C{(True, result)} or C{(False, Failure)}.
+"""
+
+GroupFunction: TypeAlias = Callable[[list[Callable[[], Any]]], list[Outcome]]
+"""
+A worker's C{group}: runs a batch of calls (each without arguments, in
+order) and returns their L{Outcome}s, one for each, in the same order. If
+it raises, every call of the batch fails with that exception.
+"""
+
+MAX_GROUP = 64
+"""
+The most calls one batch takes, by default.
+"""
+
+
+def runEach(calls: list[Callable[[], Any]]) -> list[Outcome]:
+    """
+    Run each call of a batch in turn, catching what it raises: the part of
+    a L{GroupFunction} that every group needs.
+    """
+    outcomes: list[Outcome] = []
+    for call in calls:
+        try:
+            outcomes.append((True, call()))
+        except BaseException:
+            outcomes.append((False, Failure()))
+    return outcomes
 
 
 def _STOP() -> None:
@@ -57,15 +98,18 @@ class _Call:
         that brings its real outcome back into C{deferred}'s chain.
     """
 
-    __slots__ = ("function", "args", "deferred", "started", "cancelled", "later")
+    __slots__ = ("function", "args", "deferred", "started", "cancelled", "later",
+                 "grouped")
 
     # Set by SerialWorker.submit right after the call is made (its
     # canceller needs the call).
     deferred: Deferred[Any]
 
-    def __init__(self, function: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    def __init__(self, function: Callable[..., Any], args: tuple[Any, ...],
+                 grouped: bool = False) -> None:
         self.function = function
         self.args = args
+        self.grouped = grouped
         self.started = False
         self.cancelled = False
         self.later: Deferred[Any] | None = None
@@ -79,11 +123,29 @@ class SerialWorker:
     @ivar size: How many threads.
     """
 
-    def __init__(self, reactor: IReactorFromThreads, name: str, size: int = 1) -> None:
+    def __init__(self, reactor: IReactorFromThreads, name: str, size: int = 1,
+                 group: GroupFunction | None = None, maxGroup: int = MAX_GROUP) -> None:
+        """
+        @param reactor: Where the results are delivered.
+        @param name: The thread's name.
+        @param size: How many threads.
+        @param group: What runs a batch of the calls submitted with
+            L{submitGrouped} (see L{GroupFunction}); only with one thread.
+            Without it, such calls run alone, like L{submit}'s.
+        @param maxGroup: The most calls in one batch.
+        @raise ValueError: On no thread, a C{group} with more than one,
+            or a C{maxGroup} below 1.
+        """
         if size < 1:
             raise ValueError("a worker needs at least one thread")
+        if group is not None and size != 1:
+            raise ValueError("group commit needs a worker of one thread")
+        if maxGroup < 1:
+            raise ValueError("a group holds at least one call")
         self.name = name
         self.size = size
+        self._group = group
+        self._maxGroup = maxGroup
         self._threads: list[threading.Thread] = []
         self._reactor = reactor
         self._calls: deque[_Call] = deque()
@@ -132,8 +194,22 @@ class SerialWorker:
         @return: A Deferred firing on the reactor thread with the result, or
             failing with the exception.
         """
-        call = _Call(function, args)
-        d: Deferred[_T] = Deferred(lambda d: self._cancel(call))
+        return self._submit(_Call(function, args))
+
+    def submitGrouped(self, function: Callable[..., _T], *args: Any) -> Deferred[_T]:
+        """
+        Like L{submit}, but C{function(*args)} may run in a batch with the
+        other grouped calls waiting next to it in the queue, by the
+        worker's C{group} function: its Deferred fires after the whole
+        batch has ended (for the SQLite adapter: is committed).
+        Cancelling it works as with L{submit}: a call still waiting is
+        left out of its batch; one whose batch has started reports its
+        real outcome.
+        """
+        return self._submit(_Call(function, args, grouped=True))
+
+    def _submit(self, call: _Call) -> Deferred[Any]:
+        d: Deferred[Any] = Deferred(lambda d: self._cancel(call))
         call.deferred = d
         d.addErrback(self._ebStarted, call)
         with self._wake:
@@ -181,29 +257,71 @@ class SerialWorker:
             thread.join()
         return result
 
-    def _work(self) -> None:
+    def _take(self) -> list[_Call]:
+        """
+        On the worker thread: wait for the next call that is not cancelled
+        and take it, with the grouped calls waiting right behind it when it
+        is one of them and there is a C{group} function (at most
+        C{maxGroup} in all; cancelled ones are dropped). Every call taken
+        is started.
+        """
         calls = self._calls
-        while True:
-            with self._wake:
+        with self._wake:
+            while True:
                 while not calls:
                     self._wake.wait()
                 call = calls.popleft()
-                if call.cancelled:
-                    continue
-                call.started = True
-            if call.function is _STOP:
-                self._post(call, True, None)
-                return
-            try:
-                result = (call, True, call.function(*call.args))
-            except BaseException:
-                result = (call, False, Failure())
-            self._post(*result)
+                if not call.cancelled:
+                    break
+            call.started = True
+            batch = [call]
+            if call.grouped and self._group is not None:
+                while calls and len(batch) < self._maxGroup and calls[0].grouped:
+                    call = calls.popleft()
+                    if not call.cancelled:
+                        call.started = True
+                        batch.append(call)
+        return batch
 
-    def _post(self, call: _Call, ok: bool, value: Any) -> None:
+    def _work(self) -> None:
+        while True:
+            batch = self._take()
+            call = batch[0]
+            if call.function is _STOP:
+                self._post([(call, True, None)])
+                return
+            if not call.grouped or self._group is None:
+                try:
+                    result = (call, True, call.function(*call.args))
+                except BaseException:
+                    result = (call, False, Failure())
+                self._post([result])
+            else:
+                self._post(self._runGroup(self._group, batch))
+
+    @staticmethod
+    def _runGroup(group: GroupFunction,
+                  batch: list[_Call]) -> list[tuple[_Call, bool, Any]]:
+        """
+        Run a batch through C{group}: its outcomes, or, if it raised or
+        did not answer for each call, that failure for every call.
+        """
+        try:
+            outcomes = group([partial(call.function, *call.args) for call in batch])
+            if len(outcomes) != len(batch):
+                raise RuntimeError(
+                    "the group function gave %d outcomes for %d calls"
+                    % (len(outcomes), len(batch))
+                )
+        except BaseException:
+            failure = Failure()
+            return [(call, False, failure) for call in batch]
+        return [(call, ok, value) for call, (ok, value) in zip(batch, outcomes, strict=True)]
+
+    def _post(self, results: list[tuple[_Call, bool, Any]]) -> None:
         with self._resultsLock:
-            self._results.append((call, ok, value))
-            wake = len(self._results) == 1
+            wake = not self._results
+            self._results.extend(results)
         if wake:
             self._reactor.callFromThread(self._deliver)
 

@@ -292,6 +292,9 @@ class Store:
         self._unreadable: set[tuple[str, object]] = set()
         self._reference: dict[tuple[Any, ...], Any] = {}
         self._dataVersion: object = None
+        self._grouped = False
+        # Set when an operation of the open group could not be undone.
+        self.groupBroken = False
 
     # The dialect
 
@@ -356,21 +359,92 @@ class Store:
         """
         One transaction (only reading, when C{write} is false), committed
         when the block ends, rolled back when it raises.
+
+        Inside a group transaction (L{group}) it is a savepoint instead:
+        what the block did is undone when it raises, and kept, for the
+        group's commit, when it ends.
         """
+        if self._grouped:
+            with self._operationSavepoint():
+                yield
+            return
         self._begin(write)
         try:
-            version = self._referenceVersion()
-            if version != self._dataVersion:
-                # Another connection committed reference rows: the cache
-                # may be stale.
-                self._dataVersion = version
-                self._reference.clear()
+            self._checkReferenceVersion()
             yield
         except BaseException:
             self._rollback()
             raise
         else:
             self._commit()
+
+    def _checkReferenceVersion(self) -> None:
+        """
+        At the start of a transaction: forget the cached reference rows if
+        another connection may have changed them.
+        """
+        version = self._referenceVersion()
+        if version != self._dataVersion:
+            # Another connection committed reference rows: the cache
+            # may be stale.
+            self._dataVersion = version
+            self._reference.clear()
+
+    @contextmanager
+    def group(self) -> Iterator[None]:
+        """
+        One write transaction for a group of operations (group commit):
+        each operation's own L{transaction} is a savepoint in it, so one
+        that raises undoes only its own changes; the group commits once,
+        when the block ends, and is rolled back whole when the block
+        raises, or when an operation's savepoint could not be undone (see
+        L{groupBroken}): the block must check that before it ends, as a
+        commit would keep that operation's half-done changes.
+        The reference rows are checked once, at the start.
+        """
+        self._begin(True)
+        self._grouped = True
+        self.groupBroken = False
+        try:
+            self._checkReferenceVersion()
+            yield
+            if self.groupBroken:
+                raise DatabaseError("an operation of the group could not be undone")
+        except BaseException:
+            self._grouped = False
+            self._rollback()
+            raise
+        self._grouped = False
+        self._commit()
+
+    @contextmanager
+    def _operationSavepoint(self) -> Iterator[None]:
+        """
+        One operation's savepoint in a group: undone when the block raises.
+        Should undoing it fail, the group is broken (L{groupBroken}) and
+        every later operation of it fails at once.
+        """
+        if self.groupBroken:
+            raise DatabaseError("an earlier operation of the group could not be undone")
+        try:
+            self.execute("SAVEPOINT operation")
+        except BaseException:
+            self.groupBroken = True
+            raise
+        try:
+            yield
+        except BaseException:
+            try:
+                self.execute("ROLLBACK TO SAVEPOINT operation")
+                self.execute("RELEASE SAVEPOINT operation")
+            except BaseException:
+                self.groupBroken = True
+            raise
+        try:
+            self.execute("RELEASE SAVEPOINT operation")
+        except BaseException:
+            self.groupBroken = True
+            raise
 
     def cached(self, key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
         """

@@ -8,12 +8,33 @@ L{SQLiteILS} is a L{Service}: C{startService} starts one worker thread
 (L{SerialWorker}, named C{PoolThread-sip2acs-sqlite-0}) and opens, checks
 and migrates the database on that thread (creating it, mode 0600, only when
 asked: the demo configuration); every operation then runs entirely on it (see
-L{sip2acs.ils.sqlite.circulation}) as one transaction, committed before its
-Deferred fires. Nothing touches SQLite from the reactor thread.
+L{sip2acs.ils.sqlite.circulation}), committed before its Deferred fires.
+Nothing touches SQLite from the reactor thread.
 
-The database runs in WAL mode with foreign keys on. C{synchronous="normal"}
-survives a crash of the process; C{"full"} also survives a power loss, at
-the cost of an fsync per transaction.
+Group commit: the operations waiting together for the thread (at most
+L{MAX_GROUP <sip2acs.ils.worker.MAX_GROUP>}) run in one C{BEGIN IMMEDIATE}
+transaction, each in its own savepoint (its C{transaction()} becomes one:
+see L{Store.group <sip2acs.ils.sql.store.Store.group>}), so one that
+raises undoes only its own changes; the group then commits once (one fsync
+of the WAL), and only after that commit returns are the results of the
+whole group handed to the reactor: no answer leaves before its change is
+on the disk. If the commit fails, every operation of the group fails and
+nothing of it is in the database. A lone operation is a group of one. The
+database file check (L{SQLiteILS._checkFileSync}) and the reference rows'
+C{PRAGMA data_version} are done once per group; each operation's own
+SQLite error is explained to it (L{explained}).
+
+The lookups run inside the group too, in their turn: they see the changes
+of the operations before them in the group, as they would one after
+another, and their answers wait for the commit, so no answer ever shows a
+change that a failed commit then undid (a group of lookups alone writes
+nothing, and its commit costs no fsync).
+
+The database runs in WAL mode with foreign keys on. C{synchronous="full"}
+(the default) syncs the WAL to the disk at each commit: an acknowledged
+change survives a power cut. C{"normal"} survives a crash (a kill) of the
+process, not a power cut or a crash of the operating system, and saves an
+fsync per group.
 
 Opening, checking and migrating the file, and explaining SQLite's errors,
 is L{sip2acs.ils.sqlite.store}'s; the schema lives in
@@ -44,7 +65,7 @@ from sip2acs.ils.sqlite.store import (
     fileIdentity,
     openDatabase,
 )
-from sip2acs.ils.worker import SerialWorker
+from sip2acs.ils.worker import Outcome, SerialWorker, runEach
 from sip2acs.ils.zones import HOST_ZONE
 
 __all__ = ["SQLiteILS", "POOL_NAME"]
@@ -72,10 +93,11 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
 
     def __init__(self, path: str | os.PathLike[str],
                  reactor: IReactorFromThreads | None = None, *, demo: bool = False,
-                 allowOverpayment: bool = False, synchronous: str = "normal",
+                 allowOverpayment: bool = False, synchronous: str = "full",
                  sortBins: Mapping[str, str] | None = None,
                  clock: Callable[[], datetime] | None = None,
-                 zone: tzinfo | None = None, create: bool = True) -> None:
+                 zone: tzinfo | None = None, create: bool = True,
+                 groupCommit: bool = True) -> None:
         """
         @param path: The database file.
         @param reactor: The reactor the results are delivered on.
@@ -83,8 +105,9 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
             database.
         @param allowOverpayment: Accept payments over what is owed, keeping
             the rest as a credit.
-        @param synchronous: C{"normal"} (survives a process kill) or
-            C{"full"} (also survives a power loss).
+        @param synchronous: C{"full"} (an acknowledged change survives a
+            power cut: the WAL is synced at each commit) or C{"normal"}
+            (survives a kill of the process, not a power cut).
         @param sortBins: The checkin sort bin mapping, see L{SortBins}.
         @param clock: A function returning the time now (aware, or naive
             wall time in C{zone}); the real time in C{zone} by default.
@@ -94,6 +117,9 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
         @type zone: L{datetime.tzinfo}
         @param create: Create the database when the file is missing (the
             log says so); if false, a missing file fails C{startService}.
+        @param groupCommit: Run the operations waiting together in one
+            transaction (see the module docstring); if false, each runs
+            and commits alone.
         @raise ValueError: On a bad C{synchronous} or C{sortBins}.
         """
         if reactor is None:
@@ -117,11 +143,14 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
             lambda: datetime.now(self._zone)
         )
         self._create = create
+        self._groupCommit = groupCommit
         self._pool: SerialWorker | None = None
         self._conn: sqlite3.Connection | None = None
         self._circulation: Circulation | None = None
         self._identity: tuple[int, int] | None = None
         self._lost: str | None = None
+        # Whether _groupSync is running a group (on the SQLite thread).
+        self._grouping = False
         # The database the demo library was loaded into by this start
         # (for the start-up banner), else None.
         self.demoCreated: str | None = None
@@ -136,7 +165,7 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
         Keys: C{database} (path, default C{sip2acs.sqlite3}), C{demo}
         (bool: create a missing database and load the demo data into it;
         without it a missing database is an error), C{allow-overpayment}
-        (bool), C{synchronous} (C{"normal"} or C{"full"}), C{sort-bins}
+        (bool), C{synchronous} (C{"full"}, the default, or C{"normal"}), C{sort-bins}
         (table, see L{SortBins}). C{type} is ignored; other keys are errors.
 
         @type config: L{dict}
@@ -163,7 +192,7 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
             reactor,
             demo=config.get("demo", False),
             allowOverpayment=config.get("allow-overpayment", False),
-            synchronous=config.get("synchronous", "normal"),
+            synchronous=config.get("synchronous", "full"),
             sortBins=sortBins,
             zone=zone,
             create=config.get("demo", False),
@@ -179,7 +208,10 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
             for it.
         """
         Service.startService(self)
-        self._pool = SerialWorker(self._reactor, POOL_THREAD)
+        self._pool = SerialWorker(
+            self._reactor, POOL_THREAD,
+            group=self._groupSync if self._groupCommit else None,
+        )
         self._pool.start()
         return self._defer(self._openSync)
 
@@ -231,19 +263,53 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
 
     def _run(self, method: Any, *args: Any) -> Deferred[Any]:
         """
-        Call C{method} of the L{Circulation} on the SQLite thread.
+        Call C{method} of the L{Circulation} on the SQLite thread, in a
+        group transaction with the operations waiting next to it.
         """
-        return self._defer(self._callSync, method, args)
+        if self._pool is None:
+            return fail(DatabaseError("the SQLite ILS is not running"))
+        return self._pool.submitGrouped(self._callSync, method, args)
 
     def _callSync(self, method: Any, args: tuple[Any, ...]) -> Any:
-        self._checkFileSync()
+        """
+        One operation (alone, or inside the group transaction when
+        L{_groupSync} runs it), with SQLite's known errors explained.
+        """
+        if not self._grouping:
+            self._checkFileSync()
         try:
             return method(self._circulation, *args)
         except sqlite3.OperationalError as e:
-            known = explained(e, self.path)
-            if known is None:
-                raise
-            raise known from e
+            raise self._explained(e) from e
+
+    def _explained(self, error: sqlite3.OperationalError) -> Exception:
+        """
+        The L{DatabaseError} that says why SQLite failed, or C{error}
+        itself when it is not one of those.
+        """
+        known = explained(error, self.path)
+        return error if known is None else known
+
+    def _groupSync(self, calls: list[Callable[[], Any]]) -> list[Outcome]:
+        """
+        The worker's group function: run a batch of operations in one
+        transaction, committed once (see the module docstring).
+
+        @return: Each call's outcome, once the transaction is committed.
+        @raise DatabaseError: The database file is gone, the transaction
+            cannot begin or commit (every call then fails with it).
+        """
+        self._checkFileSync()
+        store = cast(Circulation, self._circulation).store
+        self._grouping = True
+        try:
+            with store.group():
+                outcomes = runEach(calls)
+        except sqlite3.OperationalError as e:
+            raise self._explained(e) from e
+        finally:
+            self._grouping = False
+        return outcomes
 
     def _checkFileSync(self) -> None:
         """
