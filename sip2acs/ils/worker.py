@@ -47,11 +47,13 @@ Outcome: TypeAlias = tuple[bool, Any]
 What one call of a batch did: C{(True, result)} or C{(False, Failure)}.
 """
 
-GroupFunction: TypeAlias = Callable[[list[Callable[[], Any]]], list[Outcome]]
+GroupFunction: TypeAlias = Callable[[list["partial[Any]"]], list[Outcome]]
 """
 A worker's C{group}: runs a batch of calls (each without arguments, in
 order) and returns their L{Outcome}s, one for each, in the same order. If
-it raises, every call of the batch fails with that exception.
+it raises, every call of the batch fails with that exception. Each call is
+a L{functools.partial} of the function and arguments submitted, so the
+group function may look at them (C{.func}, C{.args}) first.
 """
 
 MAX_GROUP = 64
@@ -60,7 +62,7 @@ The most calls one batch takes, by default.
 """
 
 
-def runEach(calls: list[Callable[[], Any]]) -> list[Outcome]:
+def runEach(calls: list["partial[Any]"]) -> list[Outcome]:
     """
     Run each call of a batch in turn, catching what it raises: the part of
     a L{GroupFunction} that every group needs.

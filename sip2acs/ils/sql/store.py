@@ -391,9 +391,9 @@ class Store:
             self._reference.clear()
 
     @contextmanager
-    def group(self) -> Iterator[None]:
+    def group(self, write: bool = True) -> Iterator[None]:
         """
-        One write transaction for a group of operations (group commit):
+        One transaction for a group of operations (group commit):
         each operation's own L{transaction} is a savepoint in it, so one
         that raises undoes only its own changes; the group commits once,
         when the block ends, and is rolled back whole when the block
@@ -401,8 +401,11 @@ class Store:
         L{groupBroken}): the block must check that before it ends, as a
         commit would keep that operation's half-done changes.
         The reference rows are checked once, at the start.
+
+        @param write: Whether any operation of the group may write (a
+            group of lookups is a read transaction).
         """
-        self._begin(True)
+        self._begin(write)
         self._grouped = True
         self.groupBroken = False
         try:
@@ -415,7 +418,24 @@ class Store:
             self._rollback()
             raise
         self._grouped = False
-        self._commit()
+        try:
+            self._commit()
+        except BaseException:
+            # A commit refused (a deferred constraint, a full disk) may
+            # leave the transaction open: none of the group is kept.
+            self._rollbackQuietly()
+            raise
+
+    def _rollbackQuietly(self) -> None:
+        """
+        Roll back after a failed commit, keeping the commit's error as the
+        one reported (a rollback with no transaction open does nothing).
+        """
+        try:
+            self._rollback()
+        except Exception as e:
+            self.log.warn("Rolling back after a failed commit failed too: {error}",
+                          error=self.refusal(e))
 
     @contextmanager
     def _operationSavepoint(self) -> Iterator[None]:

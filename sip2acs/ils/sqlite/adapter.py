@@ -45,6 +45,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Mapping
 from datetime import datetime, tzinfo
+from functools import partial
 from typing import Any, cast
 
 from twisted.application.service import Service
@@ -54,6 +55,7 @@ from twisted.logger import Logger
 
 from sip2acs.ils.base import ILSBase, UnknownSettings
 from sip2acs.ils.interfaces import OPERATIONS, SESSION_OPERATIONS
+from sip2acs.ils.sql.circulation import Circulation as SQLCirculation
 from sip2acs.ils.sql.rules import SortBins
 from sip2acs.ils.sql.service import CirculationCalls
 from sip2acs.ils.sqlite.circulation import Circulation
@@ -74,6 +76,15 @@ POOL_NAME = "sip2acs-sqlite"
 POOL_THREAD = "PoolThread-sip2acs-sqlite-0"
 """
 The name of the one SQLite thread (a L{SerialWorker}).
+"""
+
+
+READ_ONLY = frozenset({
+    SQLCirculation.lookupPatron, SQLCirculation.lookupItem, SQLCirculation.currency,
+})
+"""
+The operations that only read: a group of nothing else is a read
+transaction.
 """
 
 
@@ -263,8 +274,9 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
 
     def _run(self, method: Any, *args: Any) -> Deferred[Any]:
         """
-        Call C{method} of the L{Circulation} on the SQLite thread, in a
-        group transaction with the operations waiting next to it.
+        Call C{method} of the L{Circulation} on the SQLite thread, in one
+        group transaction with the operations waiting next to it (see
+        L{_groupSync}).
         """
         if self._pool is None:
             return fail(DatabaseError("the SQLite ILS is not running"))
@@ -290,7 +302,7 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
         known = explained(error, self.path)
         return error if known is None else known
 
-    def _groupSync(self, calls: list[Callable[[], Any]]) -> list[Outcome]:
+    def _groupSync(self, calls: list["partial[Any]"]) -> list[Outcome]:
         """
         The worker's group function: run a batch of operations in one
         transaction, committed once (see the module docstring).
@@ -301,9 +313,11 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
         """
         self._checkFileSync()
         store = cast(Circulation, self._circulation).store
+        # Lookups alone read: no write lock, as when they ran alone.
+        write = any(call.args[0] not in READ_ONLY for call in calls)
         self._grouping = True
         try:
-            with store.group():
+            with store.group(write):
                 outcomes = runEach(calls)
         except sqlite3.OperationalError as e:
             raise self._explained(e) from e

@@ -1,0 +1,227 @@
+"""
+Tests for the SQLite adapter's group commit (L{sip2acs.ils.sqlite.adapter}):
+the operations waiting together run in one transaction, each in its own
+savepoint, committed once before any of their answers.
+"""
+
+import sqlite3
+import threading
+
+from twisted.trial.unittest import TestCase
+
+from sip2acs.ils.base import ILSUnavailable
+from sip2acs.ils.testing import PIN
+from sip2acs.ils.values import CheckinRequest, CheckoutRequest, Terminal
+from tests.test_ils_sqlite import SQLiteTestMixin
+
+TIMEOUT = 5.0
+
+
+def terminal():
+    return Terminal("kiosk1", institution="DEMO", peer="192.0.2.10")
+
+
+class GroupCommitTests(SQLiteTestMixin, TestCase):
+    async def startGrouping(self, **kw):
+        """
+        Start the adapter with its group function recording the size of
+        each group.
+        """
+        ils = await self.startILS(**kw)
+        self.groups = []
+        group = ils._pool._group
+
+        def recording(calls):
+            self.groups.append(len(calls))
+            return group(calls)
+
+        ils._pool._group = recording
+        return ils
+
+    def hold(self, ils):
+        """
+        Keep the SQLite thread busy until the returned event is set, so
+        that the operations called meanwhile wait together.
+        """
+        release = threading.Event()
+        held = ils._pool.submit(release.wait, TIMEOUT)
+        self.addCleanup(release.set)
+        return release, held
+
+    def journal(self, path, since=0):
+        conn = sqlite3.connect(path)
+        self.addCleanup(conn.close)
+        return conn.execute(
+            "SELECT operation, patron, item, ok FROM transaction_log"
+            " WHERE operation <> 'demo' AND id > ? ORDER BY id", (since,)).fetchall()
+
+    def openLoans(self, path):
+        conn = sqlite3.connect(path)
+        self.addCleanup(conn.close)
+        return {barcode for (barcode,) in conn.execute(
+            "SELECT items.barcode FROM loans JOIN items ON items.id = loans.item_id"
+            " WHERE loans.checked_in_at IS NULL")}
+
+    async def test_failingOperationUndoneAlone(self):
+        """
+        In a group, an operation that raises after writing undoes only its
+        own savepoint, and one that is refused is a result (logged): the
+        others of the group are committed with their journal rows.
+        """
+        ils = await self.startGrouping()
+        before = self.openLoans(ils.path)
+        store = ils._circulation.store
+
+        def broken(op, request):
+            store.journal(op.now, "forced", item=request.itemId)
+            store.execute("DELETE FROM loans")
+            raise RuntimeError("forced")
+
+        ils._circulation.checkins.checkin = broken
+        release, held = self.hold(ils)
+        t = terminal()
+        calls = [
+            ils.checkout(t, CheckoutRequest("P0001", "I0001", pin=PIN)),
+            ils.checkout(t, CheckoutRequest("P0001", "NO-SUCH-ITEM", pin=PIN)),
+            ils.checkin(t, CheckinRequest("I0015")),
+            ils.checkout(t, CheckoutRequest("P0001", "I0002", pin=PIN)),
+        ]
+        release.set()
+        await held
+        first = await calls[0]
+        unknown = await calls[1]
+        await self.assertFailure(calls[2], RuntimeError)
+        last = await calls[3]
+        self.assertEqual(self.groups, [4])
+        self.assertEqual((first.ok, unknown.ok, last.ok), (True, False, True))
+        await ils.stopService()
+        self.assertEqual(self.journal(ils.path), [
+            ("checkout", "P0001", "I0001", 1),
+            ("checkout", "P0001", "NO-SUCH-ITEM", 0),
+            ("checkout", "P0001", "I0002", 1),
+        ])
+        self.assertEqual(self.openLoans(ils.path), before | {"I0001", "I0002"})
+
+    async def test_commitFailureFailsGroup(self):
+        """
+        When the group's COMMIT itself fails (here a foreign key checked at
+        the commit), every operation of the group fails, those that
+        succeeded included, and nothing of the group is in the database.
+        """
+        ils = await self.startGrouping()
+        before = self.openLoans(ils.path)
+        store = ils._circulation.store
+        checkin = ils._circulation.checkins.checkin
+
+        def dangling(op, request):
+            store.execute("PRAGMA defer_foreign_keys = ON")
+            store.execute(
+                "INSERT INTO loans (item_id, patron_id, out_at, due_at)"
+                " VALUES (999999, 999999, '2025-01-01 00:00:00', '2025-01-15 00:00:00')")
+            return checkin(op, request)
+
+        ils._circulation.checkins.checkin = dangling
+        release, held = self.hold(ils)
+        t = terminal()
+        calls = [
+            ils.checkout(t, CheckoutRequest("P0001", "I0001", pin=PIN)),
+            ils.checkin(t, CheckinRequest("I0015")),
+            ils.lookupItem(t, "I0001"),
+        ]
+        release.set()
+        await held
+        for d in calls:
+            failure = await self.assertFailure(d, sqlite3.IntegrityError)
+            self.assertEqual(str(failure), "FOREIGN KEY constraint failed")
+        self.assertEqual(self.groups, [3])
+        # The connection is usable again: the next group commits.
+        ils._circulation.checkins.checkin = checkin
+        after = await ils.checkout(t, CheckoutRequest("P0001", "I0002", pin=PIN))
+        self.assertTrue(after.ok)
+        await ils.stopService()
+        self.assertEqual(self.journal(ils.path), [("checkout", "P0001", "I0002", 1)])
+        self.assertEqual(self.openLoans(ils.path), before | {"I0002"})
+
+    async def test_commitErrorExplained(self):
+        """
+        A commit failing with one of SQLite's known errors fails every
+        operation of the group with the sentence that explains it.
+        """
+        ils = await self.startGrouping()
+        store = ils._circulation.store
+
+        def failing():
+            raise sqlite3.OperationalError("disk I/O error")
+
+        store._commit = failing
+        self.addCleanup(lambda: store.__dict__.pop("_commit", None))
+        release, held = self.hold(ils)
+        t = terminal()
+        calls = [ils.checkout(t, CheckoutRequest("P0001", "I0001", pin=PIN)),
+                 ils.checkin(t, CheckinRequest("I0015"))]
+        release.set()
+        await held
+        for d in calls:
+            failure = await self.assertFailure(d, ILSUnavailable)
+            self.assertEqual(
+                str(failure),
+                "the disk failed reading or writing the database %s" % (ils.path,))
+        del store._commit
+        await ils.stopService()
+        self.assertEqual(self.journal(ils.path), [])
+
+    async def test_lookupsTakeNoWriteLock(self):
+        """
+        A group of lookups alone is a read transaction: it answers while
+        another connection (an import) holds the write lock.
+        """
+        ils = await self.startGrouping()
+        other = sqlite3.connect(ils.path, isolation_level=None, timeout=0)
+        self.addCleanup(other.close)
+        other.execute("BEGIN IMMEDIATE")
+        self.addCleanup(lambda: other.in_transaction and other.execute("ROLLBACK"))
+        release, held = self.hold(ils)
+        t = terminal()
+        calls = [ils.lookupItem(t, "I0001"), ils.lookupPatron(t, "P0001", PIN)]
+        release.set()
+        await held
+        item = await calls[0]
+        patron = await calls[1]
+        self.assertEqual((item.itemId, patron.patronId), ("I0001", "P0001"))
+        self.assertEqual(self.groups, [2])
+
+    async def test_fileCheckedOncePerGroup(self):
+        """
+        The database file is checked once per group, and the lone call is
+        a group of one.
+        """
+        ils = await self.startGrouping()
+        checks = []
+        check = ils._checkFileSync
+
+        def counting():
+            checks.append(1)
+            check()
+
+        ils._checkFileSync = counting
+        release, held = self.hold(ils)
+        t = terminal()
+        calls = [ils.lookupItem(t, "I0001") for _ in range(5)]
+        release.set()
+        await held
+        for d in calls:
+            await d
+        await ils.lookupItem(t, "I0002")
+        self.assertEqual(self.groups, [5, 1])
+        self.assertEqual(len(checks), 2)
+
+    async def test_withoutGroupCommit(self):
+        """
+        With C{groupCommit=False} each operation commits alone.
+        """
+        ils = await self.startILS(groupCommit=False)
+        self.assertIsNone(ils._pool._group)
+        result = await ils.checkout(terminal(), CheckoutRequest("P0001", "I0001", pin=PIN))
+        self.assertTrue(result.ok)
+
+
