@@ -6,9 +6,10 @@ Four kiosks run checkouts, checkins and payments against the real
 C{twistd -n sip2acs} on the SQLite system, each with a request in flight at
 all times. After 200 acknowledged operations the server is killed without
 warning; the test then opens the database file and finds every
-acknowledged operation in it. (With C{synchronous = "normal"} a commit
-reaches the operating system before the answer is sent, which is what a
-process crash needs; C{"full"} would also cover a power cut.)
+acknowledged operation in it. (The default C{synchronous = "full"} with
+group commit syncs the WAL before the answers of a group are sent, which
+also covers a power cut; a process crash only needs the commit to reach
+the operating system, which C{"normal"} does too.)
 """
 
 import os
