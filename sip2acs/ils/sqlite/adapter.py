@@ -311,6 +311,10 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
         @raise DatabaseError: The database file is gone, the transaction
             cannot begin or commit (every call then fails with it).
         """
+        if len(calls) == 1:
+            # A group of one: the operation's own transaction, as without
+            # group commit (no savepoint to pay for).
+            return runEach(calls)
         self._checkFileSync()
         store = cast(Circulation, self._circulation).store
         # Lookups alone read: no write lock, as when they ran alone.
