@@ -13,6 +13,24 @@ from sip2acs.ils.worker import SerialWorker, runEach
 TIMEOUT = 5.0
 
 
+def blocking(result=None):
+    """
+    A call that, once started, waits for its release.
+
+    @return: C{(the call, its started event, its release event)}; the call
+        returns C{result}.
+    """
+    started = threading.Event()
+    release = threading.Event()
+
+    def call():
+        started.set()
+        release.wait(TIMEOUT)
+        return result
+
+    return call, started, release
+
+
 class SerialWorkerTests(TestCase):
     def setUp(self):
         self.worker = SerialWorker(reactor, "test-worker")
@@ -83,14 +101,7 @@ class SerialWorkerTests(TestCase):
         fires, when it ends, with its real result, and the callbacks added
         before the cancellation see that result.
         """
-        started = threading.Event()
-        release = threading.Event()
-
-        def call():
-            started.set()
-            release.wait(TIMEOUT)
-            return "done"
-
+        call, started, release = blocking("done")
         d = self.worker.submit(call)
         seen = []
         d.addCallback(lambda result: seen.append(result) or result)
@@ -193,13 +204,7 @@ class GroupTests(TestCase):
         Hold the worker thread with a plain call until the returned event
         is set, so that the calls submitted meanwhile wait together.
         """
-        started = threading.Event()
-        release = threading.Event()
-
-        def hold():
-            started.set()
-            release.wait(TIMEOUT)
-
+        hold, started, release = blocking()
         held = self.worker.submit(hold)
         self.assertTrue(started.wait(TIMEOUT))
         return release, held
@@ -285,14 +290,7 @@ class GroupTests(TestCase):
         A call cancelled once its batch has started reports its real
         outcome, after the batch ends.
         """
-        started = threading.Event()
-        release = threading.Event()
-
-        def first():
-            started.set()
-            release.wait(TIMEOUT)
-            return "first"
-
+        first, started, release = blocking("first")
         release0, held = self.blocked()
         d1 = self.worker.submitGrouped(first)
         d2 = self.worker.submitGrouped(lambda: "second")
