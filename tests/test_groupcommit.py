@@ -142,6 +142,37 @@ class GroupCommitTests(SQLiteTestMixin, TestCase):
         self.assertEqual(self.journal(ils.path), [("checkout", "P0001", "I0002", 1)])
         self.assertEqual(self.openLoans(ils.path), before | {"I0002"})
 
+    async def test_savepointNotUndone(self):
+        """
+        When an operation's savepoint cannot be undone (here the operation
+        released it itself before raising, so its change joined the group
+        transaction), the group is not committed: every operation of it
+        fails, and nothing of it is in the database.
+        """
+        ils = await self.startGrouping()
+        store = ils._circulation.store
+
+        def escaping(op, request):
+            store.journal(op.now, "forced", item=request.itemId)
+            store.execute("RELEASE SAVEPOINT operation")
+            raise RuntimeError("forced")
+
+        ils._circulation.checkins.checkin = escaping
+        release, held = self.hold(ils)
+        t = terminal()
+        calls = [
+            ils.checkout(t, CheckoutRequest("P0001", "I0001", pin=PIN)),
+            ils.checkin(t, CheckinRequest("I0015")),
+            ils.checkout(t, CheckoutRequest("P0001", "I0002", pin=PIN)),
+        ]
+        release.set()
+        await held
+        for d in calls:
+            failure = await self.assertFailure(d, ILSUnavailable)
+            self.assertEqual(str(failure), "an operation of the group could not be undone")
+        await ils.stopService()
+        self.assertEqual(self.journal(ils.path), [])
+
     async def test_commitErrorExplained(self):
         """
         A commit failing with one of SQLite's known errors fails every
