@@ -98,6 +98,7 @@ class _Call:
     @ivar deferred: The Deferred L{SerialWorker.submit} returned.
     @ivar later: After a cancellation of the started call, the Deferred
         that brings its real outcome back into C{deferred}'s chain.
+    @ivar grouped: Whether it may run in a batch (L{SerialWorker.submitGrouped}).
     """
 
     __slots__ = ("function", "args", "deferred", "started", "cancelled", "later",
