@@ -31,9 +31,9 @@ class GroupCommitTests(SQLiteTestMixin, TestCase):
         self.groups = []
         group = ils._pool._group
 
-        def recording(calls):
-            self.groups.append(len(calls))
-            return group(calls)
+        def recording(batch):
+            self.groups.append(len(batch.calls))
+            return group(batch)
 
         ils._pool._group = recording
         return ils

@@ -152,9 +152,12 @@ class RefusedNeverDoneTests(SQLiteHarnessMixin, TestCase):
         """
         While another process holds the database lock longer than the ILS
         timeout, 37 payments and 11 checkouts from 48 kiosks are answered
-        "not available", except the one the SQLite thread had already
-        started, which gets its real (successful) answer once the lock is
-        released. None of the refused ones is in the database afterwards.
+        "not available", except one the SQLite thread may have already
+        started alone, which gets its real (successful) answer once the
+        lock is released. (Operations waiting together form one group whose
+        calls start only once the group holds the lock, so all of them may
+        be withdrawn.) None of the refused ones is in the database
+        afterwards.
         """
         yield self.startLibrary(ilsTimeout=0.5)
         logs = captureLogs(self)
@@ -181,10 +184,11 @@ class RefusedNeverDoneTests(SQLiteHarnessMixin, TestCase):
             if NOT_AVAILABLE in "".join(m.screenMessage)
         ]
         started = [m for m in messages if NOT_AVAILABLE not in "".join(m.screenMessage)]
-        # The one the SQLite thread had started waited for the lock and
-        # answered for real; the others were withdrawn.
-        self.assertEqual(len(started), 1, messages)
-        self.assertEqual(len(refused), 47)
+        # One the SQLite thread had started alone (if it took the first
+        # before the others came) waited for the lock and answered for
+        # real; the others were withdrawn.
+        self.assertLessEqual(len(started), 1, messages)
+        self.assertEqual(len(refused), 48 - len(started))
 
         # Wait for the SQLite thread to finish whatever it has.
         yield self.ils.healthCheck()
@@ -202,14 +206,17 @@ class RefusedNeverDoneTests(SQLiteHarnessMixin, TestCase):
         self.assertEqual(refusedItems & lentNow, set())
         loansAfter = self.query("SELECT count(*) FROM loans")[0][0]
         self.assertEqual(
-            loansAfter - loansBefore, 1 if started[0].code == "12" and started[0].ok else 0
+            loansAfter - loansBefore,
+            1 if started and started[0].code == "12" and started[0].ok else 0
         )
         paid = payments & {"PAY-%02d" % (n,) for n in range(37)}
         self.assertEqual(
-            len(paid), 1 if started[0].code == "38" and started[0].paymentAccepted else 0
+            len(paid),
+            1 if started and started[0].code == "38" and started[0].paymentAccepted else 0
         )
-        self.assertTrue(
-            any("had already started" in (e.get("log_format") or "") for e in logs)
+        self.assertEqual(
+            any("had already started" in (e.get("log_format") or "") for e in logs),
+            bool(started),
         )
 
 

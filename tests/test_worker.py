@@ -183,14 +183,17 @@ class GroupTests(TestCase):
         self.batches = []
         self.groupEnded = []
         self.postedEarly = []
+        self.beforeStart = lambda batch: None
         self.worker = SerialWorker(reactor, "test-group", group=self.group, maxGroup=4)
         self.worker.start()
         self.addCleanup(self.worker.stop)
 
-    def group(self, calls):
+    def group(self, batch):
         """
         Record the batch's size, run it, and note when it ended.
         """
+        self.beforeStart(batch)
+        calls = batch.start()
         self.batches.append(len(calls))
         outcomes = runEach(calls)
         # Nothing of this batch has been handed to the reactor yet.
@@ -302,14 +305,54 @@ class GroupTests(TestCase):
         self.assertEqual(self.batches, [2])
 
     @inlineCallbacks
+    def test_cancelBeforeStart(self):
+        """
+        A call cancelled after its batch was taken but before the group
+        function started it (while it waits for the database's lock) is
+        left out: it fails with L{CancelledError}, and the group runs the
+        others.
+        """
+        waiting, taken, goOn = blocking()
+        self.beforeStart = lambda batch: waiting()
+        ran = []
+        ds = [self.worker.submitGrouped(ran.append, n) for n in range(3)]
+        self.assertTrue(taken.wait(TIMEOUT))
+        ds[0].cancel()
+        goOn.set()
+        yield self.assertFailure(ds[0], CancelledError)
+        yield gatherResults(ds[1:])
+        self.assertEqual(ran, [1, 2])
+
+    @inlineCallbacks
+    def test_groupFailsBeforeStart(self):
+        """
+        A group function that raises before it starts its batch (the lock
+        never came) fails every call not cancelled with that exception.
+        """
+        def group(batch):
+            raise OSError("database is locked")
+
+        worker = SerialWorker(reactor, "test-locked-group", group=group)
+        worker.start()
+        self.addCleanup(worker.stop)
+        release = threading.Event()
+        held = worker.submit(release.wait, TIMEOUT)
+        ds = [worker.submitGrouped(lambda: "done") for _ in range(2)]
+        release.set()
+        yield held
+        for d in ds:
+            failure = yield self.assertFailure(d, OSError)
+            self.assertEqual(str(failure), "database is locked")
+
+    @inlineCallbacks
     def test_groupFails(self):
         """
         When the group function itself raises (a failed commit), every call
         of the batch fails with that exception, even those whose own part
         succeeded.
         """
-        def group(calls):
-            runEach(calls)
+        def group(batch):
+            runEach(batch.start())
             raise OSError("commit failed")
 
         worker = SerialWorker(reactor, "test-failing-group", group=group)
@@ -329,9 +372,9 @@ class GroupTests(TestCase):
         Group commit is for a worker of one thread.
         """
         with self.assertRaises(ValueError):
-            SerialWorker(reactor, "none", 2, group=runEach)
+            SerialWorker(reactor, "none", 2, group=self.group)
         with self.assertRaises(ValueError):
-            SerialWorker(reactor, "none", group=runEach, maxGroup=0)
+            SerialWorker(reactor, "none", group=self.group, maxGroup=0)
 
     @inlineCallbacks
     def test_withoutGroup(self):

@@ -22,10 +22,13 @@ Group commit (the SQLite adapter): a one-thread worker made with a C{group}
 function runs the calls submitted with L{SerialWorker.submitGrouped} in
 batches. When the thread finds several such calls waiting at the head of
 the queue it takes them all (at most C{maxGroup}) and hands them to
-C{group} together, which runs them (in one transaction, one commit); the
-results of the whole batch are posted to the reactor only after C{group}
-has returned. A lone call is a batch of one; a call submitted with
-L{SerialWorker.submit} always runs alone, in its turn.
+C{group} together as a L{Batch}, which runs them (in one transaction, one
+commit); the results of the whole batch are posted to the reactor only
+after C{group} has returned. The calls of a batch start only when the
+group function says so (L{Batch.start}, once it holds what it waited
+for, such as the database's write lock): until then each can still be
+cancelled and is then left out. A lone call is a batch of one; a call
+submitted with L{SerialWorker.submit} always runs alone, in its turn.
 """
 
 import threading
@@ -38,7 +41,7 @@ from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.python.failure import Failure
 
-__all__ = ["SerialWorker", "Outcome", "GroupFunction", "runEach", "MAX_GROUP"]
+__all__ = ["SerialWorker", "Batch", "Outcome", "GroupFunction", "runEach", "MAX_GROUP"]
 
 _T = TypeVar("_T")
 
@@ -47,13 +50,12 @@ Outcome: TypeAlias = tuple[bool, Any]
 What one call of a batch did: C{(True, result)} or C{(False, Failure)}.
 """
 
-GroupFunction: TypeAlias = Callable[[list["partial[Any]"]], list[Outcome]]
+GroupFunction: TypeAlias = Callable[["Batch"], list[Outcome]]
 """
-A worker's C{group}: runs a batch of calls (each without arguments, in
-order) and returns their L{Outcome}s, one for each, in the same order. If
-it raises, every call of the batch fails with that exception. Each call is
-a L{functools.partial} of the function and arguments submitted, so the
-group function may look at them (C{.func}, C{.args}) first.
+A worker's C{group}: given a L{Batch}, starts it (L{Batch.start}), runs the
+calls it started (each without arguments, in order) and returns their
+L{Outcome}s, one for each, in the same order. If it raises, every call of
+the batch not cancelled fails with that exception.
 """
 
 MAX_GROUP = 64
@@ -81,6 +83,37 @@ def _STOP() -> None:
     The sentinel call that ends a worker thread (compared by identity,
     never called).
     """
+
+
+class Batch:
+    """
+    The calls a L{GroupFunction} is given.
+
+    @ivar calls: Every call taken, as a L{functools.partial} of the
+        function and arguments submitted (to look at: C{.func},
+        C{.args}); some may be cancelled before L{start}.
+    """
+
+    def __init__(self, lock: threading.Condition, calls: "list[_Call]") -> None:
+        self._lock = lock
+        self._calls = calls
+        self.calls = [partial(call.function, *call.args) for call in calls]
+        self.started: list[_Call] | None = None
+
+    def start(self) -> list["partial[Any]"]:
+        """
+        Start the calls not cancelled by now: from here they cannot be
+        withdrawn, and each reports its real outcome. Call it once.
+
+        @return: Those calls, in order.
+        """
+        with self._lock:
+            live = [(call, p) for call, p in zip(self._calls, self.calls, strict=True)
+                    if not call.cancelled]
+            for call, _ in live:
+                call.started = True
+        self.started = [call for call, _ in live]
+        return [p for _, p in live]
 
 
 class _AlreadyStarted(Exception):
@@ -265,8 +298,8 @@ class SerialWorker:
         On the worker thread: wait for the next call that is not cancelled
         and take it, with the grouped calls waiting right behind it when it
         is one of them and there is a C{group} function (at most
-        C{maxGroup} in all; cancelled ones are dropped). Every call taken
-        is started.
+        C{maxGroup} in all; cancelled ones are dropped). A call taken alone
+        is started; a batch is started by its group function (L{Batch}).
         """
         calls = self._calls
         with self._wake:
@@ -276,14 +309,14 @@ class SerialWorker:
                 call = calls.popleft()
                 if not call.cancelled:
                     break
-            call.started = True
             batch = [call]
-            if call.grouped and self._group is not None:
-                while calls and len(batch) < self._maxGroup and calls[0].grouped:
-                    call = calls.popleft()
-                    if not call.cancelled:
-                        call.started = True
-                        batch.append(call)
+            if not call.grouped or self._group is None:
+                call.started = True
+                return batch
+            while calls and len(batch) < self._maxGroup and calls[0].grouped:
+                call = calls.popleft()
+                if not call.cancelled:
+                    batch.append(call)
         return batch
 
     def _work(self) -> None:
@@ -300,26 +333,32 @@ class SerialWorker:
                     result = (call, False, Failure())
                 self._post([result])
             else:
-                self._post(self._runGroup(self._group, batch))
+                self._post(self._runGroup(self._group, Batch(self._wake, batch)))
 
     @staticmethod
-    def _runGroup(group: GroupFunction,
-                  batch: list[_Call]) -> list[tuple[_Call, bool, Any]]:
+    def _runGroup(group: GroupFunction, batch: Batch) -> list[tuple[_Call, bool, Any]]:
         """
-        Run a batch through C{group}: its outcomes, or, if it raised or
-        did not answer for each call, that failure for every call.
+        Run a batch through C{group}: the outcomes of the calls it started,
+        or, if it raised or did not answer for each, that failure for every
+        call of the batch not cancelled.
         """
         try:
-            outcomes = group([partial(call.function, *call.args) for call in batch])
-            if len(outcomes) != len(batch):
+            outcomes = group(batch)
+            if batch.started is None:
+                raise RuntimeError("the group function did not start its batch")
+            if len(outcomes) != len(batch.started):
                 raise RuntimeError(
                     "the group function gave %d outcomes for %d calls"
-                    % (len(outcomes), len(batch))
+                    % (len(outcomes), len(batch.started))
                 )
         except BaseException:
             failure = Failure()
-            return [(call, False, failure) for call in batch]
-        return [(call, ok, value) for call, (ok, value) in zip(batch, outcomes, strict=True)]
+            if batch.started is None:
+                batch.start()
+            assert batch.started is not None
+            return [(call, False, failure) for call in batch.started]
+        return [(call, ok, value)
+                for call, (ok, value) in zip(batch.started, outcomes, strict=True)]
 
     def _post(self, results: list[tuple[_Call, bool, Any]]) -> None:
         with self._resultsLock:

@@ -19,7 +19,11 @@ raises undoes only its own changes; the group then commits once (one fsync
 of the WAL), and only after that commit returns are the results of the
 whole group handed to the reactor: no answer leaves before its change is
 on the disk. If the commit fails, every operation of the group fails and
-nothing of it is in the database. A lone operation is a group of one. The
+nothing of it is in the database. The operations of a group start only
+once it holds the write lock (L{Batch.start
+<sip2acs.ils.worker.Batch.start>}): while another process (an import)
+holds it, each can still be withdrawn by the server's ILS timeout, as a
+waiting call can. A lone operation is a group of one. The
 database file check (L{SQLiteILS._checkFileSync}) and the reference rows'
 C{PRAGMA data_version} are done once per group; each operation's own
 SQLite error is explained to it (L{explained}).
@@ -45,7 +49,6 @@ import os
 import sqlite3
 from collections.abc import Callable, Mapping
 from datetime import datetime, tzinfo
-from functools import partial
 from typing import Any, cast
 
 from twisted.application.service import Service
@@ -67,7 +70,7 @@ from sip2acs.ils.sqlite.store import (
     fileIdentity,
     openDatabase,
 )
-from sip2acs.ils.worker import Outcome, SerialWorker, runEach
+from sip2acs.ils.worker import Batch, Outcome, SerialWorker, runEach
 from sip2acs.ils.zones import HOST_ZONE
 
 __all__ = ["SQLiteILS", "POOL_NAME"]
@@ -302,7 +305,7 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
         known = explained(error, self.path)
         return error if known is None else known
 
-    def _groupSync(self, calls: list["partial[Any]"]) -> list[Outcome]:
+    def _groupSync(self, batch: Batch) -> list[Outcome]:
         """
         The worker's group function: run a batch of operations in one
         transaction, committed once (see the module docstring).
@@ -311,18 +314,20 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
         @raise DatabaseError: The database file is gone, the transaction
             cannot begin or commit (every call then fails with it).
         """
-        if len(calls) == 1:
+        if len(batch.calls) == 1:
             # A group of one: the operation's own transaction, as without
             # group commit (no savepoint to pay for).
-            return runEach(calls)
+            return runEach(batch.start())
         self._checkFileSync()
         store = cast(Circulation, self._circulation).store
         # Lookups alone read: no write lock, as when they ran alone.
-        write = any(call.args[0] not in READ_ONLY for call in calls)
+        write = any(call.args[0] not in READ_ONLY for call in batch.calls)
         self._grouping = True
         try:
             with store.group(write):
-                outcomes = runEach(calls)
+                # The write lock is ours: the operations not cancelled while
+                # it was awaited start now, and report their real outcome.
+                outcomes = runEach(batch.start())
         except sqlite3.OperationalError as e:
             raise self._explained(e) from e
         finally:
