@@ -48,6 +48,34 @@ class GroupCommitTests(SQLiteTestMixin, TestCase):
         self.addCleanup(release.set)
         return release, held
 
+    def breakCheckin(self, ils, sql):
+        """
+        Make every checkin write a journal row, run C{sql}, then raise
+        L{RuntimeError}.
+        """
+        store = ils._circulation.store
+
+        def broken(op, request):
+            store.journal(op.now, "forced", item=request.itemId)
+            store.execute(sql)
+            raise RuntimeError("forced")
+
+        ils._circulation.checkins.checkin = broken
+
+    async def together(self, ils, *operations):
+        """
+        Call C{operations} (each a function of the terminal) while the
+        SQLite thread is held, so that they wait, and then run, together.
+
+        @return: Their Deferreds, once the thread is released.
+        """
+        release, held = self.hold(ils)
+        t = terminal()
+        calls = [operation(t) for operation in operations]
+        release.set()
+        await held
+        return calls
+
     def journal(self, path, since=0):
         conn = sqlite3.connect(path)
         self.addCleanup(conn.close)
@@ -70,24 +98,14 @@ class GroupCommitTests(SQLiteTestMixin, TestCase):
         """
         ils = await self.startGrouping()
         before = self.openLoans(ils.path)
-        store = ils._circulation.store
-
-        def broken(op, request):
-            store.journal(op.now, "forced", item=request.itemId)
-            store.execute("DELETE FROM loans")
-            raise RuntimeError("forced")
-
-        ils._circulation.checkins.checkin = broken
-        release, held = self.hold(ils)
-        t = terminal()
-        calls = [
-            ils.checkout(t, CheckoutRequest("P0001", "I0001", pin=PIN)),
-            ils.checkout(t, CheckoutRequest("P0001", "NO-SUCH-ITEM", pin=PIN)),
-            ils.checkin(t, CheckinRequest("I0015")),
-            ils.checkout(t, CheckoutRequest("P0001", "I0002", pin=PIN)),
-        ]
-        release.set()
-        await held
+        self.breakCheckin(ils, "DELETE FROM loans")
+        calls = await self.together(
+            ils,
+            lambda t: ils.checkout(t, CheckoutRequest("P0001", "I0001", pin=PIN)),
+            lambda t: ils.checkout(t, CheckoutRequest("P0001", "NO-SUCH-ITEM", pin=PIN)),
+            lambda t: ils.checkin(t, CheckinRequest("I0015")),
+            lambda t: ils.checkout(t, CheckoutRequest("P0001", "I0002", pin=PIN)),
+        )
         first = await calls[0]
         unknown = await calls[1]
         await self.assertFailure(calls[2], RuntimeError)
@@ -121,22 +139,19 @@ class GroupCommitTests(SQLiteTestMixin, TestCase):
             return checkin(op, request)
 
         ils._circulation.checkins.checkin = dangling
-        release, held = self.hold(ils)
-        t = terminal()
-        calls = [
-            ils.checkout(t, CheckoutRequest("P0001", "I0001", pin=PIN)),
-            ils.checkin(t, CheckinRequest("I0015")),
-            ils.lookupItem(t, "I0001"),
-        ]
-        release.set()
-        await held
+        calls = await self.together(
+            ils,
+            lambda t: ils.checkout(t, CheckoutRequest("P0001", "I0001", pin=PIN)),
+            lambda t: ils.checkin(t, CheckinRequest("I0015")),
+            lambda t: ils.lookupItem(t, "I0001"),
+        )
         for d in calls:
             failure = await self.assertFailure(d, sqlite3.IntegrityError)
             self.assertEqual(str(failure), "FOREIGN KEY constraint failed")
         self.assertEqual(self.groups, [3])
         # The connection is usable again: the next group commits.
         ils._circulation.checkins.checkin = checkin
-        after = await ils.checkout(t, CheckoutRequest("P0001", "I0002", pin=PIN))
+        after = await ils.checkout(terminal(), CheckoutRequest("P0001", "I0002", pin=PIN))
         self.assertTrue(after.ok)
         await ils.stopService()
         self.assertEqual(self.journal(ils.path), [("checkout", "P0001", "I0002", 1)])
@@ -150,23 +165,13 @@ class GroupCommitTests(SQLiteTestMixin, TestCase):
         fails, and nothing of it is in the database.
         """
         ils = await self.startGrouping()
-        store = ils._circulation.store
-
-        def escaping(op, request):
-            store.journal(op.now, "forced", item=request.itemId)
-            store.execute("RELEASE SAVEPOINT operation")
-            raise RuntimeError("forced")
-
-        ils._circulation.checkins.checkin = escaping
-        release, held = self.hold(ils)
-        t = terminal()
-        calls = [
-            ils.checkout(t, CheckoutRequest("P0001", "I0001", pin=PIN)),
-            ils.checkin(t, CheckinRequest("I0015")),
-            ils.checkout(t, CheckoutRequest("P0001", "I0002", pin=PIN)),
-        ]
-        release.set()
-        await held
+        self.breakCheckin(ils, "RELEASE SAVEPOINT operation")
+        calls = await self.together(
+            ils,
+            lambda t: ils.checkout(t, CheckoutRequest("P0001", "I0001", pin=PIN)),
+            lambda t: ils.checkin(t, CheckinRequest("I0015")),
+            lambda t: ils.checkout(t, CheckoutRequest("P0001", "I0002", pin=PIN)),
+        )
         for d in calls:
             failure = await self.assertFailure(d, ILSUnavailable)
             self.assertEqual(str(failure), "an operation of the group could not be undone")
@@ -186,12 +191,11 @@ class GroupCommitTests(SQLiteTestMixin, TestCase):
 
         store._commit = failing
         self.addCleanup(lambda: store.__dict__.pop("_commit", None))
-        release, held = self.hold(ils)
-        t = terminal()
-        calls = [ils.checkout(t, CheckoutRequest("P0001", "I0001", pin=PIN)),
-                 ils.checkin(t, CheckinRequest("I0015"))]
-        release.set()
-        await held
+        calls = await self.together(
+            ils,
+            lambda t: ils.checkout(t, CheckoutRequest("P0001", "I0001", pin=PIN)),
+            lambda t: ils.checkin(t, CheckinRequest("I0015")),
+        )
         for d in calls:
             failure = await self.assertFailure(d, ILSUnavailable)
             self.assertEqual(
@@ -211,11 +215,11 @@ class GroupCommitTests(SQLiteTestMixin, TestCase):
         self.addCleanup(other.close)
         other.execute("BEGIN IMMEDIATE")
         self.addCleanup(lambda: other.in_transaction and other.execute("ROLLBACK"))
-        release, held = self.hold(ils)
-        t = terminal()
-        calls = [ils.lookupItem(t, "I0001"), ils.lookupPatron(t, "P0001", PIN)]
-        release.set()
-        await held
+        calls = await self.together(
+            ils,
+            lambda t: ils.lookupItem(t, "I0001"),
+            lambda t: ils.lookupPatron(t, "P0001", PIN),
+        )
         item = await calls[0]
         patron = await calls[1]
         self.assertEqual((item.itemId, patron.patronId), ("I0001", "P0001"))
@@ -235,14 +239,10 @@ class GroupCommitTests(SQLiteTestMixin, TestCase):
             check()
 
         ils._checkFileSync = counting
-        release, held = self.hold(ils)
-        t = terminal()
-        calls = [ils.lookupItem(t, "I0001") for _ in range(5)]
-        release.set()
-        await held
+        calls = await self.together(ils, *[lambda t: ils.lookupItem(t, "I0001")] * 5)
         for d in calls:
             await d
-        await ils.lookupItem(t, "I0002")
+        await ils.lookupItem(terminal(), "I0002")
         self.assertEqual(self.groups, [5, 1])
         self.assertEqual(len(checks), 2)
 

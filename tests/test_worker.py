@@ -324,6 +324,24 @@ class GroupTests(TestCase):
         self.assertEqual(ran, [1, 2])
 
     @inlineCallbacks
+    def failingGroup(self, group):
+        """
+        Run three grouped calls, as one batch, on a worker whose group
+        function is C{group}.
+
+        @return: A Deferred firing with their Deferreds once they ran.
+        """
+        worker = SerialWorker(reactor, "test-failing-group", group=group)
+        worker.start()
+        self.addCleanup(worker.stop)
+        release = threading.Event()
+        held = worker.submit(release.wait, TIMEOUT)
+        ds = [worker.submitGrouped(lambda: "done") for _ in range(3)]
+        release.set()
+        yield held
+        return ds
+
+    @inlineCallbacks
     def test_groupFailsBeforeStart(self):
         """
         A group function that raises before it starts its batch (the lock
@@ -332,15 +350,7 @@ class GroupTests(TestCase):
         def group(batch):
             raise OSError("database is locked")
 
-        worker = SerialWorker(reactor, "test-locked-group", group=group)
-        worker.start()
-        self.addCleanup(worker.stop)
-        release = threading.Event()
-        held = worker.submit(release.wait, TIMEOUT)
-        ds = [worker.submitGrouped(lambda: "done") for _ in range(2)]
-        release.set()
-        yield held
-        for d in ds:
+        for d in (yield self.failingGroup(group)):
             failure = yield self.assertFailure(d, OSError)
             self.assertEqual(str(failure), "database is locked")
 
@@ -355,15 +365,7 @@ class GroupTests(TestCase):
             runEach(batch.start())
             raise OSError("commit failed")
 
-        worker = SerialWorker(reactor, "test-failing-group", group=group)
-        worker.start()
-        self.addCleanup(worker.stop)
-        release = threading.Event()
-        held = worker.submit(release.wait, TIMEOUT)
-        ds = [worker.submitGrouped(lambda: "done") for _ in range(3)]
-        release.set()
-        yield held
-        for d in ds:
+        for d in (yield self.failingGroup(group)):
             failure = yield self.assertFailure(d, OSError)
             self.assertEqual(str(failure), "commit failed")
 
