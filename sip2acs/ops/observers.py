@@ -234,6 +234,13 @@ class _Process:
 os.register_at_fork(after_in_child=_Process.forked)
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, default=str).encode
+"""
+One encoder for every line (C{json.dumps} with options builds a new one
+each call).
+"""
+
+
 def renderJSON(event: LogEvent) -> str | None:
     """
     One flat JSON object per line, for log shippers: C{time} (UTC, ISO 8601
@@ -261,7 +268,7 @@ def renderJSON(event: LogEvent) -> str | None:
                 value is None or isinstance(value, (str, int, float, bool))
             ):
                 record[name] = value
-    return json.dumps(record, ensure_ascii=False, default=str) + "\n"
+    return _JSON(record) + "\n"
 
 
 class LogFile:
