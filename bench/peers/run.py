@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None, out: IO[str] = sys.stdout) -> int:
                         help="which to run, in order (default %s)" % (",".join(SERVERS),))
     parser.add_argument("--server-core", type=int, default=0, help="-1: no pinning")
     parser.add_argument("--client-core", type=int, default=1, help="-1: no pinning")
-    parser.add_argument("--server-logger", choices=("default", "fast"), default="default",
+    parser.add_argument("--server-logger", choices=("default", "twistd"), default="default",
                         help="sip2acs's logging, as in sip2acs bench")
     parser.add_argument("--blank-nb-due-date", action="store_true",
                         help="send 18 blanks as the checkout's nb due date, as kiosks do")

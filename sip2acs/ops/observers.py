@@ -70,6 +70,7 @@ __all__ = [
     "stdout",
     "syslog",
     "twistdObserver",
+    "twistdText",
 ]
 
 _FLUSH_INTERVAL = 1.0
@@ -571,6 +572,19 @@ def journal() -> LineObserver:
     Journal lines (L{renderJournal}) on standard output (C{twistd --logger}).
     """
     return LineObserver(renderJournal, _standardOutput())
+
+
+def twistdText() -> ILogObserver:
+    """
+    twistd's own text observer (Twisted's C{textFileLogObserver}), on the
+    file named by C{SIP2ACS_LOG} or standard output, for C{twistd --logger}:
+    what a plain run used before sip2acs wrote its own lines (about seven
+    times the CPU per line; see C{bench/logcost.py}).
+    """
+    from twisted.logger import textFileLogObserver
+
+    path = os.environ.get("SIP2ACS_LOG")
+    return textFileLogObserver(open(path, "a", encoding="utf-8") if path else sys.stdout)
 
 
 def syslog() -> SyslogObserver:

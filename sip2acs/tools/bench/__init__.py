@@ -530,9 +530,10 @@ def register(subparsers: Subparsers) -> None:
                         help="core for the (first) server (default 0; -1: no pinning)")
     parser.add_argument("--client-core", type=int, default=1,
                         help="core for the load generator (default 1; -1: no pinning)")
-    parser.add_argument("--server-logger", choices=("default", "fast"), default="default",
-                        help="the started server's logging: twistd's default text file, or "
-                        "--logger=sip2acs.ops.observers.logfile (default: default)")
+    parser.add_argument("--server-logger", choices=("default", "twistd"), default="default",
+                        help="the started server's logging: sip2acs's own (--logfile, as a"
+                        " plain run logs), or twistd's own text observer, for comparison"
+                        " (--logger=sip2acs.ops.observers.twistdText) (default: default)")
     parser.add_argument("--workdir", help="keep the data set and logs here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary work directory")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")

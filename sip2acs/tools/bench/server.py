@@ -126,8 +126,9 @@ class Server:
             used unless C{memory} is given.
         @param core: The core to pin it to; negative: no pinning.
         @param tls: C{(certificate path, key path)} for a TLS listener.
-        @param logger: C{"default"} (twistd's text log) or C{"fast"}
-            (L{sip2acs.ops.observers.logfile}).
+        @param logger: C{"default"} (C{--logfile}: sip2acs's own lines) or
+            C{"twistd"} (twistd's own text observer,
+            L{sip2acs.ops.observers.twistdText}).
         @param memory: C{(patrons, items)} for the in-memory adapter
             (L{sip2acs.tools.bench.data.benchLibrary}).
         @param passwordFile: PostgreSQL: the institution's
@@ -185,8 +186,8 @@ class Server:
         # The server must import this very sip2acs, whatever the directory.
         inherited = [os.path.abspath(p) for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
         env["PYTHONPATH"] = os.pathsep.join([packageFolder()] + inherited)
-        if logger == "fast":
-            logging = ["--logger=sip2acs.ops.observers.logfile"]
+        if logger == "twistd":
+            logging = ["--logger=sip2acs.ops.observers.twistdText"]
             env["SIP2ACS_LOG"] = self.log
         args = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
                 "--nodaemon", "--pidfile=", *logging, "sip2acs", "--config", config]
