@@ -16,7 +16,20 @@ from twisted.logger import Logger
 
 from sip2acs.histogram import LATENCY_BUCKETS, Histogram
 
-__all__ = ["LATENCY_BUCKETS", "Histogram", "Metrics", "Readiness", "processStartTime"]
+__all__ = [
+    "LATENCY_BUCKETS",
+    "UNKNOWN_LOGIN",
+    "Histogram",
+    "Metrics",
+    "Readiness",
+    "processStartTime",
+]
+
+UNKNOWN_LOGIN = "(unknown login)"
+"""
+Where L{Metrics.accountLoginFailed} counts refused logins that name no
+configured account.
+"""
 
 _IMPORTED = time.time()
 
@@ -62,6 +75,13 @@ class Metrics:
     @ivar loginFailures: Listener endpoint to count.
     @ivar tlsHandshakeFailures: Listener endpoint to count.
     @ivar startTime: When the process started (Unix time).
+    @ivar accountRequests: Account login to requests answered while the SC
+        was logged in as it.
+    @ivar accountRefusals: Account login to those of its requests that
+        were refused.
+    @ivar accountLoginFailures: Account login to refused logins that gave
+        it (only configured logins: anything else an SC sends is counted
+        under L{UNKNOWN_LOGIN}, so the table cannot grow without bound).
     """
 
     def __init__(
@@ -78,6 +98,9 @@ class Metrics:
         self.loginFailures: dict[str, int] = {}
         self.tlsHandshakeFailures: dict[str, int] = {}
         self.startTime = processStartTime() if startTime is None else startTime
+        self.accountRequests: dict[str, int] = {}
+        self.accountRefusals: dict[str, int] = {}
+        self.accountLoginFailures: dict[str, int] = {}
 
     def transactionDone(self, request: str, response: str, outcome: str, seconds: float) -> None:
         """
@@ -103,6 +126,30 @@ class Metrics:
             connected to.
         """
         self.loginFailures[listener] = self.loginFailures.get(listener, 0) + 1
+
+    def accountTransaction(self, account: str, outcome: str) -> None:
+        """
+        Count one answered request of an SC logged in as C{account} (along
+        with L{transactionDone}).
+
+        @param account: The account's login.
+        @param outcome: C{"ok"} or C{"refused"}.
+        """
+        self.accountRequests[account] = self.accountRequests.get(account, 0) + 1
+        if outcome == "refused":
+            self.accountRefusals[account] = self.accountRefusals.get(account, 0) + 1
+
+    def accountLoginFailed(self, login: str | None) -> None:
+        """
+        Count one refused login by the login id it gave (along with
+        L{loginFailed}).
+
+        @param login: A configured account's login, or L{None} (or
+            L{UNKNOWN_LOGIN}) when the SC gave none or one that no account
+            has.
+        """
+        key = UNKNOWN_LOGIN if login is None else login
+        self.accountLoginFailures[key] = self.accountLoginFailures.get(key, 0) + 1
 
     def tlsHandshakeFailed(self, listener: str) -> None:
         """

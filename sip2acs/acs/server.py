@@ -222,7 +222,7 @@ class ACSServer:
     ) -> None:
         """
         Called by each session after it answers a request: count it in
-        L{metrics}.
+        L{metrics}, and for its account when the SC is logged in.
 
         @param session: The L{ACSSession <sip2acs.acs.session.ACSSession>}.
         @param request: The request's command identifier, e.g. C{"11"}.
@@ -232,6 +232,8 @@ class ACSServer:
         @param seconds: How long the answer took.
         """
         self.metrics.transactionDone(request, response, outcome, seconds)
+        if session.account is not None:
+            self.metrics.accountTransaction(session.account.login, outcome)
 
     def ilsFor(self, institution: str) -> IILS:
         """

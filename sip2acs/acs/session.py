@@ -388,7 +388,7 @@ class ACSSession:
                 login=self.server.describeLogin(password.username),
                 peer=self.peer,
             )
-            self.loginFailed()
+            self.loginFailed(password.username)
             return False
 
         d = self.server.portal.login(credentials, None, ISIPAccount)
@@ -412,16 +412,22 @@ class ACSSession:
             answer.raiseException()
         return bool(answer)
 
-    def loginFailed(self) -> bool:
+    def loginFailed(self, login: str | None = None) -> bool:
         """
         Count a refused login. A refused login also ends an earlier login
         on this connection: the SC is no longer who it said it was.
+
+        @param login: The login id the SC gave, if any: counted for its
+            account when one has it (see L{Metrics.accountLoginFailed
+            <sip2acs.acs.metrics.Metrics.accountLoginFailed>}).
 
         @return: Whether the SC failed too often now
             (L{tooManyLoginFailures}): its connection must be closed.
         """
         self.loginFailures += 1
         self.server.metrics.loginFailed(self.listener.endpoint)
+        known = login if login is not None and login in self.server.accounts else None
+        self.server.metrics.accountLoginFailed(known)
         self.account = self.terminal = self.institution = self.ils = None
         if self.tooManyLoginFailures:
             self.log.info(

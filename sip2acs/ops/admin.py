@@ -12,9 +12,10 @@ Resources (see L{makeSite}):
     institution otherwise (JSON both ways);
   - C{/ready}: 200 while the server accepts kiosks, 503 while it drains
     (JSON);
-  - C{/} and C{/status}: an HTML page listing the connected SCs (account,
-    address, listener, connected since, last message, message count);
-    C{/status.json} gives the same as JSON.
+  - C{/} and C{/status}: the dashboard (L{sip2acs.ops.dashboard}): the
+    server, its listeners, the connected SCs, per-account counters,
+    adapter health, the last errors and the last hour's charts, refreshing
+    itself; C{/status.json} gives the same as JSON.
 
 Draining: SIGUSR1 sets the server draining, SIGUSR2 ready again (see
 L{DrainService}). Draining only changes what C{/ready} (and the
@@ -30,11 +31,10 @@ its circulation system answers and fails when it does not. Adapters
 without one count as healthy.
 """
 
-import html
 import json
+import secrets
 import signal
-from datetime import datetime
-from typing import Any, overload
+from typing import Any
 
 from twisted.internet.defer import Deferred, TimeoutError, maybeDeferred
 from twisted.internet.interfaces import IReactorThreads, IReactorTime
@@ -44,11 +44,11 @@ from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
-from sip2acs._version import __version__
 from sip2acs.acs.interfaces import ISIPConnection
 from sip2acs.acs.metrics import Readiness
 from sip2acs.acs.server import ACSServer
 from sip2acs.ils.interfaces import IILS, optionalFlag
+from sip2acs.ops.dashboard import Dashboard, connectedKiosks, gatewaySummaries
 from sip2acs.ops.metrics import CONTENT_TYPE, Scrape, exposition, makeRegistry
 from sip2acs.ops.signals import SignalService
 
@@ -61,6 +61,7 @@ __all__ = [
     "ReadyResource",
     "StatusResource",
     "connectedKiosks",
+    "gatewaySummaries",
     "makeSite",
 ]
 
@@ -86,65 +87,6 @@ def _json(request: Request, code: int, value: object) -> bytes:
 def _account(connection: ISIPConnection) -> str | None:
     account = connection.session.account
     return account.login if account is not None else None
-
-
-@overload
-def _isoTime(seconds: float) -> str: ...
-@overload
-def _isoTime(seconds: float | None) -> str | None: ...
-
-
-def _isoTime(seconds: float | None) -> str | None:
-    if seconds is None:
-        return None
-    return datetime.fromtimestamp(seconds).astimezone().isoformat(timespec="seconds")
-
-
-def connectedKiosks(server: ACSServer) -> list[dict[str, Any]]:
-    """
-    Describe the open connections of C{server}, for the status page.
-
-    @param server: An L{ACSServer <sip2acs.acs.server.ACSServer>}, whose
-        C{connections} are L{ISIPConnection
-        <sip2acs.acs.interfaces.ISIPConnection>}s.
-    @return: One L{dict} per connection, sorted by listener, account and
-        address, with C{account} (L{None} before login), C{address},
-        C{port}, C{listener}, C{connectedAt} and C{lastMessageAt} (Unix
-        times from the session clock, L{None} if unknown or no message
-        was answered yet), C{connectedSince} and C{lastMessage} (the same
-        as local ISO 8601 times) and C{messages} (requests answered).
-    """
-    kiosks = []
-    for connection in server.connections:
-        session = connection.session
-        port = None
-        if connection.transport is not None:
-            port = getattr(connection.transport.getPeer(), "port", None)
-        connectedAt = connection.connectedAt
-        lastMessageAt = session.lastMessageAt
-        kiosks.append(
-            {
-                "account": _account(connection),
-                "address": session.peer,
-                "port": port,
-                "listener": session.listener.endpoint,
-                "connectedAt": connectedAt,
-                "connectedSince": _isoTime(connectedAt),
-                "lastMessageAt": lastMessageAt,
-                "lastMessage": _isoTime(lastMessageAt),
-                "messages": session.messages,
-            }
-        )
-    kiosks.sort(
-        key=lambda k: (
-            k["listener"],
-            k["account"] is None,
-            k["account"] or "",
-            str(k["address"]),
-            k["port"] or 0,
-        )
-    )
-    return kiosks
 
 
 class MetricsResource(Resource):
@@ -249,6 +191,9 @@ class HealthResource(Resource):
         self.timeout = timeout
         self._inflight: dict[int, list[Deferred[object]]] = {}
         self._failing: set[str] = set()
+        self._checking = False
+        self.lastResult: dict[str, dict[str, Any]] | None = None
+        self.lastCheckedAt: float | None = None
 
     def _check(self, adapter: IILS) -> "Deferred[object]":
         """
@@ -281,27 +226,54 @@ class HealthResource(Resource):
                 else:
                     d.callback(result)
 
-    def render_GET(self, request: Request) -> int:
-        finished: list[object] = []
-        request.notifyFinish().addBoth(finished.append)
-        adapters = self.acs.adapters
-        distinct = {id(adapter): adapter for adapter in adapters.values()}
+    def check(self) -> "Deferred[dict[str, dict[str, Any]]]":
+        """
+        Check every distinct adapter once, log what changed and keep the
+        result (L{lastResult}, L{lastCheckedAt}).
+
+        @return: A Deferred firing with institution to C{{"status": "ok"
+            or "failing", "adapter": name, "error": text}} (C{error} only
+            when failing); it never fails.
+        """
+        distinct = {id(adapter): adapter for adapter in self.acs.adapters.values()}
         results: dict[int, str | None] = {}
+        answered: Deferred[dict[str, dict[str, Any]]] = Deferred()
         pending = [len(distinct)]
 
         def done(outcome: str | None, key: int) -> None:
             results[key] = outcome
             pending[0] -= 1
             if pending[0] == 0:
-                self._answer(request, finished, results)
+                answered.callback(self._collect(results))
 
         if not distinct:
-            self._answer(request, finished, results)
-            return NOT_DONE_YET
+            answered.callback(self._collect(results))
         for key, adapter in distinct.items():
             # None for a healthy adapter, else what went wrong.
             d = self._check(adapter).addCallbacks(lambda _: None, self._describe)
             d.addCallback(done, key)
+        return answered
+
+    def refresh(self, maxAge: float) -> None:
+        """
+        Start a L{check} unless the last is younger than C{maxAge} seconds
+        or one started here is still running (for the dashboard).
+        """
+        if self._checking:
+            return
+        if self.lastCheckedAt is not None and self.clock.seconds() - self.lastCheckedAt < maxAge:
+            return
+        self._checking = True
+
+        def over(result: object) -> None:
+            self._checking = False
+
+        self.check().addBoth(over)
+
+    def render_GET(self, request: Request) -> int:
+        finished: list[object] = []
+        request.notifyFinish().addBoth(finished.append)
+        self.check().addCallback(self._answer, request, finished)
         return NOT_DONE_YET
 
     def _describe(self, failure: Failure) -> str:
@@ -309,23 +281,32 @@ class HealthResource(Resource):
             return "no answer within %g s" % (self.timeout,)
         return "%s: %s" % (failure.type.__name__, failure.getErrorMessage())
 
-    def _answer(
-        self, request: Request, finished: list[object], results: dict[int, str | None]
-    ) -> None:
+    def _collect(self, results: dict[int, str | None]) -> dict[str, dict[str, Any]]:
         institutions = {}
-        failing = []
         for name, adapter in sorted(self.acs.adapters.items()):
             error = results.get(id(adapter))
             entry = {"status": "ok", "adapter": getattr(adapter, "name", None)}
             if error is not None:
                 entry["status"] = "failing"
                 entry["error"] = error
-                failing.append(name)
             institutions[name] = entry
         self._logChanges(institutions)
+        self.lastResult = institutions
+        self.lastCheckedAt = self.clock.seconds()
+        return institutions
+
+    def _answer(
+        self,
+        institutions: dict[str, dict[str, Any]],
+        request: Request,
+        finished: list[object],
+    ) -> None:
         if finished:
             # The client went away while the adapters were checked.
             return
+        failing = [
+            name for name, entry in institutions.items() if entry["status"] == "failing"
+        ]
         if failing:
             body = _json(
                 request,
@@ -358,161 +339,43 @@ class HealthResource(Resource):
                 )
 
 
-_PAGE = """\
-<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>sip2acs status</title>
-<style>
-body {{ font-family: sans-serif; margin: 1.5em; }}
-table {{ border-collapse: collapse; }}
-th, td {{ border: 1px solid #bbb; padding: 0.25em 0.6em; text-align: left; }}
-th {{ background: #eee; }}
-td.n {{ text-align: right; }}
-.draining {{ color: #a40; font-weight: bold; }}
-</style>
-</head>
-<body>
-<h1>sip2acs {version}</h1>
-<p>{state}. {count} connection(s) open. Page generated {now}.
-Also as <a href="status.json">JSON</a>; metrics at <a href="metrics">/metrics</a>.</p>
-<table>
-<thead><tr><th>Account</th><th>Address</th><th>Listener</th><th>Connected since</th>\
-<th>Last message</th><th>Messages</th></tr></thead>
-<tbody>
-{rows}
-</tbody>
-</table>
-{upstreams}
-</body>
-</html>
-"""
-
-_ROW = (
-    "<tr><td>{account}</td><td>{address}</td><td>{listener}</td>"
-    "<td>{connectedSince}</td><td>{lastMessage}</td><td class=\"n\">{messages}</td></tr>"
-)
-
-
-def gatewaySummaries(server: ACSServer) -> list[dict[str, Any]]:
-    """
-    The C{summary()} of each gateway adapter (see
-    L{sip2acs.ils.upstream.adapter.SIP2UpstreamILS.summary}), with the
-    institutions it serves.
-    """
-    found: dict[int, dict[str, Any]] = {}
-    for name, adapter in sorted(server.adapters.items()):
-        summary = getattr(adapter, "summary", None)
-        if summary is None:
-            continue
-        entry = found.get(id(adapter))
-        if entry is None:
-            entry = found[id(adapter)] = dict(summary(), institutions=[])
-        entry["institutions"].append(name)
-    return list(found.values())
-
-
-def _upstreamTable(upstreams: list[dict[str, Any]]) -> str:
-    """
-    The status page's table of gateways, or nothing.
-    """
-    if not upstreams:
-        return ""
-    e = html.escape
-    rows = []
-    for entry in upstreams:
-        queue = entry["offlineQueue"]
-        if queue is None:
-            offline = "off"
-        else:
-            offline = "%d waiting, %d refused (<code>sip2acs offline show %s</code>)" % (
-                queue["pending"], queue["refusals"], e(queue["path"]))
-        rows.append(
-            "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
-            "<td class=\"n\">%d of %d busy, %d waiting</td><td>%s</td></tr>"
-            % (
-                e(", ".join(entry["institutions"])),
-                e(entry["upstream"]),
-                "yes" if entry["online"] else '<span class="draining">no</span>',
-                e(entry["mode"]),
-                entry["busy"], entry["connections"], entry["waiting"],
-                offline,
-            )
-        )
-    return (
-        "<h2>Upstream ILS</h2>\n<table>\n<thead><tr><th>Institutions</th><th>Upstream</th>"
-        "<th>Online</th><th>Mode</th><th>Connections</th><th>Offline queue</th></tr></thead>\n"
-        "<tbody>\n%s\n</tbody>\n</table>" % ("\n".join(rows),)
-    )
-
-
 class StatusResource(Resource):
     """
-    C{/}, C{/status}: the connected SCs as an HTML page; with C{asJSON}
-    true (C{/status.json}), as JSON: C{{"ready": ..., "connections": N,
-    "kiosks": [...]}} (see L{connectedKiosks}).
+    C{/}, C{/status}: the dashboard (see L{sip2acs.ops.dashboard}); with
+    C{asJSON} true (C{/status.json}), the same as JSON: C{{"ready": ...,
+    "connections": N, "kiosks": [...], ...}} (see L{describe
+    <sip2acs.ops.dashboard.describe>}).
     """
 
-    def __init__(self, server: ACSServer, clock: IReactorTime, asJSON: bool = False) -> None:
+    def __init__(
+        self,
+        server: ACSServer,
+        clock: IReactorTime,
+        asJSON: bool = False,
+        dashboard: Dashboard | None = None,
+    ) -> None:
+        """
+        @param dashboard: The L{Dashboard <sip2acs.ops.dashboard.Dashboard>}
+            to show; one of its own (not sampling) by default.
+        """
         Resource.__init__(self)
         self.acs = server
         self.clock = clock
         self.asJSON = asJSON
+        self.dashboard = Dashboard(server, clock) if dashboard is None else dashboard
 
     def render_GET(self, request: Request) -> bytes:
-        kiosks = connectedKiosks(self.acs)
-        ready = self.acs.readiness.ready
-        upstreams = gatewaySummaries(self.acs)
         if self.asJSON:
-            body: dict[str, Any] = {
-                "version": __version__,
-                "ready": ready,
-                "connections": len(kiosks),
-                "kiosks": kiosks,
-            }
-            if upstreams:
-                body["upstreams"] = upstreams
-            return _json(request, 200, body)
-        e = html.escape
-        rows = []
-        for kiosk in kiosks:
-            address = "" if kiosk["address"] is None else str(kiosk["address"])
-            if kiosk["port"] is not None:
-                address = "%s:%s" % (address, kiosk["port"])
-            rows.append(
-                _ROW.format(
-                    account=(
-                        e(kiosk["account"])
-                        if kiosk["account"] is not None
-                        else "<i>not logged in</i>"
-                    ),
-                    address=e(address),
-                    listener=e(kiosk["listener"]),
-                    connectedSince=e(kiosk["connectedSince"] or "-"),
-                    lastMessage=e(kiosk["lastMessage"] or "-"),
-                    messages=int(kiosk["messages"]),
-                )
-            )
-        if not rows:
-            rows.append('<tr><td colspan="6">No SC is connected.</td></tr>')
-        state = (
-            "Ready: accepting kiosks"
-            if ready
-            else '<span class="draining">Draining</span>: /ready answers 503;'
-            " connected kiosks carry on"
-        )
-        page = _PAGE.format(
-            version=e(__version__),
-            state=state,
-            count=len(kiosks),
-            now=e(_isoTime(self.clock.seconds())),
-            rows="\n".join(rows),
-            upstreams=_upstreamTable(upstreams),
-        )
+            return _json(request, 200, self.dashboard.status())
+        nonce = secrets.token_urlsafe(16)
+        page = self.dashboard.page(nonce)
         request.setHeader(b"content-type", b"text/html; charset=utf-8")
         request.setHeader(
-            b"content-security-policy", b"default-src 'none'; style-src 'unsafe-inline'"
+            b"content-security-policy",
+            (
+                "default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-%s';"
+                " connect-src 'self'" % (nonce,)
+            ).encode("ascii"),
         )
         _commonHeaders(request)
         return page.encode("utf-8")
@@ -520,10 +383,35 @@ class StatusResource(Resource):
 
 class AdminSite(Site):
     """
-    The admin listener's site: no access log, no tracebacks.
+    The admin listener's site: no access log, no tracebacks. While it
+    listens its L{Dashboard <sip2acs.ops.dashboard.Dashboard>} samples the
+    counters and watches the log.
+
+    @ivar dashboard: The L{Dashboard <sip2acs.ops.dashboard.Dashboard>},
+        or L{None}.
     """
 
     displayTracebacks = False
+
+    def __init__(self, resource: Resource, dashboard: Dashboard | None = None) -> None:
+        Site.__init__(self, resource)
+        self.dashboard = dashboard
+
+    def startFactory(self) -> None:
+        """
+        The first port listens: start the dashboard.
+        """
+        Site.startFactory(self)
+        if self.dashboard is not None:
+            self.dashboard.start()
+
+    def stopFactory(self) -> None:
+        """
+        The last port stopped: stop the dashboard.
+        """
+        if self.dashboard is not None:
+            self.dashboard.stop()
+        Site.stopFactory(self)
 
     def log(self, request: http.Request) -> None:
         """
@@ -542,22 +430,25 @@ def makeSite(
     @param server: The L{ACSServer <sip2acs.acs.server.ACSServer>}, whose
         C{metrics}, C{readiness}, C{adapters} and C{connections} it
         reports.
-    @param clock: The L{IReactorTime} for health-check timeouts and the
-        status page's time; the server's reactor by default.
+    @param clock: The L{IReactorTime} for health-check timeouts, the
+        status page's time and the dashboard's samples; the server's
+        reactor by default.
     @param healthTimeout: Seconds an adapter has to answer C{/health}.
     @rtype: L{AdminSite}
     """
     if clock is None:
         clock = server.reactor
     root = Resource()
-    status = StatusResource(server, clock)
+    health = HealthResource(server, clock, healthTimeout)
+    dashboard = Dashboard(server, clock, health)
+    status = StatusResource(server, clock, dashboard=dashboard)
     root.putChild(b"", status)
     root.putChild(b"status", status)
-    root.putChild(b"status.json", StatusResource(server, clock, asJSON=True))
+    root.putChild(b"status.json", StatusResource(server, clock, True, dashboard))
     root.putChild(b"metrics", MetricsResource(server))
-    root.putChild(b"health", HealthResource(server, clock, healthTimeout))
+    root.putChild(b"health", health)
     root.putChild(b"ready", ReadyResource(server))
-    return AdminSite(root)
+    return AdminSite(root, dashboard)
 
 
 class DrainService(SignalService):
