@@ -179,10 +179,13 @@ class CertificateAuthority:
         organization="Harbour Street Library",
         unit=None,
         rsa=False,
+        notAfter=None,
     ):
         """
         A leaf certificate.
 
+        @param notAfter: When it expires (an aware L{datetime.datetime});
+            in a day by default.
         @param server: Usable as a server certificate (SERVER_AUTH).
         @param client: Usable as a client certificate (CLIENT_AUTH).
         @param rsa: Give it a 2048-bit RSA key instead of EC P-256.
@@ -209,7 +212,9 @@ class CertificateAuthority:
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(self._now - datetime.timedelta(hours=1))
-            .not_valid_after(self._now + datetime.timedelta(days=1))
+            .not_valid_after(
+                self._now + datetime.timedelta(days=1) if notAfter is None else notAfter
+            )
             .add_extension(
                 x509.BasicConstraints(ca=False, path_length=None), critical=True
             )

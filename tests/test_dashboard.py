@@ -8,12 +8,9 @@ import datetime
 import json
 import os
 import re
+import time
 
 import attrs
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding
 from twisted.internet import reactor
 from twisted.internet.defer import fail, inlineCallbacks
 from twisted.internet.task import Clock
@@ -33,6 +30,7 @@ from sip2acs.ops.dashboard import (
     relativeTime,
 )
 from sip2acs.sip import codec
+from tests.certs import CertificateAuthority
 from tests.fixtures import (
     ADA,
     FREE_ITEM,
@@ -58,26 +56,14 @@ WRONG_PASSWORD = "hunter2-not-it"
 
 def writeCertificate(directory, commonName, notAfter):
     """
-    Write a self-signed certificate (and its key) valid until C{notAfter}.
+    Write a certificate (and its key) that expires at C{notAfter}.
 
     @return: The certificate's path.
     """
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, commonName)])
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(datetime.datetime.fromtimestamp(notAfter - 400 * DAY, datetime.UTC))
-        .not_valid_after(datetime.datetime.fromtimestamp(notAfter, datetime.UTC))
-        .sign(key, hashes.SHA256())
+    leaf = CertificateAuthority().issue(
+        commonName, notAfter=datetime.datetime.fromtimestamp(notAfter, datetime.UTC)
     )
-    path = os.path.join(directory, commonName + ".pem")
-    with open(path, "wb") as f:
-        f.write(certificate.public_bytes(Encoding.PEM))
-    return path
+    return leaf.write(directory, commonName)[0]
 
 
 class BrokenILS(MemoryILS):
@@ -289,9 +275,11 @@ class DashboardTests(TestCase):
         """
         directory = self.mktemp()
         os.makedirs(directory)
+        # Ten days ahead: the test CA's certificates start an hour ago.
+        later = time.time() + 10 * DAY
         listeners = []
-        for name, notAfter in (("far", NOW + 200 * DAY + 60), ("soon", NOW + 23 * DAY + 60),
-                               ("gone", NOW - 3 * DAY - 60)):
+        for name, notAfter in (("far", later + 200 * DAY + 60), ("soon", later + 23 * DAY + 60),
+                               ("gone", later - 3 * DAY - 60)):
             path = writeCertificate(directory, name + ".example", notAfter)
             listeners.append(
                 makeListener("ssl:0:interface=127.0.0.1", transport="tls", certificate=path,
@@ -300,15 +288,22 @@ class DashboardTests(TestCase):
         config = makeConfig()
         config = attrs.evolve(config, listeners=config.listeners + tuple(listeners))
         self.listen(config=config)
+        self.clock.advance(later - NOW)
         _, page = yield self.page()
         self.assertIn(
-            '<td>CN=far.example: <span class="ok">expires in 200 days</span>', page
+            '<td>CN=far.example,O=Harbour Street Library:'
+            ' <span class="ok">expires in 200 days</span>',
+            page,
         )
         self.assertIn(
-            '<td>CN=soon.example: <span class="warn">expires in 23 days</span>', page
+            '<td>CN=soon.example,O=Harbour Street Library:'
+            ' <span class="warn">expires in 23 days</span>',
+            page,
         )
         self.assertIn(
-            '<td>CN=gone.example: <span class="bad">expired 3 days ago</span>', page
+            '<td>CN=gone.example,O=Harbour Street Library:'
+            ' <span class="bad">expired 3 days ago</span>',
+            page,
         )
         listeners = (yield self.statusJSON())["listeners"]
         self.assertEqual(
