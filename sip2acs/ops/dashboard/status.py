@@ -122,7 +122,7 @@ def expiryText(notAfter: float, now: float) -> tuple[str, str]:
     return text, "warn" if days < EXPIRY_WARNING_DAYS else "ok"
 
 
-_certificates: dict[tuple[str, float], dict[str, Any]] = {}
+_certificates: dict[str, tuple[float, dict[str, Any]]] = {}
 
 
 def certificateInfo(path: str) -> dict[str, Any]:
@@ -134,23 +134,24 @@ def certificateInfo(path: str) -> dict[str, Any]:
         sentence}} when the file cannot be read.
     """
     try:
-        key = (path, os.stat(path).st_mtime)
+        modified = os.stat(path).st_mtime
     except OSError as e:
         return {"error": "cannot read %s: %s" % (path, e.strerror)}
-    cached = _certificates.get(key)
-    if cached is None:
+    cached = _certificates.get(path)
+    if cached is None or cached[0] != modified:
         try:
             with open(path, "rb") as f:
                 certificate = x509.load_pem_x509_certificates(f.read())[0]
         except (OSError, ValueError):
             return {"error": "%s holds no readable certificate" % (path,)}
-        cached = {
-            "subject": certificate.subject.rfc4514_string(),
-            "notAfter": certificate.not_valid_after_utc.timestamp(),
-        }
-        _certificates.clear()
-        _certificates[key] = cached
-    return dict(cached)
+        cached = _certificates[path] = (
+            modified,
+            {
+                "subject": certificate.subject.rfc4514_string(),
+                "notAfter": certificate.not_valid_after_utc.timestamp(),
+            },
+        )
+    return dict(cached[1])
 
 
 def listenerRows(server: ACSServer, now: float) -> list[dict[str, Any]]:
