@@ -589,9 +589,12 @@ class FileModeTests(TestCase):
         yield client.ask(b"9300CNdemo|COdemo|")
         reply = yield client.ask(checkout("I0001"))
         self.assertTrue(reply.message.ok)
-        self.assertIn("created the database %s" % (database,), server.output)
         for suffix in ("", "-wal", "-shm"):
             self.assertEqual(mode(database + suffix), 0o600, suffix)
+        # The log is whole once the server has stopped (lines are buffered).
+        client.transport.loseConnection()
+        yield server.signal("TERM")
+        self.assertIn("created the database %s" % (database,), server.output)
 
     def test_dbInit(self):
         """
