@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from twisted.logger import LogLevel
+from twisted.logger import LogLevel, formatEvent
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -273,3 +273,40 @@ class TwistdObserverTests(SynchronousTestCase):
         observers.twistdObserver(
             {"syslog": True, "prefix": "library"}, environ={"SIP2ACS_SYSLOG_FACILITY": "local3"})
         self.assertEqual(opened[-1], ("library", syslog.LOG_PID, syslog.LOG_LOCAL3))
+
+
+class QuickLoggerTests(SynchronousTestCase):
+    """
+    L{QuickLogger} emits the events Twisted's L{Logger} does.
+    """
+
+    def test_sameEvents(self) -> None:
+        """
+        The same keys and values (but the time), to the same observer, with
+        C{log_trace} honoured.
+        """
+        from twisted.logger import Logger
+
+        from sip2acs.quicklog import QuickLogger
+
+        seen: list[dict] = []
+        for kind in (Logger, QuickLogger):
+            log = kind(namespace="ns", source=self, observer=seen.append)
+            log.info("hello {who}", who="kiosk", log_trace=[])
+        twisted, quick = seen
+        self.assertEqual(set(twisted), set(quick))
+        for key in twisted:
+            if key not in ("log_time", "log_logger", "log_trace"):
+                self.assertEqual(twisted[key], quick[key], key)
+        self.assertEqual(len(quick["log_trace"]), 1)
+
+    def test_invalidLevel(self) -> None:
+        """
+        A level that is not a L{LogLevel} is reported as Twisted reports it.
+        """
+        from sip2acs.quicklog import QuickLogger
+
+        seen: list[dict] = []
+        QuickLogger(observer=seen.append).emit("loud", "x")  # type: ignore[arg-type]
+        self.assertEqual(len(seen), 1)
+        self.assertIn("invalid log level", formatEvent(seen[0]).lower())
