@@ -25,8 +25,11 @@ checkin that traps it run through the L{Circulation} class directly with
 C{sqlite3}'s trace callback recording each statement they execute (the
 statements come from the code, not from a list here); each distinct one
 is printed with SQLite's C{EXPLAIN QUERY PLAN} on the largest data set
-generated (or one of C{--data-items} items). A plan line that reads C{SCAN}
-of a big table (patrons, items, loans, holds, fees) is flagged.
+generated (or one of C{--data-items} items). The trace gives each statement
+with its values written in; the plan is of that text (the code's literals,
+such as the active hold statuses, are literals in both). A plan line that
+reads C{SCAN} of a table that grows with the library (L{BIG_TABLES}) is
+flagged.
 """
 
 import argparse
@@ -60,7 +63,8 @@ OPERATIONS = ("63", "17", "11", "09")
 
 def counts(text: str) -> list[int]:
     """
-    C{"1,10,1000"} or C{"1e6"}-free C{"100000,1000000"} as integers.
+    A comma-separated list of counts (C{"1,10,1000"}; C{"1_000_000"} is
+    read too) as positive integers, for argparse.
     """
     try:
         values = [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
@@ -340,17 +344,18 @@ def main(argv: list[str] | None = None, out: IO[str] = sys.stdout) -> int:
     parser.add_argument("--items", type=counts, help="library sizes, e.g. 100000,1000000")
     parser.add_argument("--plans", action="store_true",
                         help="print EXPLAIN QUERY PLAN for each statement 63/17/11/09/15 run")
-    parser.add_argument("--patrons", type=int, default=10000, help="patrons in each data set")
-    parser.add_argument("--data-items", type=int, default=100000,
-                        help="items in --kiosks's data set (and --plans's without --items)")
-    parser.add_argument("--load-kiosks", type=int, default=100,
-                        help="kiosks for each --items size's load (default 100)")
-    parser.add_argument("--rounds", type=int, default=500,
-                        help="in-process 63/17/11/09 rounds per --items size (default 500)")
-    parser.add_argument("--duration", type=float, default=5.0, help="measured seconds per run")
-    parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
-    parser.add_argument("--server-core", type=int, default=0, help="-1: no pinning")
-    parser.add_argument("--client-core", type=int, default=1, help="-1: no pinning")
+    for flag, kind, default, text in [
+        ("--patrons", int, 10000, "patrons in each data set"),
+        ("--data-items", int, 100000,
+         "items in --kiosks's data set (and --plans's without --items)"),
+        ("--load-kiosks", int, 100, "kiosks for each --items size's load"),
+        ("--rounds", int, 500, "in-process 63/17/11/09 rounds per --items size"),
+        ("--duration", float, 5.0, "measured seconds per run"),
+        ("--warmup", float, 2.0, "seconds before measuring"),
+        ("--server-core", int, 0, "the server's core; -1: no pinning"),
+        ("--client-core", int, 1, "the load generator's core; -1: no pinning"),
+    ]:
+        parser.add_argument(flag, type=kind, default=default, help=text + " (default %(default)s)")
     parser.add_argument("--server-logger", choices=("default", "fast"), default="default",
                         help="the server's logging, as in sip2acs bench")
     parser.add_argument("--workdir", help="keep the data sets and logs here")
