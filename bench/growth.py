@@ -140,13 +140,15 @@ def directCost(database: str, patrons: int, items: int, rounds: int) -> dict[str
     """
     The CPU microseconds of each of 63, 17, 11 and 09 run in this process
     on the L{Circulation} class directly (C{rounds} times each, over
-    items spread through the data set): the SQL alone, no SIP2 or network.
+    items spread through the data set): the SQL alone, no SIP2 or network,
+    each change committed on its own with C{synchronous = full}, as the
+    server's group of one does.
 
     @return: The microseconds by message type, and C{"refused"}: how many
         of the checkouts and checkins were refused (none, on a bench data
         set).
     """
-    conn, _ = openDatabase(database, create=False)
+    conn, _ = openDatabase(database, "full", create=False)
     try:
         circulation = Circulation(conn)
         terminal = Terminal(LOGIN, INSTITUTION, "MAIN")
