@@ -159,3 +159,39 @@ class ScansTests(SynchronousTestCase):
         self.assertEqual(
             self.growth.shape("SELECT * FROM patrons WHERE barcode = 'BP''1' AND id = 12"),
             self.growth.shape("SELECT  * FROM patrons WHERE barcode = 'X' AND id = 3.5"))
+
+
+class ImportSpeedupTests(SynchronousTestCase):
+    """
+    The import's faster checks (for the 1,000,000-item import) refuse and
+    skip exactly what the old ones did.
+    """
+
+    def test_codeWhitespace(self) -> None:
+        """
+        A code with any character C{str.isspace} calls space in it (not
+        only ASCII) is refused; others are kept as they are.
+        """
+        from sip2acs.ils.sql.importing import _code, _ruleCode
+
+        for space in (" ", "\t", "\n", "\u00a0", "\u2003", "\u3000", "\x1c"):
+            self.assertTrue(space.isspace())
+            self.assertRaises(ValueError, _code, "BI%s1" % (space,))
+            self.assertRaises(ValueError, _ruleCode, "A%sB" % (space,))
+        self.assertEqual(_code("BI0000001"), "BI0000001")
+        self.assertEqual(_code("\u200bBI"), "\u200bBI")  # zero width: not a space
+        self.assertRaises(ValueError, _code, "*")
+        self.assertEqual(_ruleCode("*"), "*")
+
+    def test_blankRows(self) -> None:
+        """
+        A row of blank cells is skipped; a row with one filled cell is
+        read, and its line number kept.
+        """
+        from sip2acs.ils.sql.importing import KINDS, _parseRows
+
+        path = self.mktemp()
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("barcode,title\n ,\t\nBI1,One\n,\n")
+        _, rows = _parseRows(KINDS["items"], path)
+        self.assertEqual([(line, values["barcode"]) for line, values in rows], [(3, "BI1")])
