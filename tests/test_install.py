@@ -49,9 +49,9 @@ class LicenseTests(SynchronousTestCase):
 class ExampleTests(SynchronousTestCase):
     def test_etcIsThePackagedExample(self) -> None:
         """
-        C{etc/sip2acs.toml} and C{etc/gateway.toml} are byte for byte the
-        files shipped in C{sip2acs/examples/}: edit the packaged file and
-        copy it to C{etc/}.
+        The configurations, units and logrotate file under C{etc/} are
+        byte for byte the files shipped in C{sip2acs/examples/}: edit the
+        packaged file and copy it to C{etc/}.
         """
         for name in EXAMPLES.values():
             with open(os.path.join(PACKAGED, name), "rb") as f:
@@ -70,8 +70,12 @@ class ExampleTests(SynchronousTestCase):
         so that an installed wheel has them.
         """
         packageData = _setupConfig()["options.package_data"]["sip2acs"].split()
+        present = [
+            os.path.relpath(os.path.join(folder, name), PACKAGED)
+            for folder, _, names in os.walk(PACKAGED) for name in names
+        ]
         shipped = {
-            name for name in os.listdir(PACKAGED)
+            name for name in present
             if any(re.fullmatch(p.replace(".", r"\.").replace("*", "[^/]*"),
                                 "examples/" + name) for p in packageData)
         }
@@ -96,6 +100,15 @@ class ExampleTests(SynchronousTestCase):
         self.assertEqual(status, 0)
         self.assertEqual(text, exampleConfiguration("gateway"))
         self.assertIn('adapter = "sip2"', text)
+        for flag, kind, marker in [
+            ("--unit", "unit", "ExecStart=/opt/sip2acs/bin/twistd --nodaemon"),
+            ("--instance-unit", "instance-unit", "instance-%i.toml"),
+            ("--logrotate", "logrotate", "create 0640 sip2acs sip2acs"),
+        ]:
+            status, text = self._command("config", "example", flag)
+            self.assertEqual(status, 0)
+            self.assertEqual(text, exampleConfiguration(kind))
+            self.assertIn(marker, text)
 
     def test_printedExampleLoads(self) -> None:
         """

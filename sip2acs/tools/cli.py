@@ -5,7 +5,8 @@ under C{twistd sip2acs}).
 
     sip2acs hash-password          hash an SC account password for the config
     sip2acs config check FILE      validate a configuration file
-    sip2acs config example         print an example configuration ([--gateway])
+    sip2acs config example         print an example configuration ([--gateway]), unit
+                                   ([--unit], [--instance-unit]) or [--logrotate] file
     sip2acs config convert XML     write a Koha/Evergreen SIPconfig.xml as TOML
     sip2acs db ...                 the embedded SQLite circulation database
     sip2acs offline show|clear     a gateway's offline queue
@@ -100,12 +101,19 @@ def makeParser() -> argparse.ArgumentParser:
         help="print the example configuration (the embedded circulation system and its"
         " demo library), e.g. sip2acs config example > /etc/sip2acs/sip2acs.toml",
     )
-    example.add_argument(
-        "--gateway",
-        action="store_true",
-        help="the example of a gateway in front of an ILS's own SIP2 server instead",
-    )
-    example.set_defaults(func=examples.printExample)
+    shown = example.add_mutually_exclusive_group()
+    for flag, kind, what in [
+        ("--gateway", "gateway", "the example of a gateway in front of an ILS's own SIP2"
+         " server instead"),
+        ("--unit", "unit", "the hardened systemd unit instead"
+         " (> /etc/systemd/system/sip2acs.service)"),
+        ("--instance-unit", "instance-unit", "the systemd unit template for several"
+         " instances on one machine instead (> /etc/systemd/system/sip2acs@.service)"),
+        ("--logrotate", "logrotate", "logrotate's file for a --logfile instead"
+         " (> /etc/logrotate.d/sip2acs)"),
+    ]:
+        shown.add_argument(flag, dest="kind", action="store_const", const=kind, help=what)
+    example.set_defaults(func=examples.printExample, kind="standalone")
     convert = configCommands.add_parser(
         "convert",
         help="write the TOML equivalent of a Koha SIPconfig.xml or Evergreen "
