@@ -139,6 +139,22 @@ class VerifiedCache:
         message = stored.encode("ascii", "replace") + b"\0" + secret.encode("utf-8")
         return hmac.new(self._key, message, hashlib.sha256).digest()
 
+    def remembers(self, secret: str | None, stored: str | None) -> bool:
+        """
+        Whether C{secret} was verified against C{stored} within the last
+        C{ttl} seconds: the cache alone (an HMAC, no scrypt), so it may be
+        asked on the reactor thread. L{False} says nothing about the
+        secret; L{verify} then checks it.
+
+        @rtype: L{bool}
+        """
+        if secret is None or not isHashed(stored):
+            return False
+        digest = self._digest(secret, stored)
+        with self._lock:
+            expires = self._entries.get(digest)
+        return expires is not None and expires > self._now()
+
     def verify(self, secret: str | None, stored: str | None) -> bool:
         """
         L{verifyPassword}, answered from the cache when this secret was

@@ -151,6 +151,42 @@ class PasswordCheckerTests(SynchronousTestCase):
             self.runner.calls, [(PASSWORD, makeAccount().passwordHash)]
         )
 
+    def test_cachedPasswordInline(self) -> None:
+        """
+        A password verified a moment ago against the same hash is answered
+        from the checker's cache at once, without a thread (a vendor that
+        connects per patron check); a wrong one still goes to the thread.
+        """
+        self.successResultOf(self.check())
+        self.assertEqual(len(self.runner.calls), 1)
+        self.assertEqual(self.successResultOf(self.check()), b"kiosk")
+        self.assertEqual(len(self.runner.calls), 1)
+        self.failureResultOf(self.check(password="wrong"), UnauthorizedLogin)
+        self.assertEqual(len(self.runner.calls), 2)
+
+    def test_cachedPasswordChanged(self) -> None:
+        """
+        Once the account's password changes (a reload gives it a new
+        hash), the cached password is refused: it is checked again, in
+        the thread, against the new hash.
+        """
+        self.successResultOf(self.check())
+        self.checker.accounts = accounts(makeAccount(password="new password"))
+        self.failureResultOf(self.check(), UnauthorizedLogin)
+        self.assertEqual(len(self.runner.calls), 2)
+        self.assertEqual(self.successResultOf(self.check(password="new password")), b"kiosk")
+
+    def test_cachedPasswordStillRefusedElsewhere(self) -> None:
+        """
+        A cached password still passes the account's other checks: from
+        an address outside its allow list it is refused.
+        """
+        allow, _ = AddressList.parse(["192.0.2.0/24"])
+        self.checker.accounts = accounts(makeAccount(allow=allow))
+        self.successResultOf(self.check(peer="192.0.2.9"))
+        self.failureResultOf(self.check(), UnauthorizedLogin)
+        self.assertEqual(len(self.runner.calls), 1)
+
     def test_wrongPassword(self) -> None:
         self.failureResultOf(self.check(password="wrong"), UnauthorizedLogin)
 

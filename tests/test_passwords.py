@@ -93,6 +93,21 @@ class VerifiedCacheTests(SynchronousTestCase):
         self.assertTrue(self.cache.verify("1234", self.stored))
         self.assertFalse(self.cache.verify("1234", hashPassword("9999", cost=4)))
 
+    def test_remembers(self) -> None:
+        """
+        L{VerifiedCache.remembers} answers from the cache alone: a secret
+        verified against this hash and not expired, nothing else.
+        """
+        self.assertFalse(self.cache.remembers("1234", self.stored))
+        self.cache.verify("1234", self.stored)
+        self.assertTrue(self.cache.remembers("1234", self.stored))
+        self.assertFalse(self.cache.remembers("1235", self.stored))
+        self.assertFalse(self.cache.remembers("1234", hashPassword("1234", cost=4)))
+        self.assertFalse(self.cache.remembers(None, self.stored))
+        self.assertFalse(self.cache.remembers("1234", None))
+        self.now += 61
+        self.assertFalse(self.cache.remembers("1234", self.stored))
+
     def test_bounded(self) -> None:
         """
         Beyond C{size} entries the oldest is forgotten; entries are 32-byte
