@@ -27,6 +27,7 @@ from sip2acs.acs.auth import (
     PasswordChecker,
     SIPAddress,
     SIPPassword,
+    bindsAddresses,
     describeLogin,
     loginRefusal,
     makePortal,
@@ -489,6 +490,21 @@ class AuthenticateTests(SynchronousTestCase):
         self.session.peer = "192.0.2.1"
         self.assertFalse(self.session.loginByAddress())
         self.assertEqual(self.session.loginFailures, 0)
+        self.assertEqual(texts(self.events), [])
+
+    def test_noBoundAccountNoPortal(self) -> None:
+        """
+        When no account is bound to an address, an address login is not
+        tried through the portal at all: it is refused as quietly.
+        """
+        server = makeServer(loopback.makeConfig(accounts=[makeAccount()]))
+        session = ACSSession(server, self.listener, peer=PEER)
+        self.assertFalse(bindsAddresses(server.portal))
+        self.assertTrue(bindsAddresses(self.server.portal))
+        self.patch(server.portal, "login", lambda *a: self.fail("portal asked"))
+        self.assertFalse(session.loginByAddress())
+        self.assertEqual(session.loginFailures, 0)
+        self.assertIsNone(session.account)
         self.assertEqual(texts(self.events), [])
 
     def test_address(self) -> None:

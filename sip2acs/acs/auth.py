@@ -54,6 +54,7 @@ __all__ = [
     "AddressChecker",
     "AccountRealm",
     "makePortal",
+    "bindsAddresses",
     "describeLogin",
     "loginRefusal",
     "LOGGED_IN",
@@ -428,6 +429,14 @@ class AddressChecker:
         self.accounts = accounts
         self._bound = tuple(a for a in accounts.values() if a.addresses is not None)
 
+    @property
+    def bindsAny(self) -> bool:
+        """
+        Whether any account is bound to addresses: if not, no address login
+        can succeed.
+        """
+        return bool(self._bound)
+
     def accountFor(self, peer: str | None, subject: str | None = None) -> Any:
         """
         The account bound to C{peer}, if any, and if the SC may log in as it
@@ -483,6 +492,17 @@ class AccountRealm:
         if account is None:
             raise UnauthorizedLogin("the account is gone")
         return ISIPAccount, account, lambda: None
+
+
+def bindsAddresses(portal: Portal) -> bool:
+    """
+    Whether an address login through C{portal} can succeed at all: L{False}
+    when its L{AddressChecker} has no account bound to an address, so a
+    connection need not try (the refusal it would get is neither logged
+    nor counted).
+    """
+    checker = portal.checkers.get(IAddressLogin)
+    return not isinstance(checker, AddressChecker) or checker.bindsAny
 
 
 def makePortal(checker: PasswordChecker) -> Portal:

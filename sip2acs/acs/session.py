@@ -40,7 +40,14 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
-from sip2acs.acs.auth import LOGGED_IN, REFUSED, ISIPAccount, SIPAddress, SIPPassword
+from sip2acs.acs.auth import (
+    LOGGED_IN,
+    REFUSED,
+    ISIPAccount,
+    SIPAddress,
+    SIPPassword,
+    bindsAddresses,
+)
 from sip2acs.acs.behaviour import Behaviour
 from sip2acs.acs.dispatch import Dispatcher
 from sip2acs.acs.frames import FrameChecks, Reply, Request
@@ -404,6 +411,10 @@ class ACSSession:
         @return: Whether the SC is now logged in (the address check answers
             at once).
         """
+        if not bindsAddresses(self.server.portal):
+            # No account is bound to an address: the portal would refuse,
+            # silently. (Each connection asks, twice under TLS.)
+            return False
         answers: list[object] = []
         credentials = SIPAddress(self.peer, self.certificateSubject, self.listener)
         self.authenticate(credentials).addBoth(lambda answer: answers.append(answer))
