@@ -33,7 +33,6 @@ from twisted.internet.interfaces import (
     ITCPTransport,
 )
 from twisted.internet.protocol import connectionDone
-from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
@@ -42,6 +41,7 @@ from zope.interface import implementer
 from sip2acs.acs.frames import Reply
 from sip2acs.acs.interfaces import ISIPConnection
 from sip2acs.acs.session import ACSSession
+from sip2acs.quicklog import QuickLogger
 from sip2acs.transports.writing import writeNow
 
 if TYPE_CHECKING:
@@ -84,12 +84,15 @@ class SIP2Protocol(LineReceiver, TimeoutMixin):
         seconds), or L{None} before.
     """
 
-    log = Logger()
+    log = QuickLogger()
     delimiter = b"\r"
 
     transport: IConnectionTransport
 
     def __init__(self, session: ACSSession, listener: "ListenerConfig") -> None:
+        # One logger for the connection's life: each read of the class
+        # attribute makes a new one, and a line is logged per event.
+        self.log = self.log
         self.session = session
         self.listener = listener
         self.MAX_LENGTH = listener.maxFrame
