@@ -30,7 +30,7 @@ from twisted.logger import formatEvent
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
-from zope.interface import implementer
+from zope.interface import implementer, providedBy
 
 from sip2acs.app.tap import Options, makeService
 from sip2acs.config import ConfigError, parseConfig
@@ -773,7 +773,22 @@ class HalfCloseableTLSTests(SynchronousTestCase):
         self.assertIsInstance(protocol, HalfCloseableTLS)
         self.assertTrue(IHalfCloseableProtocol.providedBy(protocol))
         self.assertTrue(IHalfCloseableProtocol.providedBy(protocol.wrappedProtocol))
-        protocol.makeConnection(StringTransport())
+        self.assertIs(protocol._connectWrapped, True)
+        self.assertTrue(callable(protocol.factory._creatorCallable))
+        self.assertTrue(callable(vars(TLSMemoryBIOProtocol).get("_checkHandshakeStatus")))
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        # The transport's interfaces, as Twisted's own makeConnection
+        # declares them; the wrapped protocol connected.
+        self.assertEqual(
+            set(providedBy(protocol)) & set(providedBy(transport)),
+            set(providedBy(transport)),
+        )
+        self.assertIn(protocol, factory.protocols)
+        self.assertIs(protocol.wrappedProtocol.transport, protocol)
+        self.assertTrue(protocol.wrappedProtocol.wrappedProtocol.connected)
+        # The handshake's first step ran (the server waits for the client).
+        self.assertEqual(transport.value(), b"")
         self.assertIs(protocol._handshakeDone, False)
         self.assertIs(protocol._lostTLSConnection, False)
         self.assertIs(protocol._aborted, False)
