@@ -352,7 +352,7 @@ class PasswordChecker:
             raise UnauthorizedLogin(refusal)
         account = self.accounts.get(login)
         stored = account.passwordHash if account is not None else None
-        d: Deferred[bool]
+        d: Deferred[Any]
         if stored is not None and self.verified.remembers(credentials.password, stored):
             # Verified against this very hash a moment ago (a vendor that
             # connects per patron check): an HMAC, answered here without

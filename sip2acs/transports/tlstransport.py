@@ -197,7 +197,7 @@ class HalfCloseableTLS(BufferingTLSTransport):
         BufferingTLSTransport.unregisterProducer(self)
         self._closeIfDone()
 
-    def makeConnection(self, transport: ITransport) -> None:  # type: ignore[override]
+    def makeConnection(self, transport: ITransport) -> None:
         """
         Twisted's, without its loop declaring the transport's interfaces
         one by one (each C{directlyProvides} call replaces the one before,
