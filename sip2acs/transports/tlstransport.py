@@ -72,8 +72,10 @@ class HalfCloseableTLS(BufferingTLSTransport):
     Apart from L{_flushReceiveBIO} (see there) only public methods are
     overridden; the base class's state is read (C{_handshakeDone},
     C{_appSendBuffer}, C{_lostTLSConnection}, C{_aborted},
-    C{_tlsConnection}, L{BufferingTLSTransport}'s C{_aggregator}) and its
-    C{_flushSendBIO} and C{_tlsShutdownFinished} are called.
+    C{_tlsConnection}, C{_connectWrapped}, L{BufferingTLSTransport}'s
+    C{_aggregator}, the factory's C{_creatorCallable}) and its
+    C{_flushSendBIO}, C{_checkHandshakeStatus} and C{_tlsShutdownFinished}
+    are called (L{makeConnection} is Twisted's, minus a costly loop).
     C{tests.test_tls.HalfCloseableTLSTests} checks that these still exist,
     so a Twisted upgrade that changes them fails a test loudly instead of
     losing answers quietly.
