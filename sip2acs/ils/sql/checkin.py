@@ -103,10 +103,13 @@ class Checkins:
             (returned.date() - due.date()).days
             if due is not None and returned > due else 0
         )
-        patron = self.store.row(
-            "SELECT patron_class FROM patrons WHERE id = ?", (loan["patron_id"],)
-        )
-        fine = self.rules.rule(patron["patron_class"], item["item_type"]).fineCents(days)
+        if "patron_class" in loan.keys():
+            patronClass = loan["patron_class"]  # read with the loan (Items.openLoan)
+        else:
+            patronClass = self.store.row(
+                "SELECT patron_class FROM patrons WHERE id = ?", (loan["patron_id"],)
+            )["patron_class"]
+        fine = self.rules.rule(patronClass, item["item_type"]).fineCents(days)
         if fine:
             self.fees.chargeOverdue(op, loan, item, days, fine)
         return fine
@@ -206,9 +209,10 @@ class Checkins:
         @return: C{alertType}, C{destination}, C{holdPatronId},
             C{holdPatronName} for L{CheckinResult}.
         """
-        hold = self.items.trappedHold(item)
+        queue = self.items.holdQueue(item)
+        hold = self.items.trappedHold(item, queue)
         if hold is None and not trap:
-            waiting = self.holds.nextWaiting(op, item)
+            waiting = self.holds.nextWaiting(op, item, queue)
             if waiting is not None:
                 self._routeHome(op, item, here)
                 op.details.append(
@@ -216,7 +220,7 @@ class Checkins:
                     % (waiting["id"], waiting["patron_barcode"], waiting["pickup_branch"])
                 )
                 return _holdNamed(waiting, here)
-        hold = hold or self.holds.nextWaiting(op, item)
+        hold = hold or self.holds.nextWaiting(op, item, queue)
         if hold is not None:
             pickup = hold["pickup_branch"]
             if here is None or pickup == here:

@@ -100,8 +100,12 @@ class Checkouts:
                 op, request.transactionDate, op.now - MAX_OFFLINE_AGE, op.now,
                 "transaction date",
             ) or op.now
+        # The item's hold queue, read once for the checks and the holds the
+        # loan fills (the loan and item rows written between change no hold).
+        queue = None
         if not request.noBlock:
-            refusal = self._checkoutRefusal(op, request, patron, item, loan, rule)
+            queue = self.items.holdQueue(item)
+            refusal = self._checkoutRefusal(op, request, patron, item, loan, rule, queue)
             if refusal is not None:
                 reason, message = refusal
                 return circulationRefusal(reason, message, **common)
@@ -139,7 +143,7 @@ class Checkouts:
             " destination = NULL WHERE id = ?",
             (branch or item["current_branch"], item["id"]),
         )
-        self._settleHoldsAtCheckout(op, patron, item, loanId)
+        self._settleHoldsAtCheckout(op, patron, item, loanId, queue)
         fee = self.fees.chargeRental(op, patron, item, loanId, rule)
         result = dict(common)
         if fee:
@@ -151,8 +155,8 @@ class Checkouts:
         return CirculationResult(ok=True, desensitize=True, dueDate=due, **result)
 
     def _checkoutRefusal(self, op: Operation, request: CheckoutRequest, patron: Row,
-                         item: Row, loan: Row | None,
-                         rule: LoanRule) -> tuple[str, str] | None:
+                         item: Row, loan: Row | None, rule: LoanRule,
+                         queue: list[Row]) -> tuple[str, str] | None:
         """
         Why C{patron} may not borrow C{item} now, as C{(reason, message)},
         or L{None}: the patron's blocks, then the account's policy (the
@@ -173,7 +177,7 @@ class Checkouts:
             return refusalFor(Reason.ITEM_MISSING)
         if not rule.circulates:
             return refusalFor(Reason.NOT_CIRCULATING)
-        for hold in self.items.holdQueue(item):
+        for hold in queue:
             if hold["patron_id"] == patron["id"]:
                 continue
             if hold["trapped_item_id"] == item["id"] or (
@@ -210,14 +214,14 @@ class Checkouts:
         return None
 
     def _settleHoldsAtCheckout(self, op: Operation, patron: Row, item: Row,
-                               loanId: int) -> None:
+                               loanId: int, queue: list[Row] | None = None) -> None:
         """
         The patron's own hold on the item (or its title) is filled; a hold
         of another patron that had trapped it (no-block checkouts only)
         goes back to the queue.
         """
         filled = False
-        for hold in self.items.holdQueue(item):
+        for hold in self.items.holdQueue(item) if queue is None else queue:
             if hold["patron_id"] == patron["id"] and not filled:
                 self.store.execute(
                     "UPDATE holds SET status = 'filled', filled_loan_id = ?,"

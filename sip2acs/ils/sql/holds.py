@@ -42,12 +42,16 @@ class Holds:
         self.patrons = patrons
         self.items = items
 
-    def nextWaiting(self, op: Operation, item: Row) -> Row | None:
+    def nextWaiting(self, op: Operation, item: Row,
+                    queue: list[Row] | None = None) -> Row | None:
         """
         The first waiting hold that could take C{item}; holds past their
         expiration on the way are closed as expired.
+
+        @param queue: The item's hold queue, when the caller has just read
+            it (and changed no hold since); read here otherwise.
         """
-        for hold in self.items.holdQueue(item):
+        for hold in self.items.holdQueue(item) if queue is None else queue:
             if hold["status"] != "waiting":
                 continue
             if hold["expires_at"] is not None and hold["expires_at"] < self.store.stamp(op.now):

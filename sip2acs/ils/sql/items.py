@@ -99,10 +99,12 @@ class Items:
 
     def openLoan(self, itemId: int) -> Row | None:
         """
-        The item's open loan, with the borrower's barcode, or L{None}.
+        The item's open loan, with the borrower's barcode and class, or
+        L{None}.
         """
         return self.store.row(
-            "SELECT loans.*, patrons.barcode AS patron_barcode FROM loans"
+            "SELECT loans.*, patrons.barcode AS patron_barcode,"
+            " patrons.patron_class AS patron_class FROM loans"
             " JOIN patrons ON patrons.id = loans.patron_id"
             " WHERE loans.item_id = ? AND loans.returned_at IS NULL",
             (itemId,),
@@ -124,11 +126,14 @@ class Items:
             (item["id"], item["id"], item["title_key"]),
         )
 
-    def trappedHold(self, item: Row) -> Row | None:
+    def trappedHold(self, item: Row, queue: list[Row] | None = None) -> Row | None:
         """
         The hold that has trapped C{item}, or L{None}.
+
+        @param queue: The item's L{holdQueue}, when the caller has just
+            read it (and changed no hold since); read here otherwise.
         """
-        for hold in self.holdQueue(item):
+        for hold in self.holdQueue(item) if queue is None else queue:
             if hold["trapped_item_id"] == item["id"]:
                 return hold
         return None
@@ -139,7 +144,7 @@ class Items:
         """
         loan = self.openLoan(item["id"])
         queue = self.holdQueue(item)
-        trapped = self.trappedHold(item)
+        trapped = self.trappedHold(item, queue)
         rule = self.rules.rule("*", item["item_type"])
         rental = rule.rentalFeeCents
         messages = []
