@@ -36,7 +36,7 @@ import secrets
 import signal
 from typing import Any
 
-from twisted.internet.defer import Deferred, TimeoutError, maybeDeferred
+from twisted.internet.defer import Deferred, TimeoutError, gatherResults, maybeDeferred, succeed
 from twisted.internet.interfaces import IReactorThreads, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -204,9 +204,7 @@ class HealthResource(Resource):
         """
         check = getattr(adapter, "healthCheck", None)
         if check is None:
-            ready: Deferred[object] = Deferred()
-            ready.callback(None)
-            return ready
+            return succeed(None)
         key = id(adapter)
         waiting = self._inflight.get(key)
         start = waiting is None
@@ -236,23 +234,14 @@ class HealthResource(Resource):
             when failing); it never fails.
         """
         distinct = {id(adapter): adapter for adapter in self.acs.adapters.values()}
-        results: dict[int, str | None] = {}
-        answered: Deferred[dict[str, dict[str, Any]]] = Deferred()
-        pending = [len(distinct)]
-
-        def done(outcome: str | None, key: int) -> None:
-            results[key] = outcome
-            pending[0] -= 1
-            if pending[0] == 0:
-                answered.callback(self._collect(results))
-
-        if not distinct:
-            answered.callback(self._collect(results))
-        for key, adapter in distinct.items():
-            # None for a healthy adapter, else what went wrong.
-            d = self._check(adapter).addCallbacks(lambda _: None, self._describe)
-            d.addCallback(done, key)
-        return answered
+        # None for a healthy adapter, else what went wrong: none fails.
+        checks = [
+            self._check(adapter).addCallbacks(lambda _: None, self._describe)
+            for adapter in distinct.values()
+        ]
+        return gatherResults(checks).addCallback(
+            lambda outcomes: self._collect(dict(zip(distinct, outcomes, strict=True)))
+        )
 
     def refresh(self, maxAge: float) -> None:
         """
