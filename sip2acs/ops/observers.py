@@ -57,6 +57,7 @@ from zope.interface import implementer
 
 __all__ = [
     "LOG_FORMATS",
+    "WARNING_LEVELS",
     "FastTextObserver",
     "LineObserver",
     "LogFile",
@@ -75,9 +76,11 @@ __all__ = [
 
 _FLUSH_INTERVAL = 1.0
 
-_URGENT = frozenset({LogLevel.warn, LogLevel.error, LogLevel.critical})
+WARNING_LEVELS = frozenset({LogLevel.warn, LogLevel.error, LogLevel.critical})
 """
-Levels written out at once rather than within a second.
+The levels of warnings and errors: written out at once rather than within
+a second (and kept for the status page, see
+L{sip2acs.ops.dashboard.history.RecentErrors}).
 """
 
 _PRIORITY = {
@@ -379,7 +382,7 @@ class LineObserver:
             return
         with self._lock:
             self._stream.write(text)
-            if event.get("log_level") in _URGENT or not self._buffering:
+            if event.get("log_level") in WARNING_LEVELS or not self._buffering:
                 self._stream.flush()
             else:
                 self._dirty = True

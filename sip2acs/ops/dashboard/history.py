@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import attrs
-from twisted.logger import ILogObserver, LogEvent, LogLevel, formatEvent
+from twisted.logger import ILogObserver, LogEvent, formatEvent
 from zope.interface import implementer
 
 from sip2acs.acs.metrics import Metrics
+from sip2acs.ops.observers import WARNING_LEVELS
 
 __all__ = [
     "HISTORY_SECONDS",
@@ -158,8 +159,6 @@ class MetricsHistory:
         return result
 
 
-_KEPT = frozenset([LogLevel.warn, LogLevel.error, LogLevel.critical])
-
 
 @implementer(ILogObserver)
 class RecentErrors:
@@ -178,7 +177,7 @@ class RecentErrors:
 
     def __call__(self, event: LogEvent) -> None:
         level = event.get("log_level")
-        if level is None or level not in _KEPT:
+        if level is None or level not in WARNING_LEVELS:
             return
         text = formatEvent(event)
         failure = event.get("log_failure")
