@@ -50,7 +50,23 @@ class PeersTests(SynchronousTestCase):
             self.assertGreater(figures["server_cpu_us_per_request"], 0, name)
         self.assertEqual(set(report["ratios"]), {"durable/pysip2", "memory/pysip2"})
         self.assertIn("pysip2 0.1.0, in-memory backend", out)
-        self.assertIn("CPU per request, sip2acs memory/pysip2", out)
+        self.assertIn("CPU per request, memory/pysip2", out)
+
+    def test_floors(self) -> None:
+        """
+        The floors (canned answers on Twisted and on asyncio) answer every
+        request of the kiosk loop as the kiosks expect, checksums
+        included, and get their ratio to pysip2.
+        """
+        report, out = self.runPeers("--servers", "twisted-floor,asyncio-floor,pysip2")
+        self.assertEqual(list(report["servers"]),
+                         ["twisted-floor", "asyncio-floor", "pysip2"])
+        for name, figures in report["servers"].items():
+            self.assertGreater(figures["requests"], 0, name)
+            self.assertEqual((figures["errors"], figures["refusals"]), (0, 0), name)
+        self.assertEqual(set(report["ratios"]),
+                         {"twisted-floor/pysip2", "asyncio-floor/pysip2"})
+        self.assertIn("floor: asyncio, canned answers", out)
 
     def test_pins(self) -> None:
         """

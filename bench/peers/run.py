@@ -3,27 +3,32 @@ sip2acs side by side with pysip2 0.1.0, in one run, under the same kiosk load.
 
     python bench/peers/run.py                 # 50 kiosks, 20 s each, 10,000/100,000
     python bench/peers/run.py --kiosks 100 --json peers.json
+    python bench/peers/run.py --servers memory,pysip2,twisted-floor,asyncio-floor
 
-Three servers, one after the other, each pinned to C{--server-core} (0)
-while the load generator runs on C{--client-core} (1):
+Three servers by default, one after the other, each pinned to
+C{--server-core} (0) while the load generator runs on C{--client-core} (1):
 
  1. C{durable}: C{twistd sip2acs} on the embedded SQLite system, on a data
     set made with C{sip2acs db import}, as C{sip2acs bench} starts it;
  2. C{memory}: C{twistd sip2acs} with the in-memory adapter (C{sip2acs
     bench --ils memory}): the SIP2 path alone;
  3. C{pysip2}: pysip2 0.1.0 (asyncio, msgspec codec) with an in-memory
-    backend holding the same patrons and items (C{pysip2_server.py}).
+    backend holding the same patrons and items (C{pysip2_server.py});
+
+and on request the floors, C{twisted-floor} and C{asyncio-floor}
+(C{floor_server.py}): canned answers with nothing in between, what the
+event loop and the sockets alone cost per request.
 
 The load is C{sip2acs bench}'s own (L{sip2acs.tools.bench.load}): each
 kiosk logs in, sends 99, then loops 63, 17, 11 and 09. One change, for all
-three servers alike: the checkout's I{nb due date} carries the transaction
+the servers alike: the checkout's I{nb due date} carries the transaction
 date instead of the 18 blanks kiosks send, because pysip2 0.1.0 refuses
 blanks there (it closes the connection); with no block C{N} neither
 server uses the field. C{--blank-nb-due-date} sends the blanks.
 
 Server CPU comes from /proc/PID/stat over the measured window. The table
 gives requests/s, p50/p99 latency and CPU microseconds per request, and
-the ratios of sip2acs's CPU per request to pysip2's.
+the ratios of each server's CPU per request to pysip2's.
 """
 
 import argparse
@@ -51,11 +56,14 @@ from sip2acs.tools.bench.server import (
 from sip2acs.tools.ports import freePort
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SERVERS = ("durable", "memory", "pysip2")
+SERVERS = ("durable", "memory", "pysip2", "twisted-floor", "asyncio-floor")
+DEFAULT_SERVERS = SERVERS[:3]
 DESCRIPTIONS = {
     "durable": "sip2acs, SQLite (twistd sip2acs)",
     "memory": "sip2acs, in-memory adapter",
     "pysip2": "pysip2 0.1.0, in-memory backend",
+    "twisted-floor": "floor: Twisted, canned answers",
+    "asyncio-floor": "floor: asyncio, canned answers",
 }
 
 
@@ -73,22 +81,25 @@ class DatedKiosk(load.Kiosk):
 
 class PeerServer(Server):
     """
-    C{pysip2_server.py} in a child process pinned to one core; stopped
-    and waited for as a sip2acs L{Server} is.
+    A server script of this folder (C{pysip2_server.py}, C{floor_server.py})
+    in a child process pinned to one core; stopped and waited for as a
+    sip2acs L{Server} is.
     """
 
-    def __init__(self, workdir: str, core: int, patrons: int, items: int, pins: bool) -> None:
+    def __init__(self, workdir: str, core: int, script: str, options: list[str]) -> None:
+        """
+        @param script: The script's file name, in this folder.
+        @param options: Its options, besides C{--port}.
+        """
         self.workdir = workdir
         self.core = core
         self.ports = [freePort()]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             [packageFolder()] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
-        args = [sys.executable, os.path.join(HERE, "pysip2_server.py"),
-                "--port", str(self.ports[0]), "--patrons", str(patrons), "--items", str(items)]
-        if pins:
-            args.append("--pins")
-        self.errors = os.path.join(workdir, "pysip2.stderr")
+        args = [sys.executable, os.path.join(HERE, script), "--port", str(self.ports[0]),
+                *options]
+        self.errors = os.path.join(workdir, script.replace(".py", ".stderr"))
         with open(self.errors, "wb") as errors:
             self.process = subprocess.Popen(args, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
                                             stdout=errors, stderr=subprocess.STDOUT)
@@ -149,10 +160,10 @@ def printTable(results: dict[str, dict[str, Any]], out: IO[str]) -> dict[str, fl
     peer = results.get("pysip2", {}).get("server_cpu_us_per_request")
     ratios = {
         "%s/pysip2" % name: ratio(results[name]["server_cpu_us_per_request"], peer)
-        for name in ("durable", "memory") if name in results
+        for name in results if name != "pysip2"
     }
     for name, value in ratios.items():
-        out.write("CPU per request, sip2acs %s : %s\n" % (
+        out.write("CPU per request, %s : %s\n" % (
             name, "%.2f x" % value if value is not None else "-"))
     return ratios
 
@@ -169,8 +180,10 @@ def main(argv: list[str] | None = None, out: IO[str] = sys.stdout) -> int:
     parser.add_argument("--patrons", type=int, default=10000)
     parser.add_argument("--items", type=int, default=100000)
     parser.add_argument("--pins", action="store_true", help="patrons have PINs; send them")
-    parser.add_argument("--servers", default=",".join(SERVERS),
-                        help="which to run, in order (default %s)" % (",".join(SERVERS),))
+    parser.add_argument("--servers", default=",".join(DEFAULT_SERVERS),
+                        help="which to run, in order (default %s; also %s: the event loop"
+                        " and sockets alone)" % (",".join(DEFAULT_SERVERS),
+                                                 ", ".join(SERVERS[len(DEFAULT_SERVERS):])))
     parser.add_argument("--server-core", type=int, default=0, help="-1: no pinning")
     parser.add_argument("--client-core", type=int, default=1, help="-1: no pinning")
     parser.add_argument("--server-logger", choices=("default", "twistd"), default="default",
@@ -209,9 +222,13 @@ def main(argv: list[str] | None = None, out: IO[str] = sys.stdout) -> int:
             elif name == "memory":
                 process = Server(folder, None, args.server_core, logger=args.server_logger,
                                  memory=(args.patrons, args.items))
+            elif name == "pysip2":
+                options = ["--patrons", str(args.patrons), "--items", str(args.items)]
+                process = PeerServer(folder, args.server_core, "pysip2_server.py",
+                                     options + (["--pins"] if args.pins else []))
             else:
-                process = PeerServer(folder, args.server_core, args.patrons, args.items,
-                                     args.pins)
+                process = PeerServer(folder, args.server_core, "floor_server.py",
+                                     ["--loop", name.split("-")[0]])
             try:
                 out.write("%s: %d kiosks, %.1f s...\n" % (
                     DESCRIPTIONS[name], args.kiosks, args.duration))
