@@ -9,7 +9,7 @@ adapter with the bench's data set (as `sip2acs bench --ils memory`). What
 `sip2acs bench --ils memory` measures on top of this is the reactor, the
 sockets and the kiosks' timing.
 
-    .venv/bin/python bench/path.py [--rounds N] [--profile [SORT]]
+    .venv/bin/python bench/path.py [--rounds N] [--connections N] [--profile [SORT]]
 
 Prints the best of several rounds (process CPU time, so other processes do
 not count), and with --profile a cProfile of one more round sorted by SORT
@@ -77,6 +77,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--patrons", type=int, default=1000)
     parser.add_argument("--items", type=int, default=10000)
+    parser.add_argument("--connections", type=int, default=1,
+                        help="logged-in connections taking the requests in turn, as"
+                        " the reactor serves kiosks (default 1)")
     parser.add_argument("--profile", nargs="?", const="tottime", metavar="SORT")
     args = parser.parse_args()
     sink = open(os.devnull, "w", buffering=1 << 16)
@@ -94,30 +97,35 @@ def main() -> None:
     adapter = benchLibrary({"patrons": args.patrons, "items": args.items}, None)
     server = ACSServer(config, {INSTITUTION: adapter}, Clock(), runInThread=_inline)
     factory = SIP2ServerFactory(server, config.listeners[0])
-    peer = IPv4Address("TCP", "127.0.0.1", 40001)
-    protocol = factory.buildProtocol(peer)
-    transport = _Sink(peerAddress=peer)
-    protocol.makeConnection(transport)
-    protocol.dataReceived(b"9300CN%s|CO%s|CPMAIN|\r" % (LOGIN.encode(), PASSWORD.encode()))
-    if not transport.last.startswith(b"941"):
-        raise SystemExit("bench/path.py: the login was refused: %r" % (transport.last,))
+    connections = []
+    for number in range(args.connections):
+        peer = IPv4Address("TCP", "127.0.0.1", 40001 + number)
+        protocol = factory.buildProtocol(peer)
+        transport = _Sink(peerAddress=peer)
+        protocol.makeConnection(transport)
+        protocol.dataReceived(b"9300CN%s|CO%s|CPMAIN|\r" % (LOGIN.encode(), PASSWORD.encode()))
+        if not transport.last.startswith(b"941"):
+            raise SystemExit("bench/path.py: the login was refused: %r" % (transport.last,))
+        connections.append((protocol, transport))
     requests = frames(args.patrons, args.items, 200)
+    # Each request goes to the next connection in turn.
+    turns = [(connections[n % len(connections)], frame) for n, frame in enumerate(requests)]
 
     def run(times: int) -> None:
         for _ in range(times):
-            for frame in requests:
+            for (protocol, _), frame in turns:
                 protocol.dataReceived(frame)
 
     # Once through, checking every answer: the figure is of requests served.
     expected = {b"63": b"64", b"17": b"18", b"11": b"121", b"09": b"101"}
-    for frame in requests:
+    for (protocol, transport), frame in turns:
         protocol.dataReceived(frame)
         if not transport.last.startswith(expected[frame[:2]]):
             raise SystemExit("bench/path.py: %r was answered %r" % (frame, transport.last))
     run(1)
     best = min(_timed(run, len(requests)) for _ in range(args.rounds))
-    print("%.1f µs of CPU per request (63, 17, 11, 09; best of %d rounds of %d)"
-          % (best, args.rounds, 5 * len(requests)))
+    print("%.1f µs of CPU per request (63, 17, 11, 09; %d connection(s); best of %d rounds"
+          " of %d)" % (best, args.connections, args.rounds, 5 * len(requests)))
     if args.profile:
         profile = cProfile.Profile()
         profile.enable()
