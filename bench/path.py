@@ -90,7 +90,7 @@ def main() -> None:
         path = os.path.join(folder, "path.toml")
         with open(path, "w") as f:
             f.write(CONFIG.format(
-                port=0, tls="", institution=INSTITUTION, login=LOGIN, accounts="",
+                port=0, tls="", proxy="", institution=INSTITUTION, login=LOGIN, accounts="",
                 hash=hashPassword(PASSWORD, cost=10),
                 adapter='adapter = "sip2acs.tools.bench.benchLibrary"'))
         config = loadConfig(path)

@@ -1,6 +1,7 @@
 """
 C{bench/path.py} (the request path's CPU in-process) runs and answers every
-request; and C{bench/logcost.py} runs. No timing is asserted.
+request; C{bench/logcost.py} and C{bench/tlsfront.py} run. No timing is
+asserted.
 """
 
 import os
@@ -40,3 +41,38 @@ class BenchScriptTests(SynchronousTestCase):
         """
         out = _run("bench/logcost.py", "--lines", "200", "--rounds", "1")
         self.assertEqual(out.count("µs per line"), 5)
+
+
+class TLSFrontTests(SynchronousTestCase):
+    """
+    C{bench/tlsfront.py}: HAProxy terminating TLS in front of sip2acs's
+    PROXY listener, churning clients and idle kiosks all answered.
+    """
+
+    def setUp(self) -> None:
+        from tests.haproxy import requireHAProxy
+
+        requireHAProxy()
+
+    def test_churn(self) -> None:
+        """
+        With C{--churn --resume} every connection's 93, 63 and 35 are
+        answered through HAProxy, its sessions are resumed, and the report
+        gives each process's CPU.
+        """
+        out = _run("bench/tlsfront.py", "--churn", "--resume", "--kiosks", "2",
+                   "--duration", "0.5", "--warmup", "0.3", "--patrons", "40",
+                   "--items", "400", "--server-core", "-1", "--client-core", "-1")
+        self.assertIn("errors 0, refusals 0", out)
+        self.assertRegex(out, r"TLS sessions resumed: (\d+) of \1\n")
+        self.assertRegex(out, r"of which sip2acs \d+\.\d µs, HAProxy \d+\.\d µs")
+
+    def test_idle(self) -> None:
+        """
+        C{--idle N} logs N kiosks in through HAProxy and reports the two
+        processes' memory.
+        """
+        out = _run("bench/tlsfront.py", "--idle", "20", "--patrons", "40", "--items", "400",
+                   "--server-core", "-1", "--client-core", "-1")
+        self.assertIn("20 idle logged-in connections over TLS, terminated by HAProxy", out)
+        self.assertRegex(out, r"together \d+\.\d -> \d+\.\d MB")

@@ -46,7 +46,7 @@ CONFIG = """\
 endpoint = "tcp:{port}:interface=127.0.0.1"
 login-timeout = 600
 idle-timeout = 0
-{tls}
+{proxy}{tls}
 [[institution]]
 id = "{institution}"
 library-name = "sip2acs bench"
@@ -116,6 +116,7 @@ class Server:
         poolSize: int | None = None,
         upstream: int | None = None,
         gatewayAccount: bool = False,
+        proxied: bool = False,
     ) -> None:
         """
         Write the configuration and start the server; return once it
@@ -140,6 +141,8 @@ class Server:
             as L{GATEWAY_LOGIN}), and C{database} and C{memory} are unused.
         @param gatewayAccount: Give this server the account of a gateway's
             upstream login too.
+        @param proxied: Its plain listener takes connections from a load
+            balancer on loopback, each starting with a PROXY protocol header.
         """
         os.makedirs(workdir, exist_ok=True)
         self.workdir = workdir
@@ -175,6 +178,7 @@ class Server:
                        % memory)
         with open(config, "w") as f:
             f.write(CONFIG.format(
+                proxy='proxy-protocol = true\nproxy-from = ["127.0.0.1"]\n' if proxied else "",
                 adapter=adapter,
                 login=LOGIN, institution=INSTITUTION, port=self.ports[0],
                 hash=hashPassword(PASSWORD, cost=10), tls=tlsListener,
