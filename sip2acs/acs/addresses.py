@@ -10,6 +10,7 @@ for an IPv4 kiosk) counts as the IPv4 address, so one list serves both
 kinds of listener.
 """
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 
@@ -36,14 +37,26 @@ def parseAddress(host: object) -> Address | None:
     if host is None:
         return None
     if isinstance(host, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
-        address = host
-    else:
-        if isinstance(host, bytes):
-            host = host.decode("ascii", "replace")
-        try:
-            address = ipaddress.ip_address(str(host).split("%", 1)[0])
-        except ValueError:
-            return None
+        return _unmapped(host)
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    return _parseText(str(host))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parseText(text: str) -> Address | None:
+    """
+    L{parseAddress} of a string, remembered: kiosks come back from the
+    same addresses, and the addresses are immutable.
+    """
+    try:
+        address = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return None
+    return _unmapped(address)
+
+
+def _unmapped(address: Address) -> Address:
     if address.version == 6 and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
@@ -54,8 +67,16 @@ def addressKey(host: object) -> str:
     The key one address is counted under: its normal form, or the string
     itself when it is not an IP address.
     """
+    if isinstance(host, str):
+        return _keyOfText(host)
     address = parseAddress(host)
     return str(address) if address is not None else str(host)
+
+
+@functools.lru_cache(maxsize=4096)
+def _keyOfText(text: str) -> str:
+    address = _parseText(text)
+    return str(address) if address is not None else text
 
 
 @attrs.frozen

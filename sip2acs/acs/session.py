@@ -136,6 +136,7 @@ class ACSSession:
         self.lastMessageAt: float | None = None
         self._dispatcher = Dispatcher(self)
         self._refusedHere = False
+        self._wire = (None, WireFormat())
         # now()'s last answer: (second, zone, wall time); a second's
         # requests share it.
         self._now: tuple[int, Any, datetime] | None = None
@@ -155,7 +156,13 @@ class ACSSession:
         How the SC's frames are encoded: its account's framing, or the
         default before login.
         """
-        return WireFormat.forAccount(self.account)
+        account, wire = self._wire
+        if account is not self.account:
+            # Made again only when the account changes (a login, a reload):
+            # an account's settings do not change in place.
+            wire = WireFormat.forAccount(self.account)
+            self._wire = (self.account, wire)
+        return wire
 
     def institutionBeforeLogin(self) -> str:
         """
