@@ -136,7 +136,7 @@ class ACSSession:
         self.lastMessageAt: float | None = None
         self._dispatcher = Dispatcher(self)
         self._refusedHere = False
-        self._wire = (None, WireFormat())
+        self._wire: tuple[AccountConfig | None, WireFormat] = (None, WireFormat())
         # now()'s last answer: (second, zone, wall time); a second's
         # requests share it.
         self._now: tuple[int, Any, datetime] | None = None
