@@ -149,9 +149,8 @@ class PostgresILS(CirculationCalls, ILSBase, Service):
         self._allowOverpayment = allowOverpayment
         self._sortBins = sortBins if isinstance(sortBins, SortBins) else SortBins(sortBins)
         self._zone = zone if zone is not None else HOST_ZONE
-        self._clock = clock if clock is not None else (
-            lambda: datetime.now(self._zone)
-        )
+        # The store's clock: None for the real one, which it reads cheaply.
+        self._clock = clock
         self._timeout = timeout
         self._workers: SerialWorker | None = None
         self._pool: ConnectionPool | None = None

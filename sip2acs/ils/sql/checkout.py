@@ -70,7 +70,7 @@ class Checkouts:
         if request.cancel:
             op.details.append("cancel")
             return self._cancelCheckin(op, request)
-        patron = self.patrons.row(request.patronId)
+        patron = self.patrons.row(request.patronId, balance=True)
         if patron is None:
             return circulationRefusal(Reason.UNKNOWN_PATRON, patronValid=False)
         pinValid = self.patrons.checkPin(patron, request.pin)
@@ -163,7 +163,8 @@ class Checkouts:
         request's lost items limit, overdue loans, blocked item types),
         then the item's.
         """
-        state = self.patrons.state(op, patron)
+        # No fee was written since the patron row (and its balance) was read.
+        state = self.patrons.state(op, patron, patron["balance_now"])
         if state.blocks:
             return state.blocks[0]
         refusal = self._policyRefusal(request, state, item)

@@ -68,11 +68,30 @@ class Patrons:
         self.rules = rules
         self._pins = VerifiedCache()
 
-    def row(self, barcode: str | None) -> Row | None:
+    _SELECT = (
+        "SELECT patrons.*, classes.name AS class_name%s FROM patrons"
+        " LEFT JOIN patron_classes classes ON classes.code = patrons.patron_class"
+        " WHERE patrons.barcode = ?"
+    )
+    _ROW = _SELECT % ("",)
+    _ROW_WITH_BALANCE = _SELECT % (
+        ", (SELECT coalesce(sum(fees.balance_cents), 0) FROM fees"
+        " WHERE fees.patron_id = patrons.id AND fees.voided_at IS NULL)"
+        " AS balance_now",
+    )
+
+    def row(self, barcode: str | None, balance: bool = False) -> Row | None:
         """
-        The patron with this barcode, or L{None}.
+        The patron with this barcode, with the name of its class
+        (C{class_name}), or L{None}.
+
+        @param balance: Whether to read the patron's balance with the row
+            (C{balance_now}, as L{state} reads it: give it to L{state} or
+            L{result} when no fee changed since).
         """
-        return self.store.row("SELECT * FROM patrons WHERE barcode = ?", (barcode,))
+        return self.store.row(
+            self._ROW_WITH_BALANCE if balance else self._ROW, (barcode,)
+        )
 
     def checkPin(self, patron: Row, pin: str | None) -> bool | None:
         """
@@ -82,9 +101,13 @@ class Patrons:
             return None
         return self._pins.verify(pin, patron["pin_hash"])
 
-    def state(self, op: Operation, patron: Row) -> PatronState:
+    def state(self, op: Operation, patron: Row,
+              balance: int | None = None) -> PatronState:
         """
         The patron's loans, balance and blocks as of C{op.now}.
+
+        @param balance: The patron's balance in cents, when the caller has
+            just read it (see L{row}); read here otherwise.
         """
         rule = self.rules.patronRule(patron["patron_class"])
         loans = self.store.rows(
@@ -97,11 +120,12 @@ class Patrons:
         )
         now = self.store.stamp(op.now)
         overdue = [loan for loan in loans if loan["due_at"] < now]
-        balance = self.store.row(
-            "SELECT coalesce(sum(balance_cents), 0) FROM fees"
-            " WHERE patron_id = ? AND voided_at IS NULL",
-            (patron["id"],),
-        )[0]
+        if balance is None:
+            balance = self.store.row(
+                "SELECT coalesce(sum(balance_cents), 0) FROM fees"
+                " WHERE patron_id = ? AND voided_at IS NULL",
+                (patron["id"],),
+            )[0]
         blocks = []
         expires = self.store.date(patron["expires"], "patrons.expires")
         if patron["card_lost"]:
@@ -122,11 +146,14 @@ class Patrons:
             blocks.append(refusalFor(Reason.TOO_MANY_OVERDUE, count=len(overdue)))
         return PatronState(rule, loans, overdue, balance, blocks)
 
-    def result(self, op: Operation, patron: Row, pinValid: bool | None) -> Patron:
+    def result(self, op: Operation, patron: Row, pinValid: bool | None,
+               balance: int | None = None) -> Patron:
         """
-        What a patron lookup (23, 63) reports of C{patron}.
+        What a patron lookup (23, 63) reports of C{patron} (a L{row}).
+
+        @param balance: As for L{state}.
         """
-        state = self.state(op, patron)
+        state = self.state(op, patron, balance)
         rule = state.rule
         reasons = {reason for reason, _ in state.blocks}
         flags: set[str] = set()
@@ -207,7 +234,7 @@ class Patrons:
             email=patron["email"],
             phone=patron["phone"],
             birthDate=self.store.date(patron["birth_date"], "patrons.birth_date"),
-            patronClass=self.className(patron["patron_class"]),
+            patronClass=patron["class_name"] or patron["patron_class"],
             patronClassCode=patron["patron_class"],
             homeLibrary=patron["home_branch"],
             expires=self.store.date(patron["expires"], "patrons.expires"),
@@ -240,10 +267,12 @@ class Patrons:
         """
         Look up C{op.patron} (23, 63).
         """
-        patron = self.row(op.patron)
+        patron = self.row(op.patron, balance=True)
         if patron is None:
             return _unknown(op)
-        return self.result(op, patron, self.checkPin(patron, pin))
+        return self.result(
+            op, patron, self.checkPin(patron, pin), patron["balance_now"]
+        )
 
     def block(self, op: Operation, cardRetained: bool, reason: str | None) -> Patron:
         """

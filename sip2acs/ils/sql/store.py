@@ -34,6 +34,7 @@ L{sip2acs.ils.sqlite.store} and L{sip2acs.ils.postgres.store} are the two.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, tzinfo
@@ -286,9 +287,10 @@ class Store:
         @param zone: The institution's time zone; the host's by default.
         """
         self.zone = zone if zone is not None else HOST_ZONE
-        self._clock = clock if clock is not None else (
-            lambda: datetime.now(self.zone)
-        )
+        self._clock = clock
+        # The real clock's last second, and the time then (see now()).
+        self._second: int | None = None
+        self._secondNow: datetime | None = None
         self._unreadable: set[tuple[str, object]] = set()
         self._reference: dict[tuple[Any, ...], Any] = {}
         self._dataVersion: object = None
@@ -510,7 +512,16 @@ class Store:
     def now(self) -> datetime:
         """
         The time now in the institution's zone, to the second.
+
+        On the real clock (no C{clock} given) the time is worked out once
+        per second: the operations of one second share it.
         """
+        if self._clock is None:
+            second = int(time.time())
+            if second != self._second or self._secondNow is None:
+                self._secondNow = datetime.fromtimestamp(second, self.zone)
+                self._second = second
+            return self._secondNow
         now = inZone(self._clock(), self.zone)
         return now.replace(microsecond=0)  # type: ignore[union-attr]
 

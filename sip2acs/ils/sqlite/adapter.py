@@ -153,6 +153,8 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
         self._synchronous = synchronous
         self._sortBins = SortBins(sortBins)
         self._zone = zone if zone is not None else HOST_ZONE
+        # The store's clock: None for the real one, which it reads cheaply.
+        self._givenClock = clock
         self._clock = clock if clock is not None else (
             lambda: datetime.now(self._zone)
         )
@@ -261,7 +263,7 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
             raise
         self._conn = conn
         self._circulation = Circulation(
-            conn, self._clock, self._sortBins, self._allowOverpayment,
+            conn, self._givenClock, self._sortBins, self._allowOverpayment,
             zone=self._zone,
         )
 

@@ -289,14 +289,15 @@ class SQLiteStore(BaseStore):
         """
         BaseStore.__init__(self, clock, zone)
         self.conn = conn
+        # One cursor for every select (each is read whole before the next).
+        self._cursor = conn.cursor()
+        self._cursor.row_factory = sqlite3.Row
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """
         Every row C{sql} selects, as L{sqlite3.Row}s.
         """
-        cursor = self.conn.cursor()
-        cursor.row_factory = sqlite3.Row
-        return cursor.execute(sql, params).fetchall()
+        return self._cursor.execute(sql, params).fetchall()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         """
