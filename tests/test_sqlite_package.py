@@ -4,14 +4,20 @@ names still import, the concern collaborators share one L{Store}, and the
 store's own operations (inserting, the reference cache, journal rows).
 """
 
-from datetime import datetime, timezone
+import time
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 from twisted.trial.unittest import SynchronousTestCase
 
 from sip2acs.ils import circulation as oldCirculation, sqlite as package
+from sip2acs.ils.sql import store as sqlstore
 from sip2acs.ils.sqlite import adapter, rules, store
 from sip2acs.ils.sqlite.circulation import Circulation
+from sip2acs.ils.sqlite.demo import loadDemo
 from sip2acs.ils.sqlite.store import Operation, Store, openDatabase
+from sip2acs.ils.zones import HOST_ZONE
 
 
 class PublicNamesTests(SynchronousTestCase):
@@ -123,3 +129,86 @@ class StoreTests(SynchronousTestCase):
             ("2026-03-01 12:00:00", "cli", "feePaid", "P1", 0, "badAmount", 250,
              "one; two"),
         )
+
+
+class RealClockTests(SynchronousTestCase):
+    """
+    L{Store.now} on the real clock (no C{clock} given) works the time out
+    once per second.
+    """
+
+    def setUp(self):
+        self.conn, _ = openDatabase(self.mktemp())
+        self.addCleanup(self.conn.close)
+        self.seconds = [1772366400.25]  # 2026-03-01 12:00:00.25 UTC
+        self.patch(sqlstore, "time", SimpleNamespace(time=lambda: self.seconds[0]))
+
+    def test_wholeSecondInZone(self):
+        """
+        The time now, in the store's zone, to the second: what
+        C{datetime.now(zone)} gives without its microseconds.
+        """
+        zone = ZoneInfo("America/Chicago")
+        now = Store(self.conn, zone=zone).now()
+        self.assertEqual(now, datetime(2026, 3, 1, 6, 0, 0, tzinfo=zone))
+        self.assertIs(now.tzinfo, zone)
+        self.assertEqual(now.utcoffset(), timedelta(hours=-6))
+
+    def test_nextSecond(self):
+        """
+        Within one second every call gives that second; the next second
+        gives the next.
+        """
+        s = Store(self.conn, zone=timezone.utc)
+        first = s.now()
+        self.seconds[0] += 0.7
+        self.assertIs(s.now(), first)
+        self.seconds[0] += 0.1
+        self.assertEqual(s.now(), first + timedelta(seconds=1))
+
+    def test_hostZone(self):
+        """
+        The host's zone (the default) agrees with C{datetime.now}.
+        """
+        self.patch(sqlstore, "time", time)
+        for _ in range(3):
+            expected = datetime.now(HOST_ZONE).replace(microsecond=0)
+            now = Store(self.conn).now()
+            if now == expected:
+                break
+        self.assertEqual(now, expected)
+        self.assertIs(now.tzinfo, HOST_ZONE)
+
+    def test_adapterRealClock(self):
+        """
+        An adapter built without a clock gives its store none: the store
+        reads the real clock its own way.
+        """
+        ils = adapter.SQLiteILS(self.mktemp())
+        self.assertIsNone(ils._givenClock)
+
+
+class PatronClassNameTests(SynchronousTestCase):
+    """
+    A lookup shows the patron class's name as the database has it at that
+    moment: read with the patron, never kept.
+    """
+
+    def test_renamedByAnotherConnection(self):
+        """
+        A class renamed through another connection (an import) is shown
+        renamed by the next lookup.
+        """
+        path = self.mktemp()
+        conn, _ = openDatabase(path)
+        self.addCleanup(conn.close)
+        loadDemo(conn, datetime(2026, 3, 1, 12, 0, 0))
+        circulation = Circulation(conn, zone=timezone.utc)
+        self.assertEqual(circulation.lookupPatron(None, "P0001").patronClass, "Adult")
+        other, _ = openDatabase(path)
+        self.addCleanup(other.close)
+        other.execute("UPDATE patron_classes SET name = 'Grown-up' WHERE code = 'ADULT'")
+        patron = circulation.lookupPatron(None, "P0001")
+        self.assertEqual((patron.patronClass, patron.patronClassCode), ("Grown-up", "ADULT"))
+        other.execute("UPDATE patron_classes SET name = '' WHERE code = 'ADULT'")
+        self.assertEqual(circulation.lookupPatron(None, "P0001").patronClass, "ADULT")
