@@ -118,7 +118,7 @@ class Checkins:
         """
         Return an item (09), or cancel a checkout.
         """
-        item = self.items.row(request.itemId)
+        item, loan = self.items.withLoan(request.itemId)
         if item is None:
             return CheckinResult(
                 ok=False,
@@ -137,7 +137,6 @@ class Checkins:
             callNumber=item["call_number"],
             itemProperties=item["properties"],
         )
-        loan = self.items.openLoan(item["id"])
         if request.cancel:
             op.details.append("cancel")
             return self._cancelCheckout(op, item, loan, common)

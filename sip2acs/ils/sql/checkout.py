@@ -76,13 +76,12 @@ class Checkouts:
         pinValid = self.patrons.checkPin(patron, request.pin)
         if pinValid is False:
             return circulationRefusal(Reason.BAD_PIN, patronValid=True, pinValid=False)
-        item = self.items.row(request.itemId)
+        item, loan = self.items.withLoan(request.itemId)
         if item is None:
             return circulationRefusal(
                 Reason.UNKNOWN_ITEM, patronValid=True, pinValid=pinValid
             )
         common = dict(itemFields(item), patronValid=True, pinValid=pinValid)
-        loan = self.items.openLoan(item["id"])
         if loan is not None and loan["patron_id"] == patron["id"]:
             if not (request.scRenewalPolicy or request.noBlock):
                 return circulationRefusal(

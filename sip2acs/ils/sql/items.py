@@ -63,13 +63,20 @@ class Items:
     def __init__(self, store: Store, rules: Rules) -> None:
         self.store = store
         self.rules = rules
+        # The select of an item with its open loan, and the loan's columns
+        # in it (made on first use: see _withLoan).
+        self._withLoanSelect: str | None = None
+        self._loanColumns: list[tuple[str, str]] = []
 
-    _ITEM_SELECT = (
+    _ITEM_COLUMNS = (
         "SELECT items.*,"
         " coalesce(items.media_type, t.media_type, '001') AS effective_media,"
         " coalesce(items.magnetic, t.magnetic, 0) AS effective_magnetic"
-        " FROM items LEFT JOIN item_types t ON t.code = items.item_type"
     )
+    _ITEM_SELECT = (
+        _ITEM_COLUMNS + " FROM items LEFT JOIN item_types t ON t.code = items.item_type"
+    )
+    _LOAN_PREFIX = "open_loan__"
 
     def row(self, barcode: str | None) -> Row | None:
         """
@@ -78,6 +85,45 @@ class Items:
         if not barcode:
             return None
         return self.store.row(self._ITEM_SELECT + " WHERE items.barcode = ?", (barcode,))
+
+    def withLoan(self, barcode: str | None) -> tuple[Row | None, Row | None]:
+        """
+        The item with this barcode (as L{row} reads it) and its open loan
+        (as L{openLoan} reads it), in one statement.
+
+        @return: C{(item or None, open loan or None)}; the loan is a
+            L{dict} of the loan's columns, with C{patron_barcode} and
+            C{patron_class}.
+        """
+        if not barcode:
+            return None, None
+        if self._withLoanSelect is None:
+            # The loan's columns as the database has them (no list here to
+            # fall behind a migration), each under a name no item column has.
+            prefix = self._LOAN_PREFIX
+            sources = [
+                ("open_loan." + column, column) for column in self.store.columns("loans")
+            ] + [
+                ("loan_patron.barcode", "patron_barcode"),
+                ("loan_patron.patron_class", "patron_class"),
+            ]
+            self._loanColumns = [(name, prefix + name) for _, name in sources]
+            self._withLoanSelect = (
+                self._ITEM_COLUMNS + ", " + ", ".join(
+                    "%s AS %s%s" % (source, prefix, name) for source, name in sources
+                ) +
+                " FROM items LEFT JOIN item_types t ON t.code = items.item_type"
+                " LEFT JOIN loans open_loan ON open_loan.item_id = items.id"
+                " AND open_loan.returned_at IS NULL"
+                " LEFT JOIN patrons loan_patron ON loan_patron.id = open_loan.patron_id"
+                " WHERE items.barcode = ?"
+            )
+        item = self.store.row(self._withLoanSelect, (barcode,))
+        if item is None:
+            return None, None
+        if item[self._LOAN_PREFIX + "id"] is None:
+            return item, None
+        return item, {name: item[column] for name, column in self._loanColumns}
 
     def byId(self, itemId: int) -> Row:
         """
@@ -138,11 +184,11 @@ class Items:
                 return hold
         return None
 
-    def result(self, op: Operation, item: Row) -> Item:
+    def result(self, op: Operation, item: Row, loan: Row | None) -> Item:
         """
-        What a lookup (17) reports of C{item}.
+        What a lookup (17) reports of C{item} and its open C{loan} (see
+        L{withLoan}).
         """
-        loan = self.openLoan(item["id"])
         queue = self.holdQueue(item)
         trapped = self.trappedHold(item, queue)
         rule = self.rules.rule("*", item["item_type"])
@@ -197,14 +243,14 @@ class Items:
         """
         Look up C{op.item} (17).
         """
-        item = self.row(op.item)
+        item, loan = self.withLoan(op.item)
         if item is None:
             return Item(
                 found=False,
                 itemId=op.item or "",
                 screenMessages=[MESSAGES[Reason.UNKNOWN_ITEM]],
             )
-        return self.result(op, item)
+        return self.result(op, item, loan)
 
     def updateStatus(self, op: Operation, properties: str | None) -> ItemStatusResult:
         """
