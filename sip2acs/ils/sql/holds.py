@@ -80,7 +80,7 @@ class Holds:
         """
         mode = {"+": "add", "-": "cancel", "*": "alter"}.get(request.mode, request.mode)
         op.details.append(mode)
-        patron = self.patrons.row(request.patronId)
+        patron = self.patrons.row(request.patronId, balance=mode == "add")
         if patron is None:
             return _holdRefusal(Reason.UNKNOWN_PATRON)
         if self.patrons.checkPin(patron, request.pin) is False:
@@ -140,7 +140,8 @@ class Holds:
         expiration, refusal = self._holdExpiration(op, request)
         if refusal is not None:
             return refusal
-        state = self.patrons.state(op, patron)
+        # No fee was written since the patron row (and its balance) was read.
+        state = self.patrons.state(op, patron, patron["balance_now"])
         if state.blocks:
             return _holdRefusal(*state.blocks[0])
         active = self.store.row(

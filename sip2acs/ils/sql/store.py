@@ -291,6 +291,8 @@ class Store:
         # The real clock's last second, and the time then (see now()).
         self._second: int | None = None
         self._secondNow: datetime | None = None
+        # The last time stamped, and its stored form (see stamp()).
+        self._stamped: tuple[datetime | None, str | None] = (None, None)
         self._unreadable: set[tuple[str, object]] = set()
         self._reference: dict[tuple[Any, ...], Any] = {}
         self._dataVersion: object = None
@@ -538,7 +540,13 @@ class Store:
         The stored form of an internal time (already in the institution's
         zone), or L{None}.
         """
-        return writeTime(value)
+        # An operation stamps its time now several times over.
+        stamped, text = self._stamped
+        if value is stamped:
+            return text
+        text = writeTime(value)
+        self._stamped = (value, text)
+        return text
 
     def _unreadableValue(self, column: str, text: object) -> Any:
         key = (column, text)
