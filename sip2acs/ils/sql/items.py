@@ -66,7 +66,7 @@ class Items:
         # The select of an item with its open loan, and the loan's columns
         # in it (made on first use: see _withLoan).
         self._withLoanSelect: str | None = None
-        self._loanColumns: list[tuple[str, str]] = []
+        self._loanColumns: list[str] = []
 
     _ITEM_COLUMNS = (
         "SELECT items.*,"
@@ -101,13 +101,14 @@ class Items:
             # The loan's columns as the database has them (no list here to
             # fall behind a migration), each under a name no item column has.
             prefix = self._LOAN_PREFIX
-            sources = [
-                ("open_loan." + column, column) for column in self.store.columns("loans")
+            sources = [("open_loan.id", "id")] + [
+                ("open_loan." + column, column)
+                for column in self.store.columns("loans") if column != "id"
             ] + [
                 ("loan_patron.barcode", "patron_barcode"),
                 ("loan_patron.patron_class", "patron_class"),
             ]
-            self._loanColumns = [(name, prefix + name) for _, name in sources]
+            self._loanColumns = [name for _, name in sources]
             self._withLoanSelect = (
                 self._ITEM_COLUMNS + ", " + ", ".join(
                     "%s AS %s%s" % (source, prefix, name) for source, name in sources
@@ -121,9 +122,12 @@ class Items:
         item = self.store.row(self._withLoanSelect, (barcode,))
         if item is None:
             return None, None
-        if item[self._LOAN_PREFIX + "id"] is None:
+        # The loan's columns are the row's last, its id first among them
+        # (read by position: a row finds a name by searching its columns).
+        start = len(item) - len(self._loanColumns)
+        if item[start] is None:
             return item, None
-        return item, {name: item[column] for name, column in self._loanColumns}
+        return item, dict(zip(self._loanColumns, item[start:], strict=True))
 
     def byId(self, itemId: int) -> Row:
         """
