@@ -178,6 +178,80 @@ class GroupCommitTests(SQLiteTestMixin, TestCase):
         await ils.stopService()
         self.assertEqual(self.journal(ils.path), [])
 
+    async def test_lookupsWithoutSavepoint(self):
+        """
+        In a group, a lookup (which writes nothing) runs without a
+        savepoint; one that raises fails alone, and the changes of the
+        others, before and after it, are committed.
+        """
+        ils = await self.startGrouping()
+        statements = []
+        conn = ils._circulation.store.conn
+        await ils._pool.submit(conn.set_trace_callback, statements.append)
+        lookupItem = ils._circulation.items.lookup
+
+        def broken(op):
+            lookupItem(op)
+            raise RuntimeError("forced")
+
+        calls = await self.together(
+            ils,
+            lambda t: ils.lookupPatron(t, "P0001", PIN),
+            lambda t: ils.checkout(t, CheckoutRequest("P0001", "I0001", pin=PIN)),
+            lambda t: ils.lookupItem(t, "I0001"),
+            lambda t: ils.checkout(t, CheckoutRequest("P0001", "I0002", pin=PIN)),
+        )
+        patron = await calls[0]
+        first = await calls[1]
+        item = await calls[2]
+        last = await calls[3]
+        self.assertEqual(self.groups, [4])
+        self.assertEqual((patron.found, first.ok, item.found, last.ok),
+                         (True, True, True, True))
+        self.assertEqual(statements.count("SAVEPOINT operation"), 2)
+        self.assertEqual(statements.count("RELEASE SAVEPOINT operation"), 2)
+        ils._circulation.items.lookup = broken
+        calls = await self.together(
+            ils,
+            lambda t: ils.checkin(t, CheckinRequest("I0001")),
+            lambda t: ils.lookupItem(t, "I0001"),
+            lambda t: ils.checkin(t, CheckinRequest("I0002")),
+        )
+        first = await calls[0]
+        await self.assertFailure(calls[1], RuntimeError)
+        last = await calls[2]
+        self.assertEqual((first.ok, last.ok), (True, True))
+        self.assertEqual(self.groups, [4, 3])
+        await ils.stopService()
+        self.assertEqual([row[0] for row in self.journal(ils.path)],
+                         ["checkout", "checkout", "checkin", "checkin"])
+
+    async def test_lookupEndingTransactionBreaksGroup(self):
+        """
+        A lookup whose error ended the group's transaction (as SQLite does
+        on some I/O errors) fails the group: the operations after it fail
+        too and nothing of the group is kept.
+        """
+        ils = await self.startGrouping()
+        store = ils._circulation.store
+
+        def ending(op):
+            store.conn.execute("ROLLBACK")
+            raise sqlite3.OperationalError("disk I/O error")
+
+        ils._circulation.items.lookup = ending
+        calls = await self.together(
+            ils,
+            lambda t: ils.checkout(t, CheckoutRequest("P0001", "I0001", pin=PIN)),
+            lambda t: ils.lookupItem(t, "I0001"),
+            lambda t: ils.checkout(t, CheckoutRequest("P0001", "I0002", pin=PIN)),
+        )
+        for d in calls:
+            await self.assertFailure(d, ILSUnavailable)
+        self.assertEqual(self.groups, [3])
+        await ils.stopService()
+        self.assertEqual(self.journal(ils.path), [])
+
     async def test_commitErrorExplained(self):
         """
         A commit failing with one of SQLite's known errors fails every

@@ -366,11 +366,16 @@ class Store:
 
         Inside a group transaction (L{group}) it is a savepoint instead:
         what the block did is undone when it raises, and kept, for the
-        group's commit, when it ends.
+        group's commit, when it ends. A block that only reads (C{write}
+        false: it must write nothing) needs none: it has nothing to undo.
         """
         if self._grouped:
-            with self._operationSavepoint():
-                yield
+            if write:
+                with self._operationSavepoint():
+                    yield
+            else:
+                with self._groupRead():
+                    yield
             return
         self._begin(write)
         try:
@@ -469,6 +474,30 @@ class Store:
         except BaseException:
             self.groupBroken = True
             raise
+
+    @contextmanager
+    def _groupRead(self) -> Iterator[None]:
+        """
+        One operation that only reads, in a group: nothing to undo when it
+        raises, unless the database ended the group's transaction with the
+        error (a full disk, an I/O error), which breaks the group (see
+        L{groupBroken}).
+        """
+        if self.groupBroken:
+            raise DatabaseError("an earlier operation of the group could not be undone")
+        try:
+            yield
+        except BaseException:
+            if not self._inTransaction():
+                self.groupBroken = True
+            raise
+
+    def _inTransaction(self) -> bool:
+        """
+        Whether a transaction is open (a dialect that cannot tell says
+        no, so that a group whose read failed is given up).
+        """
+        return False
 
     def cached(self, key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
         """

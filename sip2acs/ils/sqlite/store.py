@@ -324,6 +324,9 @@ class SQLiteStore(BaseStore):
     def _rollback(self) -> None:
         self.conn.rollback()
 
+    def _inTransaction(self) -> bool:
+        return self.conn.in_transaction
+
     def _referenceVersion(self) -> object:
         # Changes when another connection (sip2acs db import) commits.
         return self.conn.execute("PRAGMA data_version").fetchone()[0]
