@@ -64,7 +64,7 @@ class Items:
         self.store = store
         self.rules = rules
         # The select of an item with its open loan, and the loan's columns
-        # in it (made on first use: see _withLoan).
+        # in it (made on first use: see withLoan).
         self._withLoanSelect: str | None = None
         self._loanColumns: list[str] = []
 

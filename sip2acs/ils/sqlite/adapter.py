@@ -15,8 +15,9 @@ Group commit: the operations waiting together for the thread (at most
 L{MAX_GROUP <sip2acs.ils.worker.MAX_GROUP>}) run in one C{BEGIN IMMEDIATE}
 transaction, each in its own savepoint (its C{transaction()} becomes one:
 see L{Store.group <sip2acs.ils.sql.store.Store.group>}; a lookup, which
-writes nothing, needs none), so one that raises undoes only its own changes; the group then commits once (one fsync
-of the WAL), and only after that commit returns are the results of the
+writes nothing, needs none), so one that raises undoes only its own
+changes; the group then commits once (one fsync of the WAL), and only
+after that commit returns are the results of the
 whole group handed to the reactor: no answer leaves before its change is
 on the disk. If the commit fails, every operation of the group fails and
 nothing of it is in the database. The operations of a group start only
