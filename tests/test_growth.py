@@ -88,7 +88,7 @@ class GrowthRunTests(SynchronousTestCase):
         plans = report["plans"]
         self.assertEqual(plans["items"], 400)
         statements = [s["sql"] for s in plans["statements"]]
-        for wanted in ("FROM patrons WHERE barcode = ?",
+        for wanted in ("WHERE patrons.barcode = ?",
                        "WHERE items.barcode = ?",
                        "loans.returned_at IS NULL",
                        "INSERT INTO transaction_log",
