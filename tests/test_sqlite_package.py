@@ -212,3 +212,46 @@ class PatronClassNameTests(SynchronousTestCase):
         self.assertEqual((patron.patronClass, patron.patronClassCode), ("Grown-up", "ADULT"))
         other.execute("UPDATE patron_classes SET name = '' WHERE code = 'ADULT'")
         self.assertEqual(circulation.lookupPatron(None, "P0001").patronClass, "ADULT")
+
+
+class ItemWithLoanTests(SynchronousTestCase):
+    """
+    L{Items.withLoan <sip2acs.ils.sql.items.Items.withLoan>} reads an item
+    and its open loan in one statement, as L{Items.row} and
+    L{Items.openLoan} read them in two.
+    """
+
+    def setUp(self):
+        conn, _ = openDatabase(self.mktemp())
+        self.addCleanup(conn.close)
+        loadDemo(conn, datetime(2026, 3, 1, 12, 0, 0))
+        self.circulation = Circulation(conn, zone=timezone.utc)
+        self.items = self.circulation.items
+
+    def both(self, barcode):
+        with self.circulation.store.transaction(write=False):
+            item, loan = self.items.withLoan(barcode)
+            alone = self.items.row(barcode)
+            openLoan = None if alone is None else self.items.openLoan(alone["id"])
+        return item, loan, alone, openLoan
+
+    def test_onLoan(self):
+        """
+        An item on loan: the item's columns as L{Items.row} has them, and
+        the loan, every column of it with the borrower's barcode and class.
+        """
+        item, loan, alone, openLoan = self.both("I0015")
+        self.assertIsNotNone(openLoan)
+        for column in alone.keys():
+            self.assertEqual(item[column], alone[column], column)
+        self.assertEqual(loan, {key: openLoan[key] for key in openLoan.keys()})
+
+    def test_notOnLoan(self):
+        """
+        An item not on loan has no loan; an unknown one is not found.
+        """
+        item, loan, alone, openLoan = self.both("I0001")
+        self.assertEqual((item["barcode"], loan, openLoan), ("I0001", None, None))
+        self.assertEqual(self.both("NO-SUCH-ITEM")[:2], (None, None))
+        with self.circulation.store.transaction(write=False):
+            self.assertEqual(self.items.withLoan(""), (None, None))
