@@ -13,6 +13,7 @@ L{sip2acs.sip.spec}.
 
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeAlias, cast
 
@@ -28,6 +29,10 @@ __all__ = [
     "parseFixed",
     "formatFixed",
     "formatVariable",
+    "PARSERS",
+    "FIXED_PARSERS",
+    "FIXED_WRITERS",
+    "VARIABLE_WRITERS",
     "cleanText",
     "fitField",
     "splitField",
@@ -56,6 +61,15 @@ _LETTERS = {tz.utcoffset(None): letter for letter, tz in _ZONES.items()}
 NO_DATE = " " * 18
 
 
+_PARSED: dict[str, datetime | None] = {}
+"""
+The dates L{parseDate} read lately, by their text: a kiosk sends its
+clock's time, and the requests of one second share it. Emptied when full.
+"""
+
+_PARSED_MAX = 512
+
+
 def parseDate(text: str) -> datetime | None:
     """
     Parse an 18-character SIP date, C{YYYYMMDDZZZZHHMMSS}.
@@ -68,6 +82,19 @@ def parseDate(text: str) -> datetime | None:
     @type text: L{str}
     @rtype: L{datetime} or L{None}
     """
+    try:
+        return _PARSED[text]
+    except KeyError:
+        pass
+    value = _parseDate(text)
+    if len(text) == 18:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[text] = value
+    return value
+
+
+def _parseDate(text: str) -> datetime | None:
     if len(text) != 18 or not (text[:8].isdigit() and text[12:].isdigit()):
         return None
     try:
@@ -87,6 +114,14 @@ def parseDate(text: str) -> datetime | None:
     return value
 
 
+_lastFormatted: tuple[datetime | None, str] = (None, NO_DATE)
+"""
+The last datetime L{formatDate} formatted, and its text: a response's
+transaction date is "now", the same object for every answer of a second
+(L{sip2acs.acs.session.ACSSession.now}), so it is formatted once.
+"""
+
+
 def formatDate(value: datetime | None) -> str:
     """
     Format a datetime as an 18-character SIP date; L{None} gives 18 blanks.
@@ -98,8 +133,18 @@ def formatDate(value: datetime | None) -> str:
     @type value: L{datetime} or L{None}
     @rtype: L{str}
     """
+    global _lastFormatted
     if value is None:
         return NO_DATE
+    last, text = _lastFormatted
+    if value is last:
+        return text
+    text = _formatDate(value)
+    _lastFormatted = (value, text)
+    return text
+
+
+def _formatDate(value: datetime) -> str:
     offset = value.utcoffset()
     if offset is None:
         zone = "    "
@@ -129,6 +174,46 @@ value". A repeatable field is a tuple of texts.
 """
 
 
+def _parseText(text: str) -> FieldValue:
+    return text
+
+
+def _parseOk(text: str) -> FieldValue:
+    return text == "1"
+
+
+def _parseYes(text: str) -> FieldValue:
+    # A fixed Y/N flag is a plain boolean: anything but Y is "no".
+    return text == "Y"
+
+
+def _parseInt(text: str) -> FieldValue:
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+_YES_NO: dict[str, FieldValue] = {"Y": True, "N": False}
+
+PARSERS: dict[str, Callable[[str], FieldValue]] = {
+    "text": _parseText,
+    "ok": _parseOk,
+    "yn": _YES_NO.get,
+    "ynu": _YES_NO.get,
+    "date": parseDate,
+    "int": _parseInt,
+}
+"""
+How an identified field's text is read, by the field's kind (see
+L{parseValue}).
+"""
+
+FIXED_PARSERS: dict[str, Callable[[str], FieldValue]] = {**PARSERS, "yn": _parseYes}
+"""
+How a fixed field's characters are read, by the field's kind (see
+L{parseFixed}).
+"""
+
+
 def parseValue(kind: str, text: str) -> FieldValue:
     """
     The value of an identified field's text, by the field's kind.
@@ -138,20 +223,10 @@ def parseValue(kind: str, text: str) -> FieldValue:
     @param text: The characters received after the field id.
     @return: The value; L{None} where the text says nothing usable.
     """
-    if kind == "text":
-        return text
-    if kind == "ok":
-        return text == "1"
-    if kind == "yn":
-        return text == "Y" if text in ("Y", "N") else None
-    if kind == "ynu":
-        return {"Y": True, "N": False}.get(text)
-    if kind == "date":
-        return parseDate(text)
-    if kind == "int":
-        text = text.strip()
-        return int(text) if text.isascii() and text.isdigit() else None
-    raise AssertionError(kind)
+    parser = PARSERS.get(kind)
+    if parser is None:
+        raise AssertionError(kind)
+    return parser(text)
 
 
 def parseFixed(field: _spec.FixedField, text: str) -> FieldValue:
@@ -162,10 +237,57 @@ def parseFixed(field: _spec.FixedField, text: str) -> FieldValue:
     @type field: L{sip2acs.sip.spec.FixedField}
     @param text: The field's characters, of its length.
     """
-    if field.kind == "yn":
-        # A fixed Y/N flag is a plain boolean: anything but Y is "no".
-        return text == "Y"
-    return parseValue(field.kind, text)
+    parser = FIXED_PARSERS.get(field.kind)
+    if parser is None:
+        raise AssertionError(field.kind)
+    return parser(text)
+
+
+FixedWriter: TypeAlias = Callable[[Any, int, str, str], str]
+"""
+How a fixed field's value is written: C{(value, length, encoding,
+delimiter)} to the field's characters.
+"""
+
+
+def _writeText(value: Any, length: int, encoding: str, delimiter: str) -> str:
+    return cleanText(value or "", encoding, delimiter).ljust(length)[:length]
+
+
+def _writeOk(value: Any, length: int, encoding: str, delimiter: str) -> str:
+    return "1" if value else "0"
+
+
+def _writeYes(value: Any, length: int, encoding: str, delimiter: str) -> str:
+    return "Y" if value else "N"
+
+
+def _writeYesNoUnknown(value: Any, length: int, encoding: str, delimiter: str) -> str:
+    return "U" if value is None else ("Y" if value else "N")
+
+
+def _writeDate(value: Any, length: int, encoding: str, delimiter: str) -> str:
+    return formatDate(value)
+
+
+def _writeCount(value: Any, length: int, encoding: str, delimiter: str) -> str:
+    if value is None:
+        return " " * length
+    return str(min(max(int(value), 0), 10**length - 1)).zfill(length)
+
+
+FIXED_WRITERS: dict[str, FixedWriter] = {
+    "text": _writeText,
+    "ok": _writeOk,
+    "yn": _writeYes,
+    "ynu": _writeYesNoUnknown,
+    "date": _writeDate,
+    "int": _writeCount,
+}
+"""
+How a fixed field's value is written, by the field's kind (see
+L{formatFixed}).
+"""
 
 
 def formatFixed(
@@ -185,22 +307,46 @@ def formatFixed(
     @param delimiter: The field delimiter.
     @rtype: L{str}
     """
-    kind, length = field.kind, field.length
-    if kind == "text":
-        return cleanText(value or "", encoding, delimiter).ljust(length)[:length]
-    if kind == "ok":
-        return "1" if value else "0"
-    if kind == "yn":
-        return "Y" if value else "N"
-    if kind == "ynu":
-        return "U" if value is None else ("Y" if value else "N")
-    if kind == "date":
-        return formatDate(value)
-    if kind == "int":
-        if value is None:
-            return " " * length
-        return str(min(max(int(value), 0), 10**length - 1)).zfill(length)
-    raise AssertionError(kind)
+    writer = FIXED_WRITERS.get(field.kind)
+    if writer is None:
+        raise AssertionError(field.kind)
+    return writer(value, field.length, encoding, delimiter)
+
+
+VariableWriter: TypeAlias = Callable[[Any, int], str]
+"""
+How an identified field's value (not L{None}) is written: C{(value,
+width)} to its text, before L{fitField}.
+"""
+
+
+def _writeVariableText(value: Any, width: int) -> str:
+    return cast(str, value)  # what a text field holds
+
+
+def _writeVariableYes(value: Any, width: int) -> str:
+    return "Y" if value else "N"
+
+
+def _writeVariableDate(value: Any, width: int) -> str:
+    return formatDate(value)
+
+
+def _writeVariableCount(value: Any, width: int) -> str:
+    text = str(max(int(value), 0))
+    return text.zfill(width)[-width:] if width else text
+
+
+VARIABLE_WRITERS: dict[str, VariableWriter] = {
+    "text": _writeVariableText,
+    "yn": _writeVariableYes,
+    "date": _writeVariableDate,
+    "int": _writeVariableCount,
+}
+"""
+How an identified field's value is written, by the field's kind (see
+L{formatVariable}); no identified field is of kind C{ok} or C{ynu}.
+"""
 
 
 def formatVariable(info: _spec.FieldInfo, value: Any) -> str:
@@ -211,17 +357,10 @@ def formatVariable(info: _spec.FieldInfo, value: Any) -> str:
     @type info: L{sip2acs.sip.spec.FieldInfo}
     @param value: A value of the field's kind (not L{None}).
     """
-    kind = info.kind
-    if kind == "text":
-        return cast(str, value)  # what a text field holds
-    if kind == "yn":
-        return "Y" if value else "N"
-    if kind == "date":
-        return formatDate(value)
-    if kind == "int":
-        text = str(max(int(value), 0))
-        return text.zfill(info.width)[-info.width :] if info.width else text
-    raise AssertionError(kind)
+    writer = VARIABLE_WRITERS.get(info.kind)
+    if writer is None:
+        raise AssertionError(info.kind)
+    return writer(value, info.width)
 
 
 # -- text fit for a frame ---------------------------------------------------
@@ -290,6 +429,8 @@ def cleanText(value: str, encoding: str, delimiter: str) -> str:
     L{sip2acs.sip.codec.encode} goes through, fixed and identified fields
     alike.
     """
+    if value.isascii() and value.isprintable() and delimiter not in value:
+        return value  # the common case: nothing to clean
     if not value.isascii() and encoding == "ascii":
         value = _fold(value)
     if delimiter in value or _UNSAFE.search(value) is not None:
@@ -303,9 +444,9 @@ def fitField(value: str, encoding: str, delimiter: str) -> str:
     """
     if (
         value.isascii()
+        and value.isprintable()  # for ASCII: nothing of _UNSAFE
         and len(value) <= MAX_FIELD_BYTES
         and delimiter not in value
-        and _UNSAFE.search(value) is None
     ):
         return value
     return _truncate(cleanText(value, encoding, delimiter), encoding)
