@@ -26,8 +26,8 @@ from sip2acs.sip import codec
 FRAMES = [
     # The bench kiosk's loop (sip2acs.tools.bench.load) and sip2acs's answers.
     b"6300120250314    101500          AOBENCH|AABP000000|",
-    b"64              00120250314    1015000000000000000000000000000"
-    b"0AOBENCH|AABP000000|AEBench Patron 0|BLY|BHUSD|BV0.00|",
+    b"64              00120250314    101500" + b"0000" * 6
+    + b"AOBENCH|AABP000000|AEBench Patron 0|BLY|BHUSD|BV0.00|",
     b"1720250314    101500AOBENCH|ABBI0000000|",
     b"1803020120250314    101500ABBI0000000|AJBench Title 0|CK001|AQMAIN|APMAIN|",
     b"11NN20250314    101500                  AOBENCH|AABP000000|ABBI0000000|AC|",

@@ -36,23 +36,29 @@ counts, text cut to fit) and L{sip2acs.sip.masking} masks frames for logs.
 """
 
 import re
-from typing import TypeAlias
+from collections.abc import Callable
+from operator import attrgetter
+from typing import Any, cast
 
 import attrs
 
 from sip2acs.sip import spec as _spec
 from sip2acs.sip.fields import (
+    FIXED_PARSERS,
+    FIXED_WRITERS,
     MAX_FIELD_BYTES as MAX_FIELD_BYTES,
     NO_DATE as NO_DATE,
+    PARSERS,
+    VARIABLE_WRITERS,
     FieldValue as FieldValue,
+    FixedWriter,
+    VariableWriter,
     cleanText,
     fitField,
     formatDate as formatDate,
     formatFixed as formatFixed,
     formatVariable,
     parseDate as parseDate,
-    parseFixed,
-    parseValue,
     splitField,
 )
 from sip2acs.sip.masking import (
@@ -123,21 +129,6 @@ __all__ = [
     "FIXED_PART_OPTIONAL",
 ]
 __all__.extend(messageSpec.name for messageSpec in _spec.MESSAGES)
-
-_Plan: TypeAlias = tuple[tuple[str, str, _spec.FieldInfo, bool], ...]
-"""
-How L{encode} writes a message's identified fields in the spec's order: a
-C{(fid, attribute name, field, required)} row for each.
-"""
-
-_PLANS: dict[str, _Plan] = {
-    messageSpec.code: tuple(
-        (fid, _spec.FIELDS[fid].name, _spec.FIELDS[fid], fid in messageSpec.required)
-        for fid in messageSpec.fields
-    )
-    for messageSpec in _spec.MESSAGES
-}
-
 
 class SIP2Error(ValueError):
     """
@@ -241,6 +232,130 @@ L{MalformedMessage} for them.
 """
 
 
+# -- plans ------------------------------------------------------------------
+
+
+def _getter(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """
+    A function giving the values of the attributes C{names} of an object,
+    as a tuple (what L{operator.attrgetter} gives for two names or more).
+    """
+    if len(names) > 1:
+        return attrgetter(*names)
+    if names:
+        [name] = names
+        return lambda message: (getattr(message, name),)
+    return lambda message: ()
+
+
+@attrs.frozen
+class _Plan:
+    """
+    How one message is read and written, worked out once from the table
+    (L{sip2acs.sip.spec.MESSAGES}, the kinds' parsers and writers of
+    L{sip2acs.sip.fields}) so that L{decode} and L{encode} do per frame
+    only what the frame needs.
+
+    @ivar cls: The message class.
+    @ivar defaults: The positional arguments of C{cls} for a message
+        without any field: L{decode} starts from a copy and fills in what
+        the frame has (positional arguments cost less than keywords).
+    @ivar fixedEnd: Where the fixed part ends (after the command
+        identifier).
+    @ivar fixedOptional: Whether a client may leave the fixed part out
+        (L{FIXED_PART_OPTIONAL}).
+    @ivar reads: Each fixed field as C{(index in defaults, start, end,
+        parser)}; the parser is L{None} for text, kept as received.
+    @ivar fields: Each identified field of the message by its id, as
+        C{(index in defaults, parser, repeatable)}; the parser is L{None}
+        for text.
+    @ivar fixedValues: The message's fixed fields' values, as a tuple.
+    @ivar fixedWriters: Each fixed field's writer and length, in order.
+    @ivar fieldValues: The message's identified fields' values, in the
+        spec's order, as a tuple.
+    @ivar writes: Each identified field as C{(fid, writer, width,
+        repeatable, required)} in the spec's order; the writer is L{None}
+        for text.
+    """
+
+    cls: type[Message]
+    defaults: tuple[Any, ...]
+    fixedEnd: int
+    fixedOptional: bool
+    reads: tuple[tuple[int, int, int, Callable[[str], FieldValue] | None], ...]
+    fields: dict[str, tuple[int, Callable[[str], FieldValue] | None, bool]]
+    fixedValues: Callable[[Any], tuple[Any, ...]]
+    fixedWriters: tuple[tuple[FixedWriter, int], ...]
+    fieldValues: Callable[[Any], tuple[Any, ...]]
+    writes: tuple[tuple[str, VariableWriter | None, int, bool, bool], ...]
+
+    def shortField(self, length: int) -> str:
+        """
+        The name of the first fixed field that a text of C{length}
+        characters cuts short.
+        """
+        for field, (_, _, end, _) in zip(self.cls.spec.fixed, self.reads, strict=True):
+            if end > length:
+                return field.name
+        raise AssertionError(length)
+
+
+def _plan(messageSpec: _spec.MessageSpec) -> _Plan:
+    cls = messageClass(messageSpec.code)
+    # The class's attributes, in the order its __init__ takes them.
+    attributes = attrs.fields(cast(Any, cls))
+    index = {attribute.name: position for position, attribute in enumerate(attributes)}
+    fixedNames = [field.name for field in messageSpec.fixed]
+    infos = [_spec.FIELDS[fid] for fid in messageSpec.fields]
+    if set(fixedNames) & {info.name for info in infos}:
+        raise ValueError("%s names a fixed and an identified field alike" % (cls,))
+    defaults = [() if attribute.default == () else None for attribute in attributes]
+    reads = []
+    position = 2
+    for field in messageSpec.fixed:
+        parser = None if field.kind == "text" else FIXED_PARSERS[field.kind]
+        reads.append((index[field.name], position, position + field.length, parser))
+        position += field.length
+    return _Plan(
+        cls=cls,
+        defaults=tuple(defaults),
+        fixedEnd=position,
+        fixedOptional=messageSpec.code in FIXED_PART_OPTIONAL,
+        reads=tuple(reads),
+        fields={
+            info.fid: (
+                index[info.name],
+                None if info.kind == "text" else PARSERS[info.kind],
+                info.repeatable,
+            )
+            for info in infos
+        },
+        fixedValues=_getter(fixedNames),
+        fixedWriters=tuple(
+            (FIXED_WRITERS[field.kind], field.length) for field in messageSpec.fixed
+        ),
+        fieldValues=_getter([info.name for info in infos]),
+        writes=tuple(
+            (
+                info.fid,
+                None if info.kind == "text" else VARIABLE_WRITERS[info.kind],
+                info.width,
+                info.repeatable,
+                info.fid in messageSpec.required,
+            )
+            for info in infos
+        ),
+    )
+
+
+_PLANS: dict[str, _Plan] = {
+    messageSpec.code: _plan(messageSpec) for messageSpec in _spec.MESSAGES
+}
+"""
+The L{_Plan} of every message, by command identifier.
+"""
+
+
 # -- decoding ---------------------------------------------------------------
 
 
@@ -282,10 +397,9 @@ def decode(frame: bytes, encoding: str = "ascii", delimiter: str = "|") -> Decod
     if len(frame) < 2:
         raise MalformedMessage("frame too short: %r" % (frame,))
     code = frame[:2].decode("ascii", "replace")
-    try:
-        cls = messageClass(code)
-    except KeyError:
-        raise UnknownMessage("unknown command identifier %r" % (code,), code) from None
+    plan = _PLANS.get(code)
+    if plan is None:
+        raise UnknownMessage("unknown command identifier %r" % (code,), code)
     sequence = sent = None
     digits = _checksumDigits(frame, code, encoding, delimiter)
     if digits is not None:
@@ -298,30 +412,30 @@ def decode(frame: bytes, encoding: str = "ascii", delimiter: str = "|") -> Decod
             end -= 3
         frame = frame[:end]
     text = frame.decode(encoding, "replace")
-    messageSpec = cls.spec
-    values: dict[str, FieldValue | list[str]] = {}
-    position = 2
-    fixedLength = FIXED_LENGTH[code]
+    # The message's arguments, in the order of its class's attributes:
+    # the fixed fields, the identified ones, extra and order.
+    arguments = list(plan.defaults)
+    known = plan.fields
+    position = plan.fixedEnd
     if (
-        code in FIXED_PART_OPTIONAL
-        and delimiter in text[2 : 2 + fixedLength]
-        and text[2:4] in messageSpec.fields
+        plan.fixedOptional
+        and delimiter in text[2:position]
+        and text[2:4] in known
     ):
-        values = {field.name: None for field in messageSpec.fixed}
+        position = 2  # no fixed part: its dates are None
+    elif len(text) < position:
+        raise MalformedMessage(
+            "%s is too short for its fixed field %s" % (code, plan.shortField(len(text))),
+            code,
+        )
     else:
-        for field in messageSpec.fixed:
-            chunk = text[position : position + field.length]
-            if len(chunk) < field.length:
-                raise MalformedMessage(
-                    "%s is too short for its fixed field %s" % (code, field.name),
-                    code,
-                )
-            values[field.name] = parseFixed(field, chunk)
-            position += field.length
-    known = messageSpec.fields
+        for index, start, stop, parser in plan.reads:
+            chunk = text[start:stop]
+            arguments[index] = chunk if parser is None else parser(chunk)
     order: list[str] = []
     extra: list[tuple[str, str]] = []
-    repeated: dict[str, list[str]] = {}
+    repeated: dict[int, list[str]] = {}
+    seen: set[int] = set()
     segments = text[position:].split(delimiter)
     if segments[-1] == "":
         segments.pop()
@@ -329,20 +443,26 @@ def decode(frame: bytes, encoding: str = "ascii", delimiter: str = "|") -> Decod
         if len(segment) < 2:
             order.append("")
             continue
-        fid, raw = segment[:2], segment[2:]
-        info = _spec.FIELDS.get(fid)
-        if info is None or fid not in known:
-            extra.append((fid, raw))
-        elif info.repeatable:
-            repeated.setdefault(info.name, []).append(raw)
-        elif info.name in values:
-            continue  # a duplicate of a single field: the first one wins
+        fid = segment[:2]
+        row = known.get(fid)
+        if row is None:
+            extra.append((fid, segment[2:]))
         else:
-            values[info.name] = parseValue(info.kind, raw)
+            index, parser, repeatable = row
+            if repeatable:
+                repeated.setdefault(index, []).append(segment[2:])
+            elif index in seen:
+                continue  # a duplicate of a single field: the first one wins
+            else:
+                seen.add(index)
+                raw = segment[2:]
+                arguments[index] = raw if parser is None else parser(raw)
         order.append(fid)
-    values.update(repeated)
-    message = cls(extra=extra, order=tuple(order), **values)
-    return Decoded(message, sequence, sent)
+    for index, values in repeated.items():
+        arguments[index] = values
+    arguments[-2] = extra
+    arguments[-1] = tuple(order)
+    return Decoded(plan.cls(*arguments), sequence, sent)
 
 
 def _checksumDigits(frame: bytes, code: str, encoding: str, delimiter: str) -> bytes | None:
@@ -355,6 +475,8 @@ def _checksumDigits(frame: bytes, code: str, encoding: str, delimiter: str) -> b
     so that a last field without its delimiter whose value ends in, say,
     C{AZ1} is not taken for one.
     """
+    if b"AZ" not in frame[-6:]:
+        return None  # the common case without error detection
     if frame[-6:-4] == b"AZ" and len(frame) >= 8 and _HEX.fullmatch(frame[-4:]):
         return frame[-4:]
     match = _SHORT_CHECKSUM.search(frame)
@@ -393,14 +515,14 @@ def encode(
 
     @rtype: L{bytes}
     """
-    messageSpec = message.spec
-    parts = [messageSpec.code]
-    for field in messageSpec.fixed:
-        parts.append(
-            formatFixed(field, getattr(message, field.name), encoding, delimiter)
-        )
+    plan = _PLANS[message.spec.code]
+    parts = [message.spec.code]
+    for (writer, length), value in zip(
+        plan.fixedWriters, plan.fixedValues(message), strict=True
+    ):
+        parts.append(writer(value, length, encoding, delimiter))
     if message.order is None and not message.extra:
-        _appendFields(parts, message, _PLANS[messageSpec.code], encoding, delimiter)
+        _appendFields(parts, message, plan, encoding, delimiter)
     else:
         _appendOrdered(parts, message, encoding, delimiter)
     if sequence is not None:
@@ -421,16 +543,25 @@ def _appendFields(
     Append the identified fields of a message built in code, in the spec's
     order: required ones always, the others when they have a value.
     """
-    for fid, name, info, required in plan:
-        value = getattr(message, name)
-        if info.repeatable:
+    for (fid, writer, width, repeatable, required), value in zip(
+        plan.writes, plan.fieldValues(message), strict=True
+    ):
+        if repeatable:
             for each in value:
                 for piece in splitField(cleanText(each, encoding, delimiter), encoding):
                     parts.append(fid + piece + delimiter)
         elif value is not None:
-            if info.kind != "text":
-                value = formatVariable(info, value)
-            parts.append(fid + fitField(value, encoding, delimiter) + delimiter)
+            if writer is not None:
+                value = writer(value, width)
+            if not (
+                # fitField's own first test, without the call
+                value.isascii()
+                and value.isprintable()
+                and len(value) <= MAX_FIELD_BYTES
+                and delimiter not in value
+            ):
+                value = fitField(value, encoding, delimiter)
+            parts.append(fid + value + delimiter)
         elif required:
             parts.append(fid + delimiter)
 
