@@ -517,9 +517,9 @@ def encode(
     """
     plan = _PLANS[message.spec.code]
     parts = [message.spec.code]
-    for (writer, length), value in zip(
-        plan.fixedWriters, plan.fixedValues(message), strict=True
-    ):
+    # zip without strict=True: the keyword costs more than the rest of a 94.
+    values = plan.fixedValues(message)
+    for (writer, length), value in zip(plan.fixedWriters, values):  # noqa: B905
         parts.append(writer(value, length, encoding, delimiter))
     if message.order is None and not message.extra:
         _appendFields(parts, message, plan, encoding, delimiter)
@@ -543,8 +543,9 @@ def _appendFields(
     Append the identified fields of a message built in code, in the spec's
     order: required ones always, the others when they have a value.
     """
-    for (fid, writer, width, repeatable, required), value in zip(
-        plan.writes, plan.fieldValues(message), strict=True
+    values = plan.fieldValues(message)
+    for (fid, writer, width, repeatable, required), value in zip(  # noqa: B905
+        plan.writes, values
     ):
         if repeatable:
             for each in value:

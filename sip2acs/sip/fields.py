@@ -61,13 +61,16 @@ _LETTERS = {tz.utcoffset(None): letter for letter, tz in _ZONES.items()}
 NO_DATE = " " * 18
 
 
+_CACHE_MAX = 512
+"""
+The most dates L{parseDate} and L{formatDate} each remember.
+"""
+
 _PARSED: dict[str, datetime | None] = {}
 """
 The dates L{parseDate} read lately, by their text: a kiosk sends its
 clock's time, and the requests of one second share it. Emptied when full.
 """
-
-_PARSED_MAX = 512
 
 
 def parseDate(text: str) -> datetime | None:
@@ -82,20 +85,20 @@ def parseDate(text: str) -> datetime | None:
     @type text: L{str}
     @rtype: L{datetime} or L{None}
     """
+    if len(text) != 18:
+        return None
     try:
         return _PARSED[text]
     except KeyError:
-        pass
-    value = _parseDate(text)
-    if len(text) == 18:
-        if len(_PARSED) >= _PARSED_MAX:
-            _PARSED.clear()
-        _PARSED[text] = value
+        value = _parseDate(text)
+    if len(_PARSED) >= _CACHE_MAX:
+        _PARSED.clear()
+    _PARSED[text] = value
     return value
 
 
 def _parseDate(text: str) -> datetime | None:
-    if len(text) != 18 or not (text[:8].isdigit() and text[12:].isdigit()):
+    if not (text[:8].isdigit() and text[12:].isdigit()):
         return None
     try:
         value = datetime(
@@ -114,11 +117,13 @@ def _parseDate(text: str) -> datetime | None:
     return value
 
 
-_lastFormatted: tuple[datetime | None, str] = (None, NO_DATE)
+_FORMATTED: dict[datetime, str] = {}
 """
-The last datetime L{formatDate} formatted, and its text: a response's
-transaction date is "now", the same object for every answer of a second
-(L{sip2acs.acs.session.ACSSession.now}), so it is formatted once.
+The naive datetimes L{formatDate} formatted lately, and their text: a
+response's transaction date is "now" and the due dates of a day are
+alike. Emptied when full. (Aware datetimes are not kept: two of them
+are equal when they are the same instant in different zones, which are
+written differently.)
 """
 
 
@@ -133,14 +138,16 @@ def formatDate(value: datetime | None) -> str:
     @type value: L{datetime} or L{None}
     @rtype: L{str}
     """
-    global _lastFormatted
     if value is None:
         return NO_DATE
-    last, text = _lastFormatted
-    if value is last:
-        return text
-    text = _formatDate(value)
-    _lastFormatted = (value, text)
+    if type(value) is not datetime or value.tzinfo is not None:
+        return _formatDate(value)
+    text = _FORMATTED.get(value)
+    if text is None:
+        text = _formatDate(value)
+        if len(_FORMATTED) >= _CACHE_MAX:
+            _FORMATTED.clear()
+        _FORMATTED[value] = text
     return text
 
 
