@@ -522,7 +522,8 @@ def encode(
     for (writer, length), value in zip(plan.fixedWriters, values):  # noqa: B905
         parts.append(writer(value, length, encoding, delimiter))
     if message.order is None and not message.extra:
-        _appendFields(parts, message, plan, encoding, delimiter)
+        if plan.writes:
+            _appendFields(parts, message, plan, encoding, delimiter)
     else:
         _appendOrdered(parts, message, encoding, delimiter)
     if sequence is not None:

@@ -280,7 +280,12 @@ def _writeDate(value: Any, length: int, encoding: str, delimiter: str) -> str:
 def _writeCount(value: Any, length: int, encoding: str, delimiter: str) -> str:
     if value is None:
         return " " * length
-    return str(min(max(int(value), 0), 10**length - 1)).zfill(length)
+    if type(value) is not int or value < 0:
+        value = max(int(value), 0)
+    text = str(value)
+    if len(text) > length:
+        return "9" * length  # the most the field holds
+    return text.zfill(length)
 
 
 FIXED_WRITERS: dict[str, FixedWriter] = {
