@@ -256,6 +256,7 @@ class _Plan:
     L{sip2acs.sip.fields}) so that L{decode} and L{encode} do per frame
     only what the frame needs.
 
+    @ivar code: The command identifier.
     @ivar cls: The message class.
     @ivar defaults: The positional arguments of C{cls} for a message
         without any field: L{decode} starts from a copy and fills in what
@@ -278,6 +279,7 @@ class _Plan:
         for text.
     """
 
+    code: str
     cls: type[Message]
     defaults: tuple[Any, ...]
     fixedEnd: int
@@ -317,6 +319,7 @@ def _plan(messageSpec: _spec.MessageSpec) -> _Plan:
         reads.append((index[field.name], position, position + field.length, parser))
         position += field.length
     return _Plan(
+        code=messageSpec.code,
         cls=cls,
         defaults=tuple(defaults),
         fixedEnd=position,
@@ -353,6 +356,13 @@ _PLANS: dict[str, _Plan] = {
 }
 """
 The L{_Plan} of every message, by command identifier.
+"""
+
+_BY_IDENTIFIER: dict[bytes, _Plan] = {
+    code.encode("ascii"): plan for code, plan in _PLANS.items()
+}
+"""
+The L{_Plan} of every message, by the bytes of its command identifier.
 """
 
 
@@ -396,12 +406,16 @@ def decode(frame: bytes, encoding: str = "ascii", delimiter: str = "|") -> Decod
     frame = frame.strip(b"\r\n")
     if len(frame) < 2:
         raise MalformedMessage("frame too short: %r" % (frame,))
-    code = frame[:2].decode("ascii", "replace")
-    plan = _PLANS.get(code)
+    plan = _BY_IDENTIFIER.get(frame[:2])
     if plan is None:
+        code = frame[:2].decode("ascii", "replace")
         raise UnknownMessage("unknown command identifier %r" % (code,), code)
+    code = plan.code
     sequence = sent = None
-    digits = _checksumDigits(frame, code, encoding, delimiter)
+    # A frame without AZ near its end (the common case) has no checksum.
+    digits = (
+        _checksumDigits(frame, code, encoding, delimiter) if b"AZ" in frame[-6:] else None
+    )
     if digits is not None:
         if not _verifies(frame, digits):
             raise ChecksumError("checksum does not verify", code)
@@ -475,8 +489,6 @@ def _checksumDigits(frame: bytes, code: str, encoding: str, delimiter: str) -> b
     so that a last field without its delimiter whose value ends in, say,
     C{AZ1} is not taken for one.
     """
-    if b"AZ" not in frame[-6:]:
-        return None  # the common case without error detection
     if frame[-6:-4] == b"AZ" and len(frame) >= 8 and _HEX.fullmatch(frame[-4:]):
         return frame[-4:]
     match = _SHORT_CHECKSUM.search(frame)
@@ -548,11 +560,14 @@ def _appendFields(
     for (fid, writer, width, repeatable, required), value in zip(  # noqa: B905
         plan.writes, values
     ):
-        if repeatable:
+        if value is None:
+            if required:
+                parts.append(fid + delimiter)
+        elif repeatable:
             for each in value:
                 for piece in splitField(cleanText(each, encoding, delimiter), encoding):
                     parts.append(fid + piece + delimiter)
-        elif value is not None:
+        else:
             if writer is not None:
                 value = writer(value, width)
             if not (
@@ -564,8 +579,6 @@ def _appendFields(
             ):
                 value = fitField(value, encoding, delimiter)
             parts.append(fid + value + delimiter)
-        elif required:
-            parts.append(fid + delimiter)
 
 
 def _appendOrdered(parts: list[str], message: Message, encoding: str, delimiter: str) -> None:

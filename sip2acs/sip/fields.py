@@ -185,13 +185,9 @@ def _parseText(text: str) -> FieldValue:
     return text
 
 
-def _parseOk(text: str) -> FieldValue:
-    return text == "1"
-
-
-def _parseYes(text: str) -> FieldValue:
-    # A fixed Y/N flag is a plain boolean: anything but Y is "no".
-    return text == "Y"
+# text == "1" and text == "Y", without a Python call.
+_parseOk: Callable[[str], FieldValue] = "1".__eq__
+_parseYes: Callable[[str], FieldValue] = "Y".__eq__
 
 
 def _parseInt(text: str) -> FieldValue:
@@ -214,7 +210,10 @@ How an identified field's text is read, by the field's kind (see
 L{parseValue}).
 """
 
-FIXED_PARSERS: dict[str, Callable[[str], FieldValue]] = {**PARSERS, "yn": _parseYes}
+FIXED_PARSERS: dict[str, Callable[[str], FieldValue]] = {
+    **PARSERS,
+    "yn": _parseYes,  # a fixed Y/N flag is a plain boolean: anything but Y is "no"
+}
 """
 How a fixed field's characters are read, by the field's kind (see
 L{parseFixed}).
