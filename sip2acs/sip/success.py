@@ -25,7 +25,7 @@ leaves them out:
    Block Patron flag is not read (the ACS passes no request).
 """
 
-from sip2acs.sip import codec
+from sip2acs.sip import codec, spec
 
 __all__ = ["succeeded"]
 
@@ -33,6 +33,14 @@ FLAGS = ("ok", "paymentAccepted", "endSession", "itemPropertiesOk", "onlineStatu
 """
 The field of each flagged response that says whether it succeeded; each
 response has at most one of them.
+"""
+
+_FLAG_OF: dict[type, str | None] = {
+    cls: next((name for name in FLAGS if hasattr(cls, name)), None)
+    for cls in (codec.messageClass(message.code) for message in spec.MESSAGES)
+}
+"""
+The flag of L{FLAGS} each message class has, or L{None}.
 """
 
 _PATRON_ANSWERS = (
@@ -58,7 +66,12 @@ def succeeded(
         success unless it shows failure) rather than strictly (it must
         show success); see the module docstring for the differences.
     """
-    flag = next((name for name in FLAGS if hasattr(response, name)), None)
+    cls = type(response)
+    if cls in _FLAG_OF:
+        flag = _FLAG_OF[cls]
+    else:
+        # Not a class of the table (a stand-in): look at the object itself.
+        flag = next((name for name in FLAGS if hasattr(response, name)), None)
     if flag is not None:
         value = getattr(response, flag)
         if value is not None or not lenient:
