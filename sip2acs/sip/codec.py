@@ -412,19 +412,8 @@ def decode(frame: bytes, encoding: str = "ascii", delimiter: str = "|") -> Decod
         raise UnknownMessage("unknown command identifier %r" % (code,), code)
     code = plan.code
     sequence = sent = None
-    # A frame without AZ near its end (the common case) has no checksum.
-    digits = (
-        _checksumDigits(frame, code, encoding, delimiter) if b"AZ" in frame[-6:] else None
-    )
-    if digits is not None:
-        if not _verifies(frame, digits):
-            raise ChecksumError("checksum does not verify", code)
-        sent = "%04X" % (int(digits, 16),)
-        end = len(frame) - len(digits) - 2
-        if frame[end - 3 : end - 1] == b"AY" and end >= 5 and 48 <= frame[end - 1] <= 57:
-            sequence = frame[end - 1] - 48
-            end -= 3
-        frame = frame[:end]
+    if b"AZ" in frame[-6:]:  # else (the common case) there is no checksum
+        frame, sequence, sent = _trailer(frame, code, encoding, delimiter)
     text = frame.decode(encoding, "replace")
     # The message's arguments, in the order of its class's attributes:
     # the fixed fields, the identified ones, extra and order.
@@ -477,6 +466,29 @@ def decode(frame: bytes, encoding: str = "ascii", delimiter: str = "|") -> Decod
     arguments[-2] = extra
     arguments[-1] = tuple(order)
     return Decoded(plan.cls(*arguments), sequence, sent)
+
+
+def _trailer(
+    frame: bytes, code: str, encoding: str, delimiter: str
+) -> tuple[bytes, int | None, str | None]:
+    """
+    C{frame} without its error detection, the C{AY} sequence digit and the
+    C{AZ} checksum it carried (four upper-case hex digits), L{None} for
+    what it did not carry.
+
+    @raise ChecksumError: The checksum does not verify.
+    """
+    digits = _checksumDigits(frame, code, encoding, delimiter)
+    if digits is None:
+        return frame, None, None
+    if not _verifies(frame, digits):
+        raise ChecksumError("checksum does not verify", code)
+    sequence = None
+    end = len(frame) - len(digits) - 2
+    if frame[end - 3 : end - 1] == b"AY" and end >= 5 and 48 <= frame[end - 1] <= 57:
+        sequence = frame[end - 1] - 48
+        end -= 3
+    return frame[:end], sequence, "%04X" % (int(digits, 16),)
 
 
 def _checksumDigits(frame: bytes, code: str, encoding: str, delimiter: str) -> bytes | None:
