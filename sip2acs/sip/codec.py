@@ -307,6 +307,9 @@ def _plan(messageSpec: _spec.MessageSpec) -> _Plan:
     # The class's attributes, in the order its __init__ takes them.
     attributes = attrs.fields(cast(Any, cls))
     index = {attribute.name: position for position, attribute in enumerate(attributes)}
+    if [attribute.name for attribute in attributes[-2:]] != ["extra", "order"]:
+        # decode puts them last (see sip2acs.sip.messages).
+        raise ValueError("%s does not end with extra and order" % (cls,))
     fixedNames = [field.name for field in messageSpec.fixed]
     infos = [_spec.FIELDS[fid] for fid in messageSpec.fields]
     if set(fixedNames) & {info.name for info in infos}:
