@@ -21,7 +21,8 @@ second of one core for the two together.
 
 C{--idle N}: N logged-in idle TLS connections; sip2acs on the bench's
 SQLite data set (as C{sip2acs bench --idle}); the resident memory of each
-process before and after, and of the two together.
+process before and after, and of the two together. HAProxy holds two
+descriptors per connection: N is bounded by half the open-file limit.
 
 What this deployment gives up: sip2acs sees no client certificate, so an
 account bound to one (C{tls-client-subject}) needs sip2acs's own TLS
@@ -219,7 +220,7 @@ def main() -> int:
                          proxied=True)
         try:
             front = HAProxy(workdir, args.server_core, acs.ports[0], certificate,
-                            maxconn=(args.idle or 0) + 1000)
+                            maxconn=(args.idle or 0) + 100)
             try:
                 if args.churn:
                     churn(args, acs, front)
