@@ -22,7 +22,10 @@ second of one core for the two together.
 C{--idle N}: N logged-in idle TLS connections; sip2acs on the bench's
 SQLite data set (as C{sip2acs bench --idle}); the resident memory of each
 process before and after, and of the two together. HAProxy holds two
-descriptors per connection: N is bounded by half the open-file limit.
+descriptors per connection: N is bounded by half the open-file limit. (On
+the machine of bench/RESULTS.md, runs of 3,000 and more lost a few
+connections, closed by HAProxy while the others were being opened; 2,000
+ran through.)
 
 What this deployment gives up: sip2acs sees no client certificate, so an
 account bound to one (C{tls-client-subject}) needs sip2acs's own TLS
@@ -63,6 +66,7 @@ global
 
 defaults
     mode tcp
+    maxconn {maxconn}
     timeout connect 5s
     timeout client 30m
     timeout server 30m
@@ -222,10 +226,17 @@ def main() -> int:
             front = HAProxy(workdir, args.server_core, acs.ports[0], certificate,
                             maxconn=(args.idle or 0) + 100)
             try:
-                if args.churn:
-                    churn(args, acs, front)
-                else:
-                    react(idle, args.idle, acs, front)
+                try:
+                    if args.churn:
+                        churn(args, acs, front)
+                    else:
+                        react(idle, args.idle, acs, front)
+                except Exception:
+                    # What the two servers said, for the failure.
+                    for path in (front.errors, acs.log):
+                        with open(path, errors="replace") as f:
+                            print("--- the end of %s:\n%s" % (path, "".join(f.readlines()[-15:])))
+                    raise
             finally:
                 front.stop()
         finally:
