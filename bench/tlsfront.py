@@ -123,7 +123,12 @@ class HAProxy:
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(10)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                # Still closing thousands of connections: end it.
+                self.process.kill()
+                self.process.wait()
 
 
 def churn(args: argparse.Namespace, acs: Server, front: HAProxy) -> dict[str, Any]:
