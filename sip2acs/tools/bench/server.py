@@ -43,7 +43,7 @@ __all__ = [
 
 CONFIG = """\
 [[listener]]
-endpoint = "tcp:{port}:interface=127.0.0.1"
+endpoint = "tcp:{port}:interface=127.0.0.1:backlog=1024"
 login-timeout = 600
 idle-timeout = 0
 {proxy}{tls}
@@ -154,7 +154,7 @@ class Server:
         if tls is not None:
             self.ports.append(freePort(avoid=self.ports))
             tlsListener = (
-                '[[listener]]\nendpoint = "tcp:%d:interface=127.0.0.1"\n'
+                '[[listener]]\nendpoint = "tcp:%d:interface=127.0.0.1:backlog=1024"\n'
                 'transport = "tls"\ncertificate = "%s"\nprivate-key = "%s"\n'
                 "login-timeout = 600\nidle-timeout = 0\n" % (self.ports[1], *tls)
             )
