@@ -22,10 +22,7 @@ second of one core for the two together.
 C{--idle N}: N logged-in idle TLS connections; sip2acs on the bench's
 SQLite data set (as C{sip2acs bench --idle}); the resident memory of each
 process before and after, and of the two together. HAProxy holds two
-descriptors per connection: N is bounded by half the open-file limit. (On
-the machine of bench/RESULTS.md, runs of 3,000 and more lost a few
-connections, closed by HAProxy while the others were being opened; 2,000
-ran through.)
+descriptors per connection: N is bounded by half the open-file limit.
 
 What this deployment gives up: sip2acs sees no client certificate, so an
 account bound to one (C{tls-client-subject}) needs sip2acs's own TLS
