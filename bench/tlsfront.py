@@ -53,7 +53,7 @@ from sip2acs.tools.bench.server import (
     processCPU,
     processMemory,
 )
-from sip2acs.tools.ports import accepts, freePort
+from sip2acs.tools.ports import freePort
 
 HAPROXY = """\
 global
@@ -77,10 +77,11 @@ backend sip2acs
 """
 
 
-class HAProxy:
+class HAProxy(Server):
     """
     C{haproxy -db} in a child process pinned to one core, terminating TLS
-    for one sip2acs listener.
+    for one sip2acs listener; waited for and stopped as a sip2acs
+    L{Server} is.
     """
 
     def __init__(self, workdir: str, core: int, backend: int, certificate: tuple[str, str],
@@ -95,10 +96,12 @@ class HAProxy:
                 with open(path, "rb") as f:
                     out.write(f.read())
         os.chmod(pem, 0o600)
-        self.port = freePort()
+        self.workdir = workdir
+        self.core = core
+        self.ports = [freePort()]
         config = os.path.join(workdir, "haproxy.cfg")
         with open(config, "w") as f:
-            f.write(HAPROXY.format(port=self.port, pem=pem, backend=backend,
+            f.write(HAPROXY.format(port=self.ports[0], pem=pem, backend=backend,
                                    maxconn=maxconn))
         preexec: Callable[[], None] | None = None
         if core >= 0 and hasattr(os, "sched_setaffinity"):
@@ -109,23 +112,11 @@ class HAProxy:
                 [program, "-db", "-f", config], stdin=subprocess.DEVNULL, stdout=errors,
                 stderr=subprocess.STDOUT, preexec_fn=preexec)
         self.pid = self.process.pid
-        deadline = time.monotonic() + 20
-        while not accepts(self.port):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                with open(self.errors) as f:
-                    raise SystemExit("bench/tlsfront.py: HAProxy did not start:\n" + f.read())
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                # Still closing thousands of connections: end it.
-                self.process.kill()
-                self.process.wait()
+        try:
+            self._waitForPorts()
+        except BaseException:
+            self.stop()
+            raise
 
 
 def churn(args: argparse.Namespace, acs: Server, front: HAProxy) -> dict[str, Any]:
@@ -141,7 +132,7 @@ def churn(args: argparse.Namespace, acs: Server, front: HAProxy) -> dict[str, An
         return take
 
     stats, measured = react(
-        runChurn, "127.0.0.1", front.port, args.kiosks, args.duration, args.warmup,
+        runChurn, "127.0.0.1", front.ports[0], args.kiosks, args.duration, args.warmup,
         args.patrons, True, args.resume, mark("start"), mark("stop"))
     (acsStart, frontStart, clientStart) = marks["start"]
     (acsStop, frontStop, clientStop) = marks["stop"]
@@ -172,7 +163,7 @@ def idle(reactor: Any, count: int, acs: Server, front: HAProxy) -> Any:
 
     before = memory()
     started = time.perf_counter()
-    fleet = yield runIdle(reactor, "127.0.0.1", front.port, count,
+    fleet = yield runIdle(reactor, "127.0.0.1", front.ports[0], count,
                           clientTLS("127.0.0.1", insecure=True))
     elapsed = time.perf_counter() - started
     yield deferLater(reactor, 1)

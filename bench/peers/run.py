@@ -112,13 +112,6 @@ class PeerServer(Server):
             self.stop()
             raise
 
-    def output(self) -> str:
-        """
-        What the server wrote to its standard output and error.
-        """
-        with open(self.errors, encoding="utf-8", errors="replace") as f:
-            return f.read()
-
 
 def measure(args: argparse.Namespace, port: int, pid: int) -> dict[str, Any]:
     """

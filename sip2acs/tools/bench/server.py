@@ -102,7 +102,12 @@ class Server:
     @ivar ports: The ports it listens on: the plain listener's, then the
         TLS listener's if there is one.
     @ivar pid: Its process id.
+    @ivar log: Its log file, if it has one besides C{errors} (a subclass
+        running another server may have none).
+    @ivar errors: The file of its standard output and error.
     """
+
+    log: str | None = None
 
     def __init__(
         self,
@@ -231,6 +236,8 @@ class Server:
         """
         text = ""
         for path in (self.log, self.errors):
+            if path is None:
+                continue
             try:
                 with open(path, encoding="utf-8", errors="replace") as f:
                     text += f.read()
