@@ -185,7 +185,7 @@ class RealClockTests(SynchronousTestCase):
         reads the real clock its own way.
         """
         ils = adapter.SQLiteILS(self.mktemp())
-        self.assertIsNone(ils._givenClock)
+        self.assertIsNone(ils._clock)
 
 
 class PatronClassNameTests(SynchronousTestCase):

@@ -154,11 +154,8 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
         self._synchronous = synchronous
         self._sortBins = SortBins(sortBins)
         self._zone = zone if zone is not None else HOST_ZONE
-        # The store's clock: None for the real one, which it reads cheaply.
-        self._givenClock = clock
-        self._clock = clock if clock is not None else (
-            lambda: datetime.now(self._zone)
-        )
+        # None for the real clock, which the store reads cheaply.
+        self._clock = clock
         self._create = create
         self._groupCommit = groupCommit
         self._pool: SerialWorker | None = None
@@ -257,14 +254,15 @@ class SQLiteILS(CirculationCalls, ILSBase, Service):
         try:
             self._identity = fileIdentity(self.path)
             if self._demo and found == 0:
-                loadDemo(conn, self._clock().replace(microsecond=0))
+                now = self._clock() if self._clock is not None else datetime.now(self._zone)
+                loadDemo(conn, now.replace(microsecond=0))
                 self.demoCreated = self.path
         except BaseException:
             conn.close()
             raise
         self._conn = conn
         self._circulation = Circulation(
-            conn, self._givenClock, self._sortBins, self._allowOverpayment,
+            conn, self._clock, self._sortBins, self._allowOverpayment,
             zone=self._zone,
         )
 
