@@ -33,10 +33,10 @@ def writeNow(transport: ITransport, data: bytes) -> None:
     ):
         try:
             sent = transport.socket.send(data)
-        except BlockingIOError:
-            sent = 0
         except OSError:
-            sent = 0  # Twisted's own write meets the error and reports it
+            # Full (BlockingIOError), or broken: Twisted's own write waits,
+            # or meets the error and reports it.
+            sent = 0
         if sent == len(data):
             return
         data = data[sent:]
