@@ -206,30 +206,39 @@ def families(metrics: Metrics, scrape: Scrape | None = None) -> list[Metric]:
 
 
 _UPSTREAM_SCALARS: list[
-    tuple[str, type[CounterMetricFamily | GaugeMetricFamily], str, Callable[[Any], float]]
+    tuple[
+        str,
+        type[CounterMetricFamily | GaugeMetricFamily],
+        str,
+        Callable[[Any, tuple[int, int, int]], float],
+    ]
 ] = [
     ("sip2acs_upstream_connects", CounterMetricFamily,
      "Upstream connections opened and logged in.",
-     lambda gateway: gateway.stats.connects),
+     lambda gateway, gauges: gateway.stats.connects),
     ("sip2acs_upstream_connect_failures", CounterMetricFamily,
      "Failed attempts to connect to the upstream or log in.",
-     lambda gateway: gateway.stats.connectFailures),
+     lambda gateway, gauges: gateway.stats.connectFailures),
     ("sip2acs_upstream_connections_lost", CounterMetricFamily,
      "Upstream connections lost while open.",
-     lambda gateway: gateway.stats.losses),
+     lambda gateway, gauges: gateway.stats.losses),
     ("sip2acs_upstream_connections", GaugeMetricFamily,
      "Upstream connections of the gateway's pools.",
-     lambda gateway: gateway.upstreamGauges()[0]),
+     lambda gateway, gauges: gauges[0]),
     ("sip2acs_upstream_connections_busy", GaugeMetricFamily,
      "Upstream connections with a request in flight.",
-     lambda gateway: gateway.upstreamGauges()[1]),
+     lambda gateway, gauges: gauges[1]),
     ("sip2acs_upstream_requests_waiting", GaugeMetricFamily,
      "Requests waiting for a free upstream connection.",
-     lambda gateway: gateway.upstreamGauges()[2]),
+     lambda gateway, gauges: gauges[2]),
     ("sip2acs_upstream_online", GaugeMetricFamily,
      "1 while the upstream answers, 0 while it is away.",
-     lambda gateway: 1 if gateway.online() else 0),
+     lambda gateway, gauges: 1 if gateway.online() else 0),
 ]
+"""
+The gateways' one-sample families: name, kind, help, and the value from
+the gateway and its C{upstreamGauges()} (read once per scrape).
+"""
 
 
 def _upstreams(gateways: list[Any]) -> list[Metric]:
@@ -257,10 +266,12 @@ def _upstreams(gateways: list[Any]) -> list[Metric]:
         for operation, histogram in sorted(gateway.stats.latency.items()):
             _histogram(latency, [gateway.name, operation], histogram)
     result: list[Metric] = [requests, latency]
+    # Each gateway's pool gauges, read once for the three families.
+    gauges = [gateway.upstreamGauges() for gateway in gateways]
     for name, kind, help, value in _UPSTREAM_SCALARS:
         family = kind(name, help, labels=["upstream"])
-        for gateway in gateways:
-            family.add_metric([gateway.name], value(gateway))
+        for gateway, pools in zip(gateways, gauges, strict=True):
+            family.add_metric([gateway.name], value(gateway, pools))
         result.append(family)
     return result
 
