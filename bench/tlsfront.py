@@ -32,7 +32,6 @@ listener.
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -103,20 +102,7 @@ class HAProxy(Server):
         with open(config, "w") as f:
             f.write(HAPROXY.format(port=self.ports[0], pem=pem, backend=backend,
                                    maxconn=maxconn))
-        preexec: Callable[[], None] | None = None
-        if core >= 0 and hasattr(os, "sched_setaffinity"):
-            preexec = lambda: os.sched_setaffinity(0, {core})  # noqa: E731
-        self.errors = os.path.join(workdir, "haproxy.stderr")
-        with open(self.errors, "wb") as errors:
-            self.process = subprocess.Popen(
-                [program, "-db", "-f", config], stdin=subprocess.DEVNULL, stdout=errors,
-                stderr=subprocess.STDOUT, preexec_fn=preexec)
-        self.pid = self.process.pid
-        try:
-            self._waitForPorts()
-        except BaseException:
-            self.stop()
-            raise
+        self._start([program, "-db", "-f", config], os.path.join(workdir, "haproxy.stderr"))
 
 
 def churn(args: argparse.Namespace, acs: Server, front: HAProxy) -> dict[str, Any]:

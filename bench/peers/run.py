@@ -36,7 +36,6 @@ import importlib.util
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -49,7 +48,6 @@ from sip2acs.tools.bench.report import loadAverage, machine, summarize
 from sip2acs.tools.bench.server import (
     Server,
     packageFolder,
-    pinTree,
     processCPU,
     processMemory,
 )
@@ -99,18 +97,7 @@ class PeerServer(Server):
             [packageFolder()] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
         args = [sys.executable, os.path.join(HERE, script), "--port", str(self.ports[0]),
                 *options]
-        self.errors = os.path.join(workdir, script.replace(".py", ".stderr"))
-        with open(self.errors, "wb") as errors:
-            self.process = subprocess.Popen(args, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
-                                            stdout=errors, stderr=subprocess.STDOUT)
-        self.pid = self.process.pid
-        if core >= 0 and hasattr(os, "sched_setaffinity"):
-            pinTree(self.pid, core)
-        try:
-            self._waitForPorts()
-        except BaseException:
-            self.stop()
-            raise
+        self._start(args, os.path.join(workdir, script.replace(".py", ".stderr")), env)
 
 
 def measure(args: argparse.Namespace, port: int, pid: int) -> dict[str, Any]:

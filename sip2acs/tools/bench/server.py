@@ -200,14 +200,24 @@ class Server:
             env["SIP2ACS_LOG"] = self.log
         args = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
                 "--nodaemon", "--pidfile=", *logging, "sip2acs", "--config", config]
+        self._start(args, os.path.join(workdir, "twistd.stderr"), env)
+
+    def _start(self, args: list[str], errors: str,
+               env: dict[str, str] | None = None) -> None:
+        """
+        Run C{args} in C{workdir}, pinned to C{core} (unless negative), its
+        output in the file C{errors}, and return once it listens on each of
+        C{ports}; stop it if it does not.
+        """
         preexec: Callable[[], None] | None = None
-        if core >= 0 and hasattr(os, "sched_setaffinity"):
+        if self.core >= 0 and hasattr(os, "sched_setaffinity"):
+            core = self.core
             preexec = lambda: os.sched_setaffinity(0, {core})  # noqa: E731
-        self.errors = os.path.join(workdir, "twistd.stderr")
-        with open(self.errors, "wb") as errors:
+        self.errors = errors
+        with open(errors, "wb") as out:
             self.process = subprocess.Popen(
-                args, cwd=workdir, env=env, preexec_fn=preexec, stdin=subprocess.DEVNULL,
-                stdout=errors, stderr=subprocess.STDOUT)
+                args, cwd=self.workdir, env=env, preexec_fn=preexec,
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
         self.pid = self.process.pid
         try:
             self._waitForPorts()
